@@ -1,0 +1,28 @@
+//! Agora's contracts from Rust.
+//!
+//! - The bindings: one module per contract of `contracts/src` (and [`mocks`] for the test
+//!   doubles of `contracts/test/mocks`), generated at build time by alloy's `sol!` from the
+//!   artifacts of the repository's pinned `forge`, so the Rust side can never drift from the
+//!   Solidity. Each contract type (e.g. [`Marketplace`]) has `deploy`, `new` (an instance at an
+//!   address), one builder per function, and typed events and errors.
+//! - [`Revert`] decodes revert data into the custom error of whichever contract raised it.
+//! - [`manifest`]: the [`Deployment`] manifest, the JSON that says where a deployment lives.
+//! - [`deploy`]: [`deploy_protocol`], the one place that knows the deployment order and wiring.
+//! - [`client`]: [`Agora`], the protocol's contracts as typed instances over one provider.
+//! - [`tx`]: sending transactions with errors that carry the step and the decoded revert.
+
+mod generated {
+    #![allow(missing_docs, unreachable_pub, clippy::all)]
+    include!(concat!(env!("OUT_DIR"), "/contracts.rs"));
+}
+
+pub mod client;
+pub mod deploy;
+pub mod manifest;
+pub mod tx;
+
+pub use client::Agora;
+pub use deploy::{DeployParams, deploy_protocol};
+pub use generated::*;
+pub use manifest::{ContractAddresses, Deployment, ManifestError};
+pub use tx::Error;

@@ -1,0 +1,180 @@
+//! The deployment manifest: where one deployment of the protocol lives, as JSON that every
+//! other component (indexer, provider, CLI) reads instead of hard-coding addresses.
+
+use std::{fs, io, path::Path};
+
+use alloy::primitives::{Address, TxHash};
+use serde::{Deserialize, Serialize};
+
+/// One deployment of the whole protocol on one chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    /// The chain the contracts live on.
+    pub chain_id: u64,
+    /// Block of the first deployment transaction; indexers start syncing here.
+    pub deployment_block: u64,
+    /// The account that sent every deployment transaction (it keeps no role afterwards).
+    pub deployer: Address,
+    /// The protocol's contracts.
+    pub contracts: ContractAddresses,
+    /// Every transaction of the deployment, in the order sent.
+    pub transactions: Vec<DeploymentTransaction>,
+    /// Git revision of the contracts' sources, when the deployer knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_revision: Option<String>,
+}
+
+/// Addresses of the protocol's contracts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContractAddresses {
+    /// `AgoraToken`, the governance token (ERC20Votes).
+    pub agora_token: Address,
+    /// `AgoraTimelock`, which owns the protocol and holds the treasury.
+    pub timelock: Address,
+    /// `AgoraGovernor`, the DAO's governor (proposes to the timelock).
+    pub governor: Address,
+    /// `AssetRegistry`, the ERC-721 of assets.
+    pub asset_registry: Address,
+    /// `AccessToken` implementation that every asset's access-token clone delegates to.
+    pub access_token_implementation: Address,
+    /// `Marketplace`, where access tokens are bought.
+    pub marketplace: Address,
+    /// `RevenueSplitter`, deployed by the marketplace; pays contributors.
+    pub revenue_splitter: Address,
+    /// `ComputeMarket`, compute providers, jobs and their escrow.
+    pub compute_market: Address,
+}
+
+/// One transaction sent while deploying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentTransaction {
+    /// What it did, e.g. `deploy AgoraToken` or `timelock.grantRole(PROPOSER_ROLE, governor)`.
+    pub step: String,
+    /// Its hash.
+    pub tx_hash: TxHash,
+    /// The block it was included in.
+    pub block_number: u64,
+}
+
+/// Reading or writing a manifest failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read or written.
+    #[error("deployment manifest {path}: {source}")]
+    Io {
+        /// The manifest's path.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The file is not a valid manifest.
+    #[error("deployment manifest {path} is not valid: {source}")]
+    Json {
+        /// The manifest's path.
+        path: String,
+        /// What is wrong with it.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Deployment {
+    /// Parses a manifest from JSON.
+    pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    /// The manifest as pretty-printed JSON, ending in a newline.
+    pub fn to_json(&self) -> String {
+        // Serializing plain structs of strings and numbers into a String cannot fail.
+        let mut json = serde_json::to_string_pretty(self).unwrap_or_default();
+        json.push('\n');
+        json
+    }
+
+    /// Reads a manifest file.
+    pub fn read(path: impl AsRef<Path>) -> Result<Self, ManifestError> {
+        let path = path.as_ref();
+        let display = || path.display().to_string();
+        let json = fs::read_to_string(path).map_err(|source| ManifestError::Io { path: display(), source })?;
+        Self::from_json(&json).map_err(|source| ManifestError::Json { path: display(), source })
+    }
+
+    /// Writes the manifest to a file, creating its folder if needed.
+    pub fn write(&self, path: impl AsRef<Path>) -> Result<(), ManifestError> {
+        let path = path.as_ref();
+        let io_err = |source| ManifestError::Io { path: path.display().to_string(), source };
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(io_err)?;
+        }
+        fs::write(path, self.to_json()).map_err(io_err)
+    }
+
+    /// The same deployment, labelled with the git revision of its sources.
+    pub fn with_git_revision(mut self, revision: impl Into<String>) -> Self {
+        self.git_revision = Some(revision.into());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{address, b256};
+
+    fn sample() -> Deployment {
+        let a = address!("0x00000000000000000000000000000000000000a1");
+        Deployment {
+            chain_id: 31337,
+            deployment_block: 1,
+            deployer: a,
+            contracts: ContractAddresses {
+                agora_token: a,
+                timelock: a,
+                governor: a,
+                asset_registry: a,
+                access_token_implementation: a,
+                marketplace: a,
+                revenue_splitter: a,
+                compute_market: a,
+            },
+            transactions: vec![DeploymentTransaction {
+                step: "deploy AgoraToken".into(),
+                tx_hash: b256!("0x00000000000000000000000000000000000000000000000000000000000000ff"),
+                block_number: 1,
+            }],
+            git_revision: None,
+        }
+    }
+
+    #[test]
+    fn json_round_trips_with_camel_case_keys() {
+        let deployment = sample().with_git_revision("abc123");
+        let json = deployment.to_json();
+        for key in ["chainId", "deploymentBlock", "agoraToken", "revenueSplitter", "txHash", "gitRevision"] {
+            assert!(json.contains(&format!("\"{key}\"")), "missing {key} in {json}");
+        }
+        assert_eq!(Deployment::from_json(&json).unwrap(), deployment);
+    }
+
+    #[test]
+    fn git_revision_is_optional() {
+        let json = sample().to_json();
+        assert!(!json.contains("gitRevision"));
+        assert_eq!(Deployment::from_json(&json).unwrap().git_revision, None);
+    }
+
+    #[test]
+    fn read_and_write_a_file() {
+        let dir = std::env::temp_dir().join(format!("agora-manifest-{}", std::process::id()));
+        let path = dir.join("deployments/31337.json");
+        sample().write(&path).unwrap();
+        assert_eq!(Deployment::read(&path).unwrap(), sample());
+        fs::remove_dir_all(&dir).unwrap();
+        assert!(matches!(Deployment::read(&path), Err(ManifestError::Io { .. })));
+    }
+}

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IMarketplace} from "./interfaces/IMarketplace.sol";
+import {IAssetRegistry} from "./interfaces/IAssetRegistry.sol";
+import {IAccessToken} from "./interfaces/IAccessToken.sol";
+import {IRevenueSplitter} from "./interfaces/IRevenueSplitter.sol";
+import {RevenueSplitter} from "./RevenueSplitter.sol";
+import {SplitMath} from "./libraries/SplitMath.sol";
+
+/// @title Marketplace
+/// @notice See {IMarketplace}. Owned by the DAO's timelock. Deploys its own {RevenueSplitter}, which
+/// holds all sale revenue and accrued fees.
+/// @dev ERC-20 payments move once, straight from the buyer to the splitter; the splitter's balance
+/// is checked before and after so a fee-on-transfer token cannot make it record more than it holds.
+contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice The protocol fee can never exceed 10%.
+    uint16 public constant MAX_FEE_BPS = 1000;
+    /// @notice Longest reason CID accepted for curation.
+    uint256 public constant MAX_REASON_LENGTH = 128;
+
+    IAssetRegistry private immutable _REGISTRY;
+    RevenueSplitter private immutable _SPLITTER;
+
+    /// @dev Packed: the fee recipient and fee are read together on every purchase.
+    address private _feeRecipient;
+    uint16 private _feeBps;
+
+    mapping(uint256 assetId => Listing) private _listings;
+    mapping(uint256 assetId => mapping(address account => uint256)) private _freeClaimed;
+
+    /// @param registry_ The asset registry.
+    /// @param owner The DAO's timelock.
+    /// @param feeRecipient_ The DAO treasury.
+    /// @param feeBps Initial protocol fee.
+    constructor(address registry_, address owner, address feeRecipient_, uint16 feeBps) Ownable(owner) {
+        if (registry_ == address(0) || feeRecipient_ == address(0)) revert Marketplace__ZeroAddress();
+        if (feeBps > MAX_FEE_BPS) revert Marketplace__FeeTooHigh(feeBps, MAX_FEE_BPS);
+        _REGISTRY = IAssetRegistry(registry_);
+        _SPLITTER = new RevenueSplitter(registry_, address(this));
+        _feeRecipient = feeRecipient_;
+        _feeBps = feeBps;
+    }
+
+    /// @inheritdoc IMarketplace
+    function initListing(uint256 assetId, address currency, uint80 price, uint8 freePerAddress) external {
+        if (msg.sender != address(_REGISTRY)) revert Marketplace__NotRegistry(msg.sender);
+        _setListing(assetId, currency, price, freePerAddress);
+    }
+
+    /// @inheritdoc IMarketplace
+    function setListing(uint256 assetId, address currency, uint80 price, uint8 freePerAddress) external {
+        address owner = IERC721(address(_REGISTRY)).ownerOf(assetId);
+        if (msg.sender != owner) revert Marketplace__NotAssetOwner(assetId, msg.sender, owner);
+        _setListing(assetId, currency, price, freePerAddress);
+    }
+
+    /// @inheritdoc IMarketplace
+    function buy(uint256 assetId, uint256 amount, address currency, uint256 maxPrice)
+        external
+        payable
+        nonReentrant
+        returns (uint256 paid)
+    {
+        address accessToken;
+        (accessToken, paid) = _collect(assetId, amount, currency, maxPrice);
+        IAccessToken(accessToken).mint(msg.sender, amount);
+    }
+
+    /// @inheritdoc IMarketplace
+    function buyWithPermit(
+        uint256 assetId,
+        uint256 amount,
+        address currency,
+        uint256 maxPrice,
+        Permit calldata permit
+    ) external nonReentrant returns (uint256 paid) {
+        _permit(currency, permit);
+        address accessToken;
+        (accessToken, paid) = _collect(assetId, amount, currency, maxPrice);
+        IAccessToken(accessToken).mint(msg.sender, amount);
+    }
+
+    /// @inheritdoc IMarketplace
+    function buyAndConsume(uint256 assetId, address provider, address currency, uint256 maxPrice)
+        external
+        payable
+        nonReentrant
+        returns (uint256 orderId)
+    {
+        (address accessToken,) = _collect(assetId, 1, currency, maxPrice);
+        return IAccessToken(accessToken).mintAndConsume(msg.sender, provider);
+    }
+
+    /// @inheritdoc IMarketplace
+    function buyAndConsumeWithPermit(
+        uint256 assetId,
+        address provider,
+        address currency,
+        uint256 maxPrice,
+        Permit calldata permit
+    ) external nonReentrant returns (uint256 orderId) {
+        _permit(currency, permit);
+        (address accessToken,) = _collect(assetId, 1, currency, maxPrice);
+        return IAccessToken(accessToken).mintAndConsume(msg.sender, provider);
+    }
+
+    /// @inheritdoc IMarketplace
+    function delist(uint256 assetId, string calldata reasonCid) external onlyOwner {
+        Listing storage listing = _existingListing(assetId);
+        if (listing.delisted) revert Marketplace__Delisted(assetId);
+        _checkReason(reasonCid);
+        listing.delisted = true;
+        emit AssetDelisted(assetId, reasonCid);
+    }
+
+    /// @inheritdoc IMarketplace
+    function relist(uint256 assetId, string calldata reasonCid) external onlyOwner {
+        Listing storage listing = _existingListing(assetId);
+        if (!listing.delisted) revert Marketplace__NotDelisted(assetId);
+        _checkReason(reasonCid);
+        listing.delisted = false;
+        emit AssetRelisted(assetId, reasonCid);
+    }
+
+    /// @inheritdoc IMarketplace
+    function setProtocolFee(uint16 feeBps) external onlyOwner {
+        if (feeBps > MAX_FEE_BPS) revert Marketplace__FeeTooHigh(feeBps, MAX_FEE_BPS);
+        emit ProtocolFeeUpdated(_feeBps, feeBps);
+        _feeBps = feeBps;
+    }
+
+    /// @inheritdoc IMarketplace
+    function setFeeRecipient(address recipient) external onlyOwner {
+        if (recipient == address(0)) revert Marketplace__ZeroAddress();
+        emit FeeRecipientUpdated(_feeRecipient, recipient);
+        _feeRecipient = recipient;
+    }
+
+    /// @inheritdoc IMarketplace
+    function getListing(uint256 assetId) external view returns (Listing memory) {
+        return _listings[assetId];
+    }
+
+    /// @inheritdoc IMarketplace
+    function freeClaimed(uint256 assetId, address account) external view returns (uint256) {
+        return _freeClaimed[assetId][account];
+    }
+
+    /// @inheritdoc IMarketplace
+    function quote(uint256 assetId, address buyer, uint256 amount)
+        external
+        view
+        returns (uint256 cost, uint256 freeAmount)
+    {
+        Listing memory listing = _listings[assetId];
+        freeAmount = _freeAmount(listing, _freeClaimed[assetId][buyer], amount);
+        cost = (amount - freeAmount) * listing.price;
+    }
+
+    /// @inheritdoc IMarketplace
+    function protocolFeeBps() external view returns (uint16) {
+        return _feeBps;
+    }
+
+    /// @inheritdoc IMarketplace
+    function feeRecipient() external view returns (address) {
+        return _feeRecipient;
+    }
+
+    /// @inheritdoc IMarketplace
+    function registry() external view returns (address) {
+        return address(_REGISTRY);
+    }
+
+    /// @inheritdoc IMarketplace
+    function splitter() external view returns (address) {
+        return address(_SPLITTER);
+    }
+
+    /// @dev Checks the buyer's guards, takes the payment into the splitter and records it.
+    /// Reverts with the registry's `UnknownAsset` for an asset that does not exist.
+    function _collect(uint256 assetId, uint256 amount, address currency, uint256 maxPrice)
+        private
+        returns (address accessToken, uint256 paid)
+    {
+        if (amount == 0) revert Marketplace__ZeroAmount();
+        accessToken = _REGISTRY.accessTokenOf(assetId);
+        Listing memory listing = _listings[assetId];
+        if (listing.delisted) revert Marketplace__Delisted(assetId);
+        if (listing.currency != currency) {
+            revert Marketplace__WrongCurrency(assetId, currency, listing.currency);
+        }
+        if (listing.price > maxPrice) revert Marketplace__PriceAboveMax(assetId, listing.price, maxPrice);
+
+        uint256 freeAmount;
+        if (listing.freePerAddress != 0) {
+            uint256 claimed = _freeClaimed[assetId][msg.sender];
+            freeAmount = _freeAmount(listing, claimed, amount);
+            if (freeAmount != 0) _freeClaimed[assetId][msg.sender] = claimed + freeAmount;
+        }
+        paid = (amount - freeAmount) * listing.price;
+        uint256 fee = SplitMath.fee(paid, _feeBps);
+
+        if (currency == address(0)) {
+            if (msg.value != paid) revert Marketplace__WrongValue(msg.value, paid);
+            if (paid != 0) _SPLITTER.deposit{value: paid}(assetId, currency, paid - fee, fee);
+        } else {
+            if (msg.value != 0) revert Marketplace__WrongValue(msg.value, 0);
+            if (paid != 0) {
+                IERC20 token = IERC20(currency);
+                uint256 before = token.balanceOf(address(_SPLITTER));
+                token.safeTransferFrom(msg.sender, address(_SPLITTER), paid);
+                uint256 arrived = token.balanceOf(address(_SPLITTER)) - before;
+                if (arrived != paid) revert Marketplace__TransferMismatch(paid, arrived);
+                _SPLITTER.deposit(assetId, currency, paid - fee, fee);
+            }
+        }
+        emit Purchased(assetId, msg.sender, currency, amount, freeAmount, paid, fee);
+    }
+
+    /// @dev A permit that fails (e.g. front-run and already used) is ignored; the transfer then
+    /// succeeds or fails on the allowance that actually exists.
+    function _permit(address currency, Permit calldata permit) private {
+        try IERC20Permit(currency)
+            .permit(msg.sender, address(this), permit.value, permit.deadline, permit.v, permit.r, permit.s) {}
+            catch {}
+    }
+
+    function _setListing(uint256 assetId, address currency, uint80 price, uint8 freePerAddress) private {
+        Listing storage listing = _listings[assetId];
+        listing.currency = currency;
+        listing.price = price;
+        listing.freePerAddress = freePerAddress;
+        emit ListingUpdated(assetId, currency, price, freePerAddress);
+    }
+
+    function _existingListing(uint256 assetId) private view returns (Listing storage) {
+        if (assetId == 0 || assetId > _REGISTRY.totalAssets()) revert Marketplace__UnknownAsset(assetId);
+        return _listings[assetId];
+    }
+
+    function _checkReason(string calldata reasonCid) private pure {
+        uint256 length = bytes(reasonCid).length;
+        if (length == 0 || length > MAX_REASON_LENGTH) revert Marketplace__InvalidReason(length);
+    }
+
+    function _freeAmount(Listing memory listing, uint256 claimed, uint256 amount)
+        private
+        pure
+        returns (uint256)
+    {
+        if (claimed >= listing.freePerAddress) return 0;
+        uint256 left = listing.freePerAddress - claimed;
+        return amount < left ? amount : left;
+    }
+}

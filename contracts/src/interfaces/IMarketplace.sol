@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+/// @title IMarketplace
+/// @notice Fixed-price sale of access tokens in ETH or any ERC-20, with a free tier per address.
+/// A protocol fee (basis points, capped) accrues to the DAO treasury; the rest goes to the asset's
+/// revenue split. The DAO (its timelock owns this contract) sets the fee and curates the listing.
+interface IMarketplace {
+    /// @notice An asset's sale terms.
+    /// @param currency address(0) for ETH, otherwise an ERC-20.
+    /// @param price Price of one access token in the currency's smallest unit.
+    /// @param freePerAddress Tokens each address may take for free before paying.
+    /// @param delisted True while the DAO has taken the asset off the hub's listing.
+    struct Listing {
+        address currency;
+        uint80 price;
+        uint8 freePerAddress;
+        bool delisted;
+    }
+
+    /// @notice An EIP-2612 permit signed by the buyer for the listing's currency.
+    /// @param value Allowance the permit grants to the marketplace.
+    /// @param deadline Permit expiry.
+    /// @param v Signature v.
+    /// @param r Signature r.
+    /// @param s Signature s.
+    struct Permit {
+        uint256 value;
+        uint256 deadline;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+    }
+
+    /// @notice Only the registry may do this.
+    /// @param caller The caller.
+    error Marketplace__NotRegistry(address caller);
+    /// @notice Only the asset's owner may do this.
+    /// @param assetId The asset.
+    /// @param caller The caller.
+    /// @param owner The asset's owner.
+    error Marketplace__NotAssetOwner(uint256 assetId, address caller, address owner);
+    /// @notice The asset has no listing (it does not exist).
+    /// @param assetId The asset.
+    error Marketplace__UnknownAsset(uint256 assetId);
+    /// @notice The DAO delisted the asset; it cannot be bought until relisted.
+    /// @param assetId The asset.
+    error Marketplace__Delisted(uint256 assetId);
+    /// @notice The asset is not delisted.
+    /// @param assetId The asset.
+    error Marketplace__NotDelisted(uint256 assetId);
+    /// @notice The listing's price is above what the buyer allowed (the owner changed it).
+    /// @param assetId The asset.
+    /// @param price The price now.
+    /// @param maxPrice The most the buyer allowed per token.
+    error Marketplace__PriceAboveMax(uint256 assetId, uint256 price, uint256 maxPrice);
+    /// @notice The listing's currency is not the one the buyer meant to pay with.
+    /// @param assetId The asset.
+    /// @param expected The currency the buyer named.
+    /// @param actual The listing's currency.
+    error Marketplace__WrongCurrency(uint256 assetId, address expected, address actual);
+    /// @notice The ETH sent does not match the cost.
+    /// @param sent ETH sent.
+    /// @param expected ETH the purchase costs.
+    error Marketplace__WrongValue(uint256 sent, uint256 expected);
+    /// @notice A purchase of zero tokens.
+    error Marketplace__ZeroAmount();
+    /// @notice The splitter received a different amount than was sent (fee-on-transfer tokens are refused).
+    /// @param expected Amount sent.
+    /// @param received Amount that arrived.
+    error Marketplace__TransferMismatch(uint256 expected, uint256 received);
+    /// @notice The fee is above the cap written in code.
+    /// @param feeBps The fee asked for.
+    /// @param maxFeeBps The cap.
+    error Marketplace__FeeTooHigh(uint256 feeBps, uint256 maxFeeBps);
+    /// @notice An address that must be set was zero.
+    error Marketplace__ZeroAddress();
+    /// @notice A reason CID was empty or too long.
+    /// @param length Its length.
+    error Marketplace__InvalidReason(uint256 length);
+
+    /// @notice An asset's sale terms were set.
+    /// @param assetId The asset.
+    /// @param currency address(0) for ETH, otherwise an ERC-20.
+    /// @param price Price of one access token.
+    /// @param freePerAddress Free tokens per address.
+    event ListingUpdated(
+        uint256 indexed assetId, address indexed currency, uint256 price, uint8 freePerAddress
+    );
+    /// @notice Access tokens were bought.
+    /// @param assetId The asset.
+    /// @param buyer Who paid and received the tokens.
+    /// @param currency What was paid with (address(0) for ETH).
+    /// @param amount Tokens bought (free ones included).
+    /// @param freeAmount Of those, tokens taken from the free tier.
+    /// @param paid Total paid.
+    /// @param fee Of that, the protocol fee.
+    event Purchased(
+        uint256 indexed assetId,
+        address indexed buyer,
+        address indexed currency,
+        uint256 amount,
+        uint256 freeAmount,
+        uint256 paid,
+        uint256 fee
+    );
+    /// @notice The DAO took an asset off the hub's listing; its ownership is untouched.
+    /// @param assetId The asset.
+    /// @param reasonCid IPFS CID of the reason.
+    event AssetDelisted(uint256 indexed assetId, string reasonCid);
+    /// @notice The DAO put an asset back on the hub's listing.
+    /// @param assetId The asset.
+    /// @param reasonCid IPFS CID of the reason.
+    event AssetRelisted(uint256 indexed assetId, string reasonCid);
+    /// @notice The protocol fee changed.
+    /// @param oldFeeBps Previous fee.
+    /// @param newFeeBps New fee.
+    event ProtocolFeeUpdated(uint16 oldFeeBps, uint16 newFeeBps);
+    /// @notice The fee recipient (the treasury) changed.
+    /// @param oldRecipient Previous recipient.
+    /// @param newRecipient New recipient.
+    event FeeRecipientUpdated(address oldRecipient, address newRecipient);
+
+    /// @notice Opens an asset's listing at publish; only the registry.
+    /// @param assetId The asset.
+    /// @param currency address(0) for ETH, otherwise an ERC-20.
+    /// @param price Price of one access token.
+    /// @param freePerAddress Free tokens per address.
+    function initListing(uint256 assetId, address currency, uint80 price, uint8 freePerAddress) external;
+
+    /// @notice Changes an asset's sale terms; only the asset's owner.
+    /// @param assetId The asset.
+    /// @param currency address(0) for ETH, otherwise an ERC-20.
+    /// @param price Price of one access token.
+    /// @param freePerAddress Free tokens per address.
+    function setListing(uint256 assetId, address currency, uint80 price, uint8 freePerAddress) external;
+
+    /// @notice Buys access tokens, paying in ETH (send the exact cost) or an approved ERC-20.
+    /// @param assetId The asset.
+    /// @param amount Tokens to buy.
+    /// @param currency The currency the buyer means to pay with.
+    /// @param maxPrice The most the buyer accepts per token.
+    /// @return paid Total paid.
+    function buy(uint256 assetId, uint256 amount, address currency, uint256 maxPrice)
+        external
+        payable
+        returns (uint256 paid);
+
+    /// @notice Buys access tokens with an ERC-20, approving through an EIP-2612 permit in the same call.
+    /// @param assetId The asset.
+    /// @param amount Tokens to buy.
+    /// @param currency The currency the buyer means to pay with.
+    /// @param maxPrice The most the buyer accepts per token.
+    /// @param permit The buyer's permit for the marketplace.
+    /// @return paid Total paid.
+    function buyWithPermit(
+        uint256 assetId,
+        uint256 amount,
+        address currency,
+        uint256 maxPrice,
+        Permit calldata permit
+    ) external returns (uint256 paid);
+
+    /// @notice Buys one access token and spends it at once, recording an order bound to `provider`.
+    /// @param assetId The asset.
+    /// @param provider The provider that will serve the access.
+    /// @param currency The currency the buyer means to pay with.
+    /// @param maxPrice The most the buyer accepts.
+    /// @return orderId The order's sequence number in the asset's access token.
+    function buyAndConsume(uint256 assetId, address provider, address currency, uint256 maxPrice)
+        external
+        payable
+        returns (uint256 orderId);
+
+    /// @notice `buyAndConsume` paying with an ERC-20 approved through an EIP-2612 permit.
+    /// @param assetId The asset.
+    /// @param provider The provider that will serve the access.
+    /// @param currency The currency the buyer means to pay with.
+    /// @param maxPrice The most the buyer accepts.
+    /// @param permit The buyer's permit for the marketplace.
+    /// @return orderId The order's sequence number in the asset's access token.
+    function buyAndConsumeWithPermit(
+        uint256 assetId,
+        address provider,
+        address currency,
+        uint256 maxPrice,
+        Permit calldata permit
+    ) external returns (uint256 orderId);
+
+    /// @notice Takes an asset off the hub's listing; only the DAO. Ownership is never touched.
+    /// @param assetId The asset.
+    /// @param reasonCid IPFS CID of the reason.
+    function delist(uint256 assetId, string calldata reasonCid) external;
+
+    /// @notice Puts a delisted asset back; only the DAO.
+    /// @param assetId The asset.
+    /// @param reasonCid IPFS CID of the reason.
+    function relist(uint256 assetId, string calldata reasonCid) external;
+
+    /// @notice Sets the protocol fee; only the DAO, at most `MAX_FEE_BPS`.
+    /// @param feeBps The new fee in basis points.
+    function setProtocolFee(uint16 feeBps) external;
+
+    /// @notice Sets who receives protocol fees; only the DAO.
+    /// @param recipient The new recipient.
+    function setFeeRecipient(address recipient) external;
+
+    /// @notice An asset's sale terms.
+    /// @param assetId The asset.
+    /// @return The listing.
+    function getListing(uint256 assetId) external view returns (Listing memory);
+
+    /// @notice Free-tier tokens an address has taken for an asset.
+    /// @param assetId The asset.
+    /// @param account The address.
+    /// @return The count.
+    function freeClaimed(uint256 assetId, address account) external view returns (uint256);
+
+    /// @notice What buying `amount` tokens costs `buyer` now, after the free tier.
+    /// @param assetId The asset.
+    /// @param buyer The buyer.
+    /// @param amount Tokens.
+    /// @return cost Total to pay.
+    /// @return freeAmount Tokens that would come from the free tier.
+    function quote(uint256 assetId, address buyer, uint256 amount)
+        external
+        view
+        returns (uint256 cost, uint256 freeAmount);
+
+    /// @notice The protocol fee in basis points.
+    /// @return The fee.
+    function protocolFeeBps() external view returns (uint16);
+
+    /// @notice Who receives protocol fees (the DAO treasury).
+    /// @return The recipient.
+    function feeRecipient() external view returns (address);
+
+    /// @notice The registry.
+    /// @return Its address.
+    function registry() external view returns (address);
+
+    /// @notice The revenue splitter this marketplace pays into.
+    /// @return Its address.
+    function splitter() external view returns (address);
+}

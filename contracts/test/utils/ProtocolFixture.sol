@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {Test} from "forge-std/Test.sol";
+import {AgoraToken} from "../../src/governance/AgoraToken.sol";
+import {AgoraTimelock} from "../../src/governance/AgoraTimelock.sol";
+import {AgoraGovernor} from "../../src/governance/AgoraGovernor.sol";
+import {AssetRegistry} from "../../src/AssetRegistry.sol";
+import {AccessToken} from "../../src/AccessToken.sol";
+import {Marketplace} from "../../src/Marketplace.sol";
+import {RevenueSplitter} from "../../src/RevenueSplitter.sol";
+import {ComputeMarket} from "../../src/ComputeMarket.sol";
+import {IAssetRegistry} from "../../src/interfaces/IAssetRegistry.sol";
+import {MockStablecoin} from "../mocks/MockStablecoin.sol";
+
+/// @notice Deploys and wires the whole protocol the way the Rust deployer does, for every test suite.
+abstract contract ProtocolFixture is Test {
+    uint256 internal constant TIMELOCK_DELAY = 1 hours;
+    uint48 internal constant VOTING_DELAY = 1;
+    uint32 internal constant VOTING_PERIOD = 50;
+    uint256 internal constant QUORUM_PERCENT = 4;
+    uint16 internal constant FEE_BPS = 250;
+    uint256 internal constant MIN_STAKE = 1 ether;
+    uint64 internal constant CHALLENGE_WINDOW = 1 days;
+    uint64 internal constant EXIT_COOLDOWN = 7 days;
+    uint256 internal constant DISPUTE_BOND = 0.1 ether;
+    uint256 internal constant AGORA_SUPPLY = 1_000_000 ether;
+
+    address internal deployer = makeAddr("deployer");
+    address internal alice = makeAddr("alice");
+    address internal bob = makeAddr("bob");
+    address internal carol = makeAddr("carol");
+    address internal provider = makeAddr("provider");
+
+    AgoraToken internal agora;
+    AgoraTimelock internal timelock;
+    AgoraGovernor internal governor;
+    AssetRegistry internal registry;
+    AccessToken internal accessTokenImpl;
+    Marketplace internal marketplace;
+    RevenueSplitter internal splitter;
+    ComputeMarket internal compute;
+    MockStablecoin internal usd;
+
+    function setUp() public virtual {
+        vm.startPrank(deployer);
+        agora = new AgoraToken(deployer, AGORA_SUPPLY);
+        address[] memory none = new address[](0);
+        address[] memory anyone = new address[](1);
+        timelock = new AgoraTimelock(TIMELOCK_DELAY, none, anyone, deployer);
+        governor = new AgoraGovernor(agora, timelock, VOTING_DELAY, VOTING_PERIOD, 0, QUORUM_PERCENT);
+        timelock.grantRole(timelock.PROPOSER_ROLE(), address(governor));
+        timelock.grantRole(timelock.CANCELLER_ROLE(), address(governor));
+        timelock.renounceRole(timelock.DEFAULT_ADMIN_ROLE(), deployer);
+
+        registry = new AssetRegistry(deployer);
+        marketplace = new Marketplace(address(registry), address(timelock), address(timelock), FEE_BPS);
+        splitter = RevenueSplitter(marketplace.splitter());
+        compute = new ComputeMarket(
+            address(registry),
+            address(timelock),
+            address(timelock),
+            FEE_BPS,
+            MIN_STAKE,
+            CHALLENGE_WINDOW,
+            EXIT_COOLDOWN,
+            DISPUTE_BOND
+        );
+        accessTokenImpl = new AccessToken(address(registry), address(marketplace), address(compute));
+        registry.initialize(address(marketplace), address(compute), address(accessTokenImpl));
+        vm.stopPrank();
+
+        usd = new MockStablecoin();
+        vm.label(address(timelock), "timelock");
+    }
+
+    /// @dev Publish params for a public dataset sold at `price` of `currency`, all revenue to `owner`.
+    function _params(address owner, address currency, uint80 price)
+        internal
+        pure
+        returns (IAssetRegistry.PublishParams memory p)
+    {
+        p.owner = owner;
+        p.kind = IAssetRegistry.AssetKind.Dataset;
+        p.contentDigest = keccak256(abi.encode("content", owner, price));
+        p.metadataCid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+        p.currency = currency;
+        p.price = price;
+    }
+
+    /// @dev Publishes as `owner` and returns the asset id and its access token.
+    function _publish(IAssetRegistry.PublishParams memory p)
+        internal
+        returns (uint256 assetId, AccessToken token)
+    {
+        vm.prank(p.owner);
+        address tokenAddress;
+        (assetId, tokenAddress) = registry.publish(p);
+        token = AccessToken(tokenAddress);
+    }
+}
