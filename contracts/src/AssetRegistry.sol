@@ -78,7 +78,8 @@ contract AssetRegistry is ERC721, IAssetRegistry {
         _mint(params.owner, assetId);
         if (params.accessDuration != 0) IAccessToken(accessToken).setAccessDuration(params.accessDuration);
 
-        IMarketplace(_marketplace).initListing(assetId, params.currency, params.price, params.freePerAddress);
+        IMarketplace(_marketplace)
+            .initListing(assetId, accessToken, params.currency, params.price, params.freePerAddress);
         if (params.splitRecipients.length == 0) {
             address[] memory recipients = new address[](1);
             uint16[] memory bps = new uint16[](1);

@@ -34,7 +34,23 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
     address private _feeRecipient;
     uint16 private _feeBps;
 
-    mapping(uint256 assetId => Listing) private _listings;
+    /// @dev A listing as stored: the sale terms in one slot, the access token in the next, so a
+    /// purchase needs no call to the registry.
+    struct StoredListing {
+        address currency;
+        uint80 price;
+        uint8 freePerAddress;
+        ListingStatus status;
+        address accessToken;
+    }
+
+    enum ListingStatus {
+        None,
+        Listed,
+        Delisted
+    }
+
+    mapping(uint256 assetId => StoredListing) private _listings;
     mapping(uint256 assetId => mapping(address account => uint256)) private _freeClaimed;
 
     /// @param registry_ The asset registry.
@@ -51,16 +67,25 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IMarketplace
-    function initListing(uint256 assetId, address currency, uint80 price, uint8 freePerAddress) external {
+    function initListing(
+        uint256 assetId,
+        address accessToken,
+        address currency,
+        uint80 price,
+        uint8 freePerAddress
+    ) external {
         if (msg.sender != address(_REGISTRY)) revert Marketplace__NotRegistry(msg.sender);
-        _setListing(assetId, currency, price, freePerAddress);
+        StoredListing storage listing = _listings[assetId];
+        listing.status = ListingStatus.Listed;
+        listing.accessToken = accessToken;
+        _setListing(listing, assetId, currency, price, freePerAddress);
     }
 
     /// @inheritdoc IMarketplace
     function setListing(uint256 assetId, address currency, uint80 price, uint8 freePerAddress) external {
         address owner = IERC721(address(_REGISTRY)).ownerOf(assetId);
         if (msg.sender != owner) revert Marketplace__NotAssetOwner(assetId, msg.sender, owner);
-        _setListing(assetId, currency, price, freePerAddress);
+        _setListing(_listings[assetId], assetId, currency, price, freePerAddress);
     }
 
     /// @inheritdoc IMarketplace
@@ -115,19 +140,19 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
 
     /// @inheritdoc IMarketplace
     function delist(uint256 assetId, string calldata reasonCid) external onlyOwner {
-        Listing storage listing = _existingListing(assetId);
-        if (listing.delisted) revert Marketplace__Delisted(assetId);
+        StoredListing storage listing = _existingListing(assetId);
+        if (listing.status == ListingStatus.Delisted) revert Marketplace__Delisted(assetId);
         _checkReason(reasonCid);
-        listing.delisted = true;
+        listing.status = ListingStatus.Delisted;
         emit AssetDelisted(assetId, reasonCid);
     }
 
     /// @inheritdoc IMarketplace
     function relist(uint256 assetId, string calldata reasonCid) external onlyOwner {
-        Listing storage listing = _existingListing(assetId);
-        if (!listing.delisted) revert Marketplace__NotDelisted(assetId);
+        StoredListing storage listing = _existingListing(assetId);
+        if (listing.status != ListingStatus.Delisted) revert Marketplace__NotDelisted(assetId);
         _checkReason(reasonCid);
-        listing.delisted = false;
+        listing.status = ListingStatus.Listed;
         emit AssetRelisted(assetId, reasonCid);
     }
 
@@ -147,7 +172,13 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
 
     /// @inheritdoc IMarketplace
     function getListing(uint256 assetId) external view returns (Listing memory) {
-        return _listings[assetId];
+        StoredListing storage listing = _listings[assetId];
+        return Listing({
+            currency: listing.currency,
+            price: listing.price,
+            freePerAddress: listing.freePerAddress,
+            delisted: listing.status == ListingStatus.Delisted
+        });
     }
 
     /// @inheritdoc IMarketplace
@@ -161,8 +192,8 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
         view
         returns (uint256 cost, uint256 freeAmount)
     {
-        Listing memory listing = _listings[assetId];
-        freeAmount = _freeAmount(listing, _freeClaimed[assetId][buyer], amount);
+        StoredListing storage listing = _listings[assetId];
+        freeAmount = _freeAmount(listing.freePerAddress, _freeClaimed[assetId][buyer], amount);
         cost = (amount - freeAmount) * listing.price;
     }
 
@@ -187,44 +218,50 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
     }
 
     /// @dev Checks the buyer's guards, takes the payment into the splitter and records it.
-    /// Reverts with the registry's `UnknownAsset` for an asset that does not exist.
     function _collect(uint256 assetId, uint256 amount, address currency, uint256 maxPrice)
         private
         returns (address accessToken, uint256 paid)
     {
         if (amount == 0) revert Marketplace__ZeroAmount();
-        accessToken = _REGISTRY.accessTokenOf(assetId);
-        Listing memory listing = _listings[assetId];
-        if (listing.delisted) revert Marketplace__Delisted(assetId);
-        if (listing.currency != currency) {
-            revert Marketplace__WrongCurrency(assetId, currency, listing.currency);
+        StoredListing storage stored = _listings[assetId];
+        // One slot: currency, price, free tier and status.
+        (address listedCurrency, uint256 price, uint256 freePerAddress, ListingStatus status) =
+            (stored.currency, stored.price, stored.freePerAddress, stored.status);
+        if (status != ListingStatus.Listed) {
+            if (status == ListingStatus.None) revert Marketplace__UnknownAsset(assetId);
+            revert Marketplace__Delisted(assetId);
         }
-        if (listing.price > maxPrice) revert Marketplace__PriceAboveMax(assetId, listing.price, maxPrice);
+        accessToken = stored.accessToken;
+        if (listedCurrency != currency) revert Marketplace__WrongCurrency(assetId, currency, listedCurrency);
+        if (price > maxPrice) revert Marketplace__PriceAboveMax(assetId, price, maxPrice);
 
         uint256 freeAmount;
-        if (listing.freePerAddress != 0) {
+        if (freePerAddress != 0) {
             uint256 claimed = _freeClaimed[assetId][msg.sender];
-            freeAmount = _freeAmount(listing, claimed, amount);
+            freeAmount = _freeAmount(freePerAddress, claimed, amount);
             if (freeAmount != 0) _freeClaimed[assetId][msg.sender] = claimed + freeAmount;
         }
-        paid = (amount - freeAmount) * listing.price;
+        paid = (amount - freeAmount) * price;
         uint256 fee = SplitMath.fee(paid, _feeBps);
+        _takePayment(assetId, currency, paid, fee);
+        emit Purchased(assetId, msg.sender, currency, amount, freeAmount, paid, fee);
+    }
 
+    /// @dev Moves `paid` from the buyer into the splitter and records the asset's and the protocol's parts.
+    function _takePayment(uint256 assetId, address currency, uint256 paid, uint256 fee) private {
         if (currency == address(0)) {
             if (msg.value != paid) revert Marketplace__WrongValue(msg.value, paid);
             if (paid != 0) _SPLITTER.deposit{value: paid}(assetId, currency, paid - fee, fee);
-        } else {
-            if (msg.value != 0) revert Marketplace__WrongValue(msg.value, 0);
-            if (paid != 0) {
-                IERC20 token = IERC20(currency);
-                uint256 before = token.balanceOf(address(_SPLITTER));
-                token.safeTransferFrom(msg.sender, address(_SPLITTER), paid);
-                uint256 arrived = token.balanceOf(address(_SPLITTER)) - before;
-                if (arrived != paid) revert Marketplace__TransferMismatch(paid, arrived);
-                _SPLITTER.deposit(assetId, currency, paid - fee, fee);
-            }
+            return;
         }
-        emit Purchased(assetId, msg.sender, currency, amount, freeAmount, paid, fee);
+        if (msg.value != 0) revert Marketplace__WrongValue(msg.value, 0);
+        if (paid == 0) return;
+        IERC20 token = IERC20(currency);
+        uint256 before = token.balanceOf(address(_SPLITTER));
+        token.safeTransferFrom(msg.sender, address(_SPLITTER), paid);
+        uint256 arrived = token.balanceOf(address(_SPLITTER)) - before;
+        if (arrived != paid) revert Marketplace__TransferMismatch(paid, arrived);
+        _SPLITTER.deposit(assetId, currency, paid - fee, fee);
     }
 
     /// @dev A permit that fails (e.g. front-run and already used) is ignored; the transfer then
@@ -235,17 +272,22 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
             catch {}
     }
 
-    function _setListing(uint256 assetId, address currency, uint80 price, uint8 freePerAddress) private {
-        Listing storage listing = _listings[assetId];
+    function _setListing(
+        StoredListing storage listing,
+        uint256 assetId,
+        address currency,
+        uint80 price,
+        uint8 freePerAddress
+    ) private {
         listing.currency = currency;
         listing.price = price;
         listing.freePerAddress = freePerAddress;
         emit ListingUpdated(assetId, currency, price, freePerAddress);
     }
 
-    function _existingListing(uint256 assetId) private view returns (Listing storage) {
-        if (assetId == 0 || assetId > _REGISTRY.totalAssets()) revert Marketplace__UnknownAsset(assetId);
-        return _listings[assetId];
+    function _existingListing(uint256 assetId) private view returns (StoredListing storage listing) {
+        listing = _listings[assetId];
+        if (listing.status == ListingStatus.None) revert Marketplace__UnknownAsset(assetId);
     }
 
     function _checkReason(string calldata reasonCid) private pure {
@@ -253,13 +295,13 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
         if (length == 0 || length > MAX_REASON_LENGTH) revert Marketplace__InvalidReason(length);
     }
 
-    function _freeAmount(Listing memory listing, uint256 claimed, uint256 amount)
+    function _freeAmount(uint256 freePerAddress, uint256 claimed, uint256 amount)
         private
         pure
         returns (uint256)
     {
-        if (claimed >= listing.freePerAddress) return 0;
-        uint256 left = listing.freePerAddress - claimed;
+        if (claimed >= freePerAddress) return 0;
+        uint256 left = freePerAddress - claimed;
         return amount < left ? amount : left;
     }
 }

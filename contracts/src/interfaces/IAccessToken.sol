@@ -24,18 +24,14 @@ interface IAccessToken {
     /// @notice A grant of zero tokens or to the zero address.
     error AccessToken__InvalidGrant();
 
-    /// @notice One access token was spent; the order it created is this event.
+    /// @notice One access token was spent; the order it created is this event. The asset is the one
+    /// whose access token emitted it (see `AssetPublished`).
     /// @param orderId Sequence number of the order within this token (from 1).
     /// @param consumer Who spent the token and may use the access.
     /// @param provider The provider the order is bound to.
-    /// @param assetId The asset.
     /// @param expiresAt When a timed order stops being valid; 0 for a single-use order.
     event AccessConsumed(
-        uint256 indexed orderId,
-        address indexed consumer,
-        address indexed provider,
-        uint256 assetId,
-        uint64 expiresAt
+        uint256 indexed orderId, address indexed consumer, address indexed provider, uint64 expiresAt
     );
     /// @notice The asset owner granted access tokens.
     /// @param to Receiver.

@@ -123,10 +123,17 @@ interface IMarketplace {
 
     /// @notice Opens an asset's listing at publish; only the registry.
     /// @param assetId The asset.
+    /// @param accessToken The asset's access token (kept with the listing so a purchase reads one contract).
     /// @param currency address(0) for ETH, otherwise an ERC-20.
     /// @param price Price of one access token.
     /// @param freePerAddress Free tokens per address.
-    function initListing(uint256 assetId, address currency, uint80 price, uint8 freePerAddress) external;
+    function initListing(
+        uint256 assetId,
+        address accessToken,
+        address currency,
+        uint80 price,
+        uint8 freePerAddress
+    ) external;
 
     /// @notice Changes an asset's sale terms; only the asset's owner.
     /// @param assetId The asset.

@@ -12,6 +12,7 @@ import {RevenueSplitter} from "../../src/RevenueSplitter.sol";
 import {ComputeMarket} from "../../src/ComputeMarket.sol";
 import {IAssetRegistry} from "../../src/interfaces/IAssetRegistry.sol";
 import {MockStablecoin} from "../mocks/MockStablecoin.sol";
+import {ProtocolDeployer} from "../../script/ProtocolDeployer.sol";
 
 /// @notice Deploys and wires the whole protocol the way the Rust deployer does, for every test suite.
 abstract contract ProtocolFixture is Test {
@@ -44,30 +45,24 @@ abstract contract ProtocolFixture is Test {
 
     function setUp() public virtual {
         vm.startPrank(deployer);
-        agora = new AgoraToken(deployer, AGORA_SUPPLY);
-        address[] memory none = new address[](0);
-        address[] memory anyone = new address[](1);
-        timelock = new AgoraTimelock(TIMELOCK_DELAY, none, anyone, deployer);
-        governor = new AgoraGovernor(agora, timelock, VOTING_DELAY, VOTING_PERIOD, 0, QUORUM_PERCENT);
-        timelock.grantRole(timelock.PROPOSER_ROLE(), address(governor));
-        timelock.grantRole(timelock.CANCELLER_ROLE(), address(governor));
-        timelock.renounceRole(timelock.DEFAULT_ADMIN_ROLE(), deployer);
-
-        registry = new AssetRegistry(deployer);
-        marketplace = new Marketplace(address(registry), address(timelock), address(timelock), FEE_BPS);
-        splitter = RevenueSplitter(marketplace.splitter());
-        compute = new ComputeMarket(
-            address(registry),
-            address(timelock),
-            address(timelock),
-            FEE_BPS,
-            MIN_STAKE,
-            CHALLENGE_WINDOW,
-            EXIT_COOLDOWN,
-            DISPUTE_BOND
+        ProtocolDeployer.Protocol memory p = ProtocolDeployer.deploy(
+            ProtocolDeployer.Settings({
+                deployer: deployer,
+                agoraSupply: AGORA_SUPPLY,
+                timelockDelay: TIMELOCK_DELAY,
+                votingDelay: VOTING_DELAY,
+                votingPeriod: VOTING_PERIOD,
+                quorumPercent: QUORUM_PERCENT,
+                feeBps: FEE_BPS,
+                minStake: MIN_STAKE,
+                challengeWindow: CHALLENGE_WINDOW,
+                exitCooldown: EXIT_COOLDOWN,
+                disputeBond: DISPUTE_BOND
+            })
         );
-        accessTokenImpl = new AccessToken(address(registry), address(marketplace), address(compute));
-        registry.initialize(address(marketplace), address(compute), address(accessTokenImpl));
+        (agora, timelock, governor, registry) = (p.agora, p.timelock, p.governor, p.registry);
+        (accessTokenImpl, marketplace, splitter, compute) =
+        (p.accessTokenImpl, p.marketplace, p.splitter, p.compute);
         vm.stopPrank();
 
         usd = new MockStablecoin();
