@@ -133,6 +133,19 @@ contract GasReport is Script {
         _label("buy 1 (ERC-20 with permit, again)");
         p.marketplace.buyWithPermit(usdAsset, 1, address(usd), 5e6, _permit(bobKey, bob, 5e6));
         vm.stopBroadcast();
+
+        // Ocean's shape: a separate approve, then the purchase, by a buyer new to the asset.
+        uint256 daveKey = vm.deriveKey(MNEMONIC, 5);
+        _as(deployerKey);
+        usd.mint(vm.addr(daveKey), 1_000e6);
+        vm.stopBroadcast();
+        _sent += 1;
+        _as(daveKey);
+        _label("approve (ERC-20)");
+        usd.approve(address(p.marketplace), 5e6);
+        _label("buy 1 (ERC-20 after approve)");
+        p.marketplace.buy(usdAsset, 1, address(usd), 5e6);
+        vm.stopBroadcast();
     }
 
     function _computeFlows() internal {
