@@ -31,6 +31,11 @@ struct SourceSet {
     module: Option<&'static str>,
 }
 
+/// Standard interfaces the protocol builds on, bound from the OpenZeppelin artifacts the same
+/// compilation produces (the protocol's contracts import them), for the `erc` module.
+const STANDARD_INTERFACES: &[&str] = &["IERC20", "IERC20Metadata", "IERC20Permit", "IERC5267", "IERC721"];
+const STANDARD_PREFIX: &str = "node_modules/@openzeppelin/contracts/";
+
 /// One contract to bind.
 struct Binding {
     name: String,
@@ -66,9 +71,14 @@ fn run() -> BuildResult<()> {
 
     let trimmed_dir = out_dir.join("abi");
     let mut sets: BTreeMap<Option<&'static str>, Vec<Binding>> = BTreeMap::new();
+    let mut standard = Vec::new();
     for artifact in artifacts(&forge_out)? {
         let json: Value = serde_json::from_slice(&fs::read(&artifact)?)?;
         let Some((source, name)) = compilation_target(&json) else { continue };
+        if source.starts_with(STANDARD_PREFIX) && STANDARD_INTERFACES.contains(&name.as_str()) {
+            standard.extend(trim(&json, &source, &name, &trimmed_dir.join("erc"))?);
+            continue;
+        }
         let Some(set) = existing_sets.iter().find(|set| source.starts_with(set.prefix)) else {
             continue;
         };
@@ -90,13 +100,32 @@ fn run() -> BuildResult<()> {
         match module {
             None => emit_bindings(&mut code, bindings)?,
             Some(module) => {
-                writeln!(code, "/// Test doubles from `contracts/test/mocks`, deployed by tests and local setups.")?;
+                writeln!(
+                    code,
+                    "/// Test doubles from `contracts/test/mocks`, deployed by tests and local setups."
+                )?;
                 writeln!(code, "pub mod {module} {{")?;
                 emit_bindings(&mut code, bindings)?;
                 writeln!(code, "}}")?;
             }
         }
     }
+    standard.sort_by(|a, b| a.name.cmp(&b.name));
+    if standard.len() != STANDARD_INTERFACES.len() {
+        let found: Vec<&str> = standard.iter().map(|b| b.name.as_str()).collect();
+        return Err(format!(
+            "expected the OpenZeppelin interfaces {STANDARD_INTERFACES:?} among the artifacts, found {found:?}"
+        )
+        .into());
+    }
+    writeln!(
+        code,
+        "/// Standard token interfaces (ERC-20, EIP-2612, ERC-5267, ERC-721), from OpenZeppelin."
+    )?;
+    writeln!(code, "pub mod erc {{")?;
+    emit_bindings(&mut code, &standard)?;
+    writeln!(code, "}}")?;
+
     let root_bindings = sets.get(&None).map(Vec::as_slice).unwrap_or_default();
     emit_revert_enum(&mut code, root_bindings)?;
     emit_inventory(&mut code, root_bindings)?;
@@ -200,7 +229,9 @@ fn trim(json: &Value, source: &str, name: &str, dir: &Path) -> BuildResult<Optio
     };
     let bytecode = object("bytecode");
     if bytecode.as_deref().is_some_and(|code| code.contains("__$")) {
-        return Err(format!("{source}:{name} needs library linking, which the bindings do not support").into());
+        return Err(
+            format!("{source}:{name} needs library linking, which the bindings do not support").into()
+        );
     }
     let mut trimmed = json!({ "abi": abi });
     if let Some(bytecode) = &bytecode {
@@ -244,11 +275,19 @@ fn emit_bindings(code: &mut String, bindings: &[Binding]) -> BuildResult<()> {
 /// `Revert`: one variant per contract with custom errors, so any revert data from the protocol
 /// decodes into the typed error that carries its values.
 fn emit_revert_enum(code: &mut String, bindings: &[Binding]) -> BuildResult<()> {
-    let with_errors: Vec<&Binding> = bindings.iter().filter(|b| b.has_errors).collect();
+    // Deployable contracts before interfaces, so an error decodes as the contract's that raised it.
+    let mut with_errors: Vec<&Binding> = bindings.iter().filter(|b| b.has_errors).collect();
+    with_errors.sort_by_key(|b| !b.has_bytecode);
     writeln!(code, "/// A custom error of one of Agora's contracts, decoded from revert data.")?;
     writeln!(code, "///")?;
-    writeln!(code, "/// Errors are matched by selector in the order of the variants (alphabetical); an")?;
-    writeln!(code, "/// error several contracts declare decodes as the first one's, with the same values.")?;
+    writeln!(
+        code,
+        "/// Errors are matched by selector in the order of the variants (contracts, then interfaces,"
+    )?;
+    writeln!(
+        code,
+        "/// each alphabetical); an error several declare decodes as the first one's, with the same values."
+    )?;
     writeln!(code, "#[derive(Debug, Clone, PartialEq, Eq)]")?;
     writeln!(code, "#[allow(clippy::large_enum_variant)]")?;
     writeln!(code, "pub enum Revert {{")?;
@@ -258,7 +297,10 @@ fn emit_revert_enum(code: &mut String, bindings: &[Binding]) -> BuildResult<()> 
     }
     writeln!(code, "}}\n")?;
     writeln!(code, "impl Revert {{")?;
-    writeln!(code, "    /// Decodes revert data (selector and arguments); `None` when no contract declares it.")?;
+    writeln!(
+        code,
+        "    /// Decodes revert data (selector and arguments); `None` when no contract declares it."
+    )?;
     writeln!(code, "    pub fn decode(data: &[u8]) -> Option<Self> {{")?;
     writeln!(code, "        #[allow(unused_imports)]")?;
     writeln!(code, "        use alloy::sol_types::SolInterface as _;")?;

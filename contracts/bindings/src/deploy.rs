@@ -2,7 +2,7 @@
 //! everything and the deployer keeps no role.
 
 use alloy::{
-    contract::RawCallBuilder,
+    contract::{CallBuilder, CallDecoder, RawCallBuilder},
     primitives::{Address, U256, aliases::U48},
     providers::{DynProvider, Provider},
     rpc::types::TransactionReceipt,
@@ -88,8 +88,9 @@ pub async fn deploy_protocol(
     let mut run = Run::default();
     let p = provider.clone();
 
-    let token =
-        run.deploy("AgoraToken", AgoraToken::deploy_builder(p.clone(), deployer, params.initial_supply)).await?;
+    let token = run
+        .deploy("AgoraToken", AgoraToken::deploy_builder(p.clone(), deployer, params.initial_supply))
+        .await?;
     let timelock = run
         .deploy(
             "AgoraTimelock",
@@ -144,7 +145,8 @@ pub async fn deploy_protocol(
             Marketplace::deploy_builder(p.clone(), registry, timelock, timelock, params.marketplace_fee_bps),
         )
         .await?;
-    let splitter = tx::call("read marketplace.splitter()", Marketplace::new(marketplace, p.clone()).splitter()).await?;
+    let splitter =
+        tx::call("read marketplace.splitter()", Marketplace::new(marketplace, p.clone()).splitter()).await?;
     let compute_market = run
         .deploy(
             "ComputeMarket",
@@ -166,7 +168,11 @@ pub async fn deploy_protocol(
         .await?;
     run.send(
         "registry.initialize(marketplace, computeMarket, accessTokenImplementation)",
-        AssetRegistry::new(registry, p.clone()).initialize(marketplace, compute_market, access_token_implementation),
+        AssetRegistry::new(registry, p.clone()).initialize(
+            marketplace,
+            compute_market,
+            access_token_implementation,
+        ),
     )
     .await?;
 
@@ -201,17 +207,18 @@ impl Run {
     async fn deploy(&mut self, name: &str, builder: RawCallBuilder<DynProvider>) -> Result<Address, Error> {
         let step = format!("deploy {name}");
         let receipt = tx::send(step.clone(), builder).await?;
-        let address = receipt
-            .contract_address
-            .ok_or_else(|| Error::NoContractCreated { action: step.clone(), tx_hash: receipt.transaction_hash })?;
+        let address = receipt.contract_address.ok_or_else(|| Error::NoContractCreated {
+            action: step.clone(),
+            tx_hash: receipt.transaction_hash,
+        })?;
         self.record(step, &receipt);
         Ok(address)
     }
 
-    async fn send<D: alloy::contract::CallDecoder>(
+    async fn send<P: Provider, D: CallDecoder>(
         &mut self,
         step: &str,
-        call: alloy::contract::CallBuilder<DynProvider, D>,
+        call: CallBuilder<P, D>,
     ) -> Result<(), Error> {
         let receipt = tx::send(step, call).await?;
         self.record(step.to_owned(), &receipt);

@@ -4,11 +4,13 @@
 //!   doubles of `contracts/test/mocks`), generated at build time by alloy's `sol!` from the
 //!   artifacts of the repository's pinned `forge`, so the Rust side can never drift from the
 //!   Solidity. Each contract type (e.g. [`Marketplace`]) has `deploy`, `new` (an instance at an
-//!   address), one builder per function, and typed events and errors.
+//!   address), one builder per function, and typed events and errors. [`erc`] holds the
+//!   standard interfaces (ERC-20, EIP-2612, ERC-5267, ERC-721) from the same compilation.
 //! - [`Revert`] decodes revert data into the custom error of whichever contract raised it.
 //! - [`manifest`]: the [`Deployment`] manifest, the JSON that says where a deployment lives.
 //! - [`deploy`]: [`deploy_protocol`], the one place that knows the deployment order and wiring.
 //! - [`client`]: [`Agora`], the protocol's contracts as typed instances over one provider.
+//! - [`permit`]: signing EIP-2612 permits for paying with a stablecoin in one transaction.
 //! - [`tx`]: sending transactions with errors that carry the step and the decoded revert.
 
 mod generated {
@@ -19,9 +21,10 @@ mod generated {
 pub mod client;
 pub mod deploy;
 pub mod manifest;
+pub mod permit;
 pub mod tx;
 
-pub use client::Agora;
+pub use client::{Agora, signing_provider};
 pub use deploy::{DeployParams, deploy_protocol};
 pub use generated::*;
 pub use manifest::{ContractAddresses, Deployment, ManifestError};

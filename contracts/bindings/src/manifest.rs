@@ -100,7 +100,8 @@ impl Deployment {
     pub fn read(path: impl AsRef<Path>) -> Result<Self, ManifestError> {
         let path = path.as_ref();
         let display = || path.display().to_string();
-        let json = fs::read_to_string(path).map_err(|source| ManifestError::Io { path: display(), source })?;
+        let json =
+            fs::read_to_string(path).map_err(|source| ManifestError::Io { path: display(), source })?;
         Self::from_json(&json).map_err(|source| ManifestError::Json { path: display(), source })
     }
 

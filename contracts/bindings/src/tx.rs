@@ -1,6 +1,8 @@
 //! Sending transactions and reading state, with failures that say which step failed and, for
 //! reverts, which custom error of the protocol was raised with what values.
 
+use std::time::Duration;
+
 use alloy::{
     contract::{CallBuilder, CallDecoder},
     primitives::{Bytes, TxHash},
@@ -52,6 +54,23 @@ pub enum Error {
         /// The deployment transaction.
         tx_hash: TxHash,
     },
+    /// A successful transaction did not emit the event the protocol promises.
+    #[error("{action}: the receipt has no {event} event")]
+    MissingEvent {
+        /// What was being done.
+        action: String,
+        /// The event expected.
+        event: &'static str,
+    },
+    /// A signer refused or failed to sign.
+    #[error("{action}: {source}")]
+    Sign {
+        /// What was being signed.
+        action: String,
+        /// The underlying error.
+        #[source]
+        source: alloy::signers::Error,
+    },
     /// A plain RPC request failed.
     #[error("{action}: {source}")]
     Rpc {
@@ -73,7 +92,7 @@ fn describe(source: &alloy::contract::Error, revert: Option<&Revert>) -> String 
 impl Error {
     /// Wraps a contract error, decoding its revert data if it has any.
     pub fn contract(action: impl Into<String>, source: alloy::contract::Error) -> Self {
-        let revert = source.as_revert_data().as_deref().and_then(Revert::decode);
+        let revert = source.as_revert_data().and_then(|data| Revert::decode(&data));
         Self::Contract { action: action.into(), source, revert }
     }
 
@@ -107,8 +126,15 @@ impl Error {
     }
 }
 
-/// Sends a contract transaction and waits for its successful receipt.
-pub async fn send<P, D>(action: impl Into<String>, call: CallBuilder<P, D>) -> Result<TransactionReceipt, Error>
+/// How long [`send`] waits for a receipt before giving up, so a transaction that is never
+/// mined (a nonce gap, a stalled node) fails instead of hanging its caller.
+pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Sends a contract transaction and waits (at most [`RECEIPT_TIMEOUT`]) for its successful receipt.
+pub async fn send<P, D>(
+    action: impl Into<String>,
+    call: CallBuilder<P, D>,
+) -> Result<TransactionReceipt, Error>
 where
     P: Provider,
     D: CallDecoder,
@@ -118,7 +144,7 @@ where
         Ok(pending) => pending,
         Err(source) => return Err(Error::contract(action, source)),
     };
-    let receipt = match pending.get_receipt().await {
+    let receipt = match pending.with_timeout(Some(RECEIPT_TIMEOUT)).get_receipt().await {
         Ok(receipt) => receipt,
         Err(source) => return Err(Error::Receipt { action, source }),
     };

@@ -75,9 +75,6 @@ async fn deploys_and_wires_the_protocol() -> Result<()> {
     assert_eq!(tx::call("timelock", agora.governor.timelock()).await?, c.timelock);
     assert_eq!(tx::call("symbol", agora.token.symbol()).await?, "AGORA");
     assert_eq!(tx::call("name", agora.token.name()).await?, "Agora");
-    assert_eq!(
-        tx::call("balanceOf", agora.token.balanceOf(d.deployer)).await?,
-        chain.params.initial_supply
-    );
+    assert_eq!(tx::call("balanceOf", agora.token.balanceOf(d.deployer)).await?, chain.params.initial_supply);
     Ok(())
 }

@@ -5,12 +5,11 @@
 
 use std::path::PathBuf;
 
-use agora_contracts::{Agora, DeployParams, Deployment, deploy_protocol, tx};
+use agora_contracts::{Agora, DeployParams, Deployment, deploy_protocol, signing_provider, tx};
 use alloy::{
-    network::EthereumWallet,
     node_bindings::{Anvil, AnvilInstance},
     primitives::{Address, Bytes, U256, keccak256},
-    providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
+    providers::{DynProvider, Provider, ext::AnvilApi},
     signers::local::PrivateKeySigner,
 };
 use eyre::{Result, WrapErr, ensure, eyre};
@@ -108,6 +107,17 @@ impl Chain {
         Ok(block.header.timestamp)
     }
 
+    /// The timestamp of the block that included `receipt`.
+    pub async fn timestamp_of(&self, receipt: &alloy::rpc::types::TransactionReceipt) -> Result<u64> {
+        let number = receipt.block_number.ok_or_else(|| eyre!("receipt without a block"))?;
+        let block = self
+            .provider()
+            .get_block_by_number(number.into())
+            .await?
+            .ok_or_else(|| eyre!("no block {number}"))?;
+        Ok(block.header.timestamp)
+    }
+
     /// The ETH balance of `who`.
     pub async fn balance(&self, who: Address) -> Result<U256> {
         Ok(self.provider().get_balance(who).await?)
@@ -154,12 +164,18 @@ impl Chain {
             tx::send("castVote", self.agora_as(voter).governor.castVote(proposal_id, 1)).await?;
         }
         self.mine(u64::from(self.params.voting_period) + 1).await?;
-        tx::send("queue", governor.queue(targets.clone(), values.clone(), calldatas.clone(), description_hash))
-            .await?;
+        tx::send(
+            "queue",
+            governor.queue(targets.clone(), values.clone(), calldatas.clone(), description_hash),
+        )
+        .await?;
         self.advance_time(self.params.timelock_min_delay + 1).await?;
         let total_value = values.iter().fold(U256::ZERO, |sum, v| sum + *v);
-        tx::send("execute", governor.execute(targets, values, calldatas, description_hash).value(total_value))
-            .await?;
+        tx::send(
+            "execute",
+            governor.execute(targets, values, calldatas, description_hash).value(total_value),
+        )
+        .await?;
         // ProposalState.Executed = 7.
         let state = tx::call("state", governor.state(proposal_id)).await?;
         ensure!(state == 7, "proposal {proposal_id} ended in state {state}, not Executed");
@@ -170,9 +186,41 @@ impl Chain {
 fn actor_of(anvil: &AnvilInstance, index: usize) -> Result<Actor> {
     let key = anvil.keys().get(index).ok_or_else(|| eyre!("anvil has no account {index}"))?;
     let signer = PrivateKeySigner::from(key.clone());
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::new(signer.clone()))
-        .connect_http(anvil.endpoint_url())
-        .erased();
+    let provider = signing_provider(anvil.endpoint_url(), signer.clone());
     Ok(Actor { address: signer.address(), signer, provider })
+}
+
+/// Asset kinds, as `IAssetRegistry.AssetKind` numbers them.
+pub mod kind {
+    pub const DATASET: u8 = 0;
+    pub const MODEL: u8 = 1;
+    pub const ALGORITHM: u8 = 2;
+}
+
+/// Publish parameters for an asset of `kind` sold at `price` of `currency` (address zero for
+/// ETH), all revenue to `owner`, single-use access.
+pub fn publish_params(
+    owner: Address,
+    kind: u8,
+    currency: Address,
+    price: u128,
+) -> agora_contracts::asset_registry::IAssetRegistry::PublishParams {
+    agora_contracts::asset_registry::IAssetRegistry::PublishParams {
+        owner,
+        kind,
+        computeOnly: false,
+        accessDuration: 0,
+        contentDigest: keccak256(format!("content of {owner} {kind} {price}")),
+        metadataCid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy".into(),
+        currency,
+        price: alloy::primitives::aliases::U80::from(price),
+        freePerAddress: 0,
+        splitRecipients: Vec::new(),
+        splitBps: Vec::new(),
+    }
+}
+
+/// The protocol fee on `amount` at `fee_bps`, rounded down as `SplitMath.fee` does.
+pub fn fee_of(amount: U256, fee_bps: u16) -> U256 {
+    amount * U256::from(fee_bps) / U256::from(10_000)
 }
