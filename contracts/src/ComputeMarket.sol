@@ -12,6 +12,7 @@ import {IComputeMarket} from "./interfaces/IComputeMarket.sol";
 import {IAssetRegistry} from "./interfaces/IAssetRegistry.sol";
 import {IAccessToken} from "./interfaces/IAccessToken.sol";
 import {SplitMath} from "./libraries/SplitMath.sol";
+import {ExactTransfer} from "./libraries/ExactTransfer.sol";
 
 /// @title ComputeMarket
 /// @notice See {IComputeMarket}. Owned by the DAO's timelock, which sets the parameters and rules disputes.
@@ -350,10 +351,7 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
         }
         if (msg.value != 0) revert ComputeMarket__WrongValue(msg.value, 0);
         if (amount == 0) return;
-        IERC20 token = IERC20(currency);
-        uint256 before = token.balanceOf(address(this));
-        token.safeTransferFrom(msg.sender, address(this), amount);
-        uint256 arrived = token.balanceOf(address(this)) - before;
+        uint256 arrived = ExactTransfer.pull(IERC20(currency), msg.sender, address(this), amount);
         if (arrived != amount) revert ComputeMarket__TransferMismatch(amount, arrived);
     }
 

@@ -5,7 +5,6 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IMarketplace} from "./interfaces/IMarketplace.sol";
 import {IAssetRegistry} from "./interfaces/IAssetRegistry.sol";
@@ -13,6 +12,7 @@ import {IAccessToken} from "./interfaces/IAccessToken.sol";
 import {IRevenueSplitter} from "./interfaces/IRevenueSplitter.sol";
 import {RevenueSplitter} from "./RevenueSplitter.sol";
 import {SplitMath} from "./libraries/SplitMath.sol";
+import {ExactTransfer} from "./libraries/ExactTransfer.sol";
 
 /// @title Marketplace
 /// @notice See {IMarketplace}. Owned by the DAO's timelock. Deploys its own {RevenueSplitter}, which
@@ -20,8 +20,6 @@ import {SplitMath} from "./libraries/SplitMath.sol";
 /// @dev ERC-20 payments move once, straight from the buyer to the splitter; the splitter's balance
 /// is checked before and after so a fee-on-transfer token cannot make it record more than it holds.
 contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
-    using SafeERC20 for IERC20;
-
     /// @notice The protocol fee can never exceed 10%.
     uint16 public constant MAX_FEE_BPS = 1000;
     /// @notice Longest reason CID accepted for curation.
@@ -256,10 +254,7 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
         }
         if (msg.value != 0) revert Marketplace__WrongValue(msg.value, 0);
         if (paid == 0) return;
-        IERC20 token = IERC20(currency);
-        uint256 before = token.balanceOf(address(_SPLITTER));
-        token.safeTransferFrom(msg.sender, address(_SPLITTER), paid);
-        uint256 arrived = token.balanceOf(address(_SPLITTER)) - before;
+        uint256 arrived = ExactTransfer.pull(IERC20(currency), msg.sender, address(_SPLITTER), paid);
         if (arrived != paid) revert Marketplace__TransferMismatch(paid, arrived);
         _SPLITTER.deposit(assetId, currency, paid - fee, fee);
     }
