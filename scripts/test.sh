@@ -15,5 +15,10 @@ fi
 echo "test: forge test (profile $profile)"
 FOUNDRY_PROFILE="$profile" node_modules/.bin/forge test
 
+# Gas: the unit tests' figures must match the committed snapshot (fuzz and invariant figures vary
+# with the profile's run counts, so they are left out). Regenerate with the same command minus --check.
+echo "test: forge snapshot --check"
+node_modules/.bin/forge snapshot --check --no-match-test '^(testFuzz|invariant)_'
+
 echo "test: cargo test --workspace --locked"
 cargo test --workspace --locked

@@ -40,6 +40,7 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
     mapping(address provider => Provider) private _providers;
     mapping(uint256 jobId => Job) private _jobs;
     mapping(address currency => uint256) private _fees;
+    mapping(address account => mapping(address currency => uint256)) private _claimable;
     mapping(uint256 datasetId => bool) private _restricted;
     mapping(uint256 datasetId => mapping(uint256 algorithmId => bool)) private _allowed;
 
@@ -152,6 +153,10 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
     function openJob(OpenJobParams calldata p) external payable nonReentrant returns (uint256 jobId) {
         Provider storage provider = _registered(p.provider);
         if (provider.exitAvailableAt != 0) revert ComputeMarket__ProviderExiting(p.provider);
+        // A slashed provider must top its stake up before taking new work.
+        if (provider.stake < _params.minStake) {
+            revert ComputeMarket__StakeTooLow(provider.stake, _params.minStake);
+        }
         if (p.deadline <= block.timestamp) revert ComputeMarket__InvalidDeadline(p.deadline);
         uint256 cidLength = bytes(p.specCid).length;
         if (cidLength == 0 || cidLength > MAX_CID_LENGTH) revert ComputeMarket__InvalidCid(cidLength);
@@ -170,6 +175,7 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
         job.consumer = msg.sender;
         job.deadline = p.deadline;
         job.status = JobStatus.Open;
+        job.feeBps = _params.feeBps;
         job.provider = p.provider;
         job.currency = currency;
         job.payment = price.toUint96();
@@ -200,7 +206,8 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
             revert ComputeMarket__ChallengeWindowOpen(jobId, job.challengeEnd);
         }
         job.status = JobStatus.Finalized;
-        _payProvider(jobId, job);
+        (address currency, uint256 payout) = _settleProvider(jobId, job);
+        _pay(currency, job.provider, payout);
     }
 
     /// @inheritdoc IComputeMarket
@@ -239,7 +246,8 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
             job.status = JobStatus.Finalized;
             _fees[address(0)] += bond;
             emit DisputeRuled(jobId, false, 0);
-            _payProvider(jobId, job);
+            (address currency, uint256 payout) = _settleProvider(jobId, job);
+            _credit(job.provider, currency, payout);
             return;
         }
         Provider storage provider = _providers[job.provider];
@@ -249,8 +257,17 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
         provider.activeJobs -= 1;
         _fees[address(0)] += slash;
         emit DisputeRuled(jobId, true, slash);
-        _pay(job.currency, job.consumer, job.payment);
-        _pay(address(0), job.challenger, bond);
+        _credit(job.consumer, job.currency, job.payment);
+        _credit(job.challenger, address(0), bond);
+    }
+
+    /// @inheritdoc IComputeMarket
+    function claim(address currency) external nonReentrant returns (uint256 amount) {
+        amount = _claimable[msg.sender][currency];
+        if (amount == 0) revert ComputeMarket__NothingToClaim(msg.sender, currency);
+        _claimable[msg.sender][currency] = 0;
+        emit Claimed(msg.sender, currency, amount);
+        _pay(currency, msg.sender, amount);
     }
 
     /// @inheritdoc IComputeMarket
@@ -296,6 +313,11 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IComputeMarket
+    function claimable(address account, address currency) external view returns (uint256) {
+        return _claimable[account][currency];
+    }
+
+    /// @inheritdoc IComputeMarket
     function totalJobs() external view returns (uint256) {
         return _jobCount;
     }
@@ -332,15 +354,25 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
         );
     }
 
-    function _payProvider(uint256 jobId, Job storage job) private {
-        address providerAddress = job.provider;
-        _providers[providerAddress].activeJobs -= 1;
+    /// @dev Closes a job in the provider's favour: frees its slot, accrues the fee agreed at opening, and
+    /// returns what the provider is owed (the caller pays or credits it).
+    function _settleProvider(uint256 jobId, Job storage job)
+        private
+        returns (address currency, uint256 payout)
+    {
+        _providers[job.provider].activeJobs -= 1;
         uint256 payment = job.payment;
-        uint256 fee = SplitMath.fee(payment, _params.feeBps);
-        address currency = job.currency;
+        uint256 fee = SplitMath.fee(payment, job.feeBps);
+        currency = job.currency;
         if (fee != 0) _fees[currency] += fee;
-        emit JobFinalized(jobId, payment - fee, fee);
-        _pay(currency, providerAddress, payment - fee);
+        payout = payment - fee;
+        emit JobFinalized(jobId, payout, fee);
+    }
+
+    function _credit(address account, address currency, uint256 amount) private {
+        if (amount == 0) return;
+        _claimable[account][currency] += amount;
+        emit Credited(account, currency, amount);
     }
 
     /// @dev Takes `amount` of `currency` from the caller into escrow (ETH must come with the call).

@@ -76,6 +76,12 @@ contract RevenueSplitter is IRevenueSplitter, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IRevenueSplitter
+    function settle(uint256 assetId) external nonReentrant {
+        if (_recipients[assetId].length == 0) revert RevenueSplitter__NoSplit(assetId);
+        _settle(assetId);
+    }
+
+    /// @inheritdoc IRevenueSplitter
     function deposit(uint256 assetId, address currency, uint256 net, uint256 fee) external payable {
         if (msg.sender != _MARKETPLACE) revert RevenueSplitter__NotMarketplace(msg.sender);
         if (currency == address(0) && msg.value != net + fee) {
@@ -195,6 +201,7 @@ contract RevenueSplitter is IRevenueSplitter, ReentrancyGuardTransient {
             }
             revenue.epochStart = revenue.received;
         }
+        emit RevenueSettled(assetId);
     }
 
     function _pending(uint256 assetId, address currency, address recipient, Account storage account)
@@ -207,7 +214,9 @@ contract RevenueSplitter is IRevenueSplitter, ReentrancyGuardTransient {
         for (uint256 i; i < recipients.length; ++i) {
             if (recipients[i] != recipient) continue;
             Revenue memory revenue = _revenue[assetId][currency];
-            uint256 entitled = SplitMath.entitlement(revenue.received - revenue.epochStart, _bps[assetId], i);
+            // Floor shares only: the rounding dust goes to the first recipient when the epoch is
+            // settled, because before then a later deposit can shrink it.
+            uint256 entitled = SplitMath.share(revenue.received - revenue.epochStart, _bps[assetId][i]);
             fromEpoch = entitled - account.releasedThisEpoch;
             break;
         }

@@ -752,6 +752,23 @@ contract ComputeMarketTest is ProtocolFixture {
         assertEq(compute.accruedFees(address(0)), 0);
     }
 
+    function test_finalize_usesFeeInForceWhenOpened() public {
+        uint256 jobId = _openEthJob();
+        uint256 agreedFee = _fee(ETH_PRICE);
+        IComputeMarket.Params memory p = compute.params();
+        p.feeBps = 1000; // the DAO raises the fee while the job runs
+        vm.prank(address(timelock));
+        compute.setParams(p);
+        assertEq(compute.getJob(jobId).feeBps, FEE_BPS);
+
+        _post(jobId);
+        vm.warp(block.timestamp + CHALLENGE_WINDOW + 1);
+        uint256 before = provider.balance;
+        compute.finalize(jobId);
+        assertEq(provider.balance - before, ETH_PRICE - agreedFee);
+        assertEq(compute.accruedFees(address(0)), agreedFee);
+    }
+
     function test_finalize_paysErc20Provider() public {
         uint256 jobId = _openUsdJob();
         vm.prank(usdProvider);
@@ -966,28 +983,42 @@ contract ComputeMarketTest is ProtocolFixture {
 
     // ---------------------------------------------------------------- ruleDispute
 
-    function test_ruleDispute_atFaultRefundsConsumerReturnsBondAndSlashes() public {
+    function test_ruleDispute_atFaultCreditsConsumerAndChallengerAndSlashes() public {
         uint256 jobId = _disputedEthJob();
-        uint256 bobBefore = bob.balance;
-        uint256 challengerBefore = challenger.balance;
         uint128 slash = 0.4 ether;
 
         vm.expectEmit(address(compute));
         emit IComputeMarket.DisputeRuled(jobId, true, slash);
+        vm.expectEmit(address(compute));
+        emit IComputeMarket.Credited(bob, address(0), ETH_PRICE);
+        vm.expectEmit(address(compute));
+        emit IComputeMarket.Credited(challenger, address(0), DISPUTE_BOND);
         vm.prank(address(timelock));
         compute.ruleDispute(jobId, true, slash);
 
-        assertEq(bob.balance - bobBefore, ETH_PRICE);
-        assertEq(challenger.balance - challengerBefore, DISPUTE_BOND);
+        assertEq(compute.claimable(bob, address(0)), ETH_PRICE);
+        assertEq(compute.claimable(challenger, address(0)), DISPUTE_BOND);
         assertEq(compute.accruedFees(address(0)), slash);
         IComputeMarket.Provider memory p = compute.getProvider(provider);
         assertEq(p.stake, MIN_STAKE - slash);
         assertEq(p.activeJobs, 0);
         assertEq(uint8(compute.getJob(jobId).status), uint8(IComputeMarket.JobStatus.RuledAgainstProvider));
+
+        uint256 bobBefore = bob.balance;
+        uint256 challengerBefore = challenger.balance;
+        vm.expectEmit(address(compute));
+        emit IComputeMarket.Claimed(bob, address(0), ETH_PRICE);
+        vm.prank(bob);
+        assertEq(compute.claim(address(0)), ETH_PRICE);
+        vm.prank(challenger);
+        compute.claim(address(0));
+        assertEq(bob.balance - bobBefore, ETH_PRICE);
+        assertEq(challenger.balance - challengerBefore, DISPUTE_BOND);
+        assertEq(compute.claimable(bob, address(0)), 0);
         assertEq(address(compute).balance, 2 * MIN_STAKE);
     }
 
-    function test_ruleDispute_atFaultRefundsErc20Consumer() public {
+    function test_ruleDispute_atFaultCreditsErc20Consumer() public {
         uint256 jobId = _openUsdJob();
         vm.prank(usdProvider);
         compute.postResult(jobId, RESULT_CID, OUTPUT_HASH);
@@ -995,15 +1026,17 @@ contract ComputeMarketTest is ProtocolFixture {
         vm.prank(address(timelock));
         // forge-lint: disable-next-line(unsafe-typecast)
         compute.ruleDispute(jobId, true, uint128(MIN_STAKE));
+        assertEq(compute.claimable(bob, address(usd)), USD_PRICE);
+        vm.prank(bob);
+        compute.claim(address(usd));
         assertEq(usd.balanceOf(bob), 1_000e6);
         assertEq(compute.getProvider(usdProvider).stake, 0);
         assertEq(compute.accruedFees(address(0)), MIN_STAKE);
         assertEq(compute.accruedFees(address(usd)), 0);
     }
 
-    function test_ruleDispute_notAtFaultPaysProviderAndForfeitsBond() public {
+    function test_ruleDispute_notAtFaultCreditsProviderAndForfeitsBond() public {
         uint256 jobId = _disputedEthJob();
-        uint256 providerBefore = provider.balance;
         uint256 challengerBefore = challenger.balance;
         uint256 fee = _fee(ETH_PRICE);
 
@@ -1011,15 +1044,23 @@ contract ComputeMarketTest is ProtocolFixture {
         emit IComputeMarket.DisputeRuled(jobId, false, 0);
         vm.expectEmit(address(compute));
         emit IComputeMarket.JobFinalized(jobId, ETH_PRICE - fee, fee);
+        vm.expectEmit(address(compute));
+        emit IComputeMarket.Credited(provider, address(0), ETH_PRICE - fee);
         vm.prank(address(timelock));
         compute.ruleDispute(jobId, false, 0.4 ether); // the slash is ignored when not at fault
 
-        assertEq(provider.balance - providerBefore, ETH_PRICE - fee);
+        assertEq(compute.claimable(provider, address(0)), ETH_PRICE - fee);
         assertEq(challenger.balance, challengerBefore);
+        assertEq(compute.claimable(challenger, address(0)), 0);
         assertEq(compute.accruedFees(address(0)), fee + DISPUTE_BOND);
         assertEq(compute.getProvider(provider).stake, MIN_STAKE);
         assertEq(compute.getProvider(provider).activeJobs, 0);
         assertEq(uint8(compute.getJob(jobId).status), uint8(IComputeMarket.JobStatus.Finalized));
+
+        uint256 providerBefore = provider.balance;
+        vm.prank(provider);
+        compute.claim(address(0));
+        assertEq(provider.balance - providerBefore, ETH_PRICE - fee);
         assertEq(address(compute).balance, 2 * MIN_STAKE + fee + DISPUTE_BOND);
     }
 
@@ -1050,44 +1091,66 @@ contract ComputeMarketTest is ProtocolFixture {
         compute.ruleDispute(jobId, true, 0);
     }
 
-    /// @dev KNOWN BUG (skipped so the suite stays green; remove `vm.skip` to reproduce). A challenger
-    /// whose `receive` reverts makes the at-fault ruling revert (its bond is pushed to it), so only
-    /// "not at fault" can ever be ruled. A provider can self-dispute its own bad result from such a
-    /// contract, pre-empting the consumer, and get paid for it at the cost of the bond.
+    /// @dev Regression: rulings used to push ETH, so a challenger whose `receive` reverts blocked the
+    /// at-fault ruling, and a provider could self-dispute its own bad result from such a contract and force
+    /// "not at fault". Rulings now only credit; the rejecting challenger just cannot claim.
     function test_ruleDispute_atFaultSucceedsWhenChallengerRejectsEth() public {
-        vm.skip(true);
         uint256 jobId = _openEthJob();
         _post(jobId);
         EthRejectingChallenger rejecting = new EthRejectingChallenger();
         vm.prank(provider);
         rejecting.dispute{value: DISPUTE_BOND}(compute, jobId, REASON_CID);
 
-        uint256 bobBefore = bob.balance;
         vm.prank(address(timelock));
         // forge-lint: disable-next-line(unsafe-typecast)
         compute.ruleDispute(jobId, true, uint128(MIN_STAKE));
+        uint256 bobBefore = bob.balance;
+        vm.prank(bob);
+        compute.claim(address(0));
         assertEq(bob.balance - bobBefore, ETH_PRICE);
+        assertEq(compute.claimable(address(rejecting), address(0)), DISPUTE_BOND);
+        assertEq(compute.getProvider(provider).stake, 0);
     }
 
-    /// @dev The same scenario, pinned to today's behaviour so a fix is noticed (this one passes now): the
-    /// at-fault ruling reverts, so the DAO can only pay the self-disputing provider.
-    function test_ruleDispute_challengerRejectingEthForcesNotAtFaultToday() public {
-        uint256 jobId = _openEthJob();
-        _post(jobId);
-        EthRejectingChallenger rejecting = new EthRejectingChallenger();
+    // ---------------------------------------------------------------- claim
+
+    function test_claim_revertsWhenNothingCredited() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IComputeMarket.ComputeMarket__NothingToClaim.selector, bob, address(0))
+        );
+        vm.prank(bob);
+        compute.claim(address(0));
+    }
+
+    function test_claim_revertsOnSecondClaim() public {
+        uint256 jobId = _disputedEthJob();
+        vm.prank(address(timelock));
+        compute.ruleDispute(jobId, true, 0);
+        vm.startPrank(bob);
+        compute.claim(address(0));
+        vm.expectRevert(
+            abi.encodeWithSelector(IComputeMarket.ComputeMarket__NothingToClaim.selector, bob, address(0))
+        );
+        compute.claim(address(0));
+        vm.stopPrank();
+    }
+
+    // ---------------------------------------------------------------- slashed providers
+
+    function test_openJob_revertsWhenSlashedBelowMinStake() public {
+        uint256 jobId = _disputedEthJob();
+        vm.prank(address(timelock));
+        compute.ruleDispute(jobId, true, 0.1 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IComputeMarket.ComputeMarket__StakeTooLow.selector, MIN_STAKE - 0.1 ether, MIN_STAKE
+            )
+        );
+        _openEthJob();
+
         vm.prank(provider);
-        rejecting.dispute{value: DISPUTE_BOND}(compute, jobId, REASON_CID);
-
-        vm.expectRevert("no ETH");
-        vm.prank(address(timelock));
-        // forge-lint: disable-next-line(unsafe-typecast)
-        compute.ruleDispute(jobId, true, uint128(MIN_STAKE));
-
-        uint256 providerBefore = provider.balance;
-        vm.prank(address(timelock));
-        compute.ruleDispute(jobId, false, 0);
-        assertEq(provider.balance - providerBefore, ETH_PRICE - _fee(ETH_PRICE));
-        assertEq(compute.getProvider(provider).stake, MIN_STAKE);
+        compute.addStake{value: 0.1 ether}();
+        _openEthJob(); // topped up: takes work again
     }
 
     // ---------------------------------------------------------------- setParams / setFeeRecipient / releaseFees
@@ -1284,7 +1347,8 @@ contract ComputeMarketTest is ProtocolFixture {
             compute.ruleDispute(jobId, true, slash);
             assertEq(compute.getProvider(provider).stake, stake - slash);
             assertEq(compute.accruedFees(address(0)), slash);
-            assertEq(address(compute).balance, MIN_STAKE + stake);
+            // The consumer's payment and the challenger's bond wait, credited, for their claims.
+            assertEq(address(compute).balance, MIN_STAKE + stake + ETH_PRICE + DISPUTE_BOND);
         }
     }
 

@@ -52,8 +52,9 @@ async fn sales_are_split_among_three_recipients_exactly_and_value_is_conserved()
     assert_eq!(tx::call("accruedFees", splitter.accruedFees(Address::ZERO)).await?, fees);
     assert_eq!(chain.balance(chain.deployment.contracts.revenue_splitter).await?, paid);
 
-    // Expected shares: each recipient but the first gets floor(net * bps / 10000); the first
-    // gets the rest, dust included.
+    // Anyone may settle; then each recipient but the first gets floor(net * bps / 10000) and the
+    // first the rest, rounding dust included.
+    tx::send("settle", splitter.settle(asset.asset_id)).await?;
     let others: Vec<U256> = bps[1..].iter().map(|b| net * U256::from(*b) / U256::from(10_000)).collect();
     let first = net - others.iter().fold(U256::ZERO, |a, b| a + *b);
     let expected = [first, others[0], others[1]];

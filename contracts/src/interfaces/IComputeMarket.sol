@@ -54,6 +54,8 @@ interface IComputeMarket {
         address consumer;
         uint64 deadline;
         JobStatus status;
+        /// @notice The protocol fee in force when the job was opened, which its payout uses.
+        uint16 feeBps;
         address provider;
         uint64 challengeEnd;
         address currency;
@@ -196,6 +198,10 @@ interface IComputeMarket {
     /// @notice No fees to release in this currency.
     /// @param currency The currency.
     error ComputeMarket__NothingToRelease(address currency);
+    /// @notice Nothing is credited to the caller in this currency.
+    /// @param account The caller.
+    /// @param currency The currency.
+    error ComputeMarket__NothingToClaim(address account, address currency);
 
     /// @notice A provider registered.
     /// @param provider The provider.
@@ -283,6 +289,17 @@ interface IComputeMarket {
     /// @param providerAtFault True when the provider lost.
     /// @param slashed Stake slashed from the provider (to the treasury).
     event DisputeRuled(uint256 indexed jobId, bool providerAtFault, uint256 slashed);
+    /// @notice A dispute ruling credited `amount` to `account`, which it withdraws with `claim` (rulings
+    /// never push funds, so no recipient can block one).
+    /// @param account Who may claim.
+    /// @param currency The currency.
+    /// @param amount How much was credited.
+    event Credited(address indexed account, address indexed currency, uint256 amount);
+    /// @notice An account withdrew what rulings credited to it.
+    /// @param account Who claimed.
+    /// @param currency The currency.
+    /// @param amount How much.
+    event Claimed(address indexed account, address indexed currency, uint256 amount);
     /// @notice The DAO changed the parameters.
     /// @param params The new parameters.
     event ParamsUpdated(Params params);
@@ -352,13 +369,18 @@ interface IComputeMarket {
     /// @param reasonCid IPFS CID of the reason.
     function dispute(uint256 jobId, string calldata reasonCid) external payable;
 
-    /// @notice Rules a dispute; only the DAO. At fault: the consumer is refunded, the challenger gets its bond
-    /// back and `slash` of the provider's stake goes to the treasury. Not at fault: the provider is paid and the
-    /// bond goes to the treasury.
+    /// @notice Rules a dispute; only the DAO. At fault: the consumer's payment and the challenger's bond are
+    /// credited back to them and `slash` of the provider's stake goes to the treasury. Not at fault: the
+    /// provider's payout is credited to it and the bond goes to the treasury. Credits are withdrawn with `claim`.
     /// @param jobId The job.
     /// @param providerAtFault The ruling.
     /// @param slash Stake to slash when at fault.
     function ruleDispute(uint256 jobId, bool providerAtFault, uint128 slash) external;
+
+    /// @notice Withdraws everything dispute rulings credited to the caller in a currency.
+    /// @param currency address(0) for ETH, otherwise an ERC-20.
+    /// @return amount How much was paid.
+    function claim(address currency) external returns (uint256 amount);
 
     /// @notice Sets the parameters; only the DAO.
     /// @param params The new parameters.
@@ -397,6 +419,12 @@ interface IComputeMarket {
     /// @param currency The currency.
     /// @return The amount.
     function accruedFees(address currency) external view returns (uint256);
+
+    /// @notice What dispute rulings credited to an account and it has not claimed yet.
+    /// @param account The account.
+    /// @param currency The currency.
+    /// @return The amount.
+    function claimable(address account, address currency) external view returns (uint256);
 
     /// @notice Number of jobs opened (ids run from 1 to this).
     /// @return The count.

@@ -4,8 +4,10 @@ pragma solidity 0.8.37;
 /// @title IRevenueSplitter
 /// @notice Holds each asset's sale revenue and the protocol's fees, per currency, and pays them out
 /// on request (pull-based). An asset's split names any number of recipients with basis-point shares;
-/// changing it first settles what each old recipient was owed. Rounding dust goes to the first
-/// recipient, so released plus held always equals received.
+/// changing it first settles what each old recipient was owed. While a split is in force every
+/// recipient may release its share rounded down; the rounding dust (under one wei per recipient)
+/// is credited to the first recipient when the asset is settled (`settle`, or any split change), so
+/// released plus held always equals received and nothing is stuck.
 interface IRevenueSplitter {
     /// @notice One recipient's share.
     /// @param recipient Who receives.
@@ -48,6 +50,9 @@ interface IRevenueSplitter {
     /// @param sent ETH sent.
     /// @param expected ETH recorded.
     error RevenueSplitter__WrongValue(uint256 sent, uint256 expected);
+    /// @notice The asset has no split (it was never published).
+    /// @param assetId The asset.
+    error RevenueSplitter__NoSplit(uint256 assetId);
     /// @notice The asset has earned in too many currencies to settle in one call.
     /// @param assetId The asset.
     error RevenueSplitter__TooManyCurrencies(uint256 assetId);
@@ -57,6 +62,10 @@ interface IRevenueSplitter {
     /// @param recipients The recipients.
     /// @param bps Their shares.
     event SplitUpdated(uint256 indexed assetId, address[] recipients, uint16[] bps);
+    /// @notice Everything an asset's recipients were entitled to so far (rounding dust to the first
+    /// recipient) was credited to them, and a new accounting epoch began at the current totals.
+    /// @param assetId The asset.
+    event RevenueSettled(uint256 indexed assetId);
     /// @notice A recipient was paid its share.
     /// @param assetId The asset.
     /// @param currency What was paid (address(0) for ETH).
@@ -82,6 +91,11 @@ interface IRevenueSplitter {
     /// @param recipients Strictly ascending recipients.
     /// @param bps Their shares, summing to 10,000.
     function setSplit(uint256 assetId, address[] calldata recipients, uint16[] calldata bps) external;
+
+    /// @notice Credits each recipient with its entitlement so far, including the rounding dust the
+    /// first recipient can release only once settled. Anyone may call; changes no one's total.
+    /// @param assetId The asset.
+    function settle(uint256 assetId) external;
 
     /// @notice Records revenue the marketplace sent here (ETH with the call, ERC-20 beforehand); only the marketplace.
     /// @param assetId The asset.

@@ -290,6 +290,9 @@ contract AgoraGovernorTest is ProtocolFixture {
         vm.expectEmit(address(compute));
         emit IComputeMarket.DisputeRuled(jobId, true, 0.5 ether);
         _execute(address(compute), rule, "Rule job 1");
+        assertEq(compute.claimable(bob, address(0)), 0.2 ether);
+        vm.prank(bob);
+        compute.claim(address(0));
         assertEq(bob.balance - bobBefore, 0.2 ether);
         assertEq(compute.getProvider(provider).stake, MIN_STAKE - 0.5 ether);
         assertEq(uint8(compute.getJob(jobId).status), uint8(IComputeMarket.JobStatus.RuledAgainstProvider));

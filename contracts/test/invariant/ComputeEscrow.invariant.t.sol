@@ -42,7 +42,7 @@ contract ComputeEscrowInvariantTest is ProtocolFixture {
             challengers
         );
 
-        bytes4[] memory selectors = new bytes4[](14);
+        bytes4[] memory selectors = new bytes4[](15);
         selectors[0] = ComputeMarketHandler.registerProvider.selector;
         selectors[1] = ComputeMarketHandler.updateProvider.selector;
         selectors[2] = ComputeMarketHandler.addStake.selector;
@@ -57,6 +57,7 @@ contract ComputeEscrowInvariantTest is ProtocolFixture {
         selectors[11] = ComputeMarketHandler.releaseFees.selector;
         selectors[12] = ComputeMarketHandler.setParams.selector;
         selectors[13] = ComputeMarketHandler.warp.selector;
+        selectors[14] = ComputeMarketHandler.claim.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
@@ -86,6 +87,11 @@ contract ComputeEscrowInvariantTest is ProtocolFixture {
                 if (providers[i] == job.provider) ++inFlight[i];
             }
         }
+        address[] memory claimants = handler.claimants();
+        for (uint256 i; i < claimants.length; ++i) {
+            held[0] += compute.claimable(claimants[i], currencies[0]);
+            held[1] += compute.claimable(claimants[i], currencies[1]);
+        }
         for (uint256 i; i < providers.length; ++i) {
             IComputeMarket.Provider memory p = compute.getProvider(providers[i]);
             held[0] += p.stake;
@@ -95,7 +101,7 @@ contract ComputeEscrowInvariantTest is ProtocolFixture {
         for (uint256 c; c < currencies.length; ++c) {
             address currency = currencies[c];
             uint256 balance = _balance(currency, address(compute));
-            assertEq(balance, held[c], "balance != stakes + escrow + bonds + fees");
+            assertEq(balance, held[c], "balance != stakes + escrow + bonds + fees + credits");
             assertEq(handler.ghost_in(currency) - handler.ghost_out(currency), balance, "in - out != balance");
             assertEq(_balance(currency, address(timelock)), handler.ghost_feesReleased(currency), "treasury");
         }

@@ -188,18 +188,23 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
             (jobId, job, found) = _pickJob(jobSeed, IComputeMarket.JobStatus.Disputed);
         }
         slash = _bound(slash, 0, compute.getProvider(job.provider).stake);
-        uint256 consumerBefore = _balance(job.currency, job.consumer);
-        uint256 challengerBefore = job.challenger.balance;
-        uint256 providerBefore = _balance(job.currency, job.provider);
         vm.prank(timelock);
         // forge-lint: disable-next-line(unsafe-typecast)
         compute.ruleDispute(jobId, providerAtFault, uint128(slash));
-        if (providerAtFault) {
-            ghost_out[job.currency] += _balance(job.currency, job.consumer) - consumerBefore;
-            ghost_out[address(0)] += job.challenger.balance - challengerBefore;
-        } else {
-            ghost_out[job.currency] += _balance(job.currency, job.provider) - providerBefore;
+    }
+
+    /// @dev Whoever a ruling credited (a consumer, a challenger or a provider) withdraws it.
+    function claim(uint256 accountSeed, uint256 currencySeed) external countCall("claim") {
+        address currency = _currencies[currencySeed % 2];
+        address[] memory accounts = claimants();
+        for (uint256 i; i < accounts.length; ++i) {
+            address account = accounts[(accountSeed % accounts.length + i) % accounts.length];
+            if (compute.claimable(account, currency) == 0) continue;
+            vm.prank(account);
+            ghost_out[currency] += compute.claim(currency);
+            return;
         }
+        _skip();
     }
 
     // ---------------------------------------------------------------- DAO and time
@@ -235,6 +240,21 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
 
     function jobs() external view returns (uint256[] memory) {
         return _jobs;
+    }
+
+    /// @dev Every account a ruling can credit: consumers, challengers and providers.
+    function claimants() public view returns (address[] memory accounts) {
+        accounts = new address[](_consumers.length + _challengers.length + _providers.length);
+        uint256 k;
+        for (uint256 i; i < _consumers.length; ++i) {
+            accounts[k++] = _consumers[i];
+        }
+        for (uint256 i; i < _challengers.length; ++i) {
+            accounts[k++] = _challengers[i];
+        }
+        for (uint256 i; i < _providers.length; ++i) {
+            accounts[k++] = _providers[i];
+        }
     }
 
     function providers() external view returns (address[] memory) {
@@ -353,14 +373,14 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
     }
 
     /// @dev The first provider from `seed` on that is (`registered`) or is not registered; with
-    /// `active`, also not exiting.
+    /// `active`, also not exiting and staked at least the minimum (not slashed below it).
     function _pickProvider(uint256 seed, bool registered, bool active) internal view returns (address, bool) {
         uint256 n = _providers.length;
         for (uint256 i; i < n; ++i) {
             address provider = _providers[(seed % n + i) % n];
             IComputeMarket.Provider memory p = compute.getProvider(provider);
             if (p.registered != registered) continue;
-            if (active && p.exitAvailableAt != 0) continue;
+            if (active && (p.exitAvailableAt != 0 || p.stake < compute.params().minStake)) continue;
             return (provider, true);
         }
         return (address(0), false);
