@@ -1,11 +1,12 @@
-//! Deploys the whole protocol in its fixed order and wires it so that the DAO's timelock owns
-//! everything and the deployer keeps no role.
+//! Deploys the whole protocol in its fixed order, at deterministic CREATE2 addresses, and wires
+//! it so that the DAO's timelock owns everything and the deployer keeps no role.
 
 use alloy::{
     contract::{CallBuilder, CallDecoder, RawCallBuilder},
-    primitives::{Address, U256, aliases::U48},
+    primitives::{Address, B256, Bytes, U256, address, aliases::U48, b256},
     providers::{DynProvider, Provider},
     rpc::types::TransactionReceipt,
+    sol_types::SolConstructor,
 };
 
 use crate::{
@@ -44,6 +45,8 @@ pub struct DeployParams {
     pub exit_cooldown: u64,
     /// Bond a challenger puts up to dispute a result, in wei.
     pub dispute_bond: U256,
+    /// CREATE2 salt; another salt deploys an independent copy of the protocol.
+    pub salt: B256,
 }
 
 impl Default for DeployParams {
@@ -61,6 +64,7 @@ impl Default for DeployParams {
             challenge_window: 24 * 60 * 60,
             exit_cooldown: 7 * 24 * 60 * 60,
             dispute_bond: U256::from(UNIT / 10),
+            salt: DEFAULT_SALT,
         }
     }
 }
@@ -73,128 +77,235 @@ impl DeployParams {
     }
 }
 
-/// Deploys and wires the protocol from `deployer`, the account `provider` signs with.
-///
-/// Order: AgoraToken, AgoraTimelock, AgoraGovernor; the governor becomes the timelock's
-/// proposer and canceller and the deployer renounces its admin role; AssetRegistry,
-/// Marketplace (which deploys the RevenueSplitter), ComputeMarket, the AccessToken
-/// implementation; finally `registry.initialize`. The timelock owns the marketplace and the
-/// compute market and receives their fees.
-pub async fn deploy_protocol(
-    provider: &DynProvider,
-    deployer: Address,
-    params: &DeployParams,
-) -> Result<Deployment, Error> {
-    let mut run = Run::default();
-    let p = provider.clone();
+/// Arachnid's deterministic-deployment proxy, the standard CREATE2 factory: anvil and every
+/// public testnet carry it at this address. Calldata is `salt ‖ initcode`; it returns the address.
+pub const CREATE2_FACTORY: Address = address!("0x4e59b44847b379578588920ca78fbf26c0b4956c");
 
-    let token = run
-        .deploy("AgoraToken", AgoraToken::deploy_builder(p.clone(), deployer, params.initial_supply))
-        .await?;
-    let timelock = run
-        .deploy(
-            "AgoraTimelock",
-            AgoraTimelock::deploy_builder(
-                p.clone(),
-                U256::from(params.timelock_min_delay),
-                Vec::new(),
-                vec![Address::ZERO],
-                deployer,
-            ),
-        )
-        .await?;
-    let governor = run
-        .deploy(
-            "AgoraGovernor",
-            AgoraGovernor::deploy_builder(
-                p.clone(),
-                token,
-                timelock,
-                U48::from(params.voting_delay),
-                params.voting_period,
-                params.proposal_threshold,
-                U256::from(params.quorum_percent),
-            ),
-        )
-        .await?;
+/// The salt every deployment uses unless told otherwise: addresses then depend only on the
+/// contracts' code, the deployer and the parameters, so the same inputs give the same addresses
+/// on every chain.
+pub const DEFAULT_SALT: B256 = b256!("0x61676f72612f7631000000000000000000000000000000000000000000000000"); // "agora/v1"
 
-    let timelock_contract = AgoraTimelock::new(timelock, p.clone());
-    let proposer_role = tx::call("read PROPOSER_ROLE", timelock_contract.PROPOSER_ROLE()).await?;
-    let canceller_role = tx::call("read CANCELLER_ROLE", timelock_contract.CANCELLER_ROLE()).await?;
-    let admin_role = tx::call("read DEFAULT_ADMIN_ROLE", timelock_contract.DEFAULT_ADMIN_ROLE()).await?;
-    run.send(
-        "timelock.grantRole(PROPOSER_ROLE, governor)",
-        timelock_contract.grantRole(proposer_role, governor),
-    )
-    .await?;
-    run.send(
-        "timelock.grantRole(CANCELLER_ROLE, governor)",
-        timelock_contract.grantRole(canceller_role, governor),
-    )
-    .await?;
-    run.send(
-        "timelock.renounceRole(DEFAULT_ADMIN_ROLE, deployer)",
-        timelock_contract.renounceRole(admin_role, deployer),
-    )
-    .await?;
+/// One contract of the protocol as it will be created: name, CREATE2 address and initcode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedContract {
+    /// The contract's name, e.g. `AgoraToken`.
+    pub name: &'static str,
+    /// Where CREATE2 through [`CREATE2_FACTORY`] puts it.
+    pub address: Address,
+    /// Its ABI-encoded constructor arguments.
+    pub constructor_args: Bytes,
+    /// Creation bytecode followed by the constructor arguments.
+    pub initcode: Bytes,
+}
 
-    let registry = run.deploy("AssetRegistry", AssetRegistry::deploy_builder(p.clone(), deployer)).await?;
-    let marketplace = run
-        .deploy(
-            "Marketplace",
-            Marketplace::deploy_builder(p.clone(), registry, timelock, timelock, params.marketplace_fee_bps),
-        )
-        .await?;
-    let splitter =
-        tx::call("read marketplace.splitter()", Marketplace::new(marketplace, p.clone()).splitter()).await?;
-    let compute_market = run
-        .deploy(
-            "ComputeMarket",
-            ComputeMarket::deploy_builder(
-                p.clone(),
-                registry,
-                timelock,
-                timelock,
-                params.compute_fee_bps,
-                params.min_stake,
-                params.challenge_window,
-                params.exit_cooldown,
-                params.dispute_bond,
-            ),
-        )
-        .await?;
-    let access_token_implementation = run
-        .deploy("AccessToken", AccessToken::deploy_builder(p.clone(), registry, marketplace, compute_market))
-        .await?;
-    run.send(
-        "registry.initialize(marketplace, computeMarket, accessTokenImplementation)",
-        AssetRegistry::new(registry, p.clone()).initialize(
-            marketplace,
-            compute_market,
-            access_token_implementation,
-        ),
-    )
-    .await?;
+/// Every address of a deployment, computed before anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The contracts in the order they are created.
+    pub contracts: Vec<PlannedContract>,
+    /// All the protocol's addresses (the splitter is created by the marketplace's constructor).
+    pub addresses: ContractAddresses,
+}
 
-    let chain_id = provider.get_chain_id().await.map_err(|source| Error::rpc("read the chain id", source))?;
-    let deployment_block = run.transactions.first().map_or(0, |tx| tx.block_number);
-    Ok(Deployment {
-        chain_id,
-        deployment_block,
-        deployer,
-        contracts: ContractAddresses {
+/// Computes where each contract of a deployment by `deployer` with `params` will live. Pure: the
+/// addresses follow from CREATE2's rule, so a re-run finds what an earlier run created.
+pub fn plan(deployer: Address, params: &DeployParams) -> Plan {
+    let mut contracts = Vec::with_capacity(6);
+    let mut add = |name: &'static str, bytecode: &Bytes, args: Vec<u8>| {
+        let initcode: Bytes = [bytecode.as_ref(), args.as_slice()].concat().into();
+        let address = CREATE2_FACTORY.create2_from_code(params.salt, &initcode);
+        contracts.push(PlannedContract { name, address, constructor_args: args.into(), initcode });
+        address
+    };
+    let token = add(
+        "AgoraToken",
+        &AgoraToken::BYTECODE,
+        AgoraToken::constructorCall { initialHolder: deployer, initialSupply: params.initial_supply }
+            .abi_encode(),
+    );
+    let timelock = add(
+        "AgoraTimelock",
+        &AgoraTimelock::BYTECODE,
+        AgoraTimelock::constructorCall {
+            minDelay: U256::from(params.timelock_min_delay),
+            proposers: Vec::new(),
+            executors: vec![Address::ZERO],
+            admin: deployer,
+        }
+        .abi_encode(),
+    );
+    let governor = add(
+        "AgoraGovernor",
+        &AgoraGovernor::BYTECODE,
+        AgoraGovernor::constructorCall {
+            token,
+            timelock,
+            votingDelay_: U48::from(params.voting_delay),
+            votingPeriod_: params.voting_period,
+            proposalThreshold_: params.proposal_threshold,
+            quorumNumerator: U256::from(params.quorum_percent),
+        }
+        .abi_encode(),
+    );
+    let registry = add(
+        "AssetRegistry",
+        &AssetRegistry::BYTECODE,
+        AssetRegistry::constructorCall { initializer: deployer }.abi_encode(),
+    );
+    let marketplace = add(
+        "Marketplace",
+        &Marketplace::BYTECODE,
+        Marketplace::constructorCall {
+            registry_: registry,
+            owner: timelock,
+            feeRecipient_: timelock,
+            feeBps: params.marketplace_fee_bps,
+        }
+        .abi_encode(),
+    );
+    let compute_market = add(
+        "ComputeMarket",
+        &ComputeMarket::BYTECODE,
+        ComputeMarket::constructorCall {
+            registry,
+            owner: timelock,
+            feeRecipient_: timelock,
+            feeBps: params.compute_fee_bps,
+            minStake: params.min_stake,
+            challengeWindow: params.challenge_window,
+            exitCooldown: params.exit_cooldown,
+            disputeBond: params.dispute_bond,
+        }
+        .abi_encode(),
+    );
+    let access_token_implementation = add(
+        "AccessToken",
+        &AccessToken::BYTECODE,
+        AccessToken::constructorCall { registry, marketplace, computeMarket: compute_market }.abi_encode(),
+    );
+    // A contract's nonce starts at 1 (EIP-161): the marketplace's constructor creates the splitter with it.
+    let revenue_splitter = marketplace.create(1);
+    Plan {
+        contracts,
+        addresses: ContractAddresses {
             agora_token: token,
             timelock,
             governor,
             asset_registry: registry,
             access_token_implementation,
             marketplace,
-            revenue_splitter: splitter,
+            revenue_splitter,
             compute_market,
         },
+    }
+}
+
+/// Deploys and wires the protocol from `deployer`, the account `provider` signs with, through
+/// the standard CREATE2 factory, so addresses are deterministic ([`plan`]).
+///
+/// Idempotent: a contract whose address already holds code is skipped (a CREATE2 address commits
+/// to the exact initcode, so code there is this contract with these arguments), and each wiring
+/// step is sent only if the chain does not show it done yet. Order: AgoraToken, AgoraTimelock,
+/// AgoraGovernor, AssetRegistry, Marketplace (which creates the RevenueSplitter), ComputeMarket,
+/// the AccessToken implementation; then the governor becomes the timelock's proposer and
+/// canceller, `registry.initialize`, and last the deployer renounces the timelock's admin role.
+/// The timelock owns the marketplace and the compute market and receives their fees.
+///
+/// When every step was already done, the deployment block is found on chain (the first block
+/// where the token has code), which needs a node that serves historical state for that range.
+pub async fn deploy_protocol(
+    provider: &DynProvider,
+    deployer: Address,
+    params: &DeployParams,
+) -> Result<Deployment, Error> {
+    let chain_id = provider.get_chain_id().await.map_err(|source| Error::rpc("read the chain id", source))?;
+    let factory_code = provider
+        .get_code_at(CREATE2_FACTORY)
+        .await
+        .map_err(|source| Error::rpc("read the CREATE2 factory's code", source))?;
+    if factory_code.is_empty() {
+        return Err(Error::NoCreate2Factory { chain_id, factory: CREATE2_FACTORY });
+    }
+
+    let plan = plan(deployer, params);
+    let mut run = Run::default();
+    for contract in &plan.contracts {
+        run.create2(provider, deployer, params.salt, contract).await?;
+    }
+    let c = plan.addresses;
+    let p = provider.clone();
+
+    let timelock = AgoraTimelock::new(c.timelock, p.clone());
+    let proposer_role = tx::call("read PROPOSER_ROLE", timelock.PROPOSER_ROLE()).await?;
+    let canceller_role = tx::call("read CANCELLER_ROLE", timelock.CANCELLER_ROLE()).await?;
+    let admin_role = tx::call("read DEFAULT_ADMIN_ROLE", timelock.DEFAULT_ADMIN_ROLE()).await?;
+    for (role, step) in [
+        (proposer_role, "timelock.grantRole(PROPOSER_ROLE, governor)"),
+        (canceller_role, "timelock.grantRole(CANCELLER_ROLE, governor)"),
+    ] {
+        if !tx::call("read timelock.hasRole", timelock.hasRole(role, c.governor)).await? {
+            run.send(step, timelock.grantRole(role, c.governor).from(deployer)).await?;
+        }
+    }
+
+    let registry = AssetRegistry::new(c.asset_registry, p.clone());
+    if tx::call("read registry.marketplace()", registry.marketplace()).await?.is_zero() {
+        run.send(
+            "registry.initialize(marketplace, computeMarket, accessTokenImplementation)",
+            registry
+                .initialize(c.marketplace, c.compute_market, c.access_token_implementation)
+                .from(deployer),
+        )
+        .await?;
+    }
+
+    if tx::call("read timelock.hasRole", timelock.hasRole(admin_role, deployer)).await? {
+        run.send(
+            "timelock.renounceRole(DEFAULT_ADMIN_ROLE, deployer)",
+            timelock.renounceRole(admin_role, deployer).from(deployer),
+        )
+        .await?;
+    }
+
+    let deployment_block = match run.transactions.first() {
+        Some(first) => first.block_number,
+        None => first_block_with_code(provider, c.agora_token).await?,
+    };
+    Ok(Deployment {
+        chain_id,
+        deployment_block,
+        deployer,
+        contracts: c,
+        constructor_args: plan
+            .contracts
+            .iter()
+            .map(|contract| (contract.name.to_owned(), contract.constructor_args.clone()))
+            .collect(),
         transactions: run.transactions,
         git_revision: None,
     })
+}
+
+/// The first block at whose end `address` has code (binary search over historical state).
+async fn first_block_with_code(provider: &DynProvider, address: Address) -> Result<u64, Error> {
+    let has_code = |block: u64| async move {
+        provider
+            .get_code_at(address)
+            .block_id(block.into())
+            .await
+            .map(|code| !code.is_empty())
+            .map_err(|source| Error::rpc(format!("read the code of {address} at block {block}"), source))
+    };
+    let (mut low, mut high) = (
+        0,
+        provider.get_block_number().await.map_err(|source| Error::rpc("read the block number", source))?,
+    );
+    while low < high {
+        let mid = low + (high - low) / 2;
+        if has_code(mid).await? { high = mid } else { low = mid + 1 }
+    }
+    Ok(low)
 }
 
 /// The transactions of one deployment so far.
@@ -204,15 +315,34 @@ struct Run {
 }
 
 impl Run {
-    async fn deploy(&mut self, name: &str, builder: RawCallBuilder<DynProvider>) -> Result<Address, Error> {
-        let step = format!("deploy {name}");
-        let receipt = tx::send(step.clone(), builder).await?;
-        let address = receipt.contract_address.ok_or_else(|| Error::NoContractCreated {
-            action: step.clone(),
-            tx_hash: receipt.transaction_hash,
-        })?;
+    /// Creates `contract` through the factory unless its address already holds code.
+    async fn create2(
+        &mut self,
+        provider: &DynProvider,
+        deployer: Address,
+        salt: B256,
+        contract: &PlannedContract,
+    ) -> Result<(), Error> {
+        let step = format!("deploy {}", contract.name);
+        let existing = provider
+            .get_code_at(contract.address)
+            .await
+            .map_err(|source| Error::rpc(format!("{step}: read the code at {}", contract.address), source))?;
+        if !existing.is_empty() {
+            return Ok(());
+        }
+        let input: Bytes = [salt.as_slice(), contract.initcode.as_ref()].concat().into();
+        let call = RawCallBuilder::new_raw(provider.clone(), input).to(CREATE2_FACTORY).from(deployer);
+        let receipt = tx::send(&step, call).await?;
+        let code = provider
+            .get_code_at(contract.address)
+            .await
+            .map_err(|source| Error::rpc(format!("{step}: read the code at {}", contract.address), source))?;
+        if code.is_empty() {
+            return Err(Error::NoContractCreated { action: step, tx_hash: receipt.transaction_hash });
+        }
         self.record(step, &receipt);
-        Ok(address)
+        Ok(())
     }
 
     async fn send<P: Provider, D: CallDecoder>(
@@ -231,5 +361,32 @@ impl Run {
             tx_hash: receipt.transaction_hash,
             block_number: receipt.block_number.unwrap_or_default(),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_is_deterministic_and_depends_on_deployer_params_and_salt() {
+        let deployer = address!("0x00000000000000000000000000000000000000d1");
+        let params = DeployParams::default();
+        let first = plan(deployer, &params);
+        assert_eq!(first, plan(deployer, &params));
+        assert_eq!(first.contracts.len(), 7);
+        let mut addresses: Vec<Address> = first.contracts.iter().map(|c| c.address).collect();
+        addresses.push(first.addresses.revenue_splitter);
+        addresses.sort();
+        addresses.dedup();
+        assert_eq!(addresses.len(), 8, "every contract has its own address");
+
+        let other_deployer = plan(address!("0x00000000000000000000000000000000000000d2"), &params);
+        assert_ne!(other_deployer.addresses.agora_token, first.addresses.agora_token);
+        let other_fee = plan(deployer, &DeployParams { marketplace_fee_bps: 100, ..params.clone() });
+        assert_eq!(other_fee.addresses.agora_token, first.addresses.agora_token);
+        assert_ne!(other_fee.addresses.marketplace, first.addresses.marketplace);
+        let other_salt = plan(deployer, &DeployParams { salt: B256::repeat_byte(7), ..params });
+        assert_ne!(other_salt.addresses.agora_token, first.addresses.agora_token);
     }
 }

@@ -8,7 +8,8 @@
 //!   standard interfaces (ERC-20, EIP-2612, ERC-5267, ERC-721) from the same compilation.
 //! - [`Revert`] decodes revert data into the custom error of whichever contract raised it.
 //! - [`manifest`]: the [`Deployment`] manifest, the JSON that says where a deployment lives.
-//! - [`deploy`]: [`deploy_protocol`], the one place that knows the deployment order and wiring.
+//! - [`deploy`]: [`deploy_protocol`], the one place that knows the deployment order and wiring;
+//!   deterministic CREATE2 addresses ([`deploy::plan`]) and idempotent re-runs.
 //! - [`client`]: [`Agora`], the protocol's contracts as typed instances over one provider.
 //! - [`permit`]: signing EIP-2612 permits for paying with a stablecoin in one transaction.
 //! - [`tx`]: sending transactions with errors that carry the step and the decoded revert.

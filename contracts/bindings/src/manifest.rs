@@ -1,9 +1,9 @@
 //! The deployment manifest: where one deployment of the protocol lives, as JSON that every
 //! other component (indexer, provider, CLI) reads instead of hard-coding addresses.
 
-use std::{fs, io, path::Path};
+use std::{collections::BTreeMap, fs, io, path::Path};
 
-use alloy::primitives::{Address, TxHash};
+use alloy::primitives::{Address, Bytes, TxHash};
 use serde::{Deserialize, Serialize};
 
 /// One deployment of the whole protocol on one chain.
@@ -18,6 +18,10 @@ pub struct Deployment {
     pub deployer: Address,
     /// The protocol's contracts.
     pub contracts: ContractAddresses,
+    /// Each created contract's ABI-encoded constructor arguments, by contract name, so anyone can
+    /// rebuild its initcode and check the CREATE2 address or verify the source.
+    #[serde(default)]
+    pub constructor_args: BTreeMap<String, Bytes>,
     /// Every transaction of the deployment, in the order sent.
     pub transactions: Vec<DeploymentTransaction>,
     /// Git revision of the contracts' sources, when the deployer knows it.
@@ -143,6 +147,7 @@ mod tests {
                 revenue_splitter: a,
                 compute_market: a,
             },
+            constructor_args: BTreeMap::from([("AgoraToken".to_owned(), Bytes::from_static(&[1, 2]))]),
             transactions: vec![DeploymentTransaction {
                 step: "deploy AgoraToken".into(),
                 tx_hash: b256!("0x00000000000000000000000000000000000000000000000000000000000000ff"),
@@ -156,7 +161,7 @@ mod tests {
     fn json_round_trips_with_camel_case_keys() {
         let deployment = sample().with_git_revision("abc123");
         let json = deployment.to_json();
-        for key in ["chainId", "deploymentBlock", "agoraToken", "revenueSplitter", "txHash", "gitRevision"] {
+        for key in ["chainId", "deploymentBlock", "agoraToken", "constructorArgs", "txHash", "gitRevision"] {
             assert!(json.contains(&format!("\"{key}\"")), "missing {key} in {json}");
         }
         assert_eq!(Deployment::from_json(&json).unwrap(), deployment);

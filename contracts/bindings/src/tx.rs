@@ -71,6 +71,16 @@ pub enum Error {
         #[source]
         source: alloy::signers::Error,
     },
+    /// The chain lacks the standard CREATE2 factory that deterministic deployment goes through.
+    #[error(
+        "chain {chain_id} has no CREATE2 factory at {factory}; deploy Arachnid's deterministic-deployment proxy there first"
+    )]
+    NoCreate2Factory {
+        /// The chain.
+        chain_id: u64,
+        /// Where the factory should be.
+        factory: alloy::primitives::Address,
+    },
     /// A plain RPC request failed.
     #[error("{action}: {source}")]
     Rpc {

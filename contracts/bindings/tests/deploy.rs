@@ -3,9 +3,13 @@
 
 mod common;
 
-use agora_contracts::{Deployment, tx};
-use alloy::primitives::Address;
-use common::Chain;
+use agora_contracts::{
+    DeployParams, Deployment,
+    deploy::{CREATE2_FACTORY, plan},
+    deploy_protocol, tx,
+};
+use alloy::{node_bindings::Anvil, primitives::Address, providers::Provider};
+use common::{Chain, anvil_path};
 use eyre::Result;
 
 #[tokio::test]
@@ -76,5 +80,62 @@ async fn deploys_and_wires_the_protocol() -> Result<()> {
     assert_eq!(tx::call("symbol", agora.token.symbol()).await?, "AGORA");
     assert_eq!(tx::call("name", agora.token.name()).await?, "Agora");
     assert_eq!(tx::call("balanceOf", agora.token.balanceOf(d.deployer)).await?, chain.params.initial_supply);
+    Ok(())
+}
+
+/// Sepolia's chain id: the deployment path is the same one a testnet sees.
+const SEPOLIA: u64 = 11_155_111;
+
+#[tokio::test]
+async fn deploys_at_planned_addresses_and_a_rerun_sends_nothing() -> Result<()> {
+    let chain = Chain::start_on(Anvil::at(anvil_path()).chain_id(SEPOLIA), DeployParams::local()).await?;
+    let first = &chain.deployment;
+    assert_eq!(first.chain_id, SEPOLIA);
+    // Every address is the CREATE2 address the pure plan predicts, and the manifest carries
+    // the constructor arguments that rebuild each initcode.
+    let planned = plan(chain.deployer.address, &chain.params);
+    assert_eq!(first.contracts, planned.addresses);
+    for contract in &planned.contracts {
+        assert_eq!(first.constructor_args.get(contract.name), Some(&contract.constructor_args));
+        let initcode = [
+            contract.initcode[..contract.initcode.len() - contract.constructor_args.len()].as_ref(),
+            first.constructor_args[contract.name].as_ref(),
+        ]
+        .concat();
+        assert_eq!(CREATE2_FACTORY.create2_from_code(chain.params.salt, initcode), contract.address);
+    }
+
+    // A second run finds everything in place: no transaction, same addresses, same start block.
+    let block_before = chain.provider().get_block_number().await?;
+    let again = deploy_protocol(chain.provider(), chain.deployer.address, &chain.params).await?;
+    assert!(again.transactions.is_empty(), "re-run sent {:?}", again.transactions);
+    assert_eq!(again.contracts, first.contracts);
+    assert_eq!(again.deployment_block, first.deployment_block);
+    assert_eq!(chain.provider().get_block_number().await?, block_before);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_different_salt_deploys_an_independent_copy() -> Result<()> {
+    let chain = Chain::start().await?;
+    let params = DeployParams { salt: alloy::primitives::B256::repeat_byte(0x42), ..chain.params.clone() };
+    let copy = deploy_protocol(chain.provider(), chain.deployer.address, &params).await?;
+    assert_eq!(copy.transactions.len(), 11);
+    assert_ne!(copy.contracts.marketplace, chain.deployment.contracts.marketplace);
+    assert_eq!(copy.contracts, plan(chain.deployer.address, &params).addresses);
+    Ok(())
+}
+
+#[tokio::test]
+async fn refuses_a_chain_without_the_create2_factory() -> Result<()> {
+    let chain = Chain::start().await?;
+    alloy::providers::ext::AnvilApi::anvil_set_code(chain.provider(), CREATE2_FACTORY, Default::default())
+        .await?;
+    let params = DeployParams { salt: alloy::primitives::B256::repeat_byte(1), ..chain.params.clone() };
+    let err = deploy_protocol(chain.provider(), chain.deployer.address, &params)
+        .await
+        .err()
+        .ok_or_else(|| eyre::eyre!("deployed without a factory"))?;
+    assert!(matches!(err, tx::Error::NoCreate2Factory { chain_id: 31337, .. }), "{err}");
     Ok(())
 }

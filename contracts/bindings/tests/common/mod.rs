@@ -63,7 +63,13 @@ impl Chain {
 
     /// Starts anvil and deploys the protocol with `params`.
     pub async fn start_with(params: DeployParams) -> Result<Self> {
-        let anvil = Anvil::at(anvil_path()).try_spawn().wrap_err("spawning anvil")?;
+        Self::start_on(Anvil::at(anvil_path()), params).await
+    }
+
+    /// Starts `anvil` (configured by the caller, e.g. with a testnet's chain id) and deploys the
+    /// protocol with `params`.
+    pub async fn start_on(anvil: Anvil, params: DeployParams) -> Result<Self> {
+        let anvil = anvil.try_spawn().wrap_err("spawning anvil")?;
         let deployer = actor_of(&anvil, DEPLOYER)?;
         let deployment = deploy_protocol(&deployer.provider, deployer.address, &params).await?;
         let agora = Agora::new(deployment.clone(), deployer.provider.clone());
