@@ -1,0 +1,792 @@
+//! The HTTP API over the indexed tables: `app(state)` builds the router, `serve` runs it on a
+//! listener until a shutdown future resolves.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use alloy::primitives::{Address, U256};
+use axum::{
+    Json, Router,
+    extract::{
+        Path, Query, State,
+        rejection::{PathRejection, QueryRejection},
+    },
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::{PgPool, Row, postgres::PgRow};
+use tokio::net::TcpListener;
+use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
+
+use crate::sync::Metrics;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub pool: PgPool,
+    /// The chain served.
+    pub chain_id: u64,
+    /// Sync counters, when the syncer runs in this process.
+    pub metrics: Option<Arc<Metrics>>,
+    /// `/ready` turns false when the head is further ahead than this many blocks.
+    pub max_lag: u64,
+}
+
+/// The error every handler returns; database details are logged, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A parameter is invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Nothing has this id.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The database failed.
+    #[error("internal error")]
+    Database(#[from] sqlx::Error),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Database(err) => {
+                tracing::error!(error = %err, "database error in a request");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        (status, Json(json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}
+
+/// Longest a request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request body accepted (the API only reads; bodies are never needed).
+pub const BODY_LIMIT: usize = 16 * 1024;
+/// Default and largest page sizes.
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 500;
+
+/// The router with every endpoint, a request timeout and a body limit.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/assets", get(assets))
+        .route("/assets/{id}", get(asset))
+        .route("/accounts/{address}", get(account))
+        .route("/proposals", get(proposals))
+        .route("/proposals/{id}", get(proposal))
+        .route("/providers", get(providers))
+        .route("/jobs", get(jobs))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves, then finishes open requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+fn hex(bytes: &[u8]) -> String {
+    format!("0x{}", alloy::primitives::hex::encode(bytes))
+}
+
+fn opt_hex(bytes: Option<Vec<u8>>) -> Value {
+    bytes.map_or(Value::Null, |b| Value::String(hex(&b)))
+}
+
+fn chain(state: &AppState) -> i64 {
+    i64::try_from(state.chain_id).unwrap_or(i64::MAX)
+}
+
+fn parse_address(name: &str, value: &str) -> Result<Vec<u8>, ApiError> {
+    value.parse::<Address>().map(|a| a.to_vec()).map_err(|_| {
+        ApiError::BadRequest(format!("{name}: {value:?} is not a 0x-prefixed 20-byte hex address"))
+    })
+}
+
+fn parse_uint(name: &str, value: &str) -> Result<String, ApiError> {
+    value
+        .parse::<U256>()
+        .map(|n| n.to_string())
+        .map_err(|_| ApiError::BadRequest(format!("{name}: {value:?} is not an unsigned integer")))
+}
+
+fn parse_limit(limit: Option<&str>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => {
+                Err(ApiError::BadRequest(format!("limit: {text:?} must be an integer from 1 to {MAX_LIMIT}")))
+            }
+        },
+    }
+}
+
+const KINDS: &[&str] = &["dataset", "model", "algorithm", "app", "notebook"];
+
+fn kind_name(kind: i16) -> &'static str {
+    usize::try_from(kind).ok().and_then(|k| KINDS.get(k)).copied().unwrap_or("unknown")
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+struct Progress {
+    indexed: u64,
+    head: u64,
+}
+
+async fn progress(state: &AppState) -> Result<Option<Progress>, ApiError> {
+    let row = sqlx::query("SELECT indexed_block, head_block FROM chain_state WHERE chain_id = $1")
+        .bind(chain(state))
+        .fetch_optional(&state.pool)
+        .await?;
+    Ok(row.map(|row| {
+        let indexed = u64::try_from(row.get::<i64, _>(0)).unwrap_or_default();
+        let stored_head = u64::try_from(row.get::<i64, _>(1)).unwrap_or_default();
+        let live_head =
+            state.metrics.as_ref().map_or(0, |m| m.head_block.load(std::sync::atomic::Ordering::Relaxed));
+        Progress { indexed, head: stored_head.max(live_head).max(indexed) }
+    }))
+}
+
+async fn ready(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let progress = progress(&state).await?;
+    let (ready, reason, lag) = match progress {
+        None => (false, "indexing has not started", None),
+        Some(p) if p.head - p.indexed > state.max_lag => {
+            (false, "lagging behind the head", Some(p.head - p.indexed))
+        }
+        Some(p) => (true, "ok", Some(p.head - p.indexed)),
+    };
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok((status, Json(json!({ "ready": ready, "reason": reason, "lag": lag, "maxLag": state.max_lag })))
+        .into_response())
+}
+
+async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let p = progress(&state).await?;
+    let (events_per_second, reorgs) = match &state.metrics {
+        Some(m) => {
+            let elapsed = m.started.elapsed().as_secs_f64().max(1e-3);
+            let events = m.events.load(std::sync::atomic::Ordering::Relaxed) as f64;
+            (Some(events / elapsed), Some(m.reorgs.load(std::sync::atomic::Ordering::Relaxed)))
+        }
+        None => (None, None),
+    };
+    Ok(Json(json!({
+        "chainId": state.chain_id,
+        "headBlock": p.as_ref().map(|p| p.head),
+        "indexedBlock": p.as_ref().map(|p| p.indexed),
+        "lag": p.as_ref().map(|p| p.head - p.indexed),
+        "eventsPerSecond": events_per_second,
+        "reorgs": reorgs,
+    })))
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    use std::fmt::Write as _;
+    let p = progress(&state).await?;
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, kind: &str, value: u64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    };
+    gauge(
+        "agora_indexer_indexed_block",
+        "Last block committed.",
+        "gauge",
+        p.as_ref().map_or(0, |p| p.indexed),
+    );
+    gauge("agora_indexer_head_block", "Chain head last seen.", "gauge", p.as_ref().map_or(0, |p| p.head));
+    gauge(
+        "agora_indexer_lag_blocks",
+        "Head minus indexed block.",
+        "gauge",
+        p.as_ref().map_or(0, |p| p.head - p.indexed),
+    );
+    if let Some(m) = &state.metrics {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        gauge("agora_indexer_events_total", "Events committed since start.", "counter", load(&m.events));
+        gauge("agora_indexer_reorgs_total", "Reorgs handled since start.", "counter", load(&m.reorgs));
+        gauge(
+            "agora_indexer_rpc_errors_total",
+            "RPC failures after retries.",
+            "counter",
+            load(&m.rpc_errors),
+        );
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+/// Query parameters of `/assets`; all optional, validated by hand for precise messages.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssetsParams {
+    q: Option<String>,
+    kind: Option<String>,
+    owner: Option<String>,
+    min_price: Option<String>,
+    max_price: Option<String>,
+    license: Option<String>,
+    include_delisted: Option<bool>,
+    sort: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+const SORTS: &[&str] = &["id_asc", "id_desc", "price_asc", "price_desc"];
+
+const ASSET_COLUMNS: &str =
+    "a.asset_id::text, a.owner, a.access_token, a.kind, a.compute_only, a.access_duration,
+    a.version, a.content_digest, a.metadata_cid, l.currency, l.price::text, l.free_per_address,
+    COALESCE(l.delisted, FALSE), a.published_block, m.document";
+
+fn asset_json(row: &PgRow) -> Value {
+    json!({
+        "assetId": row.get::<String, _>(0),
+        "owner": hex(&row.get::<Vec<u8>, _>(1)),
+        "accessToken": hex(&row.get::<Vec<u8>, _>(2)),
+        "kind": kind_name(row.get(3)),
+        "computeOnly": row.get::<bool, _>(4),
+        "accessDuration": row.get::<i64, _>(5),
+        "version": row.get::<i32, _>(6),
+        "contentDigest": hex(&row.get::<Vec<u8>, _>(7)),
+        "metadataCid": row.get::<String, _>(8),
+        "currency": opt_hex(row.get(9)),
+        "price": row.get::<Option<String>, _>(10),
+        "freePerAddress": row.get::<Option<i32>, _>(11),
+        "delisted": row.get::<bool, _>(12),
+        "publishedBlock": row.get::<i64, _>(13),
+        "metadata": row.get::<Option<Value>, _>(14),
+    })
+}
+
+async fn assets(
+    State(state): State<AppState>,
+    params: Result<Query<AssetsParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(p) = params?;
+    let kind = p
+        .kind
+        .as_deref()
+        .map(|k| {
+            KINDS.iter().position(|name| *name == k).and_then(|i| i16::try_from(i).ok()).ok_or_else(|| {
+                ApiError::BadRequest(format!("kind: {k:?} is not one of {}", KINDS.join(", ")))
+            })
+        })
+        .transpose()?;
+    let owner = p.owner.as_deref().map(|o| parse_address("owner", o)).transpose()?;
+    let min_price = p.min_price.as_deref().map(|v| parse_uint("min_price", v)).transpose()?;
+    let max_price = p.max_price.as_deref().map(|v| parse_uint("max_price", v)).transpose()?;
+    let sort = p.sort.as_deref().unwrap_or("id_asc");
+    if !SORTS.contains(&sort) {
+        return Err(ApiError::BadRequest(format!("sort: {sort:?} is not one of {}", SORTS.join(", "))));
+    }
+    let limit = parse_limit(p.limit.as_deref())?;
+    // Cursor: "<asset id>" for id sorts, "<price>:<asset id>" for price sorts.
+    let (cursor_price, cursor_id) = match p.cursor.as_deref() {
+        None => (None, None),
+        Some(c) => {
+            let bad =
+                || ApiError::BadRequest(format!("cursor: {c:?} is not a cursor returned by this endpoint"));
+            if sort.starts_with("price") {
+                let (price, id) = c.split_once(':').ok_or_else(bad)?;
+                (
+                    Some(parse_uint("cursor", price).map_err(|_| bad())?),
+                    Some(parse_uint("cursor", id).map_err(|_| bad())?),
+                )
+            } else {
+                (None, Some(parse_uint("cursor", c).map_err(|_| bad())?))
+            }
+        }
+    };
+    let q = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let sql = format!(
+        "SELECT {ASSET_COLUMNS}
+         FROM assets a
+         LEFT JOIN listings l ON l.chain_id = a.chain_id AND l.asset_id = a.asset_id
+         LEFT JOIN asset_metadata m ON m.cid = a.metadata_cid
+         WHERE a.chain_id = $1
+           AND ($2::smallint IS NULL OR a.kind = $2)
+           AND ($3::bytea IS NULL OR a.owner = $3)
+           AND ($4::numeric IS NULL OR l.price >= $4::numeric)
+           AND ($5::numeric IS NULL OR l.price <= $5::numeric)
+           AND ($6 OR NOT COALESCE(l.delisted, FALSE))
+           AND ($7::text IS NULL OR m.search @@ websearch_to_tsquery('simple', $7))
+           AND ($8::text IS NULL OR m.document->>'license' = $8)
+           AND ($10::numeric IS NULL OR CASE $9
+                 WHEN 'id_asc' THEN a.asset_id > $10::numeric
+                 WHEN 'id_desc' THEN a.asset_id < $10::numeric
+                 WHEN 'price_asc' THEN (COALESCE(l.price, 0), a.asset_id) > ($11::numeric, $10::numeric)
+                 ELSE (COALESCE(l.price, 0), a.asset_id) < ($11::numeric, $10::numeric) END)
+         ORDER BY
+           CASE WHEN $9 = 'price_asc' THEN COALESCE(l.price, 0) END ASC,
+           CASE WHEN $9 = 'price_desc' THEN COALESCE(l.price, 0) END DESC,
+           CASE WHEN $9 IN ('id_asc', 'price_asc') THEN a.asset_id END ASC,
+           CASE WHEN $9 IN ('id_desc', 'price_desc') THEN a.asset_id END DESC
+         LIMIT $12"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(chain(&state))
+        .bind(kind)
+        .bind(owner)
+        .bind(min_price)
+        .bind(max_price)
+        .bind(p.include_delisted.unwrap_or(false))
+        .bind(q)
+        .bind(p.license.as_deref())
+        .bind(sort)
+        .bind(cursor_id)
+        .bind(cursor_price)
+        .bind(limit)
+        .fetch_all(&state.pool)
+        .await?;
+    let items: Vec<Value> = rows.iter().map(asset_json).collect();
+    let next = if rows.len() == usize::try_from(limit).unwrap_or(usize::MAX) {
+        items.last().map(|last| {
+            let id = last["assetId"].as_str().unwrap_or_default();
+            if sort.starts_with("price") {
+                format!("{}:{id}", last["price"].as_str().unwrap_or("0"))
+            } else {
+                id.to_owned()
+            }
+        })
+    } else {
+        None
+    };
+    Ok(Json(json!({ "items": items, "nextCursor": next })))
+}
+
+async fn asset(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(id) = id?;
+    let id = parse_uint("asset id", &id)?;
+    let sql = format!(
+        "SELECT {ASSET_COLUMNS}
+         FROM assets a
+         LEFT JOIN listings l ON l.chain_id = a.chain_id AND l.asset_id = a.asset_id
+         LEFT JOIN asset_metadata m ON m.cid = a.metadata_cid
+         WHERE a.chain_id = $1 AND a.asset_id = $2::numeric"
+    );
+    let row = sqlx::query(&sql)
+        .bind(chain(&state))
+        .bind(&id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("asset {id}")))?;
+    let mut out = asset_json(&row);
+    let versions = sqlx::query(
+        "SELECT version, content_digest, metadata_cid, block_number, tx_hash FROM asset_versions
+         WHERE chain_id = $1 AND asset_id = $2::numeric ORDER BY version",
+    )
+    .bind(chain(&state))
+    .bind(&id)
+    .fetch_all(&state.pool)
+    .await?;
+    out["history"] = versions
+        .iter()
+        .map(|r| {
+            json!({
+                "version": r.get::<i32, _>(0),
+                "contentDigest": hex(&r.get::<Vec<u8>, _>(1)),
+                "metadataCid": r.get::<String, _>(2),
+                "blockNumber": r.get::<i64, _>(3),
+                "txHash": hex(&r.get::<Vec<u8>, _>(4)),
+            })
+        })
+        .collect();
+    let sales = sqlx::query(
+        "SELECT buyer, currency, amount::text, free_amount::text, paid::text, fee::text, block_number, tx_hash
+         FROM purchases WHERE chain_id = $1 AND asset_id = $2::numeric ORDER BY block_number, log_index",
+    )
+    .bind(chain(&state))
+    .bind(&id)
+    .fetch_all(&state.pool)
+    .await?;
+    out["sales"] = sales.iter().map(purchase_json).collect();
+    let holders = sqlx::query(
+        "SELECT b.holder, b.balance::text FROM access_balances b
+         JOIN assets a ON a.chain_id = b.chain_id AND a.access_token = b.token
+         WHERE b.chain_id = $1 AND a.asset_id = $2::numeric AND b.balance > 0 ORDER BY b.balance DESC, b.holder",
+    )
+    .bind(chain(&state))
+    .bind(&id)
+    .fetch_all(&state.pool)
+    .await?;
+    out["holders"] = holders
+        .iter()
+        .map(|r| json!({ "holder": hex(&r.get::<Vec<u8>, _>(0)), "balance": r.get::<String, _>(1) }))
+        .collect();
+    Ok(Json(out))
+}
+
+fn purchase_json(r: &PgRow) -> Value {
+    json!({
+        "buyer": hex(&r.get::<Vec<u8>, _>(0)),
+        "currency": hex(&r.get::<Vec<u8>, _>(1)),
+        "amount": r.get::<String, _>(2),
+        "freeAmount": r.get::<String, _>(3),
+        "paid": r.get::<String, _>(4),
+        "fee": r.get::<String, _>(5),
+        "blockNumber": r.get::<i64, _>(6),
+        "txHash": hex(&r.get::<Vec<u8>, _>(7)),
+    })
+}
+
+async fn account(
+    State(state): State<AppState>,
+    address: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(address) = address?;
+    let who = parse_address("address", &address)?;
+    let sql = format!(
+        "SELECT {ASSET_COLUMNS}
+         FROM assets a
+         LEFT JOIN listings l ON l.chain_id = a.chain_id AND l.asset_id = a.asset_id
+         LEFT JOIN asset_metadata m ON m.cid = a.metadata_cid
+         WHERE a.chain_id = $1 AND a.owner = $2 ORDER BY a.asset_id"
+    );
+    let owned = sqlx::query(&sql).bind(chain(&state)).bind(&who).fetch_all(&state.pool).await?;
+    let tokens = sqlx::query(
+        "SELECT t.asset_id::text, b.token, b.balance::text FROM access_balances b
+         JOIN access_tokens t ON t.chain_id = b.chain_id AND t.address = b.token
+         WHERE b.chain_id = $1 AND b.holder = $2 AND b.balance > 0 ORDER BY t.asset_id",
+    )
+    .bind(chain(&state))
+    .bind(&who)
+    .fetch_all(&state.pool)
+    .await?;
+    let orders = sqlx::query(
+        "SELECT asset_id::text, token, order_id::text, provider, expires_at, block_number, tx_hash
+         FROM access_orders WHERE chain_id = $1 AND consumer = $2 ORDER BY block_number, order_id",
+    )
+    .bind(chain(&state))
+    .bind(&who)
+    .fetch_all(&state.pool)
+    .await?;
+    let delegate: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT delegate FROM delegations WHERE chain_id = $1 AND delegator = $2")
+            .bind(chain(&state))
+            .bind(&who)
+            .fetch_optional(&state.pool)
+            .await?;
+    let releases = sqlx::query(
+        "SELECT asset_id::text, currency, amount::text, block_number FROM releases
+         WHERE chain_id = $1 AND recipient = $2 ORDER BY block_number, log_index",
+    )
+    .bind(chain(&state))
+    .bind(&who)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(json!({
+        "address": hex(&who),
+        "delegate": opt_hex(delegate),
+        "releases": releases.iter().map(|r| json!({
+            "assetId": r.get::<Option<String>, _>(0),
+            "currency": hex(&r.get::<Vec<u8>, _>(1)),
+            "amount": r.get::<String, _>(2),
+            "blockNumber": r.get::<i64, _>(3),
+        })).collect::<Vec<_>>(),
+        "assets": owned.iter().map(asset_json).collect::<Vec<_>>(),
+        "accessTokens": tokens.iter().map(|r| json!({
+            "assetId": r.get::<String, _>(0),
+            "token": hex(&r.get::<Vec<u8>, _>(1)),
+            "balance": r.get::<String, _>(2),
+        })).collect::<Vec<_>>(),
+        "orders": orders.iter().map(|r| json!({
+            "assetId": r.get::<String, _>(0),
+            "token": hex(&r.get::<Vec<u8>, _>(1)),
+            "orderId": r.get::<String, _>(2),
+            "provider": hex(&r.get::<Vec<u8>, _>(3)),
+            "expiresAt": r.get::<i64, _>(4),
+            "blockNumber": r.get::<i64, _>(5),
+            "txHash": hex(&r.get::<Vec<u8>, _>(6)),
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+/// Cursor-paginated list parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageParams {
+    cursor: Option<String>,
+    limit: Option<String>,
+    status: Option<String>,
+}
+
+fn page(p: &PageParams) -> Result<(Option<String>, i64), ApiError> {
+    let cursor = p.cursor.as_deref().map(|c| parse_uint("cursor", c)).transpose()?;
+    Ok((cursor, parse_limit(p.limit.as_deref())?))
+}
+
+fn next_cursor(items: &[Value], limit: i64, key: &str) -> Value {
+    if items.len() == usize::try_from(limit).unwrap_or(usize::MAX) {
+        items.last().map_or(Value::Null, |last| last[key].clone())
+    } else {
+        Value::Null
+    }
+}
+
+fn proposal_json(r: &PgRow) -> Value {
+    json!({
+        "proposalId": r.get::<String, _>(0),
+        "proposer": hex(&r.get::<Vec<u8>, _>(1)),
+        "description": r.get::<String, _>(2),
+        "voteStart": r.get::<String, _>(3),
+        "voteEnd": r.get::<String, _>(4),
+        "status": r.get::<String, _>(5),
+        "eta": r.get::<Option<String>, _>(6),
+        "votesFor": r.get::<String, _>(7),
+        "votesAgainst": r.get::<String, _>(8),
+        "votesAbstain": r.get::<String, _>(9),
+        "createdBlock": r.get::<i64, _>(10),
+    })
+}
+
+const PROPOSAL_COLUMNS: &str =
+    "proposal_id::text, proposer, description, vote_start::text, vote_end::text, status,
+    eta::text, votes_for::text, votes_against::text, votes_abstain::text, created_block";
+
+const PROPOSAL_STATUSES: &[&str] = &["created", "queued", "executed", "canceled"];
+
+async fn proposals(
+    State(state): State<AppState>,
+    params: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(p) = params?;
+    let (cursor, limit) = page(&p)?;
+    if let Some(s) = p.status.as_deref().filter(|s| !PROPOSAL_STATUSES.contains(s)) {
+        return Err(ApiError::BadRequest(format!(
+            "status: {s:?} is not one of {}",
+            PROPOSAL_STATUSES.join(", ")
+        )));
+    }
+    let sql = format!(
+        "SELECT {PROPOSAL_COLUMNS} FROM proposals
+         WHERE chain_id = $1 AND ($2::numeric IS NULL OR proposal_id > $2::numeric) AND ($3::text IS NULL OR status = $3)
+         ORDER BY proposal_id LIMIT $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(chain(&state))
+        .bind(cursor)
+        .bind(p.status.as_deref())
+        .bind(limit)
+        .fetch_all(&state.pool)
+        .await?;
+    let items: Vec<Value> = rows.iter().map(proposal_json).collect();
+    let next = next_cursor(&items, limit, "proposalId");
+    Ok(Json(json!({ "items": items, "nextCursor": next })))
+}
+
+async fn proposal(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(id) = id?;
+    let id = parse_uint("proposal id", &id)?;
+    let sql =
+        format!("SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE chain_id = $1 AND proposal_id = $2::numeric");
+    let row = sqlx::query(&sql)
+        .bind(chain(&state))
+        .bind(&id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("proposal {id}")))?;
+    let votes = sqlx::query(
+        "SELECT voter, support, weight::text, reason, block_number FROM votes
+         WHERE chain_id = $1 AND proposal_id = $2::numeric ORDER BY block_number, voter",
+    )
+    .bind(chain(&state))
+    .bind(&id)
+    .fetch_all(&state.pool)
+    .await?;
+    let mut out = proposal_json(&row);
+    out["votes"] = votes
+        .iter()
+        .map(|r| {
+            json!({
+                "voter": hex(&r.get::<Vec<u8>, _>(0)),
+                "support": r.get::<i16, _>(1),
+                "weight": r.get::<String, _>(2),
+                "reason": r.get::<String, _>(3),
+                "blockNumber": r.get::<i64, _>(4),
+            })
+        })
+        .collect();
+    Ok(Json(out))
+}
+
+async fn providers(
+    State(state): State<AppState>,
+    params: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(p) = params?;
+    let limit = parse_limit(p.limit.as_deref())?;
+    if p.status.is_some() {
+        return Err(ApiError::BadRequest("status: not a filter of /providers".into()));
+    }
+    let cursor = p.cursor.as_deref().map(|c| parse_address("cursor", c)).transpose()?;
+    let rows = sqlx::query(
+        "SELECT provider, endpoint, currency, price::text, stake::text, exit_available_at, active FROM compute_providers
+         WHERE chain_id = $1 AND ($2::bytea IS NULL OR provider > $2) ORDER BY provider LIMIT $3",
+    )
+    .bind(chain(&state))
+    .bind(cursor)
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "provider": hex(&r.get::<Vec<u8>, _>(0)),
+                "endpoint": r.get::<String, _>(1),
+                "currency": hex(&r.get::<Vec<u8>, _>(2)),
+                "price": r.get::<String, _>(3),
+                "stake": r.get::<String, _>(4),
+                "exitAvailableAt": r.get::<Option<i64>, _>(5),
+                "active": r.get::<bool, _>(6),
+            })
+        })
+        .collect();
+    let next = next_cursor(&items, limit, "provider");
+    Ok(Json(json!({ "items": items, "nextCursor": next })))
+}
+
+const JOB_STATUSES: &[&str] = &[
+    "open",
+    "result_posted",
+    "disputed",
+    "finalized",
+    "refunded",
+    "ruled_against_provider",
+    "dispute_rejected",
+];
+
+async fn jobs(
+    State(state): State<AppState>,
+    params: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(p) = params?;
+    let (cursor, limit) = page(&p)?;
+    if let Some(s) = p.status.as_deref().filter(|s| !JOB_STATUSES.contains(s)) {
+        return Err(ApiError::BadRequest(format!("status: {s:?} is not one of {}", JOB_STATUSES.join(", "))));
+    }
+    let rows = sqlx::query(
+        "SELECT job_id::text, consumer, provider, dataset_id::text, algorithm_id::text, order_id::text, currency,
+           payment::text, deadline, spec_cid, status, result_cid, output_hash, challenge_end,
+           provider_payout::text, fee::text, refunded::text, challenger, opened_block, updated_block
+         FROM jobs WHERE chain_id = $1 AND ($2::numeric IS NULL OR job_id > $2::numeric)
+           AND ($3::text IS NULL OR status = $3)
+         ORDER BY job_id LIMIT $4",
+    )
+    .bind(chain(&state))
+    .bind(cursor)
+    .bind(p.status.as_deref())
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "jobId": r.get::<String, _>(0),
+                "consumer": hex(&r.get::<Vec<u8>, _>(1)),
+                "provider": hex(&r.get::<Vec<u8>, _>(2)),
+                "datasetId": r.get::<String, _>(3),
+                "algorithmId": r.get::<String, _>(4),
+                "orderId": r.get::<String, _>(5),
+                "currency": hex(&r.get::<Vec<u8>, _>(6)),
+                "payment": r.get::<String, _>(7),
+                "deadline": r.get::<i64, _>(8),
+                "specCid": r.get::<String, _>(9),
+                "status": r.get::<String, _>(10),
+                "resultCid": r.get::<Option<String>, _>(11),
+                "outputHash": opt_hex(r.get(12)),
+                "challengeEnd": r.get::<Option<i64>, _>(13),
+                "providerPayout": r.get::<Option<String>, _>(14),
+                "fee": r.get::<Option<String>, _>(15),
+                "refunded": r.get::<Option<String>, _>(16),
+                "challenger": opt_hex(r.get(17)),
+                "openedBlock": r.get::<i64, _>(18),
+                "updatedBlock": r.get::<i64, _>(19),
+            })
+        })
+        .collect();
+    let next = next_cursor(&items, limit, "jobId");
+    Ok(Json(json!({ "items": items, "nextCursor": next })))
+}
+
+async fn openapi() -> Json<Value> {
+    Json(openapi_document())
+}
+
+/// The OpenAPI 3.1 document of this API.
+pub fn openapi_document() -> Value {
+    let param = |name: &str, description: &str| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": { "type": "string" } });
+    let page =
+        || vec![param("cursor", "nextCursor of the previous page"), param("limit", "1 to 500, default 50")];
+    let path_param =
+        |name: &str| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } });
+    let ok = |description: &str| json!({ "200": { "description": description }, "400": { "description": "invalid parameter" } });
+    let mut asset_params = vec![
+        param("q", "full-text search over the metadata"),
+        param("kind", "dataset, model, algorithm, app or notebook"),
+        param("owner", "owner address"),
+        param("min_price", "lowest price, base units"),
+        param("max_price", "highest price, base units"),
+        param("license", "license named in the metadata"),
+        param("include_delisted", "true to include delisted assets"),
+        param("sort", "id_asc, id_desc, price_asc or price_desc"),
+    ];
+    asset_params.extend(page());
+    let mut status_page = page();
+    status_page.push(param("status", "filter by status"));
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Agora indexer", "version": env!("CARGO_PKG_VERSION") },
+        "paths": {
+            "/health": { "get": { "summary": "Liveness", "responses": ok("alive") } },
+            "/ready": { "get": { "summary": "Readiness: false when indexing lags the head", "responses": { "200": { "description": "ready" }, "503": { "description": "not ready" } } } },
+            "/status": { "get": { "summary": "Head, indexed block, lag, events per second", "responses": ok("status") } },
+            "/metrics": { "get": { "summary": "Prometheus metrics", "responses": ok("metrics") } },
+            "/assets": { "get": { "summary": "Search and list assets", "parameters": asset_params, "responses": ok("a page of assets") } },
+            "/assets/{id}": { "get": { "summary": "One asset with history, sales and holders", "parameters": [path_param("id")], "responses": ok("the asset") } },
+            "/accounts/{address}": { "get": { "summary": "An account's assets, access tokens, orders, revenue releases and delegate", "parameters": [path_param("address")], "responses": ok("the account") } },
+            "/proposals": { "get": { "summary": "Governance proposals with tallies", "parameters": status_page.clone(), "responses": ok("a page of proposals") } },
+            "/proposals/{id}": { "get": { "summary": "One proposal with its votes", "parameters": [path_param("id")], "responses": ok("the proposal") } },
+            "/providers": { "get": { "summary": "Compute providers", "parameters": page(), "responses": ok("a page of providers") } },
+            "/jobs": { "get": { "summary": "Compute jobs", "parameters": status_page, "responses": ok("a page of jobs") } },
+        }
+    })
+}

@@ -1,0 +1,1398 @@
+//! PostgreSQL storage: the checkpoint, raw events, and the derived tables built from them.
+//!
+//! Every batch commits in one transaction: raw events (unique on chain, block hash, log index,
+//! so replaying a batch is a no-op), the derived rows of the events that were new, the blocks
+//! of the reorg window and the checkpoint. A rollback deletes what lies above the common
+//! ancestor and recomputes the derived tables from the raw events that remain (the raw
+//! events keep their topics and data, so they re-decode with the same pure decoder).
+
+use agora_contracts::{
+    AccessToken::AccessTokenEvents, AgoraGovernor::AgoraGovernorEvents, AgoraToken::AgoraTokenEvents,
+    AssetRegistry::AssetRegistryEvents, ComputeMarket::ComputeMarketEvents, Marketplace::MarketplaceEvents,
+    RevenueSplitter::RevenueSplitterEvents,
+};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool, Row, postgres::PgPoolOptions};
+
+use crate::decode::{self, Decoded, Event, RawLog, Source};
+
+/// A database operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// Connecting, a query or a transaction failed.
+    #[error("database: {action}: {source}")]
+    Query {
+        /// What was being done.
+        action: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Running the migrations failed.
+    #[error("database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The checkpoint moved under us: another indexer writes the same chain.
+    #[error("checkpoint of chain {chain_id} is no longer at block {expected}: is another indexer running?")]
+    CheckpointMoved {
+        /// The chain.
+        chain_id: u64,
+        /// Where this indexer believed it was.
+        expected: u64,
+    },
+    /// A stored value does not have the shape the schema promises.
+    #[error("database holds an invalid {what}")]
+    Corrupt {
+        /// What was invalid.
+        what: &'static str,
+    },
+}
+
+fn q(action: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
+    move |source| DbError::Query { action, source }
+}
+
+/// Connects a pool to `url` and runs the pending migrations.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
+    let pool =
+        PgPoolOptions::new().max_connections(max_connections).connect(url).await.map_err(q("connect"))?;
+    sqlx::migrate!("./migrations").run(&pool).await?;
+    Ok(pool)
+}
+
+/// Where indexing of one chain stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Hash of the chain's block 0, to refuse a different chain.
+    pub genesis_hash: B256,
+    /// Last block whose events are all committed.
+    pub indexed_block: u64,
+    /// The chain head last seen.
+    pub head_block: u64,
+}
+
+/// A block of the reorg window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRef {
+    /// Number.
+    pub number: u64,
+    /// Hash.
+    pub hash: B256,
+    /// Parent's hash.
+    pub parent_hash: B256,
+    /// Unix time.
+    pub timestamp: u64,
+}
+
+/// One contiguous span of blocks to commit.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    /// Checkpoint before the batch (the batch covers `from + 1 ..= to`).
+    pub from: u64,
+    /// Last block covered.
+    pub to: u64,
+    /// Logs of the span in chain order, with their decoding.
+    pub logs: Vec<(RawLog, Decoded)>,
+    /// Access-token clones created in the span (address, asset id, block).
+    pub clones: Vec<(Address, U256, u64)>,
+    /// Blocks to remember for reorg detection.
+    pub blocks: Vec<BlockRef>,
+    /// The head seen when the batch was fetched.
+    pub head: u64,
+    /// Keep undo images of the rows it changes (blocks within the reorg window).
+    pub journal: bool,
+}
+
+fn i64_of(n: u64) -> i64 {
+    // Block numbers and log indexes stay far below 2^63.
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn u64_of(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or_default()
+}
+
+fn dec(n: U256) -> String {
+    n.to_string()
+}
+
+fn bytes(a: Address) -> Vec<u8> {
+    a.as_slice().to_vec()
+}
+
+fn b256_of(v: &[u8], what: &'static str) -> Result<B256, DbError> {
+    B256::try_from(v).map_err(|_| DbError::Corrupt { what })
+}
+
+/// Reads the checkpoint of `chain_id`, if indexing ever started.
+pub async fn checkpoint(pool: &PgPool, chain_id: u64) -> Result<Option<Checkpoint>, DbError> {
+    let row =
+        sqlx::query("SELECT genesis_hash, indexed_block, head_block FROM chain_state WHERE chain_id = $1")
+            .bind(i64_of(chain_id))
+            .fetch_optional(pool)
+            .await
+            .map_err(q("read the checkpoint"))?;
+    row.map(|row| {
+        Ok(Checkpoint {
+            genesis_hash: b256_of(&row.get::<Vec<u8>, _>(0), "genesis hash")?,
+            indexed_block: u64_of(row.get(1)),
+            head_block: u64_of(row.get(2)),
+        })
+    })
+    .transpose()
+}
+
+/// Starts indexing `chain_id`: nothing is indexed up to `start` (excluded).
+pub async fn init_checkpoint(pool: &PgPool, chain_id: u64, genesis: B256, start: u64) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO chain_state (chain_id, genesis_hash, indexed_block) VALUES ($1, $2, $3)
+         ON CONFLICT (chain_id) DO NOTHING",
+    )
+    .bind(i64_of(chain_id))
+    .bind(genesis.as_slice())
+    .bind(i64_of(start.saturating_sub(1)))
+    .execute(pool)
+    .await
+    .map_err(q("create the checkpoint"))?;
+    Ok(())
+}
+
+/// Records the latest head seen, for status and readiness.
+pub async fn set_head(pool: &PgPool, chain_id: u64, head: u64) -> Result<(), DbError> {
+    sqlx::query("UPDATE chain_state SET head_block = GREATEST(head_block, $2), updated_at = now() WHERE chain_id = $1")
+        .bind(i64_of(chain_id))
+        .bind(i64_of(head))
+        .execute(pool)
+        .await
+        .map_err(q("record the head"))?;
+    Ok(())
+}
+
+/// Every table that holds rows of one chain (`asset_metadata` is keyed by CID, shared).
+const CHAIN_TABLES: &[&str] = &[
+    "chain_state",
+    "undo_log",
+    "blocks",
+    "events",
+    "access_tokens",
+    "assets",
+    "listings",
+    "asset_versions",
+    "access_balances",
+    "purchases",
+    "access_orders",
+    "splits",
+    "releases",
+    "proposals",
+    "votes",
+    "delegations",
+    "compute_providers",
+    "jobs",
+];
+
+/// Derived tables: rebuilt from the raw events on rollback.
+const DERIVED_TABLES: &[&str] = &[
+    "assets",
+    "listings",
+    "asset_versions",
+    "access_balances",
+    "purchases",
+    "access_orders",
+    "splits",
+    "releases",
+    "proposals",
+    "votes",
+    "delegations",
+    "compute_providers",
+    "jobs",
+];
+
+async fn delete_chain_rows(
+    conn: &mut PgConnection,
+    tables: &[&'static str],
+    chain_id: u64,
+) -> Result<(), DbError> {
+    for table in tables {
+        // Table names come from the constant lists above, never from input.
+        let sql = format!("DELETE FROM {table} WHERE chain_id = $1");
+        sqlx::query(&sql).bind(i64_of(chain_id)).execute(&mut *conn).await.map_err(q("clear a table"))?;
+    }
+    Ok(())
+}
+
+/// Deletes everything indexed for `chain_id` (for `agora-indexer reset`).
+pub async fn reset(pool: &PgPool, chain_id: u64) -> Result<(), DbError> {
+    let mut tx = pool.begin().await.map_err(q("begin"))?;
+    delete_chain_rows(&mut tx, CHAIN_TABLES, chain_id).await?;
+    tx.commit().await.map_err(q("commit the reset"))?;
+    Ok(())
+}
+
+/// The access-token clones known for `chain_id`: (address, creation block).
+pub async fn clones(pool: &PgPool, chain_id: u64) -> Result<Vec<(Address, u64)>, DbError> {
+    let rows = sqlx::query("SELECT address, block_number FROM access_tokens WHERE chain_id = $1")
+        .bind(i64_of(chain_id))
+        .fetch_all(pool)
+        .await
+        .map_err(q("read the access tokens"))?;
+    rows.iter()
+        .map(|row| {
+            let address = Address::try_from(row.get::<Vec<u8>, _>(0).as_slice())
+                .map_err(|_| DbError::Corrupt { what: "access-token address" })?;
+            Ok((address, u64_of(row.get(1))))
+        })
+        .collect()
+}
+
+/// The stored blocks of the window at or below `at`, newest first.
+pub async fn window(pool: &PgPool, chain_id: u64, at: u64, limit: u64) -> Result<Vec<BlockRef>, DbError> {
+    let rows = sqlx::query(
+        "SELECT number, hash, parent_hash, timestamp FROM blocks
+         WHERE chain_id = $1 AND number <= $2 ORDER BY number DESC LIMIT $3",
+    )
+    .bind(i64_of(chain_id))
+    .bind(i64_of(at))
+    .bind(i64_of(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(q("read the block window"))?;
+    rows.iter()
+        .map(|row| {
+            Ok(BlockRef {
+                number: u64_of(row.get(0)),
+                hash: b256_of(&row.get::<Vec<u8>, _>(1), "block hash")?,
+                parent_hash: b256_of(&row.get::<Vec<u8>, _>(2), "parent hash")?,
+                timestamp: u64_of(row.get(3)),
+            })
+        })
+        .collect()
+}
+
+/// Commits `batch` atomically: raw events, clones, derived rows, window blocks and checkpoint.
+/// Fails with [`DbError::CheckpointMoved`] (changing nothing) when the checkpoint is not at
+/// `batch.from`. Returns the number of events that were new.
+pub async fn commit(pool: &PgPool, chain_id: u64, batch: &Batch, window_size: u64) -> Result<usize, DbError> {
+    let mut tx = pool.begin().await.map_err(q("begin"))?;
+    let new = write_batch(&mut tx, chain_id, batch, window_size).await?;
+    tx.commit().await.map_err(q("commit a batch"))?;
+    Ok(new)
+}
+
+/// Rolls back to `ancestor` and applies `batches` (the new canonical blocks above it), all in
+/// one transaction.
+pub async fn reorg(
+    pool: &PgPool,
+    chain_id: u64,
+    ancestor: u64,
+    batches: &[Batch],
+    window_size: u64,
+) -> Result<(), DbError> {
+    let mut tx = pool.begin().await.map_err(q("begin"))?;
+    rollback(&mut tx, chain_id, ancestor).await?;
+    for batch in batches {
+        write_batch(&mut tx, chain_id, batch, window_size).await?;
+    }
+    tx.commit().await.map_err(q("commit a reorg"))?;
+    Ok(())
+}
+
+async fn write_batch(
+    conn: &mut PgConnection,
+    chain_id: u64,
+    batch: &Batch,
+    window_size: u64,
+) -> Result<usize, DbError> {
+    let chain = i64_of(chain_id);
+    let moved = sqlx::query(
+        "UPDATE chain_state SET indexed_block = $3, head_block = GREATEST(head_block, $4), updated_at = now()
+         WHERE chain_id = $1 AND indexed_block = $2",
+    )
+    .bind(chain)
+    .bind(i64_of(batch.from))
+    .bind(i64_of(batch.to))
+    .bind(i64_of(batch.head))
+    .execute(&mut *conn)
+    .await
+    .map_err(q("advance the checkpoint"))?;
+    if moved.rows_affected() != 1 {
+        return Err(DbError::CheckpointMoved { chain_id, expected: batch.from });
+    }
+    // An unjournaled batch moves the start of the journaled span past itself.
+    sqlx::query(
+        "UPDATE chain_state SET journal_from = CASE WHEN $2 THEN COALESCE(journal_from, $3) ELSE $4 END
+         WHERE chain_id = $1",
+    )
+    .bind(chain)
+    .bind(batch.journal)
+    .bind(i64_of(batch.from + 1))
+    .bind(i64_of(batch.to + 1))
+    .execute(&mut *conn)
+    .await
+    .map_err(q("record the journaled span"))?;
+
+    for (address, asset_id, block) in &batch.clones {
+        sqlx::query(
+            "INSERT INTO access_tokens (chain_id, address, asset_id, block_number) VALUES ($1, $2, $3::numeric, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(chain)
+        .bind(address.as_slice())
+        .bind(dec(*asset_id))
+        .bind(i64_of(*block))
+        .execute(&mut *conn)
+        .await
+        .map_err(q("record an access token"))?;
+    }
+
+    let new = insert_events(conn, chain, &batch.logs).await?;
+    // Unjournaled batches write the high-volume kinds set-based; their rows do not depend on
+    // the order of the other events, so they may be written after them.
+    let mut bulk = Bulk::default();
+    for (log, decoded) in &batch.logs {
+        if new.contains(&(log.block_hash, log.log_index))
+            && let Some(event) = &decoded.event
+            && (batch.journal || !bulk.take(log, event))
+        {
+            apply(conn, chain, log, event, batch.journal).await?;
+        }
+    }
+    bulk.write(conn, chain).await?;
+
+    if !batch.blocks.is_empty() {
+        let numbers: Vec<i64> = batch.blocks.iter().map(|b| i64_of(b.number)).collect();
+        let hashes: Vec<Vec<u8>> = batch.blocks.iter().map(|b| b.hash.to_vec()).collect();
+        let parents: Vec<Vec<u8>> = batch.blocks.iter().map(|b| b.parent_hash.to_vec()).collect();
+        let times: Vec<i64> = batch.blocks.iter().map(|b| i64_of(b.timestamp)).collect();
+        sqlx::query(
+            "INSERT INTO blocks (chain_id, number, hash, parent_hash, timestamp)
+             SELECT $1, * FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[], $5::bigint[])
+             ON CONFLICT (chain_id, number) DO UPDATE SET hash = EXCLUDED.hash,
+               parent_hash = EXCLUDED.parent_hash, timestamp = EXCLUDED.timestamp",
+        )
+        .bind(chain)
+        .bind(numbers)
+        .bind(hashes)
+        .bind(parents)
+        .bind(times)
+        .execute(&mut *conn)
+        .await
+        .map_err(q("record window blocks"))?;
+    }
+    sqlx::query("DELETE FROM blocks WHERE chain_id = $1 AND number < $2")
+        .bind(chain)
+        .bind(i64_of(batch.to.saturating_sub(window_size)))
+        .execute(&mut *conn)
+        .await
+        .map_err(q("prune the block window"))?;
+    if batch.journal {
+        sqlx::query("DELETE FROM undo_log WHERE chain_id = $1 AND block_number < $2")
+            .bind(chain)
+            .bind(i64_of(batch.to.saturating_sub(window_size)))
+            .execute(&mut *conn)
+            .await
+            .map_err(q("prune the undo log"))?;
+    }
+    Ok(new.len())
+}
+
+/// Access-token transfers, orders and purchases of one batch, written with one statement each.
+#[derive(Default)]
+struct Bulk {
+    /// (token, holder) → (credited, debited).
+    balances: std::collections::BTreeMap<(Address, Address), (U256, U256)>,
+    purchases: Vec<(RawLog, agora_contracts::Marketplace::Purchased)>,
+    orders: Vec<(RawLog, agora_contracts::AccessToken::AccessConsumed)>,
+}
+
+impl Bulk {
+    /// Takes `event` if it is one of the bulk kinds.
+    fn take(&mut self, log: &RawLog, event: &Event) -> bool {
+        match event {
+            Event::AccessToken(AccessTokenEvents::Transfer(e)) => {
+                if e.from != Address::ZERO {
+                    let entry = self.balances.entry((log.address, e.from)).or_default();
+                    entry.1 += e.value;
+                }
+                if e.to != Address::ZERO {
+                    let entry = self.balances.entry((log.address, e.to)).or_default();
+                    entry.0 += e.value;
+                }
+                true
+            }
+            Event::AccessToken(AccessTokenEvents::AccessConsumed(e)) => {
+                self.orders.push((log.clone(), e.clone()));
+                true
+            }
+            Event::Marketplace(MarketplaceEvents::Purchased(e)) => {
+                self.purchases.push((log.clone(), e.clone()));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn write(self, conn: &mut PgConnection, chain: i64) -> Result<(), DbError> {
+        if !self.balances.is_empty() {
+            let (mut tokens, mut holders, mut credits, mut debits) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for ((token, holder), (credit, debit)) in &self.balances {
+                tokens.push(bytes(*token));
+                holders.push(bytes(*holder));
+                credits.push(dec(*credit));
+                debits.push(dec(*debit));
+            }
+            sqlx::query(
+                "INSERT INTO access_balances (chain_id, token, holder, balance)
+                 SELECT $1, u.token, u.holder, u.credit::numeric - u.debit::numeric
+                 FROM UNNEST($2::bytea[], $3::bytea[], $4::text[], $5::text[]) AS u(token, holder, credit, debit)
+                 ON CONFLICT (chain_id, token, holder)
+                 DO UPDATE SET balance = access_balances.balance + EXCLUDED.balance",
+            )
+            .bind(chain)
+            .bind(tokens)
+            .bind(holders)
+            .bind(credits)
+            .bind(debits)
+            .execute(&mut *conn)
+            .await
+            .map_err(q("write balances"))?;
+        }
+        if !self.purchases.is_empty() {
+            let n = self.purchases.len();
+            let (mut blocks, mut positions, mut txs, mut assets, mut buyers, mut currencies) = (
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+            );
+            let (mut amounts, mut frees, mut paids, mut fees) =
+                (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+            for (log, e) in &self.purchases {
+                blocks.push(i64_of(log.block_number));
+                positions.push(i64_of(log.log_index));
+                txs.push(log.tx_hash.to_vec());
+                assets.push(dec(e.assetId));
+                buyers.push(bytes(e.buyer));
+                currencies.push(bytes(e.currency));
+                amounts.push(dec(e.amount));
+                frees.push(dec(e.freeAmount));
+                paids.push(dec(e.paid));
+                fees.push(dec(e.fee));
+            }
+            sqlx::query(
+                "INSERT INTO purchases (chain_id, block_number, log_index, tx_hash, asset_id, buyer, currency,
+                   amount, free_amount, paid, fee)
+                 SELECT $1, u.b, u.l, u.tx, u.asset::numeric, u.buyer, u.currency, u.amount::numeric,
+                   u.free::numeric, u.paid::numeric, u.fee::numeric
+                 FROM UNNEST($2::bigint[], $3::bigint[], $4::bytea[], $5::text[], $6::bytea[], $7::bytea[],
+                   $8::text[], $9::text[], $10::text[], $11::text[])
+                   AS u(b, l, tx, asset, buyer, currency, amount, free, paid, fee)",
+            )
+            .bind(chain)
+            .bind(blocks)
+            .bind(positions)
+            .bind(txs)
+            .bind(assets)
+            .bind(buyers)
+            .bind(currencies)
+            .bind(amounts)
+            .bind(frees)
+            .bind(paids)
+            .bind(fees)
+            .execute(&mut *conn)
+            .await
+            .map_err(q("write purchases"))?;
+        }
+        if !self.orders.is_empty() {
+            let n = self.orders.len();
+            let (mut tokens, mut ids, mut consumers, mut providers, mut expiries, mut blocks, mut txs) = (
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+            );
+            for (log, e) in &self.orders {
+                tokens.push(bytes(log.address));
+                ids.push(dec(e.orderId));
+                consumers.push(bytes(e.consumer));
+                providers.push(bytes(e.provider));
+                expiries.push(i64_of(e.expiresAt));
+                blocks.push(i64_of(log.block_number));
+                txs.push(log.tx_hash.to_vec());
+            }
+            sqlx::query(
+                "INSERT INTO access_orders (chain_id, token, asset_id, order_id, consumer, provider, expires_at,
+                   block_number, tx_hash)
+                 SELECT $1, u.token, t.asset_id, u.id::numeric, u.consumer, u.provider, u.expires, u.b, u.tx
+                 FROM UNNEST($2::bytea[], $3::text[], $4::bytea[], $5::bytea[], $6::bigint[], $7::bigint[], $8::bytea[])
+                   AS u(token, id, consumer, provider, expires, b, tx)
+                 JOIN access_tokens t ON t.chain_id = $1 AND t.address = u.token",
+            )
+            .bind(chain)
+            .bind(tokens)
+            .bind(ids)
+            .bind(consumers)
+            .bind(providers)
+            .bind(expiries)
+            .bind(blocks)
+            .bind(txs)
+            .execute(&mut *conn)
+            .await
+            .map_err(q("write access orders"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Inserts raw events with one statement; returns the keys that were not there yet.
+async fn insert_events(
+    conn: &mut PgConnection,
+    chain: i64,
+    logs: &[(RawLog, Decoded)],
+) -> Result<std::collections::HashSet<(B256, u64)>, DbError> {
+    if logs.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut numbers = Vec::with_capacity(logs.len());
+    let mut hashes = Vec::with_capacity(logs.len());
+    let mut indexes = Vec::with_capacity(logs.len());
+    let mut txs = Vec::with_capacity(logs.len());
+    let mut addresses = Vec::with_capacity(logs.len());
+    let mut sources = Vec::with_capacity(logs.len());
+    let mut names = Vec::with_capacity(logs.len());
+    let mut topics = Vec::with_capacity(logs.len());
+    let mut data = Vec::with_capacity(logs.len());
+    for (log, decoded) in logs {
+        numbers.push(i64_of(log.block_number));
+        hashes.push(log.block_hash.to_vec());
+        indexes.push(i64_of(log.log_index));
+        txs.push(log.tx_hash.to_vec());
+        addresses.push(bytes(log.address));
+        sources.push(decoded.source.as_str());
+        names.push(decoded.name);
+        topics.push(log.topics.iter().flat_map(|t| t.0).collect::<Vec<u8>>());
+        data.push(log.data.to_vec());
+    }
+    let rows = sqlx::query(
+        "INSERT INTO events (chain_id, block_number, block_hash, log_index, tx_hash, address, source, name, topics, data)
+         SELECT $1, * FROM UNNEST($2::bigint[], $3::bytea[], $4::bigint[], $5::bytea[], $6::bytea[],
+                                  $7::text[], $8::text[], $9::bytea[], $10::bytea[])
+         ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING
+         RETURNING block_hash, log_index",
+    )
+    .bind(chain)
+    .bind(numbers)
+    .bind(hashes)
+    .bind(indexes)
+    .bind(txs)
+    .bind(addresses)
+    .bind(sources)
+    .bind(names)
+    .bind(topics)
+    .bind(data)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(q("insert events"))?;
+    rows.iter()
+        .map(|row| Ok((b256_of(&row.get::<Vec<u8>, _>(0), "block hash")?, u64_of(row.get(1)))))
+        .collect()
+}
+
+/// Deletes everything above `ancestor` and restores the derived tables as they were at it:
+/// from the undo journal when every batch above `ancestor` was journaled, else by recomputing
+/// them from the raw events that remain.
+async fn rollback(conn: &mut PgConnection, chain_id: u64, ancestor: u64) -> Result<(), DbError> {
+    let chain = i64_of(chain_id);
+    let journal_from: Option<i64> =
+        sqlx::query_scalar("SELECT journal_from FROM chain_state WHERE chain_id = $1")
+            .bind(chain)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(q("read the journaled span"))?
+            .flatten();
+    let journaled = journal_from.is_some_and(|from| i64_of(ancestor + 1) >= from);
+    for (sql, action) in [
+        ("DELETE FROM events WHERE chain_id = $1 AND block_number > $2", "roll back events"),
+        ("DELETE FROM blocks WHERE chain_id = $1 AND number > $2", "roll back blocks"),
+        ("DELETE FROM access_tokens WHERE chain_id = $1 AND block_number > $2", "roll back access tokens"),
+        ("UPDATE chain_state SET indexed_block = $2 WHERE chain_id = $1", "roll back the checkpoint"),
+    ] {
+        sqlx::query(sql).bind(chain).bind(i64_of(ancestor)).execute(&mut *conn).await.map_err(q(action))?;
+    }
+    if journaled {
+        undo(conn, chain, ancestor).await
+    } else {
+        recompute(conn, chain_id).await?;
+        // The batches re-applied above the ancestor are journaled from here on.
+        sqlx::query("UPDATE chain_state SET journal_from = $2 WHERE chain_id = $1")
+            .bind(chain)
+            .bind(i64_of(ancestor + 1))
+            .execute(&mut *conn)
+            .await
+            .map_err(q("reset the journaled span"))?;
+        Ok(())
+    }
+}
+
+/// Tables updated in place, with how to find one row from its journal key.
+const MUTABLE: &[(&str, &str)] = &[
+    ("assets", "t.asset_id = (k->>'asset_id')::numeric"),
+    ("listings", "t.asset_id = (k->>'asset_id')::numeric"),
+    ("splits", "t.asset_id = (k->>'asset_id')::numeric"),
+    ("proposals", "t.proposal_id = (k->>'proposal_id')::numeric"),
+    ("jobs", "t.job_id = (k->>'job_id')::numeric"),
+    ("access_balances", "t.token = decode(k->>'token', 'hex') AND t.holder = decode(k->>'holder', 'hex')"),
+    ("delegations", "t.delegator = decode(k->>'delegator', 'hex')"),
+    ("compute_providers", "t.provider = decode(k->>'provider', 'hex')"),
+];
+
+/// Append-only derived tables: rows above the ancestor are simply deleted.
+const APPEND_ONLY: &[&str] = &["purchases", "releases", "votes", "asset_versions", "access_orders"];
+
+fn key_condition(table: &str) -> Result<&'static str, DbError> {
+    MUTABLE
+        .iter()
+        .find(|(t, _)| *t == table)
+        .map(|(_, c)| *c)
+        .ok_or(DbError::Corrupt { what: "undo-log table" })
+}
+
+/// Records the current image of one row before it changes.
+async fn keep(
+    conn: &mut PgConnection,
+    chain: i64,
+    block: i64,
+    table: &'static str,
+    key: Value,
+) -> Result<(), DbError> {
+    let condition = key_condition(table)?;
+    // Table names and conditions come from `MUTABLE`, never from input.
+    let sql = format!(
+        "INSERT INTO undo_log (chain_id, block_number, tbl, key, old)
+         SELECT $1, $2, $3, k, (SELECT to_jsonb(t) FROM {table} t WHERE t.chain_id = $1 AND {condition})
+         FROM (SELECT $4::jsonb AS k) keys"
+    );
+    sqlx::query(&sql)
+        .bind(chain)
+        .bind(block)
+        .bind(table)
+        .bind(key)
+        .execute(&mut *conn)
+        .await
+        .map_err(q("journal a row"))?;
+    Ok(())
+}
+
+/// Restores the journaled images above `ancestor`, newest first.
+async fn undo(conn: &mut PgConnection, chain: i64, ancestor: u64) -> Result<(), DbError> {
+    for table in APPEND_ONLY {
+        let sql = format!("DELETE FROM {table} WHERE chain_id = $1 AND block_number > $2");
+        sqlx::query(&sql)
+            .bind(chain)
+            .bind(i64_of(ancestor))
+            .execute(&mut *conn)
+            .await
+            .map_err(q("roll back rows"))?;
+    }
+    let entries = sqlx::query(
+        "SELECT tbl, key, old FROM undo_log WHERE chain_id = $1 AND block_number > $2 ORDER BY seq DESC",
+    )
+    .bind(chain)
+    .bind(i64_of(ancestor))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(q("read the undo log"))?;
+    for entry in entries {
+        let table: String = entry.get(0);
+        let key: Value = entry.get(1);
+        let old: Option<Value> = entry.get(2);
+        let (table, condition) = MUTABLE
+            .iter()
+            .find(|(t, _)| *t == table)
+            .copied()
+            .ok_or(DbError::Corrupt { what: "undo-log table" })?;
+        let delete = format!(
+            "DELETE FROM {table} t USING (SELECT $2::jsonb AS k) keys WHERE t.chain_id = $1 AND {condition}"
+        );
+        sqlx::query(&delete).bind(chain).bind(&key).execute(&mut *conn).await.map_err(q("undo a row"))?;
+        if let Some(old) = old {
+            let insert =
+                format!("INSERT INTO {table} SELECT * FROM jsonb_populate_record(NULL::{table}, $1)");
+            sqlx::query(&insert).bind(old).execute(&mut *conn).await.map_err(q("restore a row"))?;
+        }
+    }
+    sqlx::query("DELETE FROM undo_log WHERE chain_id = $1 AND block_number > $2")
+        .bind(chain)
+        .bind(i64_of(ancestor))
+        .execute(&mut *conn)
+        .await
+        .map_err(q("trim the undo log"))?;
+    Ok(())
+}
+
+/// Rebuilds every derived table from the raw events (when the journal does not reach back).
+async fn recompute(conn: &mut PgConnection, chain_id: u64) -> Result<(), DbError> {
+    let chain = i64_of(chain_id);
+    sqlx::query("DELETE FROM undo_log WHERE chain_id = $1")
+        .bind(chain)
+        .execute(&mut *conn)
+        .await
+        .map_err(q("clear the undo log"))?;
+    delete_chain_rows(conn, DERIVED_TABLES, chain_id).await?;
+    let rows = sqlx::query(
+        "SELECT block_number, block_hash, log_index, tx_hash, address, source, topics, data
+         FROM events WHERE chain_id = $1 ORDER BY block_number, log_index",
+    )
+    .bind(chain)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(q("read events to replay"))?;
+    for row in rows {
+        let source = source_of(row.get::<&str, _>(5)).ok_or(DbError::Corrupt { what: "event source" })?;
+        let topics: Vec<u8> = row.get(6);
+        let log = RawLog {
+            block_number: u64_of(row.get(0)),
+            block_hash: b256_of(&row.get::<Vec<u8>, _>(1), "block hash")?,
+            log_index: u64_of(row.get(2)),
+            tx_hash: b256_of(&row.get::<Vec<u8>, _>(3), "tx hash")?,
+            address: Address::try_from(row.get::<Vec<u8>, _>(4).as_slice())
+                .map_err(|_| DbError::Corrupt { what: "event address" })?,
+            topics: topics.chunks(32).map(B256::from_slice).collect(),
+            data: Bytes::from(row.get::<Vec<u8>, _>(7)),
+        };
+        if let Some(event) = decode::decode(source, &log.topics, &log.data).event {
+            apply(conn, chain, &log, &event, false).await?;
+        }
+    }
+    Ok(())
+}
+
+fn source_of(name: &str) -> Option<Source> {
+    [
+        Source::Token,
+        Source::Timelock,
+        Source::Governor,
+        Source::Registry,
+        Source::Marketplace,
+        Source::Splitter,
+        Source::Compute,
+        Source::AccessToken,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == name)
+}
+
+/// Runs one statement of [`apply`].
+async fn exec(
+    conn: &mut PgConnection,
+    query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+) -> Result<(), DbError> {
+    query.execute(conn).await.map_err(q("apply an event"))?;
+    Ok(())
+}
+
+/// The rows of in-place tables that [`apply`] changes for `event`: (table, journal key).
+fn touched(log: &RawLog, event: &Event) -> Vec<(&'static str, Value)> {
+    let asset = |id: U256| json!({ "asset_id": id.to_string() });
+    let hex = |a: Address| alloy::primitives::hex::encode(a);
+    match event {
+        Event::Registry(AssetRegistryEvents::AssetPublished(e)) => vec![("assets", asset(e.assetId))],
+        Event::Registry(AssetRegistryEvents::MetadataUpdated(e)) => vec![("assets", asset(e.assetId))],
+        Event::Registry(AssetRegistryEvents::AccessDurationUpdated(e)) => vec![("assets", asset(e.assetId))],
+        Event::Registry(AssetRegistryEvents::Transfer(e)) => vec![("assets", asset(e.tokenId))],
+        Event::Marketplace(MarketplaceEvents::ListingUpdated(e)) => vec![("listings", asset(e.assetId))],
+        Event::Marketplace(MarketplaceEvents::AssetDelisted(e)) => vec![("listings", asset(e.assetId))],
+        Event::Marketplace(MarketplaceEvents::AssetRelisted(e)) => vec![("listings", asset(e.assetId))],
+        Event::AccessToken(AccessTokenEvents::Transfer(e)) => [e.from, e.to]
+            .into_iter()
+            .filter(|holder| *holder != Address::ZERO)
+            .map(|holder| ("access_balances", json!({ "token": hex(log.address), "holder": hex(holder) })))
+            .collect(),
+        Event::Splitter(RevenueSplitterEvents::SplitUpdated(e)) => vec![("splits", asset(e.assetId))],
+        Event::Governor(e) => {
+            let id = match e {
+                AgoraGovernorEvents::ProposalCreated(e) => e.proposalId,
+                AgoraGovernorEvents::VoteCast(e) => e.proposalId,
+                AgoraGovernorEvents::VoteCastWithParams(e) => e.proposalId,
+                AgoraGovernorEvents::ProposalQueued(e) => e.proposalId,
+                AgoraGovernorEvents::ProposalExecuted(e) => e.proposalId,
+                AgoraGovernorEvents::ProposalCanceled(e) => e.proposalId,
+                _ => return Vec::new(),
+            };
+            vec![("proposals", json!({ "proposal_id": id.to_string() }))]
+        }
+        Event::Token(AgoraTokenEvents::DelegateChanged(e)) => {
+            vec![("delegations", json!({ "delegator": hex(e.delegator) }))]
+        }
+        Event::Compute(e) => {
+            let provider = |p: Address| vec![("compute_providers", json!({ "provider": hex(p) }))];
+            let job = |id: U256| vec![("jobs", json!({ "job_id": id.to_string() }))];
+            match e {
+                ComputeMarketEvents::ProviderRegistered(e) => provider(e.provider),
+                ComputeMarketEvents::ProviderUpdated(e) => provider(e.provider),
+                ComputeMarketEvents::StakeAdded(e) => provider(e.provider),
+                ComputeMarketEvents::ProviderExitRequested(e) => provider(e.provider),
+                ComputeMarketEvents::ProviderExited(e) => provider(e.provider),
+                ComputeMarketEvents::JobOpened(e) => job(e.jobId),
+                ComputeMarketEvents::ResultPosted(e) => job(e.jobId),
+                ComputeMarketEvents::JobFinalized(e) => job(e.jobId),
+                ComputeMarketEvents::JobRefunded(e) => job(e.jobId),
+                ComputeMarketEvents::JobDisputed(e) => job(e.jobId),
+                ComputeMarketEvents::DisputeRuled(e) => job(e.jobId),
+                _ => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Updates the derived tables for one event.
+async fn apply(
+    conn: &mut PgConnection,
+    chain: i64,
+    log: &RawLog,
+    event: &Event,
+    journal: bool,
+) -> Result<(), DbError> {
+    let block = i64_of(log.block_number);
+    if journal {
+        for (table, key) in touched(log, event) {
+            keep(conn, chain, block, table, key).await?;
+        }
+    }
+    let position = i64_of(log.log_index);
+    let tx_hash = log.tx_hash.as_slice();
+    match event {
+        Event::Registry(AssetRegistryEvents::AssetPublished(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "INSERT INTO assets (chain_id, asset_id, owner, access_token, kind, compute_only,
+                       access_duration, version, content_digest, metadata_cid, published_block, updated_block)
+                     VALUES ($1, $2::numeric, $3, $4, $5, $6, $7, 1, $8, $9, $10, $10)",
+                )
+                .bind(chain)
+                .bind(dec(e.assetId))
+                .bind(e.owner.as_slice())
+                .bind(e.accessToken.as_slice())
+                .bind(i16::from(e.kind))
+                .bind(e.computeOnly)
+                .bind(i64::from(e.accessDuration))
+                .bind(e.contentDigest.as_slice())
+                .bind(&e.metadataCid)
+                .bind(block),
+            )
+            .await?;
+            exec(
+                conn,
+                sqlx::query(
+                    "INSERT INTO asset_versions (chain_id, asset_id, version, content_digest, metadata_cid,
+                       block_number, tx_hash) VALUES ($1, $2::numeric, 1, $3, $4, $5, $6)",
+                )
+                .bind(chain)
+                .bind(dec(e.assetId))
+                .bind(e.contentDigest.as_slice())
+                .bind(&e.metadataCid)
+                .bind(block)
+                .bind(tx_hash),
+            )
+            .await
+        }
+        Event::Registry(AssetRegistryEvents::MetadataUpdated(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE assets SET version = $3, content_digest = $4, metadata_cid = $5, updated_block = $6
+                     WHERE chain_id = $1 AND asset_id = $2::numeric",
+                )
+                .bind(chain)
+                .bind(dec(e.assetId))
+                .bind(i64::from(e.version))
+                .bind(e.contentDigest.as_slice())
+                .bind(&e.metadataCid)
+                .bind(block),
+            )
+            .await?;
+            exec(
+                conn,
+                sqlx::query(
+                    "INSERT INTO asset_versions (chain_id, asset_id, version, content_digest, metadata_cid,
+                       block_number, tx_hash) VALUES ($1, $2::numeric, $3, $4, $5, $6, $7)",
+                )
+                .bind(chain)
+                .bind(dec(e.assetId))
+                .bind(i64::from(e.version))
+                .bind(e.contentDigest.as_slice())
+                .bind(&e.metadataCid)
+                .bind(block)
+                .bind(tx_hash),
+            )
+            .await
+        }
+        Event::Registry(AssetRegistryEvents::AccessDurationUpdated(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE assets SET access_duration = $3, updated_block = $4
+                     WHERE chain_id = $1 AND asset_id = $2::numeric",
+                )
+                .bind(chain)
+                .bind(dec(e.assetId))
+                .bind(i64::from(e.accessDuration))
+                .bind(block),
+            )
+            .await
+        }
+        Event::Registry(AssetRegistryEvents::Transfer(e)) => {
+            // The mint comes before `AssetPublished`, which carries the owner itself.
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE assets SET owner = $3, updated_block = $4 WHERE chain_id = $1 AND asset_id = $2::numeric",
+                )
+                .bind(chain)
+                .bind(dec(e.tokenId))
+                .bind(e.to.as_slice())
+                .bind(block),
+            )
+            .await
+        }
+        Event::Marketplace(MarketplaceEvents::ListingUpdated(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "INSERT INTO listings (chain_id, asset_id, currency, price, free_per_address)
+                     VALUES ($1, $2::numeric, $3, $4::numeric, $5)
+                     ON CONFLICT (chain_id, asset_id) DO UPDATE SET currency = EXCLUDED.currency,
+                       price = EXCLUDED.price, free_per_address = EXCLUDED.free_per_address",
+                )
+                .bind(chain)
+                .bind(dec(e.assetId))
+                .bind(e.currency.as_slice())
+                .bind(dec(e.price))
+                .bind(i32::from(e.freePerAddress)),
+            )
+            .await
+        }
+        Event::Marketplace(MarketplaceEvents::AssetDelisted(e)) => set_delisted(conn, chain, e.assetId, true).await,
+        Event::Marketplace(MarketplaceEvents::AssetRelisted(e)) => set_delisted(conn, chain, e.assetId, false).await,
+        Event::Marketplace(MarketplaceEvents::Purchased(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "INSERT INTO purchases (chain_id, block_number, log_index, tx_hash, asset_id, buyer, currency,
+                       amount, free_amount, paid, fee)
+                     VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8::numeric, $9::numeric, $10::numeric, $11::numeric)",
+                )
+                .bind(chain)
+                .bind(block)
+                .bind(position)
+                .bind(tx_hash)
+                .bind(dec(e.assetId))
+                .bind(e.buyer.as_slice())
+                .bind(e.currency.as_slice())
+                .bind(dec(e.amount))
+                .bind(dec(e.freeAmount))
+                .bind(dec(e.paid))
+                .bind(dec(e.fee)),
+            )
+            .await
+        }
+        Event::AccessToken(AccessTokenEvents::Transfer(e)) => {
+            for (holder, delta) in [(e.from, format!("-{}", e.value)), (e.to, e.value.to_string())] {
+                if holder == Address::ZERO {
+                    continue;
+                }
+                exec(
+                    conn,
+                    sqlx::query(
+                        "INSERT INTO access_balances (chain_id, token, holder, balance) VALUES ($1, $2, $3, $4::numeric)
+                         ON CONFLICT (chain_id, token, holder)
+                         DO UPDATE SET balance = access_balances.balance + EXCLUDED.balance",
+                    )
+                    .bind(chain)
+                    .bind(log.address.as_slice())
+                    .bind(holder.as_slice())
+                    .bind(delta),
+                )
+                .await?;
+            }
+            Ok(())
+        }
+        Event::AccessToken(AccessTokenEvents::AccessConsumed(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "INSERT INTO access_orders (chain_id, token, asset_id, order_id, consumer, provider, expires_at,
+                       block_number, tx_hash)
+                     SELECT $1, $2, t.asset_id, $3::numeric, $4, $5, $6, $7, $8
+                     FROM access_tokens t WHERE t.chain_id = $1 AND t.address = $2",
+                )
+                .bind(chain)
+                .bind(log.address.as_slice())
+                .bind(dec(e.orderId))
+                .bind(e.consumer.as_slice())
+                .bind(e.provider.as_slice())
+                .bind(i64_of(e.expiresAt))
+                .bind(block)
+                .bind(tx_hash),
+            )
+            .await
+        }
+        Event::Splitter(RevenueSplitterEvents::SplitUpdated(e)) => {
+            let recipients: Vec<Vec<u8>> = e.recipients.iter().map(|a| bytes(*a)).collect();
+            let bps: Vec<i32> = e.bps.iter().map(|b| i32::from(*b)).collect();
+            exec(
+                conn,
+                sqlx::query(
+                    "INSERT INTO splits (chain_id, asset_id, recipients, bps) VALUES ($1, $2::numeric, $3, $4)
+                     ON CONFLICT (chain_id, asset_id) DO UPDATE SET recipients = EXCLUDED.recipients, bps = EXCLUDED.bps",
+                )
+                .bind(chain)
+                .bind(dec(e.assetId))
+                .bind(recipients)
+                .bind(bps),
+            )
+            .await
+        }
+        Event::Splitter(RevenueSplitterEvents::Released(e)) => {
+            insert_release(conn, chain, block, position, Some(e.assetId), e.currency, e.recipient, e.amount).await
+        }
+        Event::Splitter(RevenueSplitterEvents::FeesReleased(e)) => {
+            insert_release(conn, chain, block, position, None, e.currency, e.recipient, e.amount).await
+        }
+        Event::Governor(AgoraGovernorEvents::ProposalCreated(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "INSERT INTO proposals (chain_id, proposal_id, proposer, description, vote_start, vote_end,
+                       status, created_block)
+                     VALUES ($1, $2::numeric, $3, $4, $5::numeric, $6::numeric, 'created', $7)",
+                )
+                .bind(chain)
+                .bind(dec(e.proposalId))
+                .bind(e.proposer.as_slice())
+                .bind(&e.description)
+                .bind(dec(e.voteStart))
+                .bind(dec(e.voteEnd))
+                .bind(block),
+            )
+            .await
+        }
+        Event::Governor(AgoraGovernorEvents::VoteCast(e)) => {
+            vote(conn, chain, block, e.proposalId, e.voter, e.support, e.weight, &e.reason).await
+        }
+        Event::Governor(AgoraGovernorEvents::VoteCastWithParams(e)) => {
+            vote(conn, chain, block, e.proposalId, e.voter, e.support, e.weight, &e.reason).await
+        }
+        Event::Governor(AgoraGovernorEvents::ProposalQueued(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE proposals SET status = 'queued', eta = $3::numeric
+                     WHERE chain_id = $1 AND proposal_id = $2::numeric",
+                )
+                .bind(chain)
+                .bind(dec(e.proposalId))
+                .bind(dec(e.etaSeconds)),
+            )
+            .await
+        }
+        Event::Governor(AgoraGovernorEvents::ProposalExecuted(e)) => {
+            proposal_status(conn, chain, e.proposalId, "executed").await
+        }
+        Event::Governor(AgoraGovernorEvents::ProposalCanceled(e)) => {
+            proposal_status(conn, chain, e.proposalId, "canceled").await
+        }
+        Event::Token(AgoraTokenEvents::DelegateChanged(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "INSERT INTO delegations (chain_id, delegator, delegate) VALUES ($1, $2, $3)
+                     ON CONFLICT (chain_id, delegator) DO UPDATE SET delegate = EXCLUDED.delegate",
+                )
+                .bind(chain)
+                .bind(e.delegator.as_slice())
+                .bind(e.toDelegate.as_slice()),
+            )
+            .await
+        }
+        Event::Compute(ComputeMarketEvents::ProviderRegistered(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "INSERT INTO compute_providers (chain_id, provider, endpoint, currency, price, stake, active)
+                     VALUES ($1, $2, $3, $4, $5::numeric, $6::numeric, TRUE)
+                     ON CONFLICT (chain_id, provider) DO UPDATE SET endpoint = EXCLUDED.endpoint,
+                       currency = EXCLUDED.currency, price = EXCLUDED.price, stake = EXCLUDED.stake,
+                       exit_available_at = NULL, active = TRUE",
+                )
+                .bind(chain)
+                .bind(e.provider.as_slice())
+                .bind(&e.endpoint)
+                .bind(e.currency.as_slice())
+                .bind(dec(e.price))
+                .bind(dec(e.stake)),
+            )
+            .await
+        }
+        Event::Compute(ComputeMarketEvents::ProviderUpdated(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE compute_providers SET endpoint = $3, currency = $4, price = $5::numeric
+                     WHERE chain_id = $1 AND provider = $2",
+                )
+                .bind(chain)
+                .bind(e.provider.as_slice())
+                .bind(&e.endpoint)
+                .bind(e.currency.as_slice())
+                .bind(dec(e.price)),
+            )
+            .await
+        }
+        Event::Compute(ComputeMarketEvents::StakeAdded(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE compute_providers SET stake = $3::numeric WHERE chain_id = $1 AND provider = $2",
+                )
+                .bind(chain)
+                .bind(e.provider.as_slice())
+                .bind(dec(e.stake)),
+            )
+            .await
+        }
+        Event::Compute(ComputeMarketEvents::ProviderExitRequested(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE compute_providers SET exit_available_at = $3 WHERE chain_id = $1 AND provider = $2",
+                )
+                .bind(chain)
+                .bind(e.provider.as_slice())
+                .bind(i64_of(e.availableAt)),
+            )
+            .await
+        }
+        Event::Compute(ComputeMarketEvents::ProviderExited(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE compute_providers SET active = FALSE, stake = 0 WHERE chain_id = $1 AND provider = $2",
+                )
+                .bind(chain)
+                .bind(e.provider.as_slice()),
+            )
+            .await
+        }
+        Event::Compute(ComputeMarketEvents::JobOpened(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "INSERT INTO jobs (chain_id, job_id, consumer, provider, dataset_id, algorithm_id, order_id,
+                       currency, payment, deadline, spec_cid, status, opened_block, updated_block)
+                     VALUES ($1, $2::numeric, $3, $4, $5::numeric, $6::numeric, $7::numeric, $8, $9::numeric, $10,
+                       $11, 'open', $12, $12)",
+                )
+                .bind(chain)
+                .bind(dec(e.jobId))
+                .bind(e.consumer.as_slice())
+                .bind(e.provider.as_slice())
+                .bind(dec(e.datasetId))
+                .bind(dec(e.algorithmId))
+                .bind(dec(e.orderId))
+                .bind(e.currency.as_slice())
+                .bind(dec(e.payment))
+                .bind(i64_of(e.deadline))
+                .bind(&e.specCid)
+                .bind(block),
+            )
+            .await
+        }
+        Event::Compute(ComputeMarketEvents::ResultPosted(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE jobs SET status = 'result_posted', result_cid = $3, output_hash = $4, challenge_end = $5,
+                       updated_block = $6 WHERE chain_id = $1 AND job_id = $2::numeric",
+                )
+                .bind(chain)
+                .bind(dec(e.jobId))
+                .bind(&e.resultCid)
+                .bind(e.outputHash.as_slice())
+                .bind(i64_of(e.challengeEnd))
+                .bind(block),
+            )
+            .await
+        }
+        Event::Compute(ComputeMarketEvents::JobFinalized(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE jobs SET status = 'finalized', provider_payout = $3::numeric, fee = $4::numeric,
+                       updated_block = $5 WHERE chain_id = $1 AND job_id = $2::numeric",
+                )
+                .bind(chain)
+                .bind(dec(e.jobId))
+                .bind(dec(e.providerPayout))
+                .bind(dec(e.fee))
+                .bind(block),
+            )
+            .await
+        }
+        Event::Compute(ComputeMarketEvents::JobRefunded(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE jobs SET status = 'refunded', refunded = $3::numeric, updated_block = $4
+                     WHERE chain_id = $1 AND job_id = $2::numeric",
+                )
+                .bind(chain)
+                .bind(dec(e.jobId))
+                .bind(dec(e.amount))
+                .bind(block),
+            )
+            .await
+        }
+        Event::Compute(ComputeMarketEvents::JobDisputed(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE jobs SET status = 'disputed', challenger = $3, updated_block = $4
+                     WHERE chain_id = $1 AND job_id = $2::numeric",
+                )
+                .bind(chain)
+                .bind(dec(e.jobId))
+                .bind(e.challenger.as_slice())
+                .bind(block),
+            )
+            .await
+        }
+        Event::Compute(ComputeMarketEvents::DisputeRuled(e)) => {
+            let status = if e.providerAtFault { "ruled_against_provider" } else { "dispute_rejected" };
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE jobs SET status = $3, updated_block = $4 WHERE chain_id = $1 AND job_id = $2::numeric",
+                )
+                .bind(chain)
+                .bind(dec(e.jobId))
+                .bind(status)
+                .bind(block),
+            )
+            .await
+        }
+        // Kept as raw events only: nothing derived depends on them.
+        _ => Ok(()),
+    }
+}
+
+async fn set_delisted(
+    conn: &mut PgConnection,
+    chain: i64,
+    asset_id: U256,
+    delisted: bool,
+) -> Result<(), DbError> {
+    exec(
+        conn,
+        sqlx::query("UPDATE listings SET delisted = $3 WHERE chain_id = $1 AND asset_id = $2::numeric")
+            .bind(chain)
+            .bind(dec(asset_id))
+            .bind(delisted),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_release(
+    conn: &mut PgConnection,
+    chain: i64,
+    block: i64,
+    position: i64,
+    asset_id: Option<U256>,
+    currency: Address,
+    recipient: Address,
+    amount: U256,
+) -> Result<(), DbError> {
+    exec(
+        conn,
+        sqlx::query(
+            "INSERT INTO releases (chain_id, block_number, log_index, asset_id, currency, recipient, amount)
+             VALUES ($1, $2, $3, $4::numeric, $5, $6, $7::numeric)",
+        )
+        .bind(chain)
+        .bind(block)
+        .bind(position)
+        .bind(asset_id.map(dec))
+        .bind(currency.as_slice())
+        .bind(recipient.as_slice())
+        .bind(dec(amount)),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn vote(
+    conn: &mut PgConnection,
+    chain: i64,
+    block: i64,
+    proposal_id: U256,
+    voter: Address,
+    support: u8,
+    weight: U256,
+    reason: &str,
+) -> Result<(), DbError> {
+    exec(
+        conn,
+        sqlx::query(
+            "INSERT INTO votes (chain_id, proposal_id, voter, support, weight, reason, block_number)
+             VALUES ($1, $2::numeric, $3, $4, $5::numeric, $6, $7)",
+        )
+        .bind(chain)
+        .bind(dec(proposal_id))
+        .bind(voter.as_slice())
+        .bind(i16::from(support))
+        .bind(dec(weight))
+        .bind(reason)
+        .bind(block),
+    )
+    .await?;
+    // GovernorCountingSimple: 0 against, 1 for, 2 abstain.
+    exec(
+        conn,
+        sqlx::query(
+            "UPDATE proposals SET
+               votes_against = votes_against + CASE WHEN $3 = 0 THEN $4::numeric ELSE 0 END,
+               votes_for = votes_for + CASE WHEN $3 = 1 THEN $4::numeric ELSE 0 END,
+               votes_abstain = votes_abstain + CASE WHEN $3 = 2 THEN $4::numeric ELSE 0 END
+             WHERE chain_id = $1 AND proposal_id = $2::numeric",
+        )
+        .bind(chain)
+        .bind(dec(proposal_id))
+        .bind(i16::from(support))
+        .bind(dec(weight)),
+    )
+    .await
+}
+
+async fn proposal_status(
+    conn: &mut PgConnection,
+    chain: i64,
+    proposal_id: U256,
+    status: &str,
+) -> Result<(), DbError> {
+    exec(
+        conn,
+        sqlx::query("UPDATE proposals SET status = $3 WHERE chain_id = $1 AND proposal_id = $2::numeric")
+            .bind(chain)
+            .bind(dec(proposal_id))
+            .bind(status),
+    )
+    .await
+}

@@ -1,0 +1,180 @@
+//! The indexer as a service: its configuration and `run`, which syncs, fetches metadata and
+//! serves the API until shutdown.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use agora_contracts::{Deployment, ManifestError};
+use alloy::transports::http::reqwest::Url;
+use serde::{Deserialize, Serialize};
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::{
+    api::{self, AppState},
+    db::{self, DbError},
+    metadata::{self, KuboFetcher},
+    sync::{self, SyncConfig, SyncError, Syncer},
+};
+
+/// Everything `run` needs; layered defaults → file → `AGORA_*` env → flags by the binary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// JSON-RPC endpoint over HTTP.
+    pub rpc_url: String,
+    /// Optional WebSocket endpoint for `newHeads` (polling is the fallback).
+    #[serde(default)]
+    pub ws_url: Option<String>,
+    /// PostgreSQL URL.
+    pub database_url: String,
+    /// The deployment manifest (`deploy/deployments/<chainId>.json`).
+    pub manifest: PathBuf,
+    /// Where the HTTP API listens.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Reorg window, in blocks.
+    #[serde(default = "default_window")]
+    pub window: u64,
+    /// `/ready` is false beyond this lag, in blocks.
+    #[serde(default = "default_max_lag")]
+    pub max_lag: u64,
+    /// Kubo RPC API for metadata (`http://127.0.0.1:5001`); no metadata fetching without it.
+    #[serde(default)]
+    pub ipfs_api: Option<String>,
+    /// Start over when the node's genesis differs from the indexed one.
+    #[serde(default)]
+    pub reset_on_new_chain: bool,
+    /// First `eth_getLogs` range, in blocks (it adapts from there).
+    #[serde(default = "default_initial_range")]
+    pub initial_range: u64,
+    /// Largest `eth_getLogs` range, in blocks.
+    #[serde(default = "default_max_range")]
+    pub max_range: u64,
+}
+
+fn default_initial_range() -> u64 {
+    SyncConfig::default().initial_range
+}
+
+fn default_max_range() -> u64 {
+    SyncConfig::default().max_range
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_window() -> u64 {
+    64
+}
+
+fn default_max_lag() -> u64 {
+    10
+}
+
+/// The service stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The manifest could not be read.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// The RPC URL is not a URL.
+    #[error("rpc url {url:?}: {message}")]
+    RpcUrl {
+        /// The URL given.
+        url: String,
+        /// Why it is invalid.
+        message: String,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Syncing stopped.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    /// The HTTP listener failed.
+    #[error("http api on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Syncs, fetches metadata and serves the API until `shutdown` turns true.
+pub async fn run(
+    config: Config,
+    progress: indicatif::ProgressBar,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), RunError> {
+    let deployment = Deployment::read(&config.manifest)?;
+    let url = Url::parse(&config.rpc_url)
+        .map_err(|e| RunError::RpcUrl { url: config.rpc_url.clone(), message: e.to_string() })?;
+    let pool = db::connect(&config.database_url, 16).await?;
+    let provider = sync::http_provider(url);
+    let sync_config = SyncConfig {
+        window: config.window,
+        reset_on_new_chain: config.reset_on_new_chain,
+        initial_range: config.initial_range,
+        max_range: config.max_range,
+        ..SyncConfig::default()
+    };
+    let mut syncer = Syncer::new(provider, pool.clone(), &deployment, sync_config)
+        .with_progress(progress)
+        .with_ws(config.ws_url.clone());
+    let state = AppState {
+        pool: pool.clone(),
+        chain_id: deployment.chain_id,
+        metrics: Some(syncer.metrics()),
+        max_lag: config.max_lag,
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| RunError::Listen { addr: config.listen, source })?;
+    tracing::info!(addr = %config.listen, "http api listening");
+    let mut api_shutdown = shutdown.clone();
+    let server = tokio::spawn(api::serve(listener, state, async move {
+        let _ = api_shutdown.wait_for(|stop| *stop).await;
+    }));
+    let metadata_task = config.ipfs_api.clone().map(|ipfs| {
+        let pool = pool.clone();
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let fetcher = match KuboFetcher::new(ipfs, Duration::from_secs(10)) {
+                Ok(f) => Arc::new(f),
+                Err(err) => {
+                    tracing::error!(error = %err, "metadata fetching disabled");
+                    return;
+                }
+            };
+            loop {
+                if let Err(err) = metadata::fetch_pending(&pool, fetcher.as_ref(), 32).await {
+                    tracing::warn!(error = %err, "metadata pass failed");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {},
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        })
+    });
+    let result = syncer.run(shutdown).await;
+    if result.is_err() {
+        server.abort();
+    } else {
+        let _ = server.await;
+    }
+    if let Some(task) = metadata_task {
+        task.abort();
+    }
+    Ok(result?)
+}
+
+/// Deletes everything indexed for the manifest's chain.
+pub async fn reset(config: &Config) -> Result<(), RunError> {
+    let deployment = Deployment::read(&config.manifest)?;
+    let pool = db::connect(&config.database_url, 2).await?;
+    db::reset(&pool, deployment.chain_id).await?;
+    Ok(())
+}

@@ -1,0 +1,447 @@
+//! Shared harness: a real anvil with the protocol deployed, a real throwaway PostgreSQL, a
+//! scripted scenario that emits every kind of event the derived tables use, and a syncer.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::{path::PathBuf, time::Duration};
+
+use agora_contracts::{
+    Agora, DeployParams, Deployment, asset_registry::IAssetRegistry::PublishParams,
+    compute_market::IComputeMarket::OpenJobParams, deploy_protocol, signing_provider, tx,
+};
+use agora_deploy::services::postgres::PostgresCluster;
+use agora_indexer::{
+    db,
+    sync::{SyncConfig, Syncer, http_provider},
+};
+use alloy::{
+    node_bindings::{Anvil, AnvilInstance},
+    primitives::{Address, B256, Bytes, U256, aliases::U80, keccak256},
+    providers::{DynProvider, Provider, ext::AnvilApi},
+    signers::local::PrivateKeySigner,
+    sol_types::SolCall,
+};
+use sqlx::PgPool;
+
+pub const ETHER: U256 = U256::from_limbs([1_000_000_000_000_000_000, 0, 0, 0]);
+
+/// The pinned anvil; a missing binary fails the test, never skips it.
+pub fn anvil_path() -> PathBuf {
+    agora_deploy::services::anvil::binary_path().unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// A throwaway PostgreSQL with one fresh, migrated database.
+pub struct Db {
+    pub cluster: PostgresCluster,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl Db {
+    pub async fn start() -> Db {
+        let cluster = PostgresCluster::start().unwrap_or_else(|err| panic!("PostgreSQL: {err}"));
+        let url = cluster.fresh_database().expect("create a database");
+        let pool = db::connect(&url, 8).await.expect("connect and migrate");
+        Db { cluster, url, pool }
+    }
+
+    /// Another fresh, migrated database on the same cluster.
+    pub async fn another(&self) -> PgPool {
+        self.another_with_url().await.1
+    }
+
+    /// Another fresh, migrated database and its URL.
+    pub async fn another_with_url(&self) -> (String, PgPool) {
+        let url = self.cluster.fresh_database().expect("create a database");
+        let pool = db::connect(&url, 8).await.expect("connect and migrate");
+        (url, pool)
+    }
+}
+
+#[derive(Clone)]
+pub struct Actor {
+    pub address: Address,
+    pub provider: DynProvider,
+}
+
+pub struct Chain {
+    pub anvil: AnvilInstance,
+    pub deployment: Deployment,
+    pub params: DeployParams,
+    pub agora: Agora,
+    pub reader: DynProvider,
+}
+
+impl Chain {
+    pub async fn start() -> Chain {
+        Self::start_with_args(&[]).await
+    }
+
+    /// Starts anvil with extra command-line arguments.
+    pub async fn start_with_args(args: &[&str]) -> Chain {
+        let anvil = Anvil::at(anvil_path()).args(args).try_spawn().expect("spawn anvil");
+        Self::deploy_on(anvil).await
+    }
+
+    pub async fn deploy_on(anvil: AnvilInstance) -> Chain {
+        let params = DeployParams::local();
+        let deployer = actor_of(&anvil, 0);
+        let deployment =
+            deploy_protocol(&deployer.provider, deployer.address, &params).await.expect("deploy");
+        let agora = Agora::new(deployment.clone(), deployer.provider.clone());
+        let reader = http_provider(anvil.endpoint_url());
+        Chain { anvil, deployment, params, agora, reader }
+    }
+
+    pub fn actor(&self, index: usize) -> Actor {
+        actor_of(&self.anvil, index)
+    }
+
+    pub fn as_actor(&self, actor: &Actor) -> Agora {
+        self.agora.with_provider(actor.provider.clone())
+    }
+
+    pub fn provider(&self) -> &DynProvider {
+        self.agora.provider()
+    }
+
+    pub async fn mine(&self, blocks: u64) {
+        self.provider().anvil_mine(Some(blocks), None).await.expect("mine");
+    }
+
+    pub async fn head(&self) -> u64 {
+        self.provider().get_block_number().await.expect("head")
+    }
+
+    pub async fn now(&self) -> u64 {
+        self.provider().get_block_by_number(Default::default()).await.unwrap().unwrap().header.timestamp
+    }
+
+    pub fn syncer(&self, pool: &PgPool, config: SyncConfig) -> Syncer {
+        Syncer::new(self.reader.clone(), pool.clone(), &self.deployment, config)
+    }
+}
+
+fn actor_of(anvil: &AnvilInstance, index: usize) -> Actor {
+    let signer = PrivateKeySigner::from(anvil.keys()[index].clone());
+    Actor { address: signer.address(), provider: signing_provider(anvil.endpoint_url(), signer) }
+}
+
+/// Sync settings that exercise range mode with small ranges and several in flight.
+pub fn small_ranges(window: u64) -> SyncConfig {
+    SyncConfig {
+        window,
+        initial_range: 2,
+        max_range: 8,
+        concurrency: 3,
+        poll_interval: Duration::from_millis(50),
+        exit_at_head: true,
+        ..SyncConfig::default()
+    }
+}
+
+/// Syncs until caught up with the head.
+pub async fn sync_to_head(chain: &Chain, pool: &PgPool, config: SyncConfig) -> Syncer {
+    let mut syncer = chain.syncer(pool, SyncConfig { exit_at_head: true, ..config });
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    syncer.run(shutdown).await.expect("sync");
+    syncer
+}
+
+pub fn publish_params(
+    owner: Address,
+    kind: u8,
+    price: u128,
+    cid: &str,
+    split: Option<(Vec<Address>, Vec<u16>)>,
+) -> PublishParams {
+    let (split_recipients, split_bps) = split.unwrap_or_default();
+    PublishParams {
+        owner,
+        kind,
+        computeOnly: false,
+        accessDuration: 0,
+        contentDigest: keccak256(format!("content {owner} {kind} {price} {cid}")),
+        metadataCid: cid.into(),
+        currency: Address::ZERO,
+        price: U80::from(price),
+        freePerAddress: 0,
+        splitRecipients: split_recipients,
+        splitBps: split_bps,
+    }
+}
+
+/// What the scenario created, for assertions.
+pub struct Scenario {
+    pub dataset: U256,
+    pub dataset_token: Address,
+    pub algorithm: U256,
+    pub algorithm_token: Address,
+    pub publisher: Actor,
+    pub buyer: Actor,
+    pub provider: Actor,
+    pub friend: Actor,
+    pub voter: Actor,
+    pub proposal_id: U256,
+    pub job_id: U256,
+}
+
+pub const DATASET_CID: &str = "bafkreidatasetcidv1";
+pub const DATASET_CID_V2: &str = "bafkreidatasetcidv2";
+pub const ALGORITHM_CID: &str = "bafkreialgorithmcid";
+
+/// Publishes, buys, consumes, transfers, updates metadata and listings, releases revenue,
+/// registers a compute provider and runs a job, proposes and votes.
+pub async fn scenario(chain: &Chain) -> Scenario {
+    let publisher = chain.actor(1);
+    let buyer = chain.actor(2);
+    let provider = chain.actor(3);
+    let friend = chain.actor(4);
+    let voter = chain.actor(5);
+    let as_publisher = chain.as_actor(&publisher);
+    let as_buyer = chain.as_actor(&buyer);
+    let price: u128 = 1_000_000_000_000_000;
+
+    // The dataset's revenue is split between the publisher and a friend (recipients sorted).
+    let mut recipients = vec![publisher.address, friend.address];
+    recipients.sort();
+    let dataset = as_publisher
+        .publish(publish_params(
+            publisher.address,
+            0,
+            price,
+            DATASET_CID,
+            Some((recipients, vec![7_000, 3_000])),
+        ))
+        .await
+        .expect("publish dataset");
+    chain.mine(3).await;
+    let algorithm = as_publisher
+        .publish(publish_params(publisher.address, 2, 0, ALGORITHM_CID, None))
+        .await
+        .expect("publish algorithm");
+    chain.mine(2).await;
+
+    tx::send(
+        "buy",
+        as_buyer
+            .marketplace
+            .buy(dataset.asset_id, U256::from(4), Address::ZERO, U256::from(price))
+            .value(U256::from(4 * price)),
+    )
+    .await
+    .expect("buy");
+    let token = as_buyer.access_token_at(dataset.access_token);
+    tx::send("consume", token.consume(provider.address)).await.expect("consume");
+    tx::send("transfer", token.transfer(friend.address, U256::from(1))).await.expect("transfer");
+    chain.mine(1).await;
+
+    tx::send(
+        "updateMetadata",
+        as_publisher.registry.updateMetadata(dataset.asset_id, DATASET_CID_V2.into(), keccak256("v2")),
+    )
+    .await
+    .expect("update metadata");
+    tx::send(
+        "setListing",
+        as_publisher.marketplace.setListing(dataset.asset_id, Address::ZERO, U80::from(2 * price), 1),
+    )
+    .await
+    .expect("set listing");
+    tx::send("release", as_publisher.splitter.release(dataset.asset_id, Address::ZERO, friend.address))
+        .await
+        .expect("release");
+
+    // Compute: register, open a job on the dataset with the algorithm, post a result.
+    let as_provider = chain.as_actor(&provider);
+    let job_price = ETHER / U256::from(20);
+    tx::send(
+        "registerProvider",
+        as_provider
+            .compute_market
+            .registerProvider("http://127.0.0.1:9/compute".into(), Address::ZERO, job_price.to::<u128>())
+            .value(chain.params.min_stake),
+    )
+    .await
+    .expect("register provider");
+    let deadline = chain.now().await + 3_600;
+    let receipt = tx::send(
+        "openJob",
+        as_buyer
+            .compute_market
+            .openJob(OpenJobParams {
+                datasetId: dataset.asset_id,
+                algorithmId: algorithm.asset_id,
+                provider: provider.address,
+                specCid: "bafy-spec".into(),
+                currency: Address::ZERO,
+                maxPayment: job_price,
+                deadline,
+            })
+            .value(job_price),
+    )
+    .await
+    .expect("open job");
+    let job_id =
+        receipt.decoded_log::<agora_contracts::ComputeMarket::JobOpened>().expect("JobOpened").data.jobId;
+    tx::send(
+        "postResult",
+        as_provider.compute_market.postResult(job_id, "bafy-result".into(), B256::repeat_byte(9)),
+    )
+    .await
+    .expect("post result");
+
+    // Governance: votes delegated, a proposal, a vote for it.
+    tx::send("transfer AGORA", chain.agora.token.transfer(voter.address, ETHER * U256::from(10_000_000)))
+        .await
+        .expect("give AGORA");
+    let as_voter = chain.as_actor(&voter);
+    tx::send("delegate", as_voter.token.delegate(voter.address)).await.expect("delegate");
+    chain.mine(1).await;
+    // The DAO delists the algorithm: propose, vote, queue, execute.
+    let call = agora_contracts::Marketplace::delistCall {
+        assetId: algorithm.asset_id,
+        reasonCid: "bafy-reason".into(),
+    }
+    .abi_encode();
+    let targets = vec![chain.deployment.contracts.marketplace];
+    let values = vec![U256::ZERO];
+    let calldatas = vec![Bytes::from(call)];
+    let description = "delist the algorithm".to_owned();
+    let description_hash = keccak256(description.as_bytes());
+    let proposal_id = tx::call(
+        "hashProposal",
+        as_voter.governor.hashProposal(targets.clone(), values.clone(), calldatas.clone(), description_hash),
+    )
+    .await
+    .expect("hash proposal");
+    tx::send(
+        "propose",
+        as_voter.governor.propose(targets.clone(), values.clone(), calldatas.clone(), description),
+    )
+    .await
+    .expect("propose");
+    chain.mine(u64::from(chain.params.voting_delay) + 1).await;
+    tx::send("castVote", as_voter.governor.castVoteWithReason(proposal_id, 1, "yes".into()))
+        .await
+        .expect("vote");
+    chain.mine(u64::from(chain.params.voting_period) + 1).await;
+    tx::send(
+        "queue",
+        as_voter.governor.queue(targets.clone(), values.clone(), calldatas.clone(), description_hash),
+    )
+    .await
+    .expect("queue");
+    chain.provider().anvil_increase_time(chain.params.timelock_min_delay + 1).await.expect("advance time");
+    chain.mine(1).await;
+    tx::send("execute", as_voter.governor.execute(targets, values, calldatas, description_hash))
+        .await
+        .expect("execute");
+
+    Scenario {
+        dataset: dataset.asset_id,
+        dataset_token: dataset.access_token,
+        algorithm: algorithm.asset_id,
+        algorithm_token: algorithm.access_token,
+        publisher,
+        buyer,
+        provider,
+        friend,
+        voter,
+        proposal_id,
+        job_id,
+    }
+}
+
+/// A canonical dump of every derived table and the raw events, to compare databases.
+pub async fn dump(pool: &PgPool) -> Vec<String> {
+    let tables = [
+        ("events", "block_number, log_index"),
+        ("access_tokens", "address"),
+        ("assets", "asset_id"),
+        ("listings", "asset_id"),
+        ("asset_versions", "asset_id, version"),
+        ("access_balances", "token, holder"),
+        ("purchases", "block_number, log_index"),
+        ("access_orders", "token, order_id"),
+        ("splits", "asset_id"),
+        ("releases", "block_number, log_index"),
+        ("proposals", "proposal_id"),
+        ("votes", "proposal_id, voter"),
+        ("delegations", "delegator"),
+        ("compute_providers", "provider"),
+        ("jobs", "job_id"),
+    ];
+    let mut out = Vec::new();
+    for (table, order) in tables {
+        let sql = format!("SELECT row_to_json(t)::text FROM (SELECT * FROM {table} ORDER BY {order}) t");
+        let rows: Vec<(String,)> = sqlx::query_as(&sql).fetch_all(pool).await.expect("dump");
+        out.extend(rows.into_iter().map(|(r,)| format!("{table}: {r}")));
+    }
+    out
+}
+
+pub async fn count(pool: &PgPool, sql: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await.expect("count");
+    n
+}
+
+/// Polls `check` every 50 ms until it holds, failing after `secs` seconds.
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {secs}s waiting for {what}");
+}
+
+/// A TCP proxy in front of a node, which can be taken down (dropping every connection) and
+/// brought back on the same port: a node that blinks.
+pub struct Proxy {
+    pub port: u16,
+    upstream: std::net::SocketAddr,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Proxy {
+    pub async fn start(upstream_port: u16) -> Proxy {
+        let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], upstream_port));
+        let mut proxy = Proxy { port: 0, upstream, task: None };
+        proxy.up().await;
+        proxy
+    }
+
+    pub fn url(&self) -> alloy::transports::http::reqwest::Url {
+        format!("http://127.0.0.1:{}", self.port).parse().unwrap()
+    }
+
+    pub async fn up(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.expect("bind proxy");
+        self.port = listener.local_addr().unwrap().port();
+        let upstream = self.upstream;
+        self.task = Some(tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Stops listening and drops every open connection.
+    pub async fn down(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
