@@ -1,0 +1,152 @@
+//! What the provider reads from the chain, with caches for what cannot change: an asset's
+//! access token and compute-only flag never change and a confirmed order is immutable, so a
+//! warm access check needs no RPC at all. An asset's digest and metadata CID can change
+//! (`updateMetadata`), so assets are re-read after a short TTL.
+
+use std::{
+    collections::HashMap,
+    sync::RwLock,
+    time::{Duration, Instant},
+};
+
+use agora_contracts::{AccessToken, AssetRegistry, Deployment};
+use alloy::{
+    primitives::{Address, B256, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::Filter,
+    sol_types::SolEvent,
+    transports::http::reqwest::Url,
+};
+
+use crate::access::Order;
+
+/// Reading the chain failed (as opposed to the chain saying "no such thing").
+#[derive(Debug, thiserror::Error)]
+#[error("{action}: {reason}")]
+pub struct ChainError {
+    /// What was being read.
+    pub action: String,
+    /// The RPC error.
+    pub reason: String,
+}
+
+/// An asset as the provider needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetInfo {
+    /// Its access-token clone.
+    pub access_token: Address,
+    /// Whether its content never leaves a compute provider.
+    pub compute_only: bool,
+    /// sha-256 of its content.
+    pub content_digest: B256,
+    /// IPFS CID of its metadata JSON.
+    pub metadata_cid: String,
+}
+
+/// Cached reads of the registry and the access tokens of one deployment.
+#[derive(Debug)]
+pub struct ChainReader {
+    provider: DynProvider,
+    registry: AssetRegistry::AssetRegistryInstance<DynProvider>,
+    from_block: u64,
+    asset_ttl: Duration,
+    assets: RwLock<HashMap<U256, (AssetInfo, Instant)>>,
+    orders: RwLock<HashMap<(Address, U256), Order>>,
+}
+
+impl ChainReader {
+    /// A reader of `deployment` over HTTP at `rpc_url`; assets are re-read after `asset_ttl`.
+    pub fn new(rpc_url: Url, deployment: &Deployment, asset_ttl: Duration) -> Self {
+        let provider = ProviderBuilder::new().connect_http(rpc_url).erased();
+        Self::with_provider(provider, deployment, asset_ttl)
+    }
+
+    /// A reader over an existing provider.
+    pub fn with_provider(provider: DynProvider, deployment: &Deployment, asset_ttl: Duration) -> Self {
+        Self {
+            registry: AssetRegistry::new(deployment.contracts.asset_registry, provider.clone()),
+            provider,
+            from_block: deployment.deployment_block,
+            asset_ttl,
+            assets: RwLock::default(),
+            orders: RwLock::default(),
+        }
+    }
+
+    /// The chain id the node reports.
+    pub async fn chain_id(&self) -> Result<u64, ChainError> {
+        self.provider
+            .get_chain_id()
+            .await
+            .map_err(|err| ChainError { action: "read the chain id".into(), reason: err.to_string() })
+    }
+
+    /// The asset `asset_id`, or `None` when the registry does not know it.
+    pub async fn asset(&self, asset_id: U256) -> Result<Option<AssetInfo>, ChainError> {
+        if let Some((asset, read_at)) = read(&self.assets).get(&asset_id)
+            && read_at.elapsed() < self.asset_ttl
+        {
+            return Ok(Some(asset.clone()));
+        }
+        let asset = match self.registry.getAsset(asset_id).call().await {
+            Ok(asset) => asset,
+            Err(err) if is_revert(&err) => return Ok(None),
+            Err(err) => {
+                return Err(ChainError {
+                    action: format!("registry.getAsset({asset_id})"),
+                    reason: err.to_string(),
+                });
+            }
+        };
+        let info = AssetInfo {
+            access_token: asset.accessToken,
+            compute_only: asset.computeOnly,
+            content_digest: asset.contentDigest,
+            metadata_cid: asset.metadataCid,
+        };
+        write(&self.assets).insert(asset_id, (info.clone(), Instant::now()));
+        Ok(Some(info))
+    }
+
+    /// The order `order_id` recorded by the access token at `access_token`, or `None`.
+    pub async fn order(&self, access_token: Address, order_id: U256) -> Result<Option<Order>, ChainError> {
+        if let Some(order) = read(&self.orders).get(&(access_token, order_id)) {
+            return Ok(Some(*order));
+        }
+        let filter = Filter::new()
+            .address(access_token)
+            .event_signature(AccessToken::AccessConsumed::SIGNATURE_HASH)
+            .topic1(B256::from(order_id))
+            .from_block(self.from_block);
+        let logs = self.provider.get_logs(&filter).await.map_err(|err| ChainError {
+            action: format!("AccessConsumed logs of {access_token} for order {order_id}"),
+            reason: err.to_string(),
+        })?;
+        let Some(event) = logs
+            .iter()
+            .filter(|log| !log.removed)
+            .find_map(|log| log.log_decode::<AccessToken::AccessConsumed>().ok())
+        else {
+            return Ok(None);
+        };
+        let event = event.inner.data;
+        let order = Order { consumer: event.consumer, provider: event.provider, expires_at: event.expiresAt };
+        write(&self.orders).insert((access_token, order_id), order);
+        Ok(Some(order))
+    }
+}
+
+fn is_revert(err: &alloy::contract::Error) -> bool {
+    match err {
+        alloy::contract::Error::TransportError(err) => err.as_error_resp().is_some(),
+        _ => true,
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

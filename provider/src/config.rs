@@ -1,0 +1,185 @@
+//! Configuration, layered: defaults → TOML file → `AGORA_PROVIDER_*` environment → flags
+//! (applied by the binary). Secrets are not part of it: the key comes from
+//! `AGORA_PROVIDER_PRIVATE_KEY` or an encrypted keystore (see `main.rs`) and is never logged.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+use alloy::signers::local::PrivateKeySigner;
+
+use crate::server::Limits;
+
+/// The provider's key could not be loaded. Messages never contain the key or the password.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Neither a key nor a keystore was given.
+    #[error("no key: set AGORA_PROVIDER_PRIVATE_KEY, or `keystore` with AGORA_PROVIDER_KEYSTORE_PASSWORD")]
+    Missing,
+    /// The private key does not parse.
+    #[error("AGORA_PROVIDER_PRIVATE_KEY is not a valid secp256k1 private key")]
+    InvalidKey,
+    /// A keystore without a password.
+    #[error("AGORA_PROVIDER_KEYSTORE_PASSWORD must be set to decrypt the keystore {0}")]
+    NoPassword(String),
+    /// The keystore could not be read or decrypted.
+    #[error("could not decrypt the keystore {0} (wrong password or not a keystore)")]
+    Keystore(String),
+}
+
+/// The provider's key: the hex `private_key` if given, else `keystore` decrypted with
+/// `password`.
+pub fn load_signer(
+    private_key: Option<&str>,
+    keystore: Option<&std::path::Path>,
+    password: Option<&str>,
+) -> Result<PrivateKeySigner, KeyError> {
+    if let Some(key) = private_key {
+        return key.trim().parse().map_err(|_| KeyError::InvalidKey);
+    }
+    let keystore = keystore.ok_or(KeyError::Missing)?;
+    let display = keystore.display().to_string();
+    let password = password.ok_or_else(|| KeyError::NoPassword(display.clone()))?;
+    PrivateKeySigner::decrypt_keystore(keystore, password).map_err(|_| KeyError::Keystore(display))
+}
+
+/// Environment variables that hold secrets and are never read into [`Config`].
+pub const SECRET_ENV: &[&str] = &["private_key", "keystore_password"];
+
+/// The provider's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP service listens on.
+    pub listen: SocketAddr,
+    /// The chain's JSON-RPC URL.
+    pub rpc_url: String,
+    /// The deployment manifest (`deploy/deployments/<chainId>.json`).
+    pub deployment: PathBuf,
+    /// Kubo's RPC API URL.
+    pub ipfs_api: String,
+    /// Seconds Kubo may take to answer (and between two chunks of a stream).
+    pub ipfs_timeout_secs: u64,
+    /// SQLite database file (nonces, served orders).
+    pub database: PathBuf,
+    /// Encrypted JSON keystore holding the provider's key (password from
+    /// `AGORA_PROVIDER_KEYSTORE_PASSWORD`).
+    pub keystore: Option<PathBuf>,
+    /// Largest request body accepted, bytes.
+    pub max_body_bytes: usize,
+    /// Downloads streaming at once.
+    pub max_concurrent_downloads: usize,
+    /// Requests being handled at once.
+    pub max_concurrent_requests: usize,
+    /// Seconds to produce a response's headers.
+    pub request_timeout_secs: u64,
+    /// Seconds an asset read from the chain stays cached.
+    pub asset_ttl_secs: u64,
+    /// Seconds a write to a client may stay blocked before its connection is dropped.
+    pub write_stall_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let limits = Limits::default();
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
+            rpc_url: "http://127.0.0.1:8545".into(),
+            deployment: PathBuf::from("deploy/deployments/31337.json"),
+            ipfs_api: "http://127.0.0.1:5001".into(),
+            ipfs_timeout_secs: 30,
+            database: PathBuf::from("provider.sqlite"),
+            keystore: None,
+            max_body_bytes: limits.max_body_bytes,
+            max_concurrent_downloads: limits.max_concurrent_downloads,
+            max_concurrent_requests: limits.max_concurrent_requests,
+            request_timeout_secs: limits.request_timeout.as_secs(),
+            asset_ttl_secs: limits.asset_ttl.as_secs(),
+            write_stall_secs: limits.write_stall.as_secs(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (if any), then `AGORA_PROVIDER_*` variables.
+    pub fn figment(file: Option<&std::path::Path>) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment.merge(Env::prefixed("AGORA_PROVIDER_").ignore(SECRET_ENV))
+    }
+
+    /// Loads the layered configuration.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, Box<figment::Error>> {
+        Self::figment(file).extract().map_err(Box::new)
+    }
+
+    /// The service limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_body_bytes: self.max_body_bytes,
+            max_concurrent_downloads: self.max_concurrent_downloads,
+            max_concurrent_requests: self.max_concurrent_requests,
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
+            asset_ttl: Duration::from_secs(self.asset_ttl_secs),
+            write_stall: Duration::from_secs(self.write_stall_secs),
+        }
+    }
+
+    /// Kubo's deadline.
+    pub fn ipfs_timeout(&self) -> Duration {
+        Duration::from_secs(self.ipfs_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_load_from_hex_or_an_encrypted_keystore_and_errors_hide_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = chacha20poly1305::aead::OsRng;
+        let (signer, name) =
+            PrivateKeySigner::new_keystore(dir.path(), &mut rng, "correct horse", None).unwrap();
+        let path = dir.path().join(name);
+        let loaded = load_signer(None, Some(&path), Some("correct horse")).unwrap();
+        assert_eq!(loaded.address(), signer.address());
+        let wrong = load_signer(None, Some(&path), Some("battery staple")).unwrap_err().to_string();
+        assert!(!wrong.contains("battery") && !wrong.contains("horse"), "{wrong}");
+        assert!(matches!(load_signer(None, Some(&path), None), Err(KeyError::NoPassword(_))));
+        assert!(matches!(load_signer(None, None, None), Err(KeyError::Missing)));
+        let hex = format!("0x{}", hex::encode(signer.credential().to_bytes()));
+        assert_eq!(load_signer(Some(&hex), None, None).unwrap().address(), signer.address());
+        let bad = load_signer(Some("0xnot-a-key"), None, None).unwrap_err().to_string();
+        assert!(!bad.contains("not-a-key"), "{bad}");
+    }
+
+    #[test]
+    fn the_example_file_is_the_defaults() {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/provider.example.toml");
+        let loaded: Config = Figment::from(Toml::file_exact(example)).extract().unwrap();
+        assert_eq!(loaded, Config::default());
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature.
+    fn file_then_env_override_defaults_and_secrets_stay_out() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("provider.toml", "ipfs_api = \"http://127.0.0.1:1\"\nmax_body_bytes = 10\n")?;
+            jail.set_env("AGORA_PROVIDER_MAX_BODY_BYTES", "20");
+            jail.set_env("AGORA_PROVIDER_PRIVATE_KEY", "0xsecret");
+            let config =
+                Config::load(Some(std::path::Path::new("provider.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.ipfs_api, "http://127.0.0.1:1");
+            assert_eq!(config.max_body_bytes, 20);
+            assert!(!format!("{config:?}").contains("secret"));
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,487 @@
+//! Encryption of private assets.
+//!
+//! - Content: ChaCha20-Poly1305 in the STREAM construction (`aead::stream::StreamBE32`,
+//!   Hoang–Reyhanitabar–Rogaway–Vizár): the plaintext is cut into [`CHUNK_SIZE`]-byte chunks,
+//!   chunk `i` is sealed with the nonce `prefix(7 bytes) ‖ i (u32 big-endian) ‖ last-flag`, so
+//!   chunks cannot be reordered, dropped or truncated without failing authentication. Every
+//!   ciphertext chunk is `CHUNK_SIZE + 16` bytes (the last one shorter), so a plaintext byte
+//!   range maps to whole ciphertext chunks that decrypt on their own: an HTTP `Range` is served
+//!   by fetching only those chunks from IPFS.
+//! - Key: a fresh random 256-bit content key per asset, wrapped for each trusted provider
+//!   with ECIES over secp256k1 (the `ecies` crate: ephemeral key, HKDF-SHA256, AES-256-GCM)
+//!   to the provider's own Ethereum key, so only that provider can unwrap it.
+//! - Where it lives: the [`Encryption`] header (scheme, chunk size, nonce prefix, plaintext
+//!   size, wrapped keys) sits in the asset's metadata JSON on IPFS. The content key itself is
+//!   never written anywhere in the clear.
+
+use std::{
+    io,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use alloy::primitives::{Address, Bytes as HexBytes};
+use bytes::{Bytes, BytesMut};
+use chacha20poly1305::{
+    ChaCha20Poly1305, KeyInit,
+    aead::{
+        OsRng,
+        rand_core::RngCore,
+        stream::{NewStream, StreamBE32, StreamPrimitive},
+    },
+};
+use futures::{StreamExt, stream};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, ReadBuf};
+
+use crate::storage::{ByteStream, StorageError};
+
+/// Plaintext bytes per chunk.
+pub const CHUNK_SIZE: u32 = 64 * 1024;
+/// Poly1305 tag appended to every chunk.
+pub const TAG_SIZE: u64 = 16;
+/// Name of the scheme in [`Encryption::scheme`].
+pub const SCHEME: &str = "chacha20poly1305-stream-be32";
+/// Bytes of the STREAM nonce prefix (12-byte nonce minus 4-byte counter and 1-byte flag).
+pub const NONCE_PREFIX_SIZE: usize = 7;
+
+/// Encrypting, wrapping or decrypting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    /// The header names a scheme or parameters this provider does not know.
+    #[error("unsupported encryption: {0}")]
+    Unsupported(String),
+    /// The content key is not wrapped for this provider.
+    #[error("the content key is not wrapped for provider {0}")]
+    NotAKeyHolder(Address),
+    /// ECIES failed (wrong key, corrupted wrapped key, or invalid public key).
+    #[error("ECIES: {0}")]
+    Ecies(String),
+    /// A chunk failed authentication: wrong key, or tampered/truncated ciphertext.
+    #[error("chunk {chunk} failed authentication")]
+    Authentication {
+        /// Index of the chunk.
+        chunk: u64,
+    },
+}
+
+/// A content key (256 bits).
+#[derive(Clone)]
+pub struct ContentKey([u8; 32]);
+
+impl std::fmt::Debug for ContentKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ContentKey(<redacted>)")
+    }
+}
+
+impl ContentKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        let mut key = [0u8; 32];
+        OsRng.fill_bytes(&mut key);
+        Self(key)
+    }
+
+    /// Wraps the key for the holder of the secp256k1 public key `public_key` (SEC1,
+    /// compressed or not).
+    pub fn wrap_for(&self, provider: Address, public_key: &[u8]) -> Result<WrappedKey, CryptoError> {
+        let wrapped =
+            ecies::encrypt(public_key, &self.0).map_err(|err| CryptoError::Ecies(err.to_string()))?;
+        Ok(WrappedKey { provider, key: wrapped.into() })
+    }
+
+    /// Unwraps a key with the provider's 32-byte secp256k1 secret key.
+    pub fn unwrap(wrapped: &WrappedKey, secret_key: &[u8]) -> Result<Self, CryptoError> {
+        let key =
+            ecies::decrypt(secret_key, &wrapped.key).map_err(|err| CryptoError::Ecies(err.to_string()))?;
+        let key: [u8; 32] =
+            key.try_into().map_err(|_| CryptoError::Ecies("the unwrapped key is not 32 bytes".into()))?;
+        Ok(Self(key))
+    }
+
+    fn stream(&self, nonce_prefix: &[u8; NONCE_PREFIX_SIZE]) -> StreamBE32<ChaCha20Poly1305> {
+        let cipher = ChaCha20Poly1305::new(&self.0.into());
+        StreamBE32::from_aead(cipher, nonce_prefix.into())
+    }
+}
+
+/// A content key wrapped for one provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrappedKey {
+    /// The provider that can unwrap it.
+    pub provider: Address,
+    /// The ECIES ciphertext of the content key.
+    pub key: HexBytes,
+}
+
+/// How a private asset's content is encrypted; stored in its metadata JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Encryption {
+    /// Always [`SCHEME`].
+    pub scheme: String,
+    /// Plaintext bytes per chunk.
+    pub chunk_size: u32,
+    /// The STREAM nonce prefix.
+    pub nonce_prefix: HexBytes,
+    /// Size of the plaintext.
+    pub plaintext_size: u64,
+    /// The content key, wrapped for each trusted provider.
+    pub wrapped_keys: Vec<WrappedKey>,
+}
+
+impl Encryption {
+    /// A header for `plaintext_size` bytes with a fresh nonce prefix and no key holders yet.
+    pub fn new(plaintext_size: u64) -> Self {
+        let mut prefix = [0u8; NONCE_PREFIX_SIZE];
+        OsRng.fill_bytes(&mut prefix);
+        Self {
+            scheme: SCHEME.to_owned(),
+            chunk_size: CHUNK_SIZE,
+            nonce_prefix: prefix.to_vec().into(),
+            plaintext_size,
+            wrapped_keys: Vec::new(),
+        }
+    }
+
+    /// Checks the scheme and parameters.
+    pub fn validate(&self) -> Result<(), CryptoError> {
+        if self.scheme != SCHEME {
+            return Err(CryptoError::Unsupported(format!("scheme {:?}", self.scheme)));
+        }
+        if self.chunk_size == 0 || self.chunk_size > 16 * 1024 * 1024 {
+            return Err(CryptoError::Unsupported(format!("chunk size {}", self.chunk_size)));
+        }
+        if self.nonce_prefix.len() != NONCE_PREFIX_SIZE {
+            return Err(CryptoError::Unsupported(format!(
+                "nonce prefix of {} bytes",
+                self.nonce_prefix.len()
+            )));
+        }
+        if self.chunk_count() > u64::from(u32::MAX) {
+            return Err(CryptoError::Unsupported("more chunks than the STREAM counter allows".into()));
+        }
+        Ok(())
+    }
+
+    /// The content key wrapped for `provider`, unwrapped with its secret key.
+    pub fn content_key(&self, provider: Address, secret_key: &[u8]) -> Result<ContentKey, CryptoError> {
+        let wrapped = self
+            .wrapped_keys
+            .iter()
+            .find(|wrapped| wrapped.provider == provider)
+            .ok_or(CryptoError::NotAKeyHolder(provider))?;
+        ContentKey::unwrap(wrapped, secret_key)
+    }
+
+    /// Number of chunks (an empty plaintext still has one, empty, last chunk).
+    pub fn chunk_count(&self) -> u64 {
+        self.plaintext_size.div_ceil(u64::from(self.chunk_size)).max(1)
+    }
+
+    /// Size of the ciphertext.
+    pub fn ciphertext_size(&self) -> u64 {
+        self.plaintext_size + self.chunk_count() * TAG_SIZE
+    }
+
+    fn prefix(&self) -> Result<[u8; NONCE_PREFIX_SIZE], CryptoError> {
+        self.nonce_prefix
+            .as_ref()
+            .try_into()
+            .map_err(|_| CryptoError::Unsupported("nonce prefix length".into()))
+    }
+
+    /// The ciphertext byte range (offset, length) holding plaintext bytes `start..=end`, and
+    /// the index of its first chunk.
+    pub fn ciphertext_range(&self, start: u64, end: u64) -> (u64, u64, u64) {
+        let chunk = u64::from(self.chunk_size);
+        let sealed = chunk + TAG_SIZE;
+        let first = start / chunk;
+        let last = end / chunk;
+        let offset = first * sealed;
+        let length = ((last + 1) * sealed).min(self.ciphertext_size()) - offset;
+        (offset, length, first)
+    }
+
+    /// An [`AsyncRead`] yielding the ciphertext of `plaintext` (which must yield exactly
+    /// `plaintext_size` bytes).
+    pub fn encrypting_reader<R>(
+        &self,
+        key: &ContentKey,
+        plaintext: R,
+    ) -> Result<EncryptingReader<R>, CryptoError>
+    where
+        R: AsyncRead + Unpin,
+    {
+        self.validate()?;
+        Ok(EncryptingReader {
+            inner: plaintext,
+            stream: key.stream(&self.prefix()?),
+            chunk_size: self.chunk_size as usize,
+            remaining: self.plaintext_size,
+            chunk: 0,
+            chunks: self.chunk_count(),
+            plain: Vec::with_capacity(self.chunk_size as usize + TAG_SIZE as usize),
+            out: Vec::new(),
+            out_pos: 0,
+        })
+    }
+
+    /// Decrypts ciphertext that starts at chunk `first_chunk`, skipping `skip` plaintext bytes
+    /// and yielding `take` bytes.
+    pub fn decrypting_stream(
+        &self,
+        key: &ContentKey,
+        ciphertext: ByteStream,
+        first_chunk: u64,
+        skip: u64,
+        take: u64,
+    ) -> Result<ByteStream, CryptoError> {
+        self.validate()?;
+        struct State {
+            inner: ByteStream,
+            stream: StreamBE32<ChaCha20Poly1305>,
+            buf: BytesMut,
+            sealed: usize,
+            chunk: u64,
+            chunks: u64,
+            skip: u64,
+            take: u64,
+            done: bool,
+        }
+        let state = State {
+            inner: ciphertext,
+            stream: key.stream(&self.prefix()?),
+            buf: BytesMut::new(),
+            sealed: self.chunk_size as usize + TAG_SIZE as usize,
+            chunk: first_chunk,
+            chunks: self.chunk_count(),
+            skip,
+            take,
+            done: take == 0,
+        };
+        Ok(Box::pin(stream::unfold(state, |mut s| async move {
+            loop {
+                if s.done {
+                    return None;
+                }
+                let last = s.chunk + 1 == s.chunks;
+                // A full sealed chunk is buffered, or the stream ended with the last chunk.
+                let ready = s.buf.len() >= s.sealed;
+                let upstream_ended;
+                if !ready {
+                    match s.inner.next().await {
+                        Some(Ok(bytes)) => {
+                            s.buf.extend_from_slice(&bytes);
+                            continue;
+                        }
+                        Some(Err(err)) => {
+                            s.done = true;
+                            return Some((Err(err), s));
+                        }
+                        None => upstream_ended = true,
+                    }
+                } else {
+                    upstream_ended = false;
+                }
+                if upstream_ended && (!last || s.buf.is_empty()) {
+                    s.done = true;
+                    let err = StorageError::Io {
+                        action: format!("decrypt chunk {}", s.chunk),
+                        source: io::Error::new(io::ErrorKind::UnexpectedEof, "ciphertext ended early"),
+                    };
+                    return Some((Err(err), s));
+                }
+                let take_len = if last { s.buf.len().min(s.sealed) } else { s.sealed };
+                let mut sealed = s.buf.split_to(take_len).to_vec();
+                let Ok(position) = u32::try_from(s.chunk) else {
+                    s.done = true;
+                    return Some((Err(auth_error(s.chunk)), s));
+                };
+                if s.stream.decrypt_in_place(position, last, b"", &mut sealed).is_err() {
+                    s.done = true;
+                    return Some((Err(auth_error(s.chunk)), s));
+                }
+                s.chunk += 1;
+                let mut plain = Bytes::from(sealed);
+                let skip = s.skip.min(plain.len() as u64) as usize;
+                s.skip -= skip as u64;
+                plain = plain.slice(skip..);
+                let keep = s.take.min(plain.len() as u64) as usize;
+                s.take -= keep as u64;
+                plain.truncate(keep);
+                if s.take == 0 || last {
+                    s.done = true;
+                }
+                if !plain.is_empty() {
+                    return Some((Ok(plain), s));
+                }
+            }
+        })))
+    }
+}
+
+fn auth_error(chunk: u64) -> StorageError {
+    StorageError::Io {
+        action: "decrypt private content".into(),
+        source: io::Error::new(io::ErrorKind::InvalidData, CryptoError::Authentication { chunk }),
+    }
+}
+
+/// Encrypts a plaintext reader chunk by chunk; see [`Encryption::encrypting_reader`].
+pub struct EncryptingReader<R> {
+    inner: R,
+    stream: StreamBE32<ChaCha20Poly1305>,
+    chunk_size: usize,
+    remaining: u64,
+    chunk: u64,
+    chunks: u64,
+    plain: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for EncryptingReader<R> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if this.out_pos < this.out.len() {
+                let n = (this.out.len() - this.out_pos).min(buf.remaining());
+                buf.put_slice(&this.out[this.out_pos..this.out_pos + n]);
+                this.out_pos += n;
+                return Poll::Ready(Ok(()));
+            }
+            if this.chunk >= this.chunks {
+                return Poll::Ready(Ok(()));
+            }
+            // Fill the next plaintext chunk: a full one, or what remains for the last.
+            let want = (this.remaining.min(this.chunk_size as u64)) as usize;
+            while this.plain.len() < want {
+                let mut scratch = [0u8; 16 * 1024];
+                let room = (want - this.plain.len()).min(scratch.len());
+                let mut read = ReadBuf::new(&mut scratch[..room]);
+                ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
+                if read.filled().is_empty() {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "plaintext shorter than the size in the encryption header",
+                    )));
+                }
+                this.plain.extend_from_slice(read.filled());
+            }
+            let last = this.chunk + 1 == this.chunks;
+            let position = u32::try_from(this.chunk).map_err(io::Error::other)?;
+            let mut sealed = std::mem::take(&mut this.plain);
+            this.stream
+                .encrypt_in_place(position, last, b"", &mut sealed)
+                .map_err(|_| io::Error::other("encryption failed"))?;
+            this.remaining -= want as u64;
+            this.chunk += 1;
+            this.plain = std::mem::replace(&mut this.out, sealed);
+            this.plain.clear();
+            this.out_pos = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    async fn encrypt(header: &Encryption, key: &ContentKey, plain: &[u8]) -> Vec<u8> {
+        let mut reader = header.encrypting_reader(key, plain).unwrap();
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).await.unwrap();
+        out
+    }
+
+    fn chunks_of(data: Vec<u8>, piece: usize) -> ByteStream {
+        let pieces: Vec<Result<Bytes, StorageError>> =
+            data.chunks(piece.max(1)).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        Box::pin(stream::iter(pieces))
+    }
+
+    async fn decrypt_range(
+        header: &Encryption,
+        key: &ContentKey,
+        cipher: &[u8],
+        start: u64,
+        end: u64,
+    ) -> Vec<u8> {
+        let (offset, length, first) = header.ciphertext_range(start, end);
+        let slice = cipher[offset as usize..(offset + length) as usize].to_vec();
+        let skip = start - first * u64::from(header.chunk_size);
+        let stream =
+            header.decrypting_stream(key, chunks_of(slice, 1000), first, skip, end - start + 1).unwrap();
+        crate::storage::collect(stream).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn round_trips_every_size_and_any_range() {
+        let key = ContentKey::generate();
+        for size in
+            [0usize, 1, 100, CHUNK_SIZE as usize - 1, CHUNK_SIZE as usize, 3 * CHUNK_SIZE as usize + 7]
+        {
+            let plain: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+            let header = Encryption::new(size as u64);
+            let cipher = encrypt(&header, &key, &plain).await;
+            assert_eq!(cipher.len() as u64, header.ciphertext_size());
+            if size == 0 {
+                continue;
+            }
+            let whole = decrypt_range(&header, &key, &cipher, 0, size as u64 - 1).await;
+            assert_eq!(whole, plain, "size {size}");
+            let (a, b) = (size as u64 / 3, (size as u64 * 2 / 3).max(size as u64 / 3));
+            let part = decrypt_range(&header, &key, &cipher, a, b).await;
+            assert_eq!(part, &plain[a as usize..=b as usize], "size {size} range {a}-{b}");
+        }
+    }
+
+    #[tokio::test]
+    async fn tampering_truncation_and_wrong_keys_fail_authentication() {
+        let key = ContentKey::generate();
+        let size = 2 * CHUNK_SIZE as usize + 10;
+        let plain = vec![7u8; size];
+        let header = Encryption::new(size as u64);
+        let cipher = encrypt(&header, &key, &plain).await;
+        let run = |cipher: Vec<u8>, key: ContentKey| {
+            let header = header.clone();
+            async move {
+                crate::storage::collect(
+                    header.decrypting_stream(&key, chunks_of(cipher, 4096), 0, 0, size as u64).unwrap(),
+                )
+                .await
+            }
+        };
+        let mut flipped = cipher.clone();
+        flipped[CHUNK_SIZE as usize + 100] ^= 1;
+        assert!(run(flipped, key.clone()).await.is_err());
+        // Dropping the last chunk: the previous one was not sealed as last.
+        let truncated = cipher[..2 * (CHUNK_SIZE as usize + 16)].to_vec();
+        assert!(run(truncated, key.clone()).await.is_err());
+        assert!(run(cipher.clone(), ContentKey::generate()).await.is_err());
+        assert_eq!(run(cipher, key).await.unwrap(), plain);
+    }
+
+    #[test]
+    fn keys_unwrap_only_for_their_provider() {
+        let signer = alloy::signers::local::PrivateKeySigner::random();
+        let other = alloy::signers::local::PrivateKeySigner::random();
+        let public = signer.credential().verifying_key().to_encoded_point(false);
+        let key = ContentKey::generate();
+        let mut header = Encryption::new(10);
+        header.wrapped_keys.push(key.wrap_for(signer.address(), public.as_bytes()).unwrap());
+        let secret = signer.credential().to_bytes();
+        assert_eq!(header.content_key(signer.address(), &secret).unwrap().0, key.0);
+        let other_secret = other.credential().to_bytes();
+        assert!(matches!(
+            header.content_key(other.address(), &other_secret),
+            Err(CryptoError::NotAKeyHolder(_))
+        ));
+        assert!(ContentKey::unwrap(&header.wrapped_keys[0], &other_secret).is_err());
+        let json = serde_json::to_string(&header).unwrap();
+        assert!(!json.contains(&hex::encode(key.0)), "the key must never appear in the clear");
+    }
+}

@@ -1,0 +1,833 @@
+//! The provider's HTTP service: [`app`] builds the router, [`serve`] runs it on a listener
+//! until a shutdown future resolves.
+//!
+//! `POST /v1/download` checks, in order: the body (size, JSON), the download limit (503), the
+//! request's expiry, the signature (recovering the consumer), the nonce (once per signer),
+//! the asset (exists, not compute-only), the access order on the asset's access token (exists,
+//! the signer's, bound to this provider, not expired; single-use: never served and not being
+//! served). Then it resolves the metadata and streams the content — decrypted when private —
+//! with `Content-Length` and `Range` support. A full download is checked against the on-chain
+//! sha-256 while it streams (the last chunk is held back until the digest matches); a ranged
+//! download is served only from content already checked end to end once.
+
+use std::{
+    collections::{HashMap, HashSet},
+    future::Future,
+    sync::{Arc, Mutex, RwLock, atomic::Ordering},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use agora_contracts::Deployment;
+use alloy::{
+    primitives::{Address, B256, U256},
+    signers::local::PrivateKeySigner,
+    sol_types::Eip712Domain,
+};
+use axum::{
+    Json, Router,
+    body::Body,
+    error_handling::HandleErrorLayer,
+    extract::{DefaultBodyLimit, State, rejection::JsonRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use futures::{StreamExt, TryStreamExt, stream};
+use serde_json::json;
+use tokio::{net::TcpListener, sync::Semaphore};
+use tower::{BoxError, ServiceBuilder};
+
+use crate::{
+    access::{self, Refusal, SignedRequest},
+    chain::{AssetInfo, ChainReader},
+    crypto::{CryptoError, SCHEME},
+    db::{DbError, Store},
+    metadata::{AssetMetadata, ContentRef, MAX_METADATA_BYTES},
+    metrics::Metrics,
+    net::GuardedListener,
+    range::{self, RangeError},
+    storage::{ByteStream, Storage, StorageError, verify_digest},
+};
+
+/// Limits that keep the service up under load and abuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Downloads streaming at once; more get 503.
+    pub max_concurrent_downloads: usize,
+    /// Requests being handled at once (headers not yet sent); more get 503.
+    pub max_concurrent_requests: usize,
+    /// Deadline to produce a response's headers (slow request bodies included).
+    pub request_timeout: Duration,
+    /// How long assets read from the chain stay cached.
+    pub asset_ttl: Duration,
+    /// How long a write to a client may stay blocked before the connection is dropped (a
+    /// client that stops reading a download frees its slot).
+    pub write_stall: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 * 1024,
+            max_concurrent_downloads: 256,
+            max_concurrent_requests: 1024,
+            request_timeout: Duration::from_secs(30),
+            asset_ttl: Duration::from_secs(30),
+            write_stall: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The provider's key: its address and the secret that unwraps content keys.
+#[derive(Clone)]
+pub struct Identity {
+    signer: PrivateKeySigner,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity").field("address", &self.address()).finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// The identity of `signer`.
+    pub fn new(signer: PrivateKeySigner) -> Self {
+        Self { signer }
+    }
+
+    /// The provider's address (orders are bound to it).
+    pub fn address(&self) -> Address {
+        self.signer.address()
+    }
+
+    /// The uncompressed SEC1 public key publishers wrap content keys to.
+    pub fn public_key(&self) -> Vec<u8> {
+        self.signer.credential().verifying_key().to_encoded_point(false).as_bytes().to_vec()
+    }
+
+    fn secret(&self) -> zeroizing::Secret {
+        zeroizing::Secret(self.signer.credential().to_bytes().into())
+    }
+}
+
+mod zeroizing {
+    /// The secret key bytes, wiped when dropped.
+    pub(super) struct Secret(pub(super) [u8; 32]);
+
+    impl Drop for Secret {
+        fn drop(&mut self) {
+            // Volatile writes so the wipe is not optimised away.
+            for byte in &mut self.0 {
+                // SAFETY: `byte` is a valid, aligned, exclusive reference.
+                unsafe { std::ptr::write_volatile(byte, 0) };
+            }
+        }
+    }
+}
+
+/// Everything the handlers share.
+pub struct ProviderState {
+    identity: Identity,
+    chain_id: u64,
+    domain: Eip712Domain,
+    deployment: Deployment,
+    chain: ChainReader,
+    storage: Storage,
+    store: Store,
+    limits: Limits,
+    metrics: Metrics,
+    downloads: Arc<Semaphore>,
+    in_flight: Mutex<HashSet<(Address, U256)>>,
+    metadata: RwLock<HashMap<String, Arc<AssetMetadata>>>,
+    verified: RwLock<HashSet<(String, B256)>>,
+}
+
+impl std::fmt::Debug for ProviderState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderState")
+            .field("identity", &self.identity)
+            .field("chain_id", &self.chain_id)
+            .field("storage", &self.storage)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProviderState {
+    /// The shared state of a provider with `identity` on `chain_id`.
+    pub fn new(
+        identity: Identity,
+        chain_id: u64,
+        deployment: Deployment,
+        chain: ChainReader,
+        storage: Storage,
+        store: Store,
+        limits: Limits,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            domain: access::domain(chain_id, identity.address()),
+            downloads: Arc::new(Semaphore::new(limits.max_concurrent_downloads)),
+            identity,
+            chain_id,
+            deployment,
+            chain,
+            storage,
+            store,
+            limits,
+            metrics: Metrics::default(),
+            in_flight: Mutex::default(),
+            metadata: RwLock::default(),
+            verified: RwLock::default(),
+        })
+    }
+
+    /// The provider's address.
+    pub fn address(&self) -> Address {
+        self.identity.address()
+    }
+
+    /// The EIP-712 domain consumers sign download requests for.
+    pub fn domain(&self) -> &Eip712Domain {
+        &self.domain
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// The router: `/health`, `/metrics`, `/v1/info`, `POST /v1/download`.
+pub fn app(state: Arc<ProviderState>) -> Router {
+    let limits = state.limits.clone();
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/v1/info", get(info))
+        .route("/v1/download", post(download))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(overload_or_timeout))
+                .load_shed()
+                .concurrency_limit(limits.max_concurrent_requests)
+                .timeout(limits.request_timeout),
+        )
+        .with_state(state)
+}
+
+async fn overload_or_timeout(err: BoxError) -> ApiError {
+    if err.is::<tower::timeout::error::Elapsed>() { ApiError::Timeout } else { ApiError::Busy }
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves, then drains open requests.
+/// Connections whose writes stall for `limits.write_stall` are dropped.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<ProviderState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = GuardedListener::new(listener, state.limits.write_stall);
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Unix time now.
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Everything a client can be told; internals are logged, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The access check refused the request.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The body is not a valid request (status from the extractor: 400, 413, 415, 422).
+    #[error("{message}")]
+    BadRequest {
+        /// The status.
+        status: StatusCode,
+        /// What is wrong.
+        message: String,
+    },
+    /// The `Range` header cannot be served.
+    #[error("{source}")]
+    Range {
+        /// What is wrong.
+        source: RangeError,
+        /// The content's size, for `Content-Range: bytes */size`.
+        size: u64,
+    },
+    /// At the download or request limit.
+    #[error("the provider is busy; retry later")]
+    Busy,
+    /// The response was not ready in time.
+    #[error("the request timed out")]
+    Timeout,
+    /// IPFS did not deliver the content (or its metadata) within the deadline.
+    #[error("the content is not available from IPFS")]
+    ContentUnavailable,
+    /// The content does not match the asset's on-chain digest.
+    #[error("the content does not match the asset's on-chain digest")]
+    DigestMismatch,
+    /// The asset's metadata is unusable.
+    #[error("the asset's metadata is invalid: {0}")]
+    BadMetadata(String),
+    /// The asset is private but this provider holds no key for it.
+    #[error("this provider cannot decrypt the asset")]
+    NoKey,
+    /// The chain node could not be read.
+    #[error("the chain is not reachable")]
+    ChainUnavailable,
+    /// IPFS failed otherwise.
+    #[error("content storage failed")]
+    Storage,
+    /// Anything else (database, …).
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Refused(refusal) => match refusal {
+                Refusal::BadSignature | Refusal::RequestExpired(_) => StatusCode::UNAUTHORIZED,
+                Refusal::RequestExpiryTooFar => StatusCode::BAD_REQUEST,
+                Refusal::NonceReused | Refusal::InProgress => StatusCode::CONFLICT,
+                Refusal::UnknownAsset(_) | Refusal::UnknownOrder { .. } => StatusCode::NOT_FOUND,
+                Refusal::ComputeOnly(_) | Refusal::NotConsumer | Refusal::OtherProvider => {
+                    StatusCode::FORBIDDEN
+                }
+                Refusal::OrderExpired(_) | Refusal::AlreadyServed => StatusCode::GONE,
+            },
+            Self::BadRequest { status, .. } => *status,
+            Self::Range { source: RangeError::Malformed, .. } => StatusCode::BAD_REQUEST,
+            Self::Range { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::ContentUnavailable => StatusCode::GATEWAY_TIMEOUT,
+            Self::DigestMismatch | Self::BadMetadata(_) | Self::Storage | Self::ChainUnavailable => {
+                StatusCode::BAD_GATEWAY
+            }
+            Self::NoKey => StatusCode::FORBIDDEN,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
+        match self {
+            Self::Range { size, .. } => {
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, value);
+                }
+            }
+            Self::Busy => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::Timeout { .. }
+            | StorageError::NotFound { .. }
+            | StorageError::Unavailable { .. } => {
+                tracing::warn!(error = %err, "content unavailable");
+                Self::ContentUnavailable
+            }
+            StorageError::DigestMismatch { .. } => {
+                tracing::error!(error = %err, "content digest mismatch");
+                Self::DigestMismatch
+            }
+            other => {
+                tracing::error!(error = %other, "storage failed");
+                Self::Storage
+            }
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        tracing::error!(error = %err, "database failed");
+        Self::Internal
+    }
+}
+
+impl From<crate::chain::ChainError> for ApiError {
+    fn from(err: crate::chain::ChainError) -> Self {
+        tracing::error!(error = %err, "chain read failed");
+        Self::ChainUnavailable
+    }
+}
+
+async fn health(State(state): State<Arc<ProviderState>>) -> Response {
+    let ipfs = tokio::time::timeout(Duration::from_secs(2), state.storage.version()).await;
+    let ipfs_ok = matches!(ipfs, Ok(Ok(_)));
+    Json(json!({ "status": "ok", "ipfs": ipfs_ok })).into_response()
+}
+
+async fn metrics(State(state): State<Arc<ProviderState>>) -> Response {
+    let busy = state.limits.max_concurrent_downloads.saturating_sub(state.downloads.available_permits());
+    state.metrics.in_flight.store(busy as u64, Ordering::Relaxed);
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn info(State(state): State<Arc<ProviderState>>) -> Response {
+    Json(json!({
+        "provider": state.address(),
+        "chainId": state.chain_id,
+        "contracts": state.deployment.contracts,
+        "jobKinds": Vec::<String>::new(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "encryption": {
+            "scheme": SCHEME,
+            "keyWrapping": "ecies-secp256k1",
+            "publicKey": format!("0x{}", hex::encode(state.identity.public_key())),
+        },
+        "eip712": {
+            "name": access::DOMAIN_NAME,
+            "version": access::DOMAIN_VERSION,
+            "chainId": state.chain_id,
+            "verifyingContract": state.address(),
+        },
+    }))
+    .into_response()
+}
+
+/// A download admitted by the access check, holding what must be released when it ends.
+struct Admission {
+    state: Arc<ProviderState>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    /// Set for a single-use order: released from `in_flight` on drop.
+    single_use: Option<(Address, U256)>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some(key) = self.single_use {
+            self.state.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&key);
+        }
+    }
+}
+
+/// What the access check established.
+struct Admitted {
+    admission: Admission,
+    signer: Address,
+    asset: AssetInfo,
+}
+
+async fn download(
+    State(state): State<Arc<ProviderState>>,
+    headers: HeaderMap,
+    body: Result<Json<SignedRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    Metrics::inc(&state.metrics.download_requests);
+    let result = handle_download(&state, &headers, body).await;
+    if result.is_err() {
+        Metrics::inc(&state.metrics.refusals);
+    }
+    result
+}
+
+async fn handle_download(
+    state: &Arc<ProviderState>,
+    headers: &HeaderMap,
+    body: Result<Json<SignedRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body.map_err(|rejection| ApiError::BadRequest {
+        status: rejection.status(),
+        message: rejection.body_text(),
+    })?;
+    let started = Instant::now();
+    let admitted = check_access(state, &request).await?;
+    state.metrics.record_access_check(started.elapsed());
+
+    let metadata = resolve_metadata(state, &admitted.asset.metadata_cid).await?;
+    let content = &metadata.content;
+    let size = content_size(state, content).await?;
+    let range = match headers.get(header::RANGE) {
+        None => None,
+        Some(value) => {
+            let value =
+                value.to_str().map_err(|_| ApiError::Range { source: RangeError::Malformed, size })?;
+            Some(range::parse(value, size).map_err(|source| ApiError::Range { source, size })?)
+        }
+    };
+    let digest = admitted.asset.content_digest;
+    // An empty body has no last chunk to hold back: check its digest up front.
+    if size == 0 && digest != crate::storage::sha256(&[]) {
+        return Err(ApiError::DigestMismatch);
+    }
+    let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
+    let length = if size == 0 { 0 } else { end - start + 1 };
+    let body_stream = match range {
+        None => verify_digest(plaintext(state, content, 0, size).await?, content.cid.clone(), digest),
+        Some(_) => {
+            ensure_verified(state, content, digest).await?;
+            plaintext(state, content, start, length).await?
+        }
+    };
+    let reaches_end = size == 0 || end + 1 == size;
+    let stream = finish_stream(
+        state.clone(),
+        admitted,
+        body_stream,
+        length,
+        reaches_end,
+        content.cid.clone(),
+        range.is_none(),
+    );
+
+    Metrics::inc(&state.metrics.downloads_started);
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if let Ok(value) = HeaderValue::from_str(&digest.to_string()) {
+        headers.insert("x-content-sha256", value);
+    }
+    if range.is_some() {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")) {
+            response.headers_mut().insert(header::CONTENT_RANGE, value);
+        }
+    }
+    Ok(response)
+}
+
+async fn check_access(state: &Arc<ProviderState>, request: &SignedRequest) -> Result<Admitted, ApiError> {
+    let permit = state.downloads.clone().try_acquire_owned().map_err(|_| {
+        Metrics::inc(&state.metrics.overloaded);
+        ApiError::Busy
+    })?;
+    let now = now();
+    access::check_request_expiry(request.expiry, now)?;
+    let signer = request.signer(&state.domain)?;
+    if !state.store.use_nonce(signer, request.nonce, request.expiry).await? {
+        return Err(Refusal::NonceReused.into());
+    }
+    let asset = state.chain.asset(request.asset_id).await?.ok_or(Refusal::UnknownAsset(request.asset_id))?;
+    if asset.compute_only {
+        return Err(Refusal::ComputeOnly(request.asset_id).into());
+    }
+    let order = state
+        .chain
+        .order(asset.access_token, request.order_id)
+        .await?
+        .ok_or(Refusal::UnknownOrder { asset: request.asset_id, order: request.order_id })?;
+    access::check_order(&order, signer, state.address(), now)?;
+    let mut admission = Admission { state: state.clone(), _permit: permit, single_use: None };
+    if order.single_use() {
+        let key = (asset.access_token, request.order_id);
+        if state.store.is_served(key.0, key.1).await? {
+            return Err(Refusal::AlreadyServed.into());
+        }
+        if !state.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key) {
+            return Err(Refusal::InProgress.into());
+        }
+        admission.single_use = Some(key);
+    }
+    Ok(Admitted { admission, signer, asset })
+}
+
+async fn resolve_metadata(state: &ProviderState, cid: &str) -> Result<Arc<AssetMetadata>, ApiError> {
+    if let Some(found) = state.metadata.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(cid) {
+        return Ok(found.clone());
+    }
+    let bytes = state.storage.cat_to_vec(cid, MAX_METADATA_BYTES).await.map_err(|err| match err {
+        StorageError::TooLarge { .. } => ApiError::BadMetadata("larger than allowed".into()),
+        other => other.into(),
+    })?;
+    let metadata: AssetMetadata =
+        serde_json::from_slice(&bytes).map_err(|err| ApiError::BadMetadata(err.to_string()))?;
+    if let Some(encryption) = &metadata.content.encryption {
+        encryption.validate().map_err(|err| ApiError::BadMetadata(err.to_string()))?;
+        if encryption.plaintext_size != metadata.content.size {
+            return Err(ApiError::BadMetadata("content size differs from the encrypted size".into()));
+        }
+    }
+    let metadata = Arc::new(metadata);
+    state
+        .metadata
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(cid.to_owned(), metadata.clone());
+    Ok(metadata)
+}
+
+/// The plaintext size, after checking that IPFS has content of the expected size.
+async fn content_size(state: &ProviderState, content: &ContentRef) -> Result<u64, ApiError> {
+    let stat = state.storage.stat(&content.cid).await?;
+    let stored = match &content.encryption {
+        Some(encryption) => encryption.ciphertext_size(),
+        None => content.size,
+    };
+    if stat.size != stored {
+        tracing::error!(cid = %content.cid, stat = stat.size, expected = stored, "content size mismatch");
+        return Err(ApiError::DigestMismatch);
+    }
+    Ok(content.size)
+}
+
+/// `length` plaintext bytes from `start`, fetched (and decrypted) from IPFS.
+async fn plaintext(
+    state: &ProviderState,
+    content: &ContentRef,
+    start: u64,
+    length: u64,
+) -> Result<ByteStream, ApiError> {
+    match &content.encryption {
+        None => {
+            if start == 0 && length == content.size {
+                Ok(state.storage.cat(&content.cid, None))
+            } else {
+                Ok(state.storage.cat(&content.cid, Some((start, length))))
+            }
+        }
+        Some(encryption) => {
+            let secret = state.identity.secret();
+            let key = encryption.content_key(state.address(), &secret.0).map_err(|err| match err {
+                CryptoError::NotAKeyHolder(_) => ApiError::NoKey,
+                other => {
+                    tracing::error!(error = %other, cid = %content.cid, "unwrapping the content key failed");
+                    ApiError::NoKey
+                }
+            })?;
+            if length == 0 {
+                return Ok(Box::pin(stream::empty()));
+            }
+            let end = start + length - 1;
+            let (offset, cipher_length, first_chunk) = encryption.ciphertext_range(start, end);
+            let ciphertext = state.storage.cat(&content.cid, Some((offset, cipher_length)));
+            let skip = start - first_chunk * u64::from(encryption.chunk_size);
+            encryption
+                .decrypting_stream(&key, ciphertext, first_chunk, skip, length)
+                .map_err(|err| ApiError::BadMetadata(err.to_string()))
+        }
+    }
+}
+
+/// Checks the whole content against `digest` once (remembered in memory and SQLite).
+async fn ensure_verified(state: &ProviderState, content: &ContentRef, digest: B256) -> Result<(), ApiError> {
+    let key = (content.cid.clone(), digest);
+    if state.verified.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&key) {
+        return Ok(());
+    }
+    if !state.store.is_verified(&content.cid, digest).await? {
+        let whole =
+            verify_digest(plaintext(state, content, 0, content.size).await?, content.cid.clone(), digest);
+        whole.try_for_each(|_| async { Ok(()) }).await?;
+        state.store.mark_verified(&content.cid, digest, now()).await?;
+    }
+    state.verified.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key);
+    Ok(())
+}
+
+/// Counts bytes, and once the last byte is handed to the connection records what the
+/// download proved: a single-use order delivered through the content's last byte is served; a
+/// full, digest-checked download verifies the content. (With `Content-Length` set the
+/// connection may never poll the end of the stream, so completion is detected by length.)
+/// Dropping the stream (client gone) releases the admission without recording anything.
+fn finish_stream(
+    state: Arc<ProviderState>,
+    admitted: Admitted,
+    inner: ByteStream,
+    length: u64,
+    reaches_end: bool,
+    cid: String,
+    full: bool,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, StorageError>> + Send + 'static {
+    struct Run {
+        state: Arc<ProviderState>,
+        admitted: Option<Admitted>,
+        inner: ByteStream,
+        remaining: u64,
+        reaches_end: bool,
+        cid: String,
+        full: bool,
+    }
+    let run = Run { state, admitted: Some(admitted), inner, remaining: length, reaches_end, cid, full };
+    stream::unfold(run, |mut run| async move {
+        run.admitted.as_ref()?;
+        if run.remaining == 0 {
+            complete(&run.state, run.admitted.take()?, run.reaches_end, &run.cid, run.full).await;
+            return None;
+        }
+        match run.inner.next().await {
+            Some(Ok(chunk)) => {
+                run.state.metrics.bytes_served.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                run.remaining = run.remaining.saturating_sub(chunk.len() as u64);
+                if run.remaining == 0
+                    && let Some(admitted) = run.admitted.take()
+                {
+                    complete(&run.state, admitted, run.reaches_end, &run.cid, run.full).await;
+                    // Keep the stream open for the chunk; the next poll ends it.
+                    run.admitted = None;
+                    return Some((Ok(chunk), run));
+                }
+                Some((Ok(chunk), run))
+            }
+            Some(Err(err)) => {
+                Metrics::inc(&run.state.metrics.downloads_failed);
+                tracing::warn!(error = %err, cid = %run.cid, "download failed mid-stream");
+                run.admitted = None;
+                Some((Err(err), run))
+            }
+            None => {
+                // The source ended before `length` bytes: a short read is a failure.
+                Metrics::inc(&run.state.metrics.downloads_failed);
+                run.admitted = None;
+                let err = StorageError::Protocol {
+                    action: format!("stream {}", run.cid),
+                    reason: format!("ended {} bytes early", run.remaining),
+                };
+                Some((Err(err), run))
+            }
+        }
+    })
+}
+
+async fn complete(state: &ProviderState, admitted: Admitted, reaches_end: bool, cid: &str, full: bool) {
+    let now = now();
+    if reaches_end
+        && let Some((token, order_id)) = admitted.admission.single_use
+        && let Err(err) = state.store.mark_served(token, order_id, admitted.signer, now).await
+    {
+        tracing::error!(error = %err, "recording a served order failed");
+    }
+    if full {
+        let digest = admitted.asset.content_digest;
+        if state.store.mark_verified(cid, digest, now).await.is_ok() {
+            state
+                .verified
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert((cid.to_owned(), digest));
+        }
+    }
+    Metrics::inc(&state.metrics.downloads_completed);
+}
+
+/// Starting the provider failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The deployment manifest could not be read.
+    #[error(transparent)]
+    Manifest(#[from] agora_contracts::ManifestError),
+    /// A URL in the configuration is invalid.
+    #[error("invalid {what} URL {url:?}")]
+    Url {
+        /// Which URL.
+        what: &'static str,
+        /// The value.
+        url: String,
+    },
+    /// Kubo's client could not be built.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The chain could not be read.
+    #[error(transparent)]
+    Chain(#[from] crate::chain::ChainError),
+    /// The node serves another chain than the manifest's.
+    #[error("the RPC node is on chain {node}, the deployment manifest on chain {manifest}")]
+    WrongChain {
+        /// The node's chain id.
+        node: u64,
+        /// The manifest's chain id.
+        manifest: u64,
+    },
+    /// Binding or serving failed.
+    #[error("serving on {addr}: {source}")]
+    Io {
+        /// The listen address.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Builds the provider's state from `config` (connecting to the chain, Kubo and SQLite).
+pub async fn build_state(
+    config: &crate::config::Config,
+    signer: PrivateKeySigner,
+) -> Result<Arc<ProviderState>, RunError> {
+    let deployment = Deployment::read(&config.deployment)?;
+    let rpc_url =
+        config.rpc_url.parse().map_err(|_| RunError::Url { what: "RPC", url: config.rpc_url.clone() })?;
+    let limits = config.limits();
+    let chain = ChainReader::new(rpc_url, &deployment, limits.asset_ttl);
+    let node_chain = chain.chain_id().await?;
+    if node_chain != deployment.chain_id {
+        return Err(RunError::WrongChain { node: node_chain, manifest: deployment.chain_id });
+    }
+    let storage = Storage::new(&config.ipfs_api, config.ipfs_timeout())?;
+    let store = Store::open(&config.database).await?;
+    Ok(ProviderState::new(
+        Identity::new(signer),
+        deployment.chain_id,
+        deployment,
+        chain,
+        storage,
+        store,
+        limits,
+    ))
+}
+
+/// Runs the provider described by `config` until `shutdown` resolves.
+pub async fn run(
+    config: &crate::config::Config,
+    signer: PrivateKeySigner,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let state = build_state(config, signer).await?;
+    let addr = config.listen.to_string();
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| RunError::Io { addr: addr.clone(), source })?;
+    tracing::info!(provider = %state.address(), %addr, "provider listening");
+    let store = state.store().clone();
+    // Nonces are only needed until their requests expire.
+    let pruner = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                if let Err(err) = store.prune_nonces(now()).await {
+                    tracing::warn!(error = %err, "pruning expired nonces failed");
+                }
+            }
+        }
+    });
+    let result = serve(listener, state, shutdown).await.map_err(|source| RunError::Io { addr, source });
+    pruner.abort();
+    store.close().await;
+    result
+}
