@@ -7,7 +7,6 @@ use alloy::{
     primitives::{Address, TxHash, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::Filter,
-    signers::local::PrivateKeySigner,
     sol_types::SolEvent,
     transports::http::reqwest::Url,
 };
@@ -19,18 +18,19 @@ use crate::{
     tx::{self, Error},
 };
 
-/// A provider that signs with `signer` and sends over HTTP to `rpc_url`.
+/// A provider that signs with `signer` (a local key, a keystore's, a hardware wallet) and sends
+/// over HTTP to `rpc_url`.
 ///
 /// Nonces are read from the node before every transaction rather than cached: with a cached
 /// nonce, a transaction rejected before it is sent (say, a revert found by gas estimation)
 /// would leave a gap that stalls every later transaction of the account.
-pub fn signing_provider(rpc_url: Url, signer: PrivateKeySigner) -> DynProvider {
+pub fn signing_provider(rpc_url: Url, signer: impl Into<EthereumWallet>) -> DynProvider {
     ProviderBuilder::new()
         .disable_recommended_fillers()
         .with_gas_estimation()
         .with_simple_nonce_management()
         .fetch_chain_id()
-        .wallet(EthereumWallet::new(signer))
+        .wallet(signer.into())
         .connect_http(rpc_url)
         .erased()
 }

@@ -1,0 +1,82 @@
+//! `agora`: one command for every user of the hub.
+//!
+//! - [`Cli`]: global options (network, RPC URL, output format) flattened into every command,
+//!   one `Args` struct per subcommand in `cmd/<name>.rs`.
+//! - [`wallet`]: where a command's signing key comes from — an encrypted JSON keystore
+//!   (password from a prompt or a file, never a flag), `AGORA_PRIVATE_KEY`, or a hardware
+//!   wallet behind the `ledger`/`trezor` features. Keys are never printed or logged.
+//! - [`output`]: tables for people, `--json` for scripts.
+
+pub mod cmd;
+pub mod output;
+pub mod wallet;
+
+use std::path::PathBuf;
+
+use agora_deploy::network::{Network, Networks};
+use clap::{Args, Parser, Subcommand};
+use eyre::Result;
+use url::Url;
+
+/// Agora: a decentralized hub for datasets, models and compute.
+#[derive(Debug, Parser)]
+#[command(name = "agora", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Named network (local, sepolia, base-sepolia, polygon-amoy, or one from --networks-file).
+    #[arg(long, global = true, env = "AGORA_NETWORK", default_value = "local")]
+    pub network: String,
+    /// RPC URL, overriding the network's.
+    #[arg(long, global = true, env = "AGORA_RPC_URL")]
+    pub rpc_url: Option<Url>,
+    /// Extra or overriding network definitions (TOML, same shape as deploy/networks.toml).
+    #[arg(long, global = true, env = "AGORA_NETWORKS_FILE")]
+    pub networks_file: Option<PathBuf>,
+    /// Folder of deployment manifests (`<chainId>.json`).
+    #[arg(long, global = true, env = "AGORA_DEPLOYMENTS_DIR", default_value = "deploy/deployments")]
+    pub deployments_dir: PathBuf,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl GlobalArgs {
+    /// The selected network and its RPC URL.
+    pub fn network(&self) -> Result<(Network, Url)> {
+        let networks = match &self.networks_file {
+            Some(path) => Networks::with_file(path)?,
+            None => Networks::built_in(),
+        };
+        let network = networks.get(&self.network)?.clone();
+        let url = network.rpc_url(&self.network, self.rpc_url.as_ref())?;
+        Ok((network, url))
+    }
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy the protocol to a network (idempotent; --dry-run prints gas and cost).
+    Deploy(cmd::deploy::DeployArgs),
+    /// Manage encrypted keystores.
+    #[command(subcommand)]
+    Wallet(cmd::wallet::WalletCommand),
+}
+
+/// Runs one parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Deploy(args) => cmd::deploy::run(&cli.global, args).await,
+        Command::Wallet(command) => cmd::wallet::run(&cli.global, command),
+    }
+}

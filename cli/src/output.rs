@@ -1,0 +1,40 @@
+//! Printing results: aligned two-column tables for people, JSON for scripts.
+
+use serde::Serialize;
+
+/// Prints `value` as pretty JSON.
+pub fn json(value: &impl Serialize) -> eyre::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Prints `rows` as a two-column table, the first column padded to its widest cell.
+pub fn table(rows: &[(String, String)]) {
+    let width = rows.iter().map(|(key, _)| key.len()).max().unwrap_or(0);
+    for (key, value) in rows {
+        println!("{key:<width$}  {value}");
+    }
+}
+
+/// `wei` as ether with up to 6 decimals, e.g. `0.012345 ETH`.
+pub fn ether(wei: alloy::primitives::U256) -> String {
+    alloy::primitives::utils::format_units(wei, 18)
+        .map(|text| {
+            let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+            let fraction = fraction.get(..6).unwrap_or(fraction).trim_end_matches('0');
+            if fraction.is_empty() { format!("{whole} ETH") } else { format!("{whole}.{fraction} ETH") }
+        })
+        .unwrap_or_else(|_| format!("{wei} wei"))
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::U256;
+
+    #[test]
+    fn ether_rounds_to_six_decimals_and_drops_trailing_zeros() {
+        assert_eq!(super::ether(U256::from(1_500_000_000_000_000_000u128)), "1.5 ETH");
+        assert_eq!(super::ether(U256::from(1_234_567_890_000_000u128)), "0.001234 ETH");
+        assert_eq!(super::ether(U256::ZERO), "0 ETH");
+    }
+}

@@ -1,0 +1,208 @@
+//! The built `agora` binary against a real anvil: deploying to a chain with Sepolia's chain id
+//! (idempotent re-run, manifest), dry runs, keystores, and bad input that must end in a one-line
+//! error and a non-zero exit code.
+
+use std::{
+    path::Path,
+    process::{Command, Output},
+};
+
+use agora_contracts::Deployment;
+use alloy::node_bindings::{Anvil, AnvilInstance};
+
+const SEPOLIA: u64 = 11_155_111;
+/// anvil's first dev account, a well-known test key.
+const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const DEV_ADDRESS: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+
+fn anvil(chain_id: u64) -> AnvilInstance {
+    let path = agora_deploy::services::anvil::binary_path().unwrap_or_else(|err| panic!("{err}"));
+    Anvil::at(path).chain_id(chain_id).spawn()
+}
+
+/// `agora` with a clean environment: no inherited AGORA_* settings.
+fn agora(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agora"));
+    command.current_dir(dir).env_remove("AGORA_PRIVATE_KEY").env_remove("AGORA_NETWORK");
+    command.env("AGORA_KEYSTORE_DIR", dir.join("keystores"));
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().unwrap_or_else(|err| panic!("running agora: {err}"))
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Fails unless the command failed with exactly one line that contains `needle`.
+fn assert_one_line_error(output: &Output, needle: &str) {
+    assert!(!output.status.success(), "succeeded: {}", stdout(output));
+    let err = stderr(output);
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(err.starts_with("error: ") && err.contains(needle), "expected {needle:?} in {err}");
+}
+
+#[test]
+fn deploys_to_sepolia_chain_id_then_reruns_without_sending_anything() {
+    let chain = anvil(SEPOLIA);
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = |json: bool| {
+        let mut command = agora(dir.path());
+        command.args(["--network", "sepolia", "--rpc-url", chain.endpoint().as_str(), "deploy"]);
+        if json {
+            command.arg("--json");
+        }
+        run(command.env("AGORA_PRIVATE_KEY", DEV_KEY))
+    };
+    let first = deploy(false);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stdout(&first).contains("Marketplace"), "{}", stdout(&first));
+    let manifest_path = dir.path().join(format!("deploy/deployments/{SEPOLIA}.json"));
+    let manifest = Deployment::read(&manifest_path).unwrap();
+    assert_eq!(manifest.chain_id, SEPOLIA);
+    assert_eq!(manifest.transactions.len(), 11);
+    assert_eq!(manifest.deployer.to_string(), DEV_ADDRESS);
+    assert!(manifest.git_revision.as_deref().is_some_and(|r| r.len() == 40), "{:?}", manifest.git_revision);
+
+    let second = deploy(true);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let printed: Deployment = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(printed, manifest, "a re-run changed the manifest");
+    assert_eq!(Deployment::read(&manifest_path).unwrap(), manifest);
+}
+
+#[test]
+fn dry_run_prints_gas_and_cost_without_a_key_or_a_transaction() {
+    let chain = anvil(SEPOLIA);
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(agora(dir.path()).args([
+        "--network",
+        "sepolia",
+        "--rpc-url",
+        chain.endpoint().as_str(),
+        "--json",
+        "deploy",
+        "--dry-run",
+        "--from",
+        "0x00000000000000000000000000000000000000d7",
+    ]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["chainId"], SEPOLIA);
+    assert_eq!(report["transactions"].as_array().map(Vec::len), Some(11));
+    assert!(report["totalGas"].as_u64().unwrap() > 5_000_000);
+    assert_eq!(report["deployerBalanceWei"], "0");
+    assert!(!dir.path().join("deploy").exists(), "a dry run wrote a manifest");
+}
+
+#[test]
+fn bad_input_gets_one_line_errors_and_a_failing_exit_code() {
+    let chain = anvil(31337);
+    let dir = tempfile::tempdir().unwrap();
+    let url = chain.endpoint();
+
+    // Wrong chain id: a 31337 node passed off as Sepolia.
+    let out = run(agora(dir.path())
+        .args(["--network", "sepolia", "--rpc-url", &url, "deploy"])
+        .env("AGORA_PRIVATE_KEY", DEV_KEY));
+    assert_one_line_error(&out, "wrong chain: the RPC at http://localhost");
+    assert!(stderr(&out).contains("reports chain id 31337, but network \"sepolia\" is chain 11155111"));
+
+    // Unknown network; a public network without its RPC URL.
+    assert_one_line_error(
+        &run(agora(dir.path()).args(["--network", "mainnet", "deploy"])),
+        "unknown network",
+    );
+    assert_one_line_error(
+        &run(agora(dir.path())
+            .args(["--network", "base-sepolia", "deploy"])
+            .env_remove("BASE_SEPOLIA_RPC_URL")),
+        "set BASE_SEPOLIA_RPC_URL or pass --rpc-url",
+    );
+    // No signer; a malformed key; a keystore that does not exist.
+    assert_one_line_error(&run(agora(dir.path()).args(["--rpc-url", &url, "deploy"])), "no signer");
+    assert_one_line_error(
+        &run(agora(dir.path()).args(["--rpc-url", &url, "deploy"]).env("AGORA_PRIVATE_KEY", "0x1234")),
+        "not a valid private key",
+    );
+    assert_one_line_error(
+        &run(agora(dir.path()).args(["--rpc-url", &url, "deploy", "--keystore", "nobody"])),
+        "no keystore named \"nobody\"",
+    );
+    // A deployer with no ETH: the node's refusal comes back as one line.
+    let poor = "0x0000000000000000000000000000000000000000000000000000000000000001";
+    let out = run(agora(dir.path()).args(["--rpc-url", &url, "deploy"]).env("AGORA_PRIVATE_KEY", poor));
+    assert_one_line_error(&out, "deploy AgoraToken");
+    assert!(stderr(&out).to_lowercase().contains("insufficient funds"), "{}", stderr(&out));
+    // A node that is not there.
+    drop(chain);
+    assert_one_line_error(
+        &run(agora(dir.path()).args(["--rpc-url", &url, "deploy"]).env("AGORA_PRIVATE_KEY", DEV_KEY)),
+        "cannot reach the RPC",
+    );
+    // A malformed flag is clap's error (exit code 2).
+    let out = run(agora(dir.path()).args(["deploy", "--salt", "xyz"]));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn keystores_are_created_imported_listed_and_unlocked_only_with_their_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let pass = dir.path().join("pass");
+    std::fs::write(&pass, "correct horse\n").unwrap();
+    let pass = pass.to_str().unwrap();
+
+    let out =
+        run(agora(dir.path()).args(["wallet", "new", "--name", "alice", "--password-file", pass, "--json"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let alice: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    let mut import = agora(dir.path());
+    import.args(["wallet", "import", "--name", "dev", "--password-file", pass]);
+    import.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    let mut child = import.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), DEV_KEY.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains(&DEV_KEY[2..]), "the key was printed");
+
+    let out = run(agora(dir.path()).args(["wallet", "list", "--json"]));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["name"], "alice");
+    assert_eq!(list[0]["address"], alice["address"]);
+    assert_eq!(list[1]["name"], "dev");
+    assert_eq!(list[1]["address"], DEV_ADDRESS);
+    let out = run(agora(dir.path()).args(["wallet", "address", "dev"]));
+    assert_eq!(stdout(&out).trim(), DEV_ADDRESS);
+
+    // The keystore signs only with its password; a missing password fails without a prompt.
+    let chain = anvil(31337);
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "battery staple\n").unwrap();
+    let url = chain.endpoint();
+    let deploy = |extra: &[&str]| {
+        let mut command = agora(dir.path());
+        command.args(["--rpc-url", &url, "deploy", "--keystore", "dev"]).args(extra);
+        run(command.stdin(std::process::Stdio::null()))
+    };
+    assert_one_line_error(&deploy(&["--password-file", wrong.to_str().unwrap()]), "wrong password");
+    assert_one_line_error(&deploy(&[]), "pass --password-file");
+    let out = deploy(&["--password-file", pass]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Names that could escape the folder, and duplicates, are refused.
+    assert_one_line_error(
+        &run(agora(dir.path()).args(["wallet", "new", "--name", "../evil", "--password-file", pass])),
+        "must be 1-64 letters",
+    );
+    assert_one_line_error(
+        &run(agora(dir.path()).args(["wallet", "new", "--name", "alice", "--password-file", pass])),
+        "already exists",
+    );
+}
