@@ -5,10 +5,17 @@
 //! - [`wallet`]: where a command's signing key comes from — an encrypted JSON keystore
 //!   (password from a prompt or a file, never a flag), `AGORA_PRIVATE_KEY`, or a hardware
 //!   wallet behind the `ledger`/`trezor` features. Keys are never printed or logged.
+//! - [`chain`]: the selected network's contracts (chain id checked, deployment manifest read),
+//!   as a reader or as the command's signer.
+//! - [`currency`]: ETH or an ERC-20, and amounts written in its units.
+//! - [`revert`]: the protocol's custom errors as sentences ("price changed: …").
 //! - [`output`]: tables for people, `--json` for scripts.
 
+pub mod chain;
 pub mod cmd;
+pub mod currency;
 pub mod output;
+pub mod revert;
 pub mod wallet;
 
 use std::path::PathBuf;
@@ -71,6 +78,15 @@ pub enum Command {
     /// Manage encrypted keystores.
     #[command(subcommand)]
     Wallet(cmd::wallet::WalletCommand),
+    /// Publish, inspect, buy and grant assets.
+    #[command(subcommand)]
+    Asset(cmd::asset::AssetCommand),
+    /// Revenue splits: who is owed what, and paying it out.
+    #[command(subcommand)]
+    Split(cmd::split::SplitCommand),
+    /// Governance: delegate, propose, vote, queue, execute, status.
+    #[command(subcommand)]
+    Dao(cmd::dao::DaoCommand),
 }
 
 /// Runs one parsed command line.
@@ -78,5 +94,8 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Deploy(args) => cmd::deploy::run(&cli.global, args).await,
         Command::Wallet(command) => cmd::wallet::run(&cli.global, command),
+        Command::Asset(command) => cmd::asset::run(&cli.global, command).await,
+        Command::Split(command) => cmd::split::run(&cli.global, command).await,
+        Command::Dao(command) => cmd::dao::run(&cli.global, command).await,
     }
 }

@@ -18,13 +18,7 @@ pub fn table(rows: &[(String, String)]) {
 
 /// `wei` as ether with up to 6 decimals, e.g. `0.012345 ETH`.
 pub fn ether(wei: alloy::primitives::U256) -> String {
-    alloy::primitives::utils::format_units(wei, 18)
-        .map(|text| {
-            let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
-            let fraction = fraction.get(..6).unwrap_or(fraction).trim_end_matches('0');
-            if fraction.is_empty() { format!("{whole} ETH") } else { format!("{whole}.{fraction} ETH") }
-        })
-        .unwrap_or_else(|_| format!("{wei} wei"))
+    crate::currency::Units::eth().format(wei)
 }
 
 #[cfg(test)]

@@ -74,6 +74,9 @@ pub struct Signer {
     pub wallet: EthereumWallet,
     /// Its address.
     pub address: Address,
+    /// The local key, when it is one (EIP-2612 permits are signed with it); `None` for a
+    /// hardware wallet.
+    pub key: Option<PrivateKeySigner>,
 }
 
 impl SignerArgs {
@@ -84,7 +87,7 @@ impl SignerArgs {
             let password = password(self.password_file.as_deref(), &format!("password for keystore {name}"))?;
             let key = PrivateKeySigner::decrypt_keystore(&file, password)
                 .map_err(|_| eyre!("cannot open keystore {name:?}: wrong password or not a keystore file"))?;
-            return Ok(Signer { address: key.address(), wallet: key.into() });
+            return Ok(Signer { address: key.address(), wallet: key.clone().into(), key: Some(key) });
         }
         #[cfg(feature = "ledger")]
         if self.ledger {
@@ -95,13 +98,13 @@ impl SignerArgs {
             let ledger = LedgerSigner::new(HDPath::LedgerLive(0), None)
                 .await
                 .wrap_err("cannot reach the Ledger: is it unlocked with the Ethereum app open?")?;
-            return Ok(Signer { address: ledger.address(), wallet: ledger.into() });
+            return Ok(Signer { address: ledger.address(), wallet: ledger.into(), key: None });
         }
         match std::env::var(PRIVATE_KEY_ENV) {
             Ok(hex) if !hex.trim().is_empty() => {
                 let key: PrivateKeySigner =
                     hex.trim().parse().map_err(|_| eyre!("{PRIVATE_KEY_ENV} is not a valid private key"))?;
-                Ok(Signer { address: key.address(), wallet: key.into() })
+                Ok(Signer { address: key.address(), wallet: key.clone().into(), key: Some(key) })
             }
             _ => bail!("no signer: pass --keystore <name> or set {PRIVATE_KEY_ENV}"),
         }

@@ -2,22 +2,18 @@
 //! (idempotent re-run, manifest), dry runs, keystores, and bad input that must end in a one-line
 //! error and a non-zero exit code.
 
-use std::{
-    path::Path,
-    process::{Command, Output},
-};
+mod common;
+
+use common::*;
+use std::{path::Path, process::Command};
 
 use agora_contracts::Deployment;
 use alloy::node_bindings::{Anvil, AnvilInstance};
 
 const SEPOLIA: u64 = 11_155_111;
-/// anvil's first dev account, a well-known test key.
-const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-const DEV_ADDRESS: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 
 fn anvil(chain_id: u64) -> AnvilInstance {
-    let path = agora_deploy::services::anvil::binary_path().unwrap_or_else(|err| panic!("{err}"));
-    Anvil::at(path).chain_id(chain_id).spawn()
+    Anvil::at(anvil_path()).chain_id(chain_id).spawn()
 }
 
 /// `agora` with a clean environment: no inherited AGORA_* settings.
@@ -26,26 +22,6 @@ fn agora(dir: &Path) -> Command {
     command.current_dir(dir).env_remove("AGORA_PRIVATE_KEY").env_remove("AGORA_NETWORK");
     command.env("AGORA_KEYSTORE_DIR", dir.join("keystores"));
     command
-}
-
-fn run(command: &mut Command) -> Output {
-    command.output().unwrap_or_else(|err| panic!("running agora: {err}"))
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Fails unless the command failed with exactly one line that contains `needle`.
-fn assert_one_line_error(output: &Output, needle: &str) {
-    assert!(!output.status.success(), "succeeded: {}", stdout(output));
-    let err = stderr(output);
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
-    assert!(err.starts_with("error: ") && err.contains(needle), "expected {needle:?} in {err}");
 }
 
 #[test]

@@ -76,14 +76,12 @@ impl SignedRequest {
         domain: &Eip712Domain,
         signer: &alloy::signers::local::PrivateKeySigner,
     ) -> Result<Self, alloy::signers::Error> {
-        use alloy::signers::SignerSync;
-        let signature = signer.sign_hash_sync(&message.eip712_signing_hash(domain))?;
         Ok(Self {
             asset_id: message.assetId,
             order_id: message.orderId,
             nonce: message.nonce,
             expiry: message.expiry,
-            signature: signature.as_bytes().to_vec().into(),
+            signature: sign_typed(message, domain, signer)?,
         })
     }
 
@@ -91,10 +89,32 @@ impl SignedRequest {
     /// recovers *some* address; a forged one (or one for another chain or provider) recovers
     /// an address that owns no matching order.
     pub fn signer(&self, domain: &Eip712Domain) -> Result<Address, Refusal> {
-        let signature = Signature::try_from(self.signature.as_ref()).map_err(|_| Refusal::BadSignature)?;
-        let hash = self.message().eip712_signing_hash(domain);
-        signature.recover_address_from_prehash(&hash).map_err(|_| Refusal::BadSignature)
+        recover_typed(&self.message(), &self.signature, domain)
     }
+}
+
+/// Signs the EIP-712 `message` for `domain`: the 65-byte signature a request carries.
+pub fn sign_typed<T: SolStruct>(
+    message: &T,
+    domain: &Eip712Domain,
+    signer: &alloy::signers::local::PrivateKeySigner,
+) -> Result<Bytes, alloy::signers::Error> {
+    use alloy::signers::SignerSync;
+    let signature = signer.sign_hash_sync(&message.eip712_signing_hash(domain))?;
+    Ok(signature.as_bytes().to_vec().into())
+}
+
+/// Who signed the EIP-712 `message` for `domain`. A well-formed signature always recovers some
+/// address; only a malformed one is refused here.
+pub fn recover_typed<T: SolStruct>(
+    message: &T,
+    signature: &[u8],
+    domain: &Eip712Domain,
+) -> Result<Address, Refusal> {
+    let signature = Signature::try_from(signature).map_err(|_| Refusal::BadSignature)?;
+    signature
+        .recover_address_from_prehash(&message.eip712_signing_hash(domain))
+        .map_err(|_| Refusal::BadSignature)
 }
 
 /// An access order as the chain recorded it (`AccessConsumed`).

@@ -9,7 +9,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use agora_contracts::{AccessToken, AssetRegistry, Deployment};
+use agora_contracts::{
+    AccessToken, AssetRegistry, ComputeMarket, Deployment, compute_market::IComputeMarket,
+};
 use alloy::{
     primitives::{Address, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
@@ -48,6 +50,7 @@ pub struct AssetInfo {
 pub struct ChainReader {
     provider: DynProvider,
     registry: AssetRegistry::AssetRegistryInstance<DynProvider>,
+    market: ComputeMarket::ComputeMarketInstance<DynProvider>,
     from_block: u64,
     asset_ttl: Duration,
     assets: RwLock<HashMap<U256, (AssetInfo, Instant)>>,
@@ -65,6 +68,7 @@ impl ChainReader {
     pub fn with_provider(provider: DynProvider, deployment: &Deployment, asset_ttl: Duration) -> Self {
         Self {
             registry: AssetRegistry::new(deployment.contracts.asset_registry, provider.clone()),
+            market: ComputeMarket::new(deployment.contracts.compute_market, provider.clone()),
             provider,
             from_block: deployment.deployment_block,
             asset_ttl,
@@ -133,6 +137,80 @@ impl ChainReader {
         let order = Order { consumer: event.consumer, provider: event.provider, expires_at: event.expiresAt };
         write(&self.orders).insert((access_token, order_id), order);
         Ok(Some(order))
+    }
+}
+
+/// A compute job as the provider needs it: the market's record plus what only `JobOpened`
+/// carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobInfo {
+    /// The market's record.
+    pub job: IComputeMarket::Job,
+    /// IPFS CID of the job spec.
+    pub spec_cid: String,
+}
+
+impl ChainReader {
+    /// The compute job `job_id`, or `None` when the market never opened it. Not cached: its
+    /// status moves.
+    pub async fn job(&self, job_id: U256) -> Result<Option<JobInfo>, ChainError> {
+        let job = match self.market.getJob(job_id).call().await {
+            Ok(job) => job,
+            Err(err) if is_revert(&err) => return Ok(None),
+            Err(err) => {
+                return Err(ChainError {
+                    action: format!("market.getJob({job_id})"),
+                    reason: err.to_string(),
+                });
+            }
+        };
+        if job.status == 0 {
+            return Ok(None);
+        }
+        let filter = Filter::new()
+            .address(*self.market.address())
+            .event_signature(ComputeMarket::JobOpened::SIGNATURE_HASH)
+            .topic1(B256::from(job_id))
+            .from_block(self.from_block);
+        let logs = self.provider.get_logs(&filter).await.map_err(|err| ChainError {
+            action: format!("JobOpened logs for job {job_id}"),
+            reason: err.to_string(),
+        })?;
+        let opened = logs
+            .iter()
+            .filter(|log| !log.removed)
+            .find_map(|log| log.log_decode::<ComputeMarket::JobOpened>().ok())
+            .ok_or_else(|| ChainError {
+                action: format!("JobOpened logs for job {job_id}"),
+                reason: "the job exists but its JobOpened event was not found".into(),
+            })?;
+        Ok(Some(JobInfo { job, spec_cid: opened.inner.data.specCid }))
+    }
+
+    /// Whether the dataset's owner lets `algorithm_id` run on `dataset_id`.
+    pub async fn is_algorithm_allowed(
+        &self,
+        dataset_id: U256,
+        algorithm_id: U256,
+    ) -> Result<bool, ChainError> {
+        self.market.isAlgorithmAllowed(dataset_id, algorithm_id).call().await.map_err(|err| ChainError {
+            action: format!("market.isAlgorithmAllowed({dataset_id}, {algorithm_id})"),
+            reason: err.to_string(),
+        })
+    }
+
+    /// The latest block's timestamp: the clock the market's deadlines are checked against.
+    pub async fn block_time(&self) -> Result<u64, ChainError> {
+        let block = self
+            .provider
+            .get_block_by_number(Default::default())
+            .await
+            .map_err(|err| ChainError { action: "read the latest block".into(), reason: err.to_string() })?
+            .ok_or_else(|| ChainError {
+                action: "read the latest block".into(),
+                reason: "no block".into(),
+            })?;
+        Ok(block.header.timestamp)
     }
 }
 

@@ -81,6 +81,16 @@ pub struct Config {
     pub asset_ttl_secs: u64,
     /// Seconds a write to a client may stay blocked before its connection is dropped.
     pub write_stall_secs: u64,
+    /// Compute jobs running at once; 0 turns compute jobs off.
+    pub job_workers: usize,
+    /// Seconds one job may compute.
+    pub job_time_limit_secs: u64,
+    /// Folder for per-job work folders.
+    pub job_dir: PathBuf,
+    /// Embedding models kept loaded.
+    pub model_cache: usize,
+    /// Seconds between checks for results whose challenge window closed (then finalized).
+    pub finalize_every_secs: u64,
 }
 
 impl Default for Config {
@@ -100,6 +110,11 @@ impl Default for Config {
             request_timeout_secs: limits.request_timeout.as_secs(),
             asset_ttl_secs: limits.asset_ttl.as_secs(),
             write_stall_secs: limits.write_stall.as_secs(),
+            job_workers: 1,
+            job_time_limit_secs: 3600,
+            job_dir: PathBuf::from("provider-jobs"),
+            model_cache: 2,
+            finalize_every_secs: 60,
         }
     }
 }
@@ -129,6 +144,17 @@ impl Config {
             asset_ttl: Duration::from_secs(self.asset_ttl_secs),
             write_stall: Duration::from_secs(self.write_stall_secs),
         }
+    }
+
+    /// How compute jobs run, or `None` when they are off.
+    pub fn jobs(&self) -> Option<crate::worker::JobsConfig> {
+        (self.job_workers > 0).then(|| crate::worker::JobsConfig {
+            workers: self.job_workers,
+            time_limit: Duration::from_secs(self.job_time_limit_secs),
+            work_dir: self.job_dir.clone(),
+            model_cache: self.model_cache,
+            finalize_every: Duration::from_secs(self.finalize_every_secs.max(1)),
+        })
     }
 
     /// Kubo's deadline.

@@ -21,6 +21,9 @@ pub enum DbError {
         #[source]
         source: sqlx::Error,
     },
+    /// A value could not be encoded for storage.
+    #[error("encoding a value for the database: {0}")]
+    Encode(String),
     /// Running the migrations failed.
     #[error("migrating the provider database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -137,15 +140,219 @@ impl Store {
         Ok(())
     }
 
+    /// Records an admitted job as queued; `false` when the job was submitted before.
+    pub async fn insert_job(
+        &self,
+        job_id: U256,
+        consumer: Address,
+        plan: &str,
+        now: u64,
+    ) -> Result<bool, DbError> {
+        let result = sqlx::query(
+            "INSERT OR IGNORE INTO jobs (job_id, consumer, status, plan, created_at, updated_at) \
+             VALUES (?, ?, 'queued', ?, ?, ?)",
+        )
+        .bind(job_id.to_string())
+        .bind(consumer.to_string())
+        .bind(plan)
+        .bind(now as i64)
+        .bind(now as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(err("record a job"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// The job `job_id`, if admitted here.
+    pub async fn job(&self, job_id: U256) -> Result<Option<JobRow>, DbError> {
+        sqlx::query_as(
+            "SELECT job_id, consumer, status, reason, progress, plan, result_cid, output_hash, receipt \
+             FROM jobs WHERE job_id = ?",
+        )
+        .bind(job_id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err("look up a job"))
+    }
+
+    /// Moves a queued job to running; `false` when it was not queued (so no job runs twice).
+    pub async fn start_job(&self, job_id: U256, now: u64) -> Result<bool, DbError> {
+        let result = sqlx::query(
+            "UPDATE jobs SET status = 'running', updated_at = ? WHERE job_id = ? AND status = 'queued'",
+        )
+        .bind(now as i64)
+        .bind(job_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(err("start a job"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Records a running job's success.
+    pub async fn succeed_job(
+        &self,
+        job_id: U256,
+        result_cid: &str,
+        output_hash: B256,
+        receipt: &str,
+        now: u64,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE jobs SET status = 'succeeded', progress = 1, result_cid = ?, output_hash = ?, receipt = ?, \
+             updated_at = ? WHERE job_id = ? AND status = 'running'",
+        )
+        .bind(result_cid)
+        .bind(output_hash.to_string())
+        .bind(receipt)
+        .bind(now as i64)
+        .bind(job_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(err("record a job's result"))?;
+        Ok(())
+    }
+
+    /// Marks a queued or running job failed with `reason`.
+    pub async fn fail_job(&self, job_id: U256, reason: &str, now: u64) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE jobs SET status = 'failed', reason = ?, updated_at = ? \
+             WHERE job_id = ? AND status IN ('queued', 'running')",
+        )
+        .bind(reason)
+        .bind(now as i64)
+        .bind(job_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(err("record a job's failure"))?;
+        Ok(())
+    }
+
+    /// Cancels a queued job; `false` when it was not queued.
+    pub async fn cancel_queued_job(&self, job_id: U256, now: u64) -> Result<bool, DbError> {
+        let result = sqlx::query(
+            "UPDATE jobs SET status = 'cancelled', reason = 'cancelled by the consumer', updated_at = ? \
+             WHERE job_id = ? AND status = 'queued'",
+        )
+        .bind(now as i64)
+        .bind(job_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(err("cancel a job"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Marks a running job cancelled (its computation stopped on the consumer's request).
+    pub async fn cancel_running_job(&self, job_id: U256, now: u64) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE jobs SET status = 'cancelled', reason = 'cancelled by the consumer', updated_at = ? \
+             WHERE job_id = ? AND status = 'running'",
+        )
+        .bind(now as i64)
+        .bind(job_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(err("record a job's cancellation"))?;
+        Ok(())
+    }
+
+    /// Succeeded jobs the market has not settled yet (payment still to finalize).
+    pub async fn unsettled_jobs(&self) -> Result<Vec<U256>, DbError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT job_id FROM jobs WHERE status = 'succeeded' AND settled_at IS NULL ORDER BY rowid",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err("list unsettled jobs"))?;
+        Ok(rows.into_iter().filter_map(|(id,)| id.parse().ok()).collect())
+    }
+
+    /// Records that the market settled a job.
+    pub async fn mark_settled(&self, job_id: U256, now: u64) -> Result<(), DbError> {
+        sqlx::query("UPDATE jobs SET settled_at = ? WHERE job_id = ?")
+            .bind(now as i64)
+            .bind(job_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(err("record a settled job"))?;
+        Ok(())
+    }
+
+    /// At startup: marks jobs left running as failed (they were interrupted) and returns the
+    /// queued ones in admission order.
+    pub async fn recover_jobs(&self, now: u64) -> Result<Vec<U256>, DbError> {
+        sqlx::query(
+            "UPDATE jobs SET status = 'failed', reason = 'interrupted by a provider restart', updated_at = ? \
+             WHERE status = 'running'",
+        )
+        .bind(now as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(err("fail interrupted jobs"))?;
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT job_id FROM jobs WHERE status = 'queued' ORDER BY rowid")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err("list queued jobs"))?;
+        Ok(rows.into_iter().filter_map(|(id,)| id.parse().ok()).collect())
+    }
+
     /// Closes the pool (waits for connections to finish).
     pub async fn close(&self) {
         self.pool.close().await;
     }
 }
 
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct JobRow {
+    /// The market's job id, decimal.
+    pub job_id: String,
+    /// Who submitted it (the job's consumer).
+    pub consumer: String,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: String,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// Share done, 0 to 1, as of its last state change.
+    pub progress: f64,
+    /// The [`crate::jobs::Plan`] as JSON.
+    pub plan: String,
+    /// CID of the output folder.
+    pub result_cid: Option<String>,
+    /// The output hash posted on chain.
+    pub output_hash: Option<String>,
+    /// The [`crate::jobs::SignedReceipt`] as JSON.
+    pub receipt: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn queued_jobs_resume_and_running_ones_fail_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("provider.sqlite");
+        let who = Address::repeat_byte(1);
+        let store = Store::open(&path).await.unwrap();
+        for id in 1..=3u64 {
+            assert!(store.insert_job(U256::from(id), who, "{}", 1).await.unwrap());
+        }
+        assert!(!store.insert_job(U256::from(1), who, "{}", 1).await.unwrap(), "a job is admitted once");
+        assert!(store.start_job(U256::from(2), 2).await.unwrap());
+        assert!(!store.start_job(U256::from(2), 2).await.unwrap(), "a job starts once");
+        store.close().await;
+
+        let store = Store::open(&path).await.unwrap();
+        assert_eq!(store.recover_jobs(3).await.unwrap(), vec![U256::from(1), U256::from(3)]);
+        let interrupted = store.job(U256::from(2)).await.unwrap().unwrap();
+        assert_eq!(interrupted.status, "failed");
+        assert!(interrupted.reason.unwrap().contains("interrupted"));
+        assert!(!store.start_job(U256::from(2), 4).await.unwrap(), "an interrupted job never reruns");
+        assert!(store.cancel_queued_job(U256::from(3), 5).await.unwrap());
+        assert!(!store.cancel_queued_job(U256::from(2), 5).await.unwrap(), "only queued jobs cancel at once");
+        assert!(!store.start_job(U256::from(3), 6).await.unwrap(), "a cancelled job never runs");
+    }
 
     #[tokio::test]
     async fn state_survives_reopening_and_expired_nonces_are_pruned() {

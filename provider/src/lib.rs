@@ -9,6 +9,10 @@
 //!   byte range decrypts on its own) with the content key wrapped by ECIES to each trusted
 //!   provider's secp256k1 key; the header lives in the asset's metadata JSON on IPFS.
 //! - [`metadata`]: the asset metadata document (content CID, size, encryption header).
+//! - [`jobs`]: compute jobs — the EIP-712 job request, the spec document, the checks of an
+//!   on-chain job, the signed receipt; [`worker`]: the bounded pool that fetches inputs, runs
+//!   `agora-runtime`, adds the result to IPFS, posts it on chain, signs the receipt and, once
+//!   the challenge window closed, finalizes the job to collect the payment.
 //! - [`access`]: the EIP-712 download request and the pure checks of an order against it.
 //! - [`chain`]: cached reads of assets and orders through alloy.
 //! - [`db`]: SQLite (sqlx) for used nonces, served single-use orders and verified content.
@@ -30,11 +34,13 @@ pub mod chain;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod jobs;
 pub mod metadata;
 pub mod metrics;
 pub mod net;
 pub mod range;
 pub mod server;
 pub mod storage;
+pub mod worker;
 
 pub use server::{ApiError, Identity, Limits, ProviderState, app, serve};

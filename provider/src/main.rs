@@ -7,7 +7,7 @@ use alloy::signers::local::PrivateKeySigner;
 use clap::Parser;
 use eyre::{Result, WrapErr};
 
-/// Serves token-gated downloads of Agora assets from a Kubo node.
+/// Serves token-gated downloads of Agora assets from a Kubo node, and runs compute jobs.
 ///
 /// Example: `AGORA_PROVIDER_PRIVATE_KEY=0x… agora-provider --config provider.toml`
 #[derive(Debug, Parser)]

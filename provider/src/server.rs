@@ -13,7 +13,7 @@
 use std::{
     collections::{HashMap, HashSet},
     future::Future,
-    sync::{Arc, Mutex, RwLock, atomic::Ordering},
+    sync::{Arc, Mutex, OnceLock, RwLock, atomic::Ordering},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -27,7 +27,7 @@ use axum::{
     Json, Router,
     body::Body,
     error_handling::HandleErrorLayer,
-    extract::{DefaultBodyLimit, State, rejection::JsonRejection},
+    extract::{DefaultBodyLimit, Path, State, rejection::JsonRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -39,14 +39,16 @@ use tower::{BoxError, ServiceBuilder};
 
 use crate::{
     access::{self, Refusal, SignedRequest},
-    chain::{AssetInfo, ChainReader},
+    chain::{AssetInfo, ChainReader, JobInfo},
     crypto::{CryptoError, SCHEME},
     db::{DbError, Store},
+    jobs::{self, InputRef, JobRefusal, JobStatus, MAX_DOCUMENT_BYTES, Plan, SignedJobRequest, SpecDocument},
     metadata::{AssetMetadata, ContentRef, MAX_METADATA_BYTES},
     metrics::Metrics,
     net::GuardedListener,
     range::{self, RangeError},
     storage::{ByteStream, Storage, StorageError, verify_digest},
+    worker::{Cancelled, Jobs},
 };
 
 /// Limits that keep the service up under load and abuse.
@@ -143,6 +145,7 @@ pub struct ProviderState {
     in_flight: Mutex<HashSet<(Address, U256)>>,
     metadata: RwLock<HashMap<String, Arc<AssetMetadata>>>,
     verified: RwLock<HashSet<(String, B256)>>,
+    jobs: OnceLock<Arc<Jobs>>,
 }
 
 impl std::fmt::Debug for ProviderState {
@@ -181,6 +184,7 @@ impl ProviderState {
             in_flight: Mutex::default(),
             metadata: RwLock::default(),
             verified: RwLock::default(),
+            jobs: OnceLock::new(),
         })
     }
 
@@ -203,9 +207,15 @@ impl ProviderState {
     pub fn store(&self) -> &Store {
         &self.store
     }
+
+    /// Turns compute jobs on (once, at startup); without it `/v1/jobs` answers 503.
+    pub fn enable_jobs(&self, jobs: Arc<Jobs>) {
+        let _ = self.jobs.set(jobs);
+    }
 }
 
-/// The router: `/health`, `/metrics`, `/v1/info`, `POST /v1/download`.
+/// The router: `/health`, `/metrics`, `/v1/info`, `POST /v1/download`, `POST /v1/jobs`,
+/// `GET`/`DELETE /v1/jobs/{id}`, `GET /v1/jobs/{id}/result`.
 pub fn app(state: Arc<ProviderState>) -> Router {
     let limits = state.limits.clone();
     Router::new()
@@ -213,6 +223,9 @@ pub fn app(state: Arc<ProviderState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/info", get(info))
         .route("/v1/download", post(download))
+        .route("/v1/jobs", post(submit_job))
+        .route("/v1/jobs/{id}", get(job_status).delete(cancel_job))
+        .route("/v1/jobs/{id}/result", get(job_result))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(
             ServiceBuilder::new()
@@ -250,6 +263,9 @@ pub enum ApiError {
     /// The access check refused the request.
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// The job check refused the request.
+    #[error(transparent)]
+    Job(#[from] JobRefusal),
     /// The body is not a valid request (status from the extractor: 400, 413, 415, 422).
     #[error("{message}")]
     BadRequest {
@@ -307,6 +323,20 @@ impl ApiError {
                     StatusCode::FORBIDDEN
                 }
                 Refusal::OrderExpired(_) | Refusal::AlreadyServed => StatusCode::GONE,
+            },
+            Self::Job(refusal) => match refusal {
+                JobRefusal::Disabled => StatusCode::SERVICE_UNAVAILABLE,
+                JobRefusal::UnknownJob(_) => StatusCode::NOT_FOUND,
+                JobRefusal::NotConsumer
+                | JobRefusal::OtherProvider(_)
+                | JobRefusal::AlgorithmNotAllowed { .. } => StatusCode::FORBIDDEN,
+                JobRefusal::NotOpen { .. }
+                | JobRefusal::AlreadySubmitted(_)
+                | JobRefusal::NoResult { .. }
+                | JobRefusal::NotCancellable { .. } => StatusCode::CONFLICT,
+                JobRefusal::NotFunded(_) => StatusCode::PAYMENT_REQUIRED,
+                JobRefusal::DeadlinePassed { .. } => StatusCode::GONE,
+                JobRefusal::BadSpec(_) => StatusCode::UNPROCESSABLE_ENTITY,
             },
             Self::BadRequest { status, .. } => *status,
             Self::Range { source: RangeError::Malformed, .. } => StatusCode::BAD_REQUEST,
@@ -398,7 +428,7 @@ async fn info(State(state): State<Arc<ProviderState>>) -> Response {
         "provider": state.address(),
         "chainId": state.chain_id,
         "contracts": state.deployment.contracts,
-        "jobKinds": Vec::<String>::new(),
+        "jobKinds": if state.jobs.get().is_some() { vec!["embed", "train", "predict"] } else { Vec::new() },
         "version": env!("CARGO_PKG_VERSION"),
         "encryption": {
             "scheme": SCHEME,
@@ -551,6 +581,164 @@ async fn check_access(state: &Arc<ProviderState>, request: &SignedRequest) -> Re
         admission.single_use = Some(key);
     }
     Ok(Admitted { admission, signer, asset })
+}
+
+/// `POST /v1/jobs`: checks, in order, the request's expiry and signature, the on-chain job
+/// (exists; the signer's; for this provider; open; funded; deadline ahead by the chain's
+/// clock), the dataset owner's algorithm policy, that the job is new here and the nonce
+/// unused; then reads the spec and the inputs' metadata and queues the job.
+async fn submit_job(
+    State(state): State<Arc<ProviderState>>,
+    body: Result<Json<SignedJobRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body.map_err(|rejection| ApiError::BadRequest {
+        status: rejection.status(),
+        message: rejection.body_text(),
+    })?;
+    let service = state.jobs.get().ok_or(JobRefusal::Disabled)?;
+    access::check_request_expiry(request.expiry, now())?;
+    let signer = request.signer(&state.domain)?;
+    let job_id = request.job_id;
+    let info = state.chain.job(job_id).await?.ok_or(JobRefusal::UnknownJob(job_id))?;
+    jobs::check_job(job_id, &info.job, signer, state.address(), state.chain.block_time().await?)?;
+    let (dataset, algorithm) = (info.job.datasetId, info.job.algorithmId);
+    if !state.chain.is_algorithm_allowed(dataset, algorithm).await? {
+        return Err(JobRefusal::AlgorithmNotAllowed { dataset, algorithm }.into());
+    }
+    if state.store.job(job_id).await?.is_some() {
+        return Err(JobRefusal::AlreadySubmitted(job_id).into());
+    }
+    if !state.store.use_nonce(signer, request.nonce, request.expiry).await? {
+        return Err(Refusal::NonceReused.into());
+    }
+    let plan = plan_job(&state, &info).await?;
+    if !service.submit(job_id, signer, &plan).await? {
+        return Err(JobRefusal::AlreadySubmitted(job_id).into());
+    }
+    tracing::info!(%job_id, consumer = %signer, kind = plan.spec.kind(), "job queued");
+    Ok((StatusCode::ACCEPTED, Json(json!({ "jobId": job_id, "status": JobStatus::Queued }))).into_response())
+}
+
+/// What a worker needs: the spec document and the inputs named by the job's assets.
+async fn plan_job(state: &ProviderState, info: &JobInfo) -> Result<Plan, ApiError> {
+    let spec =
+        state.storage.cat_to_vec(&info.spec_cid, MAX_DOCUMENT_BYTES).await.map_err(|err| match err {
+            StorageError::TooLarge { .. } => {
+                ApiError::from(JobRefusal::BadSpec("the spec document is too large".into()))
+            }
+            other => ApiError::from(other),
+        })?;
+    let spec = SpecDocument::parse(&spec)?;
+    let (dataset, file_name) = job_input(state, info.job.datasetId).await?;
+    let dataset_file = file_name
+        .filter(|name| jobs::is_plain_file_name(name))
+        .ok_or_else(|| JobRefusal::BadSpec("the dataset's metadata has no usable fileName".into()))?;
+    let model = if spec.needs_model() { Some(job_input(state, info.job.algorithmId).await?.0) } else { None };
+    Ok(Plan { spec: spec.job, dataset, dataset_file, model, deadline: info.job.deadline })
+}
+
+/// The content of asset `asset_id` as a job input, and its file name.
+async fn job_input(state: &ProviderState, asset_id: U256) -> Result<(InputRef, Option<String>), ApiError> {
+    let asset = state.chain.asset(asset_id).await?.ok_or(Refusal::UnknownAsset(asset_id))?;
+    let metadata = resolve_metadata(state, &asset.metadata_cid).await?;
+    if metadata.content.encryption.is_some() {
+        return Err(JobRefusal::BadSpec(format!(
+            "asset {asset_id} is encrypted; jobs take public inputs only"
+        ))
+        .into());
+    }
+    Ok((
+        InputRef { cid: metadata.content.cid.clone(), sha256: asset.content_digest },
+        metadata.content.file_name.clone(),
+    ))
+}
+
+fn parse_job_id(id: &str) -> Result<U256, ApiError> {
+    id.parse().map_err(|_| ApiError::BadRequest {
+        status: StatusCode::BAD_REQUEST,
+        message: "invalid job id".into(),
+    })
+}
+
+/// `GET /v1/jobs/{id}`: status, failure reason and, while running, progress.
+async fn job_status(
+    State(state): State<Arc<ProviderState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job_id = parse_job_id(&id)?;
+    let service = state.jobs.get().ok_or(JobRefusal::Disabled)?;
+    let (row, progress) = service.status(job_id).await?.ok_or(JobRefusal::UnknownJob(job_id))?;
+    Ok(Json(json!({
+        "jobId": job_id,
+        "status": row.status,
+        "reason": row.reason,
+        "progress": progress,
+        "resultCid": row.result_cid,
+        "outputHash": row.output_hash,
+    }))
+    .into_response())
+}
+
+/// `DELETE /v1/jobs/{id}` with a request signed by the job's consumer: a queued job is
+/// cancelled at once (200), a running one stops at its next batch (202). The job stays open
+/// on chain, so the consumer's refund after the deadline is untouched.
+async fn cancel_job(
+    State(state): State<Arc<ProviderState>>,
+    Path(id): Path<String>,
+    body: Result<Json<SignedJobRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let job_id = parse_job_id(&id)?;
+    let Json(request) = body.map_err(|rejection| ApiError::BadRequest {
+        status: rejection.status(),
+        message: rejection.body_text(),
+    })?;
+    if request.job_id != job_id {
+        return Err(ApiError::BadRequest {
+            status: StatusCode::BAD_REQUEST,
+            message: "the signed job id is not the one in the path".into(),
+        });
+    }
+    let service = state.jobs.get().ok_or(JobRefusal::Disabled)?;
+    access::check_request_expiry(request.expiry, now())?;
+    let signer = request.signer(&state.domain)?;
+    let row = state.store.job(job_id).await?.ok_or(JobRefusal::UnknownJob(job_id))?;
+    if row.consumer != signer.to_string() {
+        return Err(JobRefusal::NotConsumer.into());
+    }
+    if !state.store.use_nonce(signer, request.nonce, request.expiry).await? {
+        return Err(Refusal::NonceReused.into());
+    }
+    let (status, code) = match service.cancel(job_id).await? {
+        Some(Cancelled::Now) => (JobStatus::Cancelled, StatusCode::OK),
+        Some(Cancelled::Stopping) => (JobStatus::Running, StatusCode::ACCEPTED),
+        None => return Err(JobRefusal::NotCancellable { job: job_id, status: row.status }.into()),
+    };
+    tracing::info!(%job_id, "job cancellation requested");
+    Ok((code, Json(json!({ "jobId": job_id, "status": status }))).into_response())
+}
+
+/// `GET /v1/jobs/{id}/result`: the result CID, the output hash and the signed receipt.
+async fn job_result(
+    State(state): State<Arc<ProviderState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job_id = parse_job_id(&id)?;
+    let service = state.jobs.get().ok_or(JobRefusal::Disabled)?;
+    let (row, _) = service.status(job_id).await?.ok_or(JobRefusal::UnknownJob(job_id))?;
+    let (Some(result_cid), Some(receipt)) = (row.result_cid, row.receipt) else {
+        return Err(JobRefusal::NoResult { job: job_id, status: row.status }.into());
+    };
+    let receipt: jobs::SignedReceipt = serde_json::from_str(&receipt).map_err(|err| {
+        tracing::error!(%job_id, error = %err, "stored receipt unreadable");
+        ApiError::Internal
+    })?;
+    Ok(Json(json!({
+        "jobId": job_id,
+        "resultCid": result_cid,
+        "outputHash": row.output_hash,
+        "receipt": receipt,
+    }))
+    .into_response())
 }
 
 async fn resolve_metadata(state: &ProviderState, cid: &str) -> Result<Arc<AssetMetadata>, ApiError> {
@@ -779,17 +967,28 @@ pub async fn build_state(
     signer: PrivateKeySigner,
 ) -> Result<Arc<ProviderState>, RunError> {
     let deployment = Deployment::read(&config.deployment)?;
-    let rpc_url =
+    let rpc_url: alloy::transports::http::reqwest::Url =
         config.rpc_url.parse().map_err(|_| RunError::Url { what: "RPC", url: config.rpc_url.clone() })?;
     let limits = config.limits();
-    let chain = ChainReader::new(rpc_url, &deployment, limits.asset_ttl);
+    let chain = ChainReader::new(rpc_url.clone(), &deployment, limits.asset_ttl);
     let node_chain = chain.chain_id().await?;
     if node_chain != deployment.chain_id {
         return Err(RunError::WrongChain { node: node_chain, manifest: deployment.chain_id });
     }
     let storage = Storage::new(&config.ipfs_api, config.ipfs_timeout())?;
     let store = Store::open(&config.database).await?;
-    Ok(ProviderState::new(
+    let jobs = config.jobs().map(|jobs_config| {
+        Jobs::new(
+            jobs_config,
+            signer.clone(),
+            deployment.chain_id,
+            deployment.contracts.compute_market,
+            agora_contracts::signing_provider(rpc_url, signer.clone()),
+            storage.clone(),
+            store.clone(),
+        )
+    });
+    let state = ProviderState::new(
         Identity::new(signer),
         deployment.chain_id,
         deployment,
@@ -797,7 +996,11 @@ pub async fn build_state(
         storage,
         store,
         limits,
-    ))
+    );
+    if let Some(jobs) = jobs {
+        state.enable_jobs(jobs);
+    }
+    Ok(state)
 }
 
 /// Runs the provider described by `config` until `shutdown` resolves.
@@ -813,6 +1016,10 @@ pub async fn run(
         .map_err(|source| RunError::Io { addr: addr.clone(), source })?;
     tracing::info!(provider = %state.address(), %addr, "provider listening");
     let store = state.store().clone();
+    let workers = match state.jobs.get() {
+        Some(jobs) => Some(jobs.start().await?),
+        None => None,
+    };
     // Nonces are only needed until their requests expire.
     let pruner = tokio::spawn({
         let store = store.clone();
@@ -828,6 +1035,9 @@ pub async fn run(
     });
     let result = serve(listener, state, shutdown).await.map_err(|source| RunError::Io { addr, source });
     pruner.abort();
+    if let Some(workers) = workers {
+        workers.abort();
+    }
     store.close().await;
     result
 }

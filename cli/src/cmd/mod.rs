@@ -1,4 +1,7 @@
 //! One module per command, each with its `Args` and a `run`.
 
+pub mod asset;
+pub mod dao;
 pub mod deploy;
+pub mod split;
 pub mod wallet;

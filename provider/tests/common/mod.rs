@@ -18,6 +18,7 @@ use agora_provider::{
     db::Store,
     metadata::{AssetMetadata, ContentRef},
     storage::{Added, Storage},
+    worker::{Jobs, JobsConfig},
 };
 use alloy::{
     node_bindings::{Anvil, AnvilInstance},
@@ -99,10 +100,14 @@ pub struct RunningProvider {
     pub state: Arc<ProviderState>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    workers: Option<JoinHandle<()>>,
 }
 
 impl RunningProvider {
     pub async fn stop(mut self) -> Result<()> {
+        if let Some(workers) = self.workers.take() {
+            workers.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -158,6 +163,20 @@ impl Stack {
 
     /// Starts the provider with its own Kubo client (e.g. a shorter deadline).
     pub async fn serve_custom(&self, limits: Limits, storage: Storage) -> Result<RunningProvider> {
+        self.serve_full(limits, storage, None).await
+    }
+
+    /// Starts the provider running compute jobs with `jobs`.
+    pub async fn serve_jobs(&self, jobs: JobsConfig) -> Result<RunningProvider> {
+        self.serve_full(Limits::default(), self.storage.clone(), Some(jobs)).await
+    }
+
+    async fn serve_full(
+        &self,
+        limits: Limits,
+        storage: Storage,
+        jobs: Option<JobsConfig>,
+    ) -> Result<RunningProvider> {
         let chain =
             ChainReader::new(self.chain.anvil.endpoint_url(), &self.chain.deployment, limits.asset_ttl);
         let store = Store::open(&self.db_dir.path().join("provider.sqlite")).await?;
@@ -166,17 +185,32 @@ impl Stack {
             self.chain.deployment.chain_id,
             self.chain.deployment.clone(),
             chain,
-            storage,
+            storage.clone(),
             store,
             limits,
         );
+        let mut workers = None;
+        if let Some(config) = jobs {
+            let deployment = &self.chain.deployment;
+            let jobs = Jobs::new(
+                config,
+                self.provider_key.clone(),
+                deployment.chain_id,
+                deployment.contracts.compute_market,
+                signing_provider(self.chain.anvil.endpoint_url(), self.provider_key.clone()),
+                storage,
+                state.store().clone(),
+            );
+            workers = Some(jobs.start().await?);
+            state.enable_jobs(jobs);
+        }
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(agora_provider::serve(listener, state.clone(), async move {
             let _ = rx.await;
         }));
-        Ok(RunningProvider { url, state, shutdown: Some(tx), task: Some(task) })
+        Ok(RunningProvider { url, state, shutdown: Some(tx), task: Some(task), workers })
     }
 
     /// Adds `metadata` to IPFS and publishes an asset pointing at it.

@@ -1,0 +1,216 @@
+//! The protocol's custom errors as sentences, for the cases users meet: a price that changed,
+//! a balance too small, someone else's asset, an asset that does not exist. Everything else
+//! keeps the decoded error's own form.
+
+use agora_contracts::{
+    Revert, access_token::AccessToken::AccessTokenErrors as AccessToken,
+    agora_governor::AgoraGovernor::AgoraGovernorErrors as Governor,
+    agora_token::AgoraToken::AgoraTokenErrors as AgoraToken,
+    asset_registry::AssetRegistry::AssetRegistryErrors as Registry,
+    marketplace::Marketplace::MarketplaceErrors as Marketplace,
+    revenue_splitter::RevenueSplitter::RevenueSplitterErrors as Splitter,
+};
+use alloy::primitives::{Address, U256};
+
+use crate::currency::Units;
+
+/// A sentence for `revert`, amounts written in `units` (the currency of the call at hand);
+/// `None` for errors without one.
+pub fn sentence(revert: &Revert, units: &Units) -> Option<String> {
+    let not_owner = |asset: U256, caller: Address, owner: Address| {
+        format!("not the owner: asset {asset} belongs to {owner}, not {caller}")
+    };
+    let balance = |holder: Address, balance: U256, needed: U256| {
+        format!(
+            "insufficient balance: {holder} has {}, needs {}",
+            units.format(balance),
+            units.format(needed)
+        )
+    };
+    let allowance = |spender: Address, allowance: U256, needed: U256| {
+        format!(
+            "insufficient allowance: {spender} may spend {}, needs {}",
+            units.format(allowance),
+            units.format(needed)
+        )
+    };
+    let text = match revert {
+        Revert::Marketplace(err) => match err {
+            Marketplace::Marketplace__PriceAboveMax(e) => format!(
+                "price changed: you allowed {}, it is now {}",
+                units.format(e.maxPrice),
+                units.format(e.price)
+            ),
+            Marketplace::Marketplace__UnknownAsset(e) => unknown(e.assetId),
+            Marketplace::Marketplace__NotAssetOwner(e) => not_owner(e.assetId, e.caller, e.owner),
+            Marketplace::Marketplace__Delisted(e) => {
+                format!("asset {} is delisted by the DAO and cannot be bought", e.assetId)
+            }
+            Marketplace::Marketplace__WrongCurrency(e) => format!(
+                "wrong currency: asset {} is sold in {}, not {}",
+                e.assetId,
+                currency(e.actual),
+                currency(e.expected)
+            ),
+            Marketplace::Marketplace__WrongValue(e) => format!(
+                "wrong payment: sent {}, the purchase costs {}",
+                units.format(e.sent),
+                units.format(e.expected)
+            ),
+            Marketplace::Marketplace__ZeroAmount(_) => "the amount must be at least 1".into(),
+            _ => return None,
+        },
+        Revert::AssetRegistry(err) => match err {
+            Registry::AssetRegistry__UnknownAsset(e) => unknown(e.assetId),
+            Registry::ERC721NonexistentToken(e) => unknown(e.tokenId),
+            Registry::AssetRegistry__NotAssetOwner(e) => not_owner(e.assetId, e.caller, e.owner),
+            Registry::AssetRegistry__InvalidCid(e) => {
+                format!("invalid metadata CID: {} bytes, must be 1 to {}", e.length, e.maxLength)
+            }
+            Registry::AssetRegistry__ZeroDigest(_) => "the content digest must not be zero".into(),
+            _ => return None,
+        },
+        Revert::RevenueSplitter(err) => match err {
+            Splitter::RevenueSplitter__NoSplit(e) => unknown(e.assetId),
+            Splitter::RevenueSplitter__NotAssetOwner(e) => not_owner(e.assetId, e.caller, e.owner),
+            Splitter::RevenueSplitter__NothingToRelease(e) => format!(
+                "nothing to release: {} is owed nothing for asset {} in {}",
+                e.recipient,
+                e.assetId,
+                currency(e.currency)
+            ),
+            Splitter::RevenueSplitter__SharesNotFull(e) => {
+                format!("split shares sum to {} bps, they must sum to 10000", e.sum)
+            }
+            _ => return None,
+        },
+        // ERC-20 errors carry the same selector wherever they are declared; they decode as the
+        // first contract's that declares them, whichever token raised them.
+        Revert::AccessToken(err) => match err {
+            AccessToken::AccessToken__NotAssetOwner(e) => {
+                format!("not the owner: the asset belongs to {}, not {}", e.owner, e.caller)
+            }
+            AccessToken::AccessToken__InvalidGrant(_) => {
+                "invalid grant: the recipient must not be zero and the amount at least 1".into()
+            }
+            AccessToken::ERC20InsufficientBalance(e) => balance(e.sender, e.balance, e.needed),
+            AccessToken::ERC20InsufficientAllowance(e) => allowance(e.spender, e.allowance, e.needed),
+            _ => return None,
+        },
+        Revert::AgoraGovernor(err) => match err {
+            Governor::GovernorUnexpectedProposalState(e) => format!(
+                "proposal {} is {}: not in a state that allows this",
+                e.proposalId,
+                crate::cmd::dao::state_name(e.current)
+            ),
+            Governor::GovernorNonexistentProposal(e) => format!("unknown proposal {}", e.proposalId),
+            Governor::GovernorAlreadyCastVote(e) => format!("{} has already voted on this proposal", e.voter),
+            _ => return None,
+        },
+        Revert::AgoraToken(err) => match err {
+            AgoraToken::ERC20InsufficientBalance(e) => balance(e.sender, e.balance, e.needed),
+            AgoraToken::ERC20InsufficientAllowance(e) => allowance(e.spender, e.allowance, e.needed),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(text)
+}
+
+/// `err` as one error: its sentence when the revert has one, otherwise the error itself.
+pub fn explain(err: agora_contracts::Error, units: &Units) -> eyre::Report {
+    match err.revert().and_then(|revert| sentence(revert, units)) {
+        Some(text) => eyre::eyre!(text),
+        None => err.into(),
+    }
+}
+
+fn unknown(asset: U256) -> String {
+    format!("unknown asset {asset}: no asset with that id is published")
+}
+
+fn currency(address: Address) -> String {
+    if address.is_zero() { "ETH".into() } else { address.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use agora_contracts::{access_token::AccessToken as AT, marketplace::Marketplace as M};
+    use alloy::{primitives::address, sol_types::SolError};
+
+    use super::*;
+
+    fn decode<E: SolError>(error: E) -> Revert {
+        Revert::decode(&error.abi_encode()).unwrap_or_else(|| panic!("{} does not decode", E::SIGNATURE))
+    }
+
+    const ALICE: Address = address!("0x00000000000000000000000000000000000000a1");
+    const BOB: Address = address!("0x00000000000000000000000000000000000000b0");
+
+    #[test]
+    fn a_changed_price_names_both_prices_in_the_currency() {
+        let revert = decode(M::Marketplace__PriceAboveMax {
+            assetId: U256::from(3),
+            price: U256::from(1_200_000_000_000_000_000u128),
+            maxPrice: U256::from(1_000_000_000_000_000_000u128),
+        });
+        assert_eq!(
+            sentence(&revert, &Units::eth()).as_deref(),
+            Some("price changed: you allowed 1 ETH, it is now 1.2 ETH")
+        );
+    }
+
+    #[test]
+    fn balances_owners_and_unknown_assets_read_as_sentences() {
+        let usd = Units { symbol: "mUSD".into(), decimals: 6 };
+        let revert = decode(AT::ERC20InsufficientBalance {
+            sender: ALICE,
+            balance: U256::from(1_000_000),
+            needed: U256::from(2_500_000),
+        });
+        assert_eq!(
+            sentence(&revert, &usd).as_deref(),
+            Some(format!("insufficient balance: {ALICE} has 1 mUSD, needs 2.5 mUSD").as_str())
+        );
+        let revert =
+            decode(M::Marketplace__NotAssetOwner { assetId: U256::from(7), caller: BOB, owner: ALICE });
+        assert_eq!(
+            sentence(&revert, &usd).as_deref(),
+            Some(format!("not the owner: asset 7 belongs to {ALICE}, not {BOB}").as_str())
+        );
+        let revert = decode(AT::AccessToken__NotAssetOwner { caller: BOB, owner: ALICE });
+        assert!(sentence(&revert, &usd).is_some_and(|s| s.starts_with("not the owner")));
+        let revert = decode(M::Marketplace__UnknownAsset { assetId: U256::from(99) });
+        assert!(sentence(&revert, &usd).is_some_and(|s| s.starts_with("unknown asset 99")));
+        let revert = decode(M::Marketplace__WrongCurrency {
+            assetId: U256::from(1),
+            expected: ALICE,
+            actual: Address::ZERO,
+        });
+        assert_eq!(
+            sentence(&revert, &usd).as_deref(),
+            Some(format!("wrong currency: asset 1 is sold in ETH, not {ALICE}").as_str())
+        );
+    }
+
+    #[test]
+    fn a_governance_step_taken_too_early_names_the_proposal_state() {
+        let revert =
+            decode(agora_contracts::agora_governor::AgoraGovernor::GovernorUnexpectedProposalState {
+                proposalId: U256::from(42),
+                current: 1,
+                expectedStates: alloy::primitives::B256::ZERO,
+            });
+        assert_eq!(
+            sentence(&revert, &Units::eth()).as_deref(),
+            Some("proposal 42 is active: not in a state that allows this")
+        );
+    }
+
+    #[test]
+    fn errors_without_a_sentence_are_left_alone() {
+        let revert =
+            decode(M::Marketplace__FeeTooHigh { feeBps: U256::from(5000), maxFeeBps: U256::from(1000) });
+        assert_eq!(sentence(&revert, &Units::eth()), None);
+    }
+}

@@ -1,0 +1,261 @@
+//! The built `agora` binary publishing, reading, buying and granting assets and releasing their
+//! revenue splits, against a real anvil with the protocol deployed and a real Kubo; and bad input
+//! that must end in a one-line error and exit code 1.
+
+mod common;
+
+use common::*;
+use std::{
+    path::Path,
+    process::{Command, Output},
+};
+
+use agora_deploy::services::kubo::KuboDaemon;
+use alloy::{
+    node_bindings::{Anvil, AnvilInstance},
+    primitives::{Address, U256},
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// A key whose account holds nothing.
+const POOR_KEY: &str = "0x0000000000000000000000000000000000000000000000000000000000000001";
+
+/// anvil with the protocol deployed by `agora deploy --preset local`, in a temporary folder
+/// that holds the manifest.
+struct Stack {
+    chain: AnvilInstance,
+    dir: tempfile::TempDir,
+    ipfs_api: String,
+}
+
+impl Stack {
+    fn start(ipfs_api: String) -> Self {
+        let chain = Anvil::at(anvil_path()).spawn();
+        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("tempdir: {err}"));
+        let stack = Self { chain, dir, ipfs_api };
+        let out = run(stack.agora_with_key(DEV_KEY).args(["deploy", "--preset", "local"]));
+        assert!(out.status.success(), "{}", stderr(&out));
+        stack
+    }
+
+    fn key(&self, account: usize) -> String {
+        alloy::hex::encode_prefixed(self.chain.keys()[account].to_bytes())
+    }
+
+    fn address(&self, account: usize) -> Address {
+        self.chain.addresses()[account]
+    }
+
+    /// `agora` as `key`, on this chain, with a clean environment.
+    fn agora_with_key(&self, key: &str) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agora"));
+        command
+            .current_dir(self.dir.path())
+            .env_remove("AGORA_NETWORK")
+            .env_remove("AGORA_KEYSTORE")
+            .env("AGORA_RPC_URL", self.chain.endpoint())
+            .env("AGORA_IPFS_API", &self.ipfs_api)
+            .env("AGORA_PRIVATE_KEY", key);
+        command
+    }
+
+    /// `agora <args>` as anvil's dev account `account`.
+    fn agora(&self, account: usize, args: &[&str]) -> Output {
+        run(self.agora_with_key(&self.key(account)).args(args))
+    }
+
+    /// `agora --json <args>` as `account`, which must succeed.
+    fn json(&self, account: usize, args: &[&str]) -> Value {
+        let out = run(self.agora_with_key(&self.key(account)).arg("--json").args(args));
+        assert!(out.status.success(), "agora {args:?}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}: {}", stdout(&out)))
+    }
+}
+
+fn address_of(value: &Value) -> Address {
+    value.as_str().and_then(|text| text.parse().ok()).unwrap_or_else(|| panic!("not an address: {value}"))
+}
+
+fn write_file(dir: &Path, name: &str, len: usize) -> (String, String) {
+    let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+    let path = dir.join(name);
+    std::fs::write(&path, &data).unwrap_or_else(|err| panic!("writing {}: {err}", path.display()));
+    (path.to_string_lossy().into_owned(), format!("0x{}", alloy::hex::encode(Sha256::digest(&data))))
+}
+
+/// Deploys a 6-decimal permit stablecoin from `key` and mints `amount` base units to `to`.
+fn stablecoin(chain: &AnvilInstance, key: &str, to: Address, amount: u64) -> Address {
+    use agora_contracts::{mocks::MockStablecoin, signing_provider, tx};
+    let signer: alloy::signers::local::PrivateKeySigner = key.parse().unwrap_or_else(|err| panic!("{err}"));
+    let url = chain.endpoint_url();
+    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|err| panic!("tokio: {err}"));
+    runtime.block_on(async move {
+        let provider = signing_provider(url, signer);
+        let token = MockStablecoin::deploy(provider).await.unwrap_or_else(|err| panic!("deploy mUSD: {err}"));
+        tx::send("mint", token.mint(to, U256::from(amount))).await.unwrap_or_else(|err| panic!("{err}"));
+        *token.address()
+    })
+}
+
+#[test]
+fn publishes_buys_grants_updates_and_releases_a_split() {
+    let kubo = KuboDaemon::start().unwrap_or_else(|err| panic!("{err}"));
+    let stack = Stack::start(kubo.api_url());
+    let (publisher, buyer, friend, alice, bob) = (1, 2, 3, 5, 6);
+    let (file, digest) = write_file(stack.dir.path(), "finches.csv", 300 * 1024);
+
+    // Publish with a 70/30 split (given out of address order: the CLI sorts it).
+    let split_a = format!("{}:7000", stack.address(alice));
+    let split_b = format!("{}:3000", stack.address(bob));
+    let published = stack.json(
+        publisher,
+        &[
+            "asset",
+            "publish",
+            &file,
+            "--kind",
+            "dataset",
+            "--price",
+            "0.01",
+            "--split",
+            &split_b,
+            "--split",
+            &split_a,
+            "--license",
+            "CC-BY-4.0",
+            "--access-duration",
+            "3600",
+        ],
+    );
+    assert_eq!(published["assetId"], "1");
+    assert_eq!(published["contentDigest"], digest);
+    assert!(published["did"].as_str().unwrap().starts_with("did:agora:31337:0x"), "{published}");
+    assert!(published["accessToken"].as_str().unwrap().starts_with("0x"));
+
+    // The metadata on IPFS points at the content in the provider's document format.
+    let cat = kubo.command().args(["cat", published["metadataCid"].as_str().unwrap()]).output().unwrap();
+    let metadata: Value = serde_json::from_slice(&cat.stdout).unwrap();
+    assert_eq!(metadata["name"], "finches.csv");
+    assert_eq!(metadata["license"], "CC-BY-4.0");
+    assert_eq!(metadata["content"]["cid"], published["contentCid"]);
+    assert_eq!(metadata["content"]["size"], 300 * 1024);
+    assert_eq!(metadata["files"][0]["sha256"], digest);
+
+    let shown = stack.json(buyer, &["asset", "show", "1"]);
+    assert_eq!(address_of(&shown["owner"]), stack.address(publisher));
+    assert_eq!(shown["price"], "0.01 ETH");
+    assert_eq!(shown["accessDuration"], 3600);
+    assert_eq!(shown["split"].as_array().unwrap().len(), 2);
+    assert_eq!(shown["version"], 1);
+
+    // Buy two tokens with ETH; a lower --max-price is refused with both prices.
+    let bought = stack.json(buyer, &["asset", "buy", "1", "--amount", "2"]);
+    assert_eq!(bought["paid"], "20000000000000000");
+    assert_one_line_error(
+        &stack.agora(buyer, &["asset", "buy", "1", "--max-price", "0.005"]),
+        "price changed: you allowed 0.005 ETH, it is now 0.01 ETH",
+    );
+    assert_one_line_error(
+        &run(stack.agora_with_key(POOR_KEY).args(["asset", "buy", "1"])),
+        "insufficient funds:",
+    );
+
+    // Only the owner grants; a new metadata version keeps the digest.
+    assert_one_line_error(
+        &stack.agora(buyer, &["asset", "grant", "1", &stack.address(friend).to_string(), "5"]),
+        "not the owner",
+    );
+    let granted = stack.json(publisher, &["asset", "grant", "1", &stack.address(friend).to_string(), "5"]);
+    assert_eq!(granted["amount"], 5);
+    let updated = stack.json(publisher, &["asset", "update", "1", "--metadata-cid", "bafkreiupdated"]);
+    assert_eq!(updated["version"], 2);
+    assert_eq!(updated["contentDigest"], digest);
+
+    // The split: what each is owed, released once, then nothing is left.
+    let owed = stack.json(buyer, &["split", "show", "1"]);
+    let owed: Vec<(Address, u128)> = owed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (address_of(&e["recipient"]), e["releasable"].as_str().unwrap().parse().unwrap()))
+        .collect();
+    let of = |who: Address| owed.iter().find(|(r, _)| *r == who).map(|(_, a)| *a).unwrap();
+    assert!(
+        of(stack.address(alice)) > 0 && of(stack.address(alice)) * 3 / 7 == of(stack.address(bob)),
+        "{owed:?}"
+    );
+    let released = stack.json(buyer, &["split", "release", "1"]);
+    let total: u128 = released
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["amount"].as_str().unwrap().parse::<u128>().unwrap())
+        .sum();
+    assert_eq!(total, of(stack.address(alice)) + of(stack.address(bob)));
+    assert_one_line_error(&stack.agora(buyer, &["split", "release", "1"]), "nothing to release");
+
+    // An ERC-20 listing, bought with a permit in one transaction.
+    let usd = stablecoin(&stack.chain, DEV_KEY, stack.address(buyer), 10_000_000).to_string();
+    let (file, _) = write_file(stack.dir.path(), "weights.bin", 1024);
+    let published = stack.json(
+        publisher,
+        &["asset", "publish", &file, "--kind", "model", "--price", "2.5", "--currency", &usd, "--free", "1"],
+    );
+    assert_eq!(published["assetId"], "2");
+    assert_eq!(stack.json(buyer, &["asset", "show", "2"])["price"], "2.5 mUSD");
+    let bought = stack.json(buyer, &["asset", "buy", "2", "--amount", "2"]);
+    assert_eq!((bought["paid"].as_str(), bought["freeAmount"].as_str()), (Some("2500000"), Some("1")));
+    assert_one_line_error(
+        &stack.agora(friend, &["asset", "buy", "2", "--amount", "2"]),
+        "insufficient balance:",
+    );
+    assert_one_line_error(
+        &stack.agora(buyer, &["asset", "buy", "1", "--currency", &usd]),
+        "wrong currency: asset 1 is sold in ETH",
+    );
+
+    let listed = stack.json(buyer, &["asset", "list"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(2));
+    assert_eq!(listed[1]["kind"], "model");
+}
+
+#[test]
+fn bad_asset_input_gets_one_line_errors_and_exit_code_1() {
+    // Kubo is down (nothing listens on this port) in this test.
+    let stack = Stack::start("http://127.0.0.1:9".into());
+    let (file, _) = write_file(stack.dir.path(), "data.csv", 10);
+    let publish = |extra: &[&str]| {
+        let mut args = vec!["asset", "publish", &file, "--kind", "dataset"];
+        args.extend_from_slice(extra);
+        stack.agora(1, &args)
+    };
+
+    assert_one_line_error(&stack.agora(1, &["asset", "show", "99"]), "unknown asset 99");
+    assert_one_line_error(&stack.agora(1, &["asset", "buy", "99"]), "unknown asset 99");
+    assert_one_line_error(&stack.agora(1, &["split", "show", "99"]), "unknown asset 99");
+    assert_one_line_error(
+        &stack.agora(1, &["asset", "grant", "99", &stack.address(2).to_string(), "1"]),
+        "unknown asset 99",
+    );
+    assert_one_line_error(
+        &stack.agora(1, &["asset", "publish", "missing.csv", "--kind", "dataset", "--price", "1"]),
+        "cannot read missing.csv",
+    );
+    assert_one_line_error(&publish(&["--price", "1", "--split", "0xabc=10000"]), "malformed --split");
+    assert_one_line_error(
+        &publish(&["--price", "1", "--currency", "dollars"]),
+        "neither `eth` nor an ERC-20 address",
+    );
+    assert_one_line_error(
+        &publish(&["--price", "1", "--currency", &stack.address(3).to_string()]),
+        "is not an ERC-20 token",
+    );
+    assert_one_line_error(&publish(&["--price", "0.1.2"]), "is not an amount of ETH");
+    assert_one_line_error(&publish(&["--price", "1"]), "Kubo unreachable");
+
+    // A chain the protocol was never deployed on.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = run(stack.agora_with_key(DEV_KEY).current_dir(elsewhere.path()).args(["asset", "list"]));
+    assert_one_line_error(&out, "no deployment of Agora on chain 31337");
+}

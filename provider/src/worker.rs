@@ -1,0 +1,451 @@
+//! The compute-job service: a bounded pool of workers that run admitted jobs with
+//! `agora-runtime`. For each job a worker fetches the inputs from IPFS into a per-job folder
+//! (every byte checked against its digest), runs the job off the async runtime, adds the
+//! output folder to IPFS, posts the result on chain and signs a receipt. Inputs are fetched
+//! by the worker rather than at admission so a request never waits on a large model, and a
+//! cached model is not fetched again.
+//!
+//! Job state lives in SQLite: a job moves queued → running exactly once (a conditional
+//! update), and at startup jobs left running are marked failed while queued ones resume.
+//! A finalizer collects the payment of each posted result once its challenge window closed.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use agora_contracts::{ComputeMarket, tx};
+use agora_runtime::{EmbeddingModel, Inputs, JobSpec, Progress, Runtime, RuntimeError};
+use alloy::providers::Provider;
+use alloy::{
+    primitives::{Address, B256, U256},
+    providers::DynProvider,
+    signers::local::PrivateKeySigner,
+    sol_types::Eip712Domain,
+};
+use futures::StreamExt;
+use tokio::{
+    io::AsyncWriteExt,
+    sync::{Semaphore, mpsc},
+    task::JoinHandle,
+};
+
+use crate::{
+    db::{DbError, JobRow, Store},
+    jobs::{InputRef, JobReceipt, MAX_DOCUMENT_BYTES, ModelManifest, Plan, SignedReceipt, inputs_hash},
+    storage::{Storage, StorageError, sha256},
+};
+
+/// How jobs run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobsConfig {
+    /// Jobs running at once.
+    pub workers: usize,
+    /// Wall-clock limit of one job's computation.
+    pub time_limit: Duration,
+    /// Where per-job folders are made (and removed when the job ends).
+    pub work_dir: PathBuf,
+    /// Loaded embedding models kept in memory, keyed by manifest CID.
+    pub model_cache: usize,
+    /// How often posted results are checked for a closed challenge window.
+    pub finalize_every: Duration,
+}
+
+/// Why a job failed; the message is what the consumer reads.
+#[derive(Debug, thiserror::Error)]
+enum JobFailure {
+    #[error("the job's stored plan is unreadable: {0}")]
+    Plan(String),
+    #[error("the job's deadline {0} passed before it ran")]
+    DeadlinePassed(u64),
+    #[error("fetching input {cid}: {source}")]
+    Fetch {
+        cid: String,
+        #[source]
+        source: StorageError,
+    },
+    #[error("the model manifest {0} is invalid: {1}")]
+    Manifest(String, String),
+    #[error("the job needs a model, but its algorithm asset has none")]
+    NoModel,
+    #[error("{0}")]
+    Runtime(#[from] RuntimeError),
+    #[error("adding the result to IPFS: {0}")]
+    Publish(StorageError),
+    #[error("posting the result on chain: {0}")]
+    Post(String),
+    #[error("local file system: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The job service shared by the HTTP handlers and the workers.
+pub struct Jobs {
+    config: JobsConfig,
+    signer: PrivateKeySigner,
+    domain: Eip712Domain,
+    market: ComputeMarket::ComputeMarketInstance<DynProvider>,
+    storage: Storage,
+    store: Store,
+    queue: mpsc::UnboundedSender<U256>,
+    receiver: Mutex<Option<mpsc::UnboundedReceiver<U256>>>,
+    progress: Arc<Mutex<HashMap<U256, Progress>>>,
+    models: Mutex<HashMap<String, Arc<EmbeddingModel>>>,
+    cancels: Mutex<HashMap<U256, Arc<AtomicBool>>>,
+}
+
+/// What a cancellation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// The job was queued and will never run.
+    Now,
+    /// The job is running; it stops at its next batch or epoch (unless it is already
+    /// publishing its result).
+    Stopping,
+}
+
+impl std::fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jobs").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Jobs {
+    /// The service of the provider `signer`, posting results through `market_provider` (which
+    /// signs with the same key) to the market at `market`.
+    pub fn new(
+        config: JobsConfig,
+        signer: PrivateKeySigner,
+        chain_id: u64,
+        market: Address,
+        market_provider: DynProvider,
+        storage: Storage,
+        store: Store,
+    ) -> Arc<Self> {
+        let (queue, receiver) = mpsc::unbounded_channel();
+        Arc::new(Self {
+            domain: crate::access::domain(chain_id, signer.address()),
+            config,
+            signer,
+            market: ComputeMarket::new(market, market_provider),
+            storage,
+            store,
+            queue,
+            receiver: Mutex::new(Some(receiver)),
+            progress: Arc::default(),
+            models: Mutex::default(),
+            cancels: Mutex::default(),
+        })
+    }
+
+    /// Recovers the persisted queue and starts the pool and the finalizer; abort the handle
+    /// to stop both.
+    pub async fn start(self: &Arc<Self>) -> Result<JoinHandle<()>, DbError> {
+        for job_id in self.store.recover_jobs(now()).await? {
+            let _ = self.queue.send(job_id);
+        }
+        let receiver = lock(&self.receiver).take();
+        let jobs = self.clone();
+        Ok(tokio::spawn(async move {
+            tokio::join!(jobs.dispatch(receiver), jobs.finalizer());
+        }))
+    }
+
+    /// Hands queued jobs to at most `workers` tasks at a time.
+    async fn dispatch(self: &Arc<Self>, receiver: Option<mpsc::UnboundedReceiver<U256>>) {
+        let Some(mut receiver) = receiver else { return };
+        let slots = Arc::new(Semaphore::new(self.config.workers.max(1)));
+        while let Some(job_id) = receiver.recv().await {
+            let Ok(slot) = slots.clone().acquire_owned().await else { return };
+            let jobs = self.clone();
+            tokio::spawn(async move {
+                jobs.run(job_id).await;
+                drop(slot);
+            });
+        }
+    }
+
+    /// Every `finalize_every`, finalizes the posted results whose challenge window closed.
+    async fn finalizer(&self) {
+        let mut every = tokio::time::interval(self.config.finalize_every);
+        loop {
+            every.tick().await;
+            if let Err(err) = self.finalize_due().await {
+                tracing::warn!(error = %err, "finalizing results failed");
+            }
+        }
+    }
+
+    async fn finalize_due(&self) -> Result<(), String> {
+        let unsettled = self.store.unsettled_jobs().await.map_err(|err| err.to_string())?;
+        if unsettled.is_empty() {
+            return Ok(());
+        }
+        let block = self.market.provider().get_block_by_number(Default::default()).await;
+        let chain_now = block.map_err(|err| err.to_string())?.map(|b| b.header.timestamp).unwrap_or_default();
+        for job_id in unsettled {
+            let job = tx::call("getJob", self.market.getJob(job_id)).await.map_err(|err| err.to_string())?;
+            match job.status {
+                RESULT_POSTED if chain_now > job.challengeEnd => {
+                    tx::send("finalize", self.market.finalize(job_id))
+                        .await
+                        .map_err(|err| err.to_string())?;
+                    tracing::info!(%job_id, "job finalized: payment collected");
+                }
+                // Still open to dispute, or disputed: the DAO's ruling settles it.
+                RESULT_POSTED | DISPUTED => continue,
+                _ => {}
+            }
+            self.store.mark_settled(job_id, now()).await.map_err(|err| err.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Records an admitted job and queues it; `false` when it was submitted before.
+    pub async fn submit(&self, job_id: U256, consumer: Address, plan: &Plan) -> Result<bool, DbError> {
+        let plan = serde_json::to_string(plan).map_err(|err| DbError::Encode(err.to_string()))?;
+        let inserted = self.store.insert_job(job_id, consumer, &plan, now()).await?;
+        if inserted {
+            let _ = self.queue.send(job_id);
+        }
+        Ok(inserted)
+    }
+
+    /// The stored job and, while it runs, its latest progress.
+    pub async fn status(&self, job_id: U256) -> Result<Option<(JobRow, Option<Progress>)>, DbError> {
+        let Some(row) = self.store.job(job_id).await? else { return Ok(None) };
+        let progress = lock(&self.progress).get(&job_id).copied();
+        Ok(Some((row, progress)))
+    }
+
+    /// Cancels a queued or running job; `None` when it already ended.
+    pub async fn cancel(&self, job_id: U256) -> Result<Option<Cancelled>, DbError> {
+        if self.store.cancel_queued_job(job_id, now()).await? {
+            return Ok(Some(Cancelled::Now));
+        }
+        Ok(lock(&self.cancels).get(&job_id).map(|flag| {
+            flag.store(true, Ordering::Relaxed);
+            Cancelled::Stopping
+        }))
+    }
+
+    async fn run(self: Arc<Self>, job_id: U256) {
+        match self.store.start_job(job_id, now()).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(err) => {
+                tracing::error!(%job_id, error = %err, "could not start a job");
+                return;
+            }
+        }
+        let dir = self.config.work_dir.join(job_id.to_string());
+        let cancel = Arc::new(AtomicBool::new(false));
+        lock(&self.cancels).insert(job_id, cancel.clone());
+        let result = self.execute(job_id, &dir, cancel).await;
+        lock(&self.cancels).remove(&job_id);
+        lock(&self.progress).remove(&job_id);
+        if let Err(err) = tokio::fs::remove_dir_all(&dir).await
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%job_id, error = %err, "could not remove a job's folder");
+        }
+        let stored = match result {
+            Ok(receipt) => {
+                tracing::info!(%job_id, output = %receipt.receipt.outputCid, "job succeeded");
+                match serde_json::to_string(&receipt) {
+                    Ok(json) => {
+                        self.store
+                            .succeed_job(
+                                job_id,
+                                &receipt.receipt.outputCid,
+                                receipt.receipt.outputHash,
+                                &json,
+                                now(),
+                            )
+                            .await
+                    }
+                    Err(err) => {
+                        self.store.fail_job(job_id, &format!("encoding the receipt: {err}"), now()).await
+                    }
+                }
+            }
+            Err(JobFailure::Runtime(RuntimeError::Cancelled)) => {
+                tracing::info!(%job_id, "job cancelled");
+                self.store.cancel_running_job(job_id, now()).await
+            }
+            Err(failure) => {
+                tracing::warn!(%job_id, reason = %failure, "job failed");
+                self.store.fail_job(job_id, &failure.to_string(), now()).await
+            }
+        };
+        if let Err(err) = stored {
+            tracing::error!(%job_id, error = %err, "could not record a job's end");
+        }
+    }
+
+    async fn execute(
+        self: &Arc<Self>,
+        job_id: U256,
+        dir: &Path,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<SignedReceipt, JobFailure> {
+        let row = self.store.job(job_id).await.map_err(|err| JobFailure::Internal(err.to_string()))?;
+        let row = row.ok_or_else(|| JobFailure::Internal("the job vanished".into()))?;
+        let plan: Plan = serde_json::from_str(&row.plan).map_err(|err| JobFailure::Plan(err.to_string()))?;
+        if now() > plan.deadline {
+            return Err(JobFailure::DeadlinePassed(plan.deadline));
+        }
+        // A folder left by a crash belongs to a job that is failed now; start clean.
+        if tokio::fs::try_exists(dir).await? {
+            tokio::fs::remove_dir_all(dir).await?;
+        }
+        let inputs_dir = dir.join("inputs");
+        tokio::fs::create_dir_all(&inputs_dir).await?;
+        let dataset = inputs_dir.join(&plan.dataset_file);
+        self.fetch(&plan.dataset, &dataset).await?;
+
+        let limits =
+            agora_runtime::Limits { max_duration: Some(self.config.time_limit), ..Default::default() };
+        let runtime = Runtime::new(limits).with_cancel_flag(cancel);
+        let out = dir.join("out");
+        let sink = {
+            let progress = self.progress.clone();
+            move |p: Progress| {
+                lock(&progress).insert(job_id, p);
+            }
+        };
+        let model_dir = inputs_dir.join("model");
+        let outcome = match (&plan.spec, &plan.model) {
+            (JobSpec::Embed(spec), Some(model)) => {
+                let loaded = self.embedding_model(model, &model_dir, &runtime).await?;
+                let (spec, out) = (spec.clone(), out.clone());
+                let inputs = Inputs { dataset, model: None };
+                blocking(move || runtime.embed_with_model(&loaded, &spec, &inputs, &out, sink)).await?
+            }
+            (JobSpec::Embed(_) | JobSpec::Predict(_), None) => return Err(JobFailure::NoModel),
+            (spec, model) => {
+                let model = match model {
+                    Some(model) => {
+                        self.fetch_model(model, &model_dir).await?;
+                        Some(model_dir)
+                    }
+                    None => None,
+                };
+                let (spec, out) = (spec.clone(), out.clone());
+                let inputs = Inputs { dataset, model };
+                blocking(move || runtime.run(&spec, &inputs, &out, sink)).await?
+            }
+        };
+
+        let output_cid = self.storage.add_dir(&out).await.map_err(JobFailure::Publish)?;
+        let output_hash: B256 = format!("0x{}", outcome.run.output_hash)
+            .parse()
+            .map_err(|_| JobFailure::Internal("the runtime's output hash is not 32 bytes of hex".into()))?;
+        tx::send("postResult", self.market.postResult(job_id, output_cid.clone(), output_hash))
+            .await
+            .map_err(|err| JobFailure::Post(err.to_string()))?;
+
+        let input_cids = plan.input_cids();
+        let receipt = JobReceipt {
+            jobId: job_id,
+            inputsHash: inputs_hash(&input_cids),
+            modelCid: plan.model.as_ref().map(|m| m.cid.clone()).unwrap_or_default(),
+            outputCid: output_cid,
+            outputHash: output_hash,
+            runtimeVersion: outcome.run.runtime_version,
+            device: outcome.run.device,
+        };
+        SignedReceipt::sign(receipt, input_cids, outcome.run.cpu_features, &self.domain, &self.signer)
+            .map_err(|err| JobFailure::Internal(format!("signing the receipt: {err}")))
+    }
+
+    /// Streams `input` into `path`; the file is complete only if its sha-256 matched.
+    async fn fetch(&self, input: &InputRef, path: &Path) -> Result<(), JobFailure> {
+        let fetch_err = |source| JobFailure::Fetch { cid: input.cid.clone(), source };
+        let mut stream = self.storage.cat_verified(&input.cid, input.sha256);
+        let mut file = tokio::fs::File::create(path).await?;
+        while let Some(chunk) = stream.next().await {
+            file.write_all(&chunk.map_err(fetch_err)?).await?;
+        }
+        file.flush().await?;
+        Ok(())
+    }
+
+    /// Fetches the manifest at `model` (checked against its digest) and every file it lists
+    /// (each checked against its own) into `dir`.
+    async fn fetch_model(&self, model: &InputRef, dir: &Path) -> Result<(), JobFailure> {
+        let bytes = self
+            .storage
+            .cat_to_vec(&model.cid, MAX_DOCUMENT_BYTES)
+            .await
+            .map_err(|source| JobFailure::Fetch { cid: model.cid.clone(), source })?;
+        if sha256(&bytes) != model.sha256 {
+            return Err(JobFailure::Manifest(
+                model.cid.clone(),
+                "it does not match the on-chain digest".into(),
+            ));
+        }
+        let manifest =
+            ModelManifest::parse(&bytes).map_err(|reason| JobFailure::Manifest(model.cid.clone(), reason))?;
+        tokio::fs::create_dir_all(dir).await?;
+        for file in &manifest.files {
+            self.fetch(&InputRef { cid: file.cid.clone(), sha256: file.sha256 }, &dir.join(&file.name))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The embedding model of manifest `model`, from the cache or fetched and loaded.
+    async fn embedding_model(
+        &self,
+        model: &InputRef,
+        dir: &Path,
+        runtime: &Runtime,
+    ) -> Result<Arc<EmbeddingModel>, JobFailure> {
+        if let Some(cached) = lock(&self.models).get(&model.cid) {
+            return Ok(cached.clone());
+        }
+        self.fetch_model(model, dir).await?;
+        let device = runtime.device()?;
+        let (limits, dir) = (runtime.limits().clone(), dir.to_owned());
+        let loaded = Arc::new(blocking(move || EmbeddingModel::load(&dir, &device, &limits)).await?);
+        if self.config.model_cache > 0 {
+            let mut models = lock(&self.models);
+            if models.len() >= self.config.model_cache
+                && let Some(evicted) = models.keys().next().cloned()
+            {
+                models.remove(&evicted);
+            }
+            models.insert(model.cid.clone(), loaded.clone());
+        }
+        Ok(loaded)
+    }
+}
+
+/// `IComputeMarket.JobStatus` values the finalizer acts on.
+const RESULT_POSTED: u8 = 2;
+const DISPUTED: u8 = 3;
+
+/// Runs CPU-bound work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, RuntimeError> + Send + 'static,
+) -> Result<T, JobFailure> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| JobFailure::Internal(format!("the job's thread failed: {err}")))?
+        .map_err(JobFailure::from)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
