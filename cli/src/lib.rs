@@ -73,6 +73,8 @@ impl GlobalArgs {
 /// Every command.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Bring up the whole system locally (anvil, PostgreSQL, Kubo, contracts, indexer, provider, demo).
+    Dev(cmd::dev::DevArgs),
     /// Deploy the protocol to a network (idempotent; --dry-run prints gas and cost).
     Deploy(cmd::deploy::DeployArgs),
     /// Manage encrypted keystores.
@@ -92,6 +94,7 @@ pub enum Command {
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Dev(args) => cmd::dev::run(&cli.global, args).await,
         Command::Deploy(args) => cmd::deploy::run(&cli.global, args).await,
         Command::Wallet(command) => cmd::wallet::run(&cli.global, command),
         Command::Asset(command) => cmd::asset::run(&cli.global, command).await,

@@ -74,12 +74,29 @@ struct RunArgs {
     reset_on_new_chain: bool,
 }
 
+/// The settings `AGORA_<KEY>` environment variables may set.
+const ENV_KEYS: [&str; 11] = [
+    "rpc_url",
+    "ws_url",
+    "database_url",
+    "manifest",
+    "listen",
+    "window",
+    "max_lag",
+    "ipfs_api",
+    "reset_on_new_chain",
+    "initial_range",
+    "max_range",
+];
+
 fn load_config(global: &Global, reset_on_new_chain: bool) -> eyre::Result<Config> {
     let mut figment = Figment::new();
     if let Some(path) = &global.config {
         figment = figment.merge(Toml::file_exact(path));
     }
-    figment = figment.merge(Env::prefixed("AGORA_")).merge(Serialized::globals(global));
+    // Only the indexer's own keys: other AGORA_* variables (the CLI's key, network, …) share the prefix.
+    let env = Env::prefixed("AGORA_").only(&ENV_KEYS);
+    figment = figment.merge(env).merge(Serialized::globals(global));
     if reset_on_new_chain {
         figment = figment.merge(Serialized::global("reset_on_new_chain", true));
     }

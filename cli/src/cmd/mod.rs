@@ -3,5 +3,6 @@
 pub mod asset;
 pub mod dao;
 pub mod deploy;
+pub mod dev;
 pub mod split;
 pub mod wallet;
