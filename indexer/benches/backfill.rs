@@ -17,20 +17,8 @@ use alloy::{
     providers::{Provider, ext::AnvilApi},
     rpc::types::{Filter, anvil::ReorgOptions},
 };
-use common::{Actor, Chain, Db, count, publish_params, sync_to_head};
+use common::{Actor, Chain, Db, Rng, count, publish_params, sync_to_head};
 use futures::{StreamExt, stream};
-
-/// xorshift64*, seeded: the same chain of actions every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
 
 const PRICE: u128 = 1_000;
 const ASSETS: usize = 16;

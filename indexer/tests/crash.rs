@@ -11,20 +11,8 @@ use std::{
 };
 
 use alloy::primitives::U256;
-use common::{Chain, Db, count, dump, eventually, scenario, small_ranges, sync_to_head};
+use common::{Chain, Db, Rng, count, dump, eventually, scenario, small_ranges, sync_to_head};
 use futures::FutureExt;
-
-/// xorshift64*: a seeded sequence of kill delays, reproducible from the printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
 
 fn indexer(chain: &Chain, database_url: &str, manifest: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_agora-indexer"));

@@ -445,3 +445,16 @@ impl Proxy {
         }
     }
 }
+
+/// xorshift64*, seeded: a reproducible sequence (the bench's chain of actions, the crash test's
+/// kill delays).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
