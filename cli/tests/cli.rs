@@ -1,13 +1,12 @@
-//! The built `agora` binary against a real anvil: deploying to a chain with Sepolia's chain id
-//! (idempotent re-run, manifest), dry runs, keystores, and bad input that must end in a one-line
-//! error and a non-zero exit code.
+//! The built `agora` binary against a real anvil: dry runs, keystores, and bad input that must end
+//! in a one-line error and a non-zero exit code. Deploying to a Sepolia chain, re-running and the
+//! manifest are journey 1 of the end-to-end tests (tests/deploy.rs).
 
 mod common;
 
 use common::*;
 use std::{path::Path, process::Command};
 
-use agora_contracts::Deployment;
 use alloy::node_bindings::{Anvil, AnvilInstance};
 
 const SEPOLIA: u64 = 11_155_111;
@@ -22,35 +21,6 @@ fn agora(dir: &Path) -> Command {
     command.current_dir(dir).env_remove("AGORA_PRIVATE_KEY").env_remove("AGORA_NETWORK");
     command.env("AGORA_KEYSTORE_DIR", dir.join("keystores"));
     command
-}
-
-#[test]
-fn deploys_to_sepolia_chain_id_then_reruns_without_sending_anything() {
-    let chain = anvil(SEPOLIA);
-    let dir = tempfile::tempdir().unwrap();
-    let deploy = |json: bool| {
-        let mut command = agora(dir.path());
-        command.args(["--network", "sepolia", "--rpc-url", chain.endpoint().as_str(), "deploy"]);
-        if json {
-            command.arg("--json");
-        }
-        run(command.env("AGORA_PRIVATE_KEY", DEV_KEY))
-    };
-    let first = deploy(false);
-    assert!(first.status.success(), "{}", stderr(&first));
-    assert!(stdout(&first).contains("Marketplace"), "{}", stdout(&first));
-    let manifest_path = dir.path().join(format!("deploy/deployments/{SEPOLIA}.json"));
-    let manifest = Deployment::read(&manifest_path).unwrap();
-    assert_eq!(manifest.chain_id, SEPOLIA);
-    assert_eq!(manifest.transactions.len(), 11);
-    assert_eq!(manifest.deployer.to_string(), DEV_ADDRESS);
-    assert!(manifest.git_revision.as_deref().is_some_and(|r| r.len() == 40), "{:?}", manifest.git_revision);
-
-    let second = deploy(true);
-    assert!(second.status.success(), "{}", stderr(&second));
-    let printed: Deployment = serde_json::from_slice(&second.stdout).unwrap();
-    assert_eq!(printed, manifest, "a re-run changed the manifest");
-    assert_eq!(Deployment::read(&manifest_path).unwrap(), manifest);
 }
 
 #[test]

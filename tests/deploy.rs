@@ -1,0 +1,105 @@
+//! Journey 1: someone deploying to a testnet. The protocol goes to a chain with Sepolia's chain
+//! id through `--network sepolia` and `SEPOLIA_RPC_URL`, exactly as the README says for the real
+//! network: a dry run first, then the deployment, a re-run that sends nothing, the manifest, the
+//! Timelock owning every parameter, and an indexer that follows the deployment from its manifest.
+
+use agora_contracts::{
+    agora_timelock::AgoraTimelock, compute_market::ComputeMarket, deploy::DeployParams,
+    marketplace::Marketplace,
+};
+use agora_e2e::*;
+use alloy::providers::{Provider, ProviderBuilder};
+
+const SEPOLIA: u64 = 11_155_111;
+
+#[test]
+fn deploy_to_a_sepolia_chain_then_rerun_and_index_it() {
+    let chain = Chain::start(SEPOLIA);
+    let agora = |args: &[&str]| {
+        chain
+            .agora()
+            .env_remove("AGORA_RPC_URL")
+            .env("SEPOLIA_RPC_URL", chain.anvil.endpoint())
+            .env("AGORA_PRIVATE_KEY", chain.key(0))
+            .args(["--network", "sepolia", "--json"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|err| panic!("running agora: {err}"))
+    };
+    let deployer = chain.address(0);
+    let nonce = || {
+        block_on(
+            ProviderBuilder::new().connect_http(chain.anvil.endpoint_url()).get_transaction_count(deployer),
+        )
+        .unwrap_or_else(|err| panic!("nonce: {err}"))
+    };
+
+    // The dry run prices the deployment on a fork and sends nothing.
+    let dry = agora(&["deploy", "--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let dry: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap_or_else(|err| panic!("{err}"));
+    assert!(dry["totalGas"].as_u64().is_some_and(|gas| gas > 1_000_000), "{dry}");
+    assert_eq!(nonce(), 0, "a dry run sent a transaction");
+    assert!(!chain.manifest_path().exists(), "a dry run wrote a manifest");
+
+    let first = agora(&["deploy"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let manifest = chain.manifest();
+    assert_eq!(manifest.chain_id, SEPOLIA);
+    assert_eq!(manifest.deployer, deployer);
+    assert_eq!(manifest.transactions.len() as u64, nonce(), "the manifest lists every transaction sent");
+    assert!(manifest.git_revision.as_deref().is_some_and(|r| r.len() == 40), "{:?}", manifest.git_revision);
+    // The addresses are the CREATE2 ones anyone can compute offline from the deployer and the salt.
+    let plan = agora_contracts::deploy::plan(deployer, &DeployParams::default());
+    assert_eq!(manifest.contracts, plan.addresses);
+    for planned in &plan.contracts {
+        let recorded = manifest.constructor_args.get(planned.name);
+        assert_eq!(recorded, Some(&planned.constructor_args), "{}: constructor arguments", planned.name);
+    }
+
+    // The Timelock owns every protocol parameter; the deployer keeps no role.
+    let c = manifest.contracts;
+    let provider = ProviderBuilder::new().connect_http(chain.anvil.endpoint_url());
+    block_on(async {
+        let market = Marketplace::new(c.marketplace, &provider);
+        assert_eq!(market.owner().call().await.unwrap_or_else(|err| panic!("{err}")), c.timelock);
+        let compute = ComputeMarket::new(c.compute_market, &provider);
+        assert_eq!(compute.owner().call().await.unwrap_or_else(|err| panic!("{err}")), c.timelock);
+        let timelock = AgoraTimelock::new(c.timelock, &provider);
+        for role in [
+            timelock.DEFAULT_ADMIN_ROLE().call().await.unwrap_or_else(|err| panic!("{err}")),
+            timelock.PROPOSER_ROLE().call().await.unwrap_or_else(|err| panic!("{err}")),
+            timelock.CANCELLER_ROLE().call().await.unwrap_or_else(|err| panic!("{err}")),
+        ] {
+            let held = timelock.hasRole(role, deployer).call().await.unwrap_or_else(|err| panic!("{err}"));
+            assert!(!held, "the deployer kept timelock role {role}");
+        }
+    });
+
+    // A re-run finds everything in place, sends nothing and leaves the manifest as it was.
+    let sent = nonce();
+    let second = agora(&["deploy"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(nonce(), sent, "a re-run sent a transaction");
+    assert_eq!(chain.manifest(), manifest, "a re-run changed the manifest");
+
+    // Another network's name against this RPC is refused before anything is sent.
+    let wrong = chain
+        .agora()
+        .env_remove("AGORA_RPC_URL")
+        .env("BASE_SEPOLIA_RPC_URL", chain.anvil.endpoint())
+        .env("AGORA_PRIVATE_KEY", chain.key(0))
+        .args(["--network", "base-sepolia", "deploy"])
+        .output()
+        .unwrap_or_else(|err| panic!("running agora: {err}"));
+    assert_one_line_error(&wrong, "reports chain id 11155111, but network \"base-sepolia\" is chain 84532");
+    assert_eq!(nonce(), sent);
+
+    // An indexer follows the deployment from its manifest alone.
+    let (postgres, kubo) = services();
+    let mut indexer = Indexer::start(&chain, &postgres, &kubo);
+    indexer.synced(&chain);
+    let status = indexer.get("/status");
+    assert_eq!(status["chainId"], SEPOLIA, "{status}");
+    assert_eq!(indexer.get("/assets")["items"].as_array().map(Vec::len), Some(0));
+}
