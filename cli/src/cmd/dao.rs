@@ -1,6 +1,7 @@
-//! `agora dao`: voting power, proposals of ready-made kinds, votes, and a passed proposal's
-//! way through the timelock. A proposal is addressed by its id alone: queue and execute read its
-//! calls back from the governor's `ProposalCreated` event.
+//! `agora dao`: voting power, proposals of ready-made kinds or of raw calls, votes, the list of
+//! every proposal, and a passed proposal's way through the timelock. A proposal is addressed by
+//! its id alone: queue, execute and list read its calls back from the governor's
+//! `ProposalCreated` events.
 
 use agora_contracts::{
     Agora, agora_governor::AgoraGovernor, compute_market::ComputeMarket, erc::IERC20,
@@ -13,7 +14,8 @@ use alloy::{
     sol_types::{SolCall, SolEvent},
 };
 use clap::{Args, Subcommand, ValueEnum};
-use eyre::{Result, eyre};
+use eyre::{Result, bail, eyre};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::{
@@ -50,6 +52,10 @@ pub enum DaoCommand {
     ///
     /// Example: agora dao status 4242… --json
     Status(StatusArgs),
+    /// Every proposal with its state and tallies, oldest first.
+    ///
+    /// Example: agora dao list --json
+    List,
 }
 
 /// Arguments of `dao delegate`.
@@ -109,6 +115,21 @@ pub enum ProposalKind {
         /// `eth` or an ERC-20 address.
         #[arg(long, default_value = "eth")]
         currency: String,
+    },
+    /// Any calls, as raw calldata: one action per --target, with the --value and --calldata
+    /// at the same position (both optional: none means 0 wei and empty calldata for all).
+    ///
+    /// Example: agora dao propose --description "Fee to 2%" raw --target 0x5FbD… --calldata 0x6f8c…
+    Raw {
+        /// The contract or account called (repeat for several actions).
+        #[arg(long = "target", value_name = "ADDRESS", required = true)]
+        targets: Vec<String>,
+        /// Wei sent with the call, from the treasury (one per --target, or none).
+        #[arg(long = "value", value_name = "WEI")]
+        values: Vec<String>,
+        /// The call's 0x-hex calldata: selector and ABI-encoded arguments (one per --target, or none).
+        #[arg(long = "calldata", value_name = "HEX")]
+        calldatas: Vec<String>,
     },
     /// Rule on a disputed compute job.
     RuleDispute {
@@ -192,9 +213,15 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
             Ok(())
         }
         DaoCommand::Propose(args) => {
+            // Raw actions are checked before anything touches the network.
+            if let ProposalKind::Raw { targets, values, calldatas } = &args.kind {
+                raw_actions(targets, values, calldatas)?;
+            }
             let (agora, _) = chain::writer(global, &args.signer).await?;
-            let (target, value, calldata) = call_of(&agora, args.kind).await?;
-            let call = agora.governor.propose(vec![target], vec![value], vec![calldata], args.description);
+            let actions = calls_of(&agora, args.kind).await?;
+            let (targets, (values, calldatas)): (Vec<_>, (Vec<_>, Vec<_>)) =
+                actions.into_iter().map(|(target, value, calldata)| (target, (value, calldata))).unzip();
+            let call = agora.governor.propose(targets, values, calldatas, args.description);
             let receipt = tx::send("governor.propose", call).await.map_err(explain)?;
             let created = receipt
                 .decoded_log::<AgoraGovernor::ProposalCreated>()
@@ -254,6 +281,47 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
             println!("executed proposal {}", args.id);
             Ok(())
         }
+        DaoCommand::List => {
+            let agora = chain::reader(global).await?;
+            let mut rows = Vec::new();
+            for created in proposals(&agora).await? {
+                let id = created.proposalId;
+                let state = tx::call("governor.state", agora.governor.state(id)).await?;
+                let votes = tx::call("governor.proposalVotes", agora.governor.proposalVotes(id)).await?;
+                rows.push(ListedProposal {
+                    proposal_id: id,
+                    state: state_name(state),
+                    proposer: created.proposer,
+                    description: created.description,
+                    vote_start: created.voteStart,
+                    vote_end: created.voteEnd,
+                    for_votes: votes.forVotes,
+                    against: votes.againstVotes,
+                    abstain: votes.abstainVotes,
+                    actions: created.targets.len(),
+                });
+            }
+            if global.json {
+                return output::json(&rows);
+            }
+            if rows.is_empty() {
+                println!("no proposals yet (make one with `agora dao propose`)");
+            }
+            for row in &rows {
+                println!("{}", row.proposal_id);
+                println!(
+                    "  {:<9}  for {}  against {}  abstain {}  ({} action{})  {}",
+                    row.state,
+                    format_agora(row.for_votes),
+                    format_agora(row.against),
+                    format_agora(row.abstain),
+                    row.actions,
+                    if row.actions == 1 { "" } else { "s" },
+                    first_line(&row.description)
+                );
+            }
+            Ok(())
+        }
         DaoCommand::Status(args) => {
             let agora = chain::reader(global).await?;
             let p = proposal(&agora, args.id).await?;
@@ -287,10 +355,110 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
     }
 }
 
-/// The one call a ready-made proposal makes: (target, value, calldata).
-async fn call_of(agora: &Agora, kind: ProposalKind) -> Result<(Address, U256, Bytes)> {
+/// One proposal as `dao list` shows it; numbers in decimal, votes in AGORA base units.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListedProposal {
+    #[serde(serialize_with = "decimal")]
+    proposal_id: U256,
+    state: &'static str,
+    proposer: Address,
+    description: String,
+    #[serde(serialize_with = "decimal")]
+    vote_start: U256,
+    #[serde(serialize_with = "decimal")]
+    vote_end: U256,
+    #[serde(rename = "for", serialize_with = "decimal")]
+    for_votes: U256,
+    #[serde(serialize_with = "decimal")]
+    against: U256,
+    #[serde(serialize_with = "decimal")]
+    abstain: U256,
+    actions: usize,
+}
+
+/// A number as a decimal string, as `dao status` prints them (serde's U256 is hex).
+fn decimal<S: serde::Serializer>(value: &U256, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+/// The actions of a raw proposal, each checked: a non-zero address, a value in wei, 0x-hex
+/// calldata that is empty or starts with a 4-byte selector.
+fn raw_actions(
+    targets: &[String],
+    values: &[String],
+    calldatas: &[String],
+) -> Result<Vec<(Address, U256, Bytes)>> {
+    let count = targets.len();
+    if count == 0 {
+        bail!("a raw proposal needs at least one --target");
+    }
+    for (flag, given) in [("--value", values.len()), ("--calldata", calldatas.len())] {
+        if given != 0 && given != count {
+            bail!("{given} {flag} for {count} --target: give one per --target, in the same order, or none");
+        }
+    }
+    let mut actions = Vec::with_capacity(count);
+    for (index, target) in targets.iter().enumerate() {
+        let address = parse_address(target)?;
+        let value = match values.get(index) {
+            None => U256::ZERO,
+            Some(text) => parse_wei(text)?,
+        };
+        let calldata = match calldatas.get(index) {
+            None => Bytes::new(),
+            Some(text) => parse_calldata(text)?,
+        };
+        actions.push((address, value, calldata));
+    }
+    Ok(actions)
+}
+
+fn parse_wei(text: &str) -> Result<U256> {
+    let digits = text.trim();
+    // U256's own parser would also take 0x-hex; a value is written in decimal wei.
+    let decimal = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    decimal
+        .then(|| digits.parse::<U256>().ok())
+        .flatten()
+        .ok_or_else(|| eyre!("--value {text:?} is not an amount in wei (a whole number below 2^256)"))
+}
+
+fn parse_address(text: &str) -> Result<Address> {
+    let trimmed = text.trim();
+    let hex = trimmed.strip_prefix("0x").unwrap_or_default();
+    if hex.len() != 40 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!("--target {text:?} is not an address (0x and 40 hex digits)");
+    }
+    let address: Address = trimmed.parse().map_err(|_| eyre!("--target {text:?} is not an address"))?;
+    if address.is_zero() {
+        bail!("--target must not be the zero address");
+    }
+    Ok(address)
+}
+
+fn parse_calldata(text: &str) -> Result<Bytes> {
+    let hex =
+        text.trim().strip_prefix("0x").ok_or_else(|| eyre!("--calldata {text:?} must start with 0x"))?;
+    let bytes = alloy::hex::decode(hex)
+        .map_err(|_| eyre!("--calldata {text:?} is not hex (an even number of 0-9a-f digits after 0x)"))?;
+    if !bytes.is_empty() && bytes.len() < 4 {
+        bail!(
+            "--calldata {text:?} is {} bytes: a call is empty or starts with a 4-byte selector",
+            bytes.len()
+        );
+    }
+    Ok(bytes.into())
+}
+
+/// The calls a proposal makes: (target, value, calldata) each; one for a ready-made kind.
+async fn calls_of(agora: &Agora, kind: ProposalKind) -> Result<Vec<(Address, U256, Bytes)>> {
     let marketplace = *agora.marketplace.address();
-    Ok(match kind {
+    Ok(vec![match kind {
         ProposalKind::SetFee { bps } => {
             (marketplace, U256::ZERO, Marketplace::setProtocolFeeCall { feeBps: bps }.abi_encode().into())
         }
@@ -317,20 +485,31 @@ async fn call_of(agora: &Agora, kind: ProposalKind) -> Result<(Address, U256, By
                 ComputeMarket::ruleDisputeCall { jobId: job, providerAtFault: provider_at_fault, slash };
             (*agora.compute_market.address(), U256::ZERO, call.abi_encode().into())
         }
-    })
+        ProposalKind::Raw { targets, values, calldatas } => {
+            return raw_actions(&targets, &values, &calldatas);
+        }
+    }])
 }
 
-/// The proposal `id` as its `ProposalCreated` event recorded it.
-async fn proposal(agora: &Agora, id: U256) -> Result<Proposal> {
+/// Every proposal as its `ProposalCreated` event recorded it, oldest first.
+async fn proposals(agora: &Agora) -> Result<Vec<AgoraGovernor::ProposalCreated>> {
     let filter = Filter::new()
         .address(*agora.governor.address())
         .event_signature(AgoraGovernor::ProposalCreated::SIGNATURE_HASH)
         .from_block(agora.deployment.deployment_block);
     let logs = agora.provider().get_logs(&filter).await?;
-    let created = logs
+    Ok(logs
         .iter()
         .filter_map(|log| log.log_decode::<AgoraGovernor::ProposalCreated>().ok())
         .map(|log| log.inner.data)
+        .collect())
+}
+
+/// The proposal `id` as its `ProposalCreated` event recorded it.
+async fn proposal(agora: &Agora, id: U256) -> Result<Proposal> {
+    let created = proposals(agora)
+        .await?
+        .into_iter()
         .find(|event| event.proposalId == id)
         .ok_or_else(|| eyre!("unknown proposal {id}: the governor has no such proposal"))?;
     Ok(Proposal {
