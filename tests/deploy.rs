@@ -97,7 +97,7 @@ fn deploy_to_a_sepolia_chain_then_rerun_and_index_it() {
 
     // An indexer follows the deployment from its manifest alone.
     let (postgres, kubo) = services();
-    let mut indexer = Indexer::start(&chain, &postgres, &kubo);
+    let mut indexer = indexer(&chain, &postgres, &kubo);
     indexer.synced(&chain);
     let status = indexer.get("/status");
     assert_eq!(status["chainId"], SEPOLIA, "{status}");

@@ -46,7 +46,7 @@ fn a_fee_change_lives_through_the_dao_and_the_next_purchase_pays_it() {
     let mut chain = Chain::deployed();
     chain.ipfs_api = Some(kubo.api_url());
     let treasury = chain.manifest().contracts.timelock;
-    let mut indexer = Indexer::start(&chain, &postgres, &kubo);
+    let mut indexer = indexer(&chain, &postgres, &kubo);
 
     let file = chain.write_file("finches.csv", 4096);
     chain.json(PUBLISHER, &["asset", "publish", &file, "--kind", "dataset", "--price", "0.01"]);

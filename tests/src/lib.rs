@@ -161,6 +161,22 @@ impl Chain {
         Deployment::read(self.manifest_path()).unwrap_or_else(|err| panic!("{err}"))
     }
 
+    /// Deploys a 6-decimal EIP-2612 stablecoin ("mUSD") from dev account 0 and mints `amount`
+    /// base units to `to`; its address.
+    pub fn stablecoin(&self, to: Address, amount: u64) -> Address {
+        use agora_contracts::{mocks::MockStablecoin, signing_provider, tx};
+        let signer: alloy::signers::local::PrivateKeySigner =
+            self.key(0).parse().unwrap_or_else(|err| panic!("{err}"));
+        let provider = signing_provider(self.anvil.endpoint_url(), signer);
+        block_on(async move {
+            let token =
+                MockStablecoin::deploy(provider).await.unwrap_or_else(|err| panic!("deploy mUSD: {err}"));
+            let minted = tx::send("mint", token.mint(to, alloy::primitives::U256::from(amount))).await;
+            minted.unwrap_or_else(|err| panic!("{err}"));
+            *token.address()
+        })
+    }
+
     /// Writes `len` deterministic bytes to `name` in the working folder; its path.
     pub fn write_file(&self, name: &str, len: usize) -> String {
         let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
@@ -188,90 +204,131 @@ pub fn get(url: &str) -> (u16, Value) {
     })
 }
 
-/// A child process killed when dropped.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `agora-indexer run` following a chain into a fresh PostgreSQL database, with its API on a
-/// loopback port.
-pub struct Indexer {
-    child: Service,
-    /// The API's base URL.
+/// A service the journey started: its process (killed when dropped), its base URL and the
+/// file in the chain's folder it logs to.
+pub struct Service {
+    child: Child,
+    log: PathBuf,
+    /// The base URL of its HTTP API.
     pub url: String,
 }
 
-impl Indexer {
-    /// Starts the indexer on `chain`'s manifest and waits until its API answers.
-    pub fn start(chain: &Chain, postgres: &PostgresCluster, kubo: &KuboDaemon) -> Self {
-        let database = postgres.fresh_database().unwrap_or_else(|err| panic!("{err}"));
-        let listen = format!("127.0.0.1:{}", free_port());
-        let log = std::fs::File::create(chain.dir.path().join("indexer.log")).expect("indexer log");
-        let child = Command::new(binary("agora-indexer"))
-            .args([
-                "run",
-                "--rpc-url",
-                chain.anvil.endpoint().as_str(),
-                "--ws-url",
-                chain.anvil.ws_endpoint().as_str(),
-            ])
-            .args(["--database-url", &database, "--listen", &listen, "--ipfs-api", &kubo.api_url()])
-            .arg("--manifest")
-            .arg(chain.manifest_path())
+impl Service {
+    /// `program` with only `PATH` and `HOME` from this environment.
+    pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|err| panic!("starting agora-indexer: {err}"));
-        let mut indexer = Self { child: Service(child), url: format!("http://{listen}") };
-        indexer.wait(chain, "/health answers", |indexer| {
-            block_on(async {
-                reqwest::get(format!("{}/health", indexer.url)).await.is_ok_and(|r| r.status().is_success())
-            })
-        });
-        indexer
+            .env("HOME", std::env::var_os("HOME").unwrap_or_default());
+        command
     }
 
-    /// `GET <path>` on the API, which must answer 200; the body.
+    /// Spawns `command` in the chain's folder, logging to `log` there, and waits until
+    /// `<url>/health` answers.
+    pub fn start(chain: &Chain, mut command: Command, log: &str, url: String) -> Self {
+        let log = chain.dir.path().join(log);
+        let file = std::fs::File::create(&log).expect("service log");
+        let child = command
+            .current_dir(chain.dir.path())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|err| panic!("starting {:?}: {err}", command.get_program()));
+        let mut service = Self { child, log, url };
+        service.wait("/health answers", |service| {
+            block_on(async {
+                let health = reqwest::get(format!("{}/health", service.url)).await;
+                health.is_ok_and(|r| r.status().is_success())
+            })
+        });
+        service
+    }
+
+    /// `GET <path>`, which must answer 200; the body.
     pub fn get(&self, path: &str) -> Value {
         let (status, body) = get(&format!("{}{path}", self.url));
         assert_eq!(status, 200, "GET {path}: {body}");
         body
     }
 
-    /// Waits until the indexer has committed `chain`'s current head.
-    pub fn synced(&mut self, chain: &Chain) {
-        let head = chain.block_number();
-        self.wait(chain, &format!("indexed block {head}"), |indexer| {
-            indexer.get("/status")["indexedBlock"].as_u64().is_some_and(|b| b >= head)
-        });
-    }
-
-    /// Polls `done` until it holds, failing with the indexer's log after [`WAIT`].
-    fn wait(&mut self, chain: &Chain, what: &str, mut done: impl FnMut(&Self) -> bool) {
+    /// Polls `done` until it holds, failing with the service's log after [`WAIT`].
+    pub fn wait(&mut self, what: &str, mut done: impl FnMut(&Self) -> bool) {
         let start = Instant::now();
         while start.elapsed() < WAIT {
-            if let Ok(Some(status)) = self.child.0.try_wait() {
-                panic!("agora-indexer exited ({status}): {}", log(chain, "indexer.log"));
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited ({status}): {}", self.log.display(), tail(&self.log));
             }
             if done(self) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("agora-indexer: no {what} after {WAIT:?}: {}", log(chain, "indexer.log"));
+        panic!("no {what} after {WAIT:?}: {}", tail(&self.log));
     }
 }
 
-/// The tail of a service's log in the chain's folder.
-fn log(chain: &Chain, name: &str) -> String {
-    let text = std::fs::read_to_string(chain.dir.path().join(name)).unwrap_or_default();
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `agora-indexer run` following `chain` into a fresh PostgreSQL database, its API on a
+/// loopback port.
+pub fn indexer(chain: &Chain, postgres: &PostgresCluster, kubo: &KuboDaemon) -> Service {
+    let database = postgres.fresh_database().unwrap_or_else(|err| panic!("{err}"));
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut command = Service::command(binary("agora-indexer"));
+    command
+        .args([
+            "run",
+            "--rpc-url",
+            chain.anvil.endpoint().as_str(),
+            "--ws-url",
+            chain.anvil.ws_endpoint().as_str(),
+        ])
+        .args(["--database-url", &database, "--listen", &listen, "--ipfs-api", &kubo.api_url()])
+        .arg("--manifest")
+        .arg(chain.manifest_path());
+    Service::start(chain, command, "indexer.log", format!("http://{listen}"))
+}
+
+impl Service {
+    /// Waits until the indexer has committed `chain`'s current head.
+    pub fn synced(&mut self, chain: &Chain) {
+        let head = chain.block_number();
+        self.wait(&format!("indexed block {head}"), |indexer| {
+            indexer.get("/status")["indexedBlock"].as_u64().is_some_and(|b| b >= head)
+        });
+    }
+}
+
+/// `agora-provider` serving downloads and jobs for `chain` with dev account `account`'s key.
+pub fn provider(chain: &Chain, kubo: &KuboDaemon, account: usize) -> Service {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut command = Service::command(binary("agora-provider"));
+    command
+        .env("AGORA_PROVIDER_PRIVATE_KEY", chain.key(account))
+        .args([
+            "--rpc-url",
+            chain.anvil.endpoint().as_str(),
+            "--ipfs-api",
+            &kubo.api_url(),
+            "--listen",
+            &listen,
+        ])
+        .arg("--deployment")
+        .arg(chain.manifest_path())
+        .arg("--database")
+        .arg(chain.dir.path().join(format!("provider-{account}.sqlite")));
+    Service::start(chain, command, &format!("provider-{account}.log"), format!("http://{listen}"))
+}
+
+/// The last lines of a log file.
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
