@@ -4,7 +4,6 @@
 //! (`updateMetadata`), so assets are re-read after a short TTL.
 
 use std::{
-    collections::HashMap,
     sync::RwLock,
     time::{Duration, Instant},
 };
@@ -20,7 +19,11 @@ use alloy::{
     transports::http::reqwest::Url,
 };
 
-use crate::access::Order;
+use crate::{access::Order, bounded::BoundedMap};
+
+/// Assets and orders kept in memory (each entry is about a hundred bytes).
+const CACHED_ASSETS: usize = 65_536;
+const CACHED_ORDERS: usize = 65_536;
 
 /// Reading the chain failed (as opposed to the chain saying "no such thing").
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +56,8 @@ pub struct ChainReader {
     market: ComputeMarket::ComputeMarketInstance<DynProvider>,
     from_block: u64,
     asset_ttl: Duration,
-    assets: RwLock<HashMap<U256, (AssetInfo, Instant)>>,
-    orders: RwLock<HashMap<(Address, U256), Order>>,
+    assets: RwLock<BoundedMap<U256, (AssetInfo, Instant)>>,
+    orders: RwLock<BoundedMap<(Address, U256), Order>>,
 }
 
 impl ChainReader {
@@ -72,8 +75,8 @@ impl ChainReader {
             provider,
             from_block: deployment.deployment_block,
             asset_ttl,
-            assets: RwLock::default(),
-            orders: RwLock::default(),
+            assets: RwLock::new(BoundedMap::new(CACHED_ASSETS)),
+            orders: RwLock::new(BoundedMap::new(CACHED_ORDERS)),
         }
     }
 

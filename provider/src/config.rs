@@ -81,6 +81,10 @@ pub struct Config {
     pub asset_ttl_secs: u64,
     /// Seconds a write to a client may stay blocked before its connection is dropped.
     pub write_stall_secs: u64,
+    /// Seconds a client has to send a request's headers.
+    pub header_timeout_secs: u64,
+    /// Seconds a connection may idle between requests.
+    pub idle_timeout_secs: u64,
     /// Compute jobs running at once; 0 turns compute jobs off.
     pub job_workers: usize,
     /// Seconds one job may compute.
@@ -110,6 +114,8 @@ impl Default for Config {
             request_timeout_secs: limits.request_timeout.as_secs(),
             asset_ttl_secs: limits.asset_ttl.as_secs(),
             write_stall_secs: limits.write_stall.as_secs(),
+            header_timeout_secs: limits.header_timeout.as_secs(),
+            idle_timeout_secs: limits.idle_timeout.as_secs(),
             job_workers: 1,
             job_time_limit_secs: 3600,
             job_dir: PathBuf::from("provider-jobs"),
@@ -143,6 +149,8 @@ impl Config {
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             asset_ttl: Duration::from_secs(self.asset_ttl_secs),
             write_stall: Duration::from_secs(self.write_stall_secs),
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
         }
     }
 

@@ -12,7 +12,9 @@
 //! { "version": 1, "job": { "kind": "embed", "text_field": "text", "batch_size": 32 } }
 //! ```
 //!
-//! `job` is [`agora_runtime::JobSpec`] (`embed`, `train`, `predict`). A model asset's content
+//! `job` is [`agora_runtime::JobSpec`] (`embed`, `train`, `predict`). A private (encrypted)
+//! dataset is admitted when its content key is wrapped for this provider; the worker decrypts
+//! it into the job's folder ([`StoredPlan`] keeps its encryption header with the plan). A model asset's content
 //! is a [`ModelManifest`] (its sha-256 is the on-chain digest) listing each model file with
 //! its own CID and sha-256, so a folder model is checked end to end.
 
@@ -25,7 +27,10 @@ use alloy::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::access::{Refusal, recover_typed, sign_typed};
+use crate::{
+    access::{Refusal, recover_typed, sign_typed},
+    crypto::Encryption,
+};
 
 sol! {
     /// What a consumer signs to have a provider run an on-chain compute job.
@@ -204,6 +209,20 @@ impl Plan {
     }
 }
 
+/// A [`Plan`] as persisted with its job: for a private dataset, also the dataset's encryption
+/// header, whose content key is wrapped for this provider and unwrapped only by the worker
+/// while it fetches the dataset (the plaintext exists only in the job's folder).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredPlan {
+    /// The plan.
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// The dataset's encryption, when it is private.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_encryption: Option<Encryption>,
+}
+
 /// `keccak256(abi.encode(string[] cids))`.
 pub fn inputs_hash(cids: &[String]) -> B256 {
     keccak256(cids.to_vec().abi_encode())
@@ -254,6 +273,9 @@ pub enum JobRefusal {
         /// The algorithm.
         algorithm: U256,
     },
+    /// The dataset is private and its content key is not wrapped for this provider.
+    #[error("asset {0} is encrypted and this provider holds no key for it")]
+    NoKey(U256),
     /// This provider already took the job.
     #[error("job {0} was already submitted")]
     AlreadySubmitted(U256),
@@ -423,6 +445,24 @@ mod tests {
         }
         let manifest = r#"{"files":[{"name":"../x","cid":"b","sha256":"0x0000000000000000000000000000000000000000000000000000000000000000"}]}"#;
         assert!(ModelManifest::parse(manifest.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_stored_plan_keeps_the_encryption_beside_the_plan_fields() {
+        let plan = Plan {
+            spec: JobSpec::Train(Default::default()),
+            dataset: InputRef { cid: "bafy-data".into(), sha256: B256::repeat_byte(1) },
+            dataset_file: "table.csv".into(),
+            model: None,
+            deadline: 9,
+        };
+        let stored = StoredPlan { plan: plan.clone(), dataset_encryption: Some(Encryption::new(10)) };
+        let json = serde_json::to_string(&stored).unwrap();
+        assert_eq!(serde_json::from_str::<StoredPlan>(&json).unwrap(), stored);
+        assert_eq!(serde_json::from_str::<Plan>(&json).unwrap(), plan, "a plain Plan reads a stored one");
+        let public = serde_json::to_string(&plan).unwrap();
+        let loaded = serde_json::from_str::<StoredPlan>(&public).unwrap();
+        assert_eq!(loaded.dataset_encryption, None, "a public plan stores no encryption");
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! - [`db`]: SQLite (sqlx) for used nonces, served single-use orders and verified content.
 //! - [`range`]: HTTP `Range` parsing.
 //! - [`server`]: the axum service (`app`, `serve`); [`net`]: dropping clients that stop
-//!   reading; [`config`]: file + env configuration.
+//!   reading, send their headers too slowly or sit idle; [`config`]: file + env configuration.
 //!
 //! Policy decisions worth knowing:
 //! - A single-use order counts as served once a response has streamed through the content's
@@ -30,6 +30,7 @@
 //!   and digest).
 
 pub mod access;
+mod bounded;
 pub mod chain;
 pub mod config;
 pub mod crypto;
@@ -41,6 +42,7 @@ pub mod net;
 pub mod range;
 pub mod server;
 pub mod storage;
+pub mod verify;
 pub mod worker;
 
 pub use server::{ApiError, Identity, Limits, ProviderState, app, serve};

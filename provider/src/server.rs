@@ -11,7 +11,8 @@
 //! download is served only from content already checked end to end once.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
+    convert::Infallible,
     future::Future,
     sync::{Arc, Mutex, OnceLock, RwLock, atomic::Ordering},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
@@ -29,7 +30,10 @@ use axum::{
     error_handling::HandleErrorLayer,
     extract::{DefaultBodyLimit, Path, State, rejection::JsonRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
     routing::{get, post},
 };
 use futures::{StreamExt, TryStreamExt, stream};
@@ -37,15 +41,21 @@ use serde_json::json;
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::{BoxError, ServiceBuilder};
 
+use agora_runtime::Progress;
+
 use crate::{
     access::{self, Refusal, SignedRequest},
+    bounded::BoundedMap,
     chain::{AssetInfo, ChainReader, JobInfo},
     crypto::{CryptoError, SCHEME},
-    db::{DbError, Store},
-    jobs::{self, InputRef, JobRefusal, JobStatus, MAX_DOCUMENT_BYTES, Plan, SignedJobRequest, SpecDocument},
+    db::{DbError, JobRow, Store},
+    jobs::{
+        self, InputRef, JobRefusal, JobStatus, MAX_DOCUMENT_BYTES, Plan, SignedJobRequest, SpecDocument,
+        StoredPlan,
+    },
     metadata::{AssetMetadata, ContentRef, MAX_METADATA_BYTES},
     metrics::Metrics,
-    net::GuardedListener,
+    net::{ConnectionLimits, GuardedListener},
     range::{self, RangeError},
     storage::{ByteStream, Storage, StorageError, verify_digest},
     worker::{Cancelled, Jobs},
@@ -67,6 +77,11 @@ pub struct Limits {
     /// How long a write to a client may stay blocked before the connection is dropped (a
     /// client that stops reading a download frees its slot).
     pub write_stall: Duration,
+    /// Deadline for a request's head (its headers), from the connection's start or the
+    /// request's first byte; slower clients are disconnected.
+    pub header_timeout: Duration,
+    /// How long a connection may sit idle between requests before it is closed.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -78,6 +93,8 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             asset_ttl: Duration::from_secs(30),
             write_stall: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -110,14 +127,15 @@ impl Identity {
         self.signer.credential().verifying_key().to_encoded_point(false).as_bytes().to_vec()
     }
 
-    fn secret(&self) -> zeroizing::Secret {
+    /// The secret key, wiped from memory when dropped.
+    pub(crate) fn secret(&self) -> zeroizing::Secret {
         zeroizing::Secret(self.signer.credential().to_bytes().into())
     }
 }
 
-mod zeroizing {
+pub(crate) mod zeroizing {
     /// The secret key bytes, wiped when dropped.
-    pub(super) struct Secret(pub(super) [u8; 32]);
+    pub(crate) struct Secret(pub(crate) [u8; 32]);
 
     impl Drop for Secret {
         fn drop(&mut self) {
@@ -129,6 +147,11 @@ mod zeroizing {
         }
     }
 }
+
+/// Metadata documents kept in memory (each at most `MAX_METADATA_BYTES`, usually about 1 KiB).
+const CACHED_METADATA: usize = 1024;
+/// Content known to match its digest, kept in memory (SQLite remembers them all).
+const CACHED_VERIFIED: usize = 65_536;
 
 /// Everything the handlers share.
 pub struct ProviderState {
@@ -143,8 +166,8 @@ pub struct ProviderState {
     metrics: Metrics,
     downloads: Arc<Semaphore>,
     in_flight: Mutex<HashSet<(Address, U256)>>,
-    metadata: RwLock<HashMap<String, Arc<AssetMetadata>>>,
-    verified: RwLock<HashSet<(String, B256)>>,
+    metadata: RwLock<BoundedMap<String, Arc<AssetMetadata>>>,
+    verified: RwLock<BoundedMap<(String, B256), ()>>,
     jobs: OnceLock<Arc<Jobs>>,
 }
 
@@ -182,8 +205,8 @@ impl ProviderState {
             limits,
             metrics: Metrics::default(),
             in_flight: Mutex::default(),
-            metadata: RwLock::default(),
-            verified: RwLock::default(),
+            metadata: RwLock::new(BoundedMap::new(CACHED_METADATA)),
+            verified: RwLock::new(BoundedMap::new(CACHED_VERIFIED)),
             jobs: OnceLock::new(),
         })
     }
@@ -242,13 +265,19 @@ async fn overload_or_timeout(err: BoxError) -> ApiError {
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves, then drains open requests.
-/// Connections whose writes stall for `limits.write_stall` are dropped.
+/// Connections whose writes stall for `limits.write_stall`, whose request head takes longer than
+/// `limits.header_timeout` or that idle for `limits.idle_timeout` are dropped.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<ProviderState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = GuardedListener::new(listener, state.limits.write_stall);
+    let limits = ConnectionLimits {
+        write_stall: state.limits.write_stall,
+        header_timeout: state.limits.header_timeout,
+        idle_timeout: state.limits.idle_timeout,
+    };
+    let listener = GuardedListener::new(listener, limits);
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
 }
 
@@ -329,7 +358,8 @@ impl ApiError {
                 JobRefusal::UnknownJob(_) => StatusCode::NOT_FOUND,
                 JobRefusal::NotConsumer
                 | JobRefusal::OtherProvider(_)
-                | JobRefusal::AlgorithmNotAllowed { .. } => StatusCode::FORBIDDEN,
+                | JobRefusal::AlgorithmNotAllowed { .. }
+                | JobRefusal::NoKey(_) => StatusCode::FORBIDDEN,
                 JobRefusal::NotOpen { .. }
                 | JobRefusal::AlreadySubmitted(_)
                 | JobRefusal::NoResult { .. }
@@ -615,12 +645,12 @@ async fn submit_job(
     if !service.submit(job_id, signer, &plan).await? {
         return Err(JobRefusal::AlreadySubmitted(job_id).into());
     }
-    tracing::info!(%job_id, consumer = %signer, kind = plan.spec.kind(), "job queued");
+    tracing::info!(%job_id, consumer = %signer, kind = plan.plan.spec.kind(), "job queued");
     Ok((StatusCode::ACCEPTED, Json(json!({ "jobId": job_id, "status": JobStatus::Queued }))).into_response())
 }
 
 /// What a worker needs: the spec document and the inputs named by the job's assets.
-async fn plan_job(state: &ProviderState, info: &JobInfo) -> Result<Plan, ApiError> {
+async fn plan_job(state: &ProviderState, info: &JobInfo) -> Result<StoredPlan, ApiError> {
     let spec =
         state.storage.cat_to_vec(&info.spec_cid, MAX_DOCUMENT_BYTES).await.map_err(|err| match err {
             StorageError::TooLarge { .. } => {
@@ -629,28 +659,47 @@ async fn plan_job(state: &ProviderState, info: &JobInfo) -> Result<Plan, ApiErro
             other => ApiError::from(other),
         })?;
     let spec = SpecDocument::parse(&spec)?;
-    let (dataset, file_name) = job_input(state, info.job.datasetId).await?;
-    let dataset_file = file_name
+    let dataset_id = info.job.datasetId;
+    let (dataset, metadata) = job_input(state, dataset_id).await?;
+    let dataset_file = metadata
+        .content
+        .file_name
+        .clone()
         .filter(|name| jobs::is_plain_file_name(name))
         .ok_or_else(|| JobRefusal::BadSpec("the dataset's metadata has no usable fileName".into()))?;
-    let model = if spec.needs_model() { Some(job_input(state, info.job.algorithmId).await?.0) } else { None };
-    Ok(Plan { spec: spec.job, dataset, dataset_file, model, deadline: info.job.deadline })
+    // A private dataset is decrypted by the worker, so only with a key wrapped for us.
+    let dataset_encryption = metadata.content.encryption.clone();
+    if let Some(encryption) = &dataset_encryption
+        && !encryption.wrapped_keys.iter().any(|wrapped| wrapped.provider == state.address())
+    {
+        return Err(JobRefusal::NoKey(dataset_id).into());
+    }
+    let model = match spec.needs_model() {
+        true => {
+            let (model, metadata) = job_input(state, info.job.algorithmId).await?;
+            if metadata.content.encryption.is_some() {
+                return Err(JobRefusal::BadSpec(format!(
+                    "model asset {} is encrypted; models must be public",
+                    info.job.algorithmId
+                ))
+                .into());
+            }
+            Some(model)
+        }
+        false => None,
+    };
+    let plan = Plan { spec: spec.job, dataset, dataset_file, model, deadline: info.job.deadline };
+    Ok(StoredPlan { plan, dataset_encryption })
 }
 
-/// The content of asset `asset_id` as a job input, and its file name.
-async fn job_input(state: &ProviderState, asset_id: U256) -> Result<(InputRef, Option<String>), ApiError> {
+/// The content of asset `asset_id` as a job input, and its metadata.
+async fn job_input(
+    state: &ProviderState,
+    asset_id: U256,
+) -> Result<(InputRef, Arc<AssetMetadata>), ApiError> {
     let asset = state.chain.asset(asset_id).await?.ok_or(Refusal::UnknownAsset(asset_id))?;
     let metadata = resolve_metadata(state, &asset.metadata_cid).await?;
-    if metadata.content.encryption.is_some() {
-        return Err(JobRefusal::BadSpec(format!(
-            "asset {asset_id} is encrypted; jobs take public inputs only"
-        ))
-        .into());
-    }
-    Ok((
-        InputRef { cid: metadata.content.cid.clone(), sha256: asset.content_digest },
-        metadata.content.file_name.clone(),
-    ))
+    Ok((InputRef { cid: metadata.content.cid.clone(), sha256: asset.content_digest }, metadata))
 }
 
 fn parse_job_id(id: &str) -> Result<U256, ApiError> {
@@ -660,23 +709,99 @@ fn parse_job_id(id: &str) -> Result<U256, ApiError> {
     })
 }
 
-/// `GET /v1/jobs/{id}`: status, failure reason and, while running, progress.
+/// `GET /v1/jobs/{id}`: status, failure reason and, while running, progress. With
+/// `Accept: text/event-stream`, a server-sent event stream instead: a `status` event carrying
+/// the same JSON each time it changes, ending after the first terminal one.
 async fn job_status(
     State(state): State<Arc<ProviderState>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let job_id = parse_job_id(&id)?;
     let service = state.jobs.get().ok_or(JobRefusal::Disabled)?;
     let (row, progress) = service.status(job_id).await?.ok_or(JobRefusal::UnknownJob(job_id))?;
-    Ok(Json(json!({
+    if wants_event_stream(&headers) {
+        // Comments keep an event stream's connection from counting as idle.
+        let keep_alive = (state.limits.idle_timeout / 2).min(Duration::from_secs(15));
+        return Ok(job_events(service.clone(), job_id, keep_alive).into_response());
+    }
+    Ok(Json(status_json(job_id, &row, progress)).into_response())
+}
+
+fn status_json(job_id: U256, row: &JobRow, progress: Option<Progress>) -> serde_json::Value {
+    json!({
         "jobId": job_id,
         "status": row.status,
         "reason": row.reason,
         "progress": progress,
         "resultCid": row.result_cid,
         "outputHash": row.output_hash,
-    }))
-    .into_response())
+    })
+}
+
+fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().filter_map(|value| value.to_str().ok()).any(|value| {
+        value.split(',').any(|item| item.split(';').next().is_some_and(|m| m.trim() == "text/event-stream"))
+    })
+}
+
+/// How often an event stream re-reads a job even without a change notification.
+const EVENT_RECHECK: Duration = Duration::from_secs(1);
+
+/// The job's status as server-sent events: one each time the JSON of `GET /v1/jobs/{id}`
+/// changes, the last one terminal (`succeeded`, `failed`, `cancelled`). A database failure
+/// ends the stream with an `error` event.
+fn job_events(
+    service: Arc<Jobs>,
+    job_id: U256,
+    keep_alive: Duration,
+) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+    struct Watch {
+        service: Arc<Jobs>,
+        changes: tokio::sync::watch::Receiver<u64>,
+        last: Option<serde_json::Value>,
+        sent: u64,
+        done: bool,
+    }
+    let changes = service.subscribe();
+    let start = Watch { service, changes, last: None, sent: 0, done: false };
+    let events = stream::unfold(start, move |mut watch| async move {
+        if watch.done {
+            return None;
+        }
+        loop {
+            // Marked seen before reading, so a change during the read wakes the next wait.
+            watch.changes.borrow_and_update();
+            let (snapshot, terminal) = match watch.service.status(job_id).await {
+                Ok(Some((row, progress))) => {
+                    let terminal = !matches!(
+                        JobStatus::parse(&row.status),
+                        Some(JobStatus::Queued | JobStatus::Running)
+                    );
+                    (status_json(job_id, &row, progress), terminal)
+                }
+                Ok(None) | Err(_) => {
+                    watch.done = true;
+                    let error = json!({ "error": "the job's status could not be read" });
+                    let event = Event::default().event("error").data(error.to_string());
+                    return Some((Ok(event), watch));
+                }
+            };
+            if watch.last.as_ref() != Some(&snapshot) {
+                watch.sent += 1;
+                watch.done = terminal;
+                let event =
+                    Event::default().event("status").id(watch.sent.to_string()).data(snapshot.to_string());
+                watch.last = Some(snapshot);
+                return Some((Ok(event), watch));
+            }
+            // Woken by a change or the recheck; with the sender gone, only the recheck is left.
+            if let Ok(Err(_)) = tokio::time::timeout(EVENT_RECHECK, watch.changes.changed()).await {
+                tokio::time::sleep(EVENT_RECHECK).await;
+            }
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(keep_alive))
 }
 
 /// `DELETE /v1/jobs/{id}` with a request signed by the job's consumer: a queued job is
@@ -821,7 +946,7 @@ async fn plaintext(
 /// Checks the whole content against `digest` once (remembered in memory and SQLite).
 async fn ensure_verified(state: &ProviderState, content: &ContentRef, digest: B256) -> Result<(), ApiError> {
     let key = (content.cid.clone(), digest);
-    if state.verified.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&key) {
+    if state.verified.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains_key(&key) {
         return Ok(());
     }
     if !state.store.is_verified(&content.cid, digest).await? {
@@ -830,7 +955,7 @@ async fn ensure_verified(state: &ProviderState, content: &ContentRef, digest: B2
         whole.try_for_each(|_| async { Ok(()) }).await?;
         state.store.mark_verified(&content.cid, digest, now()).await?;
     }
-    state.verified.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key);
+    state.verified.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, ());
     Ok(())
 }
 
@@ -913,7 +1038,7 @@ async fn complete(state: &ProviderState, admitted: Admitted, reaches_end: bool, 
                 .verified
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert((cid.to_owned(), digest));
+                .insert((cid.to_owned(), digest), ());
         }
     }
     Metrics::inc(&state.metrics.downloads_completed);

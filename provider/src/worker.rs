@@ -31,14 +31,15 @@ use alloy::{
 use futures::StreamExt;
 use tokio::{
     io::AsyncWriteExt,
-    sync::{Semaphore, mpsc},
+    sync::{Semaphore, mpsc, watch},
     task::JoinHandle,
 };
 
 use crate::{
+    crypto::Encryption,
     db::{DbError, JobRow, Store},
-    jobs::{InputRef, JobReceipt, MAX_DOCUMENT_BYTES, ModelManifest, Plan, SignedReceipt, inputs_hash},
-    storage::{Storage, StorageError, sha256},
+    jobs::{InputRef, JobReceipt, MAX_DOCUMENT_BYTES, ModelManifest, SignedReceipt, StoredPlan, inputs_hash},
+    storage::{Storage, StorageError, sha256, verify_digest},
 };
 
 /// How jobs run.
@@ -58,7 +59,7 @@ pub struct JobsConfig {
 
 /// Why a job failed; the message is what the consumer reads.
 #[derive(Debug, thiserror::Error)]
-enum JobFailure {
+pub(crate) enum JobFailure {
     #[error("the job's stored plan is unreadable: {0}")]
     Plan(String),
     #[error("the job's deadline {0} passed before it ran")]
@@ -71,6 +72,8 @@ enum JobFailure {
     },
     #[error("the model manifest {0} is invalid: {1}")]
     Manifest(String, String),
+    #[error("decrypting input {cid}: {reason}")]
+    Decrypt { cid: String, reason: String },
     #[error("the job needs a model, but its algorithm asset has none")]
     NoModel,
     #[error("{0}")]
@@ -98,6 +101,8 @@ pub struct Jobs {
     progress: Arc<Mutex<HashMap<U256, Progress>>>,
     models: Mutex<HashMap<String, Arc<EmbeddingModel>>>,
     cancels: Mutex<HashMap<U256, Arc<AtomicBool>>>,
+    /// Bumped on every status or progress change, so event streams wake instead of polling.
+    changes: Arc<watch::Sender<u64>>,
 }
 
 /// What a cancellation did.
@@ -141,6 +146,7 @@ impl Jobs {
             progress: Arc::default(),
             models: Mutex::default(),
             cancels: Mutex::default(),
+            changes: Arc::new(watch::channel(0).0),
         })
     }
 
@@ -208,7 +214,7 @@ impl Jobs {
     }
 
     /// Records an admitted job and queues it; `false` when it was submitted before.
-    pub async fn submit(&self, job_id: U256, consumer: Address, plan: &Plan) -> Result<bool, DbError> {
+    pub async fn submit(&self, job_id: U256, consumer: Address, plan: &StoredPlan) -> Result<bool, DbError> {
         let plan = serde_json::to_string(plan).map_err(|err| DbError::Encode(err.to_string()))?;
         let inserted = self.store.insert_job(job_id, consumer, &plan, now()).await?;
         if inserted {
@@ -224,9 +230,19 @@ impl Jobs {
         Ok(Some((row, progress)))
     }
 
+    /// A receiver that changes whenever any job's status or progress does.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn notify(&self) {
+        self.changes.send_modify(|version| *version = version.wrapping_add(1));
+    }
+
     /// Cancels a queued or running job; `None` when it already ended.
     pub async fn cancel(&self, job_id: U256) -> Result<Option<Cancelled>, DbError> {
         if self.store.cancel_queued_job(job_id, now()).await? {
+            self.notify();
             return Ok(Some(Cancelled::Now));
         }
         Ok(lock(&self.cancels).get(&job_id).map(|flag| {
@@ -237,7 +253,7 @@ impl Jobs {
 
     async fn run(self: Arc<Self>, job_id: U256) {
         match self.store.start_job(job_id, now()).await {
-            Ok(true) => {}
+            Ok(true) => self.notify(),
             Ok(false) => return,
             Err(err) => {
                 tracing::error!(%job_id, error = %err, "could not start a job");
@@ -249,7 +265,6 @@ impl Jobs {
         lock(&self.cancels).insert(job_id, cancel.clone());
         let result = self.execute(job_id, &dir, cancel).await;
         lock(&self.cancels).remove(&job_id);
-        lock(&self.progress).remove(&job_id);
         if let Err(err) = tokio::fs::remove_dir_all(&dir).await
             && err.kind() != std::io::ErrorKind::NotFound
         {
@@ -287,6 +302,9 @@ impl Jobs {
         if let Err(err) = stored {
             tracing::error!(%job_id, error = %err, "could not record a job's end");
         }
+        // Dropped only now, so a reader never sees a running job lose its progress.
+        lock(&self.progress).remove(&job_id);
+        self.notify();
     }
 
     async fn execute(
@@ -297,7 +315,9 @@ impl Jobs {
     ) -> Result<SignedReceipt, JobFailure> {
         let row = self.store.job(job_id).await.map_err(|err| JobFailure::Internal(err.to_string()))?;
         let row = row.ok_or_else(|| JobFailure::Internal("the job vanished".into()))?;
-        let plan: Plan = serde_json::from_str(&row.plan).map_err(|err| JobFailure::Plan(err.to_string()))?;
+        let stored: StoredPlan =
+            serde_json::from_str(&row.plan).map_err(|err| JobFailure::Plan(err.to_string()))?;
+        let plan = stored.plan;
         if now() > plan.deadline {
             return Err(JobFailure::DeadlinePassed(plan.deadline));
         }
@@ -308,16 +328,20 @@ impl Jobs {
         let inputs_dir = dir.join("inputs");
         tokio::fs::create_dir_all(&inputs_dir).await?;
         let dataset = inputs_dir.join(&plan.dataset_file);
-        self.fetch(&plan.dataset, &dataset).await?;
+        match &stored.dataset_encryption {
+            None => fetch_input(&self.storage, &plan.dataset, &dataset).await?,
+            Some(encryption) => self.fetch_private(&plan.dataset, encryption, &dataset).await?,
+        }
 
         let limits =
             agora_runtime::Limits { max_duration: Some(self.config.time_limit), ..Default::default() };
         let runtime = Runtime::new(limits).with_cancel_flag(cancel);
         let out = dir.join("out");
         let sink = {
-            let progress = self.progress.clone();
+            let (progress, changes) = (self.progress.clone(), self.changes.clone());
             move |p: Progress| {
                 lock(&progress).insert(job_id, p);
+                changes.send_modify(|version| *version = version.wrapping_add(1));
             }
         };
         let model_dir = inputs_dir.join("model");
@@ -332,7 +356,7 @@ impl Jobs {
             (spec, model) => {
                 let model = match model {
                     Some(model) => {
-                        self.fetch_model(model, &model_dir).await?;
+                        fetch_model(&self.storage, model, &model_dir).await?;
                         Some(model_dir)
                     }
                     None => None,
@@ -365,42 +389,6 @@ impl Jobs {
             .map_err(|err| JobFailure::Internal(format!("signing the receipt: {err}")))
     }
 
-    /// Streams `input` into `path`; the file is complete only if its sha-256 matched.
-    async fn fetch(&self, input: &InputRef, path: &Path) -> Result<(), JobFailure> {
-        let fetch_err = |source| JobFailure::Fetch { cid: input.cid.clone(), source };
-        let mut stream = self.storage.cat_verified(&input.cid, input.sha256);
-        let mut file = tokio::fs::File::create(path).await?;
-        while let Some(chunk) = stream.next().await {
-            file.write_all(&chunk.map_err(fetch_err)?).await?;
-        }
-        file.flush().await?;
-        Ok(())
-    }
-
-    /// Fetches the manifest at `model` (checked against its digest) and every file it lists
-    /// (each checked against its own) into `dir`.
-    async fn fetch_model(&self, model: &InputRef, dir: &Path) -> Result<(), JobFailure> {
-        let bytes = self
-            .storage
-            .cat_to_vec(&model.cid, MAX_DOCUMENT_BYTES)
-            .await
-            .map_err(|source| JobFailure::Fetch { cid: model.cid.clone(), source })?;
-        if sha256(&bytes) != model.sha256 {
-            return Err(JobFailure::Manifest(
-                model.cid.clone(),
-                "it does not match the on-chain digest".into(),
-            ));
-        }
-        let manifest =
-            ModelManifest::parse(&bytes).map_err(|reason| JobFailure::Manifest(model.cid.clone(), reason))?;
-        tokio::fs::create_dir_all(dir).await?;
-        for file in &manifest.files {
-            self.fetch(&InputRef { cid: file.cid.clone(), sha256: file.sha256 }, &dir.join(&file.name))
-                .await?;
-        }
-        Ok(())
-    }
-
     /// The embedding model of manifest `model`, from the cache or fetched and loaded.
     async fn embedding_model(
         &self,
@@ -411,7 +399,7 @@ impl Jobs {
         if let Some(cached) = lock(&self.models).get(&model.cid) {
             return Ok(cached.clone());
         }
-        self.fetch_model(model, dir).await?;
+        fetch_model(&self.storage, model, dir).await?;
         let device = runtime.device()?;
         let (limits, dir) = (runtime.limits().clone(), dir.to_owned());
         let loaded = Arc::new(blocking(move || EmbeddingModel::load(&dir, &device, &limits)).await?);
@@ -428,12 +416,76 @@ impl Jobs {
     }
 }
 
+impl Jobs {
+    /// Streams the private `input` into `path` decrypted with the content key wrapped for this
+    /// provider; the file is complete only if every chunk authenticated and the plaintext's
+    /// sha-256 matched.
+    async fn fetch_private(
+        &self,
+        input: &InputRef,
+        encryption: &Encryption,
+        path: &Path,
+    ) -> Result<(), JobFailure> {
+        let decrypt_err = |reason: String| JobFailure::Decrypt { cid: input.cid.clone(), reason };
+        let key = {
+            let secret = crate::Identity::new(self.signer.clone()).secret();
+            encryption
+                .content_key(self.signer.address(), &secret.0)
+                .map_err(|err| decrypt_err(err.to_string()))?
+        };
+        let ciphertext = self.storage.cat(&input.cid, None);
+        let plaintext = encryption
+            .decrypting_stream(&key, ciphertext, 0, 0, encryption.plaintext_size)
+            .map_err(|err| decrypt_err(err.to_string()))?;
+        let mut stream = verify_digest(plaintext, input.cid.clone(), input.sha256);
+        let mut file = tokio::fs::File::create(path).await?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|source| JobFailure::Fetch { cid: input.cid.clone(), source })?;
+            file.write_all(&chunk).await?;
+        }
+        file.flush().await?;
+        Ok(())
+    }
+}
+
 /// `IComputeMarket.JobStatus` values the finalizer acts on.
 const RESULT_POSTED: u8 = 2;
 const DISPUTED: u8 = 3;
 
+/// Streams `input` into `path`; the file is complete only if its sha-256 matched.
+pub(crate) async fn fetch_input(storage: &Storage, input: &InputRef, path: &Path) -> Result<(), JobFailure> {
+    let fetch_err = |source| JobFailure::Fetch { cid: input.cid.clone(), source };
+    let mut stream = storage.cat_verified(&input.cid, input.sha256);
+    let mut file = tokio::fs::File::create(path).await?;
+    while let Some(chunk) = stream.next().await {
+        file.write_all(&chunk.map_err(fetch_err)?).await?;
+    }
+    file.flush().await?;
+    Ok(())
+}
+
+/// Fetches the manifest at `model` (checked against its digest) and every file it lists
+/// (each checked against its own) into `dir`.
+pub(crate) async fn fetch_model(storage: &Storage, model: &InputRef, dir: &Path) -> Result<(), JobFailure> {
+    let bytes = storage
+        .cat_to_vec(&model.cid, MAX_DOCUMENT_BYTES)
+        .await
+        .map_err(|source| JobFailure::Fetch { cid: model.cid.clone(), source })?;
+    if sha256(&bytes) != model.sha256 {
+        return Err(JobFailure::Manifest(model.cid.clone(), "it does not match the on-chain digest".into()));
+    }
+    let manifest =
+        ModelManifest::parse(&bytes).map_err(|reason| JobFailure::Manifest(model.cid.clone(), reason))?;
+    tokio::fs::create_dir_all(dir).await?;
+    for file in &manifest.files {
+        fetch_input(storage, &InputRef { cid: file.cid.clone(), sha256: file.sha256 }, &dir.join(&file.name))
+            .await?;
+    }
+    Ok(())
+}
+
 /// Runs CPU-bound work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, RuntimeError> + Send + 'static,
 ) -> Result<T, JobFailure> {
     tokio::task::spawn_blocking(work)

@@ -352,3 +352,96 @@ async fn the_configured_provider_starts_from_a_manifest_and_refuses_a_wrong_chai
         other => Err(eyre::eyre!("expected a wrong-chain error, got {:?}", other.map(|_| ()))),
     }
 }
+
+/// Reads what the server sends until it closes the connection; fails if it is still open after
+/// `within`. Returns the bytes and when the connection closed.
+async fn until_closed(stream: &mut tokio::net::TcpStream, within: Duration) -> Result<(Vec<u8>, Duration)> {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(within.saturating_sub(started.elapsed()), stream.read(&mut buf)).await {
+            Err(_) => eyre::bail!(
+                "the connection was still open after {within:?}, having sent {:?}",
+                String::from_utf8_lossy(&received)
+            ),
+            Ok(Ok(0) | Err(_)) => return Ok((received, started.elapsed())),
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_and_idle_clients_are_disconnected_and_others_are_still_served() -> Result<()> {
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpStream,
+    };
+
+    let stack = Stack::start().await?;
+    let limits = Limits {
+        header_timeout: Duration::from_millis(500),
+        idle_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let provider = stack.serve_with(limits).await?;
+    let host = provider.url.trim_start_matches("http://").to_owned();
+    let limit = Duration::from_secs(5);
+
+    // Connects and sends nothing: dropped once the head is overdue.
+    let mut silent = TcpStream::connect(&host).await?;
+    let (got, after) = until_closed(&mut silent, limit).await?;
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    assert!(after >= Duration::from_millis(400), "dropped after {after:?}, before the header timeout");
+
+    // Slowloris: a header line every 100 ms, the head never finished.
+    let mut trickle = TcpStream::connect(&host).await?;
+    let started = std::time::Instant::now();
+    trickle.write_all(format!("POST /v1/download HTTP/1.1\r\nHost: {host}\r\n").as_bytes()).await?;
+    let mut dropped = false;
+    for line in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if trickle.write_all(format!("x-pad-{line}: y\r\n").as_bytes()).await.is_err() {
+            dropped = true;
+            break;
+        }
+        let mut probe = [0u8; 64];
+        match tokio::time::timeout(Duration::from_millis(5), trickle.read(&mut probe)).await {
+            Ok(Ok(0) | Err(_)) => {
+                dropped = true;
+                break;
+            }
+            Ok(Ok(_)) => eyre::bail!("the provider answered an unfinished head"),
+            Err(_) => {}
+        }
+    }
+    ensure!(dropped, "a client trickling headers kept its connection for {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(3), "dropped only after {:?}", started.elapsed());
+
+    // A body that never finishes: 408, and the connection is closed.
+    let mut stalled = TcpStream::connect(&host).await?;
+    let head = format!(
+        "POST /v1/download HTTP/1.1\r\nHost: {host}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n"
+    );
+    stalled.write_all(head.as_bytes()).await?;
+    stalled.write_all(b"{\"assetId\":").await?;
+    let (got, _) = until_closed(&mut stalled, limit).await?;
+    let answer = String::from_utf8_lossy(&got);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("the request timed out"), "{answer}");
+
+    // An answered connection left idle is closed after the idle timeout.
+    let mut idle = TcpStream::connect(&host).await?;
+    idle.write_all(format!("GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes()).await?;
+    let (got, after) = until_closed(&mut idle, limit).await?;
+    let answer = String::from_utf8_lossy(&got);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(after >= Duration::from_millis(900), "closed after {after:?}, before the idle timeout");
+
+    // The provider keeps serving.
+    let health = stack.http.get(format!("{}/health", provider.url)).send().await?;
+    ensure!(health.status() == 200, "health: {}", health.status());
+    provider.stop().await
+}

@@ -1,7 +1,10 @@
 //! Compute jobs against real anvil + Kubo + all-MiniLM-L6-v2: a consumer buys dataset access
 //! and opens a job; the provider runs `embed`, puts the result on IPFS, posts it on chain and
 //! signs a receipt; re-running the runtime locally gives the same output hash; once the
-//! challenge window closes, the provider finalizes the job itself and is paid. Every refusal has its status and message.
+//! challenge window closes, the provider finalizes the job itself and is paid. Every refusal
+//! has its status and message (the dataset owner's algorithm policy included). Also: status and
+//! progress as server-sent events, `train` → `predict` chained through a published model asset,
+//! and a job over a private dataset that only the provider holding its key can decrypt.
 
 mod common;
 
@@ -9,6 +12,8 @@ use std::{path::PathBuf, time::Duration};
 
 use agora_contracts::{ComputeMarket, compute_market::IComputeMarket, tx};
 use agora_provider::{
+    Identity,
+    crypto::{ContentKey, Encryption},
     jobs::{JobRequest, ModelFile, ModelManifest, SignedJobRequest, SignedReceipt},
     metadata::{AssetMetadata, ContentRef},
     storage::sha256,
@@ -22,11 +27,13 @@ use alloy::{
 };
 use common::{BUYER, OTHER, PRICE, PROVIDER, PUBLISHER, Stack, expect_refusal, now};
 use eyre::{Result, WrapErr, ensure, eyre};
+use futures::StreamExt;
 use serde_json::Value;
 
 /// Asset kinds (`IAssetRegistry.AssetKind`).
 const DATASET: u8 = 0;
 const MODEL: u8 = 1;
+const ALGORITHM: u8 = 2;
 /// `IComputeMarket.JobStatus`.
 const RESULT_POSTED: u8 = 2;
 const FINALIZED: u8 = 4;
@@ -98,21 +105,40 @@ impl Market {
 
     /// `who` buys one dataset access token and opens a job for `provider` with `spec`.
     async fn open_job(&self, who: usize, provider: Address, spec: &Value, deadline: u64) -> Result<U256> {
+        self.open_job_on(self.dataset, self.model, who, provider, spec, deadline).await
+    }
+
+    /// Adds `content` to IPFS and publishes it as a compute-only dataset named `file_name`.
+    async fn publish_dataset(&self, content: &[u8], file_name: &str) -> Result<U256> {
+        let added = self.stack.storage.add_bytes(content.to_vec()).await?;
+        publish(&self.stack, DATASET, added.sha256, &asset_metadata(&added.cid, added.size, file_name)).await
+    }
+
+    /// [`Market::open_job`] over any dataset and algorithm/model asset.
+    async fn open_job_on(
+        &self,
+        dataset: U256,
+        algorithm: U256,
+        who: usize,
+        provider: Address,
+        spec: &Value,
+        deadline: u64,
+    ) -> Result<U256> {
         let buyer = self.stack.chain.actor(who)?;
         let agora = self.stack.chain.agora_as(&buyer);
         tx::send(
             "buy",
             agora
                 .marketplace
-                .buy(self.dataset, U256::from(1), Address::ZERO, U256::from(PRICE))
+                .buy(dataset, U256::from(1), Address::ZERO, U256::from(PRICE))
                 .value(U256::from(PRICE)),
         )
         .await?;
         let spec_cid = self.stack.storage.add_bytes(serde_json::to_vec(spec)?).await?.cid;
         let price = tx::call("getProvider", agora.compute_market.getProvider(provider)).await?.price;
         let params = IComputeMarket::OpenJobParams {
-            datasetId: self.dataset,
-            algorithmId: self.model,
+            datasetId: dataset,
+            algorithmId: algorithm,
             provider,
             specCid: spec_cid,
             currency: Address::ZERO,
@@ -193,6 +219,96 @@ async fn register(stack: &Stack, who: &common::Actor, price: u128) -> Result<()>
     )
     .await?;
     Ok(())
+}
+
+/// A three-class table `x,y,label` whose class is a function of the features (seeded), and
+/// that function.
+fn classification_csv(rows: usize, seed: u64) -> String {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) as f64) / ((1u64 << 31) as f64) * 4.0 - 2.0
+    };
+    let mut csv = String::from("x,y,label\n");
+    for _ in 0..rows {
+        let (x, y) = (next(), next());
+        csv.push_str(&format!("{x:.4},{y:.4},{}\n", class_of(x, y)));
+    }
+    csv
+}
+
+fn class_of(x: f64, y: f64) -> &'static str {
+    if x + y > 1.0 {
+        "high"
+    } else if x - y > 0.5 {
+        "right"
+    } else {
+        "low"
+    }
+}
+
+/// An algorithm asset for `train` jobs (which read no model): a small description document.
+async fn publish_trainer(stack: &Stack) -> Result<U256> {
+    let recipe = stack.storage.add_bytes(br#"{"runtime":"agora-runtime","kind":"train"}"#.to_vec()).await?;
+    publish(stack, ALGORITHM, recipe.sha256, &asset_metadata(&recipe.cid, recipe.size, "train.json")).await
+}
+
+/// Encrypts `content` with a fresh content key wrapped for the holder of `key` (as a publisher
+/// does), adds the ciphertext to IPFS and publishes it as a dataset named `file_name`.
+async fn publish_private_dataset(
+    stack: &Stack,
+    content: &[u8],
+    file_name: &str,
+    key: &alloy::signers::local::PrivateKeySigner,
+) -> Result<(U256, String)> {
+    let content_key = ContentKey::generate();
+    let mut encryption = Encryption::new(content.len() as u64);
+    let public_key = Identity::new(key.clone()).public_key();
+    encryption.wrapped_keys.push(content_key.wrap_for(key.address(), &public_key)?);
+    let reader = encryption.encrypting_reader(&content_key, std::io::Cursor::new(content.to_vec()))?;
+    let added = stack.storage.add_reader(reader, None).await?;
+    let mut metadata = asset_metadata(&added.cid, content.len() as u64, file_name);
+    metadata.content.encryption = Some(encryption);
+    Ok((publish(stack, DATASET, sha256(content), &metadata).await?, added.cid))
+}
+
+/// Submits `job` as `BUYER` and waits for it to succeed; returns the result JSON.
+async fn run_to_success(market: &Market, url: &str, job: U256, nonce: u64) -> Result<Value> {
+    let response = market.submit(url, &market.request(BUYER, job, nonce)?).await?;
+    ensure!(response.status() == 202, "submit: {} {}", response.status(), response.text().await?);
+    let status = wait_for(&market.stack, url, job).await?;
+    ensure!(status["status"] == "succeeded", "job {job} ended as {status}");
+    Ok(market.stack.http.get(format!("{url}/v1/jobs/{job}/result")).send().await?.json().await?)
+}
+
+/// Reads a server-sent event stream to its end: each event's name and JSON data.
+async fn read_events(response: reqwest::Response) -> Result<Vec<(String, Value)>> {
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    let mut events = Vec::new();
+    let read = async {
+        while let Some(chunk) = body.next().await {
+            text.push_str(std::str::from_utf8(&chunk?)?);
+            while let Some(end) = text.find("\n\n") {
+                let block: String = text.drain(..end + 2).collect();
+                let (mut name, mut data) = (String::from("message"), String::new());
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event:") {
+                        name = value.trim().to_owned();
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        data.push_str(value.trim_start());
+                    }
+                }
+                if !data.is_empty() {
+                    events
+                        .push((name, serde_json::from_str(&data).wrap_err_with(|| format!("event {data}"))?));
+                }
+            }
+        }
+        Ok::<_, eyre::Report>(())
+    };
+    tokio::time::timeout(Duration::from_secs(120), read).await.wrap_err("the event stream did not end")??;
+    Ok(events)
 }
 
 /// Polls `GET /v1/jobs/{id}` until the job leaves queued/running.
@@ -393,8 +509,21 @@ async fn jobs_that_are_not_ours_unpaid_late_or_badly_signed_are_refused() -> Res
     market.advance(200).await?;
     expect_refusal(market.submit(&url, &market.request(BUYER, soon, 7)?).await?, 410, "has passed").await?;
 
+    // The dataset's owner restricts its algorithms after the job was opened: the provider reads
+    // the policy at submission and refuses an algorithm it does not list.
+    let restricted = market.open_job(BUYER, me, &spec, far).await?;
+    let owner = stack.chain.agora_as(&stack.chain.actor(PUBLISHER)?).compute_market;
+    tx::send("restrict", owner.setAlgorithmRestricted(market.dataset, true)).await?;
+    let not_allowed = format!(
+        "the dataset's owner does not allow algorithm {} on dataset {}",
+        market.model, market.dataset
+    );
+    expect_refusal(market.submit(&url, &market.request(BUYER, restricted, 10)?).await?, 403, &not_allowed)
+        .await?;
+    tx::send("reopen", owner.setAlgorithmRestricted(market.dataset, false)).await?;
+
     // None of these was admitted.
-    for id in [elsewhere, job, unfunded, unreadable, soon] {
+    for id in [elsewhere, job, unfunded, unreadable, soon, restricted] {
         let status = stack.http.get(format!("{url}/v1/jobs/{id}")).send().await?;
         expect_refusal(status, 404, "unknown job").await.wrap_err_with(|| format!("job {id}"))?;
     }
@@ -435,5 +564,222 @@ async fn a_queued_job_is_cancelled_by_its_consumer_only_and_never_runs() -> Resu
     expect_refusal(cancel(BUYER, first, 5).await?, 409, "can no longer be cancelled").await?;
     // Nothing was posted for the cancelled job: the consumer's refund stays open on chain.
     assert_eq!(tx::call("getJob", stack.chain.agora.compute_market.getJob(second)).await?.status, 1);
+    provider.stop().await
+}
+
+#[tokio::test]
+async fn job_status_and_progress_stream_as_server_sent_events_until_the_job_ends() -> Result<()> {
+    let market = Market::start().await?;
+    let stack = &market.stack;
+    let work = tempfile::tempdir()?;
+    let provider = stack.serve_jobs(jobs_config(&work)).await?;
+    let url = provider.url.clone();
+    let me = stack.provider_address();
+
+    // Enough sentences, one per batch, for the job to report progress for a while.
+    let sentences: String = (0..120)
+        .map(|i| serde_json::json!({ "text": format!("Sentence {i} talks about item {} of the list.", i * 7) }))
+        .map(|row| row.to_string() + "\n")
+        .collect();
+    let dataset = market.publish_dataset(sentences.as_bytes(), "many.jsonl").await?;
+    let spec = serde_json::json!({ "version": 1, "job": { "kind": "embed", "batch_size": 1 } });
+    let far = market.chain_time().await? + 3600;
+    let job = market.open_job_on(dataset, market.model, BUYER, me, &spec, far).await?;
+    let response = market.submit(&url, &market.request(BUYER, job, 1)?).await?;
+    ensure!(response.status() == 202, "submit: {} {}", response.status(), response.text().await?);
+
+    let events_url = format!("{url}/v1/jobs/{job}");
+    let stream = stack.http.get(&events_url).header("accept", "text/event-stream").send().await?;
+    ensure!(stream.status() == 200, "events: {}", stream.status());
+    let content_type = stream.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+    let events = read_events(stream).await?;
+
+    assert!(events.iter().all(|(name, _)| name == "status"), "{events:?}");
+    let statuses: Vec<&str> = events.iter().filter_map(|(_, data)| data["status"].as_str()).collect();
+    assert_eq!(statuses.len(), events.len());
+    assert_eq!(statuses.last(), Some(&"succeeded"), "the stream ends with the terminal status: {statuses:?}");
+    assert!(
+        statuses[..statuses.len() - 1].iter().all(|s| matches!(*s, "queued" | "running")),
+        "one terminal event, last: {statuses:?}"
+    );
+    assert!(statuses.contains(&"running"), "the job was followed while running: {statuses:?}");
+    let embedded: Vec<u64> = events
+        .iter()
+        .filter(|(_, data)| data["progress"]["phase"] == "embedding")
+        .filter_map(|(_, data)| data["progress"]["done"].as_u64())
+        .collect();
+    assert!(embedded.len() >= 2, "progress was reported batch by batch: {embedded:?}");
+    assert!(embedded.windows(2).all(|w| w[0] <= w[1]), "progress only moves forward: {embedded:?}");
+    assert!(events.iter().all(|(_, data)| data["jobId"] == events[0].1["jobId"]));
+    let last = &events[events.len() - 1].1;
+    let result: Value = stack.http.get(format!("{url}/v1/jobs/{job}/result")).send().await?.json().await?;
+    assert_eq!(last["resultCid"], result["resultCid"]);
+
+    // A finished job's stream is its one terminal event.
+    let again =
+        read_events(stack.http.get(&events_url).header("accept", "text/event-stream").send().await?).await?;
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].1["status"], "succeeded");
+    // Without the header, the same JSON as a plain response; an unknown job is still a 404.
+    let plain: Value = stack.http.get(&events_url).send().await?.json().await?;
+    assert_eq!(plain["resultCid"], last["resultCid"]);
+    let unknown =
+        stack.http.get(format!("{url}/v1/jobs/4242")).header("accept", "text/event-stream").send().await?;
+    expect_refusal(unknown, 404, "unknown job 4242").await?;
+    provider.stop().await
+}
+
+#[tokio::test]
+async fn a_trained_model_published_as_a_model_asset_serves_a_predict_job() -> Result<()> {
+    let market = Market::start().await?;
+    let stack = &market.stack;
+    let work = tempfile::tempdir()?;
+    let provider = stack.serve_jobs(jobs_config(&work)).await?;
+    let url = provider.url.clone();
+    let me = stack.provider_address();
+    let far = market.chain_time().await? + 3600;
+
+    // `train` over a labelled table; the algorithm asset names what runs (no model is read).
+    let table = market.publish_dataset(classification_csv(300, 11).as_bytes(), "train.csv").await?;
+    let trainer = publish_trainer(stack).await?;
+    let spec = serde_json::json!({ "version": 1, "job": { "kind": "train", "epochs": 40, "seed": 7 } });
+    let train_job = market.open_job_on(table, trainer, BUYER, me, &spec, far).await?;
+    let trained = run_to_success(&market, &url, train_job, 1).await?;
+    let trained: SignedReceipt = serde_json::from_value(trained["receipt"].clone())?;
+    assert_eq!(trained.receipt.modelCid, "", "train reads no model");
+    let output = &trained.receipt.outputCid;
+    let metrics: Value =
+        serde_json::from_slice(&stack.storage.cat_to_vec(&format!("{output}/metrics.json"), 1 << 20).await?)?;
+    let accuracy = metrics["test_accuracy"].as_f64().ok_or_else(|| eyre!("no test_accuracy: {metrics}"))?;
+    assert!(accuracy > 0.8, "the classifier learned the rule: {metrics}");
+
+    // The publisher turns the weights into a model asset: a manifest of its one file.
+    let weights = stack.storage.cat_to_vec(&format!("{output}/model.safetensors"), 16 << 20).await?;
+    let added = stack.storage.add_bytes(weights.clone()).await?;
+    let manifest = serde_json::to_vec(&ModelManifest {
+        files: vec![ModelFile { name: "model.safetensors".into(), cid: added.cid, sha256: added.sha256 }],
+    })?;
+    let manifest = stack.storage.add_bytes(manifest).await?;
+    let model = publish(
+        stack,
+        MODEL,
+        manifest.sha256,
+        &asset_metadata(&manifest.cid, manifest.size, "classifier.json"),
+    )
+    .await?;
+
+    // `predict` with that model over new rows, identified by an id column.
+    let points: Vec<(f64, f64)> =
+        (0..24).map(|i| (f64::from(i % 6) * 0.7 - 1.9, f64::from(i / 6) * 1.1 - 1.8)).collect();
+    let mut rows = String::from("id,x,y\n");
+    for (i, (x, y)) in points.iter().enumerate() {
+        rows.push_str(&format!("p{i},{x:.4},{y:.4}\n"));
+    }
+    let unlabelled = market.publish_dataset(rows.as_bytes(), "points.csv").await?;
+    let spec = serde_json::json!({ "version": 1, "job": { "kind": "predict", "id_column": "id" } });
+    let predict_job = market.open_job_on(unlabelled, model, BUYER, me, &spec, far).await?;
+    let predicted = run_to_success(&market, &url, predict_job, 2).await?;
+    let predicted: SignedReceipt = serde_json::from_value(predicted["receipt"].clone())?;
+    assert_eq!(predicted.signer(&market.domain()), Some(me));
+    assert_eq!(predicted.receipt.modelCid, manifest.cid, "the receipt names the model asset's manifest");
+    assert_eq!(predicted.input_cids.len(), 2);
+
+    let csv = stack
+        .storage
+        .cat_to_vec(&format!("{}/predictions.csv", predicted.receipt.outputCid), 1 << 20)
+        .await?;
+    let csv = String::from_utf8(csv)?;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "id,prediction,p_high,p_low,p_right");
+    assert_eq!(lines.len(), points.len() + 1, "one prediction per row");
+    let mut right = 0;
+    for (i, line) in lines[1..].iter().enumerate() {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(fields[0], format!("p{i}"));
+        right += usize::from(fields[1] == class_of(points[i].0, points[i].1));
+    }
+    assert!(right * 10 >= points.len() * 7, "{right}/{} predictions right:\n{csv}", points.len());
+
+    // The same prediction run locally from the published weights gives the posted hash.
+    let local = tempfile::tempdir()?;
+    std::fs::write(local.path().join("model.safetensors"), &weights)?;
+    std::fs::write(local.path().join("points.csv"), &rows)?;
+    let job_spec = serde_json::from_value(spec["job"].clone())?;
+    let dir = local.path().to_owned();
+    let rerun = tokio::task::spawn_blocking(move || {
+        agora_runtime::run(
+            &job_spec,
+            &agora_runtime::Inputs {
+                dataset: dir.join("points.csv"),
+                model: Some(dir.join("model.safetensors")),
+            },
+            &dir.join("out"),
+            |_| {},
+        )
+    })
+    .await??;
+    assert_eq!(format!("0x{}", rerun.run.output_hash), predicted.receipt.outputHash.to_string());
+    let onchain = tx::call("getJob", stack.chain.agora.compute_market.getJob(predict_job)).await?;
+    assert_eq!(onchain.outputHash, predicted.receipt.outputHash);
+    provider.stop().await
+}
+
+#[tokio::test]
+async fn a_job_over_a_private_dataset_runs_on_the_plaintext_only_a_key_holder_can_read() -> Result<()> {
+    let market = Market::start().await?;
+    let stack = &market.stack;
+    let work = tempfile::tempdir()?;
+    let provider = stack.serve_jobs(jobs_config(&work)).await?;
+    let url = provider.url.clone();
+    let me = stack.provider_address();
+    let far = market.chain_time().await? + 3600;
+    let trainer = publish_trainer(stack).await?;
+
+    let table = classification_csv(200, 5);
+    let (private, ciphertext_cid) =
+        publish_private_dataset(stack, table.as_bytes(), "secret.csv", &stack.provider_key).await?;
+    let stored = stack.storage.cat_to_vec(&ciphertext_cid, 1 << 20).await?;
+    assert_ne!(stored.len(), table.len(), "IPFS holds the ciphertext (with its tags)");
+    assert!(!stored.windows(5).any(|w| w == b"label"), "IPFS holds no plaintext");
+
+    let spec = serde_json::json!({ "version": 1, "job": { "kind": "train", "epochs": 10, "seed": 3 } });
+    let job = market.open_job_on(private, trainer, BUYER, me, &spec, far).await?;
+    let result = run_to_success(&market, &url, job, 1).await?;
+    let receipt: SignedReceipt = serde_json::from_value(result["receipt"].clone())?;
+    assert_eq!(receipt.signer(&market.domain()), Some(me));
+    assert_eq!(receipt.input_cids, vec![ciphertext_cid.clone()], "the receipt names the content as stored");
+
+    // The provider trained on the plaintext: the same job run locally on it gives the posted hash.
+    let local = tempfile::tempdir()?;
+    std::fs::write(local.path().join("secret.csv"), &table)?;
+    let job_spec = serde_json::from_value(spec["job"].clone())?;
+    let dir = local.path().to_owned();
+    let rerun = tokio::task::spawn_blocking(move || {
+        agora_runtime::run(
+            &job_spec,
+            &agora_runtime::Inputs { dataset: dir.join("secret.csv"), model: None },
+            &dir.join("out"),
+            |_| {},
+        )
+    })
+    .await??;
+    assert_eq!(format!("0x{}", rerun.run.output_hash), receipt.receipt.outputHash.to_string());
+    // The decrypted copy lived only in the job's folder, removed when the job ended.
+    let leftovers = std::fs::read_dir(work.path().join("jobs"))?.count();
+    assert_eq!(leftovers, 0, "no job folder (and no plaintext) is left behind");
+
+    // A dataset whose key is wrapped for another provider only is refused at submission.
+    let stranger = alloy::signers::local::PrivateKeySigner::random();
+    let (foreign, _) = publish_private_dataset(stack, table.as_bytes(), "foreign.csv", &stranger).await?;
+    let refused = market.open_job_on(foreign, trainer, BUYER, me, &spec, far).await?;
+    expect_refusal(
+        market.submit(&url, &market.request(BUYER, refused, 2)?).await?,
+        403,
+        &format!("asset {foreign} is encrypted and this provider holds no key for it"),
+    )
+    .await?;
+    let status = stack.http.get(format!("{url}/v1/jobs/{refused}")).send().await?;
+    expect_refusal(status, 404, "unknown job").await?;
     provider.stop().await
 }

@@ -147,6 +147,8 @@ fn model_flops(tokens: usize) -> f64 {
 }
 
 fn main() {
+    // SAFETY: first thing in main, before any other thread.
+    unsafe { agora_runtime::tune_cpu_threads() };
     let model_dir = std::env::var_os("AGORA_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/agora/models/all-MiniLM-L6-v2")
     });

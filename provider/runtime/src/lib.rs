@@ -66,6 +66,28 @@ pub enum DeviceChoice {
     Cuda(usize),
 }
 
+/// candle's setting for how long its idle element-wise workers spin before they sleep.
+const SPIN_LIMIT_ENV: &str = "CANDLE_BARRIER_POOL_SPIN_LIMIT";
+
+/// Tunes candle's CPU threads for a process that runs jobs; call it first thing in `main`.
+///
+/// candle runs element-wise kernels on its own pool, whose idle workers spin for about 25,000
+/// rounds after each operation, and matrix products on rayon's. On a machine with few cores
+/// the spinning workers take the cores from the matrix products that follow: MiniLM `embed`
+/// on 2 cores ran at 36–44% of the machine's matmul speed with candle's default and 53–60%
+/// with workers that sleep at once (`./scripts/bench-embed.sh`). So, unless the variable is
+/// already set, workers sleep at once. Outputs do not change: each element is computed alone.
+///
+/// # Safety
+///
+/// It changes the process environment: no other thread may be running yet.
+pub unsafe fn tune_cpu_threads() {
+    if std::env::var_os(SPIN_LIMIT_ENV).is_none() {
+        // SAFETY: the caller guarantees that this thread is the only one.
+        unsafe { std::env::set_var(SPIN_LIMIT_ENV, "0") };
+    }
+}
+
 /// This runtime's version as recorded in receipts.
 pub fn runtime_version() -> String {
     format!("{} {} (candle 0.11)", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
