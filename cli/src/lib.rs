@@ -89,6 +89,12 @@ pub enum Command {
     /// Governance: delegate, propose, vote, queue, execute, status.
     #[command(subcommand)]
     Dao(cmd::dao::DaoCommand),
+    /// Compute providers: configure, register and stake, run the service, status, withdraw.
+    #[command(subcommand)]
+    Provider(cmd::provider::ProviderCommand),
+    /// Compute jobs: submit, status, result, verify (re-execute locally), dispute, refund.
+    #[command(subcommand)]
+    Job(cmd::job::JobCommand),
 }
 
 /// Runs one parsed command line.
@@ -100,5 +106,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Asset(command) => cmd::asset::run(&cli.global, command).await,
         Command::Split(command) => cmd::split::run(&cli.global, command).await,
         Command::Dao(command) => cmd::dao::run(&cli.global, command).await,
+        Command::Provider(command) => cmd::provider::run(&cli.global, command).await,
+        Command::Job(command) => cmd::job::run(&cli.global, command).await,
     }
 }

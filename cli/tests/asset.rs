@@ -221,6 +221,67 @@ fn publishes_buys_grants_updates_and_releases_a_split() {
 }
 
 #[test]
+fn publishes_a_model_folder_as_the_manifest_of_its_files() {
+    let kubo = KuboDaemon::start().unwrap_or_else(|err| panic!("{err}"));
+    let stack = Stack::start(kubo.api_url());
+    let folder = stack.dir.path().join("tiny-model");
+    std::fs::create_dir(&folder).unwrap();
+    let mut local = std::collections::BTreeMap::new();
+    for (name, len) in [("config.json", 40), ("model.safetensors", 600 * 1024), ("tokenizer.json", 3000)] {
+        let (_, digest) = write_file(&folder, name, len);
+        local.insert(name.to_owned(), digest);
+    }
+    let ipfs_cat = |cid: &str| {
+        let out = kubo.command().args(["cat", cid]).output().unwrap();
+        assert!(out.status.success(), "ipfs cat {cid}: {}", stderr(&out));
+        out.stdout
+    };
+
+    let folder_arg = folder.to_string_lossy().into_owned();
+    let published = stack.json(
+        1,
+        &["asset", "publish", &folder_arg, "--kind", "model", "--price", "0.05", "--license", "MIT"],
+    );
+    assert_eq!(published["assetId"], "1");
+
+    // The content is the manifest: its sha-256 is the on-chain digest, and every file it lists
+    // is on IPFS under its CID with the sha-256 it records, which is the local file's.
+    let manifest_bytes = ipfs_cat(published["contentCid"].as_str().unwrap());
+    let digest = format!("0x{}", alloy::hex::encode(Sha256::digest(&manifest_bytes)));
+    assert_eq!(published["contentDigest"], digest);
+    assert_eq!(stack.json(2, &["asset", "show", "1"])["contentDigest"], digest);
+    let manifest = agora_provider::jobs::ModelManifest::parse(&manifest_bytes).unwrap();
+    let names: Vec<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["config.json", "model.safetensors", "tokenizer.json"]);
+    for file in &manifest.files {
+        assert_eq!(file.sha256.to_string(), local[&file.name], "{}", file.name);
+        let bytes = ipfs_cat(&file.cid);
+        assert_eq!(bytes, std::fs::read(folder.join(&file.name)).unwrap(), "{}", file.name);
+    }
+
+    // The metadata names the folder and the manifest, and lists the files with their sizes.
+    let metadata: Value =
+        serde_json::from_slice(&ipfs_cat(published["metadataCid"].as_str().unwrap())).unwrap();
+    assert_eq!(metadata["name"], "tiny-model");
+    assert_eq!(metadata["kind"], "model");
+    assert_eq!(metadata["content"]["cid"], published["contentCid"]);
+    assert_eq!(metadata["content"]["size"], manifest_bytes.len());
+    assert_eq!(metadata["content"]["fileName"], "manifest.json");
+    assert_eq!(metadata["files"][1]["size"], 600 * 1024);
+    assert_eq!(metadata["files"], published["files"]);
+
+    // For people: a table that lists each file.
+    let (file, file_digest) = write_file(&folder, "vocab.txt", 10);
+    let table =
+        stdout(&stack.agora(1, &["asset", "publish", &folder_arg, "--kind", "model", "--price", "1"]));
+    assert!(table.starts_with("published asset 2"), "{table}");
+    assert!(table.contains("manifest of 4 files") && table.contains("vocab.txt"), "{table}");
+    // A single file is still published as itself.
+    let single = stack.json(1, &["asset", "publish", &file, "--kind", "model", "--price", "1"]);
+    assert_eq!(single["contentDigest"], file_digest);
+}
+
+#[test]
 fn bad_asset_input_gets_one_line_errors_and_exit_code_1() {
     // Kubo is down (nothing listens on this port) in this test.
     let stack = Stack::start("http://127.0.0.1:9".into());
@@ -253,6 +314,39 @@ fn bad_asset_input_gets_one_line_errors_and_exit_code_1() {
     );
     assert_one_line_error(&publish(&["--price", "0.1.2"]), "is not an amount of ETH");
     assert_one_line_error(&publish(&["--price", "1"]), "Kubo unreachable");
+
+    // Folders: refused before anything is uploaded (Kubo is down), naming what is wrong.
+    let folder = stack.dir.path().join("model");
+    std::fs::create_dir(&folder).unwrap();
+    let folder_arg = folder.to_string_lossy().into_owned();
+    let publish_folder = |extra: &[&str]| {
+        let mut args = vec!["asset", "publish", &folder_arg, "--price", "1"];
+        args.extend_from_slice(extra);
+        stack.agora(1, &args)
+    };
+    assert_one_line_error(
+        &publish_folder(&["--kind", "model"]),
+        "is empty: a model folder needs at least one file",
+    );
+    write_file(&folder, "config.json", 10);
+    assert_one_line_error(
+        &publish_folder(&["--kind", "dataset"]),
+        "is a folder: a folder is published as a model",
+    );
+    assert_one_line_error(
+        &publish_folder(&["--kind", "model", "--private", "--provider", "http://127.0.0.1:9"]),
+        "a model folder cannot be --private",
+    );
+    std::fs::create_dir(folder.join("1_Pooling")).unwrap();
+    assert_one_line_error(&publish_folder(&["--kind", "model"]), "1_Pooling is a subfolder");
+    std::fs::remove_dir(folder.join("1_Pooling")).unwrap();
+    std::os::unix::fs::symlink(&file, folder.join("data.csv")).unwrap();
+    assert_one_line_error(&publish_folder(&["--kind", "model"]), "data.csv is a symbolic link");
+    std::fs::remove_file(folder.join("data.csv")).unwrap();
+    write_file(&folder, ".source", 1);
+    assert_one_line_error(&publish_folder(&["--kind", "model"]), ".source is not a plain file name");
+    std::fs::remove_file(folder.join(".source")).unwrap();
+    assert_one_line_error(&publish_folder(&["--kind", "model"]), "Kubo unreachable");
 
     // A chain the protocol was never deployed on.
     let elsewhere = tempfile::tempdir().unwrap();

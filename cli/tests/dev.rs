@@ -1,6 +1,7 @@
-//! `agora dev` brings the whole system up (anvil, PostgreSQL, Kubo, contracts, indexer, provider,
-//! demo catalogue) and Ctrl-C brings it down. Needs the workspace's binaries built next to
-//! `agora` (as `cargo test --workspace` and ./scripts/dev.sh do).
+//! `agora dev` brings the whole system up (anvil, PostgreSQL, Kubo, contracts, indexer, provider
+//! registered on the ComputeMarket, a demo catalogue with MiniLM as a model asset) and Ctrl-C
+//! brings it down. Needs the workspace's binaries built next to `agora` (as `cargo test
+//! --workspace` and ./scripts/dev.sh do) and the model installed (./scripts/setup.sh).
 
 mod common;
 
@@ -12,7 +13,13 @@ use std::{
     time::Duration,
 };
 
+use agora_provider::jobs::ModelManifest;
 use common::*;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// anvil's second dev account, which `agora dev` runs its provider as.
+const PROVIDER_ADDRESS: &str = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8";
 
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|err| panic!("bind: {err}"));
@@ -25,6 +32,55 @@ fn get(url: &str) -> String {
     stdout(&out)
 }
 
+/// A JSON document from `url`.
+fn get_json(url: &str) -> Value {
+    let body = get(url);
+    serde_json::from_str(&body).unwrap_or_else(|err| panic!("GET {url}: {err}: {body}"))
+}
+
+/// The bytes Kubo's API at `api` holds under `cid`.
+fn ipfs_cat(api: &str, cid: &str) -> Vec<u8> {
+    let url = format!("{api}/api/v0/cat?arg={cid}");
+    let out = run(Command::new("curl").args(["-sf", "--max-time", "60", "-X", "POST", &url]));
+    assert!(out.status.success(), "ipfs cat {cid} failed: {}", stderr(&out));
+    out.stdout
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    format!("0x{}", alloy::hex::encode(Sha256::digest(bytes)))
+}
+
+/// The all-MiniLM-L6-v2 folder `agora dev` publishes; missing, it fails the test (never skips).
+fn model_dir() -> std::path::PathBuf {
+    let dir = std::env::var_os("AGORA_MODEL_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/agora/models/all-MiniLM-L6-v2")
+    });
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "the all-MiniLM-L6-v2 model is missing at {}: run ./scripts/setup.sh (or scripts/model.sh) first",
+        dir.display()
+    );
+    dir
+}
+
+/// The demo's model asset, as the indexer serves it, is the manifest of MiniLM's files: its
+/// sha-256 is the on-chain digest and every file is on IPFS with the sha-256 it lists.
+fn check_model_asset(model: &Value, ipfs_api: &str) {
+    let manifest_cid = model["metadata"]["content"]["cid"].as_str().unwrap_or_else(|| panic!("{model}"));
+    let manifest = ipfs_cat(ipfs_api, manifest_cid);
+    assert_eq!(model["contentDigest"], sha256_hex(&manifest), "{model}");
+    let manifest = ModelManifest::parse(&manifest).unwrap_or_else(|err| panic!("{err}"));
+    let mut names: Vec<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["config.json", "model.safetensors", "sentence_bert_config.json", "tokenizer.json"]);
+    for file in &manifest.files {
+        let local = std::fs::read(model_dir().join(&file.name)).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(file.sha256.to_string(), sha256_hex(&local), "{}", file.name);
+        assert_eq!(sha256_hex(&ipfs_cat(ipfs_api, &file.cid)), sha256_hex(&local), "{} on IPFS", file.name);
+    }
+}
+
 #[test]
 fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
     let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_agora")).parent().map(|d| d.to_path_buf());
@@ -32,6 +88,7 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
         let path = bin_dir.clone().unwrap_or_default().join(name);
         assert!(path.is_file(), "{} missing: run `cargo build --workspace` first", path.display());
     }
+    model_dir();
     let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
     let (rpc, indexer, provider) = (free_port(), free_port(), free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
@@ -67,18 +124,62 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
         }
     }
     assert!(printed.iter().any(|l| l.contains("indexer API")), "{printed:#?}");
+    let ipfs_api = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("IPFS (Kubo API)"))
+        .map(|rest| rest.trim().to_owned())
+        .unwrap_or_else(|| panic!("no Kubo API printed: {printed:#?}"));
+    // What to try next: buy and download the dataset, run an embed job with the model.
+    let steps = [
+        "agora asset buy 1 --amount 2",
+        &format!("agora asset download 1 --provider http://127.0.0.1:{provider}"),
+        &format!("agora job submit --dataset 1 --model 2 --provider {PROVIDER_ADDRESS}"),
+    ];
+    for step in steps {
+        assert!(
+            printed.iter().any(|l| l.to_lowercase().contains(&step.to_lowercase())),
+            "{step}: {printed:#?}"
+        );
+    }
 
-    // The provider answers; the indexer has indexed the demo catalogue with its metadata.
+    // The provider answers; the indexer has indexed the demo catalogue with its metadata, and
+    // the provider as registered on the ComputeMarket.
     assert!(get(&format!("http://127.0.0.1:{provider}/v1/info")).contains("\"chainId\":31337"));
-    let mut assets = String::new();
-    for _ in 0..100 {
-        assets = get(&format!("http://127.0.0.1:{indexer}/assets"));
-        if assets.contains("Finch field notes") {
+    let mut assets = Value::Null;
+    let mut providers = Value::Null;
+    for _ in 0..150 {
+        assets = get_json(&format!("http://127.0.0.1:{indexer}/assets"));
+        providers = get_json(&format!("http://127.0.0.1:{indexer}/providers"));
+        let items = assets["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+        if items.len() == 2
+            && items.iter().all(|a| a["metadata"].is_object())
+            && providers["items"].as_array().is_some_and(|p| !p.is_empty())
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(assets.contains("Finch field notes (demo)"), "{assets}");
+    assert_eq!(assets["items"][0]["metadata"]["name"], "Finch field notes (demo)", "{assets}");
+    let model = &assets["items"][1];
+    assert_eq!(
+        (model["kind"].as_str(), model["metadata"]["name"].as_str()),
+        (Some("model"), Some("all-MiniLM-L6-v2 (demo)")),
+        "{model}"
+    );
+    check_model_asset(model, &ipfs_api);
+    let registered = &providers["items"][0];
+    assert_eq!(
+        registered["provider"].as_str().map(str::to_lowercase).as_deref(),
+        Some(PROVIDER_ADDRESS),
+        "{providers}"
+    );
+    assert_eq!(
+        registered["endpoint"].as_str().map(|e| e.trim_end_matches('/')),
+        Some(format!("http://127.0.0.1:{provider}").as_str()),
+        "{providers}"
+    );
+    assert_eq!(registered["active"], true, "{providers}");
+    assert_eq!(registered["price"], "10000000000000000", "{providers}");
 
     let pid = child.id().to_string();
     assert!(run(Command::new("kill").args(["-INT", &pid])).status.success());

@@ -1,5 +1,6 @@
 //! `agora asset`: publish a file (content and metadata to IPFS, the asset on chain; a private
-//! one encrypted first, its key wrapped for each trusted provider), read assets, buy and grant
+//! one encrypted first, its key wrapped for each trusted provider) or a model folder (each file
+//! to IPFS, then the manifest of their CIDs and sha-256s as the content), read assets, buy and grant
 //! access tokens, publish new metadata versions, and download through a provider: spend an
 //! access token, sign the EIP-712 request, stream to a `.part` file that a rerun resumes with
 //! a `Range`, and keep the file only when its sha-256 is the one recorded on chain.
@@ -18,8 +19,9 @@ use agora_contracts::{
 use agora_provider::{
     access::{self, DownloadRequest, SignedRequest},
     crypto::{ContentKey, Encryption, SCHEME},
+    jobs::{MAX_DOCUMENT_BYTES, ModelFile, ModelManifest, is_plain_file_name},
     metadata::{AssetMetadata, ContentRef},
-    storage::{HashingReader, Storage},
+    storage::{Added, HashingReader, Progress, Storage},
 };
 use alloy::{
     primitives::{Address, B256, U256, aliases::U80},
@@ -62,8 +64,12 @@ const IN_PROGRESS_WAIT: Duration = Duration::from_millis(500);
 #[derive(Debug, Subcommand)]
 pub enum AssetCommand {
     /// Publish a file: upload it to IPFS with its sha-256, write the metadata JSON, mint the asset.
+    /// A folder is published as a model: each of its files is uploaded, and the manifest that
+    /// lists their CIDs and sha-256s is the asset's content (what compute providers fetch).
     ///
     /// Example: agora asset publish ./finches.csv --kind dataset --price 0.01 --split 0xA11c…:7000 --split 0xB0b…:3000
+    ///
+    /// Example: agora asset publish ./all-MiniLM-L6-v2 --kind model --price 0.05 --license Apache-2.0
     Publish(PublishArgs),
     /// Show one asset as the chain records it: owner, listing, split, versions.
     ///
@@ -130,7 +136,8 @@ pub struct IpfsArgs {
 /// Arguments of `asset publish`.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// The file to publish.
+    /// The file to publish, or a model's folder (its regular files only: no subfolders or links).
+    #[arg(value_name = "PATH")]
     pub file: PathBuf,
     /// What the asset is.
     #[arg(long, value_enum)]
@@ -153,7 +160,7 @@ pub struct PublishArgs {
     /// Seconds an access order stays valid (0: single use).
     #[arg(long, default_value_t = 0)]
     pub access_duration: u32,
-    /// Name in the metadata [default: the file's name].
+    /// Name in the metadata [default: the file's or folder's name].
     #[arg(long)]
     pub name: Option<String>,
     /// Description in the metadata.
@@ -349,12 +356,19 @@ pub(crate) async fn asset(
 }
 
 async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()> {
-    let size = match std::fs::metadata(&args.file) {
-        Ok(meta) if meta.is_file() => meta.len(),
-        Ok(_) => bail!("{} is not a file", args.file.display()),
-        Err(err) => bail!("cannot read {}: {err}", args.file.display()),
-    };
-    let file_name = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let source = Source::read(&args.file)?;
+    if let Source::Folder { .. } = &source {
+        if args.kind != Kind::Model {
+            bail!(
+                "{} is a folder: a folder is published as a model (a manifest of its files), so use --kind model",
+                args.file.display()
+            );
+        }
+        // The provider refuses encrypted models: a private folder could never be computed on.
+        if args.private {
+            bail!("a model folder cannot be --private: providers only run public models");
+        }
+    }
     if args.private && args.compute_only {
         bail!("a private asset cannot be compute-only: compute jobs take public inputs only");
     }
@@ -365,7 +379,7 @@ async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()> {
     // The key is wrapped for every trusted provider before anything is uploaded, so that a
     // provider that is down or on another chain costs nothing.
     let sealing = if args.private {
-        Some(seal_for(&args.providers, agora.deployment.chain_id, size).await?)
+        Some(seal_for(&args.providers, agora.deployment.chain_id, source.size()).await?)
     } else {
         None
     };
@@ -377,32 +391,50 @@ async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()> {
         .ok_or_else(|| eyre!("price {} is above the largest the registry stores", args.price))?;
     storage.version().await?;
 
-    let bar = ProgressBar::new(size).with_style(
+    let bar = ProgressBar::new(source.size()).with_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    bar.set_message(format!("uploading {file_name}"));
-    let progress = bar.clone();
-    let progress: agora_provider::storage::Progress = Arc::new(move |done| progress.set_position(done));
-    let added = match &sealing {
-        None => storage.add_file(&args.file, Some(progress)).await.map_err(Into::into),
-        Some((key, encryption)) => add_encrypted(&storage, &args.file, key, encryption, progress).await,
+    let uploaded = match &source {
+        Source::File { name, .. } => {
+            bar.set_message(format!("uploading {name}"));
+            let progress = bar.clone();
+            let progress: Progress = Arc::new(move |done| progress.set_position(done));
+            let added = match &sealing {
+                None => storage.add_file(&args.file, Some(progress)).await.map_err(Into::into),
+                Some((key, encryption)) => {
+                    add_encrypted(&storage, &args.file, key, encryption, progress).await
+                }
+            };
+            added.map(|added| {
+                let file = ModelFile { name: name.clone(), cid: added.cid.clone(), sha256: added.sha256 };
+                let size = added.size;
+                (added, vec![(file, size)])
+            })
+        }
+        Source::Folder { files, .. } => add_folder(&storage, files, &bar).await,
     };
     bar.finish_and_clear();
-    let added = added?;
+    let (added, listed) = uploaded?;
     let encryption = sealing.map(|(_, encryption)| encryption);
     let key_holders: Vec<Address> =
         encryption.iter().flat_map(|e| e.wrapped_keys.iter().map(|w| w.provider)).collect();
+    let files: Vec<Value> = listed
+        .iter()
+        .map(
+            |(file, size)| json!({ "name": file.name, "cid": file.cid, "size": size, "sha256": file.sha256 }),
+        )
+        .collect();
 
     let kind = args.kind as u8;
     let metadata = AssetMetadata {
-        name: args.name.unwrap_or_else(|| file_name.clone()),
+        name: args.name.unwrap_or_else(|| source.name().to_owned()),
         description: args.description,
         content: ContentRef {
             cid: added.cid.clone(),
             size: added.size,
-            file_name: Some(file_name.clone()),
+            file_name: Some(source.content_file_name().to_owned()),
             encryption,
         },
         extra: serde_json::Map::from_iter(
@@ -410,12 +442,7 @@ async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()> {
                 ("kind", Some(json!(kind_name(kind)))),
                 ("license", args.license.map(|license| json!(license))),
                 ("computeOnly", Some(json!(args.compute_only))),
-                (
-                    "files",
-                    Some(json!([{
-                        "name": file_name, "cid": added.cid, "size": added.size, "sha256": added.sha256,
-                    }])),
-                ),
+                ("files", Some(json!(files))),
             ]
             .into_iter()
             .filter_map(|(key, value)| Some((key.to_owned(), value?))),
@@ -450,24 +477,208 @@ async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()> {
         "metadataCid": metadata_cid,
         "private": args.private,
         "keyHolders": key_holders,
+        "files": files,
         "txHash": published.tx_hash,
     });
     if global.json {
         return output::json(&report);
     }
     println!("published asset {}", published.asset_id);
-    output::table(&[
+    let content = match &source {
+        Source::File { .. } => format!("{} ({} bytes, sha-256 {})", added.cid, added.size, added.sha256),
+        Source::Folder { files, .. } => format!(
+            "{} (manifest of {} files, {} bytes in all; its sha-256 {})",
+            added.cid,
+            files.len(),
+            source.size(),
+            added.sha256
+        ),
+    };
+    let mut rows = vec![
         ("asset id".into(), published.asset_id.to_string()),
         ("access token".into(), published.access_token.to_string()),
         ("DID".into(), did),
-        ("content".into(), format!("{} ({} bytes, sha-256 {})", added.cid, added.size, added.sha256)),
-        ("metadata".into(), metadata_cid),
-        ("price".into(), units.format(U256::from(price))),
-    ]);
+        ("content".into(), content),
+    ];
+    if let Source::Folder { .. } = &source {
+        rows.extend(listed.iter().map(|(file, size)| {
+            ("  file".into(), format!("{} {} ({size} bytes, sha-256 {})", file.name, file.cid, file.sha256))
+        }));
+    }
+    rows.extend([("metadata".into(), metadata_cid), ("price".into(), units.format(U256::from(price)))]);
+    output::table(&rows);
     for holder in key_holders {
         println!("encrypted; the key is wrapped for provider {holder}");
     }
     Ok(())
+}
+
+/// What `asset publish` uploads: one file as it is, or a model folder whose files are listed,
+/// each with its CID and sha-256, in a [`ModelManifest`] that becomes the asset's content.
+#[derive(Debug)]
+enum Source {
+    /// A single file.
+    File {
+        /// Its file name.
+        name: String,
+        /// Its length.
+        size: u64,
+    },
+    /// A folder's regular files, sorted by name.
+    Folder {
+        /// The folder's name.
+        name: String,
+        /// Its files.
+        files: Vec<FolderFile>,
+    },
+}
+
+/// One regular file of a model folder.
+#[derive(Debug, PartialEq, Eq)]
+struct FolderFile {
+    /// Its plain file name, as the manifest lists it.
+    name: String,
+    path: PathBuf,
+    size: u64,
+}
+
+/// The file name a folder's manifest is downloaded as.
+const MANIFEST_FILE_NAME: &str = "manifest.json";
+
+/// An upper bound on the length of the CIDs Kubo returns (CIDv1, base32, sha-256: 59 characters).
+const CID_LENGTH_BOUND: usize = 64;
+
+impl Source {
+    /// Reads what is at `path`; a folder must hold only regular files with plain names, which
+    /// is what a flat manifest can describe and what a provider will fetch into a model folder.
+    fn read(path: &Path) -> Result<Self> {
+        let meta = std::fs::metadata(path).map_err(|err| eyre!("cannot read {}: {err}", path.display()))?;
+        // `.` and `..` have no file name of their own: take the folder's.
+        let name = path
+            .file_name()
+            .map(ToOwned::to_owned)
+            .or_else(|| std::fs::canonicalize(path).ok()?.file_name().map(ToOwned::to_owned))
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if meta.is_file() {
+            return Ok(Self::File { name, size: meta.len() });
+        }
+        if !meta.is_dir() {
+            bail!("{} is neither a file nor a folder", path.display());
+        }
+        Ok(Self::Folder { name, files: model_folder(path)? })
+    }
+
+    /// Bytes uploaded (a folder's: its files', without the manifest).
+    fn size(&self) -> u64 {
+        match self {
+            Self::File { size, .. } => *size,
+            Self::Folder { files, .. } => files.iter().map(|f| f.size).sum(),
+        }
+    }
+
+    /// The default asset name.
+    fn name(&self) -> &str {
+        match self {
+            Self::File { name, .. } | Self::Folder { name, .. } => name,
+        }
+    }
+
+    /// The content's file name in the metadata.
+    fn content_file_name(&self) -> &str {
+        match self {
+            Self::File { name, .. } => name,
+            Self::Folder { .. } => MANIFEST_FILE_NAME,
+        }
+    }
+}
+
+/// The regular files of `dir`, sorted by name. Refuses, naming the entry, what a flat
+/// [`ModelManifest`] cannot hold: subfolders, symbolic links, special files and names that
+/// [`is_plain_file_name`] rejects (hidden files included); and an empty folder, or one with
+/// more files than a provider's manifest limit takes.
+fn model_folder(dir: &Path) -> Result<Vec<FolderFile>> {
+    let unreadable = |err: std::io::Error| eyre!("cannot read {}: {err}", dir.display());
+    let mut entries =
+        std::fs::read_dir(dir).map_err(unreadable)?.collect::<Result<Vec<_>, _>>().map_err(unreadable)?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    let mut files = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let path = entry.path();
+        // `file_type` does not follow symbolic links.
+        let file_type = entry.file_type().map_err(|err| eyre!("cannot read {}: {err}", path.display()))?;
+        if file_type.is_symlink() {
+            bail!(
+                "{} is a symbolic link: a model folder is published with regular files only (copy the file in instead)",
+                path.display()
+            );
+        }
+        if file_type.is_dir() {
+            bail!(
+                "{} is a subfolder: a model manifest lists the files of one folder, without subfolders (move or remove it)",
+                path.display()
+            );
+        }
+        if !file_type.is_file() {
+            bail!("{} is not a regular file", path.display());
+        }
+        let Some(name) =
+            entry.file_name().to_str().filter(|name| is_plain_file_name(name)).map(str::to_owned)
+        else {
+            bail!(
+                "{} is not a plain file name (ASCII letters, digits, '.', '_' and '-', no leading dot): rename or remove it",
+                path.display()
+            );
+        };
+        let size = entry.metadata().map_err(|err| eyre!("cannot read {}: {err}", path.display()))?.len();
+        files.push(FolderFile { name, path, size });
+    }
+    if files.is_empty() {
+        bail!("{} is empty: a model folder needs at least one file", dir.display());
+    }
+    let bound = ModelManifest {
+        files: files
+            .iter()
+            .map(|f| ModelFile {
+                name: f.name.clone(),
+                cid: "b".repeat(CID_LENGTH_BOUND),
+                sha256: B256::ZERO,
+            })
+            .collect(),
+    };
+    if serde_json::to_vec_pretty(&bound)?.len() > MAX_DOCUMENT_BYTES {
+        bail!(
+            "{} holds {} files: their manifest would exceed the {MAX_DOCUMENT_BYTES} bytes a provider reads",
+            dir.display(),
+            files.len()
+        );
+    }
+    Ok(files)
+}
+
+/// Adds each file to IPFS (one progress bar over them all), then their [`ModelManifest`]: the
+/// manifest's CID, size and sha-256 (the asset's content), and each file as listed with its size.
+async fn add_folder(
+    storage: &Storage,
+    files: &[FolderFile],
+    bar: &ProgressBar,
+) -> Result<(Added, Vec<(ModelFile, u64)>)> {
+    let mut listed = Vec::with_capacity(files.len());
+    let mut done = 0;
+    for (index, file) in files.iter().enumerate() {
+        bar.set_message(format!("uploading {} ({}/{})", file.name, index + 1, files.len()));
+        let progress = bar.clone();
+        let offset = done;
+        let progress: Progress = Arc::new(move |bytes| progress.set_position(offset + bytes));
+        let added = storage.add_file(&file.path, Some(progress)).await?;
+        done += added.size;
+        listed
+            .push((ModelFile { name: file.name.clone(), cid: added.cid, sha256: added.sha256 }, added.size));
+    }
+    bar.set_message("uploading the manifest");
+    let manifest = ModelManifest { files: listed.iter().map(|(file, _)| file.clone()).collect() };
+    let manifest = storage.add_bytes(serde_json::to_vec_pretty(&manifest)?).await?;
+    Ok((manifest, listed))
 }
 
 /// A fresh content key and the encryption header that carries it wrapped for each provider at
@@ -499,8 +710,8 @@ async fn add_encrypted(
     path: &Path,
     key: &ContentKey,
     encryption: &Encryption,
-    progress: agora_provider::storage::Progress,
-) -> Result<agora_provider::storage::Added> {
+    progress: Progress,
+) -> Result<Added> {
     let file =
         tokio::fs::File::open(path).await.wrap_err_with(|| format!("cannot read {}", path.display()))?;
     let plaintext = HashingReader::new(file, Some(progress));
@@ -515,7 +726,7 @@ async fn add_encrypted(
             encryption.plaintext_size
         );
     }
-    Ok(agora_provider::storage::Added { cid: stored.cid, size, sha256 })
+    Ok(Added { cid: stored.cid, size, sha256 })
 }
 
 /// What a provider says about itself (`GET /v1/info`).
@@ -1092,5 +1303,33 @@ mod tests {
         let err = parse_splits(&[format!("{a}:7000"), format!("{b}:2000")]).unwrap_err();
         assert!(err.to_string().contains("sum to 9000 bps"));
         assert!(parse_splits(&[format!("{a}:5000"), format!("{a}:5000")]).is_err());
+    }
+
+    #[test]
+    fn a_model_folder_lists_its_plain_files_by_name_and_refuses_what_a_manifest_cannot_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let refusal = |dir: &Path| model_folder(dir).unwrap_err().to_string();
+        assert!(refusal(dir.path()).ends_with("is empty: a model folder needs at least one file"));
+        std::fs::write(dir.path().join("tokenizer.json"), b"{}").unwrap();
+        std::fs::write(dir.path().join("config.json"), b"{\"a\":1}").unwrap();
+        let files = model_folder(dir.path()).unwrap();
+        let names: Vec<_> = files.iter().map(|f| (f.name.as_str(), f.size)).collect();
+        assert_eq!(names, [("config.json", 7), ("tokenizer.json", 2)]);
+
+        std::fs::create_dir(dir.path().join("1_Pooling")).unwrap();
+        assert!(refusal(dir.path()).contains("1_Pooling is a subfolder"));
+        std::fs::remove_dir(dir.path().join("1_Pooling")).unwrap();
+        std::os::unix::fs::symlink("config.json", dir.path().join("link.json")).unwrap();
+        assert!(refusal(dir.path()).contains("link.json is a symbolic link"));
+        std::fs::remove_file(dir.path().join("link.json")).unwrap();
+        for bad in [".source", "weights (1).bin"] {
+            std::fs::write(dir.path().join(bad), b"x").unwrap();
+            assert!(refusal(dir.path()).contains("is not a plain file name"), "{bad}");
+            std::fs::remove_file(dir.path().join(bad)).unwrap();
+        }
+        for i in 0..400 {
+            std::fs::write(dir.path().join(format!("shard-{i:04}.bin")), b"x").unwrap();
+        }
+        assert!(refusal(dir.path()).contains("holds 402 files: their manifest would exceed"));
     }
 }

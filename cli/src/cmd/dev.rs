@@ -1,5 +1,6 @@
 //! `agora dev`: the whole system on one machine — anvil, PostgreSQL, Kubo, the protocol deployed,
-//! the indexer and a provider running, a demo catalogue published — until Ctrl-C.
+//! the indexer and a provider running and registered on the ComputeMarket, a demo catalogue (a
+//! dataset and the MiniLM model) published — until Ctrl-C; it prints the commands to try next.
 
 use std::{
     path::{Path, PathBuf},
@@ -12,7 +13,7 @@ use agora_deploy::{
     protocol,
     services::{anvil, kubo::KuboDaemon, postgres::PostgresCluster},
 };
-use alloy::{node_bindings::Anvil, signers::local::PrivateKeySigner};
+use alloy::{node_bindings::Anvil, primitives::Address, signers::local::PrivateKeySigner};
 use clap::Args;
 use eyre::{Result, WrapErr, bail, eyre};
 use tokio::process::{Child, Command};
@@ -42,9 +43,22 @@ pub struct DevArgs {
     pub no_demo: bool,
 }
 
-/// anvil's dev accounts: 0 deploys and publishes the demo, 1 runs the provider.
+/// anvil's dev accounts: 0 deploys and publishes the demo, 1 runs the provider, 2 is the
+/// consumer the printed commands act as.
 const DEPLOYER: usize = 0;
 const PROVIDER: usize = 1;
+const CONSUMER: usize = 2;
+
+/// What the dev provider charges per compute job, in ETH.
+const JOB_PRICE: &str = "0.01";
+
+/// The files of the MiniLM folder that `embed` reads, published as the demo model. The installed
+/// folder also holds sentence-transformers' `1_Pooling/` and a `.source` stamp, which a model
+/// manifest (plain files of one folder) cannot list, so these are staged in a folder of their own.
+const MODEL_FILES: [&str; 4] =
+    ["config.json", "tokenizer.json", "model.safetensors", "sentence_bert_config.json"];
+/// Of those, what the model cannot load without.
+const REQUIRED_MODEL_FILES: usize = 3;
 
 /// Runs `agora dev` until Ctrl-C.
 pub async fn run(global: &GlobalArgs, args: DevArgs) -> Result<()> {
@@ -116,25 +130,50 @@ pub async fn run(global: &GlobalArgs, args: DevArgs) -> Result<()> {
     wait_http(&format!("http://{}/health", args.indexer_listen), "agora-indexer", &mut children).await?;
     wait_http(&format!("http://{}/health", args.provider_listen), "agora-provider", &mut children).await?;
 
-    if !args.no_demo {
-        publish_demo(global, &rpc, &ipfs.api_url(), &deployer, state.path()).await?;
-    }
+    let provider_url = format!("http://{}", args.provider_listen);
+    register_provider(global, &rpc, &provider_key, &provider_url).await?;
+    let demo = match args.no_demo {
+        true => None,
+        false => Some(publish_demo(global, &rpc, &ipfs.api_url(), &deployer, state.path()).await?),
+    };
 
     let c = deployment.contracts;
-    output::table(&[
+    let mut rows = vec![
         ("chain (anvil)".into(), format!("{rpc} (chain {})", deployment.chain_id)),
         ("manifest".into(), manifest.display().to_string()),
         ("indexer API".into(), format!("http://{}/assets", args.indexer_listen)),
-        ("provider".into(), format!("http://{}/v1/info", args.provider_listen)),
+        ("provider".into(), format!("{provider_url}/v1/info")),
+        (
+            "provider on the market".into(),
+            format!("{} registered, {JOB_PRICE} ETH per job", provider_key.address()),
+        ),
         ("IPFS (Kubo API)".into(), ipfs.api_url()),
         ("PostgreSQL".into(), database_url.clone()),
         ("Marketplace".into(), c.marketplace.to_string()),
+        ("ComputeMarket".into(), c.compute_market.to_string()),
         ("dev account 0 (deployer)".into(), deployer.address().to_string()),
         ("dev account 1 (provider)".into(), provider_key.address().to_string()),
-    ]);
+    ];
+    if let Some(demo) = &demo {
+        rows.push(("demo dataset".into(), format!("asset {}", demo.dataset)));
+        if let Some(model) = &demo.model {
+            rows.push(("demo model".into(), format!("asset {model}")));
+        }
+    }
+    output::table(&rows);
     println!("funded dev accounts: anvil's ten, 10000 ETH each (keys: anvil's well-known test mnemonic)");
-    println!("try:  AGORA_PRIVATE_KEY=<a dev key> agora asset list");
-    println!("      agora asset buy 1 --max-price 0.01");
+    let consumer = key(CONSUMER)?;
+    let session = Session {
+        rpc: rpc.to_string(),
+        deployments_dir: manifest.parent().map(Path::to_path_buf).unwrap_or_default(),
+        ipfs_api: ipfs.api_url(),
+        consumer_key: alloy::hex::encode_prefixed(consumer.to_bytes()),
+        provider: provider_key.address(),
+        provider_url,
+    };
+    for line in next_steps(&session, demo.as_ref()) {
+        println!("{line}");
+    }
     println!("ready (Ctrl-C to stop)");
 
     tokio::select! {
@@ -191,15 +230,64 @@ async fn first_exit(children: &mut [(&'static str, Child)]) -> (&'static str, St
     }
 }
 
-/// A small text dataset (and, when it is installed, the MiniLM model) published as dev account 0
-/// through `agora asset publish`, the same path a user takes.
+/// `agora` (this binary) against the dev chain, signing as `key`, printing JSON.
+fn agora_as(global: &GlobalArgs, rpc: &url::Url, key: &PrivateKeySigner) -> Result<Command> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command
+        .env("AGORA_PRIVATE_KEY", alloy::hex::encode_prefixed(key.to_bytes()))
+        .env_remove("AGORA_KEYSTORE")
+        .arg("--rpc-url")
+        .arg(rpc.as_str())
+        .arg("--deployments-dir")
+        .arg(&global.deployments_dir)
+        .arg("--json")
+        // Its errors and progress bars go to this terminal.
+        .stderr(Stdio::inherit());
+    Ok(command)
+}
+
+/// Runs an `agora --json` command to completion; what it printed.
+async fn json_of(command: &mut Command, what: &str) -> Result<serde_json::Value> {
+    let out =
+        command.stdout(Stdio::piped()).output().await.wrap_err_with(|| format!("{what}: starting agora"))?;
+    if !out.status.success() {
+        bail!("{what} failed ({})", out.status);
+    }
+    serde_json::from_slice(&out.stdout).wrap_err_with(|| format!("{what}: agora printed no JSON"))
+}
+
+/// Registers the dev provider on the ComputeMarket (staking the minimum) through
+/// `agora provider register`, the same path an operator takes.
+async fn register_provider(
+    global: &GlobalArgs,
+    rpc: &url::Url,
+    provider: &PrivateKeySigner,
+    url: &str,
+) -> Result<()> {
+    let mut command = agora_as(global, rpc, provider)?;
+    command.args(["provider", "register", "--endpoint", url, "--price", JOB_PRICE]);
+    json_of(&mut command, "registering the dev provider").await?;
+    Ok(())
+}
+
+/// The demo catalogue's asset ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Demo {
+    dataset: String,
+    /// `None` when the model is not installed.
+    model: Option<String>,
+}
+
+/// A small text dataset and, when it is installed, the MiniLM model (a folder, published as the
+/// manifest of its files, as compute jobs read it), published as dev account 0 through
+/// `agora asset publish`, the same path a user takes.
 async fn publish_demo(
     global: &GlobalArgs,
     rpc: &url::Url,
     ipfs_api: &str,
     deployer: &PrivateKeySigner,
     dir: &Path,
-) -> Result<()> {
+) -> Result<Demo> {
     let dataset = dir.join("finch-notes.jsonl");
     let lines: Vec<String> = (0..200)
         .map(|i| {
@@ -212,40 +300,152 @@ async fn publish_demo(
         .collect();
     std::fs::write(&dataset, lines.join("\n") + "\n")?;
     let mut items = vec![(dataset, "dataset", "0.01", "Finch field notes (demo)")];
-    let model = std::env::var_os("AGORA_MODEL_DIR").map(PathBuf::from).or_else(|| {
+    let installed = std::env::var_os("AGORA_MODEL_DIR").map(PathBuf::from).or_else(|| {
         std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/agora/models/all-MiniLM-L6-v2"))
     });
-    if let Some(weights) = model.map(|dir| dir.join("model.safetensors")).filter(|path| path.is_file()) {
-        items.push((weights, "model", "0.05", "all-MiniLM-L6-v2 weights (demo)"));
+    match installed.as_deref().map(|model| stage_model(model, &dir.join("all-MiniLM-L6-v2"))).transpose()? {
+        Some(Some(staged)) => items.push((staged, "model", "0.05", "all-MiniLM-L6-v2 (demo)")),
+        _ => println!(
+            "note: the all-MiniLM-L6-v2 model is not installed{}: the demo has no model (./scripts/model.sh installs it)",
+            installed.map(|dir| format!(" at {}", dir.display())).unwrap_or_default()
+        ),
     }
-    let exe = std::env::current_exe()?;
+    let mut ids = Vec::new();
     for (path, kind, price, name) in items {
-        let status = Command::new(&exe)
-            .env("AGORA_PRIVATE_KEY", alloy::hex::encode_prefixed(deployer.to_bytes()))
-            .arg("--rpc-url")
-            .arg(rpc.as_str())
-            .arg("--deployments-dir")
-            .arg(&global.deployments_dir)
-            .args(["asset", "publish"])
-            .arg(&path)
-            .args([
-                "--kind",
-                kind,
-                "--price",
-                price,
-                "--name",
-                name,
-                "--license",
-                "MIT",
-                "--ipfs-api",
-                ipfs_api,
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .await?;
-        if !status.success() {
-            bail!("publishing the demo {kind} failed ({status})");
+        let mut command = agora_as(global, rpc, deployer)?;
+        command.args(["asset", "publish"]).arg(&path).args([
+            "--kind",
+            kind,
+            "--price",
+            price,
+            "--name",
+            name,
+            "--license",
+            "MIT",
+            "--ipfs-api",
+            ipfs_api,
+        ]);
+        let published = json_of(&mut command, &format!("publishing the demo {kind}")).await?;
+        let id =
+            published["assetId"].as_str().ok_or_else(|| eyre!("publishing the demo {kind}: no asset id"))?;
+        ids.push(id.to_owned());
+    }
+    let mut ids = ids.into_iter();
+    Ok(Demo { dataset: ids.next().unwrap_or_default(), model: ids.next() })
+}
+
+/// Links (or copies) the [`MODEL_FILES`] of `installed` into the new folder `staged`; `None`
+/// when the model is not installed there.
+fn stage_model(installed: &Path, staged: &Path) -> Result<Option<PathBuf>> {
+    if !MODEL_FILES[..REQUIRED_MODEL_FILES].iter().all(|name| installed.join(name).is_file()) {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(staged)?;
+    for name in MODEL_FILES {
+        let (from, to) = (installed.join(name), staged.join(name));
+        if from.is_file() {
+            std::fs::hard_link(&from, &to)
+                .or_else(|_| std::fs::copy(&from, &to).map(drop))
+                .wrap_err_with(|| format!("staging {} for the demo", from.display()))?;
         }
     }
-    Ok(())
+    Ok(Some(staged.to_path_buf()))
+}
+
+/// Where the printed commands point: the dev chain, its services, and who acts.
+struct Session {
+    rpc: String,
+    deployments_dir: PathBuf,
+    ipfs_api: String,
+    /// Dev account 2's key: anvil's well-known test key, not a secret.
+    consumer_key: String,
+    provider: Address,
+    provider_url: String,
+}
+
+/// The commands to try next, as a consumer: buy the dataset, download it, run an `embed` job
+/// over it with the model on the dev provider, and fetch the result.
+fn next_steps(session: &Session, demo: Option<&Demo>) -> Vec<String> {
+    let mut lines = vec![
+        "try it as dev account 2, a consumer (anvil's well-known test key):".to_owned(),
+        format!(
+            "  export AGORA_RPC_URL={} AGORA_DEPLOYMENTS_DIR={} AGORA_IPFS_API={} AGORA_PRIVATE_KEY={}",
+            session.rpc,
+            session.deployments_dir.display(),
+            session.ipfs_api,
+            session.consumer_key
+        ),
+        "  agora asset list".to_owned(),
+    ];
+    let Some(demo) = demo else {
+        lines.push("  agora asset publish ./notes.jsonl --kind dataset --price 0.01".to_owned());
+        lines.push("  agora asset publish ./my-model-folder --kind model --price 0.05".to_owned());
+        return lines;
+    };
+    let dataset = &demo.dataset;
+    lines.extend([
+        format!("  agora asset buy {dataset} --amount 2 --max-price 0.01"),
+        format!("  agora asset download {dataset} --provider {} -o finch-notes.jsonl", session.provider_url),
+    ]);
+    match &demo.model {
+        Some(model) => lines.extend([
+            format!(
+                "  agora job submit --dataset {dataset} --model {model} --provider {} --spec '{{\"kind\":\"embed\"}}'",
+                session.provider
+            ),
+            "  agora job result 1 --wait 300 --output embeddings".to_owned(),
+        ]),
+        None => lines.push("  (install the model with ./scripts/model.sh and restart to try an embed job)".to_owned()),
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        Session {
+            rpc: "http://127.0.0.1:8545/".into(),
+            deployments_dir: PathBuf::from("/tmp/deployments"),
+            ipfs_api: "http://127.0.0.1:5001".into(),
+            consumer_key: "0x5de4".into(),
+            provider: Address::repeat_byte(0x70),
+            provider_url: "http://127.0.0.1:8700".into(),
+        }
+    }
+
+    #[test]
+    fn next_steps_buy_download_and_embed_with_the_demo_assets() {
+        let demo = Demo { dataset: "1".into(), model: Some("2".into()) };
+        let lines = next_steps(&session(), Some(&demo));
+        assert!(lines[1].contains("AGORA_DEPLOYMENTS_DIR=/tmp/deployments") && lines[1].contains("=0x5de4"));
+        assert!(lines.iter().any(|l| l.ends_with("agora asset buy 1 --amount 2 --max-price 0.01")));
+        assert!(lines.iter().any(|l| l.contains("agora asset download 1 --provider http://127.0.0.1:8700")));
+        let submit =
+            format!("agora job submit --dataset 1 --model 2 --provider {}", Address::repeat_byte(0x70));
+        assert!(lines.iter().any(|l| l.contains(&submit) && l.ends_with(r#"--spec '{"kind":"embed"}'"#)));
+
+        let without_model = next_steps(&session(), Some(&Demo { model: None, ..demo }));
+        assert!(!without_model.iter().any(|l| l.contains("job submit")));
+        assert!(next_steps(&session(), None).iter().any(|l| l.contains("--kind model")));
+    }
+
+    #[test]
+    fn only_the_files_embed_reads_are_staged_and_a_missing_model_is_none() {
+        let installed = tempfile::tempdir().unwrap();
+        let staged = installed.path().join("staged");
+        assert_eq!(stage_model(installed.path(), &staged).unwrap(), None);
+        for name in ["config.json", "tokenizer.json", "model.safetensors", "modules.json", ".source"] {
+            std::fs::write(installed.path().join(name), name).unwrap();
+        }
+        std::fs::create_dir(installed.path().join("1_Pooling")).unwrap();
+        assert_eq!(stage_model(installed.path(), &staged).unwrap(), Some(staged.clone()));
+        let mut names: Vec<_> = std::fs::read_dir(&staged)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["config.json", "model.safetensors", "tokenizer.json"]);
+    }
 }

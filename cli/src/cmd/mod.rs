@@ -4,5 +4,7 @@ pub mod asset;
 pub mod dao;
 pub mod deploy;
 pub mod dev;
+pub mod job;
+pub mod provider;
 pub mod split;
 pub mod wallet;

@@ -35,3 +35,25 @@ pub fn assert_one_line_error(output: &Output, needle: &str) {
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
     assert!(err.starts_with("error: ") && err.contains(needle), "expected {needle:?} in {err}");
 }
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|err| panic!("binding: {err}"));
+    listener.local_addr().unwrap_or_else(|err| panic!("local address: {err}")).port()
+}
+
+/// The JSON a successful `agora --json …` printed; fails the test with its stderr otherwise.
+pub fn json_of(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "agora failed: {}", stderr(output));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| panic!("{err}: {}", stdout(output)))
+}
+
+/// A long-running `agora` child (e.g. `agora provider run`), killed when dropped.
+pub struct Background(pub std::process::Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

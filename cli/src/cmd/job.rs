@@ -1,0 +1,932 @@
+//! `agora job`: compute jobs on the ComputeMarket — submit one (the spec to IPFS, the payment
+//! into escrow, the signed request to the provider), follow it, fetch and check its result,
+//! re-execute it locally and dispute a result that does not reproduce, or take the payment back
+//! when nothing was posted by the deadline.
+
+use std::{path::PathBuf, time::Duration};
+
+use agora_contracts::{
+    Agora, Revert,
+    compute_market::{
+        ComputeMarket::{self, ComputeMarketErrors as Market},
+        IComputeMarket,
+    },
+    erc::IERC20,
+    tx,
+};
+use agora_provider::{
+    chain::ChainReader,
+    jobs::{JobRequest, SignedJobRequest, SignedReceipt, SpecDocument},
+    storage::Storage,
+    verify::{self, Verdict},
+};
+use alloy::{
+    primitives::{Address, B256, U256},
+    providers::Provider,
+    transports::http::reqwest,
+};
+use clap::{Args, Subcommand};
+use eyre::{Result, WrapErr, bail, eyre};
+use serde::Serialize;
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::{
+    GlobalArgs, chain,
+    cmd::asset::IpfsArgs,
+    currency::{Currency, Units},
+    output, revert,
+    wallet::SignerArgs,
+};
+
+/// How long one request to Kubo may take.
+const IPFS_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an asset read from the chain stays cached while a job is re-executed.
+const ASSET_TTL: Duration = Duration::from_secs(30);
+/// How long one request to a provider may take.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a signed job request stays valid.
+const REQUEST_LIFETIME_SECS: u64 = 600;
+/// Largest output file fetched into memory by `job result --output`.
+const MAX_OUTPUT_FILE_BYTES: usize = 4 << 30;
+
+/// `IComputeMarket.JobStatus.ResultPosted`.
+const RESULT_POSTED: u8 = 2;
+
+/// Job commands.
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Open a job on the ComputeMarket (escrowing the provider's price) and send it to the provider.
+    ///
+    /// Example: agora job submit --dataset 1 --model 2 --provider 0x70997970… --spec '{"kind":"embed"}'
+    Submit(SubmitArgs),
+    /// A job's state on chain and, when its provider answers, at the provider.
+    ///
+    /// Example: agora job status 3
+    Status(StatusArgs),
+    /// Fetch a job's result and signed receipt; check the receipt and, with --output, the output files.
+    ///
+    /// Example: agora job result 3 --wait 120 --output ./embeddings
+    Result(ResultArgs),
+    /// Re-execute a job locally from its inputs on IPFS and compare with the posted output hash.
+    ///
+    /// Example: agora job verify 3 --dispute
+    Verify(VerifyArgs),
+    /// Dispute a posted result within its challenge window, bonding the DAO's dispute bond.
+    ///
+    /// Example: agora job dispute 3 --reason "the output does not reproduce"
+    Dispute(DisputeArgs),
+    /// Take back the payment of a job whose provider posted nothing by the deadline.
+    ///
+    /// Example: agora job refund 3
+    Refund(RefundArgs),
+}
+
+/// Where the provider's service is.
+#[derive(Debug, Clone, Args)]
+pub struct ServiceArgs {
+    /// The provider's HTTP URL [default: the endpoint it registered on chain].
+    #[arg(long = "provider-url")]
+    pub url: Option<Url>,
+}
+
+/// Arguments of `job submit`.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The dataset asset (one of your access tokens for it is spent).
+    #[arg(long)]
+    pub dataset: U256,
+    /// The algorithm or model asset.
+    #[arg(long, visible_alias = "algorithm")]
+    pub model: U256,
+    /// The registered provider that runs it.
+    #[arg(long)]
+    pub provider: Address,
+    /// What to run: a runtime job spec as JSON, or a file holding one, e.g. '{"kind":"embed"}'.
+    #[arg(long)]
+    pub spec: String,
+    /// Seconds (by the chain's clock) the provider has to post a result.
+    #[arg(long, default_value_t = 3600)]
+    pub deadline_secs: u64,
+    /// The most you pay, in the provider's currency units [default: its current price].
+    #[arg(long)]
+    pub max_price: Option<String>,
+    /// The provider's service.
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    /// The Kubo node the spec goes to.
+    #[command(flatten)]
+    pub ipfs: IpfsArgs,
+    /// The signer (the consumer).
+    #[command(flatten)]
+    pub signer: SignerArgs,
+}
+
+/// Arguments of `job status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The job's id.
+    pub id: U256,
+    /// The provider's service.
+    #[command(flatten)]
+    pub service: ServiceArgs,
+}
+
+/// Arguments of `job result`.
+#[derive(Debug, Args)]
+pub struct ResultArgs {
+    /// The job's id.
+    pub id: U256,
+    /// Wait up to this many seconds for a queued or running job to end.
+    #[arg(long, default_value_t = 0)]
+    pub wait: u64,
+    /// Fetch the output files from IPFS into this folder and check their hash.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// The provider's service.
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    /// The Kubo node the output comes from.
+    #[command(flatten)]
+    pub ipfs: IpfsArgs,
+}
+
+/// Arguments of `job verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The job's id.
+    pub id: U256,
+    /// Dispute the result on chain when it does not reproduce.
+    #[arg(long)]
+    pub dispute: bool,
+    /// Re-execute in this folder (kept) [default: a temporary folder].
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// The dataset's plaintext, e.g. saved by `agora asset download` (needed for a private
+    /// dataset, whose IPFS copy is encrypted); checked against the on-chain digest.
+    #[arg(long)]
+    pub dataset: Option<PathBuf>,
+    /// The provider's service (its receipt is checked when it answers).
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    /// The Kubo node the inputs come from.
+    #[command(flatten)]
+    pub ipfs: IpfsArgs,
+    /// The signer of the dispute (only with --dispute).
+    #[command(flatten)]
+    pub signer: SignerArgs,
+}
+
+/// Arguments of `job dispute`.
+#[derive(Debug, Args)]
+pub struct DisputeArgs {
+    /// The job's id.
+    pub id: U256,
+    /// Why the result is wrong (published on IPFS with the dispute).
+    #[arg(long)]
+    pub reason: String,
+    /// The Kubo node the reason goes to.
+    #[command(flatten)]
+    pub ipfs: IpfsArgs,
+    /// The signer (the challenger, who bonds ETH).
+    #[command(flatten)]
+    pub signer: SignerArgs,
+}
+
+/// Arguments of `job refund`.
+#[derive(Debug, Args)]
+pub struct RefundArgs {
+    /// The job's id.
+    pub id: U256,
+    /// The signer (pays the gas; the refund goes to the job's consumer).
+    #[command(flatten)]
+    pub signer: SignerArgs,
+}
+
+/// Runs a job command.
+pub async fn run(global: &GlobalArgs, command: JobCommand) -> Result<()> {
+    match command {
+        JobCommand::Submit(args) => submit(global, args).await,
+        JobCommand::Status(args) => status(global, args).await,
+        JobCommand::Result(args) => result(global, args).await,
+        JobCommand::Verify(args) => verify_job(global, args).await,
+        JobCommand::Dispute(args) => {
+            let storage = Storage::new(&args.ipfs.api, IPFS_TIMEOUT)?;
+            let (agora, _) = chain::writer(global, &args.signer).await?;
+            let job = job(&agora, args.id).await?;
+            let reason = json!({ "jobId": args.id.to_string(), "reason": args.reason });
+            let (bond, tx_hash) = dispute(&agora, &storage, args.id, &job, &reason).await?;
+            report_dispute(global, args.id, bond, tx_hash)
+        }
+        JobCommand::Refund(args) => {
+            let (agora, _) = chain::writer(global, &args.signer).await?;
+            let job = job(&agora, args.id).await?;
+            let units = Currency::from_address(job.currency).units(agora.provider()).await?;
+            let receipt = tx::send("computeMarket.refund", agora.compute_market.refund(args.id))
+                .await
+                .map_err(|e| explain(e, &units))?;
+            let refunded = receipt
+                .decoded_log::<ComputeMarket::JobRefunded>()
+                .ok_or_else(|| eyre!("computeMarket.refund: the receipt has no JobRefunded event"))?
+                .data;
+            if global.json {
+                return output::json(&json!({
+                    "jobId": args.id.to_string(),
+                    "consumer": job.consumer,
+                    "amount": refunded.amount.to_string(),
+                    "txHash": receipt.transaction_hash,
+                }));
+            }
+            println!("refunded {} to {} for job {}", units.format(refunded.amount), job.consumer, args.id);
+            Ok(())
+        }
+    }
+}
+
+async fn submit(global: &GlobalArgs, args: SubmitArgs) -> Result<()> {
+    let spec = parse_spec(&args.spec)?;
+    let storage = Storage::new(&args.ipfs.api, IPFS_TIMEOUT)?;
+    let (agora, signer) = chain::writer(global, &args.signer).await?;
+    let key = signer.key.clone().ok_or_else(|| {
+        eyre!("job requests are signed with a local key: use --keystore or AGORA_PRIVATE_KEY, not a hardware wallet")
+    })?;
+    let registered = provider_record(&agora, args.provider).await?;
+    let currency = Currency::from_address(registered.currency);
+    let units = currency.units(agora.provider()).await?;
+    let max_payment = match &args.max_price {
+        Some(text) => units.parse(text)?,
+        None => U256::from(registered.price),
+    };
+    // The service must be up and be this provider before any money moves.
+    let service = Service::new(args.service.url.as_ref(), &registered.endpoint)?;
+    service.check_identity(args.provider, agora.deployment.chain_id).await?;
+    storage.version().await?;
+    let spec_cid = storage.add_bytes(serde_json::to_vec_pretty(&spec)?).await?.cid;
+
+    let deadline = chain_time(&agora).await? + args.deadline_secs;
+    let params = IComputeMarket::OpenJobParams {
+        datasetId: args.dataset,
+        algorithmId: args.model,
+        provider: args.provider,
+        specCid: spec_cid.clone(),
+        currency: currency.address(),
+        maxPayment: max_payment,
+        deadline,
+    };
+    let price = U256::from(registered.price);
+    let call = agora.compute_market.openJob(params);
+    let receipt = match currency {
+        Currency::Eth => tx::send("computeMarket.openJob", call.value(price)).await,
+        Currency::Token(token) => {
+            // The market pulls the payment: approve exactly the price first.
+            let erc20 = IERC20::new(token, agora.provider().clone());
+            let market = *agora.compute_market.address();
+            let allowance = tx::call("allowance", erc20.allowance(signer.address, market)).await?;
+            if allowance < price {
+                tx::send("approve", erc20.approve(market, price)).await.map_err(|e| explain(e, &units))?;
+            }
+            tx::send("computeMarket.openJob", call).await
+        }
+    }
+    .map_err(|e| explain(e, &units))?;
+    let opened = receipt
+        .decoded_log::<ComputeMarket::JobOpened>()
+        .ok_or_else(|| eyre!("computeMarket.openJob: the receipt has no JobOpened event"))?
+        .data;
+    let job_id = opened.jobId;
+
+    let nonce = U256::from_be_bytes(rand::random::<[u8; 32]>());
+    let message = JobRequest { jobId: job_id, nonce, expiry: unix_now() + REQUEST_LIFETIME_SECS };
+    let domain = agora_provider::access::domain(agora.deployment.chain_id, args.provider);
+    let request = SignedJobRequest::sign(&message, &domain, &key).wrap_err("signing the job request")?;
+    let accepted = service.post("/v1/jobs", &request).await.map_err(|err| {
+        eyre!(
+            "job {job_id} is open and paid on chain, but {err}; its payment comes back with `agora job refund {job_id}` after the deadline"
+        )
+    })?;
+    let report = json!({
+        "jobId": job_id.to_string(),
+        "provider": args.provider,
+        "specCid": spec_cid,
+        "currency": registered.currency,
+        "payment": opened.payment.to_string(),
+        "deadline": deadline,
+        "status": accepted["status"],
+        "txHash": receipt.transaction_hash,
+    });
+    if global.json {
+        return output::json(&report);
+    }
+    println!("submitted job {job_id} to {}", service.base);
+    output::table(&[
+        ("job id".into(), job_id.to_string()),
+        ("provider".into(), args.provider.to_string()),
+        ("payment (escrowed)".into(), units.format(opened.payment)),
+        ("deadline".into(), format!("{deadline} (unix time)")),
+        ("spec".into(), spec_cid),
+        ("status".into(), accepted["status"].as_str().unwrap_or("queued").to_owned()),
+    ]);
+    Ok(())
+}
+
+async fn status(global: &GlobalArgs, args: StatusArgs) -> Result<()> {
+    let agora = chain::reader(global).await?;
+    let job = job(&agora, args.id).await?;
+    let units = Currency::from_address(job.currency).units(agora.provider()).await?;
+    let endpoint = provider_record(&agora, job.provider).await.map(|p| p.endpoint).unwrap_or_default();
+    // The chain is the authority; the provider's view is added when it answers.
+    let service = match Service::new(args.service.url.as_ref(), &endpoint) {
+        Ok(service) => service.get(&format!("/v1/jobs/{}", args.id)).await,
+        Err(err) => Err(err),
+    };
+    let view = JobView::new(args.id, &job, &units);
+    if global.json {
+        let mut value = serde_json::to_value(&view)?;
+        value["service"] = match &service {
+            Ok(body) => body.clone(),
+            Err(err) => json!({ "error": format!("{err:#}") }),
+        };
+        return output::json(&value);
+    }
+    let mut rows = view.rows();
+    match service {
+        Ok(body) => {
+            let mut text = body["status"].as_str().unwrap_or("unknown").to_owned();
+            if let Some(reason) = body["reason"].as_str() {
+                text.push_str(&format!(": {reason}"));
+            }
+            if let Some(progress) = body["progress"].as_object() {
+                let phase = progress.get("phase").and_then(Value::as_str).unwrap_or("");
+                let done = progress.get("done").cloned().unwrap_or_default();
+                let total = progress.get("total").cloned().unwrap_or_default();
+                text.push_str(&format!(" ({phase} {done}/{total})"));
+            }
+            rows.push(("at the provider".into(), text));
+        }
+        Err(err) => rows.push(("at the provider".into(), format!("{err:#}"))),
+    }
+    output::table(&rows);
+    Ok(())
+}
+
+async fn result(global: &GlobalArgs, args: ResultArgs) -> Result<()> {
+    // The output hash covers every file in the folder: a stale one would spoil the check.
+    if let Some(dir) = &args.output
+        && std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
+    {
+        bail!("--output {} is not empty", dir.display());
+    }
+    let agora = chain::reader(global).await?;
+    let job = job(&agora, args.id).await?;
+    let registered = provider_record(&agora, job.provider).await?;
+    let service = Service::new(args.service.url.as_ref(), &registered.endpoint)?;
+    service.check_identity(job.provider, agora.deployment.chain_id).await?;
+    let waited = std::time::Instant::now();
+    loop {
+        let state = service.get(&format!("/v1/jobs/{}", args.id)).await?;
+        let running = matches!(state["status"].as_str(), Some("queued" | "running"));
+        if !running || waited.elapsed() >= Duration::from_secs(args.wait) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let body = service.get(&format!("/v1/jobs/{}/result", args.id)).await?;
+    let receipt: SignedReceipt = serde_json::from_value(body["receipt"].clone())
+        .map_err(|err| eyre!("the provider's receipt for job {} is malformed: {err}", args.id))?;
+    // The receipt must be the provider's signature over what the chain records.
+    let job = self::job(&agora, args.id).await?;
+    let domain = agora_provider::access::domain(agora.deployment.chain_id, job.provider);
+    match receipt.signer(&domain) {
+        Some(signer) if signer == job.provider => {}
+        Some(signer) => {
+            bail!(
+                "the receipt of job {} is signed by {signer}, not by the job's provider {}",
+                args.id,
+                job.provider
+            )
+        }
+        None => bail!("the receipt of job {} has an invalid signature or input list", args.id),
+    }
+    if receipt.receipt.jobId != args.id {
+        bail!("the provider answered with the receipt of job {}, not {}", receipt.receipt.jobId, args.id);
+    }
+    if receipt.receipt.outputHash != job.outputHash {
+        bail!(
+            "the receipt's output hash {} is not the one posted on chain ({})",
+            receipt.receipt.outputHash,
+            job.outputHash
+        );
+    }
+    let mut files = Vec::new();
+    if let Some(dir) = &args.output {
+        files = fetch_output(&args.ipfs.api, &receipt.receipt.outputCid, dir).await?;
+        let hash = verify::output_hash(dir)?;
+        if hash != receipt.receipt.outputHash {
+            bail!(
+                "the output fetched from IPFS hashes to {hash}, the receipt and the chain say {}",
+                receipt.receipt.outputHash
+            );
+        }
+    }
+    let r = &receipt.receipt;
+    if global.json {
+        return output::json(&json!({
+            "jobId": args.id.to_string(),
+            "provider": job.provider,
+            "resultCid": r.outputCid,
+            "outputHash": r.outputHash,
+            "receiptSigner": job.provider,
+            "inputCids": receipt.input_cids,
+            "modelCid": r.modelCid,
+            "runtimeVersion": r.runtimeVersion,
+            "device": r.device,
+            "cpuFeatures": receipt.cpu_features,
+            "output": args.output,
+            "files": files,
+            "receipt": receipt,
+        }));
+    }
+    let mut rows = vec![
+        ("job id".into(), args.id.to_string()),
+        ("result".into(), r.outputCid.clone()),
+        ("output hash".into(), format!("{} (matches the chain)", r.outputHash)),
+        ("receipt".into(), format!("signed by the provider {}", job.provider)),
+        ("inputs".into(), receipt.input_cids.join(", ")),
+        ("runtime".into(), format!("{} on {} ({})", r.runtimeVersion, r.device, receipt.cpu_features)),
+    ];
+    if let Some(dir) = &args.output {
+        rows.push(("output".into(), format!("{} ({} files, hash checked)", dir.display(), files.len())));
+    }
+    output::table(&rows);
+    Ok(())
+}
+
+async fn verify_job(global: &GlobalArgs, args: VerifyArgs) -> Result<()> {
+    let storage = Storage::new(&args.ipfs.api, IPFS_TIMEOUT)?;
+    let agora = chain::reader(global).await?;
+    let job = job(&agora, args.id).await?;
+    if job.outputHash.is_zero() {
+        bail!("job {} has no posted result to verify: it is {}", args.id, status_name(job.status));
+    }
+    // A signer is resolved up front so a dispute does not fail after a long re-execution.
+    let writer = if args.dispute { Some(chain::writer(global, &args.signer).await?.0) } else { None };
+    // The receipt is checked when the provider serves it; the posted hash is what is compared.
+    let endpoint = provider_record(&agora, job.provider).await.map(|p| p.endpoint).unwrap_or_default();
+    let receipt = match Service::new(args.service.url.as_ref(), &endpoint) {
+        Ok(service) => service
+            .get(&format!("/v1/jobs/{}/result", args.id))
+            .await
+            .and_then(|body| Ok(serde_json::from_value::<SignedReceipt>(body["receipt"].clone())?)),
+        Err(err) => Err(err),
+    };
+    if args.service.url.is_some()
+        && let Err(err) = &receipt
+    {
+        bail!("{err:#}");
+    }
+    let chain_reader = ChainReader::with_provider(agora.provider().clone(), &agora.deployment, ASSET_TTL);
+    let temp;
+    let work_dir = match &args.work_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile::Builder::new().prefix("agora-verify-").tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let verdict = verify::verify(
+        &chain_reader,
+        &storage,
+        agora.deployment.chain_id,
+        args.id,
+        receipt.as_ref().ok(),
+        args.dataset.as_deref(),
+        &work_dir,
+    )
+    .await?;
+    let mut disputed = None;
+    if !verdict.matches()
+        && let Some(writer) = &writer
+    {
+        let reason = json!({
+            "jobId": args.id.to_string(),
+            "reason": "re-execution does not reproduce the posted output hash",
+            "postedOutputHash": verdict.claimed,
+            "recomputedOutputHash": verdict.recomputed,
+            "runtimeVersion": verdict.runtime_version,
+            "cpuFeatures": verdict.cpu_features,
+        });
+        disputed = Some(dispute(writer, &storage, args.id, &job, &reason).await?);
+    }
+    let receipt_note = match &receipt {
+        Ok(_) => "checked: signed by the provider over the job's inputs and posted hash".to_owned(),
+        Err(err) => format!("not checked ({err:#})"),
+    };
+    print_verdict(global, &verdict, &receipt_note, disputed)?;
+    if !verdict.matches() && disputed.is_none() {
+        bail!(
+            "mismatch: job {} posted {}, the re-execution gives {} (dispute it with --dispute)",
+            args.id,
+            verdict.claimed,
+            verdict.recomputed
+        );
+    }
+    Ok(())
+}
+
+fn print_verdict(
+    global: &GlobalArgs,
+    verdict: &Verdict,
+    receipt_note: &str,
+    disputed: Option<(U256, B256)>,
+) -> Result<()> {
+    if global.json {
+        return output::json(&json!({
+            "jobId": verdict.job_id.to_string(),
+            "provider": verdict.provider,
+            "match": verdict.matches(),
+            "postedOutputHash": verdict.claimed,
+            "recomputedOutputHash": verdict.recomputed,
+            "runtimeVersion": verdict.runtime_version,
+            "cpuFeatures": verdict.cpu_features,
+            "receipt": receipt_note,
+            "disputed": disputed.is_some(),
+            "disputeTxHash": disputed.map(|(_, hash)| hash),
+        }));
+    }
+    let word = if verdict.matches() { "match" } else { "MISMATCH" };
+    println!("{word}: job {} re-executed locally", verdict.job_id);
+    let mut rows = vec![
+        ("posted output hash".into(), verdict.claimed.to_string()),
+        ("recomputed".into(), verdict.recomputed.to_string()),
+        ("receipt".into(), receipt_note.to_owned()),
+        ("runtime".into(), format!("{} ({})", verdict.runtime_version, verdict.cpu_features)),
+    ];
+    if let Some((bond, hash)) = disputed {
+        rows.push(("disputed".into(), format!("bond {} in {hash}", output::ether(bond))));
+    }
+    output::table(&rows);
+    Ok(())
+}
+
+/// Publishes `reason` to IPFS and disputes the job with the DAO's bond; returns the bond and
+/// the transaction hash.
+async fn dispute(
+    agora: &Agora,
+    storage: &Storage,
+    id: U256,
+    job: &IComputeMarket::Job,
+    reason: &Value,
+) -> Result<(U256, B256)> {
+    if job.status != RESULT_POSTED {
+        bail!("job {id} is {}: only a posted result can be disputed", status_name(job.status));
+    }
+    let bond = U256::from(tx::call("computeMarket.params", agora.compute_market.params()).await?.disputeBond);
+    let reason_cid = storage.add_bytes(serde_json::to_vec_pretty(reason)?).await?.cid;
+    let call = agora.compute_market.dispute(id, reason_cid).value(bond);
+    let receipt = tx::send("computeMarket.dispute", call).await.map_err(|e| explain(e, &Units::eth()))?;
+    Ok((bond, receipt.transaction_hash))
+}
+
+fn report_dispute(global: &GlobalArgs, id: U256, bond: U256, tx_hash: B256) -> Result<()> {
+    if global.json {
+        return output::json(
+            &json!({ "jobId": id.to_string(), "bond": bond.to_string(), "txHash": tx_hash }),
+        );
+    }
+    println!("disputed job {id} with a bond of {}; the DAO rules on it", output::ether(bond));
+    Ok(())
+}
+
+/// The spec document for `text`: inline JSON or a file, either a whole document
+/// (`{"version":1,"job":…}`) or just its `job`.
+fn parse_spec(text: &str) -> Result<SpecDocument> {
+    let path = std::path::Path::new(text);
+    let bytes = if path.is_file() {
+        std::fs::read(path).wrap_err_with(|| format!("reading the spec {}", path.display()))?
+    } else {
+        text.as_bytes().to_vec()
+    };
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|err| eyre!("--spec is neither a file nor JSON: {err}"))?;
+    let document = if value.get("version").is_some() {
+        value
+    } else {
+        json!({ "version": agora_provider::jobs::SPEC_VERSION, "job": value })
+    };
+    SpecDocument::parse(&serde_json::to_vec(&document)?).map_err(|err| eyre!("invalid --spec: {err}"))
+}
+
+/// The job as the market records it; an id it never opened is an error.
+pub(crate) async fn job(agora: &Agora, id: U256) -> Result<IComputeMarket::Job> {
+    let job = tx::call(format!("computeMarket.getJob({id})"), agora.compute_market.getJob(id)).await?;
+    if job.status == 0 {
+        bail!("unknown job {id}: the ComputeMarket never opened it");
+    }
+    Ok(job)
+}
+
+/// The provider's registration; an address that is not registered is an error.
+pub(crate) async fn provider_record(agora: &Agora, address: Address) -> Result<IComputeMarket::Provider> {
+    let record = tx::call("computeMarket.getProvider", agora.compute_market.getProvider(address)).await?;
+    if !record.registered {
+        bail!("{address} is not a registered provider on the ComputeMarket");
+    }
+    Ok(record)
+}
+
+async fn chain_time(agora: &Agora) -> Result<u64> {
+    let block = agora.provider().get_block_by_number(Default::default()).await?;
+    Ok(block.ok_or_else(|| eyre!("the chain has no latest block"))?.header.timestamp)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `IComputeMarket.JobStatus` as words.
+pub(crate) fn status_name(status: u8) -> &'static str {
+    match status {
+        0 => "unknown",
+        1 => "open",
+        2 => "result posted",
+        3 => "disputed",
+        4 => "finalized",
+        5 => "refunded",
+        6 => "ruled against the provider",
+        _ => "in an unknown state",
+    }
+}
+
+/// One job as `job status` prints it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobView {
+    job_id: String,
+    status: &'static str,
+    consumer: Address,
+    provider: Address,
+    dataset_id: String,
+    algorithm_id: String,
+    currency: Address,
+    /// Base units.
+    payment: String,
+    deadline: u64,
+    challenge_end: u64,
+    output_hash: Option<B256>,
+    #[serde(skip)]
+    payment_display: String,
+}
+
+impl JobView {
+    fn new(id: U256, job: &IComputeMarket::Job, units: &Units) -> Self {
+        let payment = U256::from(job.payment);
+        Self {
+            job_id: id.to_string(),
+            status: status_name(job.status),
+            consumer: job.consumer,
+            provider: job.provider,
+            dataset_id: job.datasetId.to_string(),
+            algorithm_id: job.algorithmId.to_string(),
+            currency: job.currency,
+            payment: payment.to_string(),
+            deadline: job.deadline,
+            challenge_end: job.challengeEnd,
+            output_hash: (!job.outputHash.is_zero()).then_some(job.outputHash),
+            payment_display: units.format(payment),
+        }
+    }
+
+    fn rows(&self) -> Vec<(String, String)> {
+        let mut rows = vec![
+            ("job".into(), self.job_id.clone()),
+            ("on chain".into(), self.status.into()),
+            ("consumer".into(), self.consumer.to_string()),
+            ("provider".into(), self.provider.to_string()),
+            ("dataset".into(), self.dataset_id.clone()),
+            ("algorithm/model".into(), self.algorithm_id.clone()),
+            ("payment".into(), self.payment_display.clone()),
+            ("deadline".into(), format!("{} (unix time)", self.deadline)),
+        ];
+        if let Some(hash) = self.output_hash {
+            rows.push(("output hash".into(), hash.to_string()));
+            rows.push(("challenge window ends".into(), format!("{} (unix time)", self.challenge_end)));
+        }
+        rows
+    }
+}
+
+/// A provider's HTTP service.
+pub(crate) struct Service {
+    client: reqwest::Client,
+    /// Its base URL.
+    pub(crate) base: Url,
+}
+
+impl Service {
+    /// The service at `url`, or else at the provider's registered `endpoint`.
+    pub(crate) fn new(url: Option<&Url>, endpoint: &str) -> Result<Self> {
+        let base = match url {
+            Some(url) => url.clone(),
+            None => endpoint.parse().map_err(|_| {
+                eyre!("the provider's registered endpoint {endpoint:?} is not a URL: pass --provider-url")
+            })?,
+        };
+        let client = reqwest::Client::builder().timeout(HTTP_TIMEOUT).build()?;
+        Ok(Self { client, base })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.as_str().trim_end_matches('/'))
+    }
+
+    /// `GET path` as JSON; a refusal is an error carrying the provider's message.
+    pub(crate) async fn get(&self, path: &str) -> Result<Value> {
+        self.answer(self.client.get(self.url(path)).send().await).await
+    }
+
+    async fn post(&self, path: &str, body: &impl Serialize) -> Result<Value> {
+        self.answer(self.client.post(self.url(path)).json(body).send().await).await
+    }
+
+    async fn answer(&self, sent: reqwest::Result<reqwest::Response>) -> Result<Value> {
+        let response = sent.map_err(|err| {
+            let why = if err.is_timeout() { "it timed out" } else { "the connection failed" };
+            eyre!("the provider at {} is not reachable ({why})", self.base)
+        })?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = body["error"].as_str().unwrap_or("no reason given");
+            bail!("the provider at {} refused: {message} (HTTP {})", self.base, status.as_u16());
+        }
+        Ok(body)
+    }
+
+    /// Fails unless the service is `provider` on `chain_id` (`GET /v1/info`).
+    pub(crate) async fn check_identity(&self, provider: Address, chain_id: u64) -> Result<()> {
+        let info = self.get("/v1/info").await?;
+        let serves: Option<Address> = info["provider"].as_str().and_then(|s| s.parse().ok());
+        if serves != Some(provider) {
+            bail!(
+                "wrong provider: the service at {} is {}, not {provider}",
+                self.base,
+                serves.map_or_else(|| "not an Agora provider".to_owned(), |a| a.to_string())
+            );
+        }
+        if info["chainId"].as_u64() != Some(chain_id) {
+            bail!("the provider at {} serves chain {}, not chain {chain_id}", self.base, info["chainId"]);
+        }
+        Ok(())
+    }
+}
+
+/// Lists the output folder `cid` through Kubo's `ls` and fetches each file into `dir`.
+async fn fetch_output(api: &str, cid: &str, dir: &std::path::Path) -> Result<Vec<String>> {
+    let storage = Storage::new(api, IPFS_TIMEOUT)?;
+    let client = reqwest::Client::builder().timeout(IPFS_TIMEOUT).build()?;
+    let url = format!("{}/api/v0/ls?arg={cid}", api.trim_end_matches('/'));
+    let listing: Value = client
+        .post(&url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|err| eyre!("listing the output folder {cid} on IPFS: {err}"))?
+        .json()
+        .await?;
+    let links = listing["Objects"][0]["Links"].as_array().cloned().unwrap_or_default();
+    std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    let mut names = Vec::new();
+    for link in links {
+        let name = link["Name"].as_str().unwrap_or_default().to_owned();
+        // Only plain files directly in the folder make up the output.
+        if link["Type"].as_u64() != Some(2) || !agora_provider::jobs::is_plain_file_name(&name) {
+            continue;
+        }
+        let bytes = storage.cat_to_vec(&format!("{cid}/{name}"), MAX_OUTPUT_FILE_BYTES).await?;
+        std::fs::write(dir.join(&name), bytes).wrap_err_with(|| format!("writing {name}"))?;
+        names.push(name);
+    }
+    if names.is_empty() {
+        bail!("the output folder {cid} on IPFS holds no files");
+    }
+    Ok(names)
+}
+
+/// `err` as one error: the ComputeMarket's reverts as sentences (amounts in `units`), the other
+/// contracts' through [`revert::explain`].
+pub(crate) fn explain(err: agora_contracts::Error, units: &Units) -> eyre::Report {
+    let Some(Revert::ComputeMarket(market)) = err.revert() else { return revert::explain(err, units) };
+    let text = match market {
+        Market::ComputeMarket__NotProvider(e) => {
+            format!("{} is not a registered provider (see `agora provider register`)", e.provider)
+        }
+        Market::ComputeMarket__AlreadyRegistered(e) => {
+            format!("{} is already a registered provider", e.provider)
+        }
+        Market::ComputeMarket__StakeTooLow(e) => format!(
+            "stake too low: {} staked, the minimum is {}",
+            output::ether(e.stake),
+            output::ether(e.minStake)
+        ),
+        Market::ComputeMarket__ProviderExiting(e) => {
+            format!("provider {} is leaving: it takes no new jobs and has already asked to exit", e.provider)
+        }
+        Market::ComputeMarket__ExitNotRequested(e) => format!("{} has not asked to exit yet", e.provider),
+        Market::ComputeMarket__CooldownActive(e) => {
+            format!(
+                "the exit cooldown is still running: the stake can be withdrawn from {} (unix time)",
+                e.availableAt
+            )
+        }
+        Market::ComputeMarket__JobsInFlight(e) => {
+            format!("{} job(s) still in flight: the stake is released once they are settled", e.activeJobs)
+        }
+        Market::ComputeMarket__InvalidEndpoint(e) => {
+            format!("invalid endpoint: {} bytes, it must be 1 to 256", e.length)
+        }
+        Market::ComputeMarket__WrongAssetKind(e) => format!(
+            "asset {} is of the wrong kind: a job takes a dataset and an algorithm or model",
+            e.assetId
+        ),
+        Market::ComputeMarket__AlgorithmNotAllowed(e) => {
+            format!("the owner of dataset {} does not allow algorithm {} on it", e.datasetId, e.algorithmId)
+        }
+        Market::ComputeMarket__InvalidDeadline(e) => format!("deadline {} is not in the future", e.deadline),
+        Market::ComputeMarket__PriceAboveMax(e) => format!(
+            "price changed: you allowed {}, the provider charges {}",
+            units.format(e.maxPayment),
+            units.format(e.price)
+        ),
+        Market::ComputeMarket__WrongCurrency(e) => {
+            format!("wrong currency: the provider is paid in {}, not {}", e.actual, e.expected)
+        }
+        Market::ComputeMarket__WrongValue(e) => {
+            format!("wrong payment: sent {}, it costs {}", output::ether(e.sent), output::ether(e.expected))
+        }
+        Market::ComputeMarket__WrongStatus(e) => {
+            format!("job {} is {}: not in a state that allows this", e.jobId, status_name(e.status))
+        }
+        Market::ComputeMarket__NotJobProvider(e) => format!("{} is not job {}'s provider", e.caller, e.jobId),
+        Market::ComputeMarket__DeadlinePassed(e) => {
+            format!("job {}'s deadline {} has passed", e.jobId, e.deadline)
+        }
+        Market::ComputeMarket__DeadlineNotReached(e) => format!(
+            "job {}'s deadline {} (unix time) has not passed: it can be refunded only after it",
+            e.jobId, e.deadline
+        ),
+        Market::ComputeMarket__ChallengeWindowOpen(e) => {
+            format!("job {}'s challenge window is open until {} (unix time)", e.jobId, e.challengeEnd)
+        }
+        Market::ComputeMarket__ChallengeWindowClosed(e) => format!(
+            "job {}'s challenge window closed at {} (unix time): it can no longer be disputed",
+            e.jobId, e.challengeEnd
+        ),
+        Market::ComputeMarket__NothingToClaim(e) => {
+            format!(
+                "nothing to claim: no balance is credited to {} in {}",
+                e.account,
+                currency_name(e.currency)
+            )
+        }
+        _ => return err.into(),
+    };
+    eyre!(text)
+}
+
+fn currency_name(address: Address) -> String {
+    if address.is_zero() { "ETH".into() } else { address.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_are_bare_jobs_or_whole_documents_and_checked() {
+        let bare = parse_spec(r#"{"kind":"embed","batch_size":2}"#).unwrap();
+        let whole = parse_spec(r#"{"version":1,"job":{"kind":"embed","batch_size":2}}"#).unwrap();
+        assert_eq!(bare, whole);
+        assert!(parse_spec("not json").unwrap_err().to_string().contains("neither a file nor JSON"));
+        assert!(parse_spec(r#"{"kind":"dance"}"#).unwrap_err().to_string().starts_with("invalid --spec"));
+    }
+
+    #[test]
+    fn market_reverts_read_as_sentences() {
+        use alloy::sol_types::SolError;
+        let data = ComputeMarket::ComputeMarket__DeadlineNotReached {
+            jobId: U256::from(3),
+            deadline: U256::from(99),
+        }
+        .abi_encode();
+        let err = agora_contracts::Error::Contract {
+            action: "computeMarket.refund".into(),
+            source: alloy::contract::Error::ContractNotDeployed,
+            revert: Revert::decode(&data),
+        };
+        assert_eq!(
+            explain(err, &Units::eth()).to_string(),
+            "job 3's deadline 99 (unix time) has not passed: it can be refunded only after it"
+        );
+        assert_eq!(status_name(RESULT_POSTED), "result posted");
+    }
+}

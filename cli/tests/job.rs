@@ -1,0 +1,434 @@
+//! The built `agora` binary running compute jobs end to end against a real anvil with the
+//! protocol deployed, a real Kubo and the real provider (`agora provider run`) with
+//! all-MiniLM-L6-v2: an operator registers and runs a provider; a consumer buys dataset access,
+//! submits an `embed` job, fetches the result with its receipt and output, and `job verify`
+//! reproduces it bit for bit; a job that fails at the provider is refunded after its deadline; a
+//! tampered result is caught by `job verify --dispute` and disputed on chain; a provider paid in an
+//! ERC-20 is approved and paid from escrow. Bad input ends in a one-line error and exit code 1.
+
+mod common;
+
+use common::*;
+use std::{
+    path::PathBuf,
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use agora_contracts::{
+    Agora, ComputeMarket, Deployment, compute_market::IComputeMarket, mocks::MockStablecoin,
+    signing_provider, tx,
+};
+use agora_deploy::services::kubo::KuboDaemon;
+use alloy::{
+    node_bindings::{Anvil, AnvilInstance},
+    primitives::{Address, B256, U256},
+    providers::{Provider, ProviderBuilder, ext::AnvilApi},
+    signers::local::PrivateKeySigner,
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// anvil's accounts.
+const PUBLISHER: usize = 1;
+const CONSUMER: usize = 2;
+const OPERATOR: usize = 3;
+/// A provider that posts a made-up result.
+const CHEAT: usize = 4;
+
+const SENTENCES: &str = "{\"text\":\"A man is eating food.\"}\n\
+{\"text\":\"A man is riding a horse.\"}\n\
+{\"text\":\"The new movie is awesome.\"}\n\
+{\"text\":\"Two dogs play in the snow.\"}\n";
+
+/// The all-MiniLM-L6-v2 folder: `AGORA_MODEL_DIR`, else the cache. Fails (never skips) when
+/// it is missing.
+fn model_dir() -> PathBuf {
+    let dir = std::env::var_os("AGORA_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/agora/models/all-MiniLM-L6-v2")
+    });
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "the all-MiniLM-L6-v2 model is missing at {}: run ./scripts/setup.sh (or scripts/model.sh) first",
+        dir.display()
+    );
+    dir
+}
+
+fn address_of(value: &Value) -> Address {
+    value.as_str().and_then(|text| text.parse().ok()).unwrap_or_else(|| panic!("not an address: {value}"))
+}
+
+struct Stack {
+    chain: AnvilInstance,
+    dir: tempfile::TempDir,
+    kubo: KuboDaemon,
+}
+
+impl Stack {
+    fn start() -> Self {
+        let kubo = KuboDaemon::start().unwrap_or_else(|err| {
+            panic!(
+                "cannot start Kubo ({err}); run ./scripts/setup.sh (it builds Kubo with ./scripts/kubo.sh)"
+            )
+        });
+        let chain = Anvil::at(anvil_path()).spawn();
+        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("tempdir: {err}"));
+        let stack = Self { chain, dir, kubo };
+        let out = run(stack.agora_with_key(DEV_KEY).args(["deploy", "--preset", "local"]));
+        assert!(out.status.success(), "{}", stderr(&out));
+        stack
+    }
+
+    fn key(&self, account: usize) -> String {
+        alloy::hex::encode_prefixed(self.chain.keys()[account].to_bytes())
+    }
+
+    fn address(&self, account: usize) -> Address {
+        self.chain.addresses()[account]
+    }
+
+    fn agora_with_key(&self, key: &str) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agora"));
+        command
+            .current_dir(self.dir.path())
+            .env_remove("AGORA_NETWORK")
+            .env_remove("AGORA_KEYSTORE")
+            .env_remove("AGORA_PASSWORD_FILE")
+            .env_remove("AGORA_PROVIDER_CONFIG")
+            .env("AGORA_KEYSTORE_DIR", self.dir.path().join("keystores"))
+            .env("AGORA_RPC_URL", self.chain.endpoint())
+            .env("AGORA_IPFS_API", self.kubo.api_url())
+            .env("AGORA_PRIVATE_KEY", key);
+        command
+    }
+
+    fn agora(&self, account: usize, args: &[&str]) -> Output {
+        run(self.agora_with_key(&self.key(account)).args(args))
+    }
+
+    fn json(&self, account: usize, args: &[&str]) -> Value {
+        json_of(&run(self.agora_with_key(&self.key(account)).arg("--json").args(args)))
+    }
+
+    /// `ipfs add`s a file; its CID.
+    fn ipfs_add(&self, path: &std::path::Path) -> String {
+        let out = self.kubo.command().args(["add", "-Q", "--cid-version", "1"]).arg(path).output();
+        let out = out.unwrap_or_else(|err| panic!("ipfs add: {err}"));
+        assert!(out.status.success(), "ipfs add: {}", stderr(&out));
+        stdout(&out).trim().to_owned()
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap_or_else(|err| panic!("writing {name}: {err}"));
+        path.to_string_lossy().into_owned()
+    }
+
+    /// The protocol's contracts, sending as `account`.
+    fn contracts_as(&self, account: usize) -> Agora {
+        let manifest = self.dir.path().join("deploy/deployments/31337.json");
+        let deployment = Deployment::read(&manifest).unwrap_or_else(|err| panic!("{err}"));
+        let signer = PrivateKeySigner::from(self.chain.keys()[account].clone());
+        Agora::new(deployment, signing_provider(self.chain.endpoint_url(), signer))
+    }
+
+    fn block_on<T>(&self, future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Runtime::new().unwrap_or_else(|err| panic!("tokio: {err}")).block_on(future)
+    }
+
+    /// Moves the chain's clock forward.
+    fn advance(&self, seconds: u64) {
+        let provider = ProviderBuilder::new().connect_http(self.chain.endpoint_url());
+        self.block_on(async move {
+            provider.anvil_increase_time(seconds).await.unwrap_or_else(|err| panic!("{err}"));
+            provider.anvil_mine(Some(1), None).await.unwrap_or_else(|err| panic!("{err}"));
+        });
+    }
+
+    /// Publishes the sentences as a compute-only dataset and MiniLM (a manifest of its files)
+    /// as a model, as the publisher; their asset ids.
+    fn publish_inputs(&self) -> (String, String) {
+        let dataset = self.write("sentences.jsonl", SENTENCES.as_bytes());
+        let args = ["asset", "publish", &dataset, "--kind", "dataset", "--price", "0.001", "--compute-only"];
+        let dataset = self.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
+        let mut files = Vec::new();
+        for name in ["config.json", "tokenizer.json", "model.safetensors", "sentence_bert_config.json"] {
+            let path = model_dir().join(name);
+            if path.is_file() {
+                let bytes = std::fs::read(&path).unwrap_or_else(|err| panic!("{err}"));
+                let sha256 = format!("0x{}", alloy::hex::encode(Sha256::digest(&bytes)));
+                files.push(json!({ "name": name, "cid": self.ipfs_add(&path), "sha256": sha256 }));
+            }
+        }
+        let manifest = self.write("model.json", json!({ "files": files }).to_string().as_bytes());
+        let args = ["asset", "publish", &manifest, "--kind", "model", "--price", "0.001"];
+        let model = self.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
+        (dataset, model)
+    }
+
+    /// `agora provider init`, `register` and `run` as the operator; its URL and the service.
+    fn run_provider(&self) -> (String, Background) {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let listen = format!("127.0.0.1:{port}");
+        self.json(OPERATOR, &["provider", "init", "--listen", &listen]);
+        self.json(OPERATOR, &["provider", "register", "--endpoint", &url, "--price", "0.05"]);
+        let log = self.dir.path().join("provider.log");
+        let child = self
+            .agora_with_key(&self.key(OPERATOR))
+            .args(["provider", "run", "--config", "provider.toml"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap_or_else(|err| panic!("{err}")))
+            .spawn()
+            .unwrap_or_else(|err| panic!("spawning agora provider run: {err}"));
+        let mut service = Background(child);
+        let started = Instant::now();
+        let operator = self.address(OPERATOR).to_string();
+        while !self.agora(OPERATOR, &["provider", "status", &operator, "--url", &url]).status.success() {
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Ok(Some(status)) = service.0.try_wait() {
+                panic!("agora provider run exited ({status}): {log}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the provider did not answer at {url}: {log}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        (url, service)
+    }
+
+    /// Rules a dispute as the DAO's timelock (impersonated: the governance flow itself is
+    /// tested in dao.rs).
+    fn rule_dispute(&self, id: u64, provider_at_fault: bool) {
+        let agora = self.contracts_as(0);
+        let timelock = agora.deployment.contracts.timelock;
+        let provider = ProviderBuilder::new().connect_http(self.chain.endpoint_url());
+        self.block_on(async move {
+            provider.anvil_impersonate_account(timelock).await.unwrap_or_else(|err| panic!("{err}"));
+            let ether = U256::from(10u64).pow(U256::from(18));
+            provider.anvil_set_balance(timelock, ether).await.unwrap_or_else(|err| panic!("{err}"));
+            let market = ComputeMarket::new(agora.deployment.contracts.compute_market, provider.erased());
+            let rule = market.ruleDispute(U256::from(id), provider_at_fault, 0).from(timelock);
+            tx::send("ruleDispute", rule).await.unwrap_or_else(|err| panic!("{err}"));
+        });
+    }
+
+    fn job_on_chain(&self, id: u64) -> IComputeMarket::Job {
+        let agora = self.contracts_as(0);
+        self.block_on(async move {
+            tx::call("getJob", agora.compute_market.getJob(U256::from(id)))
+                .await
+                .unwrap_or_else(|err| panic!("{err}"))
+        })
+    }
+}
+
+#[test]
+fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_disputes_otherwise() {
+    let stack = Stack::start();
+    let (dataset, model) = stack.publish_inputs();
+    let (url, _service) = stack.run_provider();
+    let operator = stack.address(OPERATOR).to_string();
+    stack.json(CONSUMER, &["asset", "buy", &dataset, "--amount", "4"]);
+
+    // Submit: spec to IPFS, payment escrowed, the signed request accepted by the provider.
+    let submit = |spec: &str, deadline: &str| {
+        let args = [
+            "job",
+            "submit",
+            "--dataset",
+            &dataset,
+            "--model",
+            &model,
+            "--provider",
+            &operator,
+            "--spec",
+            spec,
+            "--deadline-secs",
+            deadline,
+        ];
+        stack.json(CONSUMER, &args)
+    };
+    let submitted = submit(r#"{"kind":"embed","batch_size":2}"#, "3600");
+    let job = submitted["jobId"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(job, "1");
+    assert_eq!(submitted["payment"], "50000000000000000");
+    assert_eq!(submitted["status"], "queued");
+
+    // Result: the receipt recovers to the provider and matches the chain; the output fetched
+    // from IPFS hashes to the posted output hash.
+    let result = stack.json(CONSUMER, &["job", "result", &job, "--wait", "180", "--output", "out"]);
+    let posted = stack.job_on_chain(1);
+    assert_eq!(result["outputHash"], posted.outputHash.to_string());
+    assert_eq!(address_of(&result["receiptSigner"]), stack.address(OPERATOR));
+    assert!(
+        result["files"].as_array().is_some_and(|f| f.iter().any(|n| n == "embeddings.safetensors")),
+        "{result}"
+    );
+    assert!(stack.dir.path().join("out/embeddings.safetensors").is_file());
+    assert_one_line_error(
+        &stack.agora(CONSUMER, &["job", "result", &job, "--output", "out"]),
+        "--output out is not empty",
+    );
+    let status = stack.json(CONSUMER, &["job", "status", &job]);
+    assert_eq!(status["status"], "result posted");
+    assert_eq!(status["service"]["status"], "succeeded");
+
+    // Verify: the same job re-executed here gives the same bits.
+    let verified = stack.json(CONSUMER, &["job", "verify", &job]);
+    assert_eq!(verified["match"], true, "{verified}");
+    assert_eq!(verified["recomputedOutputHash"], posted.outputHash.to_string());
+    assert!(verified["receipt"].as_str().is_some_and(|r| r.starts_with("checked")), "{verified}");
+    // For people: tables.
+    let table = stdout(&stack.agora(CONSUMER, &["job", "verify", &job]));
+    assert!(table.starts_with("match: job 1 re-executed locally"), "{table}");
+    let table = stdout(&stack.agora(CONSUMER, &["job", "status", &job]));
+    assert!(table.contains("result posted") && table.contains("succeeded"), "{table}");
+
+    // A job the runtime rejects posts nothing: no result, and a refund once the deadline passed.
+    let failing = submit(r#"{"kind":"embed","text_field":"body"}"#, "600");
+    let failing = failing["jobId"].as_str().unwrap_or_default().to_owned();
+    assert_one_line_error(
+        &stack.agora(CONSUMER, &["job", "result", &failing, "--wait", "120"]),
+        &format!("job {failing} has no result: it is failed"),
+    );
+    assert_one_line_error(&stack.agora(CONSUMER, &["job", "refund", &failing]), "has not passed");
+    stack.advance(601);
+    let refunded = stack.json(OPERATOR, &["job", "refund", &failing]);
+    assert_eq!(refunded["amount"], "50000000000000000");
+    assert_eq!(address_of(&refunded["consumer"]), stack.address(CONSUMER));
+    assert_one_line_error(
+        &stack.agora(CONSUMER, &["job", "dispute", &failing, "--reason", "late"]),
+        "only a posted result can be disputed",
+    );
+
+    // A provider that is down, or is not the one named, gets no money: nothing is opened.
+    let cheat = stack.address(CHEAT).to_string();
+    stack.json(CHEAT, &["provider", "register", "--endpoint", "http://127.0.0.1:9", "--price", "0.05"]);
+    let to_cheat = |extra: &[&str]| {
+        let mut args = vec![
+            "job",
+            "submit",
+            "--dataset",
+            &dataset,
+            "--model",
+            &model,
+            "--provider",
+            &cheat,
+            "--spec",
+            r#"{"kind":"embed"}"#,
+        ];
+        args.extend_from_slice(extra);
+        stack.agora(CONSUMER, &args)
+    };
+    assert_one_line_error(&to_cheat(&[]), "the provider at http://127.0.0.1:9/ is not reachable");
+    assert_one_line_error(
+        &to_cheat(&["--provider-url", &url]),
+        &format!("wrong provider: the service at {url}/ is {operator}, not {cheat}"),
+    );
+    assert_one_line_error(&stack.agora(CONSUMER, &["job", "status", "3"]), "unknown job 3");
+
+    // A made-up result: opened and posted by hand, caught by re-execution and disputed.
+    let spec = stack.write("spec.json", br#"{"version":1,"job":{"kind":"embed","batch_size":2}}"#);
+    let spec_cid = stack.ipfs_add(std::path::Path::new(&spec));
+    let (consumer, cheater) = (stack.contracts_as(CONSUMER), stack.contracts_as(CHEAT));
+    let chain_time = stack.block_on(async {
+        let block = consumer.provider().get_block_by_number(Default::default()).await;
+        block.ok().flatten().map(|b| b.header.timestamp).unwrap_or_default()
+    });
+    let params = IComputeMarket::OpenJobParams {
+        datasetId: dataset.parse().unwrap_or_default(),
+        algorithmId: model.parse().unwrap_or_default(),
+        provider: stack.address(CHEAT),
+        specCid: spec_cid,
+        currency: Address::ZERO,
+        maxPayment: U256::from(50_000_000_000_000_000u64),
+        deadline: chain_time + 3600,
+    };
+    stack.block_on(async {
+        let open = consumer.compute_market.openJob(params).value(U256::from(50_000_000_000_000_000u64));
+        tx::send("openJob", open).await.unwrap_or_else(|err| panic!("{err}"));
+        let post =
+            cheater.compute_market.postResult(U256::from(3), "bafkreifake".into(), B256::repeat_byte(7));
+        tx::send("postResult", post).await.unwrap_or_else(|err| panic!("{err}"));
+    });
+    let caught = run(stack.agora_with_key(&stack.key(CONSUMER)).args(["--json", "job", "verify", "3"]));
+    assert_one_line_error(&caught, "mismatch: job 3 posted 0x0707");
+    let disputed = stack.json(CONSUMER, &["job", "verify", "3", "--dispute"]);
+    assert_eq!(disputed["match"], false, "{disputed}");
+    assert_eq!(disputed["disputed"], true);
+    assert!(disputed["receipt"].as_str().is_some_and(|r| r.starts_with("not checked")), "{disputed}");
+    assert_eq!(stack.job_on_chain(3).status, 3, "the job is disputed on chain");
+    assert_eq!(stack.json(CONSUMER, &["job", "status", "3"])["status"], "disputed");
+
+    // Ruled for the provider (by the DAO's timelock, impersonated here): its payout is credited,
+    // and `provider withdraw` claims it.
+    let cheat_status = stack.json(CHEAT, &["provider", "status"]);
+    assert_eq!(cheat_status["claimable"][0]["amount"], "0");
+    stack.rule_dispute(3, false);
+    let credited = stack.json(CHEAT, &["provider", "status"])["claimable"][0]["amount"].clone();
+    let credited = credited.as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        credited,
+        (50_000_000_000_000_000u64 / 10_000 * 9_750).to_string(),
+        "the payout less the 2.5% fee"
+    );
+    let claimed = stack.json(CHEAT, &["provider", "withdraw"]);
+    assert_eq!(claimed[0]["action"], "claim");
+    assert_eq!(claimed[0]["amount"], credited.as_str());
+    assert_one_line_error(&stack.agora(CHEAT, &["provider", "withdraw"]), "nothing to withdraw");
+
+    // An ERC-20 price: the consumer approves the market for the price, then opens the job.
+    let usd = stack.block_on(async {
+        let deployer = stack.contracts_as(0);
+        let usd =
+            MockStablecoin::deploy(deployer.provider().clone()).await.unwrap_or_else(|err| panic!("{err}"));
+        let mint = usd.mint(stack.address(CONSUMER), U256::from(10_000_000));
+        tx::send("mint", mint).await.unwrap_or_else(|err| panic!("{err}"));
+        let operator = stack.contracts_as(OPERATOR);
+        let reprice = operator.compute_market.updateProvider(format!("{url}/"), *usd.address(), 2_500_000);
+        tx::send("updateProvider", reprice).await.unwrap_or_else(|err| panic!("{err}"));
+        usd
+    });
+    let paid = submit(r#"{"kind":"embed"}"#, "3600");
+    assert_eq!(paid["jobId"], "4");
+    assert_eq!(paid["payment"], "2500000");
+    assert_eq!(address_of(&paid["currency"]), *usd.address());
+    let balance = stack.block_on(async { usd.balanceOf(stack.address(CONSUMER)).call().await });
+    assert_eq!(balance.unwrap_or_else(|err| panic!("{err}")), U256::from(7_500_000));
+    let result = stack.json(CONSUMER, &["job", "result", "4", "--wait", "180"]);
+    assert_eq!(result["outputHash"], stack.job_on_chain(4).outputHash.to_string());
+}
+
+#[test]
+fn bad_job_input_gets_one_line_errors() {
+    let stack = Stack::start();
+    let provider = stack.address(OPERATOR).to_string();
+    let submit = |spec: &str| {
+        let args =
+            ["job", "submit", "--dataset", "1", "--model", "2", "--provider", &provider, "--spec", spec];
+        stack.agora(CONSUMER, &args)
+    };
+    assert_one_line_error(&submit(r#"{"kind":"dance"}"#), "invalid --spec");
+    assert_one_line_error(&submit("{not json"), "--spec is neither a file nor JSON");
+    assert_one_line_error(&submit(r#"{"kind":"embed"}"#), "is not a registered provider");
+    assert_one_line_error(&stack.agora(CONSUMER, &["job", "status", "999"]), "unknown job 999");
+    assert_one_line_error(&stack.agora(CONSUMER, &["job", "result", "999"]), "unknown job 999");
+    assert_one_line_error(&stack.agora(CONSUMER, &["job", "verify", "999"]), "unknown job 999");
+    assert_one_line_error(&stack.agora(CONSUMER, &["job", "refund", "999"]), "unknown job 999");
+
+    // A keystore without its password (no terminal to prompt on).
+    std::fs::write(stack.dir.path().join("password"), "correct horse\n")
+        .unwrap_or_else(|err| panic!("{err}"));
+    let created =
+        stack.agora(CONSUMER, &["wallet", "new", "--name", "consumer", "--password-file", "password"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let args = ["job", "refund", "1", "--keystore", "consumer"];
+    assert_one_line_error(
+        &run(stack.agora_with_key("").args(args).stdin(Stdio::null())),
+        "pass --password-file",
+    );
+}
