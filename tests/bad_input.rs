@@ -1,5 +1,7 @@
 //! Bad input across the whole stack: each mistake a user can make ends in one line, `error: …`,
-//! and exit code 1, and leaves nothing half done. (A wrong chain id is in tests/deploy.rs.)
+//! and exit code 1, and leaves nothing half done: an unknown asset, insufficient funds, a
+//! keystore without its password, an expired access order, Kubo down. (A wrong chain id is in
+//! tests/deploy.rs.)
 
 use agora_deploy::services::kubo::KuboDaemon;
 use agora_e2e::*;
@@ -12,7 +14,9 @@ fn each_mistake_is_one_line_and_a_failing_exit_code() {
     let mut chain = Chain::deployed();
     chain.ipfs_api = Some(kubo.api_url());
     let file = chain.write_file("notes.jsonl", 1024);
-    chain.json(1, &["asset", "publish", &file, "--kind", "dataset", "--price", "0.01"]);
+    let publish =
+        ["asset", "publish", &file, "--kind", "dataset", "--price", "0.01", "--access-duration", "3600"];
+    chain.json(1, &publish);
 
     // Unknown asset.
     assert_one_line_error(&chain.run(2, &["asset", "buy", "99"]), "unknown asset 99");
@@ -41,6 +45,20 @@ fn each_mistake_is_one_line_and_a_failing_exit_code() {
     assert!(import.status.success(), "{}", stderr(&import));
     let locked = chain.agora().args(["asset", "buy", "1", "--keystore", "buyer"]).output();
     assert_one_line_error(&locked.unwrap_or_else(|err| panic!("{err}")), "pass --password-file");
+
+    // An access order past its hour: the provider refuses it.
+    let provider = provider(&chain, &kubo, 9);
+    chain.json(2, &["asset", "buy", "1"]);
+    let first = chain.json(2, &["asset", "download", "1", "--provider", &provider.url, "-o", "first.jsonl"]);
+    let order = first["orderId"].as_str().unwrap_or_else(|| panic!("{first}")).to_owned();
+    let with_order = |out: &'static str| {
+        ["asset", "download", "1", "--provider", &provider.url, "--order", &order, "-o", out]
+    };
+    chain.json(2, &with_order("within-the-hour.jsonl"));
+    chain.rpc("evm_increaseTime", serde_json::json!([3601]));
+    chain.rpc("anvil_mine", serde_json::json!([1]));
+    assert_one_line_error(&chain.run(2, &with_order("too-late.jsonl")), "the access order expired at");
+    drop(provider);
 
     // Kubo down: publishing fails before anything is sent, and works again once Kubo is back.
     kubo.stop().unwrap_or_else(|err| panic!("{err}"));

@@ -1,6 +1,7 @@
 //! What the provider reads from the chain, with caches for what cannot change: an asset's
 //! access token and compute-only flag never change and a confirmed order is immutable, so a
-//! warm access check needs no RPC at all. An asset's digest and metadata CID can change
+//! warm access check of a single-use order needs no RPC at all (a timed one reads the latest
+//! block's time, the clock its expiry is set by). An asset's digest and metadata CID can change
 //! (`updateMetadata`), so assets are re-read after a short TTL.
 
 use std::{

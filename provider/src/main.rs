@@ -36,8 +36,13 @@ struct Args {
     keystore: Option<PathBuf>,
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
+    // SAFETY: first thing in main, before any other thread.
+    unsafe { agora_runtime::tune_cpu_threads() };
+    tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?.block_on(serve())
+}
+
+async fn serve() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
