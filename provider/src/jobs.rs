@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     access::{Refusal, recover_typed, sign_typed},
     crypto::Encryption,
+    metadata::AssetMetadata,
 };
 
 sol! {
@@ -207,6 +208,33 @@ impl Plan {
     pub fn input_cids(&self) -> Vec<String> {
         std::iter::once(self.dataset.cid.clone()).chain(self.model.as_ref().map(|m| m.cid.clone())).collect()
     }
+}
+
+/// The checks a provider admitting a job and a verifier re-running it make alike, once each
+/// input's content and metadata are known: the dataset needs a usable file name, a model must
+/// be public.
+pub fn plan_of(
+    spec: JobSpec,
+    deadline: u64,
+    dataset: (InputRef, &AssetMetadata),
+    model: Option<(U256, InputRef, &AssetMetadata)>,
+) -> Result<StoredPlan, JobRefusal> {
+    let (dataset, dataset_metadata) = dataset;
+    let dataset_file = dataset_metadata
+        .content
+        .file_name
+        .clone()
+        .filter(|name| is_plain_file_name(name))
+        .ok_or_else(|| JobRefusal::BadSpec("the dataset's metadata has no usable fileName".into()))?;
+    let model = match model {
+        Some((id, _, metadata)) if metadata.content.encryption.is_some() => {
+            return Err(JobRefusal::BadSpec(format!("model asset {id} is encrypted; models must be public")));
+        }
+        Some((_, model, _)) => Some(model),
+        None => None,
+    };
+    let dataset_encryption = dataset_metadata.content.encryption.clone();
+    Ok(StoredPlan { plan: Plan { spec, dataset, dataset_file, model, deadline }, dataset_encryption })
 }
 
 /// A [`Plan`] as persisted with its job: for a private dataset, also the dataset's encryption

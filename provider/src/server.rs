@@ -50,8 +50,7 @@ use crate::{
     crypto::{CryptoError, SCHEME},
     db::{DbError, JobRow, Store},
     jobs::{
-        self, InputRef, JobRefusal, JobStatus, MAX_DOCUMENT_BYTES, Plan, SignedJobRequest, SpecDocument,
-        StoredPlan,
+        self, InputRef, JobRefusal, JobStatus, MAX_DOCUMENT_BYTES, SignedJobRequest, SpecDocument, StoredPlan,
     },
     metadata::{AssetMetadata, ContentRef, MAX_METADATA_BYTES},
     metrics::Metrics,
@@ -666,35 +665,18 @@ async fn plan_job(state: &ProviderState, info: &JobInfo) -> Result<StoredPlan, A
     let spec = SpecDocument::parse(&spec)?;
     let dataset_id = info.job.datasetId;
     let (dataset, metadata) = job_input(state, dataset_id).await?;
-    let dataset_file = metadata
-        .content
-        .file_name
-        .clone()
-        .filter(|name| jobs::is_plain_file_name(name))
-        .ok_or_else(|| JobRefusal::BadSpec("the dataset's metadata has no usable fileName".into()))?;
     // A private dataset is decrypted by the worker, so only with a key wrapped for us.
-    let dataset_encryption = metadata.content.encryption.clone();
-    if let Some(encryption) = &dataset_encryption
+    if let Some(encryption) = &metadata.content.encryption
         && !encryption.wrapped_keys.iter().any(|wrapped| wrapped.provider == state.address())
     {
         return Err(JobRefusal::NoKey(dataset_id).into());
     }
     let model = match spec.needs_model() {
-        true => {
-            let (model, metadata) = job_input(state, info.job.algorithmId).await?;
-            if metadata.content.encryption.is_some() {
-                return Err(JobRefusal::BadSpec(format!(
-                    "model asset {} is encrypted; models must be public",
-                    info.job.algorithmId
-                ))
-                .into());
-            }
-            Some(model)
-        }
+        true => Some((info.job.algorithmId, job_input(state, info.job.algorithmId).await?)),
         false => None,
     };
-    let plan = Plan { spec: spec.job, dataset, dataset_file, model, deadline: info.job.deadline };
-    Ok(StoredPlan { plan, dataset_encryption })
+    let model = model.as_ref().map(|(id, (input, metadata))| (*id, input.clone(), metadata.as_ref()));
+    Ok(jobs::plan_of(spec.job, info.job.deadline, (dataset, &metadata), model)?)
 }
 
 /// The content of asset `asset_id` as a job input, and its metadata.

@@ -17,7 +17,7 @@ use alloy::{
 
 use crate::{
     chain::{ChainError, ChainReader, JobInfo},
-    jobs::{InputRef, MAX_DOCUMENT_BYTES, Plan, SignedReceipt, SpecDocument, StoredPlan, is_plain_file_name},
+    jobs::{InputRef, MAX_DOCUMENT_BYTES, Plan, SignedReceipt, SpecDocument, StoredPlan, plan_of},
     metadata::{AssetMetadata, MAX_METADATA_BYTES},
     storage::{Storage, StorageError},
     worker::{self, JobFailure},
@@ -121,26 +121,14 @@ pub async fn plan(
     let spec = fetch_document(storage, "the job spec", &info.spec_cid, MAX_DOCUMENT_BYTES).await?;
     let spec = SpecDocument::parse(&spec).map_err(|err| VerifyError::BadJob(err.to_string()))?;
     let (dataset, metadata) = input(chain, storage, info.job.datasetId).await?;
-    let dataset_file = metadata
-        .content
-        .file_name
-        .filter(|name| is_plain_file_name(name))
-        .ok_or_else(|| VerifyError::BadJob("the dataset's metadata has no usable fileName".into()))?;
     let model = match spec.needs_model() {
-        true => {
-            let (model, metadata) = input(chain, storage, info.job.algorithmId).await?;
-            if metadata.content.encryption.is_some() {
-                let id = info.job.algorithmId;
-                return Err(VerifyError::BadJob(format!(
-                    "model asset {id} is encrypted; models must be public"
-                )));
-            }
-            Some(model)
-        }
+        true => Some((info.job.algorithmId, input(chain, storage, info.job.algorithmId).await?)),
         false => None,
     };
-    let plan = Plan { spec: spec.job, dataset, dataset_file, model, deadline: info.job.deadline };
-    Ok((info, StoredPlan { plan, dataset_encryption: metadata.content.encryption }))
+    let model = model.as_ref().map(|(id, (input, metadata))| (*id, input.clone(), metadata));
+    let stored = plan_of(spec.job, info.job.deadline, (dataset, &metadata), model)
+        .map_err(|err| VerifyError::BadJob(err.to_string()))?;
+    Ok((info, stored))
 }
 
 /// Checks that `receipt` is the job's provider's word on the result posted on chain: signed
