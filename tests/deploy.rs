@@ -1,7 +1,8 @@
 //! Journey 1: someone deploying to a testnet. The protocol goes to a chain with Sepolia's chain
 //! id through `--network sepolia` and `SEPOLIA_RPC_URL`, exactly as the README says for the real
 //! network: a dry run first, then the deployment, a re-run that sends nothing, the manifest, the
-//! Timelock owning every parameter, and an indexer that follows the deployment from its manifest.
+//! Timelock owning every parameter, and an indexer that follows the deployment from its manifest;
+//! Base Sepolia and Polygon Amoy go through the same path.
 
 use agora_contracts::{
     agora_timelock::AgoraTimelock, compute_market::ComputeMarket, deploy::DeployParams,
@@ -102,4 +103,27 @@ fn deploy_to_a_sepolia_chain_then_rerun_and_index_it() {
     let status = indexer.get("/status");
     assert_eq!(status["chainId"], SEPOLIA, "{status}");
     assert_eq!(indexer.get("/assets")["items"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn the_other_named_testnets_deploy_through_the_same_path() {
+    for (network, rpc_env, chain_id) in
+        [("base-sepolia", "BASE_SEPOLIA_RPC_URL", 84_532), ("polygon-amoy", "POLYGON_AMOY_RPC_URL", 80_002)]
+    {
+        let chain = Chain::start(chain_id);
+        let out = chain
+            .agora()
+            .env_remove("AGORA_RPC_URL")
+            .env(rpc_env, chain.anvil.endpoint())
+            .env("AGORA_PRIVATE_KEY", chain.key(0))
+            .args(["--network", network, "deploy"])
+            .output()
+            .unwrap_or_else(|err| panic!("running agora: {err}"));
+        assert!(out.status.success(), "{network}: {}", stderr(&out));
+        let manifest = chain.manifest();
+        assert_eq!(manifest.chain_id, chain_id);
+        // The same deployer and salt give the same addresses on every chain.
+        let plan = agora_contracts::deploy::plan(chain.address(0), &DeployParams::default());
+        assert_eq!(manifest.contracts, plan.addresses, "{network}");
+    }
 }
