@@ -74,25 +74,41 @@ impl GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Bring up the whole system locally (anvil, PostgreSQL, Kubo, contracts, indexer, provider, demo).
+    ///
+    /// Example: agora dev --rpc-port 8545
     Dev(cmd::dev::DevArgs),
     /// Deploy the protocol to a network (idempotent; --dry-run prints gas and cost).
+    ///
+    /// Example: SEPOLIA_RPC_URL=https://… agora --network sepolia deploy --keystore deployer
     Deploy(cmd::deploy::DeployArgs),
     /// Manage encrypted keystores.
+    ///
+    /// Example: agora wallet new --name alice
     #[command(subcommand)]
     Wallet(cmd::wallet::WalletCommand),
-    /// Publish, inspect, buy and grant assets.
+    /// Publish, inspect, buy, download and grant assets.
+    ///
+    /// Example: agora asset buy 1 --max-price 0.01
     #[command(subcommand)]
     Asset(cmd::asset::AssetCommand),
     /// Revenue splits: who is owed what, and paying it out.
+    ///
+    /// Example: agora split release 1
     #[command(subcommand)]
     Split(cmd::split::SplitCommand),
-    /// Governance: delegate, propose, vote, queue, execute, status.
+    /// Governance: delegate, propose, vote, queue, execute, status, list.
+    ///
+    /// Example: agora dao propose --description "Fee to 1.5%" set-fee 150
     #[command(subcommand)]
     Dao(cmd::dao::DaoCommand),
     /// Compute providers: configure, register and stake, run the service, status, withdraw.
+    ///
+    /// Example: agora provider register --endpoint https://provider.example --price 0.05
     #[command(subcommand)]
     Provider(cmd::provider::ProviderCommand),
     /// Compute jobs: submit, status, result, verify (re-execute locally), dispute, refund.
+    ///
+    /// Example: agora job verify 3 --dataset notes.jsonl
     #[command(subcommand)]
     Job(cmd::job::JobCommand),
 }
