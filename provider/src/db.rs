@@ -1,5 +1,5 @@
-//! The provider's own state in SQLite: used nonces, served single-use orders and verified
-//! content, so a restarted provider refuses what it refused before. Migrations live in
+//! The provider's own state in SQLite: used nonces, served single-use orders and the bytes
+//! sent for each, verified content, so a restarted provider refuses what it refused before. Migrations live in
 //! `provider/migrations` and run on open.
 
 use std::{path::Path, str::FromStr, time::Duration};
@@ -114,6 +114,42 @@ impl Store {
         .await
         .map_err(err("record a served order"))?;
         Ok(())
+    }
+
+    /// Bytes sent so far for the single-use order, over all its responses.
+    pub async fn order_bytes(&self, access_token: Address, order_id: U256) -> Result<u64, DbError> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT bytes_sent FROM order_bytes WHERE access_token = ? AND order_id = ?")
+                .bind(access_token.to_string())
+                .bind(order_id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err("look up an order's bytes sent"))?;
+        Ok(row.map_or(0, |(bytes,)| u64::try_from(bytes).unwrap_or(0)))
+    }
+
+    /// Adds `bytes` to what the single-use order was sent; returns the new total.
+    pub async fn add_order_bytes(
+        &self,
+        access_token: Address,
+        order_id: U256,
+        bytes: u64,
+        now: u64,
+    ) -> Result<u64, DbError> {
+        let (total,): (i64,) = sqlx::query_as(
+            "INSERT INTO order_bytes (access_token, order_id, bytes_sent, updated_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (access_token, order_id) DO UPDATE \
+             SET bytes_sent = bytes_sent + excluded.bytes_sent, updated_at = excluded.updated_at \
+             RETURNING bytes_sent",
+        )
+        .bind(access_token.to_string())
+        .bind(order_id.to_string())
+        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+        .bind(now as i64)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err("record an order's bytes sent"))?;
+        Ok(u64::try_from(total).unwrap_or(0))
     }
 
     /// Whether `cid` was checked against `digest` before.
@@ -352,6 +388,26 @@ mod tests {
         assert!(store.cancel_queued_job(U256::from(3), 5).await.unwrap());
         assert!(!store.cancel_queued_job(U256::from(2), 5).await.unwrap(), "only queued jobs cancel at once");
         assert!(!store.start_job(U256::from(3), 6).await.unwrap(), "a cancelled job never runs");
+    }
+
+    #[tokio::test]
+    async fn bytes_sent_per_order_add_up_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("provider.sqlite");
+        let (token, other_token) = (Address::repeat_byte(2), Address::repeat_byte(3));
+        let store = Store::open(&path).await.unwrap();
+        assert_eq!(store.order_bytes(token, U256::from(7)).await.unwrap(), 0, "nothing sent yet");
+        assert_eq!(store.add_order_bytes(token, U256::from(7), 1000, 1).await.unwrap(), 1000);
+        assert_eq!(store.add_order_bytes(token, U256::from(7), 234, 2).await.unwrap(), 1234);
+        assert_eq!(store.add_order_bytes(token, U256::from(8), 5, 2).await.unwrap(), 5, "per order");
+        assert_eq!(store.add_order_bytes(other_token, U256::from(7), 9, 2).await.unwrap(), 9, "per token");
+        store.close().await;
+
+        let store = Store::open(&path).await.unwrap();
+        assert_eq!(store.order_bytes(token, U256::from(7)).await.unwrap(), 1234, "totals survive a restart");
+        assert_eq!(store.add_order_bytes(token, U256::from(7), 1, 3).await.unwrap(), 1235);
+        assert_eq!(store.order_bytes(token, U256::from(8)).await.unwrap(), 5);
+        assert_eq!(store.order_bytes(other_token, U256::from(8)).await.unwrap(), 0);
     }
 
     #[tokio::test]

@@ -5,9 +5,10 @@
 //! request's expiry, the signature (recovering the consumer), the nonce (once per signer),
 //! the asset (exists, not compute-only), the access order on the asset's access token (exists,
 //! the signer's, bound to this provider, not expired; single-use: never served and not being
-//! served). Then it resolves the metadata and streams the content — decrypted when private —
-//! with `Content-Length` and `Range` support. A full download is checked against the on-chain
-//! sha-256 while it streams (the last chunk is held back until the digest matches); a ranged
+//! served). Then it resolves the metadata, checks that a single-use order's responses stay
+//! within [`DOWNLOAD_ALLOWANCE_FACTOR`] times the content's size, and streams the content —
+//! decrypted when private — with `Content-Length` and `Range` support. A full download is
+//! checked against the on-chain sha-256 while it streams (the last chunk is held back until the digest matches); a ranged
 //! download is served only from content already checked end to end once.
 
 use std::{
@@ -38,7 +39,10 @@ use axum::{
 };
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::json;
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, Semaphore},
+};
 use tower::{BoxError, ServiceBuilder};
 
 use agora_runtime::Progress;
@@ -152,6 +156,16 @@ const CACHED_METADATA: usize = 1024;
 /// Content known to match its digest, kept in memory (SQLite remembers them all).
 const CACHED_VERIFIED: usize = 65_536;
 
+/// How many times the content's size a single-use order may be sent in all, over all its
+/// responses. A single-use order is marked served only when a response reaches the content's
+/// end, so an unfinished download can be resumed with a `Range`; without a cap, ranges that stop
+/// short of the end would download the content any number of times on one order. Twice is one
+/// full download plus one full retry of an interrupted one (a resume re-sends at most what the
+/// broken connection had buffered), and no more.
+pub const DOWNLOAD_ALLOWANCE_FACTOR: u64 = 2;
+/// How long a stopping provider waits for cut-off single-use downloads to record their bytes.
+const SETTLE_ON_SHUTDOWN: Duration = Duration::from_secs(5);
+
 /// Everything the handlers share.
 pub struct ProviderState {
     identity: Identity,
@@ -165,6 +179,8 @@ pub struct ProviderState {
     metrics: Metrics,
     downloads: Arc<Semaphore>,
     in_flight: Mutex<HashSet<(Address, U256)>>,
+    /// Woken whenever a single-use order leaves `in_flight`.
+    released: Notify,
     metadata: RwLock<BoundedMap<String, Arc<AssetMetadata>>>,
     verified: RwLock<BoundedMap<(String, B256), ()>>,
     jobs: OnceLock<Arc<Jobs>>,
@@ -204,6 +220,7 @@ impl ProviderState {
             limits,
             metrics: Metrics::default(),
             in_flight: Mutex::default(),
+            released: Notify::new(),
             metadata: RwLock::new(BoundedMap::new(CACHED_METADATA)),
             verified: RwLock::new(BoundedMap::new(CACHED_VERIFIED)),
             jobs: OnceLock::new(),
@@ -233,6 +250,24 @@ impl ProviderState {
     /// Turns compute jobs on (once, at startup); without it `/v1/jobs` answers 503.
     pub fn enable_jobs(&self, jobs: Arc<Jobs>) {
         let _ = self.jobs.set(jobs);
+    }
+
+    /// Waits, at most `within`, until no single-use download is in flight: a response cut off
+    /// by a shutdown records its bytes from a task of its own, before its order is released.
+    async fn single_use_idle(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let mut released = std::pin::pin!(self.released.notified());
+            released.as_mut().enable();
+            let busy = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len();
+            if busy == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, released).await.is_err() {
+                tracing::warn!(busy, "single-use downloads still recording their bytes at shutdown");
+                return;
+            }
+        }
     }
 }
 
@@ -277,7 +312,9 @@ pub async fn serve(
         idle_timeout: state.limits.idle_timeout,
     };
     let listener = GuardedListener::new(listener, limits);
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let result = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
+    state.single_use_idle(SETTLE_ON_SHUTDOWN).await;
+    result
 }
 
 /// Unix time now.
@@ -301,6 +338,22 @@ pub enum ApiError {
         status: StatusCode,
         /// What is wrong.
         message: String,
+    },
+    /// A single-use order's responses sent, or with this one would send, more than its
+    /// allowance ([`DOWNLOAD_ALLOWANCE_FACTOR`] times the content's size).
+    #[error(
+        "order {order} has used its download allowance: {sent} of {allowance} bytes served, \
+         {requested} more requested"
+    )]
+    AllowanceUsed {
+        /// The order.
+        order: U256,
+        /// Bytes its responses sent so far.
+        sent: u64,
+        /// The most its responses may send in all.
+        allowance: u64,
+        /// What this request would send.
+        requested: u64,
     },
     /// The `Range` header cannot be served.
     #[error("{source}")]
@@ -368,6 +421,7 @@ impl ApiError {
                 JobRefusal::BadSpec(_) => StatusCode::UNPROCESSABLE_ENTITY,
             },
             Self::BadRequest { status, .. } => *status,
+            Self::AllowanceUsed { .. } => StatusCode::GONE,
             Self::Range { source: RangeError::Malformed, .. } => StatusCode::BAD_REQUEST,
             Self::Range { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -486,8 +540,19 @@ impl Drop for Admission {
     fn drop(&mut self) {
         if let Some(key) = self.single_use {
             self.state.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&key);
+            self.state.released.notify_waiters();
         }
     }
+}
+
+/// Refuses a response of `requested` bytes for a single-use order whose responses already sent
+/// `sent` bytes, when the total would pass the order's allowance for content of `size` bytes.
+fn check_allowance(order: U256, sent: u64, requested: u64, size: u64) -> Result<(), ApiError> {
+    let allowance = size.saturating_mul(DOWNLOAD_ALLOWANCE_FACTOR);
+    if sent.saturating_add(requested) > allowance {
+        return Err(ApiError::AllowanceUsed { order, sent, allowance, requested });
+    }
+    Ok(())
 }
 
 /// What the access check established.
@@ -541,6 +606,10 @@ async fn handle_download(
     }
     let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
     let length = if size == 0 { 0 } else { end - start + 1 };
+    // The order stays in flight until its responses' bytes are recorded, so this total is final.
+    if let Some((token, order)) = admitted.admission.single_use {
+        check_allowance(order, state.store.order_bytes(token, order).await?, length, size)?;
+    }
     let body_stream = match range {
         None => verify_digest(plaintext(state, content, 0, size).await?, content.cid.clone(), digest),
         Some(_) => {
@@ -950,7 +1019,10 @@ async fn ensure_verified(state: &ProviderState, content: &ContentRef, digest: B2
 /// download proved: a single-use order delivered through the content's last byte is served; a
 /// full, digest-checked download verifies the content. (With `Content-Length` set the
 /// connection may never poll the end of the stream, so completion is detected by length.)
-/// Dropping the stream (client gone) releases the admission without recording anything.
+/// However the response ends — complete, failed, or dropped because the client is gone — the
+/// bytes it handed to the connection are added to a single-use order's total before the order
+/// is released, so the next request on it is checked against the new total. (Bytes still
+/// buffered by a connection that breaks count as sent: the allowance leaves room for that.)
 fn finish_stream(
     state: Arc<ProviderState>,
     admitted: Admitted,
@@ -965,40 +1037,69 @@ fn finish_stream(
         admitted: Option<Admitted>,
         inner: ByteStream,
         remaining: u64,
+        sent: u64,
         reaches_end: bool,
         cid: String,
         full: bool,
     }
-    let run = Run { state, admitted: Some(admitted), inner, remaining: length, reaches_end, cid, full };
+    impl Run {
+        /// Records the bytes sent while the admission is still held: if the response is dropped
+        /// meanwhile, `drop` records them instead (counting twice rather than not at all).
+        async fn record(&mut self) {
+            if let Some(admitted) = &self.admitted {
+                record_sent(&self.state, admitted, self.sent).await;
+            }
+            self.sent = 0;
+        }
+    }
+    impl Drop for Run {
+        // Dropped before it ended: the client went away (or the server stopped) mid-response.
+        fn drop(&mut self) {
+            let Some(admitted) = self.admitted.take() else { return };
+            let (state, sent) = (self.state.clone(), self.sent);
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    // The order is released (`admitted` dropped) only once its bytes are stored.
+                    runtime.spawn(async move { record_sent(&state, &admitted, sent).await });
+                }
+                Err(_) => tracing::error!(sent, "no runtime to record a cut-off download's bytes"),
+            }
+        }
+    }
+    let run =
+        Run { state, admitted: Some(admitted), inner, remaining: length, sent: 0, reaches_end, cid, full };
     stream::unfold(run, |mut run| async move {
         run.admitted.as_ref()?;
         if run.remaining == 0 {
+            run.record().await;
             complete(&run.state, run.admitted.take()?, run.reaches_end, &run.cid, run.full).await;
             return None;
         }
         match run.inner.next().await {
             Some(Ok(chunk)) => {
                 run.state.metrics.bytes_served.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                run.sent += chunk.len() as u64;
                 run.remaining = run.remaining.saturating_sub(chunk.len() as u64);
-                if run.remaining == 0
-                    && let Some(admitted) = run.admitted.take()
-                {
-                    complete(&run.state, admitted, run.reaches_end, &run.cid, run.full).await;
-                    // Keep the stream open for the chunk; the next poll ends it.
-                    run.admitted = None;
-                    return Some((Ok(chunk), run));
+                if run.remaining == 0 {
+                    // Recorded before the last chunk goes out; the next poll ends the stream.
+                    run.record().await;
+                    if let Some(admitted) = run.admitted.take() {
+                        complete(&run.state, admitted, run.reaches_end, &run.cid, run.full).await;
+                    }
                 }
                 Some((Ok(chunk), run))
             }
             Some(Err(err)) => {
                 Metrics::inc(&run.state.metrics.downloads_failed);
                 tracing::warn!(error = %err, cid = %run.cid, "download failed mid-stream");
+                run.record().await;
                 run.admitted = None;
                 Some((Err(err), run))
             }
             None => {
                 // The source ended before `length` bytes: a short read is a failure.
                 Metrics::inc(&run.state.metrics.downloads_failed);
+                run.record().await;
                 run.admitted = None;
                 let err = StorageError::Protocol {
                     action: format!("stream {}", run.cid),
@@ -1008,6 +1109,16 @@ fn finish_stream(
             }
         }
     })
+}
+
+/// Adds what a response sent to its single-use order's total.
+async fn record_sent(state: &ProviderState, admitted: &Admitted, sent: u64) {
+    if let Some((token, order_id)) = admitted.admission.single_use
+        && sent > 0
+        && let Err(err) = state.store.add_order_bytes(token, order_id, sent, now()).await
+    {
+        tracing::error!(error = %err, %order_id, sent, "recording a single-use order's bytes failed");
+    }
 }
 
 async fn complete(state: &ProviderState, admitted: Admitted, reaches_end: bool, cid: &str, full: bool) {
@@ -1152,4 +1263,24 @@ pub async fn run(
     }
     store.close().await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_use_order_is_sent_at_most_twice_its_content() {
+        let order = U256::from(3);
+        assert!(check_allowance(order, 0, 100, 100).is_ok(), "one full download");
+        assert!(check_allowance(order, 60, 100, 100).is_ok(), "a full retry after an interruption");
+        assert!(check_allowance(order, 199, 1, 100).is_ok(), "up to the allowance exactly");
+        let refused = check_allowance(order, 199, 2, 100).unwrap_err();
+        assert_eq!(refused.status(), StatusCode::GONE);
+        assert_eq!(
+            refused.to_string(),
+            "order 3 has used its download allowance: 199 of 200 bytes served, 2 more requested"
+        );
+        assert!(check_allowance(order, 0, 0, 0).is_ok(), "empty content is still served once");
+    }
 }

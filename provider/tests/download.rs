@@ -445,3 +445,49 @@ async fn slow_and_idle_clients_are_disconnected_and_others_are_still_served() ->
     ensure!(health.status() == 200, "health: {}", health.status());
     provider.stop().await
 }
+
+#[tokio::test]
+async fn short_ranges_on_a_single_use_order_stop_at_twice_the_content_even_across_a_restart() -> Result<()> {
+    let stack = Stack::start().await?;
+    let data = content(100_000, 21);
+    let size = data.len() as u64;
+    let (asset, _) = stack.publish_public(&data, 0).await?;
+    let order = stack.buy_and_consume(BUYER, asset, stack.provider_address()).await?;
+    let provider = stack.serve().await?;
+
+    // Everything but the last byte, again and again: the order is never served, but what its
+    // responses send is capped at twice the content.
+    let short = format!("bytes=0-{}", size - 2);
+    let mut nonce = 1;
+    let refusal = loop {
+        let request = stack.request(BUYER, asset, order, nonce)?;
+        nonce += 1;
+        let response = stack.download(&provider, &request, Some(&short)).await?;
+        if response.status() != 206 {
+            break response;
+        }
+        assert_eq!(&response.bytes().await?[..], &data[..data.len() - 1]);
+        ensure!(nonce < 10, "short ranges were never refused");
+    };
+    assert_eq!(nonce, 4, "two short ranges fit in the allowance, the third does not");
+    let refused = format!(
+        "order {order} has used its download allowance: {} of {} bytes served",
+        2 * (size - 1),
+        2 * size
+    );
+    expect_refusal(refusal, 410, &refused).await?;
+
+    // A restarted provider keeps the count: still refused, and only what fits is served.
+    provider.stop().await?;
+    let provider = stack.serve().await?;
+    let after_restart =
+        stack.download(&provider, &stack.request(BUYER, asset, order, nonce)?, Some(&short)).await?;
+    expect_refusal(after_restart, 410, &refused).await?;
+    let fits =
+        stack.download(&provider, &stack.request(BUYER, asset, order, nonce + 1)?, Some("bytes=0-1")).await?;
+    assert_eq!(fits.status(), 206);
+    assert_eq!(&fits.bytes().await?[..], &data[..2]);
+    let whole = stack.download(&provider, &stack.request(BUYER, asset, order, nonce + 2)?, None).await?;
+    expect_refusal(whole, 410, &format!("{0} of {0} bytes served, {size} more requested", 2 * size)).await?;
+    provider.stop().await
+}
