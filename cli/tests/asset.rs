@@ -4,104 +4,17 @@
 
 mod common;
 
+use alloy::primitives::Address;
 use common::*;
-use std::{
-    path::Path,
-    process::{Command, Output},
-};
-
-use agora_deploy::services::kubo::KuboDaemon;
-use alloy::{
-    node_bindings::{Anvil, AnvilInstance},
-    primitives::{Address, U256},
-};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// A key whose account holds nothing.
 const POOR_KEY: &str = "0x0000000000000000000000000000000000000000000000000000000000000001";
 
-/// anvil with the protocol deployed by `agora deploy --preset local`, in a temporary folder
-/// that holds the manifest.
-struct Stack {
-    chain: AnvilInstance,
-    dir: tempfile::TempDir,
-    ipfs_api: String,
-}
-
-impl Stack {
-    fn start(ipfs_api: String) -> Self {
-        let chain = Anvil::at(anvil_path()).spawn();
-        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("tempdir: {err}"));
-        let stack = Self { chain, dir, ipfs_api };
-        let out = run(stack.agora_with_key(DEV_KEY).args(["deploy", "--preset", "local"]));
-        assert!(out.status.success(), "{}", stderr(&out));
-        stack
-    }
-
-    fn key(&self, account: usize) -> String {
-        alloy::hex::encode_prefixed(self.chain.keys()[account].to_bytes())
-    }
-
-    fn address(&self, account: usize) -> Address {
-        self.chain.addresses()[account]
-    }
-
-    /// `agora` as `key`, on this chain, with a clean environment.
-    fn agora_with_key(&self, key: &str) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_agora"));
-        command
-            .current_dir(self.dir.path())
-            .env_remove("AGORA_NETWORK")
-            .env_remove("AGORA_KEYSTORE")
-            .env("AGORA_RPC_URL", self.chain.endpoint())
-            .env("AGORA_IPFS_API", &self.ipfs_api)
-            .env("AGORA_PRIVATE_KEY", key);
-        command
-    }
-
-    /// `agora <args>` as anvil's dev account `account`.
-    fn agora(&self, account: usize, args: &[&str]) -> Output {
-        run(self.agora_with_key(&self.key(account)).args(args))
-    }
-
-    /// `agora --json <args>` as `account`, which must succeed.
-    fn json(&self, account: usize, args: &[&str]) -> Value {
-        let out = run(self.agora_with_key(&self.key(account)).arg("--json").args(args));
-        assert!(out.status.success(), "agora {args:?}: {}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}: {}", stdout(&out)))
-    }
-}
-
-fn address_of(value: &Value) -> Address {
-    value.as_str().and_then(|text| text.parse().ok()).unwrap_or_else(|| panic!("not an address: {value}"))
-}
-
-fn write_file(dir: &Path, name: &str, len: usize) -> (String, String) {
-    let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
-    let path = dir.join(name);
-    std::fs::write(&path, &data).unwrap_or_else(|err| panic!("writing {}: {err}", path.display()));
-    (path.to_string_lossy().into_owned(), format!("0x{}", alloy::hex::encode(Sha256::digest(&data))))
-}
-
-/// Deploys a 6-decimal permit stablecoin from `key` and mints `amount` base units to `to`.
-fn stablecoin(chain: &AnvilInstance, key: &str, to: Address, amount: u64) -> Address {
-    use agora_contracts::{mocks::MockStablecoin, signing_provider, tx};
-    let signer: alloy::signers::local::PrivateKeySigner = key.parse().unwrap_or_else(|err| panic!("{err}"));
-    let url = chain.endpoint_url();
-    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|err| panic!("tokio: {err}"));
-    runtime.block_on(async move {
-        let provider = signing_provider(url, signer);
-        let token = MockStablecoin::deploy(provider).await.unwrap_or_else(|err| panic!("deploy mUSD: {err}"));
-        tx::send("mint", token.mint(to, U256::from(amount))).await.unwrap_or_else(|err| panic!("{err}"));
-        *token.address()
-    })
-}
-
 #[test]
 fn publishes_buys_grants_updates_and_releases_a_split() {
-    let kubo = KuboDaemon::start().unwrap_or_else(|err| panic!("{err}"));
-    let stack = Stack::start(kubo.api_url());
+    let stack = Stack::with_kubo();
+    let kubo = stack.kubo();
     let (publisher, buyer, friend, alice, bob) = (1, 2, 3, 5, 6);
     let (file, digest) = write_file(stack.dir.path(), "finches.csv", 300 * 1024);
 
@@ -196,7 +109,7 @@ fn publishes_buys_grants_updates_and_releases_a_split() {
     assert_one_line_error(&stack.agora(buyer, &["split", "release", "1"]), "nothing to release");
 
     // An ERC-20 listing, bought with a permit in one transaction.
-    let usd = stablecoin(&stack.chain, DEV_KEY, stack.address(buyer), 10_000_000).to_string();
+    let usd = stack.stablecoin(0, stack.address(buyer), 10_000_000).to_string();
     let (file, _) = write_file(stack.dir.path(), "weights.bin", 1024);
     let published = stack.json(
         publisher,
@@ -222,8 +135,8 @@ fn publishes_buys_grants_updates_and_releases_a_split() {
 
 #[test]
 fn publishes_a_model_folder_as_the_manifest_of_its_files() {
-    let kubo = KuboDaemon::start().unwrap_or_else(|err| panic!("{err}"));
-    let stack = Stack::start(kubo.api_url());
+    let stack = Stack::with_kubo();
+    let kubo = stack.kubo();
     let folder = stack.dir.path().join("tiny-model");
     std::fs::create_dir(&folder).unwrap();
     let mut local = std::collections::BTreeMap::new();
@@ -247,7 +160,7 @@ fn publishes_a_model_folder_as_the_manifest_of_its_files() {
     // The content is the manifest: its sha-256 is the on-chain digest, and every file it lists
     // is on IPFS under its CID with the sha-256 it records, which is the local file's.
     let manifest_bytes = ipfs_cat(published["contentCid"].as_str().unwrap());
-    let digest = format!("0x{}", alloy::hex::encode(Sha256::digest(&manifest_bytes)));
+    let digest = sha256_hex(&manifest_bytes);
     assert_eq!(published["contentDigest"], digest);
     assert_eq!(stack.json(2, &["asset", "show", "1"])["contentDigest"], digest);
     let manifest = agora_provider::jobs::ModelManifest::parse(&manifest_bytes).unwrap();
@@ -284,7 +197,7 @@ fn publishes_a_model_folder_as_the_manifest_of_its_files() {
 #[test]
 fn bad_asset_input_gets_one_line_errors_and_exit_code_1() {
     // Kubo is down (nothing listens on this port) in this test.
-    let stack = Stack::start("http://127.0.0.1:9".into());
+    let stack = Stack::with_ipfs_api("http://127.0.0.1:9".into());
     let (file, _) = write_file(stack.dir.path(), "data.csv", 10);
     let publish = |extra: &[&str]| {
         let mut args = vec!["asset", "publish", &file, "--kind", "dataset"];

@@ -7,7 +7,6 @@ mod common;
 
 use std::{
     io::{BufRead, BufReader},
-    net::TcpListener,
     process::{Command, Stdio},
     sync::mpsc,
     time::Duration,
@@ -16,15 +15,9 @@ use std::{
 use agora_provider::jobs::ModelManifest;
 use common::*;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// anvil's second dev account, which `agora dev` runs its provider as.
 const PROVIDER_ADDRESS: &str = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8";
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|err| panic!("bind: {err}"));
-    listener.local_addr().map(|a| a.port()).unwrap_or_else(|err| panic!("{err}"))
-}
 
 fn get(url: &str) -> String {
     let out = run(Command::new("curl").args(["-sf", "--max-time", "5", url]));
@@ -44,24 +37,6 @@ fn ipfs_cat(api: &str, cid: &str) -> Vec<u8> {
     let out = run(Command::new("curl").args(["-sf", "--max-time", "60", "-X", "POST", &url]));
     assert!(out.status.success(), "ipfs cat {cid} failed: {}", stderr(&out));
     out.stdout
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    format!("0x{}", alloy::hex::encode(Sha256::digest(bytes)))
-}
-
-/// The all-MiniLM-L6-v2 folder `agora dev` publishes; missing, it fails the test (never skips).
-fn model_dir() -> std::path::PathBuf {
-    let dir = std::env::var_os("AGORA_MODEL_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
-        std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/agora/models/all-MiniLM-L6-v2")
-    });
-    assert!(
-        dir.join("model.safetensors").is_file(),
-        "the all-MiniLM-L6-v2 model is missing at {}: run ./scripts/setup.sh (or scripts/model.sh) first",
-        dir.display()
-    );
-    dir
 }
 
 /// The demo's model asset, as the indexer serves it, is the manifest of MiniLM's files: its

@@ -9,20 +9,14 @@ mod common;
 use common::*;
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Output,
     time::{Duration, Instant},
 };
 
 use agora_contracts::Deployment;
-use agora_deploy::services::kubo::KuboDaemon;
 use agora_provider::{Identity, Limits, ProviderState, chain::ChainReader, db::Store, storage::Storage};
-use alloy::{
-    node_bindings::{Anvil, AnvilInstance},
-    primitives::Address,
-    signers::local::PrivateKeySigner,
-};
+use alloy::{node_bindings::AnvilInstance, primitives::Address, signers::local::PrivateKeySigner};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// anvil accounts: the provider's key, the publisher, the buyer.
 const PROVIDER: usize = 3;
@@ -94,63 +88,30 @@ impl Drop for RunningProvider {
 }
 
 /// Kubo, anvil with the protocol deployed by `agora deploy --preset local`, and a provider.
-struct Stack {
+struct Downloads {
     // Dropped first: the provider reads from the others.
     provider: RunningProvider,
-    kubo: KuboDaemon,
-    chain: AnvilInstance,
-    dir: tempfile::TempDir,
+    stack: Stack,
 }
 
-impl Stack {
+impl std::ops::Deref for Downloads {
+    type Target = Stack;
+
+    fn deref(&self) -> &Stack {
+        &self.stack
+    }
+}
+
+impl Downloads {
     fn start() -> Self {
-        let kubo = KuboDaemon::start().unwrap_or_else(|err| {
-            panic!(
-                "cannot start Kubo ({err}); run ./scripts/setup.sh (it builds Kubo with ./scripts/kubo.sh)"
-            )
-        });
-        let chain = Anvil::at(anvil_path()).spawn();
-        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("tempdir: {err}"));
-        let deployed =
-            run(agora_in(&chain, dir.path(), &kubo.api_url(), DEV_KEY).args(["deploy", "--preset", "local"]));
-        assert!(deployed.status.success(), "{}", stderr(&deployed));
+        let stack = Stack::with_kubo();
         let provider = RunningProvider::start(
-            &chain,
-            &dir.path().join("deploy/deployments/31337.json"),
-            kubo.api_url(),
-            dir.path().join("provider.sqlite"),
+            &stack.chain,
+            &stack.path("deploy/deployments/31337.json"),
+            stack.kubo().api_url(),
+            stack.path("provider.sqlite"),
         );
-        Self { provider, kubo, chain, dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn key(&self, account: usize) -> String {
-        alloy::hex::encode_prefixed(self.chain.keys()[account].to_bytes())
-    }
-
-    fn address(&self, account: usize) -> Address {
-        self.chain.addresses()[account]
-    }
-
-    /// `agora <args>` as anvil's account `account`.
-    fn command(&self, account: usize, args: &[&str]) -> Command {
-        let mut command = agora_in(&self.chain, self.dir.path(), &self.kubo.api_url(), &self.key(account));
-        command.args(args);
-        command
-    }
-
-    fn agora(&self, account: usize, args: &[&str]) -> Output {
-        run(&mut self.command(account, args))
-    }
-
-    /// `agora --json <args>` as `account`, which must succeed.
-    fn json(&self, account: usize, args: &[&str]) -> Value {
-        let out = run(self.command(account, &[]).arg("--json").args(args));
-        assert!(out.status.success(), "agora {args:?}: {}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}: {}", stdout(&out)))
+        Self { provider, stack }
     }
 
     /// `asset download <id> --provider <ours> -o <output> [extra]` as the buyer, in JSON.
@@ -164,9 +125,7 @@ impl Stack {
 
     /// Publishes `data` as `name` with `extra` flags; the asset id.
     fn publish(&self, name: &str, data: &[u8], extra: &[&str]) -> Value {
-        let path = self.path(name);
-        std::fs::write(&path, data).unwrap_or_else(|err| panic!("writing {}: {err}", path.display()));
-        let path = path.to_string_lossy();
+        let path = self.write(name, data);
         let mut args = vec!["asset", "publish", &path, "--kind", "dataset", "--price", "0.001"];
         args.extend_from_slice(extra);
         self.json(PUBLISHER, &args)
@@ -175,39 +134,19 @@ impl Stack {
     /// Access tokens of asset `id` the buyer holds.
     fn tokens(&self, id: &str) -> u64 {
         let shown = self.json(BUYER, &["asset", "show", id]);
-        let token: Address =
-            shown["accessToken"].as_str().and_then(|t| t.parse().ok()).unwrap_or_else(|| panic!("{shown}"));
+        let token = address_of(&shown["accessToken"]);
         let provider = alloy::providers::ProviderBuilder::new().connect_http(self.chain.endpoint_url());
         let erc20 = agora_contracts::erc::IERC20::new(token, provider);
         let buyer = self.address(BUYER);
-        let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|err| panic!("tokio: {err}"));
-        let balance = runtime
+        let balance = self
             .block_on(async { erc20.balanceOf(buyer).call().await })
             .unwrap_or_else(|err| panic!("{err}"));
         u64::try_from(balance).unwrap_or_else(|err| panic!("{err}"))
     }
 }
 
-/// `agora` on `chain`, in `dir`, as `key`, with a clean environment.
-fn agora_in(chain: &AnvilInstance, dir: &Path, ipfs_api: &str, key: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_agora"));
-    command
-        .current_dir(dir)
-        .env_remove("AGORA_NETWORK")
-        .env_remove("AGORA_KEYSTORE")
-        .env_remove("AGORA_PROVIDER_URL")
-        .env("AGORA_RPC_URL", chain.endpoint())
-        .env("AGORA_IPFS_API", ipfs_api)
-        .env("AGORA_PRIVATE_KEY", key);
-    command
-}
-
 fn content(len: usize, seed: u64) -> Vec<u8> {
     (0..len as u64).map(|i| ((i * 2_654_435_761 + seed) >> 7) as u8).collect()
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    format!("0x{}", alloy::hex::encode(Sha256::digest(data)))
 }
 
 fn read(path: &Path) -> Vec<u8> {
@@ -216,7 +155,7 @@ fn read(path: &Path) -> Vec<u8> {
 
 #[test]
 fn a_public_asset_downloads_resumes_and_refuses_clearly() {
-    let stack = Stack::start();
+    let stack = Downloads::start();
     let data = content(300 * 1024 + 3, 1);
     // A timed order serves repeatedly, so the same order can be resumed from any `.part`.
     let published = stack.publish("finches.csv", &data, &["--access-duration", "3600"]);
@@ -284,7 +223,7 @@ fn a_public_asset_downloads_resumes_and_refuses_clearly() {
 
 #[test]
 fn an_interrupted_single_use_download_resumes_with_the_order_it_remembered() {
-    let stack = Stack::start();
+    let stack = Downloads::start();
     let data = content(48 * 1024 * 1024, 2);
     let id = stack.publish("big.bin", &data, &[])["assetId"].as_str().unwrap_or_default().to_owned();
     stack.json(BUYER, &["asset", "buy", &id]);
@@ -327,7 +266,7 @@ fn an_interrupted_single_use_download_resumes_with_the_order_it_remembered() {
 
 #[test]
 fn a_private_asset_is_encrypted_on_ipfs_and_round_trips_through_its_provider() {
-    let stack = Stack::start();
+    let stack = Downloads::start();
     let data = content(3 * 64 * 1024 + 4321, 3);
     let published = stack.publish("secret.csv", &data, &["--private", "--provider", &stack.provider.url]);
     let id = published["assetId"].as_str().unwrap_or_default().to_owned();
@@ -339,7 +278,7 @@ fn a_private_asset_is_encrypted_on_ipfs_and_round_trips_through_its_provider() {
 
     // IPFS holds ciphertext (one 16-byte tag per 64 KiB chunk), never the plaintext.
     let cat = |cid: &Value| {
-        let out = stack.kubo.command().args(["cat", cid.as_str().unwrap_or_default()]).output();
+        let out = stack.kubo().command().args(["cat", cid.as_str().unwrap_or_default()]).output();
         out.unwrap_or_else(|err| panic!("ipfs cat: {err}")).stdout
     };
     let stored = cat(&published["contentCid"]);

@@ -9,25 +9,15 @@
 mod common;
 
 use common::*;
-use std::{
-    path::PathBuf,
-    process::{Command, Output, Stdio},
-    time::{Duration, Instant},
-};
+use std::process::Stdio;
 
-use agora_contracts::{
-    Agora, ComputeMarket, Deployment, compute_market::IComputeMarket, mocks::MockStablecoin,
-    signing_provider, tx,
-};
-use agora_deploy::services::kubo::KuboDaemon;
+use agora_contracts::{ComputeMarket, compute_market::IComputeMarket, mocks::MockStablecoin, tx};
+use agora_deploy::services::model::MINILM_FILES;
 use alloy::{
-    node_bindings::{Anvil, AnvilInstance},
     primitives::{Address, B256, U256},
     providers::{Provider, ProviderBuilder, ext::AnvilApi},
-    signers::local::PrivateKeySigner,
 };
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::json;
 
 /// anvil's accounts.
 const PUBLISHER: usize = 1;
@@ -41,112 +31,8 @@ const SENTENCES: &str = "{\"text\":\"A man is eating food.\"}\n\
 {\"text\":\"The new movie is awesome.\"}\n\
 {\"text\":\"Two dogs play in the snow.\"}\n";
 
-/// The all-MiniLM-L6-v2 folder: `AGORA_MODEL_DIR`, else the cache. Fails (never skips) when
-/// it is missing.
-fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("AGORA_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/agora/models/all-MiniLM-L6-v2")
-    });
-    assert!(
-        dir.join("model.safetensors").is_file(),
-        "the all-MiniLM-L6-v2 model is missing at {}: run ./scripts/setup.sh (or scripts/model.sh) first",
-        dir.display()
-    );
-    dir
-}
-
-fn address_of(value: &Value) -> Address {
-    value.as_str().and_then(|text| text.parse().ok()).unwrap_or_else(|| panic!("not an address: {value}"))
-}
-
-struct Stack {
-    chain: AnvilInstance,
-    dir: tempfile::TempDir,
-    kubo: KuboDaemon,
-}
-
+/// The steps of a compute job, on the shared [`Stack`] (run with Kubo).
 impl Stack {
-    fn start() -> Self {
-        let kubo = KuboDaemon::start().unwrap_or_else(|err| {
-            panic!(
-                "cannot start Kubo ({err}); run ./scripts/setup.sh (it builds Kubo with ./scripts/kubo.sh)"
-            )
-        });
-        let chain = Anvil::at(anvil_path()).spawn();
-        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("tempdir: {err}"));
-        let stack = Self { chain, dir, kubo };
-        let out = run(stack.agora_with_key(DEV_KEY).args(["deploy", "--preset", "local"]));
-        assert!(out.status.success(), "{}", stderr(&out));
-        stack
-    }
-
-    fn key(&self, account: usize) -> String {
-        alloy::hex::encode_prefixed(self.chain.keys()[account].to_bytes())
-    }
-
-    fn address(&self, account: usize) -> Address {
-        self.chain.addresses()[account]
-    }
-
-    fn agora_with_key(&self, key: &str) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_agora"));
-        command
-            .current_dir(self.dir.path())
-            .env_remove("AGORA_NETWORK")
-            .env_remove("AGORA_KEYSTORE")
-            .env_remove("AGORA_PASSWORD_FILE")
-            .env_remove("AGORA_PROVIDER_CONFIG")
-            .env("AGORA_KEYSTORE_DIR", self.dir.path().join("keystores"))
-            .env("AGORA_RPC_URL", self.chain.endpoint())
-            .env("AGORA_IPFS_API", self.kubo.api_url())
-            .env("AGORA_PRIVATE_KEY", key);
-        command
-    }
-
-    fn agora(&self, account: usize, args: &[&str]) -> Output {
-        run(self.agora_with_key(&self.key(account)).args(args))
-    }
-
-    fn json(&self, account: usize, args: &[&str]) -> Value {
-        json_of(&run(self.agora_with_key(&self.key(account)).arg("--json").args(args)))
-    }
-
-    /// `ipfs add`s a file; its CID.
-    fn ipfs_add(&self, path: &std::path::Path) -> String {
-        let out = self.kubo.command().args(["add", "-Q", "--cid-version", "1"]).arg(path).output();
-        let out = out.unwrap_or_else(|err| panic!("ipfs add: {err}"));
-        assert!(out.status.success(), "ipfs add: {}", stderr(&out));
-        stdout(&out).trim().to_owned()
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> String {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, bytes).unwrap_or_else(|err| panic!("writing {name}: {err}"));
-        path.to_string_lossy().into_owned()
-    }
-
-    /// The protocol's contracts, sending as `account`.
-    fn contracts_as(&self, account: usize) -> Agora {
-        let manifest = self.dir.path().join("deploy/deployments/31337.json");
-        let deployment = Deployment::read(&manifest).unwrap_or_else(|err| panic!("{err}"));
-        let signer = PrivateKeySigner::from(self.chain.keys()[account].clone());
-        Agora::new(deployment, signing_provider(self.chain.endpoint_url(), signer))
-    }
-
-    fn block_on<T>(&self, future: impl std::future::Future<Output = T>) -> T {
-        tokio::runtime::Runtime::new().unwrap_or_else(|err| panic!("tokio: {err}")).block_on(future)
-    }
-
-    /// Moves the chain's clock forward.
-    fn advance(&self, seconds: u64) {
-        let provider = ProviderBuilder::new().connect_http(self.chain.endpoint_url());
-        self.block_on(async move {
-            provider.anvil_increase_time(seconds).await.unwrap_or_else(|err| panic!("{err}"));
-            provider.anvil_mine(Some(1), None).await.unwrap_or_else(|err| panic!("{err}"));
-        });
-    }
-
     /// Publishes the sentences as a compute-only dataset and MiniLM (a manifest of its files)
     /// as a model, as the publisher; their asset ids.
     fn publish_inputs(&self) -> (String, String) {
@@ -154,11 +40,11 @@ impl Stack {
         let args = ["asset", "publish", &dataset, "--kind", "dataset", "--price", "0.001", "--compute-only"];
         let dataset = self.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
         let mut files = Vec::new();
-        for name in ["config.json", "tokenizer.json", "model.safetensors", "sentence_bert_config.json"] {
+        for name in MINILM_FILES {
             let path = model_dir().join(name);
             if path.is_file() {
                 let bytes = std::fs::read(&path).unwrap_or_else(|err| panic!("{err}"));
-                let sha256 = format!("0x{}", alloy::hex::encode(Sha256::digest(&bytes)));
+                let sha256 = sha256_hex(&bytes);
                 files.push(json!({ "name": name, "cid": self.ipfs_add(&path), "sha256": sha256 }));
             }
         }
@@ -175,28 +61,8 @@ impl Stack {
         let listen = format!("127.0.0.1:{port}");
         self.json(OPERATOR, &["provider", "init", "--listen", &listen]);
         self.json(OPERATOR, &["provider", "register", "--endpoint", &url, "--price", "0.05"]);
-        let log = self.dir.path().join("provider.log");
-        let child = self
-            .agora_with_key(&self.key(OPERATOR))
-            .args(["provider", "run", "--config", "provider.toml"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap_or_else(|err| panic!("{err}")))
-            .spawn()
-            .unwrap_or_else(|err| panic!("spawning agora provider run: {err}"));
-        let mut service = Background(child);
-        let started = Instant::now();
-        let operator = self.address(OPERATOR).to_string();
-        while !self.agora(OPERATOR, &["provider", "status", &operator, "--url", &url]).status.success() {
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Ok(Some(status)) = service.0.try_wait() {
-                panic!("agora provider run exited ({status}): {log}");
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "the provider did not answer at {url}: {log}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        let provider_run = self.command(OPERATOR, &["provider", "run", "--config", "provider.toml"]);
+        let service = self.spawn_provider(provider_run, OPERATOR, &url);
         (url, service)
     }
 
@@ -226,9 +92,23 @@ impl Stack {
     }
 }
 
+/// `job submit` of `spec` over `dataset` with `model` to `provider`, then `extra`.
+fn submit_args<'a>(
+    dataset: &'a str,
+    model: &'a str,
+    provider: &'a str,
+    spec: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["job", "submit", "--dataset", dataset, "--model", model, "--provider", provider];
+    args.extend_from_slice(&["--spec", spec]);
+    args.extend_from_slice(extra);
+    args
+}
+
 #[test]
 fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_disputes_otherwise() {
-    let stack = Stack::start();
+    let stack = Stack::with_kubo();
     let (dataset, model) = stack.publish_inputs();
     let (url, _service) = stack.run_provider();
     let operator = stack.address(OPERATOR).to_string();
@@ -236,21 +116,7 @@ fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_dis
 
     // Submit: spec to IPFS, payment escrowed, the signed request accepted by the provider.
     let submit = |spec: &str, deadline: &str| {
-        let args = [
-            "job",
-            "submit",
-            "--dataset",
-            &dataset,
-            "--model",
-            &model,
-            "--provider",
-            &operator,
-            "--spec",
-            spec,
-            "--deadline-secs",
-            deadline,
-        ];
-        stack.json(CONSUMER, &args)
+        stack.json(CONSUMER, &submit_args(&dataset, &model, &operator, spec, &["--deadline-secs", deadline]))
     };
     let submitted = submit(r#"{"kind":"embed","batch_size":2}"#, "3600");
     let job = submitted["jobId"].as_str().unwrap_or_default().to_owned();
@@ -309,20 +175,7 @@ fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_dis
     let cheat = stack.address(CHEAT).to_string();
     stack.json(CHEAT, &["provider", "register", "--endpoint", "http://127.0.0.1:9", "--price", "0.05"]);
     let to_cheat = |extra: &[&str]| {
-        let mut args = vec![
-            "job",
-            "submit",
-            "--dataset",
-            &dataset,
-            "--model",
-            &model,
-            "--provider",
-            &cheat,
-            "--spec",
-            r#"{"kind":"embed"}"#,
-        ];
-        args.extend_from_slice(extra);
-        stack.agora(CONSUMER, &args)
+        stack.agora(CONSUMER, &submit_args(&dataset, &model, &cheat, r#"{"kind":"embed"}"#, extra))
     };
     assert_one_line_error(&to_cheat(&[]), "the provider at http://127.0.0.1:9/ is not reachable");
     assert_one_line_error(
@@ -382,16 +235,12 @@ fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_dis
     assert_one_line_error(&stack.agora(CHEAT, &["provider", "withdraw"]), "nothing to withdraw");
 
     // An ERC-20 price: the consumer approves the market for the price, then opens the job.
-    let usd = stack.block_on(async {
-        let deployer = stack.contracts_as(0);
-        let usd =
-            MockStablecoin::deploy(deployer.provider().clone()).await.unwrap_or_else(|err| panic!("{err}"));
-        let mint = usd.mint(stack.address(CONSUMER), U256::from(10_000_000));
-        tx::send("mint", mint).await.unwrap_or_else(|err| panic!("{err}"));
+    let usd = stack.stablecoin(0, stack.address(CONSUMER), 10_000_000);
+    let usd = MockStablecoin::new(usd, stack.contracts_as(0).provider().clone());
+    stack.block_on(async {
         let operator = stack.contracts_as(OPERATOR);
         let reprice = operator.compute_market.updateProvider(format!("{url}/"), *usd.address(), 2_500_000);
         tx::send("updateProvider", reprice).await.unwrap_or_else(|err| panic!("{err}"));
-        usd
     });
     let paid = submit(r#"{"kind":"embed"}"#, "3600");
     assert_eq!(paid["jobId"], "4");
@@ -405,13 +254,9 @@ fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_dis
 
 #[test]
 fn bad_job_input_gets_one_line_errors() {
-    let stack = Stack::start();
+    let stack = Stack::with_kubo();
     let provider = stack.address(OPERATOR).to_string();
-    let submit = |spec: &str| {
-        let args =
-            ["job", "submit", "--dataset", "1", "--model", "2", "--provider", &provider, "--spec", spec];
-        stack.agora(CONSUMER, &args)
-    };
+    let submit = |spec: &str| stack.agora(CONSUMER, &submit_args("1", "2", &provider, spec, &[]));
     assert_one_line_error(&submit(r#"{"kind":"dance"}"#), "invalid --spec");
     assert_one_line_error(&submit("{not json"), "--spec is neither a file nor JSON");
     assert_one_line_error(&submit(r#"{"kind":"embed"}"#), "is not a registered provider");

@@ -7,106 +7,20 @@
 mod common;
 
 use common::*;
-use std::{
-    process::{Command, Output, Stdio},
-    time::{Duration, Instant},
-};
-
-use alloy::{
-    node_bindings::{Anvil, AnvilInstance},
-    primitives::Address,
-    providers::{ProviderBuilder, ext::AnvilApi},
-};
-use serde_json::Value;
+use std::process::{Command, Stdio};
 
 /// anvil's accounts: the operator runs the provider, the other one tries things.
 const OPERATOR: usize = 3;
 const OTHER: usize = 4;
 
-struct Stack {
-    chain: AnvilInstance,
-    dir: tempfile::TempDir,
-}
-
-impl Stack {
-    fn start() -> Self {
-        let chain = Anvil::at(anvil_path()).spawn();
-        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("tempdir: {err}"));
-        let stack = Self { chain, dir };
-        let out = run(stack.agora_with_key(DEV_KEY).args(["deploy", "--preset", "local"]));
-        assert!(out.status.success(), "{}", stderr(&out));
-        stack
-    }
-
-    fn key(&self, account: usize) -> String {
-        alloy::hex::encode_prefixed(self.chain.keys()[account].to_bytes())
-    }
-
-    fn address(&self, account: usize) -> Address {
-        self.chain.addresses()[account]
-    }
-
-    fn agora_with_key(&self, key: &str) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_agora"));
-        command
-            .current_dir(self.dir.path())
-            .env_remove("AGORA_NETWORK")
-            .env_remove("AGORA_KEYSTORE")
-            .env_remove("AGORA_PASSWORD_FILE")
-            .env_remove("AGORA_PROVIDER_CONFIG")
-            .env("AGORA_KEYSTORE_DIR", self.dir.path().join("keystores"))
-            .env("AGORA_RPC_URL", self.chain.endpoint())
-            .env("AGORA_PRIVATE_KEY", key);
-        command
-    }
-
-    fn agora(&self, account: usize, args: &[&str]) -> Output {
-        run(self.agora_with_key(&self.key(account)).args(args))
-    }
-
-    fn json(&self, account: usize, args: &[&str]) -> Value {
-        json_of(&run(self.agora_with_key(&self.key(account)).arg("--json").args(args)))
-    }
-
-    /// Moves the chain's clock forward.
-    fn advance(&self, seconds: u64) {
-        let url = self.chain.endpoint_url();
-        let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|err| panic!("tokio: {err}"));
-        runtime.block_on(async move {
-            let provider = ProviderBuilder::new().connect_http(url);
-            provider.anvil_increase_time(seconds).await.unwrap_or_else(|err| panic!("{err}"));
-            provider.anvil_mine(Some(1), None).await.unwrap_or_else(|err| panic!("{err}"));
-        });
-    }
-}
-
 /// `agora provider run` in the background, once `provider status --url` sees it answer.
-fn run_provider(stack: &Stack, config: &str, url: &str, address: Address) -> Background {
-    let log =
-        std::fs::File::create(stack.dir.path().join("provider.log")).unwrap_or_else(|err| panic!("{err}"));
+fn run_provider(stack: &Stack, config: &str, url: &str) -> Background {
     // The key as the configuration file says: the provider's own variable.
-    let child = stack
-        .agora_with_key("")
+    let mut provider_run = stack.agora_with_key("");
+    provider_run
         .env("AGORA_PROVIDER_PRIVATE_KEY", stack.key(OPERATOR))
-        .args(["provider", "run", "--config", config])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|err| panic!("spawning agora provider run: {err}"));
-    let mut provider = Background(child);
-    let started = Instant::now();
-    loop {
-        let out = stack.agora(OPERATOR, &["provider", "status", &address.to_string(), "--url", url]);
-        if out.status.success() {
-            return provider;
-        }
-        let log = std::fs::read_to_string(stack.dir.path().join("provider.log")).unwrap_or_default();
-        if let Ok(Some(status)) = provider.0.try_wait() {
-            panic!("agora provider run exited ({status}): {log}");
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "the provider did not answer at {url}: {log}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        .args(["provider", "run", "--config", config]);
+    stack.spawn_provider(provider_run, OPERATOR, url)
 }
 
 #[test]
@@ -153,7 +67,7 @@ fn an_operator_configures_registers_runs_and_leaves_with_its_stake() {
     );
 
     // run: the service answers as this provider, with compute jobs on.
-    let provider = run_provider(&stack, "provider.toml", &url, operator);
+    let provider = run_provider(&stack, "provider.toml", &url);
     let status = stack.json(OTHER, &["provider", "status", &operator.to_string(), "--url", &url]);
     assert_eq!(status["registered"], true);
     assert_eq!(status["endpoint"], format!("{url}/"));

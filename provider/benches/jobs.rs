@@ -15,73 +15,20 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use agora_contracts::{ComputeMarket, asset_registry::IAssetRegistry, compute_market::IComputeMarket, tx};
+use agora_contracts::compute_market::IComputeMarket;
 use agora_provider::{
     jobs::{JobRequest, SignedJobRequest},
-    metadata::{AssetMetadata, ContentRef},
     worker::JobsConfig,
 };
 use agora_runtime::{Inputs, JobSpec};
-use alloy::primitives::{Address, U256, aliases::U80};
-use common::{BUYER, PRICE, PROVIDER, PUBLISHER, Stack, now};
-use eyre::{Result, ensure, eyre};
-use futures::StreamExt;
+use alloy::primitives::{Address, U256};
+use common::{
+    ALGORITHM, BUYER, DATASET, PROVIDER, Stack, classification_csv, named_metadata, now, read_events,
+};
+use eyre::{Result, ensure};
 use serde_json::{Value, json};
 
 const JOB_PRICE: u128 = 1_000_000_000_000_000;
-
-/// A three-class table `x,y,label` (seeded).
-fn table(rows: usize) -> String {
-    let mut state = 99u64;
-    let mut next = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((state >> 33) as f64) / ((1u64 << 31) as f64) * 4.0 - 2.0
-    };
-    let mut csv = String::from("x,y,label\n");
-    for _ in 0..rows {
-        let (x, y) = (next(), next());
-        let label = if x + y > 1.0 {
-            "high"
-        } else if x - y > 0.5 {
-            "right"
-        } else {
-            "low"
-        };
-        csv.push_str(&format!("{x:.4},{y:.4},{label}\n"));
-    }
-    csv
-}
-
-async fn publish(stack: &Stack, kind: u8, content: &[u8], file_name: &str) -> Result<U256> {
-    let added = stack.storage.add_bytes(content.to_vec()).await?;
-    let metadata = AssetMetadata {
-        name: file_name.into(),
-        description: String::new(),
-        content: ContentRef {
-            cid: added.cid,
-            size: added.size,
-            file_name: Some(file_name.into()),
-            encryption: None,
-        },
-        extra: Default::default(),
-    };
-    let metadata_cid = stack.storage.add_bytes(serde_json::to_vec(&metadata)?).await?.cid;
-    let publisher = stack.chain.actor(PUBLISHER)?;
-    let params = IAssetRegistry::PublishParams {
-        owner: publisher.address,
-        kind,
-        computeOnly: kind == 0,
-        accessDuration: 0,
-        contentDigest: added.sha256,
-        metadataCid: metadata_cid,
-        currency: Address::ZERO,
-        price: U80::from(PRICE),
-        freePerAddress: 0,
-        splitRecipients: Vec::new(),
-        splitBps: Vec::new(),
-    };
-    Ok(stack.chain.agora_as(&publisher).publish(params).await?.asset_id)
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -89,6 +36,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[index]
+}
+
+/// Adds `content` to IPFS and publishes it as an asset of `kind` named `file_name`.
+async fn publish(stack: &Stack, kind: u8, content: &[u8], file_name: &str) -> Result<U256> {
+    let added = stack.storage.add_bytes(content.to_vec()).await?;
+    let metadata = named_metadata(&added.cid, added.size, file_name);
+    Ok(stack.publish_kind(kind, added.sha256, &metadata, kind == DATASET, 0).await?.0)
 }
 
 /// Submits `job` and waits for its terminal status event and its result.
@@ -99,18 +53,7 @@ async fn submit_to_result(stack: &Stack, url: &str, request: &SignedJobRequest) 
     let job = request.job_id;
     let events =
         stack.http.get(format!("{url}/v1/jobs/{job}")).header("accept", "text/event-stream").send().await?;
-    let mut body = events.bytes_stream();
-    let mut text = String::new();
-    let mut last = Value::Null;
-    while let Some(chunk) = body.next().await {
-        text.push_str(std::str::from_utf8(&chunk?)?);
-        while let Some(end) = text.find("\n\n") {
-            let block: String = text.drain(..end + 2).collect();
-            if let Some(data) = block.lines().find_map(|line| line.strip_prefix("data:")) {
-                last = serde_json::from_str(data.trim_start())?;
-            }
-        }
-    }
+    let last = read_events(events).await?.pop().map(|(_, data)| data).unwrap_or_default();
     ensure!(last["status"] == "succeeded", "job {job} ended as {last}");
     let result: Value = stack.http.get(format!("{url}/v1/jobs/{job}/result")).send().await?.json().await?;
     ensure!(result["receipt"].is_object(), "no receipt: {result}");
@@ -131,39 +74,22 @@ async fn main() -> Result<()> {
     };
     let provider = stack.serve_jobs(config).await?;
     let me = stack.provider_address();
-    let market = stack.chain.agora_as(&stack.chain.actor(PROVIDER)?).compute_market;
-    let min_stake = tx::call("params", market.params()).await?.minStake;
-    tx::send(
-        "registerProvider",
-        market
-            .registerProvider("http://127.0.0.1:9/".into(), Address::ZERO, JOB_PRICE)
-            .value(U256::from(min_stake)),
-    )
-    .await?;
+    stack.register_provider(&stack.chain.actor(PROVIDER)?, JOB_PRICE).await?;
 
-    let csv = table(200);
-    let dataset = publish(&stack, 0, csv.as_bytes(), "train.csv").await?;
+    let csv = classification_csv(200, 99);
+    let dataset = publish(&stack, DATASET, csv.as_bytes(), "train.csv").await?;
     let algorithm =
-        publish(&stack, 2, br#"{"runtime":"agora-runtime","kind":"train"}"#, "train.json").await?;
+        publish(&stack, ALGORITHM, br#"{"runtime":"agora-runtime","kind":"train"}"#, "train.json").await?;
     let job_spec = json!({ "kind": "train", "epochs": 5, "seed": 1 });
     let spec_cid =
         stack.storage.add_bytes(serde_json::to_vec(&json!({ "version": 1, "job": job_spec }))?).await?.cid;
     let buyer = stack.chain.actor(BUYER)?;
-    let agora = stack.chain.agora_as(&buyer);
     let domain = agora_provider::access::domain(stack.chain.deployment.chain_id, me);
     let deadline = now() + 3600;
 
     // Through the provider: one warm-up job, then `count` timed ones.
     let mut through_provider = Vec::with_capacity(count);
     for index in 0..=count {
-        tx::send(
-            "buy",
-            agora
-                .marketplace
-                .buy(dataset, U256::from(1), Address::ZERO, U256::from(PRICE))
-                .value(U256::from(PRICE)),
-        )
-        .await?;
         let params = IComputeMarket::OpenJobParams {
             datasetId: dataset,
             algorithmId: algorithm,
@@ -173,10 +99,7 @@ async fn main() -> Result<()> {
             maxPayment: U256::from(JOB_PRICE),
             deadline,
         };
-        let opened =
-            tx::send("openJob", agora.compute_market.openJob(params).value(U256::from(JOB_PRICE))).await?;
-        let job =
-            opened.decoded_log::<ComputeMarket::JobOpened>().ok_or_else(|| eyre!("no JobOpened"))?.data.jobId;
+        let job = stack.buy_and_open_job(&buyer, params).await?;
         let message = JobRequest { jobId: job, nonce: U256::from(index), expiry: now() + 600 };
         let request = SignedJobRequest::sign(&message, &domain, &buyer.signer)?;
         let took = submit_to_result(&stack, &provider.url, &request).await?;

@@ -15,25 +15,24 @@ use agora_provider::{
     Identity,
     crypto::{ContentKey, Encryption},
     jobs::{JobRequest, ModelFile, ModelManifest, SignedJobRequest, SignedReceipt},
-    metadata::{AssetMetadata, ContentRef},
+    metadata::AssetMetadata,
     storage::sha256,
     worker::JobsConfig,
 };
+use agora_runtime::Inputs;
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
     providers::{Provider, ext::AnvilApi},
     rpc::types::Filter,
     sol_types::SolEvent,
 };
-use common::{BUYER, OTHER, PRICE, PROVIDER, PUBLISHER, Stack, expect_refusal, now};
+use common::{
+    ALGORITHM, BUYER, DATASET, MODEL, OTHER, PROVIDER, PUBLISHER, RunningProvider, Stack, class_of,
+    classification_csv, expect_refusal, named_metadata, now, read_events,
+};
 use eyre::{Result, WrapErr, ensure, eyre};
-use futures::StreamExt;
 use serde_json::Value;
 
-/// Asset kinds (`IAssetRegistry.AssetKind`).
-const DATASET: u8 = 0;
-const MODEL: u8 = 1;
-const ALGORITHM: u8 = 2;
 /// `IComputeMarket.JobStatus`.
 const RESULT_POSTED: u8 = 2;
 const FINALIZED: u8 = 4;
@@ -45,29 +44,9 @@ const SENTENCES: &str = "{\"text\":\"A man is eating food.\"}\n\
 {\"text\":\"The new movie is awesome.\"}\n\
 {\"text\":\"Two dogs play in the snow.\"}\n";
 
-/// The all-MiniLM-L6-v2 folder: `AGORA_MODEL_DIR`, else the cache. Fails (never skips) when
-/// it is missing.
+/// The all-MiniLM-L6-v2 folder; missing, it fails the test (never skips).
 fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("AGORA_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/agora/models/all-MiniLM-L6-v2")
-    });
-    assert!(
-        dir.join("model.safetensors").is_file(),
-        "the all-MiniLM-L6-v2 model is missing at {}: run ./scripts/setup.sh (or scripts/model.sh) first",
-        dir.display()
-    );
-    dir
-}
-
-fn jobs_config(dir: &tempfile::TempDir) -> JobsConfig {
-    JobsConfig {
-        workers: 2,
-        time_limit: Duration::from_secs(60),
-        work_dir: dir.path().join("jobs"),
-        model_cache: 1,
-        finalize_every: Duration::from_millis(200),
-    }
+    agora_deploy::services::model::minilm_dir().unwrap_or_else(|missing| panic!("{missing}"))
 }
 
 /// A marketplace with a dataset of sentences, MiniLM as a model asset and a staked provider.
@@ -83,11 +62,11 @@ impl Market {
         let stack = Stack::start().await?;
         let added = stack.storage.add_bytes(SENTENCES.as_bytes().to_vec()).await?;
         let dataset_cid = added.cid.clone();
-        let metadata = asset_metadata(&added.cid, added.size, "sentences.jsonl");
+        let metadata = named_metadata(&added.cid, added.size, "sentences.jsonl");
         let dataset = publish(&stack, DATASET, added.sha256, &metadata).await?;
 
         let mut files = Vec::new();
-        for name in ["config.json", "tokenizer.json", "model.safetensors", "sentence_bert_config.json"] {
+        for name in agora_deploy::services::model::MINILM_FILES {
             let path = model_dir().join(name);
             if path.is_file() {
                 let added = stack.storage.add_file(&path, None).await?;
@@ -95,11 +74,11 @@ impl Market {
             }
         }
         let manifest = stack.storage.add_bytes(serde_json::to_vec(&ModelManifest { files })?).await?;
-        let metadata = asset_metadata(&manifest.cid, manifest.size, "model.json");
+        let metadata = named_metadata(&manifest.cid, manifest.size, "model.json");
         let model = publish(&stack, MODEL, manifest.sha256, &metadata).await?;
 
         let provider = stack.chain.actor(PROVIDER)?;
-        register(&stack, &provider, JOB_PRICE).await?;
+        stack.register_provider(&provider, JOB_PRICE).await?;
         Ok(Self { stack, dataset, dataset_cid, model })
     }
 
@@ -111,7 +90,7 @@ impl Market {
     /// Adds `content` to IPFS and publishes it as a compute-only dataset named `file_name`.
     async fn publish_dataset(&self, content: &[u8], file_name: &str) -> Result<U256> {
         let added = self.stack.storage.add_bytes(content.to_vec()).await?;
-        publish(&self.stack, DATASET, added.sha256, &asset_metadata(&added.cid, added.size, file_name)).await
+        publish(&self.stack, DATASET, added.sha256, &named_metadata(&added.cid, added.size, file_name)).await
     }
 
     /// [`Market::open_job`] over any dataset and algorithm/model asset.
@@ -124,18 +103,9 @@ impl Market {
         spec: &Value,
         deadline: u64,
     ) -> Result<U256> {
-        let buyer = self.stack.chain.actor(who)?;
-        let agora = self.stack.chain.agora_as(&buyer);
-        tx::send(
-            "buy",
-            agora
-                .marketplace
-                .buy(dataset, U256::from(1), Address::ZERO, U256::from(PRICE))
-                .value(U256::from(PRICE)),
-        )
-        .await?;
         let spec_cid = self.stack.storage.add_bytes(serde_json::to_vec(spec)?).await?.cid;
-        let price = tx::call("getProvider", agora.compute_market.getProvider(provider)).await?.price;
+        let market = &self.stack.chain.agora.compute_market;
+        let price = tx::call("getProvider", market.getProvider(provider)).await?.price;
         let params = IComputeMarket::OpenJobParams {
             datasetId: dataset,
             algorithmId: algorithm,
@@ -145,9 +115,7 @@ impl Market {
             maxPayment: U256::from(price),
             deadline,
         };
-        let receipt =
-            tx::send("openJob", agora.compute_market.openJob(params).value(U256::from(price))).await?;
-        Ok(receipt.decoded_log::<ComputeMarket::JobOpened>().ok_or_else(|| eyre!("no JobOpened"))?.data.jobId)
+        self.stack.buy_and_open_job(&self.stack.chain.actor(who)?, params).await
     }
 
     /// A job request from `who`, signed for this provider's domain.
@@ -165,6 +133,26 @@ impl Market {
         Ok(self.stack.http.post(format!("{url}/v1/jobs")).json(request).send().await?)
     }
 
+    /// The provider serving jobs with `workers` workers, and its job folder (first, so that it
+    /// outlives the provider).
+    async fn serve(&self, workers: usize) -> Result<(tempfile::TempDir, RunningProvider)> {
+        let work = tempfile::tempdir()?;
+        let config = JobsConfig {
+            workers,
+            time_limit: Duration::from_secs(60),
+            work_dir: work.path().join("jobs"),
+            model_cache: 1,
+            finalize_every: Duration::from_millis(200),
+        };
+        let provider = self.stack.serve_jobs(config).await?;
+        Ok((work, provider))
+    }
+
+    /// A job deadline an hour from the chain's clock.
+    async fn in_an_hour(&self) -> Result<u64> {
+        Ok(self.chain_time().await? + 3600)
+    }
+
     async fn chain_time(&self) -> Result<u64> {
         let provider = self.stack.chain.actor(0)?.provider;
         let block =
@@ -180,77 +168,15 @@ impl Market {
     }
 }
 
-fn asset_metadata(cid: &str, size: u64, file_name: &str) -> AssetMetadata {
-    AssetMetadata {
-        name: file_name.into(),
-        description: String::new(),
-        content: ContentRef { cid: cid.into(), size, file_name: Some(file_name.into()), encryption: None },
-        extra: Default::default(),
-    }
-}
-
+/// Publishes an asset of `kind` (a dataset is compute-only) whose content has `digest`.
 async fn publish(stack: &Stack, kind: u8, digest: B256, metadata: &AssetMetadata) -> Result<U256> {
-    let publisher = stack.chain.actor(PUBLISHER)?;
-    let metadata_cid = stack.storage.add_bytes(serde_json::to_vec(metadata)?).await?.cid;
-    let params = agora_contracts::asset_registry::IAssetRegistry::PublishParams {
-        owner: publisher.address,
-        kind,
-        computeOnly: kind == DATASET,
-        accessDuration: 0,
-        contentDigest: digest,
-        metadataCid: metadata_cid,
-        currency: Address::ZERO,
-        price: alloy::primitives::aliases::U80::from(PRICE),
-        freePerAddress: 0,
-        splitRecipients: Vec::new(),
-        splitBps: Vec::new(),
-    };
-    Ok(stack.chain.agora_as(&publisher).publish(params).await?.asset_id)
-}
-
-async fn register(stack: &Stack, who: &common::Actor, price: u128) -> Result<()> {
-    let market = stack.chain.agora_as(who).compute_market;
-    let min_stake = tx::call("params", market.params()).await?.minStake;
-    tx::send(
-        "registerProvider",
-        market
-            .registerProvider("http://127.0.0.1:9/".into(), Address::ZERO, price)
-            .value(U256::from(min_stake)),
-    )
-    .await?;
-    Ok(())
-}
-
-/// A three-class table `x,y,label` whose class is a function of the features (seeded), and
-/// that function.
-fn classification_csv(rows: usize, seed: u64) -> String {
-    let mut state = seed;
-    let mut next = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((state >> 33) as f64) / ((1u64 << 31) as f64) * 4.0 - 2.0
-    };
-    let mut csv = String::from("x,y,label\n");
-    for _ in 0..rows {
-        let (x, y) = (next(), next());
-        csv.push_str(&format!("{x:.4},{y:.4},{}\n", class_of(x, y)));
-    }
-    csv
-}
-
-fn class_of(x: f64, y: f64) -> &'static str {
-    if x + y > 1.0 {
-        "high"
-    } else if x - y > 0.5 {
-        "right"
-    } else {
-        "low"
-    }
+    Ok(stack.publish_kind(kind, digest, metadata, kind == DATASET, 0).await?.0)
 }
 
 /// An algorithm asset for `train` jobs (which read no model): a small description document.
 async fn publish_trainer(stack: &Stack) -> Result<U256> {
     let recipe = stack.storage.add_bytes(br#"{"runtime":"agora-runtime","kind":"train"}"#.to_vec()).await?;
-    publish(stack, ALGORITHM, recipe.sha256, &asset_metadata(&recipe.cid, recipe.size, "train.json")).await
+    publish(stack, ALGORITHM, recipe.sha256, &named_metadata(&recipe.cid, recipe.size, "train.json")).await
 }
 
 /// Encrypts `content` with a fresh content key wrapped for the holder of `key` (as a publisher
@@ -267,7 +193,7 @@ async fn publish_private_dataset(
     encryption.wrapped_keys.push(content_key.wrap_for(key.address(), &public_key)?);
     let reader = encryption.encrypting_reader(&content_key, std::io::Cursor::new(content.to_vec()))?;
     let added = stack.storage.add_reader(reader, None).await?;
-    let mut metadata = asset_metadata(&added.cid, content.len() as u64, file_name);
+    let mut metadata = named_metadata(&added.cid, content.len() as u64, file_name);
     metadata.content.encryption = Some(encryption);
     Ok((publish(stack, DATASET, sha256(content), &metadata).await?, added.cid))
 }
@@ -281,34 +207,13 @@ async fn run_to_success(market: &Market, url: &str, job: U256, nonce: u64) -> Re
     Ok(market.stack.http.get(format!("{url}/v1/jobs/{job}/result")).send().await?.json().await?)
 }
 
-/// Reads a server-sent event stream to its end: each event's name and JSON data.
-async fn read_events(response: reqwest::Response) -> Result<Vec<(String, Value)>> {
-    let mut body = response.bytes_stream();
-    let mut text = String::new();
-    let mut events = Vec::new();
-    let read = async {
-        while let Some(chunk) = body.next().await {
-            text.push_str(std::str::from_utf8(&chunk?)?);
-            while let Some(end) = text.find("\n\n") {
-                let block: String = text.drain(..end + 2).collect();
-                let (mut name, mut data) = (String::from("message"), String::new());
-                for line in block.lines() {
-                    if let Some(value) = line.strip_prefix("event:") {
-                        name = value.trim().to_owned();
-                    } else if let Some(value) = line.strip_prefix("data:") {
-                        data.push_str(value.trim_start());
-                    }
-                }
-                if !data.is_empty() {
-                    events
-                        .push((name, serde_json::from_str(&data).wrap_err_with(|| format!("event {data}"))?));
-                }
-            }
-        }
-        Ok::<_, eyre::Report>(())
-    };
-    tokio::time::timeout(Duration::from_secs(120), read).await.wrap_err("the event stream did not end")??;
-    Ok(events)
+/// Runs the job of `spec` (a spec document) with agora-runtime here, as a consumer verifies a
+/// result; its output hash as posted on chain.
+async fn rerun_locally(spec: &Value, inputs: Inputs, out: PathBuf) -> Result<String> {
+    let job_spec: agora_runtime::JobSpec = serde_json::from_value(spec["job"].clone())?;
+    let rerun =
+        tokio::task::spawn_blocking(move || agora_runtime::run(&job_spec, &inputs, &out, |_| {})).await??;
+    Ok(format!("0x{}", rerun.run.output_hash))
 }
 
 /// Polls `GET /v1/jobs/{id}` until the job leaves queued/running.
@@ -329,12 +234,11 @@ async fn wait_for(stack: &Stack, url: &str, job: U256) -> Result<Value> {
 async fn an_embed_job_runs_posts_a_verifiable_result_and_gets_paid() -> Result<()> {
     let market = Market::start().await?;
     let stack = &market.stack;
-    let work = tempfile::tempdir()?;
-    let provider = stack.serve_jobs(jobs_config(&work)).await?;
+    let (_work, provider) = market.serve(2).await?;
     let me = stack.provider_address();
 
     let spec = serde_json::json!({ "version": 1, "job": { "kind": "embed", "batch_size": 2 } });
-    let job = market.open_job(BUYER, me, &spec, market.chain_time().await? + 3600).await?;
+    let job = market.open_job(BUYER, me, &spec, market.in_an_hour().await?).await?;
     let response = market.submit(&provider.url, &market.request(BUYER, job, 1)?).await?;
     ensure!(response.status() == 202, "submit: {} {}", response.status(), response.text().await?);
     // The same job again, even with a fresh nonce.
@@ -384,17 +288,9 @@ async fn an_embed_job_runs_posts_a_verifiable_result_and_gets_paid() -> Result<(
         ensure!(sha256(&bytes) == file.sha256, "{} does not match the manifest", file.name);
         std::fs::write(model.join(&file.name), bytes)?;
     }
-    let job_spec = serde_json::from_value(spec["job"].clone())?;
-    let rerun = tokio::task::spawn_blocking(move || {
-        agora_runtime::run(
-            &job_spec,
-            &agora_runtime::Inputs { dataset, model: Some(model) },
-            &inputs.path().join("out"),
-            |_| {},
-        )
-    })
-    .await??;
-    assert_eq!(format!("0x{}", rerun.run.output_hash), receipt.receipt.outputHash.to_string());
+    let rerun =
+        rerun_locally(&spec, Inputs { dataset, model: Some(model) }, inputs.path().join("out")).await?;
+    assert_eq!(rerun, receipt.receipt.outputHash.to_string());
 
     // Once the challenge window closes the provider finalizes on its own and is paid.
     let chain = stack.chain.actor(0)?.provider;
@@ -428,12 +324,10 @@ async fn an_embed_job_runs_posts_a_verifiable_result_and_gets_paid() -> Result<(
 async fn jobs_that_are_not_ours_unpaid_late_or_badly_signed_are_refused() -> Result<()> {
     let market = Market::start().await?;
     let stack = &market.stack;
-    let work = tempfile::tempdir()?;
-    let provider = stack.serve_jobs(jobs_config(&work)).await?;
-    let url = provider.url.clone();
-    let me = stack.provider_address();
+    let (_work, provider) = market.serve(2).await?;
+    let (url, me) = (provider.url.clone(), stack.provider_address());
     let spec = serde_json::json!({ "version": 1, "job": { "kind": "embed" } });
-    let far = market.chain_time().await? + 3600;
+    let far = market.in_an_hour().await?;
 
     expect_refusal(
         market.submit(&url, &market.request(BUYER, U256::from(999), 1)?).await?,
@@ -444,7 +338,7 @@ async fn jobs_that_are_not_ours_unpaid_late_or_badly_signed_are_refused() -> Res
 
     // A job for another provider.
     let other = stack.chain.actor(OTHER)?;
-    register(stack, &other, JOB_PRICE).await?;
+    stack.register_provider(&other, JOB_PRICE).await?;
     let elsewhere = market.open_job(BUYER, other.address, &spec, far).await?;
     expect_refusal(
         market.submit(&url, &market.request(BUYER, elsewhere, 2)?).await?,
@@ -534,12 +428,10 @@ async fn jobs_that_are_not_ours_unpaid_late_or_badly_signed_are_refused() -> Res
 async fn a_queued_job_is_cancelled_by_its_consumer_only_and_never_runs() -> Result<()> {
     let market = Market::start().await?;
     let stack = &market.stack;
-    let work = tempfile::tempdir()?;
-    let provider = stack.serve_jobs(JobsConfig { workers: 1, ..jobs_config(&work) }).await?;
-    let url = provider.url.clone();
-    let me = stack.provider_address();
+    let (_work, provider) = market.serve(1).await?;
+    let (url, me) = (provider.url.clone(), stack.provider_address());
     let spec = serde_json::json!({ "version": 1, "job": { "kind": "embed" } });
-    let far = market.chain_time().await? + 3600;
+    let far = market.in_an_hour().await?;
     let cancel = |who: usize, job: U256, nonce: u64| {
         let request = market.request(who, job, nonce);
         let url = format!("{url}/v1/jobs/{job}");
@@ -571,10 +463,8 @@ async fn a_queued_job_is_cancelled_by_its_consumer_only_and_never_runs() -> Resu
 async fn job_status_and_progress_stream_as_server_sent_events_until_the_job_ends() -> Result<()> {
     let market = Market::start().await?;
     let stack = &market.stack;
-    let work = tempfile::tempdir()?;
-    let provider = stack.serve_jobs(jobs_config(&work)).await?;
-    let url = provider.url.clone();
-    let me = stack.provider_address();
+    let (_work, provider) = market.serve(2).await?;
+    let (url, me) = (provider.url.clone(), stack.provider_address());
 
     // Enough sentences, one per batch, for the job to report progress for a while.
     let sentences: String = (0..120)
@@ -583,7 +473,7 @@ async fn job_status_and_progress_stream_as_server_sent_events_until_the_job_ends
         .collect();
     let dataset = market.publish_dataset(sentences.as_bytes(), "many.jsonl").await?;
     let spec = serde_json::json!({ "version": 1, "job": { "kind": "embed", "batch_size": 1 } });
-    let far = market.chain_time().await? + 3600;
+    let far = market.in_an_hour().await?;
     let job = market.open_job_on(dataset, market.model, BUYER, me, &spec, far).await?;
     let response = market.submit(&url, &market.request(BUYER, job, 1)?).await?;
     ensure!(response.status() == 202, "submit: {} {}", response.status(), response.text().await?);
@@ -634,11 +524,9 @@ async fn job_status_and_progress_stream_as_server_sent_events_until_the_job_ends
 async fn a_trained_model_published_as_a_model_asset_serves_a_predict_job() -> Result<()> {
     let market = Market::start().await?;
     let stack = &market.stack;
-    let work = tempfile::tempdir()?;
-    let provider = stack.serve_jobs(jobs_config(&work)).await?;
-    let url = provider.url.clone();
-    let me = stack.provider_address();
-    let far = market.chain_time().await? + 3600;
+    let (_work, provider) = market.serve(2).await?;
+    let (url, me) = (provider.url.clone(), stack.provider_address());
+    let far = market.in_an_hour().await?;
 
     // `train` over a labelled table; the algorithm asset names what runs (no model is read).
     let table = market.publish_dataset(classification_csv(300, 11).as_bytes(), "train.csv").await?;
@@ -665,7 +553,7 @@ async fn a_trained_model_published_as_a_model_asset_serves_a_predict_job() -> Re
         stack,
         MODEL,
         manifest.sha256,
-        &asset_metadata(&manifest.cid, manifest.size, "classifier.json"),
+        &named_metadata(&manifest.cid, manifest.size, "classifier.json"),
     )
     .await?;
 
@@ -705,21 +593,10 @@ async fn a_trained_model_published_as_a_model_asset_serves_a_predict_job() -> Re
     let local = tempfile::tempdir()?;
     std::fs::write(local.path().join("model.safetensors"), &weights)?;
     std::fs::write(local.path().join("points.csv"), &rows)?;
-    let job_spec = serde_json::from_value(spec["job"].clone())?;
-    let dir = local.path().to_owned();
-    let rerun = tokio::task::spawn_blocking(move || {
-        agora_runtime::run(
-            &job_spec,
-            &agora_runtime::Inputs {
-                dataset: dir.join("points.csv"),
-                model: Some(dir.join("model.safetensors")),
-            },
-            &dir.join("out"),
-            |_| {},
-        )
-    })
-    .await??;
-    assert_eq!(format!("0x{}", rerun.run.output_hash), predicted.receipt.outputHash.to_string());
+    let dir = local.path();
+    let inputs = Inputs { dataset: dir.join("points.csv"), model: Some(dir.join("model.safetensors")) };
+    let rerun = rerun_locally(&spec, inputs, dir.join("out")).await?;
+    assert_eq!(rerun, predicted.receipt.outputHash.to_string());
     let onchain = tx::call("getJob", stack.chain.agora.compute_market.getJob(predict_job)).await?;
     assert_eq!(onchain.outputHash, predicted.receipt.outputHash);
     provider.stop().await
@@ -729,11 +606,9 @@ async fn a_trained_model_published_as_a_model_asset_serves_a_predict_job() -> Re
 async fn a_job_over_a_private_dataset_runs_on_the_plaintext_only_a_key_holder_can_read() -> Result<()> {
     let market = Market::start().await?;
     let stack = &market.stack;
-    let work = tempfile::tempdir()?;
-    let provider = stack.serve_jobs(jobs_config(&work)).await?;
-    let url = provider.url.clone();
-    let me = stack.provider_address();
-    let far = market.chain_time().await? + 3600;
+    let (work, provider) = market.serve(2).await?;
+    let (url, me) = (provider.url.clone(), stack.provider_address());
+    let far = market.in_an_hour().await?;
     let trainer = publish_trainer(stack).await?;
 
     let table = classification_csv(200, 5);
@@ -753,18 +628,9 @@ async fn a_job_over_a_private_dataset_runs_on_the_plaintext_only_a_key_holder_ca
     // The provider trained on the plaintext: the same job run locally on it gives the posted hash.
     let local = tempfile::tempdir()?;
     std::fs::write(local.path().join("secret.csv"), &table)?;
-    let job_spec = serde_json::from_value(spec["job"].clone())?;
-    let dir = local.path().to_owned();
-    let rerun = tokio::task::spawn_blocking(move || {
-        agora_runtime::run(
-            &job_spec,
-            &agora_runtime::Inputs { dataset: dir.join("secret.csv"), model: None },
-            &dir.join("out"),
-            |_| {},
-        )
-    })
-    .await??;
-    assert_eq!(format!("0x{}", rerun.run.output_hash), receipt.receipt.outputHash.to_string());
+    let inputs = Inputs { dataset: local.path().join("secret.csv"), model: None };
+    let rerun = rerun_locally(&spec, inputs, local.path().join("out")).await?;
+    assert_eq!(rerun, receipt.receipt.outputHash.to_string());
     // The decrypted copy lived only in the job's folder, removed when the job ended.
     let leftovers = std::fs::read_dir(work.path().join("jobs"))?.count();
     assert_eq!(leftovers, 0, "no job folder (and no plaintext) is left behind");

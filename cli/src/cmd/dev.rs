@@ -11,7 +11,7 @@ use std::{
 use agora_contracts::{DeployParams, signing_provider};
 use agora_deploy::{
     protocol,
-    services::{anvil, kubo::KuboDaemon, postgres::PostgresCluster},
+    services::{anvil, kubo::KuboDaemon, model, postgres::PostgresCluster},
 };
 use alloy::{node_bindings::Anvil, primitives::Address, signers::local::PrivateKeySigner};
 use clap::Args;
@@ -51,14 +51,6 @@ const CONSUMER: usize = 2;
 
 /// What the dev provider charges per compute job, in ETH.
 const JOB_PRICE: &str = "0.01";
-
-/// The files of the MiniLM folder that `embed` reads, published as the demo model. The installed
-/// folder also holds sentence-transformers' `1_Pooling/` and a `.source` stamp, which a model
-/// manifest (plain files of one folder) cannot list, so these are staged in a folder of their own.
-const MODEL_FILES: [&str; 4] =
-    ["config.json", "tokenizer.json", "model.safetensors", "sentence_bert_config.json"];
-/// Of those, what the model cannot load without.
-const REQUIRED_MODEL_FILES: usize = 3;
 
 /// Runs `agora dev` until Ctrl-C.
 pub async fn run(global: &GlobalArgs, args: DevArgs) -> Result<()> {
@@ -300,14 +292,12 @@ async fn publish_demo(
         .collect();
     std::fs::write(&dataset, lines.join("\n") + "\n")?;
     let mut items = vec![(dataset, "dataset", "0.01", "Finch field notes (demo)")];
-    let installed = std::env::var_os("AGORA_MODEL_DIR").map(PathBuf::from).or_else(|| {
-        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/agora/models/all-MiniLM-L6-v2"))
-    });
-    match installed.as_deref().map(|model| stage_model(model, &dir.join("all-MiniLM-L6-v2"))).transpose()? {
-        Some(Some(staged)) => items.push((staged, "model", "0.05", "all-MiniLM-L6-v2 (demo)")),
-        _ => println!(
-            "note: the all-MiniLM-L6-v2 model is not installed{}: the demo has no model (./scripts/model.sh installs it)",
-            installed.map(|dir| format!(" at {}", dir.display())).unwrap_or_default()
+    let installed = model::minilm_path();
+    match stage_model(&installed, &dir.join("all-MiniLM-L6-v2"))? {
+        Some(staged) => items.push((staged, "model", "0.05", "all-MiniLM-L6-v2 (demo)")),
+        None => println!(
+            "note: the all-MiniLM-L6-v2 model is not installed at {}: the demo has no model (./scripts/model.sh installs it)",
+            installed.display()
         ),
     }
     let mut ids = Vec::new();
@@ -334,14 +324,17 @@ async fn publish_demo(
     Ok(Demo { dataset: ids.next().unwrap_or_default(), model: ids.next() })
 }
 
-/// Links (or copies) the [`MODEL_FILES`] of `installed` into the new folder `staged`; `None`
-/// when the model is not installed there.
+/// Links (or copies) the files of `installed` that `embed` reads ([`model::MINILM_FILES`]) into
+/// the new folder `staged`; `None` when the model is not installed there. The installed folder
+/// also holds sentence-transformers' `1_Pooling/` and a `.source` stamp, which a model manifest
+/// (plain files of one folder) cannot list, hence a folder of their own.
 fn stage_model(installed: &Path, staged: &Path) -> Result<Option<PathBuf>> {
-    if !MODEL_FILES[..REQUIRED_MODEL_FILES].iter().all(|name| installed.join(name).is_file()) {
+    if !model::MINILM_FILES[..model::MINILM_REQUIRED_FILES].iter().all(|name| installed.join(name).is_file())
+    {
         return Ok(None);
     }
     std::fs::create_dir_all(staged)?;
-    for name in MODEL_FILES {
+    for name in model::MINILM_FILES {
         let (from, to) = (installed.join(name), staged.join(name));
         if from.is_file() {
             std::fs::hard_link(&from, &to)

@@ -6,8 +6,8 @@
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use agora_contracts::{
-    AccessToken, Agora, DeployParams, Deployment, asset_registry::IAssetRegistry, deploy_protocol,
-    signing_provider, tx,
+    AccessToken, Agora, ComputeMarket, DeployParams, Deployment, asset_registry::IAssetRegistry,
+    compute_market::IComputeMarket, deploy_protocol, signing_provider, tx,
 };
 use agora_deploy::services::kubo::KuboDaemon;
 use agora_provider::{
@@ -27,6 +27,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use eyre::{Result, WrapErr, eyre};
+use futures::StreamExt;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 /// Anvil accounts used by the scenarios.
@@ -34,6 +35,11 @@ pub const PUBLISHER: usize = 1;
 pub const BUYER: usize = 2;
 pub const PROVIDER: usize = 3;
 pub const OTHER: usize = 4;
+
+/// `IAssetRegistry.AssetKind`.
+pub const DATASET: u8 = 0;
+pub const MODEL: u8 = 1;
+pub const ALGORITHM: u8 = 2;
 
 /// Price of one access token, in wei.
 pub const PRICE: u128 = 1_000_000_000_000_000;
@@ -213,9 +219,22 @@ impl Stack {
         Ok(RunningProvider { url, state, shutdown: Some(tx), task: Some(task), workers })
     }
 
-    /// Adds `metadata` to IPFS and publishes an asset pointing at it.
+    /// Adds `metadata` to IPFS and publishes a dataset pointing at it.
     pub async fn publish(
         &self,
+        digest: B256,
+        metadata: &AssetMetadata,
+        compute_only: bool,
+        access_duration: u32,
+    ) -> Result<(U256, Address)> {
+        self.publish_kind(DATASET, digest, metadata, compute_only, access_duration).await
+    }
+
+    /// Adds `metadata` to IPFS and publishes an asset of `kind` (`IAssetRegistry.AssetKind`)
+    /// pointing at it, as the publisher, at [`PRICE`].
+    pub async fn publish_kind(
+        &self,
+        kind: u8,
         digest: B256,
         metadata: &AssetMetadata,
         compute_only: bool,
@@ -225,7 +244,7 @@ impl Stack {
         let metadata_cid = self.storage.add_bytes(serde_json::to_vec(metadata)?).await?.cid;
         let params = IAssetRegistry::PublishParams {
             owner: publisher.address,
-            kind: 0,
+            kind,
             computeOnly: compute_only,
             accessDuration: access_duration,
             contentDigest: digest,
@@ -270,6 +289,38 @@ impl Stack {
         let digest = agora_provider::storage::sha256(content);
         let (asset, _) = self.publish(digest, &metadata, false, 0).await?;
         Ok((asset, added))
+    }
+
+    /// Registers `who` as a compute provider charging `price` wei per job, with the minimum stake
+    /// (the endpoint is never called: the tests talk to the served provider directly).
+    pub async fn register_provider(&self, who: &Actor, price: u128) -> Result<()> {
+        let market = self.chain.agora_as(who).compute_market;
+        let min_stake = tx::call("params", market.params()).await?.minStake;
+        tx::send(
+            "registerProvider",
+            market
+                .registerProvider("http://127.0.0.1:9/".into(), Address::ZERO, price)
+                .value(U256::from(min_stake)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `who` buys one access token of the job's dataset and opens the job, escrowing its
+    /// `maxPayment` in ETH; the job id.
+    pub async fn buy_and_open_job(&self, who: &Actor, params: IComputeMarket::OpenJobParams) -> Result<U256> {
+        let agora = self.chain.agora_as(who);
+        tx::send(
+            "buy",
+            agora
+                .marketplace
+                .buy(params.datasetId, U256::from(1), Address::ZERO, U256::from(PRICE))
+                .value(U256::from(PRICE)),
+        )
+        .await?;
+        let payment = params.maxPayment;
+        let receipt = tx::send("openJob", agora.compute_market.openJob(params).value(payment)).await?;
+        Ok(receipt.decoded_log::<ComputeMarket::JobOpened>().ok_or_else(|| eyre!("no JobOpened"))?.data.jobId)
     }
 
     /// `who` buys one token of `asset` with ETH and consumes it for `provider`; returns the order id.
@@ -321,6 +372,73 @@ pub fn public_metadata(added: &Added) -> AssetMetadata {
         content: ContentRef { cid: added.cid.clone(), size: added.size, file_name: None, encryption: None },
         extra: Default::default(),
     }
+}
+
+/// Metadata for content stored as one file named `file_name` (also the asset's name).
+pub fn named_metadata(cid: &str, size: u64, file_name: &str) -> AssetMetadata {
+    AssetMetadata {
+        name: file_name.into(),
+        description: String::new(),
+        content: ContentRef { cid: cid.into(), size, file_name: Some(file_name.into()), encryption: None },
+        extra: Default::default(),
+    }
+}
+
+/// A three-class table `x,y,label` whose class is [`class_of`] the features (seeded).
+pub fn classification_csv(rows: usize, seed: u64) -> String {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) as f64) / ((1u64 << 31) as f64) * 4.0 - 2.0
+    };
+    let mut csv = String::from("x,y,label\n");
+    for _ in 0..rows {
+        let (x, y) = (next(), next());
+        csv.push_str(&format!("{x:.4},{y:.4},{}\n", class_of(x, y)));
+    }
+    csv
+}
+
+/// The class of a row of [`classification_csv`].
+pub fn class_of(x: f64, y: f64) -> &'static str {
+    if x + y > 1.0 {
+        "high"
+    } else if x - y > 0.5 {
+        "right"
+    } else {
+        "low"
+    }
+}
+
+/// Reads a server-sent event stream to its end (at most two minutes): each event's name and
+/// JSON data.
+pub async fn read_events(response: reqwest::Response) -> Result<Vec<(String, serde_json::Value)>> {
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    let mut events = Vec::new();
+    let read = async {
+        while let Some(chunk) = body.next().await {
+            text.push_str(std::str::from_utf8(&chunk?)?);
+            while let Some(end) = text.find("\n\n") {
+                let block: String = text.drain(..end + 2).collect();
+                let (mut name, mut data) = (String::from("message"), String::new());
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event:") {
+                        name = value.trim().to_owned();
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        data.push_str(value.trim_start());
+                    }
+                }
+                if !data.is_empty() {
+                    events
+                        .push((name, serde_json::from_str(&data).wrap_err_with(|| format!("event {data}"))?));
+                }
+            }
+        }
+        Ok::<_, eyre::Report>(())
+    };
+    tokio::time::timeout(Duration::from_secs(120), read).await.wrap_err("the event stream did not end")??;
+    Ok(events)
 }
 
 pub fn now() -> u64 {
