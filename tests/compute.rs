@@ -64,7 +64,7 @@ fn an_embed_job_over_a_private_dataset_is_verified_by_re_execution_and_paid() {
     // The files `embed` reads (the installed folder also holds sentence-transformers' extras).
     let model = chain.dir.path().join("all-MiniLM-L6-v2");
     std::fs::create_dir(&model).unwrap_or_else(|err| panic!("{err}"));
-    for name in ["config.json", "tokenizer.json", "model.safetensors", "sentence_bert_config.json"] {
+    for name in agora_deploy::services::model::MINILM_FILES {
         std::fs::copy(model_dir().join(name), model.join(name)).unwrap_or_else(|err| panic!("{name}: {err}"));
     }
     let model = model.to_string_lossy().into_owned();
