@@ -126,3 +126,29 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Job(command) => cmd::job::run(&cli.global, command).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command and command group shows an `Example:` line in its `--help`.
+    #[test]
+    fn every_command_has_an_example_in_its_help() {
+        fn walk(command: &mut clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in command.get_subcommands_mut().filter(|sub| sub.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                let help = sub.render_long_help().to_string();
+                if !help
+                    .lines()
+                    .any(|line| line.trim_start().starts_with("Example: ") && line.contains("agora "))
+                {
+                    missing.push(path.clone());
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&mut super::Cli::command(), "agora", &mut missing);
+        assert!(missing.is_empty(), "no example in the help of: {missing:?}");
+    }
+}

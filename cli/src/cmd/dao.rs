@@ -86,11 +86,15 @@ pub struct ProposeArgs {
 #[derive(Debug, Subcommand)]
 pub enum ProposalKind {
     /// Set the marketplace's protocol fee (basis points).
+    ///
+    /// Example: agora dao propose --description "Fee to 1.5%" set-fee 150
     SetFee {
         /// The new fee in basis points.
         bps: u16,
     },
     /// Take an asset off the hub's listing.
+    ///
+    /// Example: agora dao propose --description "Delist 7: licence breach" delist 7 --reason-cid bafkrei…
     Delist {
         /// The asset.
         asset: U256,
@@ -99,6 +103,8 @@ pub enum ProposalKind {
         reason_cid: String,
     },
     /// Put a delisted asset back.
+    ///
+    /// Example: agora dao propose --description "Relist 7" relist 7 --reason-cid bafkrei…
     Relist {
         /// The asset.
         asset: U256,
@@ -107,6 +113,8 @@ pub enum ProposalKind {
         reason_cid: String,
     },
     /// Pay from the treasury (the timelock).
+    ///
+    /// Example: agora dao propose --description "Grant to the indexer team" treasury-transfer 0xB0b… 2.5
     TreasuryTransfer {
         /// The recipient.
         to: Address,
@@ -132,6 +140,8 @@ pub enum ProposalKind {
         calldatas: Vec<String>,
     },
     /// Rule on a disputed compute job.
+    ///
+    /// Example: agora dao propose --description "Job 3: provider at fault" rule-dispute 3 --provider-at-fault
     RuleDispute {
         /// The job.
         job: U256,
