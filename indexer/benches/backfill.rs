@@ -1,9 +1,15 @@
 //! Rerunnable indexer benchmark on a seeded chain of Agora events (purchases, consumes,
-//! transfers): backfill throughput (median of 5 after a warm-up) next to a bare `eth_getLogs`
-//! sweep of the same chain, head latency (block mined → row visible), 64-block reorg
-//! recovery time and peak memory.
+//! transfers, revenue releases): backfill throughput (median of `AGORA_BENCH_RUNS` after a
+//! warm-up) with each write mode side by side (binary `COPY`, the default; array-bound
+//! `INSERT`s; the row-by-row baseline, one `INSERT` per row), next to a bare `eth_getLogs`
+//! sweep of the same chain; head latency (block mined → row visible), 64-block reorg recovery
+//! time and peak memory.
 //!
-//! `cargo bench -p agora-indexer --bench backfill` (set `AGORA_BENCH_EVENTS`, default 20000).
+//! `cargo bench -p agora-indexer --bench backfill`; environment:
+//! - `AGORA_BENCH_EVENTS`: events to generate (default 20000; `1000000` for the full-size run);
+//! - `AGORA_BENCH_RUNS`: measured backfills per write mode (default 5);
+//! - `AGORA_BENCH_BASELINE_RUNS`: measured row-by-row backfills (default `AGORA_BENCH_RUNS`;
+//!   the baseline is slow at 1M events).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/common/mod.rs"]
@@ -11,7 +17,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use agora_indexer::sync::SyncConfig;
+use agora_indexer::{db::WriteMode, sync::SyncConfig};
 use alloy::{
     primitives::{Address, U256},
     providers::{Provider, ext::AnvilApi},
@@ -45,12 +51,15 @@ async fn generate(chain: &Chain, target: u64, seed: u64) -> Generated {
     }
     // Balance each buyer holds per asset, so consumes and transfers never revert.
     let mut held = vec![vec![0u64; ASSETS]; buyers.len()];
+    // Assets bought in earlier blocks and not released since: a release of them never reverts.
+    let mut owed = [false; ASSETS];
     chain.provider().anvil_set_auto_mine(false).await.unwrap();
     let mut rng = Rng(seed);
     let mut events = 0u64;
     let gas_price = chain.provider().get_gas_price().await.unwrap() * 2;
     while events < target {
         let mut pending = Vec::new();
+        let mut bought = [false; ASSETS];
         for _ in 0..TXS_PER_BLOCK {
             let who = (rng.next() % buyers.len() as u64) as usize;
             let asset = (rng.next() % ASSETS as u64) as usize;
@@ -58,8 +67,16 @@ async fn generate(chain: &Chain, target: u64, seed: u64) -> Generated {
             let nonce = nonces[who];
             nonces[who] += 1;
             let action = rng.next() % 10;
-            let call = if held[who][asset] == 0 || action < 4 {
+            let call = if action == 9 && owed[asset] {
+                owed[asset] = false;
+                events += 1; // Released
+                agora
+                    .splitter
+                    .release(tokens[asset].asset_id, Address::ZERO, publisher.address)
+                    .into_transaction_request()
+            } else if held[who][asset] == 0 || action < 4 {
                 held[who][asset] += 3;
+                bought[asset] = true;
                 events += 2; // Transfer (mint) + Purchased
                 agora
                     .marketplace
@@ -93,6 +110,9 @@ async fn generate(chain: &Chain, target: u64, seed: u64) -> Generated {
             })
             .await;
         chain.provider().anvil_mine(Some(1), None).await.unwrap();
+        for (owed, bought) in owed.iter_mut().zip(bought) {
+            *owed |= bought;
+        }
     }
     chain.provider().anvil_set_auto_mine(true).await.unwrap();
     let c = chain.deployment.contracts;
@@ -147,9 +167,27 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// A positive integer from the environment variable `name`, `default` when unset; anything else
+/// stops the benchmark with a message.
+fn env_count(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Err(std::env::VarError::NotPresent) => default,
+        Ok(v) => v
+            .trim()
+            .replace('_', "")
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| panic!("{name} must be a positive integer (e.g. 1000000), got {v:?}")),
+        Err(err) => panic!("{name}: {err}"),
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    let target: u64 = std::env::var("AGORA_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let target = env_count("AGORA_BENCH_EVENTS", 20_000);
+    let runs = env_count("AGORA_BENCH_RUNS", 5) as usize;
+    let baseline_runs = env_count("AGORA_BENCH_BASELINE_RUNS", runs as u64) as usize;
     let (chain, db) = tokio::join!(Chain::start_with_args(&["--gas-limit", "1000000000"]), Db::start());
     let t = Instant::now();
     let generated = generate(&chain, target, 42).await;
@@ -160,10 +198,9 @@ async fn main() {
         t.elapsed()
     );
 
-    let (logs, warm) = sweep(&chain, &generated.addresses, 10, 8).await;
-    let _ = warm;
+    let (logs, _warm) = sweep(&chain, &generated.addresses, 10, 8).await;
     let mut sweeps = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..runs {
         let (n, d) = sweep(&chain, &generated.addresses, 10, 8).await;
         assert_eq!(n, logs);
         sweeps.push(n as f64 / d.as_secs_f64());
@@ -181,37 +218,63 @@ async fn main() {
         poll_interval: Duration::from_millis(20),
         ..SyncConfig::default()
     };
-    let mut rates = Vec::new();
-    let mut events = 0;
-    for run in 0..6 {
-        let pool = db.another().await;
-        let t = Instant::now();
-        sync_to_head(&chain, &pool, config.clone()).await;
-        let elapsed = t.elapsed();
-        events = count(&pool, "SELECT count(*) FROM events").await;
-        if run > 0 {
+    // A warm-up backfill (caches of anvil and PostgreSQL), then each write mode on fresh
+    // databases, the same chain.
+    let pool = db.another().await;
+    sync_to_head(&chain, &pool, config.clone()).await;
+    let events = count(&pool, "SELECT count(*) FROM events").await;
+    pool.close().await;
+    let mut results = Vec::new();
+    for (mode, n) in
+        [(WriteMode::Copy, runs), (WriteMode::Unnest, runs), (WriteMode::RowByRow, baseline_runs)]
+    {
+        let mut rates = Vec::new();
+        for _ in 0..n {
+            let pool = db.another().await;
+            let t = Instant::now();
+            sync_to_head(&chain, &pool, SyncConfig { write_mode: mode, ..config.clone() }).await;
+            let elapsed = t.elapsed();
+            assert_eq!(count(&pool, "SELECT count(*) FROM events").await, events, "{mode:?}");
             rates.push(events as f64 / elapsed.as_secs_f64());
+            pool.close().await;
         }
-        pool.close().await;
+        let rate = median(rates);
+        println!(
+            "backfill {mode:?}: {events} events, median of {n} {rate:.0} events/s committed with derived \
+             tables ({:.1}% of the bare sweep)",
+            100.0 * rate / sweep_rate
+        );
+        results.push((mode, rate));
     }
-    let rate = median(rates);
-    println!(
-        "backfill: {events} events, median {rate:.0} events/s committed with derived tables ({:.1}% of the bare sweep)",
-        100.0 * rate / sweep_rate
-    );
+    let copy = results[0].1;
+    for (mode, rate) in &results[1..] {
+        println!("binary COPY vs {mode:?}: {:.2}x", copy / rate);
+    }
 
     // Head latency: block mined → purchase row visible, while following.
     let pool = db.another().await;
     let syncer = chain.syncer(&pool, SyncConfig { exit_at_head: false, ..config.clone() });
     let mut syncer = syncer.with_ws(Some(chain.anvil.ws_endpoint()));
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let follower = tokio::spawn(async move { syncer.run(shutdown).await });
+    let mut follower = tokio::spawn(async move { syncer.run(shutdown).await });
     let head = i64::try_from(chain.head().await).unwrap();
-    common::eventually(120, "backfill before latency", || {
-        let pool = pool.clone();
-        async move { count(&pool, "SELECT COALESCE(max(indexed_block), 0) FROM chain_state").await >= head }
-    })
-    .await;
+    let t = Instant::now();
+    loop {
+        if count(&pool, "SELECT COALESCE(max(indexed_block), 0) FROM chain_state").await >= head {
+            break;
+        }
+        // A follower that stopped says why; one that is slow gets a deadline that scales.
+        if follower.is_finished() {
+            panic!("the follower stopped during its backfill: {:?}", (&mut follower).await);
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120 + target / 2_000),
+            "the follower's backfill took longer than {}s",
+            120 + target / 2_000
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("follower backfill (WebSocket heads, before latency): {:.1?}", t.elapsed());
     let buyer = chain.actor(2);
     let agora = chain.as_actor(&buyer);
     let token = generated.addresses[7];

@@ -242,6 +242,12 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
             "counter",
             load(&m.rpc_errors),
         );
+        gauge(
+            "agora_indexer_head_resubscribes_total",
+            "WebSocket head subscriptions replaced by the watchdog.",
+            "counter",
+            load(&m.resubscribes),
+        );
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }

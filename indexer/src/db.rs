@@ -5,6 +5,10 @@
 //! of the reorg window and the checkpoint. A rollback deletes what lies above the common
 //! ancestor and recomputes the derived tables from the raw events that remain (the raw
 //! events keep their topics and data, so they re-decode with the same pure decoder).
+//!
+//! The append-only tables (raw events, purchases, access orders, releases) are streamed with
+//! binary `COPY` into temporary staging tables and moved over with `INSERT … SELECT … ON
+//! CONFLICT DO NOTHING`, inside the batch's transaction: `COPY`'s speed, still exactly-once.
 
 use agora_contracts::{
     AccessToken::AccessTokenEvents, AgoraGovernor::AgoraGovernorEvents, AgoraToken::AgoraTokenEvents,
@@ -15,7 +19,24 @@ use alloy::primitives::{Address, B256, Bytes, U256};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool, Row, postgres::PgPoolOptions};
 
-use crate::decode::{self, Decoded, Event, RawLog, Source};
+use crate::{
+    decode::{self, Decoded, Event, RawLog, Source},
+    pgcopy::BinaryRows,
+};
+
+/// How a batch's append-only rows (raw events, purchases, access orders, releases) are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Binary `COPY` into temporary staging tables, then one `INSERT … SELECT … ON CONFLICT DO
+    /// NOTHING` per table, in the batch's transaction.
+    #[default]
+    Copy,
+    /// One `INSERT … SELECT FROM UNNEST(…)` per table, the values bound as arrays.
+    Unnest,
+    /// One `INSERT` per row and every derived change applied event by event: the baseline the
+    /// benchmark compares with.
+    RowByRow,
+}
 
 /// A database operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -271,9 +292,15 @@ pub async fn window(pool: &PgPool, chain_id: u64, at: u64, limit: u64) -> Result
 /// Commits `batch` atomically: raw events, clones, derived rows, window blocks and checkpoint.
 /// Fails with [`DbError::CheckpointMoved`] (changing nothing) when the checkpoint is not at
 /// `batch.from`. Returns the number of events that were new.
-pub async fn commit(pool: &PgPool, chain_id: u64, batch: &Batch, window_size: u64) -> Result<usize, DbError> {
+pub async fn commit(
+    pool: &PgPool,
+    chain_id: u64,
+    batch: &Batch,
+    window_size: u64,
+    mode: WriteMode,
+) -> Result<usize, DbError> {
     let mut tx = pool.begin().await.map_err(q("begin"))?;
-    let new = write_batch(&mut tx, chain_id, batch, window_size).await?;
+    let new = write_batch(&mut tx, chain_id, batch, window_size, mode).await?;
     tx.commit().await.map_err(q("commit a batch"))?;
     Ok(new)
 }
@@ -286,11 +313,12 @@ pub async fn reorg(
     ancestor: u64,
     batches: &[Batch],
     window_size: u64,
+    mode: WriteMode,
 ) -> Result<(), DbError> {
     let mut tx = pool.begin().await.map_err(q("begin"))?;
     rollback(&mut tx, chain_id, ancestor).await?;
     for batch in batches {
-        write_batch(&mut tx, chain_id, batch, window_size).await?;
+        write_batch(&mut tx, chain_id, batch, window_size, mode).await?;
     }
     tx.commit().await.map_err(q("commit a reorg"))?;
     Ok(())
@@ -301,6 +329,7 @@ async fn write_batch(
     chain_id: u64,
     batch: &Batch,
     window_size: u64,
+    mode: WriteMode,
 ) -> Result<usize, DbError> {
     let chain = i64_of(chain_id);
     let moved = sqlx::query(
@@ -344,19 +373,27 @@ async fn write_batch(
         .map_err(q("record an access token"))?;
     }
 
-    let new = insert_events(conn, chain, &batch.logs).await?;
+    if mode == WriteMode::Copy && !batch.logs.is_empty() {
+        prepare_staging(conn).await?;
+    }
+    let new = match mode {
+        WriteMode::Copy => copy_events(conn, chain, &batch.logs).await?,
+        WriteMode::Unnest => insert_events(conn, chain, &batch.logs).await?,
+        WriteMode::RowByRow => insert_events_one_by_one(conn, chain, &batch.logs).await?,
+    };
     // Unjournaled batches write the high-volume kinds set-based; their rows do not depend on
     // the order of the other events, so they may be written after them.
+    let set_based = !batch.journal && mode != WriteMode::RowByRow;
     let mut bulk = Bulk::default();
     for (log, decoded) in &batch.logs {
         if new.contains(&(log.block_hash, log.log_index))
             && let Some(event) = &decoded.event
-            && (batch.journal || !bulk.take(log, event))
+            && (!set_based || !bulk.take(log, event, mode))
         {
             apply(conn, chain, log, event, batch.journal).await?;
         }
     }
-    bulk.write(conn, chain).await?;
+    bulk.write(conn, chain, mode).await?;
 
     if !batch.blocks.is_empty() {
         let numbers: Vec<i64> = batch.blocks.iter().map(|b| i64_of(b.number)).collect();
@@ -395,19 +432,55 @@ async fn write_batch(
     Ok(new.len())
 }
 
-/// Access-token transfers, orders and purchases of one batch, written with one statement each.
+/// Access-token transfers, orders, purchases (and, with `COPY`, revenue releases) of one batch,
+/// written with one statement each.
 #[derive(Default)]
 struct Bulk {
     /// (token, holder) → (credited, debited).
     balances: std::collections::BTreeMap<(Address, Address), (U256, U256)>,
     purchases: Vec<(RawLog, agora_contracts::Marketplace::Purchased)>,
     orders: Vec<(RawLog, agora_contracts::AccessToken::AccessConsumed)>,
+    /// Revenue releases; taken only when the batch is written with `COPY`.
+    releases: Vec<Release>,
+}
+
+/// A `Released` or `FeesReleased` event as a row of `releases`.
+struct Release {
+    block: u64,
+    position: u64,
+    /// `None` for the protocol's fees.
+    asset: Option<U256>,
+    currency: Address,
+    recipient: Address,
+    amount: U256,
 }
 
 impl Bulk {
     /// Takes `event` if it is one of the bulk kinds.
-    fn take(&mut self, log: &RawLog, event: &Event) -> bool {
+    fn take(&mut self, log: &RawLog, event: &Event, mode: WriteMode) -> bool {
         match event {
+            Event::Splitter(RevenueSplitterEvents::Released(e)) if mode == WriteMode::Copy => {
+                self.releases.push(Release {
+                    block: log.block_number,
+                    position: log.log_index,
+                    asset: Some(e.assetId),
+                    currency: e.currency,
+                    recipient: e.recipient,
+                    amount: e.amount,
+                });
+                true
+            }
+            Event::Splitter(RevenueSplitterEvents::FeesReleased(e)) if mode == WriteMode::Copy => {
+                self.releases.push(Release {
+                    block: log.block_number,
+                    position: log.log_index,
+                    asset: None,
+                    currency: e.currency,
+                    recipient: e.recipient,
+                    amount: e.amount,
+                });
+                true
+            }
             Event::AccessToken(AccessTokenEvents::Transfer(e)) => {
                 if e.from != Address::ZERO {
                     let entry = self.balances.entry((log.address, e.from)).or_default();
@@ -431,7 +504,12 @@ impl Bulk {
         }
     }
 
-    async fn write(self, conn: &mut PgConnection, chain: i64) -> Result<(), DbError> {
+    async fn write(self, conn: &mut PgConnection, chain: i64, mode: WriteMode) -> Result<(), DbError> {
+        if mode == WriteMode::Copy {
+            copy_purchases(conn, chain, &self.purchases).await?;
+            copy_orders(conn, chain, &self.orders).await?;
+            copy_releases(conn, chain, &self.releases).await?;
+        }
         if !self.balances.is_empty() {
             let (mut tokens, mut holders, mut credits, mut debits) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -457,7 +535,7 @@ impl Bulk {
             .await
             .map_err(q("write balances"))?;
         }
-        if !self.purchases.is_empty() {
+        if mode != WriteMode::Copy && !self.purchases.is_empty() {
             let n = self.purchases.len();
             let (mut blocks, mut positions, mut txs, mut assets, mut buyers, mut currencies) = (
                 Vec::with_capacity(n),
@@ -505,7 +583,7 @@ impl Bulk {
             .await
             .map_err(q("write purchases"))?;
         }
-        if !self.orders.is_empty() {
+        if mode != WriteMode::Copy && !self.orders.is_empty() {
             let n = self.orders.len();
             let (mut tokens, mut ids, mut consumers, mut providers, mut expiries, mut blocks, mut txs) = (
                 Vec::with_capacity(n),
@@ -547,6 +625,255 @@ impl Bulk {
         }
         Ok(())
     }
+}
+
+/// Temporary tables (one per connection) that `COPY` fills before the rows move to their
+/// tables; emptied here so that several batches can share one transaction (a reorg).
+async fn prepare_staging(conn: &mut PgConnection) -> Result<(), DbError> {
+    // A bare string runs as a simple query, so the statements go in one round trip.
+    sqlx::Executor::execute(
+        &mut *conn,
+        "SET LOCAL client_min_messages = warning;
+         CREATE TEMP TABLE IF NOT EXISTS events_staging (block_number BIGINT, block_hash BYTEA,
+           log_index BIGINT, tx_hash BYTEA, address BYTEA, source TEXT, name TEXT, topics BYTEA, data BYTEA);
+         CREATE TEMP TABLE IF NOT EXISTS purchases_staging (block_number BIGINT, log_index BIGINT,
+           tx_hash BYTEA, asset_id TEXT, buyer BYTEA, currency BYTEA, amount TEXT, free_amount TEXT,
+           paid TEXT, fee TEXT);
+         CREATE TEMP TABLE IF NOT EXISTS access_orders_staging (token BYTEA, order_id TEXT,
+           consumer BYTEA, provider BYTEA, expires_at BIGINT, block_number BIGINT, tx_hash BYTEA);
+         CREATE TEMP TABLE IF NOT EXISTS releases_staging (block_number BIGINT, log_index BIGINT,
+           asset_id TEXT, currency BYTEA, recipient BYTEA, amount TEXT);
+         TRUNCATE events_staging, purchases_staging, access_orders_staging, releases_staging;",
+    )
+    .await
+    .map_err(q("prepare the COPY staging tables"))?;
+    Ok(())
+}
+
+/// Streams `rows` with `statement` (a `COPY … FROM STDIN (FORMAT binary)`).
+async fn copy_in(
+    conn: &mut PgConnection,
+    statement: &str,
+    rows: BinaryRows,
+    action: &'static str,
+) -> Result<u64, DbError> {
+    let data = rows.finish();
+    let mut copy = conn.copy_in_raw(statement).await.map_err(q(action))?;
+    for chunk in data.chunks(1 << 20) {
+        if let Err(err) = copy.send(chunk).await {
+            // Leave the connection usable; the transaction is rolled back by the caller.
+            let _ = copy.abort(err.to_string()).await;
+            return Err(DbError::Query { action, source: err });
+        }
+    }
+    copy.finish().await.map_err(q(action))
+}
+
+/// Inserts raw events through binary `COPY`; returns the keys that were not there yet.
+async fn copy_events(
+    conn: &mut PgConnection,
+    chain: i64,
+    logs: &[(RawLog, Decoded)],
+) -> Result<std::collections::HashSet<(B256, u64)>, DbError> {
+    if logs.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut rows = BinaryRows::with_capacity(logs.len() * 400);
+    for (log, decoded) in logs {
+        rows.row(9)
+            .int8(i64_of(log.block_number))
+            .bytea(log.block_hash.as_slice())
+            .int8(i64_of(log.log_index))
+            .bytea(log.tx_hash.as_slice())
+            .bytea(log.address.as_slice())
+            .text(decoded.source.as_str())
+            .text(decoded.name)
+            .bytea_concat(log.topics.iter().map(|t| t.as_slice()))
+            .bytea(&log.data);
+    }
+    copy_in(
+        conn,
+        "COPY events_staging (block_number, block_hash, log_index, tx_hash, address, source, name, topics, data)
+         FROM STDIN (FORMAT binary)",
+        rows,
+        "copy events",
+    )
+    .await?;
+    let rows = sqlx::query(
+        "INSERT INTO events (chain_id, block_number, block_hash, log_index, tx_hash, address, source, name, topics, data)
+         SELECT $1, block_number, block_hash, log_index, tx_hash, address, source, name, topics, data
+         FROM events_staging
+         ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING
+         RETURNING block_hash, log_index",
+    )
+    .bind(chain)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(q("insert copied events"))?;
+    rows.iter()
+        .map(|row| Ok((b256_of(&row.get::<Vec<u8>, _>(0), "block hash")?, u64_of(row.get(1)))))
+        .collect()
+}
+
+/// Inserts purchases (all new: their events were) through binary `COPY`.
+async fn copy_purchases(
+    conn: &mut PgConnection,
+    chain: i64,
+    purchases: &[(RawLog, agora_contracts::Marketplace::Purchased)],
+) -> Result<(), DbError> {
+    if purchases.is_empty() {
+        return Ok(());
+    }
+    let mut rows = BinaryRows::with_capacity(purchases.len() * 200);
+    for (log, e) in purchases {
+        rows.row(10)
+            .int8(i64_of(log.block_number))
+            .int8(i64_of(log.log_index))
+            .bytea(log.tx_hash.as_slice())
+            .text(&dec(e.assetId))
+            .bytea(e.buyer.as_slice())
+            .bytea(e.currency.as_slice())
+            .text(&dec(e.amount))
+            .text(&dec(e.freeAmount))
+            .text(&dec(e.paid))
+            .text(&dec(e.fee));
+    }
+    copy_in(
+        conn,
+        "COPY purchases_staging (block_number, log_index, tx_hash, asset_id, buyer, currency, amount,
+           free_amount, paid, fee) FROM STDIN (FORMAT binary)",
+        rows,
+        "copy purchases",
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO purchases (chain_id, block_number, log_index, tx_hash, asset_id, buyer, currency,
+           amount, free_amount, paid, fee)
+         SELECT $1, block_number, log_index, tx_hash, asset_id::numeric, buyer, currency, amount::numeric,
+           free_amount::numeric, paid::numeric, fee::numeric
+         FROM purchases_staging
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(chain)
+    .execute(&mut *conn)
+    .await
+    .map_err(q("insert copied purchases"))?;
+    Ok(())
+}
+
+/// Inserts consumed access orders (all new: their events were) through binary `COPY`.
+async fn copy_orders(
+    conn: &mut PgConnection,
+    chain: i64,
+    orders: &[(RawLog, agora_contracts::AccessToken::AccessConsumed)],
+) -> Result<(), DbError> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    let mut rows = BinaryRows::with_capacity(orders.len() * 160);
+    for (log, e) in orders {
+        rows.row(7)
+            .bytea(log.address.as_slice())
+            .text(&dec(e.orderId))
+            .bytea(e.consumer.as_slice())
+            .bytea(e.provider.as_slice())
+            .int8(i64_of(e.expiresAt))
+            .int8(i64_of(log.block_number))
+            .bytea(log.tx_hash.as_slice());
+    }
+    copy_in(
+        conn,
+        "COPY access_orders_staging (token, order_id, consumer, provider, expires_at, block_number, tx_hash)
+         FROM STDIN (FORMAT binary)",
+        rows,
+        "copy access orders",
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO access_orders (chain_id, token, asset_id, order_id, consumer, provider, expires_at,
+           block_number, tx_hash)
+         SELECT $1, s.token, t.asset_id, s.order_id::numeric, s.consumer, s.provider, s.expires_at,
+           s.block_number, s.tx_hash
+         FROM access_orders_staging s
+         JOIN access_tokens t ON t.chain_id = $1 AND t.address = s.token
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(chain)
+    .execute(&mut *conn)
+    .await
+    .map_err(q("insert copied access orders"))?;
+    Ok(())
+}
+
+/// Inserts revenue releases (all new: their events were) through binary `COPY`.
+async fn copy_releases(conn: &mut PgConnection, chain: i64, releases: &[Release]) -> Result<(), DbError> {
+    if releases.is_empty() {
+        return Ok(());
+    }
+    let mut rows = BinaryRows::with_capacity(releases.len() * 120);
+    for release in releases {
+        rows.row(6).int8(i64_of(release.block)).int8(i64_of(release.position));
+        match release.asset {
+            Some(asset) => rows.text(&dec(asset)),
+            None => rows.null(),
+        };
+        rows.bytea(release.currency.as_slice())
+            .bytea(release.recipient.as_slice())
+            .text(&dec(release.amount));
+    }
+    copy_in(
+        conn,
+        "COPY releases_staging (block_number, log_index, asset_id, currency, recipient, amount)
+         FROM STDIN (FORMAT binary)",
+        rows,
+        "copy releases",
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO releases (chain_id, block_number, log_index, asset_id, currency, recipient, amount)
+         SELECT $1, block_number, log_index, asset_id::numeric, currency, recipient, amount::numeric
+         FROM releases_staging
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(chain)
+    .execute(&mut *conn)
+    .await
+    .map_err(q("insert copied releases"))?;
+    Ok(())
+}
+
+/// Inserts raw events one statement per row; returns the keys that were not there yet.
+async fn insert_events_one_by_one(
+    conn: &mut PgConnection,
+    chain: i64,
+    logs: &[(RawLog, Decoded)],
+) -> Result<std::collections::HashSet<(B256, u64)>, DbError> {
+    let mut new = std::collections::HashSet::new();
+    for (log, decoded) in logs {
+        let inserted = sqlx::query(
+            "INSERT INTO events (chain_id, block_number, block_hash, log_index, tx_hash, address, source,
+               name, topics, data)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING",
+        )
+        .bind(chain)
+        .bind(i64_of(log.block_number))
+        .bind(log.block_hash.as_slice())
+        .bind(i64_of(log.log_index))
+        .bind(log.tx_hash.as_slice())
+        .bind(log.address.as_slice())
+        .bind(decoded.source.as_str())
+        .bind(decoded.name)
+        .bind(log.topics.iter().flat_map(|t| t.0).collect::<Vec<u8>>())
+        .bind(log.data.as_ref())
+        .execute(&mut *conn)
+        .await
+        .map_err(q("insert an event"))?;
+        if inserted.rows_affected() == 1 {
+            new.insert((log.block_hash, log.log_index));
+        }
+    }
+    Ok(new)
 }
 
 /// Inserts raw events with one statement; returns the keys that were not there yet.

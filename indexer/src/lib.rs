@@ -7,6 +7,8 @@
 //!   block by block at the tip with reorg detection) and hands batches to [`db`].
 //! - [`db`]: migrations, the checkpoint, raw events and the derived tables, each batch in one
 //!   transaction; rollbacks recompute the derived tables from the raw events.
+//! - [`pgcopy`]: PostgreSQL's binary `COPY` format, which [`db`] streams the append-only
+//!   tables in with.
 //! - [`metadata`]: asset metadata documents fetched once from IPFS (Kubo) for full-text search.
 //! - [`api`]: the axum router over the tables.
 //! - [`service`]: configuration and `run`, which wires the above together for the binary.
@@ -15,5 +17,6 @@ pub mod api;
 pub mod db;
 pub mod decode;
 pub mod metadata;
+pub mod pgcopy;
 pub mod service;
 pub mod sync;

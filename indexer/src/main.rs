@@ -75,7 +75,7 @@ struct RunArgs {
 }
 
 /// The settings `AGORA_<KEY>` environment variables may set.
-const ENV_KEYS: [&str; 11] = [
+const ENV_KEYS: [&str; 15] = [
     "rpc_url",
     "ws_url",
     "database_url",
@@ -87,6 +87,10 @@ const ENV_KEYS: [&str; 11] = [
     "reset_on_new_chain",
     "initial_range",
     "max_range",
+    "head_timeout_secs",
+    "metadata_timeout_secs",
+    "metadata_max_attempts",
+    "metadata_retry_secs",
 ];
 
 fn load_config(global: &Global, reset_on_new_chain: bool) -> eyre::Result<Config> {

@@ -1,7 +1,7 @@
 //! The indexer as a service: its configuration and `run`, which syncs, fetches metadata and
 //! serves the API until shutdown.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use agora_contracts::{Deployment, ManifestError};
 use alloy::transports::http::reqwest::Url;
@@ -11,7 +11,7 @@ use tokio::{net::TcpListener, sync::watch};
 use crate::{
     api::{self, AppState},
     db::{self, DbError},
-    metadata::{self, KuboFetcher},
+    metadata::{self, KuboFetcher, RetryPolicy},
     sync::{self, SyncConfig, SyncError, Syncer},
 };
 
@@ -49,6 +49,35 @@ pub struct Config {
     /// Largest `eth_getLogs` range, in blocks.
     #[serde(default = "default_max_range")]
     pub max_range: u64,
+    /// With `ws_url`: seconds without a new head before the node is polled and, if the chain
+    /// moved, the subscription replaced.
+    #[serde(default = "default_head_timeout_secs")]
+    pub head_timeout_secs: u64,
+    /// Seconds before one metadata fetch from Kubo gives up.
+    #[serde(default = "default_metadata_timeout_secs")]
+    pub metadata_timeout_secs: u64,
+    /// Attempts to fetch one metadata CID before its failure is final.
+    #[serde(default = "default_metadata_max_attempts")]
+    pub metadata_max_attempts: u32,
+    /// Seconds to wait after a CID's first failed fetch; doubles after each further failure.
+    #[serde(default = "default_metadata_retry_secs")]
+    pub metadata_retry_secs: u64,
+}
+
+fn default_head_timeout_secs() -> u64 {
+    SyncConfig::default().head_timeout.as_secs()
+}
+
+fn default_metadata_timeout_secs() -> u64 {
+    10
+}
+
+fn default_metadata_max_attempts() -> u32 {
+    RetryPolicy::default().max_attempts
+}
+
+fn default_metadata_retry_secs() -> u64 {
+    RetryPolicy::default().base.as_secs()
 }
 
 fn default_initial_range() -> u64 {
@@ -91,6 +120,9 @@ pub enum RunError {
     /// Syncing stopped.
     #[error(transparent)]
     Sync(#[from] SyncError),
+    /// The metadata fetcher could not be set up.
+    #[error("metadata fetcher: {0}")]
+    Metadata(#[source] metadata::FetchError),
     /// The HTTP listener failed.
     #[error("http api on {addr}: {source}")]
     Listen {
@@ -111,6 +143,14 @@ pub async fn run(
     let deployment = Deployment::read(&config.manifest)?;
     let url = Url::parse(&config.rpc_url)
         .map_err(|e| RunError::RpcUrl { url: config.rpc_url.clone(), message: e.to_string() })?;
+    let fetcher = match &config.ipfs_api {
+        Some(ipfs) => {
+            tracing::info!(ipfs, "fetching asset metadata from Kubo");
+            let timeout = Duration::from_secs(config.metadata_timeout_secs);
+            Some(KuboFetcher::new(ipfs.clone(), timeout).map_err(RunError::Metadata)?)
+        }
+        None => None,
+    };
     let pool = db::connect(&config.database_url, 16).await?;
     let provider = sync::http_provider(url);
     let sync_config = SyncConfig {
@@ -118,6 +158,7 @@ pub async fn run(
         reset_on_new_chain: config.reset_on_new_chain,
         initial_range: config.initial_range,
         max_range: config.max_range,
+        head_timeout: Duration::from_secs(config.head_timeout_secs.max(1)),
         ..SyncConfig::default()
     };
     let mut syncer = Syncer::new(provider, pool.clone(), &deployment, sync_config)
@@ -137,27 +178,19 @@ pub async fn run(
     let server = tokio::spawn(api::serve(listener, state, async move {
         let _ = api_shutdown.wait_for(|stop| *stop).await;
     }));
-    let metadata_task = config.ipfs_api.clone().map(|ipfs| {
-        let pool = pool.clone();
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            let fetcher = match KuboFetcher::new(ipfs, Duration::from_secs(10)) {
-                Ok(f) => Arc::new(f),
-                Err(err) => {
-                    tracing::error!(error = %err, "metadata fetching disabled");
-                    return;
-                }
-            };
-            loop {
-                if let Err(err) = metadata::fetch_pending(&pool, fetcher.as_ref(), 32).await {
-                    tracing::warn!(error = %err, "metadata pass failed");
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(2)) => {},
-                    _ = stop.wait_for(|s| *s) => return,
-                }
-            }
-        })
+    let metadata_task = fetcher.map(|fetcher| {
+        let policy = RetryPolicy {
+            max_attempts: config.metadata_max_attempts.max(1),
+            base: Duration::from_secs(config.metadata_retry_secs),
+            ..RetryPolicy::default()
+        };
+        tokio::spawn(metadata::follow(
+            pool.clone(),
+            fetcher,
+            policy,
+            Duration::from_secs(2),
+            shutdown.clone(),
+        ))
     });
     let result = syncer.run(shutdown).await;
     if result.is_err() {

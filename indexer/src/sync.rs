@@ -41,7 +41,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use crate::{
-    db::{self, Batch, BlockRef, DbError},
+    db::{self, Batch, BlockRef, DbError, WriteMode},
     decode::{self, AddressBook, Decoded, Event, RawLog},
 };
 
@@ -56,13 +56,19 @@ pub struct SyncConfig {
     pub max_range: u64,
     /// Ranges fetched at once.
     pub concurrency: usize,
-    /// How often to poll for a new head (also the watchdog when WebSocket heads stop).
+    /// How often to poll for a new head.
     pub poll_interval: Duration,
+    /// With a WebSocket subscription: how long without a new head before the node is asked
+    /// whether the chain moved; if it did, the subscription is presumed dead, the sync polls
+    /// and subscribes again.
+    pub head_timeout: Duration,
     /// When the stored genesis hash differs from the node's: delete the chain's rows and start
     /// over instead of refusing.
     pub reset_on_new_chain: bool,
     /// Stop once the head is reached instead of following it.
     pub exit_at_head: bool,
+    /// How the append-only tables are written (binary `COPY` unless benchmarking).
+    pub write_mode: WriteMode,
 }
 
 impl Default for SyncConfig {
@@ -73,8 +79,10 @@ impl Default for SyncConfig {
             max_range: 5_000,
             concurrency: 4,
             poll_interval: Duration::from_millis(500),
+            head_timeout: Duration::from_secs(20),
             reset_on_new_chain: false,
             exit_at_head: false,
+            write_mode: WriteMode::default(),
         }
     }
 }
@@ -156,6 +164,8 @@ pub struct Metrics {
     pub reorgs: AtomicU64,
     /// RPC errors seen (after retries).
     pub rpc_errors: AtomicU64,
+    /// WebSocket head subscriptions replaced because heads stopped coming.
+    pub resubscribes: AtomicU64,
     /// When syncing started.
     pub started: Instant,
 }
@@ -168,6 +178,7 @@ impl Default for Metrics {
             head_block: AtomicU64::new(0),
             reorgs: AtomicU64::new(0),
             rpc_errors: AtomicU64::new(0),
+            resubscribes: AtomicU64::new(0),
             started: Instant::now(),
         }
     }
@@ -296,6 +307,9 @@ impl Syncer {
     pub async fn run(&mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), SyncError> {
         self.prepare().await?;
         let mut heads = self.subscribe_heads().await;
+        // When the subscription last delivered a head, and the highest number it delivered.
+        let mut last_head = Instant::now();
+        let mut ws_head = self.provider.get_block_number().await.unwrap_or_default();
         loop {
             if *shutdown.borrow() {
                 return Ok(());
@@ -314,24 +328,75 @@ impl Syncer {
                 }
                 Err(err) => return Err(err),
             }
-            // Caught up (or failed): wait for a head, the poll interval (the watchdog when
-            // WebSocket heads stop) or shutdown.
+            // Caught up (or failed): wait for a head, the poll interval, the head watchdog or
+            // shutdown.
             let sleep = tokio::time::sleep(self.config.poll_interval);
             match heads.as_mut() {
-                Some(stream) => tokio::select! {
-                    head = stream.next() => if head.is_none() {
-                        tracing::warn!("WebSocket heads ended; polling until resubscribed");
-                        heads = None;
-                    },
-                    _ = sleep => {
-                        if heads.is_none() { heads = self.subscribe_heads().await; }
-                    },
-                    _ = shutdown.changed() => {},
-                },
-                None => tokio::select! {
-                    _ = sleep => { heads = self.subscribe_heads().await; },
-                    _ = shutdown.changed() => {},
-                },
+                Some(stream) => {
+                    let watchdog = tokio::time::sleep_until((last_head + self.config.head_timeout).into());
+                    tokio::select! {
+                        head = stream.next() => match head {
+                            Some(head) => {
+                                last_head = Instant::now();
+                                ws_head = ws_head.max(head.number);
+                            }
+                            None => {
+                                tracing::warn!("WebSocket heads ended; polling until resubscribed");
+                                heads = None;
+                            }
+                        },
+                        _ = sleep => {},
+                        _ = watchdog => {
+                            last_head = Instant::now();
+                            // Polling may have kept up meanwhile: what tells a dead subscription
+                            // from an idle chain is whether the node is past its last head.
+                            if self.heads_missed(ws_head).await {
+                                tracing::warn!(
+                                    timeout = ?self.config.head_timeout,
+                                    "no new head over WebSocket although the chain moved: \
+                                     subscription presumed dead; polling and resubscribing"
+                                );
+                                self.metrics.resubscribes.fetch_add(1, Ordering::Relaxed);
+                                // Close the dead connection before opening the next.
+                                drop(heads.take());
+                                heads = self.subscribe_heads().await;
+                                ws_head = self.metrics.head_block.load(Ordering::Relaxed);
+                            } else {
+                                tracing::debug!("no new head within the timeout; the chain is idle");
+                            }
+                        },
+                        _ = shutdown.changed() => {},
+                    }
+                }
+                None => {
+                    // Without a live subscription, poll at least as often as the watchdog would.
+                    let fallback = match self.ws_url {
+                        Some(_) => self.config.poll_interval.min(self.config.head_timeout),
+                        None => self.config.poll_interval,
+                    };
+                    tokio::select! {
+                        _ = tokio::time::sleep(fallback) => {
+                            if self.ws_url.is_some() {
+                                heads = self.subscribe_heads().await;
+                                last_head = Instant::now();
+                                ws_head = self.metrics.head_block.load(Ordering::Relaxed);
+                            }
+                        },
+                        _ = shutdown.changed() => {},
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the node's head moved past `ws_head`, the last head the subscription delivered
+    /// (or the head known when it started).
+    async fn heads_missed(&self, ws_head: u64) -> bool {
+        match self.provider.get_block_number().await {
+            Ok(head) => head > ws_head,
+            Err(err) => {
+                tracing::warn!(error = %err, "head watchdog could not read the head");
+                false
             }
         }
     }
@@ -475,7 +540,8 @@ impl Syncer {
     }
 
     async fn commit(&mut self, batch: Batch) -> Result<(), SyncError> {
-        let new = db::commit(&self.pool, self.chain_id, &batch, self.config.window).await?;
+        let new =
+            db::commit(&self.pool, self.chain_id, &batch, self.config.window, self.config.write_mode).await?;
         self.indexed = batch.to;
         self.metrics.events.fetch_add(new as u64, Ordering::Relaxed);
         self.metrics.indexed_block.store(batch.to, Ordering::Relaxed);
@@ -599,7 +665,8 @@ impl Syncer {
             parent = batch.blocks.first().map(|b| b.hash);
             batches.push(batch);
         }
-        db::reorg(&self.pool, self.chain_id, ancestor, &batches, self.config.window).await?;
+        db::reorg(&self.pool, self.chain_id, ancestor, &batches, self.config.window, self.config.write_mode)
+            .await?;
         self.indexed = batches.last().map_or(ancestor, |b| b.to);
         self.metrics.reorgs.fetch_add(1, Ordering::Relaxed);
         self.metrics.indexed_block.store(self.indexed, Ordering::Relaxed);

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use agora_indexer::{
     api::{self, AppState},
     db,
-    metadata::{FetchError, MetadataFetcher, fetch_pending},
+    metadata::{FetchError, MetadataFetcher, RetryPolicy, fetch_pending},
 };
 use alloy::transports::http::reqwest;
 use common::{
@@ -82,7 +82,7 @@ async fn setup() -> (Chain, Db, Scenario, Server) {
             r#"{"name":"Song classifier","description":"Classifies finch recordings","license":"MIT"}"#,
         ),
     ]));
-    let report = fetch_pending(&db.pool, &docs, 10).await.unwrap();
+    let report = fetch_pending(&db.pool, &docs, &RetryPolicy::default(), 10).await.unwrap();
     assert_eq!((report.fetched, report.failed), (2, 0));
     let state =
         AppState { pool: db.pool.clone(), chain_id: chain.deployment.chain_id, metrics: None, max_lag: 5 };
@@ -254,11 +254,11 @@ async fn failures_are_recorded_and_the_database_never_leaks() {
     let (chain, db) = tokio::join!(Chain::start(), Db::start());
     scenario(&chain).await;
     sync_to_head(&chain, &db.pool, small_ranges(8)).await;
-    // Only one document resolves: the other CID's failure is recorded, not retried forever.
+    // Only one document resolves: the other CID's failure is recorded, retried only after its backoff.
     let docs = Documents(HashMap::from([(ALGORITHM_CID, r#"{"name":"x"}"#)]));
-    let report = fetch_pending(&db.pool, &docs, 10).await.unwrap();
+    let report = fetch_pending(&db.pool, &docs, &RetryPolicy::default(), 10).await.unwrap();
     assert_eq!((report.fetched, report.failed), (1, 1));
-    let report = fetch_pending(&db.pool, &docs, 10).await.unwrap();
+    let report = fetch_pending(&db.pool, &docs, &RetryPolicy::default(), 10).await.unwrap();
     assert_eq!((report.fetched, report.failed), (0, 0));
     let error: String = sqlx::query_scalar("SELECT error FROM asset_metadata WHERE status = 'failed'")
         .fetch_one(&db.pool)

@@ -1,6 +1,7 @@
 //! Live following on a real anvil: new blocks arrive over WebSocket `newHeads` (with a long
 //! poll interval, so only the subscription can explain the speed) or by polling alone; a node
-//! that goes away and comes back is waited for, never a reason to exit.
+//! that goes away and comes back is waited for, never a reason to exit; a subscription that
+//! goes silent is noticed by the head watchdog, which polls and subscribes again.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -97,4 +98,36 @@ async fn polling_follows_and_a_blinking_node_is_waited_for() {
     stop.send(true).unwrap();
     task.await.unwrap();
     assert!(metrics.head_block.load(std::sync::atomic::Ordering::Relaxed) >= chain.head().await - 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_websocket_subscription_is_noticed_and_replaced() {
+    let (chain, db) = tokio::join!(Chain::start(), Db::start());
+    let s = scenario(&chain).await;
+    // WebSocket through a proxy that can freeze it; a 30 s poll, so neither polling nor the old
+    // subscription can explain a new block showing up within seconds: only the watchdog can.
+    let proxy = Proxy::start(chain.anvil.port()).await;
+    let config = SyncConfig { head_timeout: Duration::from_secs(1), ..following(Duration::from_secs(30)) };
+    let syncer = chain.syncer(&db.pool, config).with_ws(Some(proxy.ws_url()));
+    let metrics = syncer.metrics();
+    let (stop, task) = spawn(syncer);
+    eventually(20, "the backfill", || async { purchases(&db.pool).await == 1 }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    buy_one(&chain, &s).await;
+    eventually(5, "a purchase delivered by newHeads", || async { purchases(&db.pool).await == 2 }).await;
+    assert_eq!(metrics.resubscribes.load(std::sync::atomic::Ordering::Relaxed), 0);
+
+    // The subscription's connection goes silent without closing.
+    proxy.freeze_open_connections();
+    buy_one(&chain, &s).await;
+    eventually(8, "a purchase found by the watchdog", || async { purchases(&db.pool).await == 3 }).await;
+    assert!(metrics.resubscribes.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    // Following goes on over the new subscription.
+    for n in 4..=5 {
+        buy_one(&chain, &s).await;
+        eventually(5, "a purchase after resubscribing", || async { purchases(&db.pool).await == n }).await;
+    }
+    stop.send(true).unwrap();
+    let syncer = task.await.unwrap();
+    assert_eq!(syncer.indexed_block(), chain.head().await);
 }

@@ -6,7 +6,10 @@
 mod common;
 
 use agora_contracts::tx;
-use agora_indexer::db::{self, Batch, DbError};
+use agora_indexer::{
+    db::{self, Batch, DbError, WriteMode},
+    sync::SyncConfig,
+};
 use alloy::primitives::{Address, U256};
 use common::{Chain, Db, count, dump, scenario, small_ranges, sync_to_head};
 use sqlx::Row;
@@ -204,6 +207,13 @@ async fn backfill_mirrors_the_contracts_state() {
     let by_block = db.another().await;
     sync_to_head(&chain, &by_block, small_ranges(1_000)).await;
     assert_eq!(dump(pool).await, dump(&by_block).await);
+    // The write modes (binary COPY by default, array-bound INSERTs, one INSERT per row) give the
+    // same rows.
+    for write_mode in [WriteMode::Unnest, WriteMode::RowByRow] {
+        let other = db.another().await;
+        sync_to_head(&chain, &other, SyncConfig { write_mode, ..small_ranges(4) }).await;
+        assert_eq!(dump(pool).await, dump(&other).await, "{write_mode:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,6 +227,7 @@ async fn replaying_a_batch_is_a_no_op_and_the_checkpoint_guards_it() {
 
     // Rebuild the batch of the whole chain from the stored raw events and commit it again
     // at the current checkpoint: the unique key makes it a no-op for events and derived rows.
+    // In every write mode, journaled (block by block) or not (ranges).
     let logs = stored_logs(&db.pool).await;
     let batch = Batch {
         from: checkpoint.indexed_block,
@@ -227,13 +238,18 @@ async fn replaying_a_batch_is_a_no_op_and_the_checkpoint_guards_it() {
         head: checkpoint.indexed_block,
         journal: true,
     };
-    let new = db::commit(&db.pool, chain_id, &batch, 64).await.unwrap();
-    assert_eq!(new, 0);
-    assert_eq!(dump(&db.pool).await, before);
+    for mode in [WriteMode::Copy, WriteMode::Unnest, WriteMode::RowByRow] {
+        for journal in [true, false] {
+            let replay = Batch { journal, ..batch.clone() };
+            let new = db::commit(&db.pool, chain_id, &replay, 64, mode).await.unwrap();
+            assert_eq!(new, 0, "{mode:?}, journal {journal}");
+            assert_eq!(dump(&db.pool).await, before, "{mode:?}, journal {journal}");
+        }
+    }
 
     // A batch that does not start at the checkpoint (a second writer) changes nothing.
     let stale = Batch { from: checkpoint.indexed_block - 1, ..batch };
-    let err = db::commit(&db.pool, chain_id, &stale, 64).await.unwrap_err();
+    let err = db::commit(&db.pool, chain_id, &stale, 64, WriteMode::Copy).await.unwrap_err();
     assert!(matches!(err, DbError::CheckpointMoved { .. }), "{err}");
     assert_eq!(dump(&db.pool).await, before);
 

@@ -402,17 +402,28 @@ where
 }
 
 /// A TCP proxy in front of a node, which can be taken down (dropping every connection) and
-/// brought back on the same port: a node that blinks.
+/// brought back on the same port: a node that blinks. It can also freeze the connections open
+/// so far: they stay open but carry nothing more (a silently dead WebSocket), while new ones
+/// work.
 pub struct Proxy {
     pub port: u16,
     upstream: std::net::SocketAddr,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// Connections numbered below this value are frozen.
+    frozen_below: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    next_id: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Proxy {
     pub async fn start(upstream_port: u16) -> Proxy {
         let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], upstream_port));
-        let mut proxy = Proxy { port: 0, upstream, task: None };
+        let mut proxy = Proxy {
+            port: 0,
+            upstream,
+            task: None,
+            frozen_below: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+            next_id: Default::default(),
+        };
         proxy.up().await;
         proxy
     }
@@ -421,20 +432,39 @@ impl Proxy {
         format!("http://127.0.0.1:{}", self.port).parse().unwrap()
     }
 
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
     pub async fn up(&mut self) {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.expect("bind proxy");
         self.port = listener.local_addr().unwrap().port();
         let upstream = self.upstream;
+        let (frozen_below, next_id) = (self.frozen_below.clone(), self.next_id.clone());
         self.task = Some(tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             while let Ok((mut inbound, _)) = listener.accept().await {
+                let id = next_id.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut frozen = frozen_below.subscribe();
                 connections.spawn(async move {
                     if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        let freeze = async {
+                            let _ = frozen.wait_for(|below| id < *below).await;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {},
+                            // Hold both ends open, silent, until the proxy goes down.
+                            () = freeze => std::future::pending::<()>().await,
+                        }
                     }
                 });
             }
         }));
+    }
+
+    /// Every connection open now stops carrying data but stays open; new ones work.
+    pub fn freeze_open_connections(&self) {
+        self.frozen_below.send_replace(self.next_id.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     /// Stops listening and drops every open connection.
