@@ -611,6 +611,9 @@ async fn handle_download(
         check_allowance(order, state.store.order_bytes(token, order).await?, length, size)?;
     }
     let body_stream = match range {
+        // A CID yields the same bytes forever (Kubo checks every block against it), so content
+        // verified once streams without hashing again.
+        None if is_verified(state, content, digest).await? => plaintext(state, content, 0, size).await?,
         None => verify_digest(plaintext(state, content, 0, size).await?, content.cid.clone(), digest),
         Some(_) => {
             ensure_verified(state, content, digest).await?;
@@ -999,19 +1002,29 @@ async fn plaintext(
     }
 }
 
-/// Checks the whole content against `digest` once (remembered in memory and SQLite).
-async fn ensure_verified(state: &ProviderState, content: &ContentRef, digest: B256) -> Result<(), ApiError> {
+/// Whether the content was checked against `digest` before (in memory, else in SQLite).
+async fn is_verified(state: &ProviderState, content: &ContentRef, digest: B256) -> Result<bool, ApiError> {
     let key = (content.cid.clone(), digest);
     if state.verified.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains_key(&key) {
-        return Ok(());
+        return Ok(true);
     }
     if !state.store.is_verified(&content.cid, digest).await? {
+        return Ok(false);
+    }
+    state.verified.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, ());
+    Ok(true)
+}
+
+/// Checks the whole content against `digest` once (remembered in memory and SQLite).
+async fn ensure_verified(state: &ProviderState, content: &ContentRef, digest: B256) -> Result<(), ApiError> {
+    if !is_verified(state, content, digest).await? {
         let whole =
             verify_digest(plaintext(state, content, 0, content.size).await?, content.cid.clone(), digest);
         whole.try_for_each(|_| async { Ok(()) }).await?;
         state.store.mark_verified(&content.cid, digest, now()).await?;
+        let key = (content.cid.clone(), digest);
+        state.verified.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, ());
     }
-    state.verified.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, ());
     Ok(())
 }
 
