@@ -71,6 +71,7 @@ async fn main() -> Result<()> {
         work_dir: work.path().join("jobs"),
         model_cache: 1,
         finalize_every: Duration::from_secs(3600),
+        limits: agora_runtime::Limits::default(),
     };
     let provider = stack.serve_jobs(config).await?;
     let me = stack.provider_address();

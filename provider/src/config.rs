@@ -95,6 +95,10 @@ pub struct Config {
     pub model_cache: usize,
     /// Seconds between checks for results whose challenge window closed (then finalized).
     pub finalize_every_secs: u64,
+    /// What one job may read and allocate, checked before the work (the `[job_limits]` table):
+    /// the dataset and model sizes, rows, tokens and the attention scores of an `embed` batch
+    /// together set a job's memory ceiling. Its time limit is `job_time_limit_secs`.
+    pub job_limits: agora_runtime::Limits,
 }
 
 impl Default for Config {
@@ -121,6 +125,7 @@ impl Default for Config {
             job_dir: PathBuf::from("provider-jobs"),
             model_cache: 2,
             finalize_every_secs: 60,
+            job_limits: agora_runtime::Limits::default(),
         }
     }
 }
@@ -162,6 +167,7 @@ impl Config {
             work_dir: self.job_dir.clone(),
             model_cache: self.model_cache,
             finalize_every: Duration::from_secs(self.finalize_every_secs.max(1)),
+            limits: self.job_limits.clone(),
         })
     }
 
@@ -215,5 +221,16 @@ mod tests {
             assert!(!format!("{config:?}").contains("secret"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_job_limits_table_bounds_what_each_job_may_read_and_allocate() {
+        let text = "job_time_limit_secs = 5\n[job_limits]\nmax_rows = 10\n";
+        let config: Config = Figment::from(Toml::string(text)).extract().unwrap();
+        let Some(jobs) = config.jobs() else { panic!("jobs are on by default") };
+        assert_eq!(jobs.limits.max_rows, 10);
+        let defaults = agora_runtime::Limits::default();
+        assert_eq!(jobs.limits.max_attention_bytes, defaults.max_attention_bytes);
+        assert_eq!(jobs.time_limit, Duration::from_secs(5));
     }
 }

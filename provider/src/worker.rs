@@ -55,6 +55,8 @@ pub struct JobsConfig {
     pub model_cache: usize,
     /// How often posted results are checked for a closed challenge window.
     pub finalize_every: Duration,
+    /// What one job may read and allocate (its time limit is `time_limit`).
+    pub limits: agora_runtime::Limits,
 }
 
 /// Why a job failed; the message is what the consumer reads.
@@ -333,8 +335,10 @@ impl Jobs {
             Some(encryption) => self.fetch_private(&plan.dataset, encryption, &dataset).await?,
         }
 
-        let limits =
-            agora_runtime::Limits { max_duration: Some(self.config.time_limit), ..Default::default() };
+        let limits = agora_runtime::Limits {
+            max_duration: Some(self.config.time_limit),
+            ..self.config.limits.clone()
+        };
         let runtime = Runtime::new(limits).with_cancel_flag(cancel);
         let out = dir.join("out");
         let sink = {

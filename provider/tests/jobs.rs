@@ -143,6 +143,7 @@ impl Market {
             work_dir: work.path().join("jobs"),
             model_cache: 1,
             finalize_every: Duration::from_millis(200),
+            limits: agora_runtime::Limits::default(),
         };
         let provider = self.stack.serve_jobs(config).await?;
         Ok((work, provider))

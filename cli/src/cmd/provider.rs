@@ -204,23 +204,38 @@ fn render(config: &Config, network: &str) -> Result<String> {
          # Serve it with `agora provider run --config <this file>`, which also signs with --keystore\n\
          # or AGORA_PRIVATE_KEY.\n"
     );
-    let mut written = std::collections::HashSet::new();
+    // Top-level keys the example does not show go before its first table.
+    let shown: std::collections::HashSet<&str> = EXAMPLE
+        .lines()
+        .filter_map(|line| line.strip_prefix("# ").unwrap_or(line).split_once(" = ").map(|(key, _)| key))
+        .collect();
+    let mut extra = String::new();
+    for (key, value) in values {
+        // Tables (e.g. [job_limits]) come over from the example as they are, with their defaults.
+        if !value.is_null() && !value.is_object() && !shown.contains(key.as_str()) {
+            extra.push_str(&format!("{key} = {}\n", toml_value(key, value)?));
+        }
+    }
+    let mut in_table = false;
     // The example's first line says every value is a default, which is no longer so.
     for line in EXAMPLE.lines().skip(1) {
+        if line.starts_with('[') && !in_table {
+            in_table = true;
+            out.push_str(&std::mem::take(&mut extra));
+        }
         let candidate = line.strip_prefix("# ").unwrap_or(line);
-        match candidate.split_once(" = ").and_then(|(key, _)| Some((key, values.get(key)?))) {
+        let top_level = candidate
+            .split_once(" = ")
+            .filter(|_| !in_table)
+            .and_then(|(key, _)| Some((key, values.get(key)?)));
+        match top_level {
             Some((key, value)) if !value.is_null() => {
-                out.push_str(&format!("{key} = {}\n", toml_value(key, value)?));
-                written.insert(key);
+                out.push_str(&format!("{key} = {}\n", toml_value(key, value)?))
             }
             _ => out.push_str(&format!("{line}\n")),
         }
     }
-    for (key, value) in values {
-        if !value.is_null() && !written.contains(key.as_str()) {
-            out.push_str(&format!("{key} = {}\n", toml_value(key, value)?));
-        }
-    }
+    out.push_str(&extra);
     Ok(out)
 }
 
@@ -549,7 +564,12 @@ mod tests {
         let text = render(&config, "local").unwrap();
         assert!(text.contains("\n# Compute jobs:"), "the example's comments are kept: {text}");
         for (key, value) in serde_json::to_value(&config).unwrap().as_object().unwrap() {
-            assert!(value.is_null() || text.contains(&format!("\n{key} = ")), "{key} missing: {text}");
+            let shown = match value {
+                serde_json::Value::Null => true,
+                serde_json::Value::Object(_) => text.contains(&format!("\n[{key}]\n")),
+                _ => text.contains(&format!("\n{key} = ")),
+            };
+            assert!(shown, "{key} missing: {text}");
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("provider.toml");

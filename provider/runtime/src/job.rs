@@ -112,7 +112,7 @@ pub struct Inputs {
 }
 
 /// Bounds on what a job may read, allocate and do. Checked before the work they bound.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Limits {
     /// Largest dataset file, in bytes.
