@@ -1,6 +1,8 @@
 //! Crash safety of the real binary: `agora-indexer run` is killed with SIGKILL at seeded
-//! random moments during backfill, 20 times, then allowed to finish; the database equals a
-//! clean run's, row for row. Also checks `agora-indexer reset`.
+//! random moments during backfill (at a random block still to come, plus a random few
+//! milliseconds, so however fast the backfill the kills land inside it), twice per round for 20
+//! rounds, then allowed to finish; the database equals a clean run's, row for row. Also checks
+//! `agora-indexer reset`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -59,7 +61,7 @@ async fn killing_the_indexer_at_random_moments_loses_and_duplicates_nothing() {
         count(&pool, "SELECT COALESCE(max(indexed_block), 0) FROM chain_state").await
     };
 
-    // How long an uninterrupted backfill of the binary takes: kills land within it.
+    // How long an uninterrupted backfill of the binary takes: waiting for a kill point stops there.
     let started = std::time::Instant::now();
     let mut child = indexer(&chain, &db.url, &manifest).arg("run").spawn().expect("start agora-indexer");
     eventually(60, "an uninterrupted backfill", || {
@@ -80,8 +82,25 @@ async fn killing_the_indexer_at_random_moments_loses_and_duplicates_nothing() {
         // killed again after a restart, then allowed to finish.
         let (url, pool) = db.another_with_url().await;
         for _ in 0..2 {
+            // A kill point: a random block still to come (a quarter of the time none, so some
+            // kills land while the binary starts), then a random few milliseconds, so kills fall
+            // between, during and right after commits however fast the backfill runs.
+            let done = indexed(pool.clone()).await;
+            let ahead = u64::try_from(head - done).unwrap();
+            let target = match rng.next() % 4 {
+                _ if ahead == 0 => None,
+                0 => None,
+                _ => Some(done + 1 + i64::try_from(rng.next() % ahead).unwrap()),
+            };
+            let delay = Duration::from_millis(rng.next() % 10);
             let mut child = indexer(&chain, &url, &manifest).arg("run").spawn().expect("start agora-indexer");
-            tokio::time::sleep(Duration::from_millis(rng.next() % full)).await;
+            if let Some(target) = target.filter(|&t| t < head) {
+                let deadline = std::time::Instant::now() + Duration::from_millis(full * 4);
+                while indexed(pool.clone()).await < target && std::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            tokio::time::sleep(delay).await;
             child.kill().expect("SIGKILL");
             child.wait().unwrap();
             killed_at.push(indexed(pool.clone()).await);
