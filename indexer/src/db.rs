@@ -324,6 +324,9 @@ pub async fn reorg(
     Ok(())
 }
 
+/// Batches with fewer logs than this are written with array-bound inserts instead of `COPY`.
+const COPY_MIN_ROWS: usize = 256;
+
 async fn write_batch(
     conn: &mut PgConnection,
     chain_id: u64,
@@ -332,32 +335,23 @@ async fn write_batch(
     mode: WriteMode,
 ) -> Result<usize, DbError> {
     let chain = i64_of(chain_id);
+    // An unjournaled batch moves the start of the journaled span past itself.
     let moved = sqlx::query(
-        "UPDATE chain_state SET indexed_block = $3, head_block = GREATEST(head_block, $4), updated_at = now()
+        "UPDATE chain_state SET indexed_block = $3, head_block = GREATEST(head_block, $4), updated_at = now(),
+           journal_from = CASE WHEN $5 THEN COALESCE(journal_from, $2 + 1) ELSE $3 + 1 END
          WHERE chain_id = $1 AND indexed_block = $2",
     )
     .bind(chain)
     .bind(i64_of(batch.from))
     .bind(i64_of(batch.to))
     .bind(i64_of(batch.head))
+    .bind(batch.journal)
     .execute(&mut *conn)
     .await
     .map_err(q("advance the checkpoint"))?;
     if moved.rows_affected() != 1 {
         return Err(DbError::CheckpointMoved { chain_id, expected: batch.from });
     }
-    // An unjournaled batch moves the start of the journaled span past itself.
-    sqlx::query(
-        "UPDATE chain_state SET journal_from = CASE WHEN $2 THEN COALESCE(journal_from, $3) ELSE $4 END
-         WHERE chain_id = $1",
-    )
-    .bind(chain)
-    .bind(batch.journal)
-    .bind(i64_of(batch.from + 1))
-    .bind(i64_of(batch.to + 1))
-    .execute(&mut *conn)
-    .await
-    .map_err(q("record the journaled span"))?;
 
     for (address, asset_id, block) in &batch.clones {
         sqlx::query(
@@ -373,7 +367,13 @@ async fn write_batch(
         .map_err(q("record an access token"))?;
     }
 
-    if mode == WriteMode::Copy && !batch.logs.is_empty() {
+    // Below a few hundred rows (a block at the tip) the staging tables cost more round trips
+    // than `COPY` saves: array-bound inserts write the same rows.
+    let mode = match mode {
+        WriteMode::Copy if batch.logs.len() < COPY_MIN_ROWS => WriteMode::Unnest,
+        mode => mode,
+    };
+    if mode == WriteMode::Copy {
         prepare_staging(conn).await?;
     }
     let new = match mode {
@@ -1026,31 +1026,41 @@ async fn undo(conn: &mut PgConnection, chain: i64, ancestor: u64) -> Result<(), 
             .await
             .map_err(q("roll back rows"))?;
     }
-    let entries = sqlx::query(
-        "SELECT tbl, key, old FROM undo_log WHERE chain_id = $1 AND block_number > $2 ORDER BY seq DESC",
-    )
-    .bind(chain)
-    .bind(i64_of(ancestor))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(q("read the undo log"))?;
-    for entry in entries {
-        let table: String = entry.get(0);
-        let key: Value = entry.get(1);
-        let old: Option<Value> = entry.get(2);
+    // Set-based, one table at a time: each row's first image kept above `ancestor` is the row
+    // as it was at `ancestor` (absent when that image is NULL).
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT tbl FROM undo_log WHERE chain_id = $1 AND block_number > $2")
+            .bind(chain)
+            .bind(i64_of(ancestor))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(q("read the undo log"))?;
+    for table in tables {
         let (table, condition) = MUTABLE
             .iter()
             .find(|(t, _)| *t == table)
             .copied()
             .ok_or(DbError::Corrupt { what: "undo-log table" })?;
+        // Table names and conditions come from `MUTABLE`, never from input.
         let delete = format!(
-            "DELETE FROM {table} t USING (SELECT $2::jsonb AS k) keys WHERE t.chain_id = $1 AND {condition}"
+            "DELETE FROM {table} t USING (SELECT DISTINCT key AS k FROM undo_log
+               WHERE chain_id = $1 AND block_number > $2 AND tbl = $3) keys
+             WHERE t.chain_id = $1 AND {condition}"
         );
-        sqlx::query(&delete).bind(chain).bind(&key).execute(&mut *conn).await.map_err(q("undo a row"))?;
-        if let Some(old) = old {
-            let insert =
-                format!("INSERT INTO {table} SELECT * FROM jsonb_populate_record(NULL::{table}, $1)");
-            sqlx::query(&insert).bind(old).execute(&mut *conn).await.map_err(q("restore a row"))?;
+        let restore = format!(
+            "INSERT INTO {table} SELECT r.* FROM (SELECT DISTINCT ON (key) old FROM undo_log
+               WHERE chain_id = $1 AND block_number > $2 AND tbl = $3 ORDER BY key, seq) first,
+             jsonb_populate_record(NULL::{table}, first.old) r
+             WHERE first.old IS NOT NULL"
+        );
+        for (sql, action) in [(delete, "undo rows"), (restore, "restore rows")] {
+            sqlx::query(&sql)
+                .bind(chain)
+                .bind(i64_of(ancestor))
+                .bind(table)
+                .execute(&mut *conn)
+                .await
+                .map_err(q(action))?;
         }
     }
     sqlx::query("DELETE FROM undo_log WHERE chain_id = $1 AND block_number > $2")

@@ -440,12 +440,14 @@ impl Syncer {
             self.backfill(safe, head).await?;
             return Ok(true);
         }
-        if self.tip_changed(head).await? {
-            self.handle_reorg(head).await?;
-            return Ok(true);
-        }
+        // Behind the head, `follow` checks each block's parent against the stored tip, which
+        // detects a replaced tip without another round trip; level with it, the tip is compared.
         if self.indexed < head {
             self.follow(self.indexed + 1, head).await?;
+            return Ok(true);
+        }
+        if self.tip_changed(head).await? {
+            self.handle_reorg(head).await?;
             return Ok(true);
         }
         db::set_head(&self.pool, self.chain_id, head).await?;
@@ -665,9 +667,21 @@ impl Syncer {
             parent = batch.blocks.first().map(|b| b.hash);
             batches.push(batch);
         }
-        db::reorg(&self.pool, self.chain_id, ancestor, &batches, self.config.window, self.config.write_mode)
+        // One batch for all the new blocks: the same rows, a fraction of the statements.
+        let merged: Vec<Batch> = batches
+            .into_iter()
+            .reduce(|mut merged, batch| {
+                merged.to = batch.to;
+                merged.logs.extend(batch.logs);
+                merged.clones.extend(batch.clones);
+                merged.blocks.extend(batch.blocks);
+                merged
+            })
+            .into_iter()
+            .collect();
+        db::reorg(&self.pool, self.chain_id, ancestor, &merged, self.config.window, self.config.write_mode)
             .await?;
-        self.indexed = batches.last().map_or(ancestor, |b| b.to);
+        self.indexed = merged.last().map_or(ancestor, |b| b.to);
         self.metrics.reorgs.fetch_add(1, Ordering::Relaxed);
         self.metrics.indexed_block.store(self.indexed, Ordering::Relaxed);
         Ok(())
