@@ -270,10 +270,14 @@ struct AssetsParams {
 
 const SORTS: &[&str] = &["id_asc", "id_desc", "price_asc", "price_desc"];
 
-const ASSET_COLUMNS: &str =
-    "a.asset_id::text, a.owner, a.access_token, a.kind, a.compute_only, a.access_duration,
-    a.version, a.content_digest, a.metadata_cid, l.currency, l.price::text, l.free_per_address,
-    COALESCE(l.delisted, FALSE), a.published_block, m.document";
+/// An asset's columns as [`asset_json`] reads them, with the listing and metadata they join.
+const ASSET_SELECT: &str =
+    "SELECT a.asset_id::text, a.owner, a.access_token, a.kind, a.compute_only, a.access_duration,
+       a.version, a.content_digest, a.metadata_cid, l.currency, l.price::text, l.free_per_address,
+       COALESCE(l.delisted, FALSE), a.published_block, m.document
+     FROM assets a
+     LEFT JOIN listings l ON l.chain_id = a.chain_id AND l.asset_id = a.asset_id
+     LEFT JOIN asset_metadata m ON m.cid = a.metadata_cid";
 
 fn asset_json(row: &PgRow) -> Value {
     json!({
@@ -336,10 +340,7 @@ async fn assets(
     };
     let q = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let sql = format!(
-        "SELECT {ASSET_COLUMNS}
-         FROM assets a
-         LEFT JOIN listings l ON l.chain_id = a.chain_id AND l.asset_id = a.asset_id
-         LEFT JOIN asset_metadata m ON m.cid = a.metadata_cid
+        "{ASSET_SELECT}
          WHERE a.chain_id = $1
            AND ($2::smallint IS NULL OR a.kind = $2)
            AND ($3::bytea IS NULL OR a.owner = $3)
@@ -398,10 +399,7 @@ async fn asset(
     let Path(id) = id?;
     let id = parse_uint("asset id", &id)?;
     let sql = format!(
-        "SELECT {ASSET_COLUMNS}
-         FROM assets a
-         LEFT JOIN listings l ON l.chain_id = a.chain_id AND l.asset_id = a.asset_id
-         LEFT JOIN asset_metadata m ON m.cid = a.metadata_cid
+        "{ASSET_SELECT}
          WHERE a.chain_id = $1 AND a.asset_id = $2::numeric"
     );
     let row = sqlx::query(&sql)
@@ -476,10 +474,7 @@ async fn account(
     let Path(address) = address?;
     let who = parse_address("address", &address)?;
     let sql = format!(
-        "SELECT {ASSET_COLUMNS}
-         FROM assets a
-         LEFT JOIN listings l ON l.chain_id = a.chain_id AND l.asset_id = a.asset_id
-         LEFT JOIN asset_metadata m ON m.cid = a.metadata_cid
+        "{ASSET_SELECT}
          WHERE a.chain_id = $1 AND a.owner = $2 ORDER BY a.asset_id"
     );
     let owned = sqlx::query(&sql).bind(chain(&state)).bind(&who).fetch_all(&state.pool).await?;
