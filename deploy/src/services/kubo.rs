@@ -88,7 +88,7 @@ fn io(action: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
 /// The `ipfs` binary: `$AGORA_IPFS_BIN`, else the cache path `scripts/kubo.sh` writes
 /// (`${AGORA_CACHE:-$HOME/.cache/agora}/kubo-<version>/ipfs`).
 pub fn binary_path() -> Result<PathBuf, Error> {
-    resolve_binary(env::var_os(BIN_ENV), &cache_dir())
+    resolve_binary(env::var_os(BIN_ENV), &super::cache_dir())
 }
 
 fn resolve_binary(explicit: Option<std::ffi::OsString>, cache: &Path) -> Result<PathBuf, Error> {
@@ -97,13 +97,6 @@ fn resolve_binary(explicit: Option<std::ffi::OsString>, cache: &Path) -> Result<
         _ => cache.join(format!("kubo-{KUBO_VERSION}")).join("ipfs"),
     };
     if path.is_file() { Ok(path) } else { Err(Error::MissingBinary { path: path.display().to_string() }) }
-}
-
-fn cache_dir() -> PathBuf {
-    match env::var_os("AGORA_CACHE") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from).join(".cache/agora"),
-    }
 }
 
 /// A Kubo daemon with a throwaway repository; dropping it stops the daemon and deletes the

@@ -24,12 +24,11 @@ pub struct MissingModel {
     pub dir: PathBuf,
 }
 
-/// Where the model is looked for: `AGORA_MODEL_DIR`, else `~/.cache/agora/models/all-MiniLM-L6-v2`.
+/// Where the model is looked for: `AGORA_MODEL_DIR`, else `models/all-MiniLM-L6-v2` in the
+/// [cache](super::cache_dir), where `scripts/model.sh` installs it.
 pub fn minilm_path() -> PathBuf {
-    std::env::var_os("AGORA_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/agora/models/all-MiniLM-L6-v2")
-    })
+    std::env::var_os("AGORA_MODEL_DIR")
+        .map_or_else(|| super::cache_dir().join("models/all-MiniLM-L6-v2"), PathBuf::from)
 }
 
 /// The installed model folder ([`minilm_path`]), or [`MissingModel`] when its weights are not there.
