@@ -99,7 +99,7 @@ fn a_fee_change_lives_through_the_dao_and_the_next_purchase_pays_it() {
     let sales = indexer.get("/assets/1")["sales"].clone();
     let fees: Vec<U256> =
         sales.as_array().map(|s| s.iter().map(|s| amount(&s["fee"])).collect()).unwrap_or_default();
-    assert_eq!(fees, vec![fee, fee_after], "{sales}");
+    assert_eq!(fees, vec![fee_after, fee], "newest first: {sales}");
 
     // Anyone releases the accrued fees; they land in the treasury.
     let before = balance(&chain, treasury);

@@ -82,6 +82,9 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// Default and largest page sizes.
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
+/// Most items of each list a detail response embeds; its count says how many there are, and the
+/// list's sub-resource pages through all of them.
+const EMBEDDED: i64 = 100;
 
 /// The router with every endpoint, a request timeout and a body limit.
 pub fn app(state: AppState) -> Router {
@@ -93,9 +96,13 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/assets", get(assets))
         .route("/assets/{id}", get(asset))
+        .route("/assets/{id}/sales", get(asset_sales))
+        .route("/assets/{id}/holders", get(asset_holders))
         .route("/accounts/{address}", get(account))
+        .route("/accounts/{address}/orders", get(account_orders))
         .route("/proposals", get(proposals))
         .route("/proposals/{id}", get(proposal))
+        .route("/proposals/{id}/votes", get(proposal_votes))
         .route("/providers", get(providers))
         .route("/jobs", get(jobs))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
@@ -147,6 +154,21 @@ fn parse_limit(limit: Option<&str>) -> Result<i64, ApiError> {
             }
         },
     }
+}
+
+fn bad_cursor(cursor: &str) -> ApiError {
+    ApiError::BadRequest(format!("cursor: {cursor:?} is not a cursor returned by this endpoint"))
+}
+
+/// The `N` sort keys of a multi-key cursor: the last item's keys joined by `:`.
+fn cursor_keys<const N: usize>(cursor: &str) -> Result<[&str; N], ApiError> {
+    let keys: Vec<&str> = cursor.split(':').collect();
+    keys.try_into().map_err(|_| bad_cursor(cursor))
+}
+
+/// A block number or log index, one key of `cursor`.
+fn cursor_position(cursor: &str, key: &str) -> Result<i64, ApiError> {
+    key.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| bad_cursor(cursor))
 }
 
 const KINDS: &[&str] = &["dataset", "model", "algorithm", "app", "notebook"];
@@ -325,8 +347,7 @@ async fn assets(
     let (cursor_price, cursor_id) = match p.cursor.as_deref() {
         None => (None, None),
         Some(c) => {
-            let bad =
-                || ApiError::BadRequest(format!("cursor: {c:?} is not a cursor returned by this endpoint"));
+            let bad = || bad_cursor(c);
             if sort.starts_with("price") {
                 let (price, id) = c.split_once(':').ok_or_else(bad)?;
                 (
@@ -392,6 +413,20 @@ async fn assets(
     Ok(Json(json!({ "items": items, "nextCursor": next })))
 }
 
+/// A block number above every real one: the keyset bound of a newest-first list's first page,
+/// so every page, the first included, is the same index range scan.
+const NEWEST: i64 = i64::MAX;
+/// A balance above every uint256 (< 1.2e77): the keyset bound of the first page of holders.
+const ABOVE_ANY_BALANCE: &str = "1e78";
+
+/// Query parameters of the lists under a detail endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CursorParams {
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
 async fn asset(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
@@ -409,12 +444,14 @@ async fn asset(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("asset {id}")))?;
     let mut out = asset_json(&row);
+    let token: Vec<u8> = row.get(2);
     let versions = sqlx::query(
         "SELECT version, content_digest, metadata_cid, block_number, tx_hash FROM asset_versions
-         WHERE chain_id = $1 AND asset_id = $2::numeric ORDER BY version",
+         WHERE chain_id = $1 AND asset_id = $2::numeric ORDER BY version DESC LIMIT $3",
     )
     .bind(chain(&state))
     .bind(&id)
+    .bind(EMBEDDED)
     .fetch_all(&state.pool)
     .await?;
     out["history"] = versions
@@ -429,29 +466,55 @@ async fn asset(
             })
         })
         .collect();
-    let sales = sqlx::query(
-        "SELECT buyer, currency, amount::text, free_amount::text, paid::text, fee::text, block_number, tx_hash
-         FROM purchases WHERE chain_id = $1 AND asset_id = $2::numeric ORDER BY block_number, log_index",
+    out["sales"] = sales(&state, &id, (NEWEST, 0), EMBEDDED).await?.into();
+    out["holders"] = holders(&state, &token, (ABOVE_ANY_BALANCE, &[]), EMBEDDED).await?.into();
+    let counts = sqlx::query(
+        "SELECT (SELECT count(*) FROM asset_versions WHERE chain_id = $1 AND asset_id = $2::numeric),
+           (SELECT count(*) FROM purchases WHERE chain_id = $1 AND asset_id = $2::numeric),
+           (SELECT count(*) FROM access_balances WHERE chain_id = $1 AND token = $3 AND balance > 0)",
     )
     .bind(chain(&state))
     .bind(&id)
-    .fetch_all(&state.pool)
+    .bind(&token)
+    .fetch_one(&state.pool)
     .await?;
-    out["sales"] = sales.iter().map(purchase_json).collect();
-    let holders = sqlx::query(
-        "SELECT b.holder, b.balance::text FROM access_balances b
-         JOIN assets a ON a.chain_id = b.chain_id AND a.access_token = b.token
-         WHERE b.chain_id = $1 AND a.asset_id = $2::numeric AND b.balance > 0 ORDER BY b.balance DESC, b.holder",
-    )
-    .bind(chain(&state))
-    .bind(&id)
-    .fetch_all(&state.pool)
-    .await?;
-    out["holders"] = holders
-        .iter()
-        .map(|r| json!({ "holder": hex(&r.get::<Vec<u8>, _>(0)), "balance": r.get::<String, _>(1) }))
-        .collect();
+    out["historyCount"] = counts.get::<i64, _>(0).into();
+    out["salesCount"] = counts.get::<i64, _>(1).into();
+    out["holdersCount"] = counts.get::<i64, _>(2).into();
     Ok(Json(out))
+}
+
+/// The access token of asset `id`; `NotFound` when there is no such asset.
+async fn asset_token(state: &AppState, id: &str) -> Result<Vec<u8>, ApiError> {
+    sqlx::query_scalar("SELECT access_token FROM assets WHERE chain_id = $1 AND asset_id = $2::numeric")
+        .bind(chain(state))
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("asset {id}")))
+}
+
+/// An asset's sales older than `before` (block number, log index), newest first.
+async fn sales(
+    state: &AppState,
+    asset_id: &str,
+    before: (i64, i64),
+    limit: i64,
+) -> Result<Vec<Value>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT buyer, currency, amount::text, free_amount::text, paid::text, fee::text, block_number, tx_hash,
+           log_index
+         FROM purchases WHERE chain_id = $1 AND asset_id = $2::numeric AND (block_number, log_index) < ($3, $4)
+         ORDER BY block_number DESC, log_index DESC LIMIT $5",
+    )
+    .bind(chain(state))
+    .bind(asset_id)
+    .bind(before.0)
+    .bind(before.1)
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows.iter().map(purchase_json).collect())
 }
 
 fn purchase_json(r: &PgRow) -> Value {
@@ -464,7 +527,82 @@ fn purchase_json(r: &PgRow) -> Value {
         "fee": r.get::<String, _>(5),
         "blockNumber": r.get::<i64, _>(6),
         "txHash": hex(&r.get::<Vec<u8>, _>(7)),
+        "logIndex": r.get::<i64, _>(8),
     })
+}
+
+/// The holders of `token` below `below` (balance, holder), by balance then address, both descending.
+async fn holders(
+    state: &AppState,
+    token: &[u8],
+    below: (&str, &[u8]),
+    limit: i64,
+) -> Result<Vec<Value>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT b.holder, b.balance::text FROM access_balances b
+         WHERE b.chain_id = $1 AND b.token = $2 AND b.balance > 0 AND (b.balance, b.holder) < ($3::numeric, $4)
+         ORDER BY b.balance DESC, b.holder DESC LIMIT $5",
+    )
+    .bind(chain(state))
+    .bind(token)
+    .bind(below.0)
+    .bind(below.1)
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| json!({ "holder": hex(&r.get::<Vec<u8>, _>(0)), "balance": r.get::<String, _>(1) }))
+        .collect())
+}
+
+async fn asset_sales(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    params: Result<Query<CursorParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(id) = id?;
+    let id = parse_uint("asset id", &id)?;
+    let Query(p) = params?;
+    let limit = parse_limit(p.limit.as_deref())?;
+    // Cursor: "<block number>:<log index>" of the last sale of the previous page.
+    let before = match p.cursor.as_deref() {
+        None => (NEWEST, 0),
+        Some(c) => {
+            let [block, log_index] = cursor_keys(c)?;
+            (cursor_position(c, block)?, cursor_position(c, log_index)?)
+        }
+    };
+    asset_token(&state, &id).await?;
+    let items = sales(&state, &id, before, limit).await?;
+    let next = next_cursor(&items, limit, &["blockNumber", "logIndex"]);
+    Ok(Json(json!({ "items": items, "nextCursor": next })))
+}
+
+async fn asset_holders(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    params: Result<Query<CursorParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(id) = id?;
+    let id = parse_uint("asset id", &id)?;
+    let Query(p) = params?;
+    let limit = parse_limit(p.limit.as_deref())?;
+    // Cursor: "<balance>:<holder>" of the last holder of the previous page.
+    let below = match p.cursor.as_deref() {
+        None => (ABOVE_ANY_BALANCE.to_owned(), Vec::new()),
+        Some(c) => {
+            let [balance, holder] = cursor_keys(c)?;
+            (
+                parse_uint("cursor", balance).map_err(|_| bad_cursor(c))?,
+                parse_address("cursor", holder).map_err(|_| bad_cursor(c))?,
+            )
+        }
+    };
+    let token = asset_token(&state, &id).await?;
+    let items = holders(&state, &token, (&below.0, &below.1), limit).await?;
+    let next = next_cursor(&items, limit, &["balance", "holder"]);
+    Ok(Json(json!({ "items": items, "nextCursor": next })))
 }
 
 async fn account(
@@ -475,26 +613,21 @@ async fn account(
     let who = parse_address("address", &address)?;
     let sql = format!(
         "{ASSET_SELECT}
-         WHERE a.chain_id = $1 AND a.owner = $2 ORDER BY a.asset_id"
+         WHERE a.chain_id = $1 AND a.owner = $2 ORDER BY a.asset_id LIMIT $3"
     );
-    let owned = sqlx::query(&sql).bind(chain(&state)).bind(&who).fetch_all(&state.pool).await?;
+    let owned =
+        sqlx::query(&sql).bind(chain(&state)).bind(&who).bind(EMBEDDED).fetch_all(&state.pool).await?;
     let tokens = sqlx::query(
         "SELECT t.asset_id::text, b.token, b.balance::text FROM access_balances b
          JOIN access_tokens t ON t.chain_id = b.chain_id AND t.address = b.token
-         WHERE b.chain_id = $1 AND b.holder = $2 AND b.balance > 0 ORDER BY t.asset_id",
+         WHERE b.chain_id = $1 AND b.holder = $2 AND b.balance > 0 ORDER BY t.asset_id LIMIT $3",
     )
     .bind(chain(&state))
     .bind(&who)
+    .bind(EMBEDDED)
     .fetch_all(&state.pool)
     .await?;
-    let orders = sqlx::query(
-        "SELECT asset_id::text, token, order_id::text, provider, expires_at, block_number, tx_hash
-         FROM access_orders WHERE chain_id = $1 AND consumer = $2 ORDER BY block_number, order_id",
-    )
-    .bind(chain(&state))
-    .bind(&who)
-    .fetch_all(&state.pool)
-    .await?;
+    let orders = orders(&state, &who, (NEWEST, "0", &[]), EMBEDDED).await?;
     let delegate: Option<Vec<u8>> =
         sqlx::query_scalar("SELECT delegate FROM delegations WHERE chain_id = $1 AND delegator = $2")
             .bind(chain(&state))
@@ -503,11 +636,24 @@ async fn account(
             .await?;
     let releases = sqlx::query(
         "SELECT asset_id::text, currency, amount::text, block_number FROM releases
-         WHERE chain_id = $1 AND recipient = $2 ORDER BY block_number, log_index",
+         WHERE chain_id = $1 AND recipient = $2 ORDER BY block_number DESC, log_index DESC LIMIT $3",
     )
     .bind(chain(&state))
     .bind(&who)
+    .bind(EMBEDDED)
     .fetch_all(&state.pool)
+    .await?;
+    let counts = sqlx::query(
+        "SELECT (SELECT count(*) FROM assets WHERE chain_id = $1 AND owner = $2),
+           (SELECT count(*) FROM access_balances b
+              JOIN access_tokens t ON t.chain_id = b.chain_id AND t.address = b.token
+              WHERE b.chain_id = $1 AND b.holder = $2 AND b.balance > 0),
+           (SELECT count(*) FROM access_orders WHERE chain_id = $1 AND consumer = $2),
+           (SELECT count(*) FROM releases WHERE chain_id = $1 AND recipient = $2)",
+    )
+    .bind(chain(&state))
+    .bind(&who)
+    .fetch_one(&state.pool)
     .await?;
     Ok(Json(json!({
         "address": hex(&who),
@@ -518,22 +664,81 @@ async fn account(
             "amount": r.get::<String, _>(2),
             "blockNumber": r.get::<i64, _>(3),
         })).collect::<Vec<_>>(),
+        "releasesCount": counts.get::<i64, _>(3),
         "assets": owned.iter().map(asset_json).collect::<Vec<_>>(),
+        "assetsCount": counts.get::<i64, _>(0),
         "accessTokens": tokens.iter().map(|r| json!({
             "assetId": r.get::<String, _>(0),
             "token": hex(&r.get::<Vec<u8>, _>(1)),
             "balance": r.get::<String, _>(2),
         })).collect::<Vec<_>>(),
-        "orders": orders.iter().map(|r| json!({
-            "assetId": r.get::<String, _>(0),
-            "token": hex(&r.get::<Vec<u8>, _>(1)),
-            "orderId": r.get::<String, _>(2),
-            "provider": hex(&r.get::<Vec<u8>, _>(3)),
-            "expiresAt": r.get::<i64, _>(4),
-            "blockNumber": r.get::<i64, _>(5),
-            "txHash": hex(&r.get::<Vec<u8>, _>(6)),
-        })).collect::<Vec<_>>(),
+        "accessTokensCount": counts.get::<i64, _>(1),
+        "orders": orders,
+        "ordersCount": counts.get::<i64, _>(2),
     })))
+}
+
+/// An account's access orders older than `before` (block number, order id, token), newest first.
+async fn orders(
+    state: &AppState,
+    consumer: &[u8],
+    before: (i64, &str, &[u8]),
+    limit: i64,
+) -> Result<Vec<Value>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT o.asset_id::text, o.token, o.order_id::text, o.provider, o.expires_at, o.block_number, o.tx_hash
+         FROM access_orders o
+         WHERE o.chain_id = $1 AND o.consumer = $2 AND (o.block_number, o.order_id, o.token) < ($3, $4::numeric, $5)
+         ORDER BY o.block_number DESC, o.order_id DESC, o.token DESC LIMIT $6",
+    )
+    .bind(chain(state))
+    .bind(consumer)
+    .bind(before.0)
+    .bind(before.1)
+    .bind(before.2)
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            json!({
+                "assetId": r.get::<String, _>(0),
+                "token": hex(&r.get::<Vec<u8>, _>(1)),
+                "orderId": r.get::<String, _>(2),
+                "provider": hex(&r.get::<Vec<u8>, _>(3)),
+                "expiresAt": r.get::<i64, _>(4),
+                "blockNumber": r.get::<i64, _>(5),
+                "txHash": hex(&r.get::<Vec<u8>, _>(6)),
+            })
+        })
+        .collect())
+}
+
+async fn account_orders(
+    State(state): State<AppState>,
+    address: Result<Path<String>, PathRejection>,
+    params: Result<Query<CursorParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(address) = address?;
+    let who = parse_address("address", &address)?;
+    let Query(p) = params?;
+    let limit = parse_limit(p.limit.as_deref())?;
+    // Cursor: "<block number>:<order id>:<token>" of the last order of the previous page.
+    let before = match p.cursor.as_deref() {
+        None => (NEWEST, "0".to_owned(), Vec::new()),
+        Some(c) => {
+            let [block, order_id, token] = cursor_keys(c)?;
+            (
+                cursor_position(c, block)?,
+                parse_uint("cursor", order_id).map_err(|_| bad_cursor(c))?,
+                parse_address("cursor", token).map_err(|_| bad_cursor(c))?,
+            )
+        }
+    };
+    let items = orders(&state, &who, (before.0, &before.1, &before.2), limit).await?;
+    let next = next_cursor(&items, limit, &["blockNumber", "orderId", "token"]);
+    Ok(Json(json!({ "items": items, "nextCursor": next })))
 }
 
 /// Cursor-paginated list parameters.
@@ -550,12 +755,21 @@ fn page(p: &PageParams) -> Result<(Option<String>, i64), ApiError> {
     Ok((cursor, parse_limit(p.limit.as_deref())?))
 }
 
-fn next_cursor(items: &[Value], limit: i64, key: &str) -> Value {
-    if items.len() == usize::try_from(limit).unwrap_or(usize::MAX) {
-        items.last().map_or(Value::Null, |last| last[key].clone())
-    } else {
-        Value::Null
+/// The cursor after a full page: its last item's sort `keys`, joined by `:`; null after a short page.
+fn next_cursor(items: &[Value], limit: i64, keys: &[&str]) -> Value {
+    if items.len() != usize::try_from(limit).unwrap_or(usize::MAX) {
+        return Value::Null;
     }
+    items.last().map_or(Value::Null, |last| {
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|key| match &last[*key] {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        Value::String(keys.join(":"))
+    })
 }
 
 fn proposal_json(r: &PgRow) -> Value {
@@ -595,7 +809,7 @@ async fn proposals(
     let sql = format!(
         "SELECT {PROPOSAL_COLUMNS} FROM proposals
          WHERE chain_id = $1 AND ($2::numeric IS NULL OR proposal_id > $2::numeric) AND ($3::text IS NULL OR status = $3)
-         ORDER BY proposal_id LIMIT $4"
+         ORDER BY proposals.proposal_id LIMIT $4"
     );
     let rows = sqlx::query(&sql)
         .bind(chain(&state))
@@ -605,7 +819,7 @@ async fn proposals(
         .fetch_all(&state.pool)
         .await?;
     let items: Vec<Value> = rows.iter().map(proposal_json).collect();
-    let next = next_cursor(&items, limit, "proposalId");
+    let next = next_cursor(&items, limit, &["proposalId"]);
     Ok(Json(json!({ "items": items, "nextCursor": next })))
 }
 
@@ -623,16 +837,38 @@ async fn proposal(
         .fetch_optional(&state.pool)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("proposal {id}")))?;
-    let votes = sqlx::query(
+    let mut out = proposal_json(&row);
+    out["votes"] = votes(&state, &id, (NEWEST, &[]), EMBEDDED).await?.into();
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM votes WHERE chain_id = $1 AND proposal_id = $2::numeric")
+            .bind(chain(&state))
+            .bind(&id)
+            .fetch_one(&state.pool)
+            .await?;
+    out["votesCount"] = count.into();
+    Ok(Json(out))
+}
+
+/// A proposal's votes older than `before` (block number, voter), newest first.
+async fn votes(
+    state: &AppState,
+    proposal_id: &str,
+    before: (i64, &[u8]),
+    limit: i64,
+) -> Result<Vec<Value>, ApiError> {
+    let rows = sqlx::query(
         "SELECT voter, support, weight::text, reason, block_number FROM votes
-         WHERE chain_id = $1 AND proposal_id = $2::numeric ORDER BY block_number, voter",
+         WHERE chain_id = $1 AND proposal_id = $2::numeric AND (block_number, voter) < ($3, $4)
+         ORDER BY block_number DESC, voter DESC LIMIT $5",
     )
-    .bind(chain(&state))
-    .bind(&id)
+    .bind(chain(state))
+    .bind(proposal_id)
+    .bind(before.0)
+    .bind(before.1)
+    .bind(limit)
     .fetch_all(&state.pool)
     .await?;
-    let mut out = proposal_json(&row);
-    out["votes"] = votes
+    Ok(rows
         .iter()
         .map(|r| {
             json!({
@@ -643,8 +879,38 @@ async fn proposal(
                 "blockNumber": r.get::<i64, _>(4),
             })
         })
-        .collect();
-    Ok(Json(out))
+        .collect())
+}
+
+async fn proposal_votes(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    params: Result<Query<CursorParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(id) = id?;
+    let id = parse_uint("proposal id", &id)?;
+    let Query(p) = params?;
+    let limit = parse_limit(p.limit.as_deref())?;
+    // Cursor: "<block number>:<voter>" of the last vote of the previous page.
+    let before = match p.cursor.as_deref() {
+        None => (NEWEST, Vec::new()),
+        Some(c) => {
+            let [block, voter] = cursor_keys(c)?;
+            (cursor_position(c, block)?, parse_address("cursor", voter).map_err(|_| bad_cursor(c))?)
+        }
+    };
+    let exists: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM proposals WHERE chain_id = $1 AND proposal_id = $2::numeric")
+            .bind(chain(&state))
+            .bind(&id)
+            .fetch_optional(&state.pool)
+            .await?;
+    if exists.is_none() {
+        return Err(ApiError::NotFound(format!("proposal {id}")));
+    }
+    let items = votes(&state, &id, (before.0, &before.1), limit).await?;
+    let next = next_cursor(&items, limit, &["blockNumber", "voter"]);
+    Ok(Json(json!({ "items": items, "nextCursor": next })))
 }
 
 async fn providers(
@@ -680,7 +946,7 @@ async fn providers(
             })
         })
         .collect();
-    let next = next_cursor(&items, limit, "provider");
+    let next = next_cursor(&items, limit, &["provider"]);
     Ok(Json(json!({ "items": items, "nextCursor": next })))
 }
 
@@ -709,7 +975,7 @@ async fn jobs(
            provider_payout::text, fee::text, refunded::text, challenger, opened_block, updated_block
          FROM jobs WHERE chain_id = $1 AND ($2::numeric IS NULL OR job_id > $2::numeric)
            AND ($3::text IS NULL OR status = $3)
-         ORDER BY job_id LIMIT $4",
+         ORDER BY jobs.job_id LIMIT $4",
     )
     .bind(chain(&state))
     .bind(cursor)
@@ -744,7 +1010,7 @@ async fn jobs(
             })
         })
         .collect();
-    let next = next_cursor(&items, limit, "jobId");
+    let next = next_cursor(&items, limit, &["jobId"]);
     Ok(Json(json!({ "items": items, "nextCursor": next })))
 }
 
@@ -773,6 +1039,47 @@ pub fn openapi_document() -> Value {
     asset_params.extend(page());
     let mut status_page = page();
     status_page.push(param("status", "filter by status"));
+    let sub_page = |name: &str| {
+        let mut params = vec![path_param(name)];
+        params.extend(page());
+        params
+    };
+    let with_schema = |description: &str, schema: Value| json!({ "200": { "description": description, "content": { "application/json": { "schema": schema } } }, "400": { "description": "invalid parameter" } });
+    let not_found = |mut responses: Value| {
+        responses["404"] = json!({ "description": "no such id" });
+        responses
+    };
+    let page_schema = json!({ "type": "object", "properties": {
+        "items": { "type": "array" },
+        "nextCursor": { "type": ["string", "null"], "description": "cursor of the next page; null after the last" },
+    } });
+    // A detail object's embedded lists, each bounded and followed by its total count.
+    let lists = |lists: &[(&str, &str)]| {
+        let mut properties = serde_json::Map::new();
+        for (list, what) in lists {
+            properties.insert(
+                (*list).to_owned(),
+                json!({ "type": "array", "maxItems": EMBEDDED, "description": what }),
+            );
+            properties.insert(
+                format!("{list}Count"),
+                json!({ "type": "integer", "description": format!("how many {list} there are in all") }),
+            );
+        }
+        json!({ "type": "object", "properties": properties })
+    };
+    let asset = lists(&[
+        ("history", "the newest versions, newest first"),
+        ("sales", "the newest sales, newest first; all of them: /assets/{id}/sales"),
+        ("holders", "the largest holders, by balance; all of them: /assets/{id}/holders"),
+    ]);
+    let account = lists(&[
+        ("assets", "assets owned, by id; all of them: /assets?owner={address}&include_delisted=true"),
+        ("accessTokens", "access-token balances, by asset id"),
+        ("orders", "the newest access orders, newest first; all of them: /accounts/{address}/orders"),
+        ("releases", "the newest revenue releases received, newest first"),
+    ]);
+    let proposal = lists(&[("votes", "the newest votes, newest first; all of them: /proposals/{id}/votes")]);
     json!({
         "openapi": "3.1.0",
         "info": { "title": "Agora indexer", "version": env!("CARGO_PKG_VERSION") },
@@ -782,10 +1089,14 @@ pub fn openapi_document() -> Value {
             "/status": { "get": { "summary": "Head, indexed block, lag, events per second", "responses": ok("status") } },
             "/metrics": { "get": { "summary": "Prometheus metrics", "responses": ok("metrics") } },
             "/assets": { "get": { "summary": "Search and list assets", "parameters": asset_params, "responses": ok("a page of assets") } },
-            "/assets/{id}": { "get": { "summary": "One asset with history, sales and holders", "parameters": [path_param("id")], "responses": ok("the asset") } },
-            "/accounts/{address}": { "get": { "summary": "An account's assets, access tokens, orders, revenue releases and delegate", "parameters": [path_param("address")], "responses": ok("the account") } },
+            "/assets/{id}": { "get": { "summary": "One asset with its newest versions and sales and its largest holders, 100 of each at most, and their counts", "parameters": [path_param("id")], "responses": not_found(with_schema("the asset", asset)) } },
+            "/assets/{id}/sales": { "get": { "summary": "An asset's sales, newest first", "parameters": sub_page("id"), "responses": not_found(with_schema("a page of sales", page_schema.clone())) } },
+            "/assets/{id}/holders": { "get": { "summary": "An asset's holders, by balance (largest first), then address (descending)", "parameters": sub_page("id"), "responses": not_found(with_schema("a page of holders", page_schema.clone())) } },
+            "/accounts/{address}": { "get": { "summary": "An account's assets, access tokens, newest orders and revenue releases, 100 of each at most, their counts, and its delegate", "parameters": [path_param("address")], "responses": with_schema("the account", account) } },
+            "/accounts/{address}/orders": { "get": { "summary": "An account's access orders, newest first", "parameters": sub_page("address"), "responses": with_schema("a page of orders", page_schema.clone()) } },
             "/proposals": { "get": { "summary": "Governance proposals with tallies", "parameters": status_page.clone(), "responses": ok("a page of proposals") } },
-            "/proposals/{id}": { "get": { "summary": "One proposal with its votes", "parameters": [path_param("id")], "responses": ok("the proposal") } },
+            "/proposals/{id}": { "get": { "summary": "One proposal with its newest votes, 100 at most, and their count", "parameters": [path_param("id")], "responses": not_found(with_schema("the proposal", proposal)) } },
+            "/proposals/{id}/votes": { "get": { "summary": "A proposal's votes, newest first", "parameters": sub_page("id"), "responses": not_found(with_schema("a page of votes", page_schema)) } },
             "/providers": { "get": { "summary": "Compute providers", "parameters": page(), "responses": ok("a page of providers") } },
             "/jobs": { "get": { "summary": "Compute jobs", "parameters": status_page, "responses": ok("a page of jobs") } },
         }
