@@ -75,7 +75,7 @@ struct RunArgs {
 }
 
 /// The settings `AGORA_<KEY>` environment variables may set.
-const ENV_KEYS: [&str; 15] = [
+const ENV_KEYS: [&str; 16] = [
     "rpc_url",
     "ws_url",
     "database_url",
@@ -87,6 +87,7 @@ const ENV_KEYS: [&str; 15] = [
     "reset_on_new_chain",
     "initial_range",
     "max_range",
+    "target_logs",
     "head_timeout_secs",
     "metadata_timeout_secs",
     "metadata_max_attempts",

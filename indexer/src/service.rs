@@ -49,6 +49,9 @@ pub struct Config {
     /// Largest `eth_getLogs` range, in blocks.
     #[serde(default = "default_max_range")]
     pub max_range: u64,
+    /// Logs one `eth_getLogs` response should hold; ranges are sized to it (bounds memory).
+    #[serde(default = "default_target_logs")]
+    pub target_logs: u64,
     /// With `ws_url`: seconds without a new head before the node is polled and, if the chain
     /// moved, the subscription replaced.
     #[serde(default = "default_head_timeout_secs")]
@@ -86,6 +89,10 @@ fn default_initial_range() -> u64 {
 
 fn default_max_range() -> u64 {
     SyncConfig::default().max_range
+}
+
+fn default_target_logs() -> u64 {
+    SyncConfig::default().target_logs
 }
 
 fn default_listen() -> SocketAddr {
@@ -158,6 +165,7 @@ pub async fn run(
         reset_on_new_chain: config.reset_on_new_chain,
         initial_range: config.initial_range,
         max_range: config.max_range,
+        target_logs: config.target_logs.max(1),
         head_timeout: Duration::from_secs(config.head_timeout_secs.max(1)),
         ..SyncConfig::default()
     };

@@ -54,6 +54,11 @@ pub struct SyncConfig {
     pub initial_range: u64,
     /// Largest range size.
     pub max_range: u64,
+    /// Logs one `eth_getLogs` response should hold: after each range the next is sized to
+    /// about this many at the density just seen. This bounds memory (about `concurrency` times
+    /// this many logs are held at once) and keeps a dense stretch of the chain from producing a
+    /// response of hundreds of megabytes.
+    pub target_logs: u64,
     /// Ranges fetched at once.
     pub concurrency: usize,
     /// How often to poll for a new head.
@@ -77,6 +82,7 @@ impl Default for SyncConfig {
             window: 64,
             initial_range: 100,
             max_range: 5_000,
+            target_logs: 5_000,
             concurrency: 4,
             poll_interval: Duration::from_millis(500),
             head_timeout: Duration::from_secs(20),
@@ -507,8 +513,10 @@ impl Syncer {
             };
             match fetched {
                 Ok(fetched) => {
+                    let (blocks, logs) = (fetched.to - fetched.from + 1, fetched.logs.len() as u64);
                     self.commit_range(fetched, head).await?;
-                    self.range = next_range_size(self.range, true, None, self.config.max_range);
+                    self.range = next_range_size(self.range, true, None, self.config.max_range)
+                        .min(range_for_density(blocks, logs, self.config.target_logs));
                 }
                 Err(err) => {
                     let suggestion = suggested_range(&err.to_string());
@@ -759,6 +767,15 @@ pub fn next_range_size(current: u64, succeeded: bool, suggested: Option<u64>, ma
     next.clamp(1, max.max(1))
 }
 
+/// The range that would hold about `target` logs where `blocks` blocks held `logs` (at least
+/// one block).
+pub fn range_for_density(blocks: u64, logs: u64, target: u64) -> u64 {
+    if logs == 0 {
+        return u64::MAX;
+    }
+    u64::try_from(u128::from(blocks) * u128::from(target) / u128::from(logs)).unwrap_or(u64::MAX).max(1)
+}
+
 /// The range size a node suggests in its error message, e.g. Alchemy's
 /// "this block range should work: [0x10, 0x4f]" (inclusive bounds).
 pub fn suggested_range(message: &str) -> Option<u64> {
@@ -787,6 +804,16 @@ mod tests {
         assert_eq!(next_range_size(100, false, None, 5_000), 50);
         assert_eq!(next_range_size(1, false, None, 5_000), 1);
         assert_eq!(next_range_size(1_000, false, Some(64), 5_000), 64);
+    }
+
+    #[test]
+    fn range_follows_log_density() {
+        // 10 blocks held 20,000 logs, 2,000 a block: 2,500 logs is one block.
+        assert_eq!(range_for_density(10, 20_000, 2_500), 1);
+        assert_eq!(range_for_density(10, 1_000, 5_000), 50);
+        assert_eq!(range_for_density(10, 0, 5_000), u64::MAX);
+        assert_eq!(range_for_density(1, 1_000_000, 1), 1);
+        assert_eq!(range_for_density(u64::MAX, 1, u64::MAX), u64::MAX);
     }
 
     #[test]

@@ -83,10 +83,20 @@ impl Chain {
     }
 
     pub async fn deploy_on(anvil: AnvilInstance) -> Chain {
-        let params = DeployParams::local();
+        Self::deploy_with(anvil, DeployParams::local()).await
+    }
+
+    /// Deploys the protocol with `params` on `anvil`.
+    pub async fn deploy_with(anvil: AnvilInstance, params: DeployParams) -> Chain {
         let deployer = actor_of(&anvil, 0);
         let deployment =
             deploy_protocol(&deployer.provider, deployer.address, &params).await.expect("deploy");
+        Self::attach(anvil, deployment, params)
+    }
+
+    /// A chain on which `deployment` already exists (e.g. loaded from a saved anvil state).
+    pub fn attach(anvil: AnvilInstance, deployment: Deployment, params: DeployParams) -> Chain {
+        let deployer = actor_of(&anvil, 0);
         let agora = Agora::new(deployment.clone(), deployer.provider.clone());
         let reader = http_provider(anvil.endpoint_url());
         Chain { anvil, deployment, params, agora, reader }
@@ -132,6 +142,8 @@ pub fn small_ranges(window: u64) -> SyncConfig {
         window,
         initial_range: 2,
         max_range: 8,
+        // A few logs per range, so ranges are also sized by log density.
+        target_logs: 16,
         concurrency: 3,
         poll_interval: Duration::from_millis(50),
         exit_at_head: true,
