@@ -432,8 +432,8 @@ async fn write_batch(
     Ok(new.len())
 }
 
-/// Access-token transfers, orders, purchases (and, with `COPY`, revenue releases) of one batch,
-/// written with one statement each.
+/// Access-token transfers, orders, purchases, votes, compute jobs (and, with `COPY`, revenue
+/// releases) of one batch, written with one statement or two each.
 #[derive(Default)]
 struct Bulk {
     /// (token, holder) → (credited, debited).
@@ -442,6 +442,34 @@ struct Bulk {
     orders: Vec<(RawLog, agora_contracts::AccessToken::AccessConsumed)>,
     /// Revenue releases; taken only when the batch is written with `COPY`.
     releases: Vec<Release>,
+    /// Every event of a job's lifecycle, folded per job in the order they were emitted.
+    jobs: std::collections::BTreeMap<U256, JobChange>,
+    votes: Vec<Vote>,
+}
+
+/// What one batch does to one compute job: opens it and/or changes it.
+#[derive(Default)]
+struct JobChange {
+    opened: Option<(u64, agora_contracts::ComputeMarket::JobOpened)>,
+    /// The status after the batch's last event of this job, unless it only opened it.
+    status: Option<&'static str>,
+    /// Result CID, output hash, challenge end.
+    result: Option<(String, B256, u64)>,
+    /// Provider payout and protocol fee.
+    payout: Option<(U256, U256)>,
+    refunded: Option<U256>,
+    challenger: Option<Address>,
+    updated_block: u64,
+}
+
+/// A `VoteCast` or `VoteCastWithParams` event as a row of `votes`.
+struct Vote {
+    block: u64,
+    proposal: U256,
+    voter: Address,
+    support: u8,
+    weight: U256,
+    reason: String,
 }
 
 /// A `Released` or `FeesReleased` event as a row of `releases`.
@@ -500,8 +528,71 @@ impl Bulk {
                 self.purchases.push((log.clone(), e.clone()));
                 true
             }
+            Event::Governor(AgoraGovernorEvents::VoteCast(e)) => {
+                self.votes.push(Vote {
+                    block: log.block_number,
+                    proposal: e.proposalId,
+                    voter: e.voter,
+                    support: e.support,
+                    weight: e.weight,
+                    reason: e.reason.clone(),
+                });
+                true
+            }
+            Event::Governor(AgoraGovernorEvents::VoteCastWithParams(e)) => {
+                self.votes.push(Vote {
+                    block: log.block_number,
+                    proposal: e.proposalId,
+                    voter: e.voter,
+                    support: e.support,
+                    weight: e.weight,
+                    reason: e.reason.clone(),
+                });
+                true
+            }
+            Event::Compute(event) => self.take_job(log.block_number, event),
             _ => false,
         }
+    }
+
+    /// Folds a job event into its job's change; false for the market's other events.
+    fn take_job(&mut self, block: u64, event: &ComputeMarketEvents) -> bool {
+        let (job, status) = match event {
+            ComputeMarketEvents::JobOpened(e) => {
+                let job = self.jobs.entry(e.jobId).or_default();
+                job.opened = Some((block, e.clone()));
+                job.updated_block = block;
+                return true;
+            }
+            ComputeMarketEvents::ResultPosted(e) => {
+                let job = self.jobs.entry(e.jobId).or_default();
+                job.result = Some((e.resultCid.clone(), e.outputHash, e.challengeEnd));
+                (job, "result_posted")
+            }
+            ComputeMarketEvents::JobFinalized(e) => {
+                let job = self.jobs.entry(e.jobId).or_default();
+                job.payout = Some((e.providerPayout, e.fee));
+                (job, "finalized")
+            }
+            ComputeMarketEvents::JobRefunded(e) => {
+                let job = self.jobs.entry(e.jobId).or_default();
+                job.refunded = Some(e.amount);
+                (job, "refunded")
+            }
+            ComputeMarketEvents::JobDisputed(e) => {
+                let job = self.jobs.entry(e.jobId).or_default();
+                job.challenger = Some(e.challenger);
+                (job, "disputed")
+            }
+            ComputeMarketEvents::DisputeRuled(e) => {
+                let status = if e.providerAtFault { "ruled_against_provider" } else { "dispute_rejected" };
+                (self.jobs.entry(e.jobId).or_default(), status)
+            }
+            _ => return false,
+        };
+        job.status = Some(status);
+        job.updated_block = block;
+        true
     }
 
     async fn write(self, conn: &mut PgConnection, chain: i64, mode: WriteMode) -> Result<(), DbError> {
@@ -623,8 +714,125 @@ impl Bulk {
             .await
             .map_err(q("write access orders"))?;
         }
-        Ok(())
+        write_votes(conn, chain, &self.votes).await?;
+        write_jobs(conn, chain, &self.jobs).await
     }
+}
+
+/// Inserts `votes` and adds them to their proposals' tallies (GovernorCountingSimple: support 0
+/// against, 1 for, 2 abstain).
+async fn write_votes(conn: &mut PgConnection, chain: i64, votes: &[Vote]) -> Result<(), DbError> {
+    if votes.is_empty() {
+        return Ok(());
+    }
+    let proposals: Vec<String> = votes.iter().map(|v| dec(v.proposal)).collect();
+    let voters: Vec<Vec<u8>> = votes.iter().map(|v| bytes(v.voter)).collect();
+    let supports: Vec<i16> = votes.iter().map(|v| i16::from(v.support)).collect();
+    let weights: Vec<String> = votes.iter().map(|v| dec(v.weight)).collect();
+    let reasons: Vec<&str> = votes.iter().map(|v| v.reason.as_str()).collect();
+    let blocks: Vec<i64> = votes.iter().map(|v| i64_of(v.block)).collect();
+    sqlx::query(
+        "INSERT INTO votes (chain_id, proposal_id, voter, support, weight, reason, block_number)
+         SELECT $1, u.proposal::numeric, u.voter, u.support, u.weight::numeric, u.reason, u.b
+         FROM UNNEST($2::text[], $3::bytea[], $4::smallint[], $5::text[], $6::text[], $7::bigint[])
+           AS u(proposal, voter, support, weight, reason, b)",
+    )
+    .bind(chain)
+    .bind(&proposals)
+    .bind(voters)
+    .bind(&supports)
+    .bind(&weights)
+    .bind(reasons)
+    .bind(blocks)
+    .execute(&mut *conn)
+    .await
+    .map_err(q("write votes"))?;
+    sqlx::query(
+        "UPDATE proposals p SET votes_against = p.votes_against + t.against, votes_for = p.votes_for + t.for_,
+           votes_abstain = p.votes_abstain + t.abstain
+         FROM (SELECT u.proposal::numeric AS proposal,
+                 sum(CASE WHEN u.support = 0 THEN u.weight::numeric ELSE 0 END) AS against,
+                 sum(CASE WHEN u.support = 1 THEN u.weight::numeric ELSE 0 END) AS for_,
+                 sum(CASE WHEN u.support = 2 THEN u.weight::numeric ELSE 0 END) AS abstain
+               FROM UNNEST($2::text[], $3::smallint[], $4::text[]) AS u(proposal, support, weight)
+               GROUP BY 1) t
+         WHERE p.chain_id = $1 AND p.proposal_id = t.proposal",
+    )
+    .bind(chain)
+    .bind(proposals)
+    .bind(supports)
+    .bind(weights)
+    .execute(&mut *conn)
+    .await
+    .map_err(q("add votes to their tallies"))?;
+    Ok(())
+}
+
+/// Inserts the jobs opened in the batch (as open), then applies each job's merged change.
+async fn write_jobs(
+    conn: &mut PgConnection,
+    chain: i64,
+    jobs: &std::collections::BTreeMap<U256, JobChange>,
+) -> Result<(), DbError> {
+    let opened: Vec<&(u64, agora_contracts::ComputeMarket::JobOpened)> =
+        jobs.values().filter_map(|j| j.opened.as_ref()).collect();
+    if !opened.is_empty() {
+        sqlx::query(
+            "INSERT INTO jobs (chain_id, job_id, consumer, provider, dataset_id, algorithm_id, order_id,
+               currency, payment, deadline, spec_cid, status, opened_block, updated_block)
+             SELECT $1, u.id::numeric, u.consumer, u.provider, u.dataset::numeric, u.algorithm::numeric,
+               u.order_id::numeric, u.currency, u.payment::numeric, u.deadline, u.spec, 'open', u.b, u.b
+             FROM UNNEST($2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::text[], $7::text[], $8::bytea[],
+               $9::text[], $10::bigint[], $11::text[], $12::bigint[])
+               AS u(id, consumer, provider, dataset, algorithm, order_id, currency, payment, deadline, spec, b)",
+        )
+        .bind(chain)
+        .bind(opened.iter().map(|(_, e)| dec(e.jobId)).collect::<Vec<_>>())
+        .bind(opened.iter().map(|(_, e)| bytes(e.consumer)).collect::<Vec<_>>())
+        .bind(opened.iter().map(|(_, e)| bytes(e.provider)).collect::<Vec<_>>())
+        .bind(opened.iter().map(|(_, e)| dec(e.datasetId)).collect::<Vec<_>>())
+        .bind(opened.iter().map(|(_, e)| dec(e.algorithmId)).collect::<Vec<_>>())
+        .bind(opened.iter().map(|(_, e)| dec(e.orderId)).collect::<Vec<_>>())
+        .bind(opened.iter().map(|(_, e)| bytes(e.currency)).collect::<Vec<_>>())
+        .bind(opened.iter().map(|(_, e)| dec(e.payment)).collect::<Vec<_>>())
+        .bind(opened.iter().map(|(_, e)| i64_of(e.deadline)).collect::<Vec<_>>())
+        .bind(opened.iter().map(|(_, e)| e.specCid.as_str()).collect::<Vec<_>>())
+        .bind(opened.iter().map(|(b, _)| i64_of(*b)).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await
+        .map_err(q("write opened jobs"))?;
+    }
+    let changed: Vec<(&U256, &JobChange)> = jobs.iter().filter(|(_, j)| j.status.is_some()).collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE jobs j SET status = u.status, result_cid = COALESCE(u.result_cid, j.result_cid),
+           output_hash = COALESCE(u.output_hash, j.output_hash),
+           challenge_end = COALESCE(u.challenge_end, j.challenge_end),
+           provider_payout = COALESCE(u.payout::numeric, j.provider_payout), fee = COALESCE(u.fee::numeric, j.fee),
+           refunded = COALESCE(u.refunded::numeric, j.refunded), challenger = COALESCE(u.challenger, j.challenger),
+           updated_block = u.b
+         FROM UNNEST($2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::text[], $8::text[],
+           $9::text[], $10::bytea[], $11::bigint[])
+           AS u(id, status, result_cid, output_hash, challenge_end, payout, fee, refunded, challenger, b)
+         WHERE j.chain_id = $1 AND j.job_id = u.id::numeric",
+    )
+    .bind(chain)
+    .bind(changed.iter().map(|(id, _)| dec(**id)).collect::<Vec<_>>())
+    .bind(changed.iter().map(|(_, j)| j.status).collect::<Vec<_>>())
+    .bind(changed.iter().map(|(_, j)| j.result.as_ref().map(|r| r.0.as_str())).collect::<Vec<_>>())
+    .bind(changed.iter().map(|(_, j)| j.result.as_ref().map(|r| r.1.to_vec())).collect::<Vec<_>>())
+    .bind(changed.iter().map(|(_, j)| j.result.as_ref().map(|r| i64_of(r.2))).collect::<Vec<_>>())
+    .bind(changed.iter().map(|(_, j)| j.payout.map(|p| dec(p.0))).collect::<Vec<_>>())
+    .bind(changed.iter().map(|(_, j)| j.payout.map(|p| dec(p.1))).collect::<Vec<_>>())
+    .bind(changed.iter().map(|(_, j)| j.refunded.map(dec)).collect::<Vec<_>>())
+    .bind(changed.iter().map(|(_, j)| j.challenger.map(bytes)).collect::<Vec<_>>())
+    .bind(changed.iter().map(|(_, j)| i64_of(j.updated_block)).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await
+    .map_err(q("write job changes"))?;
+    Ok(())
 }
 
 /// Temporary tables (one per connection) that `COPY` fills before the rows move to their

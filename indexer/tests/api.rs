@@ -166,13 +166,14 @@ async fn every_endpoint_answers_and_bad_parameters_get_400() {
     assert_eq!(history.len(), 2);
     assert_eq!(history[0]["metadataCid"], DATASET_CID_V2, "newest version first");
     assert_eq!(history[1]["metadataCid"], DATASET_CID);
-    assert_eq!(asset["sales"].as_array().unwrap().len(), 1);
-    assert_eq!(asset["sales"][0]["amount"], "4");
+    // Newest first: one at the new price, the free one, the first purchase.
+    let amounts: Vec<&Value> = asset["sales"].as_array().unwrap().iter().map(|s| &s["amount"]).collect();
+    assert_eq!(amounts, ["1", "1", "4"]);
     let holders = asset["holders"].as_array().unwrap();
     assert_eq!(holders.len(), 2, "{holders:?}");
     assert_eq!(
         (&asset["historyCount"], &asset["salesCount"], &asset["holdersCount"]),
-        (&2.into(), &1.into(), &2.into())
+        (&2.into(), &3.into(), &2.into())
     );
     assert_eq!(server.ok(&format!("/assets/{algorithm}")).await["delisted"], true);
     let (status, _) = server.get("/assets/999").await;
@@ -182,8 +183,9 @@ async fn every_endpoint_answers_and_bad_parameters_get_400() {
     let buyer = server.ok(&format!("/accounts/{}", s.buyer.address)).await;
     assert_eq!(buyer["accessTokens"].as_array().unwrap().len(), 1);
     assert_eq!(buyer["accessTokens"][0]["assetId"], dataset.as_str());
-    assert_eq!(buyer["orders"].as_array().unwrap().len(), 2);
-    assert_eq!(buyer["ordersCount"], 2);
+    // One consume and three jobs.
+    assert_eq!(buyer["orders"].as_array().unwrap().len(), 4);
+    assert_eq!(buyer["ordersCount"], 4);
     assert_eq!(server.ok(&format!("/accounts/{owner}")).await["assets"].as_array().unwrap().len(), 2);
     let voter = server.ok(&format!("/accounts/{}", s.voter.address)).await;
     assert_eq!(voter["delegate"].as_str().unwrap().to_lowercase(), format!("{:#x}", s.voter.address));
@@ -212,7 +214,20 @@ async fn every_endpoint_answers_and_bad_parameters_get_400() {
     assert_eq!(server.ok(&format!("/providers?cursor={cursor}")).await["items"].as_array().unwrap().len(), 0);
     let jobs = server.ok("/jobs?status=result_posted").await;
     assert_eq!(jobs["items"][0]["jobId"], s.job_id.to_string());
-    assert_eq!(server.ok("/jobs?cursor=1").await["items"].as_array().unwrap().len(), 0);
+    let status = |page: &Value| -> Vec<(String, String)> {
+        let items = page["items"].as_array().unwrap();
+        items
+            .iter()
+            .map(|j| (j["jobId"].as_str().unwrap().into(), j["status"].as_str().unwrap().into()))
+            .collect()
+    };
+    let after_first = server.ok("/jobs?cursor=1").await;
+    let expected = [(s.finalized_job, "finalized"), (s.refunded_job, "refunded")];
+    assert_eq!(status(&after_first), expected.map(|(id, st)| (id.to_string(), st.to_owned())));
+    assert_eq!(
+        status(&server.ok("/jobs?status=refunded").await),
+        [(s.refunded_job.to_string(), "refunded".into())]
+    );
 
     // Bad parameters: 400 with a message naming the parameter.
     server.bad("/assets?limit=0", "limit").await;
@@ -407,7 +422,7 @@ async fn detail_lists_are_bounded_and_counted_and_their_pages_return_every_row_o
     assert_eq!(asset["holdersCount"], 4);
     assert_eq!(asset["historyCount"], 1);
 
-    // Orders: the buyer's two from the scenario and 101 more, newest first.
+    // Orders: the buyer's four from the scenario and 101 more, newest first.
     let orders = every_page(&server, &format!("/accounts/{}/orders", s.buyer.address), 10).await;
     let rows: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
         "SELECT o.block_number, o.order_id::text, o.token FROM access_orders o
@@ -418,13 +433,13 @@ async fn detail_lists_are_bounded_and_counted_and_their_pages_return_every_row_o
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    assert_eq!(rows.len(), 103);
+    assert_eq!(rows.len(), 105);
     let expected: Vec<Vec<String>> =
         rows.iter().map(|(b, o, t)| vec![b.to_string(), o.clone(), hex(t)]).collect();
     assert_eq!(keys(&orders, &["blockNumber", "orderId", "token"]), expected);
     let account = server.ok(&format!("/accounts/{}", s.buyer.address)).await;
     assert_eq!(account["orders"].as_array().unwrap().as_slice(), &orders[..100]);
-    assert_eq!(account["ordersCount"], 103);
+    assert_eq!(account["ordersCount"], 105);
 
     // Votes: newest first.
     let votes = every_page(&server, &format!("/proposals/{proposal_id}/votes"), 2).await;

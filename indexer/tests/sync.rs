@@ -147,6 +147,31 @@ async fn backfill_mirrors_the_contracts_state() {
     assert_eq!(row.get::<Option<Vec<u8>>, _>(2), Some(job.outputHash.to_vec()));
     assert_eq!(row.get::<Option<i64>, _>(3), Some(i64::try_from(job.challengeEnd).unwrap()));
     assert_eq!(row.get::<Vec<u8>, _>(4), addr(job.consumer));
+    // The finalized job: payout and fee add up to its payment; the refunded one: all of it back.
+    let finalized = tx::call("getJob", chain.agora.compute_market.getJob(s.finalized_job)).await.unwrap();
+    let refunded = tx::call("getJob", chain.agora.compute_market.getJob(s.refunded_job)).await.unwrap();
+    assert_eq!((finalized.status, refunded.status), (4, 5), "Finalized, Refunded");
+    let rows = sqlx::query(
+        "SELECT status, result_cid, (provider_payout + fee)::text, refunded::text, payment::text FROM jobs
+         WHERE job_id IN ($1::numeric, $2::numeric) ORDER BY job_id",
+    )
+    .bind(s.finalized_job.to_string())
+    .bind(s.refunded_job.to_string())
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let row = |i: usize| {
+        let r = &rows[i];
+        (
+            r.get::<String, _>(0),
+            r.get::<Option<String>, _>(1),
+            r.get::<Option<String>, _>(2),
+            r.get::<Option<String>, _>(3),
+        )
+    };
+    let payment = finalized.payment.to_string();
+    assert_eq!(row(0), ("finalized".into(), Some("bafy-result-2".into()), Some(payment.clone()), None));
+    assert_eq!(row(1), ("refunded".into(), None, None, Some(refunded.payment.to_string())));
 
     // Governance: the proposal's tallies as `proposalVotes` reports them, the vote, the delegation.
     let votes = tx::call("proposalVotes", chain.agora.governor.proposalVotes(s.proposal_id)).await.unwrap();

@@ -194,8 +194,14 @@ pub struct Scenario {
     pub friend: Actor,
     pub voter: Actor,
     pub proposal_id: U256,
+    /// A job with its result posted; one finalized; one refunded.
     pub job_id: U256,
+    pub finalized_job: U256,
+    pub refunded_job: U256,
 }
+
+/// Purchases the scenario makes.
+pub const SCENARIO_PURCHASES: i64 = 3;
 
 pub const DATASET_CID: &str = "bafkreidatasetcidv1";
 pub const DATASET_CID_V2: &str = "bafkreidatasetcidv2";
@@ -275,32 +281,62 @@ pub async fn scenario(chain: &Chain) -> Scenario {
     )
     .await
     .expect("register provider");
-    let deadline = chain.now().await + 3_600;
-    let receipt = tx::send(
-        "openJob",
-        as_buyer
-            .compute_market
-            .openJob(OpenJobParams {
-                datasetId: dataset.asset_id,
-                algorithmId: algorithm.asset_id,
-                provider: provider.address,
-                specCid: "bafy-spec".into(),
-                currency: Address::ZERO,
-                maxPayment: job_price,
-                deadline,
-            })
-            .value(job_price),
-    )
-    .await
-    .expect("open job");
-    let job_id =
-        receipt.decoded_log::<agora_contracts::ComputeMarket::JobOpened>().expect("JobOpened").data.jobId;
+    let (dataset_id, algorithm_id, provider_address, as_consumer) =
+        (dataset.asset_id, algorithm.asset_id, provider.address, &as_buyer);
+    let open_job = |seconds: u64| async move {
+        let deadline = chain.now().await + seconds;
+        let params = OpenJobParams {
+            datasetId: dataset_id,
+            algorithmId: algorithm_id,
+            provider: provider_address,
+            specCid: "bafy-spec".into(),
+            currency: Address::ZERO,
+            maxPayment: job_price,
+            deadline,
+        };
+        let receipt = tx::send("openJob", as_consumer.compute_market.openJob(params).value(job_price))
+            .await
+            .expect("open job");
+        receipt.decoded_log::<agora_contracts::ComputeMarket::JobOpened>().expect("JobOpened").data.jobId
+    };
+    let job_id = open_job(3_600).await;
     tx::send(
         "postResult",
         as_provider.compute_market.postResult(job_id, "bafy-result".into(), B256::repeat_byte(9)),
     )
     .await
     .expect("post result");
+    // A second job runs to its payout: result posted, the challenge window passes, finalized.
+    let finalized_job = open_job(3_600).await;
+    tx::send(
+        "postResult",
+        as_provider.compute_market.postResult(finalized_job, "bafy-result-2".into(), B256::repeat_byte(7)),
+    )
+    .await
+    .expect("post result");
+    chain.provider().anvil_increase_time(chain.params.challenge_window + 1).await.expect("advance time");
+    tx::send("finalize", as_provider.compute_market.finalize(finalized_job)).await.expect("finalize");
+    // A third is refunded: no result before its deadline. Its access token is the free one the
+    // listing now gives each address.
+    tx::send(
+        "buy",
+        as_buyer.marketplace.buy(dataset.asset_id, U256::from(1), Address::ZERO, U256::from(2 * price)),
+    )
+    .await
+    .expect("buy");
+    let refunded_job = open_job(60).await;
+    chain.provider().anvil_increase_time(61).await.expect("advance time");
+    tx::send("refund", as_buyer.compute_market.refund(refunded_job)).await.expect("refund");
+    // And the buyer keeps one token, bought at the new price.
+    tx::send(
+        "buy",
+        as_buyer
+            .marketplace
+            .buy(dataset.asset_id, U256::from(1), Address::ZERO, U256::from(2 * price))
+            .value(U256::from(2 * price)),
+    )
+    .await
+    .expect("buy");
 
     // Governance: votes delegated, a proposal, a vote for it.
     tx::send("transfer AGORA", chain.agora.token.transfer(voter.address, ETHER * U256::from(10_000_000)))
@@ -361,6 +397,8 @@ pub async fn scenario(chain: &Chain) -> Scenario {
         voter,
         proposal_id,
         job_id,
+        finalized_job,
+        refunded_job,
     }
 }
 
