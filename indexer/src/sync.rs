@@ -82,7 +82,7 @@ impl Default for SyncConfig {
             window: 64,
             initial_range: 100,
             max_range: 5_000,
-            target_logs: 5_000,
+            target_logs: 3_000,
             concurrency: 4,
             poll_interval: Duration::from_millis(500),
             head_timeout: Duration::from_secs(20),
