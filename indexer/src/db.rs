@@ -384,7 +384,12 @@ async fn write_batch(
     // Unjournaled batches write the high-volume kinds set-based; their rows do not depend on
     // the order of the other events, so they may be written after them.
     let set_based = !batch.journal && mode != WriteMode::RowByRow;
-    let mut bulk = Bulk::default();
+    // A ruling also slashes the job's provider, an order the fold of job events does not keep
+    // with the provider's own events: a batch with one writes its job events one by one.
+    let ruling = |(_, decoded): &(RawLog, Decoded)| {
+        matches!(decoded.event, Some(Event::Compute(ComputeMarketEvents::DisputeRuled(_))))
+    };
+    let mut bulk = Bulk { fold_jobs: !batch.logs.iter().any(ruling), ..Bulk::default() };
     for (log, decoded) in &batch.logs {
         if new.contains(&(log.block_hash, log.log_index))
             && let Some(event) = &decoded.event
@@ -442,6 +447,8 @@ struct Bulk {
     orders: Vec<(RawLog, agora_contracts::AccessToken::AccessConsumed)>,
     /// Revenue releases; taken only when the batch is written with `COPY`.
     releases: Vec<Release>,
+    /// Whether job events are taken (folded); not in a batch with a dispute ruling.
+    fold_jobs: bool,
     /// Every event of a job's lifecycle, folded per job in the order they were emitted.
     jobs: std::collections::BTreeMap<U256, JobChange>,
     votes: Vec<Vote>,
@@ -550,7 +557,7 @@ impl Bulk {
                 });
                 true
             }
-            Event::Compute(event) => self.take_job(log.block_number, event),
+            Event::Compute(event) if self.fold_jobs => self.take_job(log.block_number, event),
             _ => false,
         }
     }
@@ -584,10 +591,7 @@ impl Bulk {
                 job.challenger = Some(e.challenger);
                 (job, "disputed")
             }
-            ComputeMarketEvents::DisputeRuled(e) => {
-                let status = if e.providerAtFault { "ruled_against_provider" } else { "dispute_rejected" };
-                (self.jobs.entry(e.jobId).or_default(), status)
-            }
+            // Rulings (which also slash) and the market's other events go one by one.
             _ => return false,
         };
         job.status = Some(status);
@@ -1830,6 +1834,32 @@ async fn apply(
                 .bind(dec(e.jobId))
                 .bind(status)
                 .bind(block),
+            )
+            .await?;
+            if e.slashed.is_zero() {
+                return Ok(());
+            }
+            // The slash comes out of the stake of the job's provider, whom the event does not name.
+            let provider: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT provider FROM jobs WHERE chain_id = $1 AND job_id = $2::numeric")
+                    .bind(chain)
+                    .bind(dec(e.jobId))
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(q("find a ruled job's provider"))?;
+            let Some(provider) = provider else { return Ok(()) };
+            if journal {
+                let key = json!({ "provider": alloy::primitives::hex::encode(&provider) });
+                keep(conn, chain, block, "compute_providers", key).await?;
+            }
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE compute_providers SET stake = stake - $3::numeric WHERE chain_id = $1 AND provider = $2",
+                )
+                .bind(chain)
+                .bind(provider)
+                .bind(dec(e.slashed)),
             )
             .await
         }

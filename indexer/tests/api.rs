@@ -212,7 +212,8 @@ async fn every_endpoint_answers_and_bad_parameters_get_400() {
     );
     let cursor = providers["nextCursor"].as_str().unwrap().to_owned();
     assert_eq!(server.ok(&format!("/providers?cursor={cursor}")).await["items"].as_array().unwrap().len(), 0);
-    let jobs = server.ok("/jobs?status=result_posted").await;
+    assert_eq!(server.ok("/jobs?status=result_posted").await["items"], serde_json::json!([]));
+    let jobs = server.ok("/jobs?status=ruled_against_provider").await;
     assert_eq!(jobs["items"][0]["jobId"], s.job_id.to_string());
     let status = |page: &Value| -> Vec<(String, String)> {
         let items = page["items"].as_array().unwrap();

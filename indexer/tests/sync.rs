@@ -136,13 +136,18 @@ async fn backfill_mirrors_the_contracts_state() {
     assert_eq!(row.get::<String, _>(2), p.stake.to_string());
     assert!(row.get::<bool, _>(3));
     let job = tx::call("getJob", chain.agora.compute_market.getJob(s.job_id)).await.unwrap();
-    let row = sqlx::query("SELECT status, payment::text, output_hash, challenge_end, consumer FROM jobs WHERE job_id = $1::numeric")
-        .bind(s.job_id.to_string())
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    assert_eq!(job.status, 2, "ResultPosted");
-    assert_eq!(row.get::<String, _>(0), "result_posted");
+    let row = sqlx::query(
+        "SELECT status, payment::text, output_hash, challenge_end, consumer, challenger FROM jobs WHERE job_id = $1::numeric",
+    )
+    .bind(s.job_id.to_string())
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    // Disputed by the buyer, ruled against the provider: its stake above is the slashed one.
+    assert_eq!(job.status, 6, "RuledAgainstProvider");
+    assert!(U256::from(p.stake) < chain.params.min_stake, "slashed");
+    assert_eq!(row.get::<String, _>(0), "ruled_against_provider");
+    assert_eq!(row.get::<Option<Vec<u8>>, _>(5), Some(addr(s.buyer.address)));
     assert_eq!(row.get::<String, _>(1), job.payment.to_string());
     assert_eq!(row.get::<Option<Vec<u8>>, _>(2), Some(job.outputHash.to_vec()));
     assert_eq!(row.get::<Option<i64>, _>(3), Some(i64::try_from(job.challengeEnd).unwrap()));

@@ -194,7 +194,8 @@ pub struct Scenario {
     pub friend: Actor,
     pub voter: Actor,
     pub proposal_id: U256,
-    /// A job with its result posted; one finalized; one refunded.
+    /// A job whose result was disputed and ruled against the provider; one finalized; one
+    /// refunded.
     pub job_id: U256,
     pub finalized_job: U256,
     pub refunded_job: U256,
@@ -306,6 +307,13 @@ pub async fn scenario(chain: &Chain) -> Scenario {
     )
     .await
     .expect("post result");
+    // The buyer disputes the first job's result (the DAO rules on it below).
+    tx::send(
+        "dispute",
+        as_buyer.compute_market.dispute(job_id, "bafy-dispute".into()).value(chain.params.dispute_bond),
+    )
+    .await
+    .expect("dispute");
     // A second job runs to its payout: result posted, the challenge window passes, finalized.
     let finalized_job = open_job(3_600).await;
     tx::send(
@@ -345,16 +353,22 @@ pub async fn scenario(chain: &Chain) -> Scenario {
     let as_voter = chain.as_actor(&voter);
     tx::send("delegate", as_voter.token.delegate(voter.address)).await.expect("delegate");
     chain.mine(1).await;
-    // The DAO delists the algorithm: propose, vote, queue, execute.
-    let call = agora_contracts::Marketplace::delistCall {
+    // The DAO delists the algorithm and rules the dispute against the provider, slashing a
+    // quarter of its stake: propose, vote, queue, execute.
+    let delist = agora_contracts::Marketplace::delistCall {
         assetId: algorithm.asset_id,
         reasonCid: "bafy-reason".into(),
-    }
-    .abi_encode();
-    let targets = vec![chain.deployment.contracts.marketplace];
-    let values = vec![U256::ZERO];
-    let calldatas = vec![Bytes::from(call)];
-    let description = "delist the algorithm".to_owned();
+    };
+    let rule = agora_contracts::ComputeMarket::ruleDisputeCall {
+        jobId: job_id,
+        providerAtFault: true,
+        slash: (chain.params.min_stake / U256::from(4)).to::<u128>(),
+    };
+    let c = chain.deployment.contracts;
+    let targets = vec![c.marketplace, c.compute_market];
+    let values = vec![U256::ZERO, U256::ZERO];
+    let calldatas = vec![Bytes::from(delist.abi_encode()), Bytes::from(rule.abi_encode())];
+    let description = "delist the algorithm; rule the dispute".to_owned();
     let description_hash = keccak256(description.as_bytes());
     let proposal_id = tx::call(
         "hashProposal",
