@@ -5,7 +5,8 @@
 //!   every Agora address at once, several ranges in flight, committed in order. Access-token
 //!   clones announced by `AssetPublished` in a range are queried for that same range in one
 //!   more request (never one request per clone). The range size adapts: it doubles after a
-//!   success, halves on "too many results"/timeouts, and takes a range the node suggests.
+//!   success but stays near `target_logs` logs at the density just seen (which bounds memory),
+//!   halves on "too many results"/timeouts, and takes a range the node suggests.
 //! - Within the window, each block is fetched by hash (`eth_getLogs` with `blockHash`), its
 //!   parent hash checked against the stored one; on a mismatch the sync finds the common
 //!   ancestor among the stored hashes, fetches the new canonical blocks and rolls back and
