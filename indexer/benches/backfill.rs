@@ -150,7 +150,7 @@ async fn generate(chain: &Chain, target: u64, seed: u64) -> Generated {
     // Kinds cycle dataset, model, algorithm.
     let datasets: Vec<usize> = (0..ASSETS).step_by(3).collect();
     let algorithm = tokens[2].asset_id;
-    let buyers: Vec<Actor> = (2..2 + BUYERS).map(|i| chain.actor(i)).collect();
+    let buyers = buyers(chain);
     // Voting power: every buyer holds AGORA delegated to itself.
     const AGORA_EACH: u64 = 1_000;
     for b in &buyers {
@@ -172,10 +172,7 @@ async fn generate(chain: &Chain, target: u64, seed: u64) -> Generated {
     // Senders: the buyers, then the publisher.
     let mut senders: Vec<Actor> = buyers.clone();
     senders.push(publisher.clone());
-    let mut nonces = Vec::new();
-    for s in &senders {
-        nonces.push(chain.provider().get_transaction_count(s.address).await.unwrap());
-    }
+    let mut nonces = next_nonces(chain, &senders).await;
     let publisher_index = buyers.len();
     // What each buyer holds per asset, and AGORA in whole tokens, so nothing reverts.
     let mut held = vec![vec![0u64; ASSETS]; buyers.len()];
@@ -360,6 +357,20 @@ async fn generate(chain: &Chain, target: u64, seed: u64) -> Generated {
     Generated { events, deployment: chain.deployment.clone(), addresses, assets }
 }
 
+/// Accounts 2.. of anvil: the buyers.
+fn buyers(chain: &Chain) -> Vec<Actor> {
+    (2..2 + BUYERS).map(|i| chain.actor(i)).collect()
+}
+
+/// The nonce each of `actors` sends with next.
+async fn next_nonces(chain: &Chain, actors: &[Actor]) -> Vec<u64> {
+    let mut nonces = Vec::with_capacity(actors.len());
+    for actor in actors {
+        nonces.push(chain.provider().get_transaction_count(actor.address).await.unwrap());
+    }
+    nonces
+}
+
 /// Sends each transaction through its sender's provider, 16 at a time, without waiting for
 /// receipts (automine is off: the caller mines them).
 async fn send_all(txs: Vec<(DynProvider, TransactionRequest)>) {
@@ -372,11 +383,8 @@ async fn send_all(txs: Vec<(DynProvider, TransactionRequest)>) {
 
 /// Mines `blocks` blocks of `TXS_PER_BLOCK` purchases each.
 async fn fill(chain: &Chain, assets: &[U256], blocks: u64) {
-    let buyers: Vec<Actor> = (2..2 + BUYERS).map(|i| chain.actor(i)).collect();
-    let mut nonces = Vec::new();
-    for b in &buyers {
-        nonces.push(chain.provider().get_transaction_count(b.address).await.unwrap());
-    }
+    let buyers = buyers(chain);
+    let mut nonces = next_nonces(chain, &buyers).await;
     chain.provider().anvil_set_auto_mine(false).await.unwrap();
     for _ in 0..blocks {
         let pending: Vec<_> = (0..TXS_PER_BLOCK)

@@ -493,6 +493,14 @@ struct Release {
 impl Bulk {
     /// Takes `event` if it is one of the bulk kinds.
     fn take(&mut self, log: &RawLog, event: &Event, mode: WriteMode) -> bool {
+        let vote = |proposal, voter, support, weight, reason: &str| Vote {
+            block: log.block_number,
+            proposal,
+            voter,
+            support,
+            weight,
+            reason: reason.to_owned(),
+        };
         match event {
             Event::Splitter(RevenueSplitterEvents::Released(e)) if mode == WriteMode::Copy => {
                 self.releases.push(Release {
@@ -536,25 +544,11 @@ impl Bulk {
                 true
             }
             Event::Governor(AgoraGovernorEvents::VoteCast(e)) => {
-                self.votes.push(Vote {
-                    block: log.block_number,
-                    proposal: e.proposalId,
-                    voter: e.voter,
-                    support: e.support,
-                    weight: e.weight,
-                    reason: e.reason.clone(),
-                });
+                self.votes.push(vote(e.proposalId, e.voter, e.support, e.weight, &e.reason));
                 true
             }
             Event::Governor(AgoraGovernorEvents::VoteCastWithParams(e)) => {
-                self.votes.push(Vote {
-                    block: log.block_number,
-                    proposal: e.proposalId,
-                    voter: e.voter,
-                    support: e.support,
-                    weight: e.weight,
-                    reason: e.reason.clone(),
-                });
+                self.votes.push(vote(e.proposalId, e.voter, e.support, e.weight, &e.reason));
                 true
             }
             Event::Compute(event) if self.fold_jobs => self.take_job(log.block_number, event),
@@ -881,6 +875,21 @@ async fn copy_in(
     copy.finish().await.map_err(q(action))
 }
 
+/// Streams `rows` into a staging table (`copy`, a `COPY … FROM STDIN (FORMAT binary)`), then
+/// moves them to their table (`insert`, with the chain id as `$1`).
+async fn copy_staged(
+    conn: &mut PgConnection,
+    chain: i64,
+    rows: BinaryRows,
+    copy: &str,
+    insert: &str,
+    action: &'static str,
+) -> Result<(), DbError> {
+    copy_in(conn, copy, rows, action).await?;
+    sqlx::query(insert).bind(chain).execute(&mut *conn).await.map_err(q(action))?;
+    Ok(())
+}
+
 /// Inserts raw events through binary `COPY`; returns the keys that were not there yet.
 async fn copy_events(
     conn: &mut PgConnection,
@@ -950,27 +959,21 @@ async fn copy_purchases(
             .text(&dec(e.paid))
             .text(&dec(e.fee));
     }
-    copy_in(
+    copy_staged(
         conn,
+        chain,
+        rows,
         "COPY purchases_staging (block_number, log_index, tx_hash, asset_id, buyer, currency, amount,
            free_amount, paid, fee) FROM STDIN (FORMAT binary)",
-        rows,
-        "copy purchases",
-    )
-    .await?;
-    sqlx::query(
         "INSERT INTO purchases (chain_id, block_number, log_index, tx_hash, asset_id, buyer, currency,
            amount, free_amount, paid, fee)
          SELECT $1, block_number, log_index, tx_hash, asset_id::numeric, buyer, currency, amount::numeric,
            free_amount::numeric, paid::numeric, fee::numeric
          FROM purchases_staging
          ON CONFLICT DO NOTHING",
+        "copy purchases",
     )
-    .bind(chain)
-    .execute(&mut *conn)
     .await
-    .map_err(q("insert copied purchases"))?;
-    Ok(())
 }
 
 /// Inserts consumed access orders (all new: their events were) through binary `COPY`.
@@ -993,15 +996,12 @@ async fn copy_orders(
             .int8(i64_of(log.block_number))
             .bytea(log.tx_hash.as_slice());
     }
-    copy_in(
+    copy_staged(
         conn,
+        chain,
+        rows,
         "COPY access_orders_staging (token, order_id, consumer, provider, expires_at, block_number, tx_hash)
          FROM STDIN (FORMAT binary)",
-        rows,
-        "copy access orders",
-    )
-    .await?;
-    sqlx::query(
         "INSERT INTO access_orders (chain_id, token, asset_id, order_id, consumer, provider, expires_at,
            block_number, tx_hash)
          SELECT $1, s.token, t.asset_id, s.order_id::numeric, s.consumer, s.provider, s.expires_at,
@@ -1009,12 +1009,9 @@ async fn copy_orders(
          FROM access_orders_staging s
          JOIN access_tokens t ON t.chain_id = $1 AND t.address = s.token
          ON CONFLICT DO NOTHING",
+        "copy access orders",
     )
-    .bind(chain)
-    .execute(&mut *conn)
     .await
-    .map_err(q("insert copied access orders"))?;
-    Ok(())
 }
 
 /// Inserts revenue releases (all new: their events were) through binary `COPY`.
@@ -1033,25 +1030,19 @@ async fn copy_releases(conn: &mut PgConnection, chain: i64, releases: &[Release]
             .bytea(release.recipient.as_slice())
             .text(&dec(release.amount));
     }
-    copy_in(
+    copy_staged(
         conn,
+        chain,
+        rows,
         "COPY releases_staging (block_number, log_index, asset_id, currency, recipient, amount)
          FROM STDIN (FORMAT binary)",
-        rows,
-        "copy releases",
-    )
-    .await?;
-    sqlx::query(
         "INSERT INTO releases (chain_id, block_number, log_index, asset_id, currency, recipient, amount)
          SELECT $1, block_number, log_index, asset_id::numeric, currency, recipient, amount::numeric
          FROM releases_staging
          ON CONFLICT DO NOTHING",
+        "copy releases",
     )
-    .bind(chain)
-    .execute(&mut *conn)
     .await
-    .map_err(q("insert copied releases"))?;
-    Ok(())
 }
 
 /// Inserts raw events one statement per row; returns the keys that were not there yet.
