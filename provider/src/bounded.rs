@@ -44,6 +44,14 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
         self.map.insert(key, value);
     }
 
+    pub(crate) fn remove<Q>(&mut self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.remove(key);
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         self.map.len()

@@ -116,6 +116,11 @@ impl ChainReader {
         Ok(Some(info))
     }
 
+    /// Drops the cached asset `asset_id`, so the next read asks the chain.
+    pub fn forget_asset(&self, asset_id: U256) {
+        write(&self.assets).remove(&asset_id);
+    }
+
     /// The order `order_id` recorded by the access token at `access_token`, or `None`.
     pub async fn order(&self, access_token: Address, order_id: U256) -> Result<Option<Order>, ChainError> {
         if let Some(order) = read(&self.orders).get(&(access_token, order_id)) {

@@ -7,12 +7,16 @@
 //!   ciphertext chunk is `CHUNK_SIZE + 16` bytes (the last one shorter), so a plaintext byte
 //!   range maps to whole ciphertext chunks that decrypt on their own: an HTTP `Range` is served
 //!   by fetching only those chunks from IPFS.
-//! - Key: a fresh random 256-bit content key per asset, wrapped for each trusted provider
-//!   with ECIES over secp256k1 (the `ecies` crate: ephemeral key, HKDF-SHA256, AES-256-GCM)
-//!   to the provider's own Ethereum key, so only that provider can unwrap it.
+//! - Key: a fresh random 256-bit content key per asset, wrapped for each key holder with
+//!   ECIES over secp256k1 (the `ecies` crate: ephemeral key, HKDF-SHA256, AES-256-GCM) to the
+//!   holder's own Ethereum key, so only that holder can unwrap it. The holders are the asset's
+//!   owner (so the owner, not a provider, controls the key: it can share it with another
+//!   provider or rekey later) and the providers trusted to serve and compute on it.
 //! - Where it lives: the [`Encryption`] header (scheme, chunk size, nonce prefix, plaintext
 //!   size, wrapped keys) sits in the asset's metadata JSON on IPFS. The content key itself is
-//!   never written anywhere in the clear.
+//!   never written anywhere in the clear. A model folder's files are each sealed with the
+//!   asset's key under a nonce prefix of their own; their headers (without wrapped keys) sit
+//!   in the folder's manifest, which is itself the asset's sealed content.
 
 use std::{
     io,
@@ -20,7 +24,10 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use alloy::primitives::{Address, Bytes as HexBytes};
+use alloy::{
+    primitives::{Address, Bytes as HexBytes},
+    signers::local::PrivateKeySigner,
+};
 use bytes::{Bytes, BytesMut};
 use chacha20poly1305::{
     ChaCha20Poly1305, KeyInit,
@@ -51,8 +58,8 @@ pub enum CryptoError {
     /// The header names a scheme or parameters this provider does not know.
     #[error("unsupported encryption: {0}")]
     Unsupported(String),
-    /// The content key is not wrapped for this provider.
-    #[error("the content key is not wrapped for provider {0}")]
+    /// The content key is not wrapped for this address.
+    #[error("the content key is not wrapped for {0}")]
     NotAKeyHolder(Address),
     /// ECIES failed (wrong key, corrupted wrapped key, or invalid public key).
     #[error("ECIES: {0}")]
@@ -83,15 +90,15 @@ impl ContentKey {
         Self(key)
     }
 
-    /// Wraps the key for the holder of the secp256k1 public key `public_key` (SEC1,
+    /// Wraps the key for `holder`, whose secp256k1 public key is `public_key` (SEC1,
     /// compressed or not).
-    pub fn wrap_for(&self, provider: Address, public_key: &[u8]) -> Result<WrappedKey, CryptoError> {
+    pub fn wrap_for(&self, holder: Address, public_key: &[u8]) -> Result<WrappedKey, CryptoError> {
         let wrapped =
             ecies::encrypt(public_key, &self.0).map_err(|err| CryptoError::Ecies(err.to_string()))?;
-        Ok(WrappedKey { provider, key: wrapped.into() })
+        Ok(WrappedKey { holder, key: wrapped.into() })
     }
 
-    /// Unwraps a key with the provider's 32-byte secp256k1 secret key.
+    /// Unwraps a key with the holder's 32-byte secp256k1 secret key.
     pub fn unwrap(wrapped: &WrappedKey, secret_key: &[u8]) -> Result<Self, CryptoError> {
         let key =
             ecies::decrypt(secret_key, &wrapped.key).map_err(|err| CryptoError::Ecies(err.to_string()))?;
@@ -106,11 +113,18 @@ impl ContentKey {
     }
 }
 
-/// A content key wrapped for one provider.
+/// The uncompressed SEC1 public key of `signer`, which content keys are wrapped to.
+pub fn public_key_of(signer: &PrivateKeySigner) -> Vec<u8> {
+    signer.credential().verifying_key().to_encoded_point(false).as_bytes().to_vec()
+}
+
+/// A content key wrapped for one holder (the asset's owner or a provider).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrappedKey {
-    /// The provider that can unwrap it.
-    pub provider: Address,
+    /// The address that can unwrap it (`provider` in documents written before owners held
+    /// keys).
+    #[serde(alias = "provider")]
+    pub holder: Address,
     /// The ECIES ciphertext of the content key.
     pub key: HexBytes,
 }
@@ -127,7 +141,9 @@ pub struct Encryption {
     pub nonce_prefix: HexBytes,
     /// Size of the plaintext.
     pub plaintext_size: u64,
-    /// The content key, wrapped for each trusted provider.
+    /// The content key, wrapped for each holder. Empty in the per-file headers of a model
+    /// manifest, whose files share the asset's key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wrapped_keys: Vec<WrappedKey>,
 }
 
@@ -165,14 +181,46 @@ impl Encryption {
         Ok(())
     }
 
-    /// The content key wrapped for `provider`, unwrapped with its secret key.
-    pub fn content_key(&self, provider: Address, secret_key: &[u8]) -> Result<ContentKey, CryptoError> {
+    /// The content key wrapped for `holder`, unwrapped with its secret key.
+    pub fn content_key(&self, holder: Address, secret_key: &[u8]) -> Result<ContentKey, CryptoError> {
         let wrapped = self
             .wrapped_keys
             .iter()
-            .find(|wrapped| wrapped.provider == provider)
-            .ok_or(CryptoError::NotAKeyHolder(provider))?;
+            .find(|wrapped| wrapped.holder == holder)
+            .ok_or(CryptoError::NotAKeyHolder(holder))?;
         ContentKey::unwrap(wrapped, secret_key)
+    }
+
+    /// The content key wrapped for `signer`'s address, unwrapped with its key.
+    pub fn content_key_for(&self, signer: &PrivateKeySigner) -> Result<ContentKey, CryptoError> {
+        let mut secret: [u8; 32] = signer.credential().to_bytes().into();
+        let key = self.content_key(signer.address(), &secret);
+        secret.fill(0);
+        key
+    }
+
+    /// The addresses the content key is wrapped for, in the header's order.
+    pub fn holders(&self) -> Vec<Address> {
+        self.wrapped_keys.iter().map(|wrapped| wrapped.holder).collect()
+    }
+
+    /// Whether the content key is wrapped for `holder`.
+    pub fn is_held_by(&self, holder: Address) -> bool {
+        self.wrapped_keys.iter().any(|wrapped| wrapped.holder == holder)
+    }
+
+    /// Wraps `key` for one more holder; `false` (and nothing changes) when it already holds it.
+    pub fn add_holder(
+        &mut self,
+        key: &ContentKey,
+        holder: Address,
+        public_key: &[u8],
+    ) -> Result<bool, CryptoError> {
+        if self.is_held_by(holder) {
+            return Ok(false);
+        }
+        self.wrapped_keys.push(key.wrap_for(holder, public_key)?);
+        Ok(true)
     }
 
     /// Number of chunks (an empty plaintext still has one, empty, last chunk).

@@ -13,10 +13,12 @@
 //! ```
 //!
 //! `job` is [`agora_runtime::JobSpec`] (`embed`, `train`, `predict`). A private (encrypted)
-//! dataset is admitted when its content key is wrapped for this provider; the worker decrypts
-//! it into the job's folder ([`StoredPlan`] keeps its encryption header with the plan). A model asset's content
-//! is a [`ModelManifest`] (its sha-256 is the on-chain digest) listing each model file with
-//! its own CID and sha-256, so a folder model is checked end to end.
+//! dataset or model is admitted when its content key is wrapped for this provider; the worker
+//! decrypts it into the job's folder only ([`StoredPlan`] keeps the encryption headers with the
+//! plan). A model asset's content is a [`ModelManifest`] (its sha-256 is the on-chain digest)
+//! listing each model file with its own CID and sha-256, so a folder model is checked end to
+//! end; a private model's manifest is sealed like any content and each file it lists carries
+//! its own header, sealed with the same key.
 
 use agora_contracts::compute_market::IComputeMarket;
 use agora_runtime::JobSpec;
@@ -154,8 +156,12 @@ pub struct ModelFile {
     pub name: String,
     /// Its CID.
     pub cid: String,
-    /// sha-256 of its bytes.
+    /// sha-256 of its bytes (the plaintext's, for a sealed file).
     pub sha256: B256,
+    /// How the file is sealed, in a private model: the asset's content key with a nonce prefix
+    /// of its own (the header carries no wrapped keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
 }
 
 impl ModelManifest {
@@ -211,8 +217,8 @@ impl Plan {
 }
 
 /// The checks a provider admitting a job and a verifier re-running it make alike, once each
-/// input's content and metadata are known: the dataset needs a usable file name, a model must
-/// be public.
+/// input's content and metadata are known: the dataset needs a usable file name. Whether the
+/// content keys of private inputs can be unwrapped is the caller's check.
 pub fn plan_of(
     spec: JobSpec,
     deadline: u64,
@@ -226,20 +232,19 @@ pub fn plan_of(
         .clone()
         .filter(|name| is_plain_file_name(name))
         .ok_or_else(|| JobRefusal::BadSpec("the dataset's metadata has no usable fileName".into()))?;
-    let model = match model {
-        Some((id, _, metadata)) if metadata.content.encryption.is_some() => {
-            return Err(JobRefusal::BadSpec(format!("model asset {id} is encrypted; models must be public")));
-        }
-        Some((_, model, _)) => Some(model),
-        None => None,
-    };
+    let model_encryption = model.as_ref().and_then(|(_, _, metadata)| metadata.content.encryption.clone());
+    let model = model.map(|(_, model, _)| model);
     let dataset_encryption = dataset_metadata.content.encryption.clone();
-    Ok(StoredPlan { plan: Plan { spec, dataset, dataset_file, model, deadline }, dataset_encryption })
+    Ok(StoredPlan {
+        plan: Plan { spec, dataset, dataset_file, model, deadline },
+        dataset_encryption,
+        model_encryption,
+    })
 }
 
-/// A [`Plan`] as persisted with its job: for a private dataset, also the dataset's encryption
-/// header, whose content key is wrapped for this provider and unwrapped only by the worker
-/// while it fetches the dataset (the plaintext exists only in the job's folder).
+/// A [`Plan`] as persisted with its job: for a private input, also its encryption header,
+/// whose content key is wrapped for this provider and unwrapped only by the worker while it
+/// fetches the input (the plaintext exists only in the job's folder).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredPlan {
@@ -249,6 +254,9 @@ pub struct StoredPlan {
     /// The dataset's encryption, when it is private.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset_encryption: Option<Encryption>,
+    /// The model manifest's encryption, when the model is private.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_encryption: Option<Encryption>,
 }
 
 /// `keccak256(abi.encode(string[] cids))`.
@@ -301,9 +309,17 @@ pub enum JobRefusal {
         /// The algorithm.
         algorithm: U256,
     },
-    /// The dataset is private and its content key is not wrapped for this provider.
-    #[error("asset {0} is encrypted and this provider holds no key for it")]
-    NoKey(U256),
+    /// An input is private and its content key is not wrapped for this provider.
+    #[error(
+        "asset {asset} is encrypted and this provider holds no key for it; its key is held by {}",
+        holders.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    NoKey {
+        /// The input.
+        asset: U256,
+        /// Who holds its key.
+        holders: Vec<Address>,
+    },
     /// This provider already took the job.
     #[error("job {0} was already submitted")]
     AlreadySubmitted(U256),
@@ -484,7 +500,11 @@ mod tests {
             model: None,
             deadline: 9,
         };
-        let stored = StoredPlan { plan: plan.clone(), dataset_encryption: Some(Encryption::new(10)) };
+        let stored = StoredPlan {
+            plan: plan.clone(),
+            dataset_encryption: Some(Encryption::new(10)),
+            model_encryption: None,
+        };
         let json = serde_json::to_string(&stored).unwrap();
         assert_eq!(serde_json::from_str::<StoredPlan>(&json).unwrap(), stored);
         assert_eq!(serde_json::from_str::<Plan>(&json).unwrap(), plan, "a plain Plan reads a stored one");

@@ -51,7 +51,7 @@ use crate::{
     access::{self, Refusal, SignedRequest},
     bounded::BoundedMap,
     chain::{AssetInfo, ChainReader, JobInfo},
-    crypto::{CryptoError, SCHEME},
+    crypto::{CryptoError, Encryption, SCHEME},
     db::{DbError, JobRow, Store},
     jobs::{
         self, InputRef, JobRefusal, JobStatus, MAX_DOCUMENT_BYTES, SignedJobRequest, SpecDocument, StoredPlan,
@@ -127,7 +127,7 @@ impl Identity {
 
     /// The uncompressed SEC1 public key publishers wrap content keys to.
     pub fn public_key(&self) -> Vec<u8> {
-        self.signer.credential().verifying_key().to_encoded_point(false).as_bytes().to_vec()
+        crate::crypto::public_key_of(&self.signer)
     }
 
     /// The secret key, wiped from memory when dropped.
@@ -379,8 +379,15 @@ pub enum ApiError {
     #[error("the asset's metadata is invalid: {0}")]
     BadMetadata(String),
     /// The asset is private but this provider holds no key for it.
-    #[error("this provider cannot decrypt the asset")]
-    NoKey,
+    #[error(
+        "this provider holds no key for the encrypted asset; its key is held by {}: use one of \
+         those providers, or ask the owner to share the key with this one (`agora asset share`)",
+        holders_list(.holders)
+    )]
+    NoKey {
+        /// Who does hold the key.
+        holders: Vec<Address>,
+    },
     /// The chain node could not be read.
     #[error("the chain is not reachable")]
     ChainUnavailable,
@@ -411,7 +418,7 @@ impl ApiError {
                 JobRefusal::NotConsumer
                 | JobRefusal::OtherProvider(_)
                 | JobRefusal::AlgorithmNotAllowed { .. }
-                | JobRefusal::NoKey(_) => StatusCode::FORBIDDEN,
+                | JobRefusal::NoKey { .. } => StatusCode::FORBIDDEN,
                 JobRefusal::NotOpen { .. }
                 | JobRefusal::AlreadySubmitted(_)
                 | JobRefusal::NoResult { .. }
@@ -430,10 +437,18 @@ impl ApiError {
             Self::DigestMismatch | Self::BadMetadata(_) | Self::Storage | Self::ChainUnavailable => {
                 StatusCode::BAD_GATEWAY
             }
-            Self::NoKey => StatusCode::FORBIDDEN,
+            Self::NoKey { .. } => StatusCode::FORBIDDEN,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+}
+
+/// Addresses as a comma-separated list, or `nobody`.
+fn holders_list(holders: &[Address]) -> String {
+    if holders.is_empty() {
+        return "nobody".into();
+    }
+    holders.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 impl IntoResponse for ApiError {
@@ -585,10 +600,10 @@ async fn handle_download(
         message: rejection.body_text(),
     })?;
     let started = Instant::now();
-    let admitted = check_access(state, &request).await?;
+    let mut admitted = check_access(state, &request).await?;
     state.metrics.record_access_check(started.elapsed());
 
-    let metadata = resolve_metadata(state, &admitted.asset.metadata_cid).await?;
+    let metadata = keyed_metadata(state, request.asset_id, &mut admitted.asset).await?;
     let content = &metadata.content;
     let size = content_size(state, content).await?;
     let range = match headers.get(header::RANGE) {
@@ -737,16 +752,19 @@ async fn plan_job(state: &ProviderState, info: &JobInfo) -> Result<StoredPlan, A
     let spec = SpecDocument::parse(&spec)?;
     let dataset_id = info.job.datasetId;
     let (dataset, metadata) = job_input(state, dataset_id).await?;
-    // A private dataset is decrypted by the worker, so only with a key wrapped for us.
-    if let Some(encryption) = &metadata.content.encryption
-        && !encryption.wrapped_keys.iter().any(|wrapped| wrapped.provider == state.address())
-    {
-        return Err(JobRefusal::NoKey(dataset_id).into());
-    }
     let model = match spec.needs_model() {
         true => Some((info.job.algorithmId, job_input(state, info.job.algorithmId).await?)),
         false => None,
     };
+    // A private input is decrypted by the worker, so only with a key wrapped for us.
+    let inputs = std::iter::once((dataset_id, &metadata)).chain(model.iter().map(|(id, (_, m))| (*id, m)));
+    for (asset_id, metadata) in inputs {
+        if let Some(encryption) = &metadata.content.encryption
+            && !encryption.is_held_by(state.address())
+        {
+            return Err(JobRefusal::NoKey { asset: asset_id, holders: encryption.holders() }.into());
+        }
+    }
     let model = model.as_ref().map(|(id, (input, metadata))| (*id, input.clone(), metadata.as_ref()));
     Ok(jobs::plan_of(spec.job, info.job.deadline, (dataset, &metadata), model)?)
 }
@@ -925,6 +943,37 @@ async fn job_result(
     .into_response())
 }
 
+/// The asset's metadata, checked to hold a key for this provider when it is encrypted. Without
+/// one, the asset is read from the chain again once: its owner may just have shared the key in
+/// a new metadata version that the cached asset does not name yet.
+async fn keyed_metadata(
+    state: &ProviderState,
+    asset_id: U256,
+    asset: &mut AssetInfo,
+) -> Result<Arc<AssetMetadata>, ApiError> {
+    let lacks_key = |metadata: &AssetMetadata| {
+        metadata
+            .content
+            .encryption
+            .as_ref()
+            .filter(|e| !e.is_held_by(state.address()))
+            .map(Encryption::holders)
+    };
+    let metadata = resolve_metadata(state, &asset.metadata_cid).await?;
+    let Some(holders) = lacks_key(&metadata) else { return Ok(metadata) };
+    state.chain.forget_asset(asset_id);
+    let fresh = state.chain.asset(asset_id).await?.ok_or(Refusal::UnknownAsset(asset_id))?;
+    if fresh.metadata_cid == asset.metadata_cid {
+        return Err(ApiError::NoKey { holders });
+    }
+    *asset = fresh;
+    let metadata = resolve_metadata(state, &asset.metadata_cid).await?;
+    match lacks_key(&metadata) {
+        Some(holders) => Err(ApiError::NoKey { holders }),
+        None => Ok(metadata),
+    }
+}
+
 async fn resolve_metadata(state: &ProviderState, cid: &str) -> Result<Arc<AssetMetadata>, ApiError> {
     if let Some(found) = state.metadata.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(cid) {
         return Ok(found.clone());
@@ -982,10 +1031,12 @@ async fn plaintext(
         Some(encryption) => {
             let secret = state.identity.secret();
             let key = encryption.content_key(state.address(), &secret.0).map_err(|err| match err {
-                CryptoError::NotAKeyHolder(_) => ApiError::NoKey,
+                CryptoError::NotAKeyHolder(_) => ApiError::NoKey { holders: encryption.holders() },
                 other => {
-                    tracing::error!(error = %other, cid = %content.cid, "unwrapping the content key failed");
-                    ApiError::NoKey
+                    tracing::warn!(error = %other, cid = %content.cid, "unwrapping the content key failed");
+                    ApiError::BadMetadata(format!(
+                        "the content key wrapped for this provider does not unwrap with its key ({other})"
+                    ))
                 }
             })?;
             if length == 0 {

@@ -12,11 +12,13 @@ use agora_contracts::compute_market::IComputeMarket;
 use agora_runtime::{Inputs, JobSpec, Limits, Outcome, Runtime};
 use alloy::{
     primitives::{Address, B256, U256},
+    signers::local::PrivateKeySigner,
     sol_types::Eip712Domain,
 };
 
 use crate::{
     chain::{ChainError, ChainReader, JobInfo},
+    crypto::{ContentKey, Encryption},
     jobs::{InputRef, MAX_DOCUMENT_BYTES, Plan, SignedReceipt, SpecDocument, StoredPlan, plan_of},
     metadata::{AssetMetadata, MAX_METADATA_BYTES},
     storage::{Storage, StorageError},
@@ -47,12 +49,25 @@ pub enum VerifyError {
     /// The spec document or an input's metadata is unusable.
     #[error("the job cannot be planned: {0}")]
     BadJob(String),
-    /// The dataset is private: only its plaintext, which IPFS never holds, can be re-run.
+    /// The dataset is private, and the verifier neither gave its plaintext nor holds its key.
     #[error(
         "dataset asset {0} is private: re-executing needs its plaintext (download it with \
-         `agora asset download {0}` and pass the file)"
+         `agora asset download {0}` and pass the file) or a key it is wrapped for (its owner's)"
     )]
     PrivateDataset(U256),
+    /// The model is private and its key is not wrapped for the verifier.
+    #[error(
+        "model asset {asset} is private and its key is wrapped for {holders}, not for the \
+         verifier {verifier}: only its owner or a provider holding its key can re-execute this job"
+    )]
+    PrivateModel {
+        /// The model asset.
+        asset: U256,
+        /// Who holds its key.
+        holders: String,
+        /// Who tried.
+        verifier: String,
+    },
     /// The local plaintext given for a private dataset is not the one the chain records.
     #[error("{path}: its sha-256 {actual} is not the dataset's on-chain digest {expected}")]
     WrongPlaintext {
@@ -175,17 +190,21 @@ pub fn check_receipt(
 pub enum DatasetSource<'a> {
     /// IPFS, by the plan's CID (public datasets).
     Ipfs,
-    /// A local copy of the plaintext, e.g. what `agora asset download` saved (the only way to
-    /// re-run a private dataset; a public one is taken from here too when given).
+    /// IPFS, decrypted with the content key a private dataset's key holder (its owner) unwrapped.
+    Sealed(&'a Encryption, &'a ContentKey),
+    /// A local copy of the plaintext, e.g. what `agora asset download` saved (a public dataset
+    /// is taken from here too when given).
     Local(&'a Path),
 }
 
 /// Fetches the plan's inputs into `work_dir` (every byte checked against its digest) and runs
-/// the job there on the CPU; `work_dir` must be empty or not exist.
+/// the job there on the CPU; `work_dir` must be empty or not exist. A private model comes
+/// `sealed`, with its manifest's header and content key.
 pub async fn reexecute(
     storage: &Storage,
     plan: &Plan,
     source: DatasetSource<'_>,
+    sealed_model: Option<(&Encryption, &ContentKey)>,
     work_dir: &Path,
     limits: Limits,
 ) -> Result<Outcome, VerifyError> {
@@ -194,6 +213,9 @@ pub async fn reexecute(
     let dataset = inputs_dir.join(&plan.dataset_file);
     match source {
         DatasetSource::Ipfs => worker::fetch_input(storage, &plan.dataset, &dataset).await?,
+        DatasetSource::Sealed(encryption, key) => {
+            worker::fetch_sealed(storage, &plan.dataset, encryption, key, &dataset).await?;
+        }
         DatasetSource::Local(path) => {
             let bytes = tokio::fs::read(path).await?;
             let actual = crate::storage::sha256(&bytes);
@@ -207,7 +229,7 @@ pub async fn reexecute(
     let model = match &plan.model {
         Some(model) => {
             let dir = inputs_dir.join("model");
-            worker::fetch_model(storage, model, &dir).await?;
+            worker::fetch_model(storage, model, sealed_model, &dir).await?;
             Some(dir)
         }
         None if !matches!(plan.spec, JobSpec::Train(_)) => return Err(JobFailure::NoModel.into()),
@@ -219,7 +241,9 @@ pub async fn reexecute(
 
 /// Re-executes job `job_id` in `work_dir` and compares with the output hash posted on chain.
 /// A `receipt`, when given, is checked first ([`check_receipt`]) for the provider's domain on
-/// `chain_id`. A private dataset needs its plaintext as `dataset`.
+/// `chain_id`. A private dataset needs its plaintext as `dataset`, or a `verifier` its key is
+/// wrapped for (its owner); a private model needs such a `verifier`.
+#[allow(clippy::too_many_arguments)]
 pub async fn verify(
     chain: &ChainReader,
     storage: &Storage,
@@ -227,6 +251,7 @@ pub async fn verify(
     job_id: U256,
     receipt: Option<&SignedReceipt>,
     dataset: Option<&Path>,
+    verifier: Option<&PrivateKeySigner>,
     work_dir: &Path,
 ) -> Result<Verdict, VerifyError> {
     let (info, stored) = plan(chain, storage, job_id).await?;
@@ -238,12 +263,34 @@ pub async fn verify(
         let domain = crate::access::domain(chain_id, info.job.provider);
         check_receipt(receipt, job_id, &info.job, plan, &domain)?;
     }
-    let source = match (dataset, &stored.dataset_encryption) {
+    let unwrap = |encryption: &Encryption| verifier.and_then(|v| encryption.content_key_for(v).ok());
+    let dataset_key = stored.dataset_encryption.as_ref().and_then(|e| Some((e, unwrap(e)?)));
+    let source = match (dataset, &dataset_key) {
         (Some(path), _) => DatasetSource::Local(path),
-        (None, None) => DatasetSource::Ipfs,
-        (None, Some(_)) => return Err(VerifyError::PrivateDataset(info.job.datasetId)),
+        (None, Some((encryption, key))) => DatasetSource::Sealed(encryption, key),
+        (None, None) if stored.dataset_encryption.is_none() => DatasetSource::Ipfs,
+        (None, None) => return Err(VerifyError::PrivateDataset(info.job.datasetId)),
     };
-    let outcome = reexecute(storage, plan, source, work_dir, Limits::default()).await?;
+    let model_key = match &stored.model_encryption {
+        None => None,
+        Some(encryption) => match unwrap(encryption) {
+            Some(key) => Some((encryption, key)),
+            None => {
+                return Err(VerifyError::PrivateModel {
+                    asset: info.job.algorithmId,
+                    holders: encryption
+                        .holders()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    verifier: verifier.map_or_else(|| "(no key given)".into(), |v| v.address().to_string()),
+                });
+            }
+        },
+    };
+    let sealed_model = model_key.as_ref().map(|(encryption, key)| (*encryption, key));
+    let outcome = reexecute(storage, plan, source, sealed_model, work_dir, Limits::default()).await?;
     Ok(Verdict {
         job_id,
         provider: info.job.provider,

@@ -36,10 +36,10 @@ use tokio::{
 };
 
 use crate::{
-    crypto::Encryption,
+    crypto::{ContentKey, Encryption},
     db::{DbError, JobRow, Store},
     jobs::{InputRef, JobReceipt, MAX_DOCUMENT_BYTES, ModelManifest, SignedReceipt, StoredPlan, inputs_hash},
-    storage::{Storage, StorageError, sha256, verify_digest},
+    storage::{ByteStream, Storage, StorageError, sha256, verify_digest},
 };
 
 /// How jobs run.
@@ -332,8 +332,18 @@ impl Jobs {
         let dataset = inputs_dir.join(&plan.dataset_file);
         match &stored.dataset_encryption {
             None => fetch_input(&self.storage, &plan.dataset, &dataset).await?,
-            Some(encryption) => self.fetch_private(&plan.dataset, encryption, &dataset).await?,
+            Some(encryption) => {
+                let key = content_key(encryption, &self.signer, &plan.dataset.cid)?;
+                fetch_sealed(&self.storage, &plan.dataset, encryption, &key, &dataset).await?;
+            }
         }
+        let model_key = match (&stored.model_encryption, &plan.model) {
+            (Some(encryption), Some(model)) => {
+                Some((encryption, content_key(encryption, &self.signer, &model.cid)?))
+            }
+            _ => None,
+        };
+        let sealed_model = model_key.as_ref().map(|(encryption, key)| (*encryption, key));
 
         let limits = agora_runtime::Limits {
             max_duration: Some(self.config.time_limit),
@@ -351,7 +361,7 @@ impl Jobs {
         let model_dir = inputs_dir.join("model");
         let outcome = match (&plan.spec, &plan.model) {
             (JobSpec::Embed(spec), Some(model)) => {
-                let loaded = self.embedding_model(model, &model_dir, &runtime).await?;
+                let loaded = self.embedding_model(model, sealed_model, &model_dir, &runtime).await?;
                 let (spec, out) = (spec.clone(), out.clone());
                 let inputs = Inputs { dataset, model: None };
                 blocking(move || runtime.embed_with_model(&loaded, &spec, &inputs, &out, sink)).await?
@@ -360,7 +370,7 @@ impl Jobs {
             (spec, model) => {
                 let model = match model {
                     Some(model) => {
-                        fetch_model(&self.storage, model, &model_dir).await?;
+                        fetch_model(&self.storage, model, sealed_model, &model_dir).await?;
                         Some(model_dir)
                     }
                     None => None,
@@ -397,13 +407,14 @@ impl Jobs {
     async fn embedding_model(
         &self,
         model: &InputRef,
+        sealed: Option<(&Encryption, &ContentKey)>,
         dir: &Path,
         runtime: &Runtime,
     ) -> Result<Arc<EmbeddingModel>, JobFailure> {
         if let Some(cached) = lock(&self.models).get(&model.cid) {
             return Ok(cached.clone());
         }
-        fetch_model(&self.storage, model, dir).await?;
+        fetch_model(&self.storage, model, sealed, dir).await?;
         let device = runtime.device()?;
         let (limits, dir) = (runtime.limits().clone(), dir.to_owned());
         let loaded = Arc::new(blocking(move || EmbeddingModel::load(&dir, &device, &limits)).await?);
@@ -420,36 +431,47 @@ impl Jobs {
     }
 }
 
-impl Jobs {
-    /// Streams the private `input` into `path` decrypted with the content key wrapped for this
-    /// provider; the file is complete only if every chunk authenticated and the plaintext's
-    /// sha-256 matched.
-    async fn fetch_private(
-        &self,
-        input: &InputRef,
-        encryption: &Encryption,
-        path: &Path,
-    ) -> Result<(), JobFailure> {
-        let decrypt_err = |reason: String| JobFailure::Decrypt { cid: input.cid.clone(), reason };
-        let key = {
-            let secret = crate::Identity::new(self.signer.clone()).secret();
-            encryption
-                .content_key(self.signer.address(), &secret.0)
-                .map_err(|err| decrypt_err(err.to_string()))?
-        };
-        let ciphertext = self.storage.cat(&input.cid, None);
-        let plaintext = encryption
-            .decrypting_stream(&key, ciphertext, 0, 0, encryption.plaintext_size)
-            .map_err(|err| decrypt_err(err.to_string()))?;
-        let mut stream = verify_digest(plaintext, input.cid.clone(), input.sha256);
-        let mut file = tokio::fs::File::create(path).await?;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|source| JobFailure::Fetch { cid: input.cid.clone(), source })?;
-            file.write_all(&chunk).await?;
-        }
-        file.flush().await?;
-        Ok(())
+/// The content key of a private input, unwrapped with `signer`'s key.
+pub(crate) fn content_key(
+    encryption: &Encryption,
+    signer: &PrivateKeySigner,
+    cid: &str,
+) -> Result<ContentKey, JobFailure> {
+    encryption
+        .content_key_for(signer)
+        .map_err(|err| JobFailure::Decrypt { cid: cid.to_owned(), reason: err.to_string() })
+}
+
+/// Streams the sealed `input` into `path`, decrypted with `key`; the file is complete only if
+/// every chunk authenticated and the plaintext's sha-256 matched.
+pub(crate) async fn fetch_sealed(
+    storage: &Storage,
+    input: &InputRef,
+    encryption: &Encryption,
+    key: &ContentKey,
+    path: &Path,
+) -> Result<(), JobFailure> {
+    let mut stream = verify_digest(unseal(storage, input, encryption, key)?, input.cid.clone(), input.sha256);
+    let mut file = tokio::fs::File::create(path).await?;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|source| JobFailure::Fetch { cid: input.cid.clone(), source })?;
+        file.write_all(&chunk).await?;
     }
+    file.flush().await?;
+    Ok(())
+}
+
+/// The plaintext of the sealed `input`, as it is decrypted from IPFS.
+fn unseal(
+    storage: &Storage,
+    input: &InputRef,
+    encryption: &Encryption,
+    key: &ContentKey,
+) -> Result<ByteStream, JobFailure> {
+    let ciphertext = storage.cat(&input.cid, None);
+    encryption
+        .decrypting_stream(key, ciphertext, 0, 0, encryption.plaintext_size)
+        .map_err(|err| JobFailure::Decrypt { cid: input.cid.clone(), reason: err.to_string() })
 }
 
 /// `IComputeMarket.JobStatus` values the finalizer acts on.
@@ -469,12 +491,28 @@ pub(crate) async fn fetch_input(storage: &Storage, input: &InputRef, path: &Path
 }
 
 /// Fetches the manifest at `model` (checked against its digest) and every file it lists
-/// (each checked against its own) into `dir`.
-pub(crate) async fn fetch_model(storage: &Storage, model: &InputRef, dir: &Path) -> Result<(), JobFailure> {
-    let bytes = storage
-        .cat_to_vec(&model.cid, MAX_DOCUMENT_BYTES)
-        .await
-        .map_err(|source| JobFailure::Fetch { cid: model.cid.clone(), source })?;
+/// (each checked against its own) into `dir`. A private model comes `sealed`, with its
+/// manifest's header and content key: the manifest and each file it lists are decrypted with
+/// that key, each file under its own header.
+pub(crate) async fn fetch_model(
+    storage: &Storage,
+    model: &InputRef,
+    sealed: Option<(&Encryption, &ContentKey)>,
+    dir: &Path,
+) -> Result<(), JobFailure> {
+    let fetch_err = |source| JobFailure::Fetch { cid: model.cid.clone(), source };
+    let bytes = match sealed {
+        None => storage.cat_to_vec(&model.cid, MAX_DOCUMENT_BYTES).await.map_err(fetch_err)?,
+        Some((encryption, key)) => {
+            if encryption.plaintext_size > MAX_DOCUMENT_BYTES as u64 {
+                return Err(JobFailure::Manifest(
+                    model.cid.clone(),
+                    format!("it is larger than {MAX_DOCUMENT_BYTES} bytes"),
+                ));
+            }
+            crate::storage::collect(unseal(storage, model, encryption, key)?).await.map_err(fetch_err)?
+        }
+    };
     if sha256(&bytes) != model.sha256 {
         return Err(JobFailure::Manifest(model.cid.clone(), "it does not match the on-chain digest".into()));
     }
@@ -482,8 +520,23 @@ pub(crate) async fn fetch_model(storage: &Storage, model: &InputRef, dir: &Path)
         ModelManifest::parse(&bytes).map_err(|reason| JobFailure::Manifest(model.cid.clone(), reason))?;
     tokio::fs::create_dir_all(dir).await?;
     for file in &manifest.files {
-        fetch_input(storage, &InputRef { cid: file.cid.clone(), sha256: file.sha256 }, &dir.join(&file.name))
-            .await?;
+        let input = InputRef { cid: file.cid.clone(), sha256: file.sha256 };
+        let path = dir.join(&file.name);
+        match (&file.encryption, sealed) {
+            (None, _) => fetch_input(storage, &input, &path).await?,
+            (Some(encryption), Some((_, key))) => {
+                encryption.validate().map_err(|err| {
+                    JobFailure::Manifest(model.cid.clone(), format!("file {}: {err}", file.name))
+                })?;
+                fetch_sealed(storage, &input, encryption, key, &path).await?;
+            }
+            (Some(_), None) => {
+                return Err(JobFailure::Manifest(
+                    model.cid.clone(),
+                    format!("file {} is sealed, but the model asset is not encrypted", file.name),
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -70,7 +70,12 @@ impl Market {
             let path = model_dir().join(name);
             if path.is_file() {
                 let added = stack.storage.add_file(&path, None).await?;
-                files.push(ModelFile { name: name.into(), cid: added.cid, sha256: added.sha256 });
+                files.push(ModelFile {
+                    name: name.into(),
+                    cid: added.cid,
+                    sha256: added.sha256,
+                    encryption: None,
+                });
             }
         }
         let manifest = stack.storage.add_bytes(serde_json::to_vec(&ModelManifest { files })?).await?;
@@ -547,7 +552,12 @@ async fn a_trained_model_published_as_a_model_asset_serves_a_predict_job() -> Re
     let weights = stack.storage.cat_to_vec(&format!("{output}/model.safetensors"), 16 << 20).await?;
     let added = stack.storage.add_bytes(weights.clone()).await?;
     let manifest = serde_json::to_vec(&ModelManifest {
-        files: vec![ModelFile { name: "model.safetensors".into(), cid: added.cid, sha256: added.sha256 }],
+        files: vec![ModelFile {
+            name: "model.safetensors".into(),
+            cid: added.cid,
+            sha256: added.sha256,
+            encryption: None,
+        }],
     })?;
     let manifest = stack.storage.add_bytes(manifest).await?;
     let model = publish(
