@@ -14,8 +14,21 @@ fn each_mistake_is_one_line_and_a_failing_exit_code() {
     let mut chain = Chain::deployed();
     chain.ipfs_api = Some(kubo.api_url());
     let file = chain.write_file("notes.jsonl", 1024);
-    let publish =
-        ["asset", "publish", &file, "--kind", "dataset", "--price", "0.01", "--access-duration", "3600"];
+    // The provider that serves it later holds its key.
+    let provider = provider(&chain, &kubo, 9);
+    let publish = [
+        "asset",
+        "publish",
+        &file,
+        "--kind",
+        "dataset",
+        "--price",
+        "0.01",
+        "--access-duration",
+        "3600",
+        "--provider",
+        &provider.url,
+    ];
     chain.json(1, &publish);
 
     // Unknown asset.
@@ -47,7 +60,6 @@ fn each_mistake_is_one_line_and_a_failing_exit_code() {
     assert_one_line_error(&locked.unwrap_or_else(|err| panic!("{err}")), "pass --password-file");
 
     // An access order past its hour: the provider refuses it.
-    let provider = provider(&chain, &kubo, 9);
     chain.json(2, &["asset", "buy", "1"]);
     let first = chain.json(2, &["asset", "download", "1", "--provider", &provider.url, "-o", "first.jsonl"]);
     let order = first["orderId"].as_str().unwrap_or_else(|| panic!("{first}")).to_owned();

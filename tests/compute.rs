@@ -57,9 +57,9 @@ fn an_embed_job_over_a_private_dataset_is_verified_by_re_execution_and_paid() {
     let sentences = chain.dir.path().join("sentences.jsonl");
     std::fs::write(&sentences, SENTENCES).unwrap_or_else(|err| panic!("{err}"));
     let sentences = sentences.to_string_lossy().into_owned();
-    let private = ["--private", "--provider", &url];
-    let mut args = vec!["asset", "publish", &sentences, "--kind", "dataset", "--price", "0.001"];
-    args.extend_from_slice(&private);
+    // Priced, so encrypted by default: its key wrapped for the publisher and every active
+    // provider on the market (this one).
+    let args = vec!["asset", "publish", &sentences, "--kind", "dataset", "--price", "0.001"];
     let dataset = text(&chain.json(PUBLISHER, &args)["assetId"]);
     // The files `embed` reads (the installed folder also holds sentence-transformers' extras).
     let model = chain.dir.path().join("all-MiniLM-L6-v2");

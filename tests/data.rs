@@ -1,5 +1,6 @@
 //! Journey 3: a data scientist publishes datasets with a revenue split, one sold in ETH and one
-//! in an ERC-20; another buys access to both (the ERC-20 one with a permit in the same
+//! in an ERC-20, each encrypted with its key held by the publisher and the provider named;
+//! another buys access to both (the ERC-20 one with a permit in the same
 //! transaction), downloads each through a provider and gets exactly the published bytes; the
 //! contributors release their shares; the indexer shows the sales, the holder and the orders.
 
@@ -35,14 +36,37 @@ fn publish_buy_in_eth_and_erc20_download_and_release_the_split() {
     let published = chain.json(
         PUBLISHER,
         &[
-            "asset", "publish", &finches, "--kind", "dataset", "--price", "0.01", "--split", &split[0],
-            "--split", &split[1],
+            "asset",
+            "publish",
+            &finches,
+            "--kind",
+            "dataset",
+            "--price",
+            "0.01",
+            "--split",
+            &split[0],
+            "--split",
+            &split[1],
+            "--provider",
+            &provider.url,
         ],
     );
     assert_eq!(published["assetId"], "1");
     let beaks = chain.write_file("beaks.jsonl", 200 << 10);
     let usd_text = usd.to_string();
-    let args = ["asset", "publish", &beaks, "--kind", "dataset", "--price", "2.5", "--currency", &usd_text];
+    let args = [
+        "asset",
+        "publish",
+        &beaks,
+        "--kind",
+        "dataset",
+        "--price",
+        "2.5",
+        "--currency",
+        &usd_text,
+        "--provider",
+        &provider.url,
+    ];
     assert_eq!(chain.json(PUBLISHER, &args)["assetId"], "2");
 
     let in_eth = chain.json(BUYER, &["asset", "buy", "1"]);

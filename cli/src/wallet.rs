@@ -111,6 +111,19 @@ impl SignerArgs {
     }
 }
 
+impl SignerArgs {
+    /// The local key, when one is given (`--keystore` or `AGORA_PRIVATE_KEY`); `None` when no
+    /// signer is given at all. For commands that sign only if they can, such as decrypting with
+    /// an owner's key copy.
+    pub async fn local_key_if_given(&self) -> Result<Option<PrivateKeySigner>> {
+        let from_env = std::env::var(PRIVATE_KEY_ENV).is_ok_and(|hex| !hex.trim().is_empty());
+        if self.keystore.is_none() && !from_env {
+            return Ok(None);
+        }
+        Ok(self.signer().await?.key)
+    }
+}
+
 /// Reads a password from the first line of `file`, or prompts for it on the terminal.
 pub fn password(file: Option<&Path>, prompt: &str) -> Result<String> {
     if let Some(file) = file {

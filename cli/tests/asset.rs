@@ -153,7 +153,18 @@ fn publishes_a_model_folder_as_the_manifest_of_its_files() {
     let folder_arg = folder.to_string_lossy().into_owned();
     let published = stack.json(
         1,
-        &["asset", "publish", &folder_arg, "--kind", "model", "--price", "0.05", "--license", "MIT"],
+        &[
+            "asset",
+            "publish",
+            &folder_arg,
+            "--kind",
+            "model",
+            "--price",
+            "0.05",
+            "--license",
+            "MIT",
+            "--public",
+        ],
     );
     assert_eq!(published["assetId"], "1");
 
@@ -185,12 +196,13 @@ fn publishes_a_model_folder_as_the_manifest_of_its_files() {
 
     // For people: a table that lists each file.
     let (file, file_digest) = write_file(&folder, "vocab.txt", 10);
-    let table =
-        stdout(&stack.agora(1, &["asset", "publish", &folder_arg, "--kind", "model", "--price", "1"]));
+    let table = stdout(
+        &stack.agora(1, &["asset", "publish", &folder_arg, "--kind", "model", "--price", "1", "--public"]),
+    );
     assert!(table.starts_with("published asset 2"), "{table}");
     assert!(table.contains("manifest of 4 files") && table.contains("vocab.txt"), "{table}");
     // A single file is still published as itself.
-    let single = stack.json(1, &["asset", "publish", &file, "--kind", "model", "--price", "1"]);
+    let single = stack.json(1, &["asset", "publish", &file, "--kind", "model", "--price", "1", "--public"]);
     assert_eq!(single["contentDigest"], file_digest);
 }
 
@@ -247,8 +259,15 @@ fn bad_asset_input_gets_one_line_errors_and_exit_code_1() {
         "is a folder: a folder is published as a model",
     );
     assert_one_line_error(
-        &publish_folder(&["--kind", "model", "--private", "--provider", "http://127.0.0.1:9"]),
-        "a model folder cannot be --private",
+        &publish_folder(&["--kind", "model", "--public", "--compute-only"]),
+        "--public cannot be compute-only",
+    );
+    assert_one_line_error(
+        &stack.agora(
+            1,
+            &["asset", "publish", &file, "--kind", "dataset", "--price", "0", "--provider", "http://x"],
+        ),
+        "add --private to encrypt it",
     );
     std::fs::create_dir(folder.join("1_Pooling")).unwrap();
     assert_one_line_error(&publish_folder(&["--kind", "model"]), "1_Pooling is a subfolder");

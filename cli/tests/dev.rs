@@ -1,5 +1,6 @@
 //! `agora dev` brings the whole system up (anvil, PostgreSQL, Kubo, contracts, indexer, provider
-//! registered on the ComputeMarket, a demo catalogue with MiniLM as a model asset) and Ctrl-C
+//! registered on the ComputeMarket, a demo catalogue with MiniLM as a model asset, both encrypted
+//! by default for the deployer and the provider) and Ctrl-C
 //! brings it down. Needs the workspace's binaries built next to `agora` (as `cargo test
 //! --workspace` and ./scripts/dev.sh do) and the model installed (./scripts/setup.sh).
 
@@ -12,7 +13,13 @@ use std::{
     time::Duration,
 };
 
-use agora_provider::jobs::ModelManifest;
+use agora_provider::{
+    crypto::Encryption,
+    jobs::ModelManifest,
+    metadata::AssetMetadata,
+    storage::{Storage, collect},
+};
+use alloy::signers::local::PrivateKeySigner;
 use common::*;
 use serde_json::Value;
 
@@ -39,11 +46,30 @@ fn ipfs_cat(api: &str, cid: &str) -> Vec<u8> {
     out.stdout
 }
 
-/// The demo's model asset, as the indexer serves it, is the manifest of MiniLM's files: its
-/// sha-256 is the on-chain digest and every file is on IPFS with the sha-256 it lists.
+/// The demo's model asset, as the indexer serves it: priced, so encrypted, its key held by the
+/// deployer (dev account 0, whose key opens it here) and the dev provider. Its content is the
+/// manifest of MiniLM's files, whose sha-256 is the on-chain digest; every file is on IPFS only
+/// as ciphertext and decrypts to the local file.
 fn check_model_asset(model: &Value, ipfs_api: &str) {
-    let manifest_cid = model["metadata"]["content"]["cid"].as_str().unwrap_or_else(|| panic!("{model}"));
-    let manifest = ipfs_cat(ipfs_api, manifest_cid);
+    let metadata: AssetMetadata =
+        serde_json::from_value(model["metadata"].clone()).unwrap_or_else(|err| panic!("{err}: {model}"));
+    let encryption =
+        metadata.content.encryption.clone().unwrap_or_else(|| panic!("the demo model is public: {model}"));
+    let owner: PrivateKeySigner = DEV_KEY.parse().unwrap_or_else(|err| panic!("{err}"));
+    let provider: alloy::primitives::Address = PROVIDER_ADDRESS.parse().unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(encryption.holders(), [owner.address(), provider], "{model}");
+    let key = encryption.content_key_for(&owner).unwrap_or_else(|err| panic!("{err}"));
+    let storage = Storage::new(ipfs_api, Duration::from_secs(60)).unwrap_or_else(|err| panic!("{err}"));
+    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|err| panic!("{err}"));
+    let open = |header: &Encryption, cid: &str| {
+        runtime.block_on(async {
+            let stream = header
+                .decrypting_stream(&key, storage.cat(cid, None), 0, 0, header.plaintext_size)
+                .unwrap_or_else(|err| panic!("{err}"));
+            collect(stream).await.unwrap_or_else(|err| panic!("{cid}: {err}"))
+        })
+    };
+    let manifest = open(&encryption, &metadata.content.cid);
     assert_eq!(model["contentDigest"], sha256_hex(&manifest), "{model}");
     let manifest = ModelManifest::parse(&manifest).unwrap_or_else(|err| panic!("{err}"));
     let mut names: Vec<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
@@ -52,7 +78,14 @@ fn check_model_asset(model: &Value, ipfs_api: &str) {
     for file in &manifest.files {
         let local = std::fs::read(model_dir().join(&file.name)).unwrap_or_else(|err| panic!("{err}"));
         assert_eq!(file.sha256.to_string(), sha256_hex(&local), "{}", file.name);
-        assert_eq!(sha256_hex(&ipfs_cat(ipfs_api, &file.cid)), sha256_hex(&local), "{} on IPFS", file.name);
+        let header = file.encryption.as_ref().unwrap_or_else(|| panic!("{} is in the clear", file.name));
+        assert_ne!(
+            sha256_hex(&ipfs_cat(ipfs_api, &file.cid)),
+            sha256_hex(&local),
+            "{} in the clear",
+            file.name
+        );
+        assert_eq!(sha256_hex(&open(header, &file.cid)), sha256_hex(&local), "{} decrypted", file.name);
     }
 }
 
@@ -135,6 +168,7 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(assets["items"][0]["metadata"]["name"], "Finch field notes (demo)", "{assets}");
+    assert_eq!(assets["items"][0]["encrypted"], true, "the priced demo dataset is encrypted: {assets}");
     let model = &assets["items"][1];
     assert_eq!(
         (model["kind"].as_str(), model["metadata"]["name"].as_str()),

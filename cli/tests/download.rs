@@ -18,10 +18,14 @@ use agora_provider::{Identity, Limits, ProviderState, chain::ChainReader, db::St
 use alloy::{node_bindings::AnvilInstance, primitives::Address, signers::local::PrivateKeySigner};
 use serde_json::Value;
 
-/// anvil accounts: the provider's key, the publisher, the buyer.
+/// anvil accounts: the provider's key, the publisher, the buyer, a second provider's key.
 const PROVIDER: usize = 3;
 const PUBLISHER: usize = 1;
 const BUYER: usize = 2;
+const SECOND_PROVIDER: usize = 4;
+
+/// How long the test providers cache an asset read from the chain.
+const ASSET_TTL: Duration = Duration::from_secs(1);
 
 /// A provider on `127.0.0.1:0` in its own thread and runtime (the test blocks on the CLI);
 /// dropping it shuts it down gracefully.
@@ -32,16 +36,23 @@ struct RunningProvider {
 }
 
 impl RunningProvider {
-    fn start(chain: &AnvilInstance, manifest: &Path, ipfs_api: String, database: PathBuf) -> Self {
+    fn start(
+        chain: &AnvilInstance,
+        account: usize,
+        manifest: &Path,
+        ipfs_api: String,
+        database: PathBuf,
+    ) -> Self {
         let deployment = Deployment::read(manifest).unwrap_or_else(|err| panic!("manifest: {err}"));
-        let signer = PrivateKeySigner::from(chain.keys()[PROVIDER].clone());
+        let signer = PrivateKeySigner::from(chain.keys()[account].clone());
         let rpc_url = chain.endpoint_url();
         let (url_tx, url_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|err| panic!("tokio: {err}"));
             runtime.block_on(async move {
-                let limits = Limits::default();
+                // Assets are re-read often, so a dropped key holder sees a new version quickly.
+                let limits = Limits { asset_ttl: ASSET_TTL, ..Limits::default() };
                 let reader = ChainReader::new(rpc_url, &deployment, limits.asset_ttl);
                 let storage = Storage::new(&ipfs_api, Duration::from_secs(10))
                     .unwrap_or_else(|err| panic!("Kubo client: {err}"));
@@ -107,6 +118,7 @@ impl Downloads {
         let stack = Stack::with_kubo();
         let provider = RunningProvider::start(
             &stack.chain,
+            PROVIDER,
             &stack.path("deploy/deployments/31337.json"),
             stack.kubo().api_url(),
             stack.path("provider.sqlite"),
@@ -158,7 +170,7 @@ fn a_public_asset_downloads_resumes_and_refuses_clearly() {
     let stack = Downloads::start();
     let data = content(300 * 1024 + 3, 1);
     // A timed order serves repeatedly, so the same order can be resumed from any `.part`.
-    let published = stack.publish("finches.csv", &data, &["--access-duration", "3600"]);
+    let published = stack.publish("finches.csv", &data, &["--access-duration", "3600", "--public"]);
     let id = published["assetId"].as_str().unwrap_or_default().to_owned();
     assert_eq!(published["contentDigest"], sha256_hex(&data));
 
@@ -225,7 +237,8 @@ fn a_public_asset_downloads_resumes_and_refuses_clearly() {
 fn an_interrupted_single_use_download_resumes_with_the_order_it_remembered() {
     let stack = Downloads::start();
     let data = content(48 * 1024 * 1024, 2);
-    let id = stack.publish("big.bin", &data, &[])["assetId"].as_str().unwrap_or_default().to_owned();
+    let id =
+        stack.publish("big.bin", &data, &["--public"])["assetId"].as_str().unwrap_or_default().to_owned();
     stack.json(BUYER, &["asset", "buy", &id]);
 
     // The first attempt is killed once bytes arrived.
@@ -268,13 +281,18 @@ fn an_interrupted_single_use_download_resumes_with_the_order_it_remembered() {
 fn a_private_asset_is_encrypted_on_ipfs_and_round_trips_through_its_provider() {
     let stack = Downloads::start();
     let data = content(3 * 64 * 1024 + 4321, 3);
-    let published = stack.publish("secret.csv", &data, &["--private", "--provider", &stack.provider.url]);
+    // Priced, so encrypted by default; the key held by its owner and the provider named.
+    let published = stack.publish("secret.csv", &data, &["--provider", &stack.provider.url]);
     let id = published["assetId"].as_str().unwrap_or_default().to_owned();
-    assert_eq!(published["private"], true);
+    assert_eq!(published["encrypted"], true);
     assert_eq!(published["contentDigest"], sha256_hex(&data), "the chain records the plaintext's digest");
-    let holders = published["keyHolders"].as_array().cloned().unwrap_or_default();
-    assert_eq!(holders.len(), 1);
-    assert_eq!(holders[0].as_str().and_then(|a| a.parse::<Address>().ok()), Some(stack.address(PROVIDER)));
+    let holders: Vec<Address> = published["keyHolders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.as_str()?.parse().ok())
+        .collect();
+    assert_eq!(holders, [stack.address(PUBLISHER), stack.address(PROVIDER)], "the owner's copy first");
 
     // IPFS holds ciphertext (one 16-byte tag per 64 KiB chunk), never the plaintext.
     let cat = |cid: &Value| {
@@ -289,7 +307,7 @@ fn a_private_asset_is_encrypted_on_ipfs_and_round_trips_through_its_provider() {
     let encryption = &metadata["content"]["encryption"];
     assert_eq!(encryption["scheme"], agora_provider::crypto::SCHEME);
     assert_eq!(encryption["plaintextSize"], data.len());
-    assert_eq!(encryption["wrappedKeys"].as_array().map(Vec::len), Some(1));
+    assert_eq!(encryption["wrappedKeys"].as_array().map(Vec::len), Some(2));
     assert_eq!(metadata["content"]["size"], data.len());
 
     stack.json(BUYER, &["asset", "buy", &id]);
@@ -317,4 +335,78 @@ fn a_private_asset_is_encrypted_on_ipfs_and_round_trips_through_its_provider() {
     );
     assert_one_line_error(&unreachable, "provider http://127.0.0.1:9 is unreachable");
     assert_eq!(stack.json(BUYER, &["asset", "list"]).as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn the_owner_shares_the_key_with_another_provider_then_rekeys_without_the_first() {
+    let stack = Downloads::start();
+    let data = content(2 * 64 * 1024 + 99, 5);
+    let published = stack.publish("shared.csv", &data, &["--provider", &stack.provider.url]);
+    let id = published["assetId"].as_str().unwrap_or_default().to_owned();
+    let second = RunningProvider::start(
+        &stack.chain,
+        SECOND_PROVIDER,
+        &stack.path("deploy/deployments/31337.json"),
+        stack.kubo().api_url(),
+        stack.path("second.sqlite"),
+    );
+    stack.json(SECOND_PROVIDER, &["provider", "register", "--endpoint", &second.url, "--price", "0.05"]);
+    stack.json(BUYER, &["asset", "buy", &id, "--amount", "4"]);
+    let via = |url: &str, name: &str| {
+        let output = stack.path(name).to_string_lossy().into_owned();
+        stack.agora(BUYER, &["asset", "download", &id, "--provider", url, "-o", &output])
+    };
+    let holds_no_key = "403): this provider holds no key for the encrypted asset; its key is held by";
+
+    // The second provider holds no key yet: refused, naming who does.
+    let refused = via(&second.url, "a.csv");
+    assert_one_line_error(&refused, holds_no_key);
+    assert!(stderr(&refused).contains(&stack.address(PROVIDER).to_string()), "{}", stderr(&refused));
+
+    // Only the owner shares; by the address it registered with, its key read from the chain.
+    let second_address = stack.address(SECOND_PROVIDER).to_string();
+    assert_one_line_error(
+        &stack.agora(BUYER, &["asset", "share", &id, "--provider", &second_address]),
+        "only its owner can share it",
+    );
+    let shared = stack.json(PUBLISHER, &["asset", "share", &id, "--provider", &second_address]);
+    assert_eq!(shared["version"], 2);
+    assert_eq!(shared["keyHolders"].as_array().map(Vec::len), Some(3));
+    let again = stack.json(PUBLISHER, &["asset", "share", &id, "--provider", &second.url]);
+    assert_eq!(again["added"].as_array().map(Vec::len), Some(0), "sharing twice sends nothing");
+    let out = via(&second.url, "b.csv");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(read(&stack.path("b.csv")) == data, "the shared provider's download differs");
+
+    // Rekey without the first provider: new ciphertext, the first provider refuses.
+    let first_address = stack.address(PROVIDER).to_string();
+    let rekeyed = stack.json(PUBLISHER, &["asset", "rekey", &id, "--drop-provider", &first_address]);
+    let holders: Vec<Address> = rekeyed["keyHolders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.as_str()?.parse().ok())
+        .collect();
+    assert_eq!(holders, [stack.address(PUBLISHER), stack.address(SECOND_PROVIDER)]);
+    assert_ne!(rekeyed["contentCid"], published["contentCid"], "rekeying uploads new ciphertext");
+    assert_eq!(rekeyed["contentDigest"], sha256_hex(&data), "the digest stays the plaintext's");
+    // The first provider still holds the old version's key until its cached asset expires.
+    std::thread::sleep(ASSET_TTL + Duration::from_millis(200));
+    assert_one_line_error(&via(&stack.provider.url, "c.csv"), holds_no_key);
+    let out = via(&second.url, "d.csv");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(read(&stack.path("d.csv")) == data, "the download after rekeying differs");
+
+    // Sharing or rekeying what is not encrypted, or dropping a stranger, is refused.
+    let public = stack.publish("open.csv", b"a,b\n1,2\n", &["--public"]);
+    let public_id = public["assetId"].as_str().unwrap_or_default();
+    assert_one_line_error(
+        &stack.agora(PUBLISHER, &["asset", "share", public_id, "--provider", &second.url]),
+        "is not encrypted",
+    );
+    let stranger = stack.address(BUYER).to_string();
+    assert_one_line_error(
+        &stack.agora(PUBLISHER, &["asset", "rekey", &id, "--drop-provider", &stranger]),
+        "holds no key of asset",
+    );
 }

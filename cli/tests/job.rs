@@ -33,11 +33,12 @@ const SENTENCES: &str = "{\"text\":\"A man is eating food.\"}\n\
 
 /// The steps of a compute job, on the shared [`Stack`] (run with Kubo).
 impl Stack {
-    /// Publishes the sentences as a compute-only dataset and MiniLM (a manifest of its files)
-    /// as a model, as the publisher; their asset ids.
+    /// Publishes the sentences as a dataset sold in the clear (`--public`, so any buyer can
+    /// re-execute a job over it) and MiniLM (a manifest of its public files) as a free model, as
+    /// the publisher; their asset ids.
     fn publish_inputs(&self) -> (String, String) {
         let dataset = self.write("sentences.jsonl", SENTENCES.as_bytes());
-        let args = ["asset", "publish", &dataset, "--kind", "dataset", "--price", "0.001", "--compute-only"];
+        let args = ["asset", "publish", &dataset, "--kind", "dataset", "--price", "0.001", "--public"];
         let dataset = self.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
         let mut files = Vec::new();
         for name in MINILM_FILES {
@@ -49,7 +50,7 @@ impl Stack {
             }
         }
         let manifest = self.write("model.json", json!({ "files": files }).to_string().as_bytes());
-        let args = ["asset", "publish", &manifest, "--kind", "model", "--price", "0.001"];
+        let args = ["asset", "publish", &manifest, "--kind", "model", "--price", "0"];
         let model = self.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
         (dataset, model)
     }
@@ -250,6 +251,83 @@ fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_dis
     assert_eq!(balance.unwrap_or_else(|err| panic!("{err}")), U256::from(7_500_000));
     let result = stack.json(CONSUMER, &["job", "result", "4", "--wait", "180"]);
     assert_eq!(result["outputHash"], stack.job_on_chain(4).outputHash.to_string());
+}
+
+#[test]
+fn a_job_over_a_private_compute_only_dataset_and_a_private_model_runs_only_where_the_keys_are() {
+    let stack = Stack::with_kubo();
+    // The provider registers first, so publishing with the defaults wraps both keys for it.
+    let (url, _service) = stack.run_provider();
+    let operator = stack.address(OPERATOR).to_string();
+    let dataset = stack.write("sentences.jsonl", SENTENCES.as_bytes());
+    let args = ["asset", "publish", &dataset, "--kind", "dataset", "--price", "0.001", "--compute-only"];
+    let dataset = stack.json(PUBLISHER, &args);
+    assert_eq!(dataset["encrypted"], true);
+    let dataset = dataset["assetId"].as_str().unwrap_or_default().to_owned();
+    let folder = stack.path("minilm");
+    std::fs::create_dir(&folder).unwrap_or_else(|err| panic!("{err}"));
+    for name in MINILM_FILES {
+        let from = model_dir().join(name);
+        if from.is_file() {
+            std::fs::hard_link(&from, folder.join(name))
+                .or_else(|_| std::fs::copy(&from, folder.join(name)).map(drop))
+                .unwrap_or_else(|err| panic!("{err}"));
+        }
+    }
+    let folder = folder.to_string_lossy().into_owned();
+    let model = stack.json(PUBLISHER, &["asset", "publish", &folder, "--kind", "model", "--price", "0.05"]);
+    assert_eq!(model["encrypted"], true);
+    let model = model["assetId"].as_str().unwrap_or_default().to_owned();
+    stack.json(CONSUMER, &["asset", "buy", &dataset, "--amount", "2"]);
+
+    // A registered provider without the keys is refused before any money moves, naming who holds them.
+    let cheat = stack.address(CHEAT).to_string();
+    stack.json(CHEAT, &["provider", "register", "--endpoint", &url, "--price", "0.05"]);
+    let spec = r#"{"kind":"embed","batch_size":2}"#;
+    let balance = || {
+        stack.block_on(async { stack.contracts_as(0).provider().get_balance(stack.address(CONSUMER)).await })
+    };
+    let before = balance().unwrap_or_else(|err| panic!("{err}"));
+    let refused = stack.agora(CONSUMER, &submit_args(&dataset, &model, &cheat, spec, &[]));
+    assert_one_line_error(
+        &refused,
+        &format!("asset {dataset} is encrypted and provider {cheat} holds no key for it"),
+    );
+    assert!(stderr(&refused).contains(&operator), "the holder is named: {}", stderr(&refused));
+    assert_eq!(balance().unwrap_or_else(|err| panic!("{err}")), before, "nothing was spent");
+
+    // On the provider that holds both keys the job runs; only its output leaves.
+    let submitted = stack.json(CONSUMER, &submit_args(&dataset, &model, &operator, spec, &[]));
+    let job = submitted["jobId"].as_str().unwrap_or_default().to_owned();
+    let result = stack.json(CONSUMER, &["job", "result", &job, "--wait", "180", "--output", "private-out"]);
+    let posted = stack.job_on_chain(job.parse().unwrap_or_default());
+    assert_eq!(result["outputHash"], posted.outputHash.to_string());
+    let files = result["files"].as_array().cloned().unwrap_or_default();
+    assert_eq!(files, [json!("embeddings.safetensors"), json!("manifest.json")], "{result}");
+    for file in ["embeddings.safetensors", "manifest.json"] {
+        let bytes = std::fs::read(stack.path("private-out").join(file)).unwrap_or_else(|err| panic!("{err}"));
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("eating food") && !text.contains("riding a horse"),
+            "{file} holds the dataset's text"
+        );
+    }
+
+    // The consumer cannot re-execute (it holds neither plaintext nor key) and is told why; the
+    // owner re-executes with its own key copies and gets the same bits.
+    assert_one_line_error(
+        &stack.agora(CONSUMER, &["job", "verify", &job]),
+        &format!("dataset asset {dataset} is private"),
+    );
+    let verified = stack.json(PUBLISHER, &["job", "verify", &job]);
+    assert_eq!(verified["match"], true, "{verified}");
+    assert_eq!(verified["recomputedOutputHash"], posted.outputHash.to_string());
+
+    // A compute-only asset is never downloaded, not even through the provider holding its key.
+    assert_one_line_error(
+        &stack.agora(CONSUMER, &["asset", "download", &dataset, "--provider", &url]),
+        "is compute-only: its content never leaves a provider",
+    );
 }
 
 #[test]

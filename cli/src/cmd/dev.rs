@@ -156,6 +156,7 @@ pub async fn run(global: &GlobalArgs, args: DevArgs) -> Result<()> {
     println!("funded dev accounts: anvil's ten, 10000 ETH each (keys: anvil's well-known test mnemonic)");
     let consumer = key(CONSUMER)?;
     let session = Session {
+        bin_dir: bin_dir.clone(),
         rpc: rpc.to_string(),
         deployments_dir: manifest.parent().map(Path::to_path_buf).unwrap_or_default(),
         ipfs_api: ipfs.api_url(),
@@ -272,7 +273,8 @@ struct Demo {
 
 /// A small text dataset and, when it is installed, the MiniLM model (a folder, published as the
 /// manifest of its files, as compute jobs read it), published as dev account 0 through
-/// `agora asset publish`, the same path a user takes.
+/// `agora asset publish`, the same path a user takes: both are priced, so both are encrypted,
+/// their keys held by dev account 0 and the dev provider (registered before).
 async fn publish_demo(
     global: &GlobalArgs,
     rpc: &url::Url,
@@ -347,6 +349,8 @@ fn stage_model(installed: &Path, staged: &Path) -> Result<Option<PathBuf>> {
 
 /// Where the printed commands point: the dev chain, its services, and who acts.
 struct Session {
+    /// The folder of this `agora` binary, put on the printed `PATH`.
+    bin_dir: PathBuf,
     rpc: String,
     deployments_dir: PathBuf,
     ipfs_api: String,
@@ -362,7 +366,8 @@ fn next_steps(session: &Session, demo: Option<&Demo>) -> Vec<String> {
     let mut lines = vec![
         "try it as dev account 2, a consumer (anvil's well-known test key):".to_owned(),
         format!(
-            "  export AGORA_RPC_URL={} AGORA_DEPLOYMENTS_DIR={} AGORA_IPFS_API={} AGORA_PRIVATE_KEY={}",
+            "  export PATH=\"{}:$PATH\" AGORA_RPC_URL={} AGORA_DEPLOYMENTS_DIR={} AGORA_IPFS_API={} AGORA_PRIVATE_KEY={}",
+            session.bin_dir.display(),
             session.rpc,
             session.deployments_dir.display(),
             session.ipfs_api,
@@ -399,6 +404,7 @@ mod tests {
 
     fn session() -> Session {
         Session {
+            bin_dir: PathBuf::from("/repo/target/debug"),
             rpc: "http://127.0.0.1:8545/".into(),
             deployments_dir: PathBuf::from("/tmp/deployments"),
             ipfs_api: "http://127.0.0.1:5001".into(),
@@ -413,6 +419,10 @@ mod tests {
         let demo = Demo { dataset: "1".into(), model: Some("2".into()) };
         let lines = next_steps(&session(), Some(&demo));
         assert!(lines[1].contains("AGORA_DEPLOYMENTS_DIR=/tmp/deployments") && lines[1].contains("=0x5de4"));
+        assert!(
+            lines[1].contains(r#"export PATH="/repo/target/debug:$PATH""#),
+            "agora is on the printed PATH"
+        );
         assert!(lines.iter().any(|l| l.ends_with("agora asset buy 1 --amount 2 --max-price 0.01")));
         assert!(lines.iter().any(|l| l.contains("agora asset download 1 --provider http://127.0.0.1:8700")));
         let submit =

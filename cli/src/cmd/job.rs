@@ -162,8 +162,8 @@ pub struct VerifyArgs {
     /// Re-execute in this folder (kept) [default: a temporary folder].
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
-    /// The dataset's plaintext, e.g. saved by `agora asset download` (needed for a private
-    /// dataset, whose IPFS copy is encrypted); checked against the on-chain digest.
+    /// The dataset's plaintext, e.g. saved by `agora asset download`; checked against the
+    /// on-chain digest. A private dataset needs it unless the signer holds its key (its owner).
     #[arg(long)]
     pub dataset: Option<PathBuf>,
     /// The provider's service (its receipt is checked when it answers).
@@ -172,7 +172,8 @@ pub struct VerifyArgs {
     /// The Kubo node the inputs come from.
     #[command(flatten)]
     pub ipfs: IpfsArgs,
-    /// The signer of the dispute (only with --dispute).
+    /// The signer of the dispute (with --dispute); given without it, its key decrypts the
+    /// private inputs it holds a key copy of (an owner re-executing a job over its own assets).
     #[command(flatten)]
     pub signer: SignerArgs,
 }
@@ -257,10 +258,15 @@ async fn submit(global: &GlobalArgs, args: SubmitArgs) -> Result<()> {
         Some(text) => units.parse(text)?,
         None => U256::from(registered.price),
     };
-    // The service must be up and be this provider before any money moves.
+    // The provider must hold the key of every private input, and its service be up and be
+    // this provider, before any money moves.
+    storage.version().await?;
+    let inputs = std::iter::once(args.dataset).chain(spec.needs_model().then_some(args.model));
+    for asset_id in inputs {
+        check_key_held(&agora, &storage, asset_id, args.provider).await?;
+    }
     let service = Service::new(args.service.url.as_ref(), &registered.endpoint)?;
     service.check_identity(args.provider, agora.deployment.chain_id).await?;
-    storage.version().await?;
     let spec_cid = storage.add_bytes(serde_json::to_vec_pretty(&spec)?).await?.cid;
 
     let deadline = chain_time(&agora).await? + args.deadline_secs;
@@ -493,6 +499,8 @@ async fn verify_job(global: &GlobalArgs, args: VerifyArgs) -> Result<()> {
             temp.path().to_path_buf()
         }
     };
+    // A private input's owner re-executes with the key copy wrapped for it.
+    let verifier = args.signer.local_key_if_given().await?;
     let verdict = verify::verify(
         &chain_reader,
         &storage,
@@ -500,6 +508,7 @@ async fn verify_job(global: &GlobalArgs, args: VerifyArgs) -> Result<()> {
         args.id,
         receipt.as_ref().ok(),
         args.dataset.as_deref(),
+        verifier.as_ref(),
         &work_dir,
     )
     .await?;
@@ -599,6 +608,28 @@ fn report_dispute(global: &GlobalArgs, id: U256, bond: U256, tx_hash: B256) -> R
 
 /// The spec document for `text`: inline JSON or a file, either a whole document
 /// (`{"version":1,"job":…}`) or just its `job`.
+/// Refuses a job whose private input `asset_id` the provider holds no key for: it would be
+/// refused after the payment is escrowed.
+async fn check_key_held(agora: &Agora, storage: &Storage, asset_id: U256, provider: Address) -> Result<()> {
+    let stored = crate::cmd::asset::asset(agora, asset_id).await?;
+    let metadata = crate::cmd::asset::metadata(storage, &stored.metadataCid).await?;
+    let Some(encryption) = &metadata.content.encryption else { return Ok(()) };
+    if encryption.is_held_by(provider) {
+        return Ok(());
+    }
+    let owner = tx::call("registry.ownerOf", agora.registry.ownerOf(asset_id)).await?;
+    let providers: Vec<String> =
+        encryption.holders().iter().filter(|holder| **holder != owner).map(ToString::to_string).collect();
+    let choice = match providers.is_empty() {
+        true => "no provider holds it yet".to_owned(),
+        false => format!("providers that hold it: {}", providers.join(", ")),
+    };
+    bail!(
+        "asset {asset_id} is encrypted and provider {provider} holds no key for it ({choice}); \
+         choose one of those, or ask the owner {owner} to run `agora asset share {asset_id} --provider {provider}`"
+    )
+}
+
 fn parse_spec(text: &str) -> Result<SpecDocument> {
     let path = std::path::Path::new(text);
     let bytes = if path.is_file() {

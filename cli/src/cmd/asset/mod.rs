@@ -1,0 +1,594 @@
+//! `agora asset`: publish a file or a model folder (content and metadata to IPFS, the asset on
+//! chain), read assets, buy and grant access tokens, publish new metadata versions, manage who
+//! holds an encrypted asset's key, and download through a provider.
+//!
+//! - [`publish`]: priced and compute-only content is encrypted before anything is uploaded,
+//!   with its key wrapped for the owner and the providers trusted with it; a folder becomes a
+//!   model whose manifest of files (each sealed on its own) is the asset's content.
+//! - [`keys`]: who holds a content key — chosen at publish, extended by `share`, replaced by
+//!   `rekey`.
+//! - [`download`]: spend an access token, sign the EIP-712 request, stream to a `.part` file
+//!   that a rerun resumes with a `Range`, and keep the file only when its sha-256 is the one
+//!   recorded on chain.
+
+mod download;
+mod keys;
+mod publish;
+
+use std::time::Duration;
+
+use agora_contracts::{Agora, marketplace::Marketplace, permit::sign_permit, tx};
+use agora_provider::{
+    metadata::{AssetMetadata, MAX_METADATA_BYTES},
+    storage::Storage,
+};
+use alloy::{
+    primitives::{Address, B256, U256},
+    providers::Provider,
+};
+use clap::{Args, Subcommand, ValueEnum};
+use eyre::{Result, bail, eyre};
+use serde::Serialize;
+use serde_json::json;
+
+pub use self::{
+    download::DownloadArgs,
+    keys::{RekeyArgs, ShareArgs},
+    publish::PublishArgs,
+};
+use crate::{
+    GlobalArgs, chain,
+    currency::{Currency, Units},
+    output, revert,
+    wallet::SignerArgs,
+};
+
+/// How long one request to Kubo may take (an upload streams for as long as it needs).
+const IPFS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long reading one metadata document for `list` and `show` may take.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a permit signed for a purchase stays valid.
+const PERMIT_LIFETIME_SECS: u64 = 3600;
+
+/// Asset commands.
+#[derive(Debug, Subcommand)]
+pub enum AssetCommand {
+    /// Publish a file: upload it to IPFS with its sha-256, write the metadata JSON, mint the asset.
+    /// A folder is published as a model: each of its files is uploaded, and the manifest that
+    /// lists their CIDs and sha-256s is the asset's content (what compute providers fetch).
+    ///
+    /// Example: agora asset publish ./finches.csv --kind dataset --price 0.01 --split 0xA11c…:7000 --split 0xB0b…:3000
+    ///
+    /// Example: agora asset publish ./all-MiniLM-L6-v2 --kind model --price 0.05 --license Apache-2.0
+    Publish(PublishArgs),
+    /// Show one asset as the chain records it: owner, listing, split, versions.
+    ///
+    /// Example: agora asset show 1 --json
+    Show(ShowArgs),
+    /// List every published asset: name, kind, price, whether it is encrypted, owner.
+    ///
+    /// Example: agora asset list
+    List(ListArgs),
+    /// Buy access tokens, in ETH or with an ERC-20 (approved by a permit in the same transaction).
+    ///
+    /// Example: agora asset buy 1 --amount 2 --max-price 0.01
+    Buy(BuyArgs),
+    /// Give access tokens away (only the asset's owner).
+    ///
+    /// Example: agora asset grant 1 0xB0b… 5
+    Grant(GrantArgs),
+    /// Publish a new metadata version (only the asset's owner).
+    ///
+    /// Example: agora asset update 1 --metadata-cid bafkrei…
+    Update(UpdateArgs),
+    /// Download an asset through a provider: spends one access token (or reuses --order),
+    /// resumes an interrupted download, and keeps the file only if its sha-256 matches the chain.
+    ///
+    /// Example: agora asset download 1 --provider http://127.0.0.1:8090 -o finches.csv
+    Download(DownloadArgs),
+    /// Give one more provider the key of an encrypted asset you own: your copy of the key is
+    /// wrapped for it and a new metadata version is published (no content is re-uploaded).
+    ///
+    /// Example: agora asset share 1 --provider https://provider.example
+    Share(ShareArgs),
+    /// Re-encrypt an asset you own under a fresh key, held by you and the providers that keep
+    /// it, and publish the new ciphertext as a new metadata version. A dropped provider keeps
+    /// whatever it already decrypted, and the old ciphertext still opens with the old key.
+    ///
+    /// Example: agora asset rekey 1 --drop-provider 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+    Rekey(RekeyArgs),
+}
+
+/// What an asset is; the discriminants are `IAssetRegistry.AssetKind`'s numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[repr(u8)]
+pub enum Kind {
+    /// Data to train or evaluate on.
+    Dataset = 0,
+    /// Trained weights.
+    Model = 1,
+    /// Code that runs on data.
+    Algorithm = 2,
+    /// An application.
+    App = 3,
+    /// A notebook.
+    Notebook = 4,
+}
+
+fn kind_name(code: u8) -> &'static str {
+    match code {
+        0 => "dataset",
+        1 => "model",
+        2 => "algorithm",
+        3 => "app",
+        4 => "notebook",
+        _ => "unknown",
+    }
+}
+
+/// The Kubo node content goes to.
+#[derive(Debug, Clone, Args)]
+pub struct IpfsArgs {
+    /// Kubo RPC API URL.
+    #[arg(long = "ipfs-api", env = "AGORA_IPFS_API", default_value = "http://127.0.0.1:5001")]
+    pub api: String,
+}
+
+/// Arguments of `asset list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The Kubo node the names come from (each asset's metadata document).
+    #[command(flatten)]
+    pub ipfs: IpfsArgs,
+}
+
+/// Arguments of `asset show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The asset's id.
+    pub id: U256,
+    /// The Kubo node its metadata document comes from.
+    #[command(flatten)]
+    pub ipfs: IpfsArgs,
+}
+
+/// Arguments of `asset buy`.
+#[derive(Debug, Args)]
+pub struct BuyArgs {
+    /// The asset's id.
+    pub id: U256,
+    /// Access tokens to buy.
+    #[arg(long, default_value_t = 1)]
+    pub amount: u64,
+    /// The most you pay per token, in the currency's units [default: the current price].
+    #[arg(long)]
+    pub max_price: Option<String>,
+    /// The currency you mean to pay with (`eth` or an ERC-20 address) [default: the listing's].
+    #[arg(long)]
+    pub currency: Option<String>,
+    /// The signer (the buyer).
+    #[command(flatten)]
+    pub signer: SignerArgs,
+}
+
+/// Arguments of `asset grant`.
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// The asset's id.
+    pub id: U256,
+    /// Who receives the tokens.
+    pub to: Address,
+    /// How many.
+    pub amount: u64,
+    /// The signer (the asset's owner).
+    #[command(flatten)]
+    pub signer: SignerArgs,
+}
+
+/// Arguments of `asset update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The asset's id.
+    pub id: U256,
+    /// IPFS CID of the new metadata JSON.
+    #[arg(long)]
+    pub metadata_cid: String,
+    /// sha-256 of the new content (hex) [default: unchanged].
+    #[arg(long)]
+    pub content_digest: Option<B256>,
+    /// The signer (the asset's owner).
+    #[command(flatten)]
+    pub signer: SignerArgs,
+}
+
+/// Runs an asset command.
+pub async fn run(global: &GlobalArgs, command: AssetCommand) -> Result<()> {
+    match command {
+        AssetCommand::Show(args) => {
+            let agora = chain::reader(global).await?;
+            let storage = Storage::new(&args.ipfs.api, METADATA_TIMEOUT)?;
+            let view = load(&agora, &storage, args.id).await?;
+            if global.json {
+                return output::json(&view);
+            }
+            output::table(&view.rows());
+            Ok(())
+        }
+        AssetCommand::List(args) => {
+            let agora = chain::reader(global).await?;
+            let storage = Storage::new(&args.ipfs.api, METADATA_TIMEOUT)?;
+            let total = tx::call("registry.totalAssets()", agora.registry.totalAssets()).await?;
+            let mut views = Vec::new();
+            let mut id = U256::from(1);
+            while id <= total {
+                views.push(load(&agora, &storage, id).await?);
+                id += U256::from(1);
+            }
+            if global.json {
+                return output::json(&views);
+            }
+            if views.is_empty() {
+                println!("no assets published yet (publish one with `agora asset publish`)");
+            }
+            let rows: Vec<(String, String)> = views
+                .iter()
+                .map(|v| {
+                    let status = if v.delisted { "  (delisted)" } else { "" };
+                    let sealed = match v.encrypted {
+                        Some(true) => "encrypted",
+                        Some(false) => "public",
+                        None => "?",
+                    };
+                    let name = v.name.as_deref().unwrap_or("(metadata unavailable)");
+                    (
+                        format!("#{}", v.id),
+                        format!(
+                            "{:<9}  {:<14}  {sealed:<9}  owner {}  {name}{status}",
+                            v.kind,
+                            v.price,
+                            short(v.owner)
+                        ),
+                    )
+                })
+                .collect();
+            output::table(&rows);
+            Ok(())
+        }
+        AssetCommand::Buy(args) => buy(global, args).await,
+        AssetCommand::Download(args) => download::download(global, args).await,
+        AssetCommand::Share(args) => keys::share(global, args).await,
+        AssetCommand::Rekey(args) => keys::rekey(global, args).await,
+        AssetCommand::Publish(args) => publish::publish(global, args).await,
+        AssetCommand::Grant(args) => {
+            if args.amount == 0 {
+                bail!("the amount must be at least 1");
+            }
+            let (agora, _) = chain::writer(global, &args.signer).await?;
+            let token = agora.access_token(args.id).await.map_err(|e| revert::explain(e, &Units::eth()))?;
+            let receipt = tx::send("grant", token.grant(args.to, U256::from(args.amount)))
+                .await
+                .map_err(|e| revert::explain(e, &Units::eth()))?;
+            let report = json!({
+                "assetId": args.id.to_string(),
+                "to": args.to,
+                "amount": args.amount,
+                "txHash": receipt.transaction_hash,
+            });
+            if global.json {
+                return output::json(&report);
+            }
+            println!("granted {} access token(s) of asset {} to {}", args.amount, args.id, args.to);
+            Ok(())
+        }
+        AssetCommand::Update(args) => {
+            let (agora, _) = chain::writer(global, &args.signer).await?;
+            let digest = match args.content_digest {
+                Some(digest) => digest,
+                None => asset(&agora, args.id).await?.contentDigest,
+            };
+            let call = agora.registry.updateMetadata(args.id, args.metadata_cid.clone(), digest);
+            tx::send("registry.updateMetadata", call).await.map_err(|e| revert::explain(e, &Units::eth()))?;
+            let version = asset(&agora, args.id).await?.version;
+            if global.json {
+                return output::json(&json!({
+                    "assetId": args.id.to_string(),
+                    "version": version,
+                    "metadataCid": args.metadata_cid,
+                    "contentDigest": digest,
+                }));
+            }
+            println!("asset {} is at metadata version {version}: {}", args.id, args.metadata_cid);
+            Ok(())
+        }
+    }
+}
+
+/// The asset as the registry stores it, an unknown id as a sentence.
+pub(crate) async fn asset(
+    agora: &Agora,
+    id: U256,
+) -> Result<agora_contracts::asset_registry::IAssetRegistry::Asset> {
+    tx::call(format!("registry.getAsset({id})"), agora.registry.getAsset(id))
+        .await
+        .map_err(|e| revert::explain(e, &Units::eth()))
+}
+
+/// `address:bps` shares, sorted by address as the splitter requires; they must sum to 10000.
+pub fn parse_splits(specs: &[String]) -> Result<Vec<(Address, u16)>> {
+    let mut shares = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let malformed = || eyre!("malformed --split {spec:?}: expected ADDRESS:BPS, e.g. 0xA11c…:7000");
+        let (address, bps) = spec.split_once(':').ok_or_else(malformed)?;
+        let address: Address = address.trim().parse().map_err(|_| malformed())?;
+        let bps: u16 = bps.trim().parse().map_err(|_| malformed())?;
+        if bps == 0 || address.is_zero() {
+            bail!("--split {spec:?}: the address must not be zero and the share at least 1 bps");
+        }
+        shares.push((address, bps));
+    }
+    shares.sort();
+    if let Some(pair) = shares.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        bail!("--split names {} twice", pair[0].0);
+    }
+    let sum: u32 = shares.iter().map(|(_, bps)| u32::from(*bps)).sum();
+    if !shares.is_empty() && sum != 10_000 {
+        bail!("--split shares sum to {sum} bps; they must sum to 10000");
+    }
+    Ok(shares)
+}
+
+async fn buy(global: &GlobalArgs, args: BuyArgs) -> Result<()> {
+    if args.amount == 0 {
+        bail!("the amount must be at least 1");
+    }
+    let (agora, signer) = chain::writer(global, &args.signer).await?;
+    let listing = tx::call("marketplace.getListing", agora.marketplace.getListing(args.id)).await?;
+    let currency = match &args.currency {
+        Some(text) => Currency::parse(text)?,
+        None => Currency::from_address(listing.currency),
+    };
+    let units = currency.units(agora.provider()).await?;
+    let explain = |e| revert::explain(e, &units);
+    let max_price = match &args.max_price {
+        Some(text) => units.parse(text)?,
+        None => U256::from(listing.price),
+    };
+    let amount = U256::from(args.amount);
+    let quote =
+        tx::call("marketplace.quote", agora.marketplace.quote(args.id, signer.address, amount)).await?;
+    let cost = quote.cost;
+
+    let receipt = match currency {
+        Currency::Eth => {
+            let balance = agora.provider().get_balance(signer.address).await?;
+            if balance < cost {
+                bail!(
+                    "insufficient funds: {} has {}, buying {} access token(s) costs {}",
+                    signer.address,
+                    units.format(balance),
+                    args.amount,
+                    units.format(cost)
+                );
+            }
+            let call = agora.marketplace.buy(args.id, amount, currency.address(), max_price).value(cost);
+            tx::send("marketplace.buy", call).await.map_err(explain)?
+        }
+        Currency::Token(token) => {
+            let marketplace = *agora.marketplace.address();
+            match &signer.key {
+                Some(key) => {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or_default();
+                    let deadline = U256::from(now + PERMIT_LIFETIME_SECS);
+                    let permit =
+                        sign_permit(key, agora.provider(), token, marketplace, cost, deadline).await?;
+                    let call = agora.marketplace.buyWithPermit(args.id, amount, token, max_price, permit);
+                    tx::send("marketplace.buyWithPermit", call).await.map_err(explain)?
+                }
+                // A hardware wallet approves in its own transaction instead of signing a permit.
+                None => {
+                    let erc20 = agora_contracts::erc::IERC20::new(token, agora.provider().clone());
+                    tx::send("approve", erc20.approve(marketplace, cost)).await.map_err(explain)?;
+                    let call = agora.marketplace.buy(args.id, amount, token, max_price);
+                    tx::send("marketplace.buy", call).await.map_err(explain)?
+                }
+            }
+        }
+    };
+    let purchase = receipt
+        .decoded_log::<Marketplace::Purchased>()
+        .ok_or_else(|| eyre!("marketplace.buy: the receipt has no Purchased event"))?
+        .data;
+    let report = Purchase {
+        asset_id: args.id.to_string(),
+        buyer: signer.address,
+        currency: currency.address(),
+        amount: purchase.amount.to_string(),
+        free_amount: purchase.freeAmount.to_string(),
+        paid: purchase.paid.to_string(),
+        fee: purchase.fee.to_string(),
+        tx_hash: receipt.transaction_hash,
+    };
+    if global.json {
+        return output::json(&report);
+    }
+    println!(
+        "bought {} access token(s) of asset {} for {} ({} free, fee {})",
+        purchase.amount,
+        args.id,
+        units.format(purchase.paid),
+        purchase.freeAmount,
+        units.format(purchase.fee)
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Purchase {
+    asset_id: String,
+    buyer: Address,
+    currency: Address,
+    amount: String,
+    free_amount: String,
+    paid: String,
+    fee: String,
+    tx_hash: B256,
+}
+
+/// One asset as `show` and `list` print it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AssetView {
+    id: String,
+    did: String,
+    /// From the metadata document (`None` when it could not be read).
+    name: Option<String>,
+    kind: &'static str,
+    owner: Address,
+    access_token: Address,
+    compute_only: bool,
+    access_duration: u32,
+    version: u32,
+    content_digest: B256,
+    metadata_cid: String,
+    currency: Address,
+    /// Base units.
+    price_base_units: String,
+    /// In the currency's units, e.g. `0.01 ETH`.
+    price: String,
+    free_per_address: u8,
+    delisted: bool,
+    split: Vec<Share>,
+    /// Whether the content on IPFS is ciphertext (`None` when the metadata could not be read).
+    encrypted: Option<bool>,
+    /// Who holds the content key of an encrypted asset.
+    key_holders: Vec<Address>,
+    /// Why the metadata document could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Share {
+    recipient: Address,
+    bps: u16,
+}
+
+impl AssetView {
+    fn rows(&self) -> Vec<(String, String)> {
+        let mut rows = vec![
+            ("asset".into(), self.id.clone()),
+            ("name".into(), self.name.clone().unwrap_or_else(|| "(metadata unavailable)".into())),
+            ("DID".into(), self.did.clone()),
+            ("kind".into(), self.kind.into()),
+            ("owner".into(), self.owner.to_string()),
+            ("access token".into(), self.access_token.to_string()),
+            ("price".into(), self.price.clone()),
+            ("free per address".into(), self.free_per_address.to_string()),
+            (
+                "access".into(),
+                match self.access_duration {
+                    0 => "single use".into(),
+                    secs => format!("{secs} s per order"),
+                },
+            ),
+            ("compute only".into(), self.compute_only.to_string()),
+            ("listed".into(), (!self.delisted).to_string()),
+            ("metadata".into(), format!("{} (version {})", self.metadata_cid, self.version)),
+            ("content sha-256".into(), self.content_digest.to_string()),
+        ];
+        rows.push((
+            "content".into(),
+            match (self.encrypted, &self.metadata_error) {
+                (Some(true), _) => "encrypted: IPFS holds ciphertext only".into(),
+                (Some(false), _) => "public: anyone can read it from IPFS".into(),
+                (None, Some(err)) => format!("unknown ({err})"),
+                (None, None) => "unknown".into(),
+            },
+        ));
+        for holder in &self.key_holders {
+            rows.push(("key holder".into(), holder.to_string()));
+        }
+        for share in &self.split {
+            rows.push(("split".into(), format!("{} {:.2}%", share.recipient, f64::from(share.bps) / 100.0)));
+        }
+        rows
+    }
+}
+
+/// The first and last hex digits of an address, for tables.
+fn short(address: Address) -> String {
+    let text = address.to_string();
+    format!("{}…{}", &text[..6], &text[text.len() - 4..])
+}
+
+/// An asset's metadata document from IPFS, parsed.
+pub(crate) async fn metadata(storage: &Storage, cid: &str) -> Result<AssetMetadata> {
+    let bytes = storage
+        .cat_to_vec(cid, MAX_METADATA_BYTES)
+        .await
+        .map_err(|err| eyre!("cannot read metadata {cid} from IPFS: {err}"))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|err| eyre!("metadata {cid} is not an asset metadata document: {err}"))
+}
+
+async fn load(agora: &Agora, storage: &Storage, id: U256) -> Result<AssetView> {
+    let stored = asset(agora, id).await?;
+    let owner = tx::call("registry.ownerOf", agora.registry.ownerOf(id)).await?;
+    let did = tx::call("registry.did", agora.registry.did(id)).await?;
+    let listing = tx::call("marketplace.getListing", agora.marketplace.getListing(id)).await?;
+    let split = tx::call("splitter.getSplit", agora.splitter.getSplit(id)).await?;
+    let token = agora.access_token_at(stored.accessToken);
+    let access_duration = tx::call("accessToken.accessDuration", token.accessDuration()).await?;
+    let units = Currency::from_address(listing.currency).units(agora.provider()).await?;
+    let price = U256::from(listing.price);
+    let described = metadata(storage, &stored.metadataCid).await.map_err(|err| format!("{err:#}"));
+    let encryption = described.as_ref().ok().and_then(|m| m.content.encryption.as_ref());
+    Ok(AssetView {
+        id: id.to_string(),
+        did,
+        name: described.as_ref().ok().map(|m| m.name.clone()),
+        encrypted: described.as_ref().ok().map(|m| m.content.encryption.is_some()),
+        key_holders: encryption.map(|e| e.holders()).unwrap_or_default(),
+        metadata_error: described.as_ref().err().cloned(),
+        kind: kind_name(stored.kind),
+        owner,
+        access_token: stored.accessToken,
+        compute_only: stored.computeOnly,
+        access_duration,
+        version: stored.version,
+        content_digest: stored.contentDigest,
+        metadata_cid: stored.metadataCid,
+        currency: listing.currency,
+        price_base_units: price.to_string(),
+        price: units.format(price),
+        free_per_address: listing.freePerAddress,
+        delisted: listing.delisted,
+        split: split.into_iter().map(|s| Share { recipient: s.recipient, bps: s.bps }).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_are_sorted_checked_and_refused_when_malformed() {
+        let a = "0x00000000000000000000000000000000000000aa";
+        let b = "0x00000000000000000000000000000000000000bb";
+        let shares = parse_splits(&[format!("{b}:3000"), format!("{a}:7000")]).unwrap();
+        assert_eq!(shares, [(a.parse().unwrap(), 7000), (b.parse().unwrap(), 3000)]);
+        assert!(parse_splits(&[]).unwrap().is_empty());
+        for bad in [format!("{a}=7000"), "nobody:10000".into(), format!("{a}:lots")] {
+            assert!(parse_splits(&[bad]).unwrap_err().to_string().starts_with("malformed --split"));
+        }
+        let err = parse_splits(&[format!("{a}:7000"), format!("{b}:2000")]).unwrap_err();
+        assert!(err.to_string().contains("sum to 9000 bps"));
+        assert!(parse_splits(&[format!("{a}:5000"), format!("{a}:5000")]).is_err());
+    }
+}
