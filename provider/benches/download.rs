@@ -9,6 +9,9 @@
 //! 3. Access-check latency over a warm connection: server-side p50/p99 over 1,000 requests,
 //!    and client-side end-to-end latency of the same requests (goal p99 < 5 ms).
 //! 4. 200 concurrent downloads: no errors, peak RSS.
+//! 5. Encrypted: publishing the same 1 GiB sealed (ChaCha20-Poly1305 while adding, as
+//!    `agora asset publish` does) vs the plain `ipfs add`; the provider's decrypting download vs
+//!    `ipfs cat` of the same ciphertext (best of two each; goal ≥ 0.85×).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -23,7 +26,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use agora_provider::Limits;
+use agora_provider::{
+    Identity, Limits,
+    crypto::{ContentKey, Encryption},
+    metadata::{AssetMetadata, ContentRef},
+    storage::HashingReader,
+};
 use alloy::primitives::U256;
 use common::{BUYER, RunningProvider, Stack, content, public_metadata};
 use eyre::{Result, ensure};
@@ -124,6 +132,16 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let added = stack.storage.add_file(&path, None).await?;
     let add_time = started.elapsed();
+    // 5, publishing: the same file sealed while it is added, its plaintext hashed on the way.
+    let key = ContentKey::generate();
+    let mut header = Encryption::new(size as u64);
+    header.add_holder(&key, me, &Identity::new(stack.provider_key.clone()).public_key())?;
+    let started = Instant::now();
+    let plaintext = HashingReader::new(tokio::fs::File::open(&path).await?, None);
+    let digest = plaintext.digest_handle();
+    let sealed = stack.storage.add_reader(header.encrypting_reader(&key, plaintext)?, None).await?;
+    let sealed_add_time = started.elapsed();
+    ensure!(digest.finish().0 == added.sha256, "the sealed upload hashed other bytes");
     std::fs::remove_file(&path)?;
     let (asset, _) = stack.publish(added.sha256, &public_metadata(&added), false, 3600).await?;
     let order = stack.buy_and_consume(BUYER, asset, me).await?;
@@ -152,6 +170,37 @@ async fn main() -> Result<()> {
     }
     let peak_kib = sampler.finish();
     let mib_s = |d: Duration| size as f64 / MIB as f64 / d.as_secs_f64();
+
+    // 5, downloading: `ipfs cat` of the ciphertext vs the provider decrypting it.
+    let private = AssetMetadata {
+        name: "sealed".into(),
+        description: String::new(),
+        content: ContentRef {
+            cid: sealed.cid.clone(),
+            size: size as u64,
+            file_name: None,
+            encryption: Some(header),
+        },
+        extra: Default::default(),
+    };
+    let (sealed_asset, _) = stack.publish(added.sha256, &private, false, 3600).await?;
+    let sealed_order = stack.buy_and_consume(BUYER, sealed_asset, me).await?;
+    let mut sealed_cat_best = Duration::MAX;
+    for _ in 0..2 {
+        let mut cat = stack.kubo.command();
+        cat.args(["cat", &sealed.cid]).stdout(Stdio::null()).stderr(Stdio::null());
+        let started = Instant::now();
+        let status = tokio::task::spawn_blocking(move || cat.status()).await??;
+        ensure!(status.success(), "ipfs cat failed");
+        sealed_cat_best = sealed_cat_best.min(started.elapsed());
+    }
+    let mut sealed_runs = Vec::new();
+    for nonce in 3..=4 {
+        let started = Instant::now();
+        let received = download_len(&stack, &provider, sealed_asset, sealed_order, nonce).await?;
+        ensure!(received == size, "received {received} of {size} decrypted bytes");
+        sealed_runs.push(started.elapsed());
+    }
 
     // 3: access checks on a warm connection, 1 KiB asset.
     let small = content(1024, 2);
@@ -235,6 +284,21 @@ async fn main() -> Result<()> {
         "200 concurrent 8 MiB downloads:      {concurrent_time:.2?}, {failures} failed, peak RSS +{:.1} MiB",
         concurrent_peak.saturating_sub(idle_concurrent_kib) as f64 / 1024.0
     );
+    println!(
+        "encrypted publish (seal + ipfs add):  {sealed_add_time:.2?}  {:.2}x the plain ipfs add's time",
+        sealed_add_time.as_secs_f64() / add_time.as_secs_f64()
+    );
+    println!(
+        "ipfs cat of the ciphertext (best of 2): {sealed_cat_best:.2?}  {:.0} MiB/s",
+        mib_s(sealed_cat_best)
+    );
+    for (run, what) in sealed_runs.iter().zip(["1st, digest checked", "2nd, already verified"]) {
+        println!(
+            "encrypted download ({what}): {run:.2?}  {:.0} MiB/s  {:.2}x ipfs cat of the ciphertext",
+            mib_s(*run),
+            sealed_cat_best.as_secs_f64() / run.as_secs_f64()
+        );
+    }
     ensure!(failures == 0, "{failures} concurrent downloads failed");
     Ok(())
 }
