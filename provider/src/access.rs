@@ -126,6 +126,9 @@ pub struct Order {
     pub provider: Address,
     /// When a timed order stops being valid; 0 for single use.
     pub expires_at: u64,
+    /// The compute job the order was spent opening (`JobOpened` in the same transaction names
+    /// it), which makes it no download order.
+    pub job: Option<U256>,
 }
 
 impl Order {
@@ -179,6 +182,17 @@ pub enum Refusal {
     /// A single-use order with a download in progress.
     #[error("a download of this single-use access order is in progress")]
     InProgress,
+    /// The order was spent opening a compute job, not for a download.
+    #[error(
+        "access order {order} was spent on compute job {job}: it runs that job and is never a download; \
+         spend another access token for a download"
+    )]
+    JobOrder {
+        /// The order.
+        order: U256,
+        /// The job it opened.
+        job: U256,
+    },
 }
 
 /// Checks an order against the signer, this provider and the time `now` (unix seconds).
@@ -241,7 +255,7 @@ mod tests {
     #[test]
     fn orders_are_checked_for_consumer_provider_and_time() {
         let (consumer, provider) = (Address::repeat_byte(1), Address::repeat_byte(2));
-        let timed = Order { consumer, provider, expires_at: 50 };
+        let timed = Order { consumer, provider, expires_at: 50, job: None };
         assert_eq!(check_order(&timed, consumer, provider, 50), Ok(()));
         assert_eq!(check_order(&timed, consumer, provider, 51), Err(Refusal::OrderExpired(50)));
         assert_eq!(check_order(&timed, provider, provider, 10), Err(Refusal::NotConsumer));

@@ -142,10 +142,48 @@ impl ChainReader {
         else {
             return Ok(None);
         };
+        let job = match event.transaction_hash {
+            Some(tx) => self.job_opened_with(tx, access_token, order_id).await?,
+            None => None,
+        };
         let event = event.inner.data;
-        let order = Order { consumer: event.consumer, provider: event.provider, expires_at: event.expiresAt };
+        let order =
+            Order { consumer: event.consumer, provider: event.provider, expires_at: event.expiresAt, job };
         write(&self.orders).insert((access_token, order_id), order);
         Ok(Some(order))
+    }
+}
+
+impl ChainReader {
+    /// The job whose `JobOpened` in transaction `tx` spent order `order_id` of `access_token`:
+    /// `openJob` spends a dataset token with the same `AccessConsumed` a download order has,
+    /// and only the market's event in the same transaction tells them apart.
+    async fn job_opened_with(
+        &self,
+        tx: B256,
+        access_token: Address,
+        order_id: U256,
+    ) -> Result<Option<U256>, ChainError> {
+        let receipt = self.provider.get_transaction_receipt(tx).await.map_err(|err| ChainError {
+            action: format!("the receipt of order {order_id}'s transaction {tx}"),
+            reason: err.to_string(),
+        })?;
+        let market = *self.market.address();
+        let opened: Vec<_> = receipt
+            .iter()
+            .flat_map(|receipt| receipt.inner.logs())
+            .filter(|log| log.address() == market)
+            .filter_map(|log| log.log_decode::<ComputeMarket::JobOpened>().ok())
+            .map(|log| log.inner.data)
+            .filter(|opened| opened.orderId == order_id)
+            .collect();
+        for job in opened {
+            // Order ids count per access token: the job's dataset must be this token's asset.
+            if self.asset(job.datasetId).await?.is_some_and(|asset| asset.access_token == access_token) {
+                return Ok(Some(job.jobId));
+            }
+        }
+        Ok(None)
     }
 }
 

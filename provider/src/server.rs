@@ -407,9 +407,10 @@ impl ApiError {
                 Refusal::RequestExpiryTooFar => StatusCode::BAD_REQUEST,
                 Refusal::NonceReused | Refusal::InProgress => StatusCode::CONFLICT,
                 Refusal::UnknownAsset(_) | Refusal::UnknownOrder { .. } => StatusCode::NOT_FOUND,
-                Refusal::ComputeOnly(_) | Refusal::NotConsumer | Refusal::OtherProvider => {
-                    StatusCode::FORBIDDEN
-                }
+                Refusal::ComputeOnly(_)
+                | Refusal::NotConsumer
+                | Refusal::OtherProvider
+                | Refusal::JobOrder { .. } => StatusCode::FORBIDDEN,
                 Refusal::OrderExpired(_) | Refusal::AlreadyServed => StatusCode::GONE,
             },
             Self::Job(refusal) => match refusal {
@@ -690,16 +691,23 @@ async fn check_access(state: &Arc<ProviderState>, request: &SignedRequest) -> Re
         false => now.max(state.chain.block_time().await?),
     };
     access::check_order(&order, signer, state.address(), now)?;
+    if let Some(job) = order.job {
+        return Err(Refusal::JobOrder { order: request.order_id, job }.into());
+    }
     let mut admission = Admission { state: state.clone(), _permit: permit, single_use: None };
     if order.single_use() {
+        // Claimed before "served" is read: a download that reaches the end records "served"
+        // before it releases its claim, so whoever takes the claim next reads a final answer.
+        // Checking first and claiming after let a request slip in between the two.
         let key = (asset.access_token, request.order_id);
-        if state.store.is_served(key.0, key.1).await? {
-            return Err(Refusal::AlreadyServed.into());
-        }
         if !state.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key) {
             return Err(Refusal::InProgress.into());
         }
+        // From here the claim is released when `admission` drops, refusal or not.
         admission.single_use = Some(key);
+        if state.store.is_served(key.0, key.1).await? {
+            return Err(Refusal::AlreadyServed.into());
+        }
     }
     Ok(Admitted { admission, signer, asset })
 }
