@@ -7,10 +7,11 @@ use alloy::primitives::{Address, U256};
 use axum::{
     Json, Router,
     extract::{
-        Path, Query, State,
+        Path, Query, Request, State,
         rejection::{PathRejection, QueryRejection},
     },
-    http::{StatusCode, header},
+    http::{StatusCode, Uri, header},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -86,7 +87,10 @@ const MAX_LIMIT: i64 = 500;
 /// list's sub-resource pages through all of them.
 const EMBEDDED: i64 = 100;
 
-/// The router with every endpoint, a request timeout and a body limit.
+/// The router with every endpoint, a request timeout and a body limit. Every error is a JSON
+/// body `{"error": "<message>"}` with a 4xx status (5xx only when the database fails): a path
+/// or query holding a NUL character (`%00`) is refused before any handler runs, an unknown
+/// route is a 404, and the bodiless errors of the layers (405, 408, 413) get a message.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
@@ -105,9 +109,48 @@ pub fn app(state: AppState) -> Router {
         .route("/proposals/{id}/votes", get(proposal_votes))
         .route("/providers", get(providers))
         .route("/jobs", get(jobs))
+        .route("/jobs/{id}", get(job))
+        .fallback(no_route)
+        .layer(middleware::from_fn(refuse_nul))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(middleware::map_response(json_errors))
         .with_state(state)
+}
+
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("route {:?}", uri.path()))
+}
+
+/// Refuses a path or query that decodes to a NUL character: PostgreSQL's text cannot hold
+/// one, so no parameter may. Percent-decoding is one pass, so `%00` is the only spelling.
+async fn refuse_nul(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    if uri.path().contains("%00") || uri.query().is_some_and(|q| q.contains("%00")) {
+        return ApiError::BadRequest("the path or query holds a NUL character (%00)".into()).into_response();
+    }
+    next.run(request).await
+}
+
+/// Gives the error responses that carry no JSON (405 from the router, 408 from the timeout,
+/// 413 from the body limit) the `{"error": ...}` body every other error has.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let message = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let mut out = (status, Json(json!({ "error": message }))).into_response();
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves, then finishes open requests.
@@ -133,15 +176,33 @@ fn chain(state: &AppState) -> i64 {
 
 fn parse_address(name: &str, value: &str) -> Result<Vec<u8>, ApiError> {
     value.parse::<Address>().map(|a| a.to_vec()).map_err(|_| {
-        ApiError::BadRequest(format!("{name}: {value:?} is not a 0x-prefixed 20-byte hex address"))
+        let shown: String = value.chars().take(100).collect();
+        ApiError::BadRequest(format!("{name}: {shown:?} is not a 0x-prefixed 20-byte hex address"))
     })
 }
 
+/// A uint256 written in decimal (ids, prices, cursors): no sign, no `0x`, at most 78 digits.
 fn parse_uint(name: &str, value: &str) -> Result<String, ApiError> {
-    value
-        .parse::<U256>()
-        .map(|n| n.to_string())
-        .map_err(|_| ApiError::BadRequest(format!("{name}: {value:?} is not an unsigned integer")))
+    let bad = || {
+        let shown: String = value.chars().take(100).collect();
+        ApiError::BadRequest(format!("{name}: {shown:?} is not a decimal unsigned 256-bit integer"))
+    };
+    if value.is_empty() || value.len() > 78 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    value.parse::<U256>().map(|n| n.to_string()).map_err(|_| bad())
+}
+
+/// Longest text filter (`q`, `license`) accepted, in bytes.
+const MAX_TEXT_PARAM: usize = 1_024;
+
+fn bounded_text<'a>(name: &str, value: Option<&'a str>) -> Result<Option<&'a str>, ApiError> {
+    match value {
+        Some(text) if text.len() > MAX_TEXT_PARAM => {
+            Err(ApiError::BadRequest(format!("{name}: longer than {MAX_TEXT_PARAM} bytes")))
+        }
+        other => Ok(other),
+    }
 }
 
 fn parse_limit(limit: Option<&str>) -> Result<i64, ApiError> {
@@ -157,7 +218,8 @@ fn parse_limit(limit: Option<&str>) -> Result<i64, ApiError> {
 }
 
 fn bad_cursor(cursor: &str) -> ApiError {
-    ApiError::BadRequest(format!("cursor: {cursor:?} is not a cursor returned by this endpoint"))
+    let shown: String = cursor.chars().take(100).collect();
+    ApiError::BadRequest(format!("cursor: {shown:?} is not a cursor returned by this endpoint"))
 }
 
 /// The `N` sort keys of a multi-key cursor: the last item's keys joined by `:`.
@@ -285,6 +347,7 @@ struct AssetsParams {
     max_price: Option<String>,
     license: Option<String>,
     include_delisted: Option<bool>,
+    encrypted: Option<bool>,
     sort: Option<String>,
     cursor: Option<String>,
     limit: Option<String>,
@@ -292,32 +355,82 @@ struct AssetsParams {
 
 const SORTS: &[&str] = &["id_asc", "id_desc", "price_asc", "price_desc"];
 
-/// An asset's columns as [`asset_json`] reads them, with the listing and metadata they join.
+/// An asset's columns as [`AssetRow`] names them, with the listing and metadata they join.
 const ASSET_SELECT: &str =
-    "SELECT a.asset_id::text, a.owner, a.access_token, a.kind, a.compute_only, a.access_duration,
-       a.version, a.content_digest, a.metadata_cid, l.currency, l.price::text, l.free_per_address,
-       COALESCE(l.delisted, FALSE), a.published_block, m.document
+    "SELECT a.asset_id::text AS asset_id, a.owner, a.access_token, a.kind, a.compute_only,
+       a.access_duration, a.version, a.content_digest, a.metadata_cid, l.currency,
+       l.price::text AS price, l.free_per_address, COALESCE(l.delisted, FALSE) AS delisted,
+       a.published_block, m.document, m.status AS metadata_status, m.error AS metadata_error,
+       m.attempts AS metadata_attempts, m.next_attempt_at IS NOT NULL AS metadata_retrying,
+       m.encrypted, m.key_holders
      FROM assets a
      LEFT JOIN listings l ON l.chain_id = a.chain_id AND l.asset_id = a.asset_id
      LEFT JOIN asset_metadata m ON m.cid = a.metadata_cid";
 
-fn asset_json(row: &PgRow) -> Value {
+/// One row of [`ASSET_SELECT`].
+#[derive(Debug, sqlx::FromRow)]
+struct AssetRow {
+    asset_id: String,
+    owner: Vec<u8>,
+    access_token: Vec<u8>,
+    kind: i16,
+    compute_only: bool,
+    access_duration: i64,
+    version: i32,
+    content_digest: Vec<u8>,
+    metadata_cid: String,
+    currency: Option<Vec<u8>>,
+    price: Option<String>,
+    free_per_address: Option<i32>,
+    delisted: bool,
+    published_block: i64,
+    document: Option<Value>,
+    /// `ok` or `failed`; none before the first attempt.
+    metadata_status: Option<String>,
+    metadata_error: Option<String>,
+    metadata_attempts: Option<i32>,
+    /// A failure that will be tried again.
+    metadata_retrying: Option<bool>,
+    /// Set with the document, null before.
+    encrypted: Option<bool>,
+    /// Set with the document, null before.
+    key_holders: Option<Vec<String>>,
+}
+
+/// `fetched`; `failed` once no attempt is left (a permanent failure, or the attempts ran out);
+/// `pending` before the first attempt and while a failure waits for its retry.
+fn metadata_status(row: &AssetRow) -> &'static str {
+    match (row.metadata_status.as_deref(), row.metadata_retrying) {
+        (Some("ok"), _) => "fetched",
+        (Some(_), Some(false)) => "failed",
+        _ => "pending",
+    }
+}
+
+fn asset_json(row: &AssetRow) -> Value {
     json!({
-        "assetId": row.get::<String, _>(0),
-        "owner": hex(&row.get::<Vec<u8>, _>(1)),
-        "accessToken": hex(&row.get::<Vec<u8>, _>(2)),
-        "kind": kind_name(row.get(3)),
-        "computeOnly": row.get::<bool, _>(4),
-        "accessDuration": row.get::<i64, _>(5),
-        "version": row.get::<i32, _>(6),
-        "contentDigest": hex(&row.get::<Vec<u8>, _>(7)),
-        "metadataCid": row.get::<String, _>(8),
-        "currency": opt_hex(row.get(9)),
-        "price": row.get::<Option<String>, _>(10),
-        "freePerAddress": row.get::<Option<i32>, _>(11),
-        "delisted": row.get::<bool, _>(12),
-        "publishedBlock": row.get::<i64, _>(13),
-        "metadata": row.get::<Option<Value>, _>(14),
+        "assetId": row.asset_id,
+        "owner": hex(&row.owner),
+        "accessToken": hex(&row.access_token),
+        "kind": kind_name(row.kind),
+        "computeOnly": row.compute_only,
+        "accessDuration": row.access_duration,
+        "version": row.version,
+        "contentDigest": hex(&row.content_digest),
+        "metadataCid": row.metadata_cid,
+        "currency": opt_hex(row.currency.clone()),
+        "price": row.price,
+        "freePerAddress": row.free_per_address,
+        "delisted": row.delisted,
+        "publishedBlock": row.published_block,
+        "metadata": row.document,
+        "metadataStatus": metadata_status(row),
+        "metadataError": row.metadata_error,
+        "metadataAttempts": row.metadata_attempts.unwrap_or(0),
+        // Both null until the document is fetched (and derived: a row stored before they existed
+        // is derived again by the metadata loop).
+        "encrypted": row.encrypted,
+        "keyHolders": row.key_holders,
     })
 }
 
@@ -359,7 +472,8 @@ async fn assets(
             }
         }
     };
-    let q = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let q = bounded_text("q", p.q.as_deref())?.map(str::trim).filter(|q| !q.is_empty());
+    let license = bounded_text("license", p.license.as_deref())?;
     let sql = format!(
         "{ASSET_SELECT}
          WHERE a.chain_id = $1
@@ -370,6 +484,7 @@ async fn assets(
            AND ($6 OR NOT COALESCE(l.delisted, FALSE))
            AND ($7::text IS NULL OR m.search @@ websearch_to_tsquery('simple', $7))
            AND ($8::text IS NULL OR m.document->>'license' = $8)
+           AND ($13::boolean IS NULL OR m.encrypted = $13)
            AND ($10::numeric IS NULL OR CASE $9
                  WHEN 'id_asc' THEN a.asset_id > $10::numeric
                  WHEN 'id_desc' THEN a.asset_id < $10::numeric
@@ -382,7 +497,7 @@ async fn assets(
            CASE WHEN $9 IN ('id_desc', 'price_desc') THEN a.asset_id END DESC
          LIMIT $12"
     );
-    let rows = sqlx::query(&sql)
+    let rows: Vec<AssetRow> = sqlx::query_as(&sql)
         .bind(chain(&state))
         .bind(kind)
         .bind(owner)
@@ -390,11 +505,12 @@ async fn assets(
         .bind(max_price)
         .bind(p.include_delisted.unwrap_or(false))
         .bind(q)
-        .bind(p.license.as_deref())
+        .bind(license)
         .bind(sort)
         .bind(cursor_id)
         .bind(cursor_price)
         .bind(limit)
+        .bind(p.encrypted)
         .fetch_all(&state.pool)
         .await?;
     let items: Vec<Value> = rows.iter().map(asset_json).collect();
@@ -437,14 +553,14 @@ async fn asset(
         "{ASSET_SELECT}
          WHERE a.chain_id = $1 AND a.asset_id = $2::numeric"
     );
-    let row = sqlx::query(&sql)
+    let row: AssetRow = sqlx::query_as(&sql)
         .bind(chain(&state))
         .bind(&id)
         .fetch_optional(&state.pool)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("asset {id}")))?;
     let mut out = asset_json(&row);
-    let token: Vec<u8> = row.get(2);
+    let token = row.access_token;
     let versions = sqlx::query(
         "SELECT version, content_digest, metadata_cid, block_number, tx_hash FROM asset_versions
          WHERE chain_id = $1 AND asset_id = $2::numeric ORDER BY version DESC LIMIT $3",
@@ -615,8 +731,8 @@ async fn account(
         "{ASSET_SELECT}
          WHERE a.chain_id = $1 AND a.owner = $2 ORDER BY a.asset_id LIMIT $3"
     );
-    let owned =
-        sqlx::query(&sql).bind(chain(&state)).bind(&who).bind(EMBEDDED).fetch_all(&state.pool).await?;
+    let owned: Vec<AssetRow> =
+        sqlx::query_as(&sql).bind(chain(&state)).bind(&who).bind(EMBEDDED).fetch_all(&state.pool).await?;
     let tokens = sqlx::query(
         "SELECT t.asset_id::text, b.token, b.balance::text FROM access_balances b
          JOIN access_tokens t ON t.chain_id = b.chain_id AND t.address = b.token
@@ -960,6 +1076,64 @@ const JOB_STATUSES: &[&str] = &[
     "dispute_rejected",
 ];
 
+/// A job's columns as [`JobRow`] names them.
+const JOB_SELECT: &str = "SELECT job_id::text AS job_id, consumer, provider, dataset_id::text AS dataset_id,
+       algorithm_id::text AS algorithm_id, order_id::text AS order_id, currency, payment::text AS payment,
+       deadline, spec_cid, status, result_cid, output_hash, challenge_end,
+       provider_payout::text AS provider_payout, fee::text AS fee, refunded::text AS refunded, challenger,
+       opened_block, updated_block
+     FROM jobs";
+
+/// One row of [`JOB_SELECT`].
+#[derive(Debug, sqlx::FromRow)]
+struct JobRow {
+    job_id: String,
+    consumer: Vec<u8>,
+    provider: Vec<u8>,
+    dataset_id: String,
+    algorithm_id: String,
+    order_id: String,
+    currency: Vec<u8>,
+    payment: String,
+    deadline: i64,
+    spec_cid: String,
+    status: String,
+    result_cid: Option<String>,
+    output_hash: Option<Vec<u8>>,
+    challenge_end: Option<i64>,
+    provider_payout: Option<String>,
+    fee: Option<String>,
+    refunded: Option<String>,
+    challenger: Option<Vec<u8>>,
+    opened_block: i64,
+    updated_block: i64,
+}
+
+fn job_json(r: JobRow) -> Value {
+    json!({
+        "jobId": r.job_id,
+        "consumer": hex(&r.consumer),
+        "provider": hex(&r.provider),
+        "datasetId": r.dataset_id,
+        "algorithmId": r.algorithm_id,
+        "orderId": r.order_id,
+        "currency": hex(&r.currency),
+        "payment": r.payment,
+        "deadline": r.deadline,
+        "specCid": r.spec_cid,
+        "status": r.status,
+        "resultCid": r.result_cid,
+        "outputHash": opt_hex(r.output_hash),
+        "challengeEnd": r.challenge_end,
+        "providerPayout": r.provider_payout,
+        "fee": r.fee,
+        "refunded": r.refunded,
+        "challenger": opt_hex(r.challenger),
+        "openedBlock": r.opened_block,
+        "updatedBlock": r.updated_block,
+    })
+}
+
 async fn jobs(
     State(state): State<AppState>,
     params: Result<Query<PageParams>, QueryRejection>,
@@ -967,51 +1141,44 @@ async fn jobs(
     let Query(p) = params?;
     let (cursor, limit) = page(&p)?;
     if let Some(s) = p.status.as_deref().filter(|s| !JOB_STATUSES.contains(s)) {
-        return Err(ApiError::BadRequest(format!("status: {s:?} is not one of {}", JOB_STATUSES.join(", "))));
+        let shown: String = s.chars().take(100).collect();
+        return Err(ApiError::BadRequest(format!(
+            "status: {shown:?} is not one of {}",
+            JOB_STATUSES.join(", ")
+        )));
     }
-    let rows = sqlx::query(
-        "SELECT job_id::text, consumer, provider, dataset_id::text, algorithm_id::text, order_id::text, currency,
-           payment::text, deadline, spec_cid, status, result_cid, output_hash, challenge_end,
-           provider_payout::text, fee::text, refunded::text, challenger, opened_block, updated_block
-         FROM jobs WHERE chain_id = $1 AND ($2::numeric IS NULL OR job_id > $2::numeric)
+    let sql = format!(
+        "{JOB_SELECT}
+         WHERE chain_id = $1 AND ($2::numeric IS NULL OR job_id > $2::numeric)
            AND ($3::text IS NULL OR status = $3)
-         ORDER BY jobs.job_id LIMIT $4",
-    )
-    .bind(chain(&state))
-    .bind(cursor)
-    .bind(p.status.as_deref())
-    .bind(limit)
-    .fetch_all(&state.pool)
-    .await?;
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "jobId": r.get::<String, _>(0),
-                "consumer": hex(&r.get::<Vec<u8>, _>(1)),
-                "provider": hex(&r.get::<Vec<u8>, _>(2)),
-                "datasetId": r.get::<String, _>(3),
-                "algorithmId": r.get::<String, _>(4),
-                "orderId": r.get::<String, _>(5),
-                "currency": hex(&r.get::<Vec<u8>, _>(6)),
-                "payment": r.get::<String, _>(7),
-                "deadline": r.get::<i64, _>(8),
-                "specCid": r.get::<String, _>(9),
-                "status": r.get::<String, _>(10),
-                "resultCid": r.get::<Option<String>, _>(11),
-                "outputHash": opt_hex(r.get(12)),
-                "challengeEnd": r.get::<Option<i64>, _>(13),
-                "providerPayout": r.get::<Option<String>, _>(14),
-                "fee": r.get::<Option<String>, _>(15),
-                "refunded": r.get::<Option<String>, _>(16),
-                "challenger": opt_hex(r.get(17)),
-                "openedBlock": r.get::<i64, _>(18),
-                "updatedBlock": r.get::<i64, _>(19),
-            })
-        })
-        .collect();
+         ORDER BY jobs.job_id LIMIT $4"
+    );
+    let rows: Vec<JobRow> = sqlx::query_as(&sql)
+        .bind(chain(&state))
+        .bind(cursor)
+        .bind(p.status.as_deref())
+        .bind(limit)
+        .fetch_all(&state.pool)
+        .await?;
+    let items: Vec<Value> = rows.into_iter().map(job_json).collect();
     let next = next_cursor(&items, limit, &["jobId"]);
     Ok(Json(json!({ "items": items, "nextCursor": next })))
+}
+
+async fn job(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(id) = id?;
+    let id = parse_uint("job id", &id)?;
+    let sql = format!("{JOB_SELECT} WHERE chain_id = $1 AND job_id = $2::numeric");
+    let row: JobRow = sqlx::query_as(&sql)
+        .bind(chain(&state))
+        .bind(&id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("job {id}")))?;
+    Ok(Json(job_json(row)))
 }
 
 async fn openapi() -> Json<Value> {
@@ -1025,15 +1192,28 @@ pub fn openapi_document() -> Value {
         || vec![param("cursor", "nextCursor of the previous page"), param("limit", "1 to 500, default 50")];
     let path_param =
         |name: &str| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } });
-    let ok = |description: &str| json!({ "200": { "description": description }, "400": { "description": "invalid parameter" } });
+    // Every error is a JSON object with a message.
+    let error = |description: &str| {
+        json!({ "description": description, "content": { "application/json": { "schema": {
+        "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } },
+    } } } })
+    };
+    let ok = |description: &str| json!({ "200": { "description": description }, "400": error("invalid parameter") });
     let mut asset_params = vec![
-        param("q", "full-text search over the metadata"),
+        param(
+            "q",
+            "full-text search over the metadata's human fields (name, description, license, kind, tags, ...; never content, CIDs or keys), at most 1024 bytes",
+        ),
         param("kind", "dataset, model, algorithm, app or notebook"),
         param("owner", "owner address"),
         param("min_price", "lowest price, base units"),
         param("max_price", "highest price, base units"),
         param("license", "license named in the metadata"),
         param("include_delisted", "true to include delisted assets"),
+        param(
+            "encrypted",
+            "true: only assets whose fetched metadata has content.encryption; false: only those whose fetched metadata has none (assets without fetched metadata match neither)",
+        ),
         param("sort", "id_asc, id_desc, price_asc or price_desc"),
     ];
     asset_params.extend(page());
@@ -1044,9 +1224,9 @@ pub fn openapi_document() -> Value {
         params.extend(page());
         params
     };
-    let with_schema = |description: &str, schema: Value| json!({ "200": { "description": description, "content": { "application/json": { "schema": schema } } }, "400": { "description": "invalid parameter" } });
+    let with_schema = |description: &str, schema: Value| json!({ "200": { "description": description, "content": { "application/json": { "schema": schema } } }, "400": error("invalid parameter") });
     let not_found = |mut responses: Value| {
-        responses["404"] = json!({ "description": "no such id" });
+        responses["404"] = error("no such id");
         responses
     };
     let page_schema = json!({ "type": "object", "properties": {
@@ -1068,11 +1248,17 @@ pub fn openapi_document() -> Value {
         }
         json!({ "type": "object", "properties": properties })
     };
-    let asset = lists(&[
+    let mut asset = lists(&[
         ("history", "the newest versions, newest first"),
         ("sales", "the newest sales, newest first; all of them: /assets/{id}/sales"),
         ("holders", "the largest holders, by balance; all of them: /assets/{id}/holders"),
     ]);
+    let asset_fields = asset_properties();
+    if let (Some(properties), Value::Object(fields)) = (asset["properties"].as_object_mut(), &asset_fields) {
+        properties.extend(fields.clone());
+    }
+    let mut assets_page = page_schema.clone();
+    assets_page["properties"]["items"]["items"] = json!({ "type": "object", "properties": asset_fields });
     let account = lists(&[
         ("assets", "assets owned, by id; all of them: /assets?owner={address}&include_delisted=true"),
         ("accessTokens", "access-token balances, by asset id"),
@@ -1088,7 +1274,7 @@ pub fn openapi_document() -> Value {
             "/ready": { "get": { "summary": "Readiness: false when indexing lags the head", "responses": { "200": { "description": "ready" }, "503": { "description": "not ready" } } } },
             "/status": { "get": { "summary": "Head, indexed block, lag, events per second", "responses": ok("status") } },
             "/metrics": { "get": { "summary": "Prometheus metrics", "responses": ok("metrics") } },
-            "/assets": { "get": { "summary": "Search and list assets", "parameters": asset_params, "responses": ok("a page of assets") } },
+            "/assets": { "get": { "summary": "Search and list assets", "parameters": asset_params, "responses": with_schema("a page of assets", assets_page) } },
             "/assets/{id}": { "get": { "summary": "One asset with its newest versions and sales and its largest holders, 100 of each at most, and their counts", "parameters": [path_param("id")], "responses": not_found(with_schema("the asset", asset)) } },
             "/assets/{id}/sales": { "get": { "summary": "An asset's sales, newest first", "parameters": sub_page("id"), "responses": not_found(with_schema("a page of sales", page_schema.clone())) } },
             "/assets/{id}/holders": { "get": { "summary": "An asset's holders, by balance (largest first), then address (descending)", "parameters": sub_page("id"), "responses": not_found(with_schema("a page of holders", page_schema.clone())) } },
@@ -1099,6 +1285,32 @@ pub fn openapi_document() -> Value {
             "/proposals/{id}/votes": { "get": { "summary": "A proposal's votes, newest first", "parameters": sub_page("id"), "responses": not_found(with_schema("a page of votes", page_schema)) } },
             "/providers": { "get": { "summary": "Compute providers", "parameters": page(), "responses": ok("a page of providers") } },
             "/jobs": { "get": { "summary": "Compute jobs", "parameters": status_page, "responses": ok("a page of jobs") } },
+            "/jobs/{id}": { "get": { "summary": "One compute job", "parameters": [path_param("id")], "responses": not_found(ok("the job")) } },
         }
+    })
+}
+
+/// The fields of an asset in `/assets` and `/assets/{id}` that say what its metadata holds.
+fn asset_properties() -> Value {
+    json!({
+        "assetId": { "type": "string", "description": "decimal uint256" },
+        "metadataCid": { "type": "string" },
+        "metadata": { "type": ["object", "null"], "description": "the metadata document, once fetched" },
+        "metadataStatus": {
+            "type": "string",
+            "enum": ["pending", "fetched", "failed"],
+            "description": "pending: not tried yet, or a failure waiting for its retry; fetched: stored and searchable; failed: given up (a document that can never be stored, or every attempt failed)",
+        },
+        "metadataError": { "type": ["string", "null"], "description": "why the last attempt failed" },
+        "metadataAttempts": { "type": "integer", "description": "fetch attempts so far" },
+        "encrypted": {
+            "type": ["boolean", "null"],
+            "description": "whether the fetched metadata has content.encryption (the content on IPFS is ciphertext); null until the metadata is fetched",
+        },
+        "keyHolders": {
+            "type": ["array", "null"],
+            "items": { "type": "string", "description": "lowercase 0x-prefixed address" },
+            "description": "holders of the wrapped content keys (content.encryption.wrappedKeys[].holder, or .provider in older documents), lowercase, each once; null until the metadata is fetched",
+        },
     })
 }

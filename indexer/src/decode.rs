@@ -1,6 +1,13 @@
 //! Pure decoding: which Agora contract emitted a log, and the typed event it carries.
 //!
 //! Nothing here touches the network or the database, so every rule is unit-tested.
+//!
+//! Every string an event carries (a metadata CID, a vote reason, a proposal description, a
+//! provider endpoint, a job's spec or result CID, a delist or dispute reason) is chosen by
+//! whoever sent the transaction, and the contracts accept any bytes. [`decode`] hands out only
+//! strings PostgreSQL can store, so no transaction can stop the sync: alloy already decodes
+//! invalid UTF-8 lossily (each bad sequence becomes U+FFFD), and [`decode`] replaces each NUL,
+//! the one valid character PostgreSQL's `text` and `jsonb` refuse, with U+FFFD as well.
 
 use std::collections::HashMap;
 
@@ -118,12 +125,17 @@ pub struct Decoded {
     pub event: Option<Event>,
 }
 
-/// Decodes `log` as emitted by a contract of role `source`.
+/// Decodes `log` as emitted by a contract of role `source`, its strings made storable
+/// ([`sanitize`]).
+///
+/// This is the only place events are decoded: the batch writers (COPY, array-bound and
+/// row-by-row), the discovery of access-token clones and the reorg rollback, which decodes the
+/// stored raw logs again, all see the same values.
 pub fn decode(source: Source, topics: &[B256], data: &[u8]) -> Decoded {
     macro_rules! dec {
         ($enum:ty, $variant:ident) => {{
             let name = topics.first().and_then(|t| <$enum>::name_by_selector(t.0)).unwrap_or("unknown");
-            let event = <$enum>::decode_raw_log(topics, data).ok().map(Event::$variant);
+            let event = <$enum>::decode_raw_log(topics, data).ok().map(Event::$variant).map(sanitize);
             Decoded { source, name, event }
         }};
     }
@@ -137,6 +149,68 @@ pub fn decode(source: Source, topics: &[B256], data: &[u8]) -> Decoded {
         Source::Compute => dec!(ComputeMarketEvents, Compute),
         Source::AccessToken => dec!(AccessTokenEvents, AccessToken),
     }
+}
+
+/// What replaces each NUL of an event's strings: U+FFFD REPLACEMENT CHARACTER, what alloy
+/// already puts in place of invalid UTF-8, so every byte the indexer cannot keep reads the same.
+///
+/// Replacing rather than dropping keeps the value visibly altered (`bafy\0x` does not turn into
+/// the different, possibly valid, `bafyx`); keeping the string at all, rather than skipping the
+/// event, keeps the asset, vote or job it belongs to. A metadata CID holding U+FFFD is no CID,
+/// and the metadata fetcher records it as a failure without asking IPFS.
+pub const NUL_REPLACEMENT: char = '\u{fffd}';
+
+/// The signatures of the events whose strings [`sanitize`] cleans: every event of the
+/// protocol's contracts with a `string` (or `string[]`) parameter. A unit test checks the list
+/// against the bindings, so an event that gains a string cannot be missed.
+pub const EVENTS_WITH_STRINGS: &[&str] = &[
+    "ProposalCreated(uint256,address,address[],uint256[],string[],bytes[],uint256,uint256,string)",
+    "VoteCast(address,uint256,uint8,uint256,string)",
+    "VoteCastWithParams(address,uint256,uint8,uint256,string,bytes)",
+    "AssetPublished(uint256,address,address,uint8,bool,uint32,bytes32,string)",
+    "MetadataUpdated(uint256,uint32,bytes32,string)",
+    "AssetDelisted(uint256,string)",
+    "AssetRelisted(uint256,string)",
+    "ProviderRegistered(address,string,address,uint256,uint256)",
+    "ProviderUpdated(address,string,address,uint256)",
+    "JobOpened(uint256,address,address,uint256,uint256,uint256,address,uint256,uint64,string)",
+    "ResultPosted(uint256,string,bytes32,uint64)",
+    "JobDisputed(uint256,address,uint256,string)",
+];
+
+/// Replaces each NUL of `s` with [`NUL_REPLACEMENT`].
+fn clean(s: &mut String) {
+    if s.contains('\0') {
+        *s = s.replace('\0', NUL_REPLACEMENT.encode_utf8(&mut [0; 4]));
+    }
+}
+
+/// `event` with every string it carries free of NUL characters (see [`NUL_REPLACEMENT`]); the
+/// events listed in [`EVENTS_WITH_STRINGS`] are the ones that carry any.
+pub fn sanitize(mut event: Event) -> Event {
+    use AgoraGovernorEvents as G;
+    use AssetRegistryEvents as R;
+    use ComputeMarketEvents as C;
+    use MarketplaceEvents as M;
+    match &mut event {
+        Event::Governor(G::ProposalCreated(e)) => {
+            e.signatures.iter_mut().for_each(clean);
+            clean(&mut e.description);
+        }
+        Event::Governor(G::VoteCast(e)) => clean(&mut e.reason),
+        Event::Governor(G::VoteCastWithParams(e)) => clean(&mut e.reason),
+        Event::Registry(R::AssetPublished(e)) => clean(&mut e.metadataCid),
+        Event::Registry(R::MetadataUpdated(e)) => clean(&mut e.metadataCid),
+        Event::Marketplace(M::AssetDelisted(e)) => clean(&mut e.reasonCid),
+        Event::Marketplace(M::AssetRelisted(e)) => clean(&mut e.reasonCid),
+        Event::Compute(C::ProviderRegistered(e)) => clean(&mut e.endpoint),
+        Event::Compute(C::ProviderUpdated(e)) => clean(&mut e.endpoint),
+        Event::Compute(C::JobOpened(e)) => clean(&mut e.specCid),
+        Event::Compute(C::ResultPosted(e)) => clean(&mut e.resultCid),
+        Event::Compute(C::JobDisputed(e)) => clean(&mut e.reasonCid),
+        _ => {}
+    }
+    event
 }
 
 /// Which address plays which role: the deployment's fixed contracts plus every access-token
@@ -307,6 +381,119 @@ mod tests {
         let decoded = decode(Source::Marketplace, &topics, &[1, 2, 3]);
         assert_eq!(decoded.name, "Purchased");
         assert!(decoded.event.is_none());
+    }
+
+    /// Every event of the bindings with a string parameter is one [`sanitize`] cleans.
+    #[test]
+    fn every_event_with_a_string_is_sanitized() {
+        let all = [
+            AgoraTokenEvents::SIGNATURES,
+            AgoraTimelockEvents::SIGNATURES,
+            AgoraGovernorEvents::SIGNATURES,
+            AssetRegistryEvents::SIGNATURES,
+            MarketplaceEvents::SIGNATURES,
+            RevenueSplitterEvents::SIGNATURES,
+            ComputeMarketEvents::SIGNATURES,
+            AccessTokenEvents::SIGNATURES,
+        ];
+        let mut with_strings: Vec<&str> =
+            all.concat().into_iter().filter(|signature| signature.contains("string")).collect();
+        with_strings.sort_unstable();
+        with_strings.dedup();
+        let mut listed = EVENTS_WITH_STRINGS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(with_strings, listed);
+    }
+
+    /// Decodes `event` as emitted by `source`; panics when it does not decode.
+    fn round_trip(source: Source, event: &impl SolEvent) -> Event {
+        let log = event.encode_log_data();
+        decode(source, log.topics(), &log.data).event.expect("decodes")
+    }
+
+    #[test]
+    fn nul_characters_in_every_event_string_are_replaced() {
+        use agora_contracts::{AgoraGovernor, ComputeMarket};
+        let bad = || "a\0b\0".to_owned();
+        let events = [
+            round_trip(
+                Source::Governor,
+                &AgoraGovernor::ProposalCreated {
+                    signatures: vec![bad(), "ok".into()],
+                    description: bad(),
+                    ..Default::default()
+                },
+            ),
+            round_trip(Source::Governor, &AgoraGovernor::VoteCast { reason: bad(), ..Default::default() }),
+            round_trip(
+                Source::Governor,
+                &AgoraGovernor::VoteCastWithParams { reason: bad(), ..Default::default() },
+            ),
+            round_trip(
+                Source::Registry,
+                &AssetRegistry::AssetPublished { metadataCid: bad(), ..Default::default() },
+            ),
+            round_trip(
+                Source::Registry,
+                &AssetRegistry::MetadataUpdated { metadataCid: bad(), ..Default::default() },
+            ),
+            round_trip(
+                Source::Marketplace,
+                &Marketplace::AssetDelisted { reasonCid: bad(), ..Default::default() },
+            ),
+            round_trip(
+                Source::Marketplace,
+                &Marketplace::AssetRelisted { reasonCid: bad(), ..Default::default() },
+            ),
+            round_trip(
+                Source::Compute,
+                &ComputeMarket::ProviderRegistered { endpoint: bad(), ..Default::default() },
+            ),
+            round_trip(
+                Source::Compute,
+                &ComputeMarket::ProviderUpdated { endpoint: bad(), ..Default::default() },
+            ),
+            round_trip(Source::Compute, &ComputeMarket::JobOpened { specCid: bad(), ..Default::default() }),
+            round_trip(
+                Source::Compute,
+                &ComputeMarket::ResultPosted { resultCid: bad(), ..Default::default() },
+            ),
+            round_trip(
+                Source::Compute,
+                &ComputeMarket::JobDisputed { reasonCid: bad(), ..Default::default() },
+            ),
+        ];
+        assert_eq!(events.len(), EVENTS_WITH_STRINGS.len());
+        for event in &events {
+            // Debug escapes a NUL as `\0` and prints U+FFFD as itself.
+            let debug = format!("{event:?}");
+            assert!(!debug.contains("\\0") && debug.contains("a\u{fffd}b\u{fffd}"), "{debug}");
+        }
+        match &events[0] {
+            Event::Governor(AgoraGovernorEvents::ProposalCreated(e)) => {
+                assert_eq!(e.signatures, ["a\u{fffd}b\u{fffd}", "ok"]);
+                assert_eq!(e.description, "a\u{fffd}b\u{fffd}");
+            }
+            other => panic!("decoded as {other:?}"),
+        }
+    }
+
+    /// alloy decodes a string lossily: invalid UTF-8 becomes U+FFFD, never an error, so an
+    /// event with such a string is kept, and every string [`decode`] hands out is valid UTF-8.
+    #[test]
+    fn invalid_utf8_is_replaced_and_the_event_kept() {
+        let event = AssetRegistry::AssetPublished { metadataCid: "bafyXYZ".into(), ..Default::default() };
+        let log = event.encode_log_data();
+        let mut data = log.data.to_vec();
+        let at = data.windows(3).position(|w| w == b"XYZ").expect("the placeholder");
+        data[at..at + 3].copy_from_slice(&[0xff, 0x00, 0xc3]);
+        let decoded = decode(Source::Registry, log.topics(), &data);
+        match decoded.event {
+            Some(Event::Registry(AssetRegistryEvents::AssetPublished(e))) => {
+                assert_eq!(e.metadataCid, "bafy\u{fffd}\u{fffd}\u{fffd}");
+            }
+            other => panic!("decoded as {other:?}"),
+        }
     }
 
     #[test]

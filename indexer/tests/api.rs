@@ -18,11 +18,10 @@ use alloy::{
     transports::http::reqwest,
 };
 use common::{
-    ALGORITHM_CID, Chain, DATASET_CID, DATASET_CID_V2, Db, Scenario, count, publish_params, scenario,
+    ALGORITHM_CID, Chain, DATASET_CID, DATASET_CID_V2, Db, Scenario, Server, count, publish_params, scenario,
     small_ranges, sync_to_head,
 };
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 /// Metadata documents by CID; anything else fails like a missing IPFS block.
 struct Documents(HashMap<&'static str, &'static str>);
@@ -33,44 +32,6 @@ impl MetadataFetcher for Documents {
             .get(cid)
             .map(|doc| doc.as_bytes().to_vec())
             .ok_or_else(|| FetchError::Request { cid: cid.to_owned(), message: "not found".into() })
-    }
-}
-
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Server {
-    async fn start(state: AppState) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(api::serve(listener, state, async move {
-            let _ = stopped.await;
-        }));
-        Server { base, client: reqwest::Client::new(), _stop: stop }
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn ok(&self, path: &str) -> Value {
-        let (status, body) = self.get(path).await;
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
-    }
-
-    async fn bad(&self, path: &str, needle: &str) {
-        let (status, body) = self.get(path).await;
-        assert_eq!(status, 400, "GET {path}: {body}");
-        let message = body["error"].as_str().unwrap_or_default();
-        assert!(message.contains(needle), "GET {path}: {message:?} should mention {needle:?}");
     }
 }
 
@@ -595,4 +556,427 @@ async fn failures_are_recorded_and_the_database_never_leaks() {
         assert_eq!(status, 500, "{path}: {body}");
         assert_eq!(body["error"], "internal error", "{path}");
     }
+}
+
+/// Asserts `path` answers `status` with a JSON `{"error": ...}` body mentioning `needle`.
+async fn json_error(server: &Server, method: reqwest::Method, path: &str, status: u16, needle: &str) {
+    let response =
+        server.client.request(method.clone(), format!("{}{path}", server.base)).send().await.unwrap();
+    let got = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body: Value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text:?}"));
+    assert_eq!(got, status, "{method} {path}: {body}");
+    let message = body["error"].as_str().unwrap_or_else(|| panic!("{method} {path}: no message: {body}"));
+    assert!(message.contains(needle), "{method} {path}: {message:?} should mention {needle:?}");
+}
+
+/// A NUL in any text parameter was a 500 (PostgreSQL refuses it), a missing job or an unknown
+/// route an empty 404, a wrong method an empty 405, and ids parsed as hex too: every error is a
+/// 4xx with a JSON message, and ids are decimal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_json_4xx_never_a_500() {
+    let (_chain, _db, s, server) = setup().await;
+    let get = reqwest::Method::GET;
+    for path in [
+        "/assets?q=%00",
+        "/assets?q=whale%00",
+        "/assets?license=%00",
+        "/assets?sort=%00",
+        "/assets?cursor=%001",
+        "/jobs?status=%00",
+        "/proposals?status=a%00",
+        "/providers?cursor=%00",
+        "/assets/1/sales?cursor=%00",
+        "/assets/%00",
+        "/accounts/%00/orders",
+    ] {
+        json_error(&server, get.clone(), path, 400, "NUL").await;
+    }
+    json_error(&server, get.clone(), &format!("/assets?q={}", "a".repeat(2_000)), 400, "q").await;
+    json_error(&server, get.clone(), &format!("/assets?license={}", "b".repeat(2_000)), 400, "license").await;
+    json_error(&server, get.clone(), "/jobs/999", 404, "job 999 not found").await;
+    json_error(&server, get.clone(), "/no/such/route", 404, "not found").await;
+    json_error(&server, get.clone(), "/assets/1/nothing", 404, "not found").await;
+    json_error(&server, reqwest::Method::POST, "/assets", 405, "method not allowed").await;
+    json_error(&server, reqwest::Method::DELETE, "/jobs/1", 405, "method not allowed").await;
+    // Decimal ids only: the hex spelling of an id is refused, not read as another id.
+    json_error(&server, get.clone(), "/assets/0x1", 400, "decimal").await;
+    json_error(&server, get.clone(), "/jobs/0x1", 400, "decimal").await;
+    json_error(&server, get.clone(), "/assets?min_price=0x10", 400, "min_price").await;
+    json_error(&server, get.clone(), &format!("/proposals/{}", "9".repeat(79)), 400, "proposal id").await;
+    let over = "115792089237316195423570985008687907853269984665640564039457584007913129639936";
+    json_error(&server, get.clone(), &format!("/assets/{over}"), 400, "asset id").await;
+    // A body over the limit gets a JSON 413.
+    let response = server
+        .client
+        .get(format!("{}/assets", server.base))
+        .body(vec![b'x'; api::BODY_LIMIT + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].is_string(), "{body}");
+    // The new job detail.
+    let job = server.ok(&format!("/jobs/{}", s.job_id)).await;
+    assert_eq!(job["jobId"], s.job_id.to_string());
+    assert_eq!(job["status"], "ruled_against_provider");
+}
+
+/// Values the fuzzer puts in paths and queries: real ids and addresses, NULs, huge and
+/// overflowing numbers, hex, unicode, invalid UTF-8, search syntax, cursor shapes.
+fn fuzz_value(rng: &mut common::Rng, real: &[String]) -> String {
+    const FIXED: &[&str] = &[
+        "",
+        "%00",
+        "a%00b",
+        "%00%00",
+        "0",
+        "1",
+        "2",
+        "-1",
+        "+5",
+        "1.5",
+        "1e5",
+        "NaN",
+        "true",
+        "false",
+        "maybe",
+        "18446744073709551616",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "115792089237316195423570985008687907853269984665640564039457584007913129639935",
+        "115792089237316195423570985008687907853269984665640564039457584007913129639936",
+        "0x10",
+        "0x",
+        "0b1",
+        "0o7",
+        "0x123",
+        "0xgggggggggggggggggggggggggggggggggggggggg",
+        "0x0000000000000000000000000000000000000000",
+        "%C3%BC%E5%90%8D%F0%9F%8E%89",
+        "%FF%FE%FD",
+        "%C3",
+        "%",
+        "%%",
+        "%2",
+        "ü名🎉",
+        "'",
+        "\"",
+        "\\",
+        "&&",
+        "=",
+        "a:b",
+        "1:2",
+        "1:2:3",
+        "1:2:3:4",
+        ":",
+        "::",
+        "99999999999999999999:1",
+        "1:-1",
+        "1e78:0x00",
+        "%22foo%22%20-bar%20OR%20(",
+        "!%26%7C:*",
+        "dataset",
+        "model",
+        "algorithm",
+        "id_desc",
+        "price_asc",
+        "price_desc",
+        "open",
+        "finalized",
+        "executed",
+        "ruled_against_provider",
+        "500",
+        "501",
+        "%20",
+        "whale%20OR%20finch",
+        "..",
+        ".",
+        "%2F",
+        "%2e%2e",
+    ];
+    let n = rng.next();
+    match n % 12 {
+        0..=4 => FIXED[(n / 10 % FIXED.len() as u64) as usize].to_owned(),
+        5 | 6 => real[(n / 10 % real.len() as u64) as usize].clone(),
+        10 | 11 => {
+            // A NUL inside something otherwise plausible.
+            let around = |k: u64| FIXED[(k % FIXED.len() as u64) as usize];
+            format!("{}%00{}", around(n / 10), around(n / 1_000))
+        }
+        7 => {
+            // Huge: up to 8 KiB of one repeated piece (URLs stay under http's 64 KiB).
+            let piece = ["a", "9", "%00", "%E5%90%8D", "ab%20", "0"][(n / 10 % 6) as usize];
+            piece.repeat(1 + (n / 100 % (8_000 / piece.len() as u64)) as usize)
+        }
+        8 => {
+            // Random bytes, percent-encoded.
+            let len = n / 10 % 40;
+            (0..len).map(|_| format!("%{:02X}", rng.next() as u8)).collect()
+        }
+        _ => {
+            // Random printable ASCII that is safe in a URL as is.
+            const SAFE: &[u8] = b"abcxyzABCXYZ0123456789-._~!$'()*+,;:@";
+            let len = n / 10 % 30;
+            (0..len).map(|_| SAFE[(rng.next() % SAFE.len() as u64) as usize] as char).collect()
+        }
+    }
+}
+
+/// The query parameters `route` reads.
+fn route_params(route: &str) -> &'static [&'static str] {
+    match route {
+        "/assets" => &[
+            "q",
+            "kind",
+            "owner",
+            "min_price",
+            "max_price",
+            "license",
+            "include_delisted",
+            "encrypted",
+            "sort",
+            "cursor",
+            "limit",
+        ],
+        "/proposals" | "/jobs" | "/providers" => &["cursor", "limit", "status"],
+        r if r.ends_with("/sales")
+            || r.ends_with("/holders")
+            || r.ends_with("/orders")
+            || r.ends_with("/votes") =>
+        {
+            &["cursor", "limit"]
+        }
+        _ => &[],
+    }
+}
+
+/// A value `name` accepts.
+fn valid_value(rng: &mut common::Rng, name: &str, real: &[String]) -> String {
+    let pick = |rng: &mut common::Rng, values: &[&str]| {
+        values[(rng.next() % values.len() as u64) as usize].to_owned()
+    };
+    match name {
+        "id" => pick(rng, &[&real[0], &real[1], &real[2], &real[3], "1", "999"]),
+        "owner" => pick(rng, &[&real[4], &real[5], &real[6]]),
+        "q" => pick(rng, &["finch", "recordings%20OR%20songs", "bird%20-song", "%22bird%20songs%22"]),
+        "kind" => pick(rng, &["dataset", "algorithm"]),
+        "min_price" | "max_price" => pick(rng, &["0", "1000", "1000000000000000000"]),
+        "license" => pick(rng, &["MIT", "CC-BY-4.0"]),
+        "include_delisted" | "encrypted" => pick(rng, &["true", "false"]),
+        "sort" => pick(rng, &["id_asc", "id_desc", "price_asc", "price_desc"]),
+        "cursor" => pick(rng, &["1", "0", &real[7], &real[8]]),
+        "limit" => pick(rng, &["1", "2", "500"]),
+        "status" => pick(rng, &["open", "executed", "finalized"]),
+        _ => String::new(),
+    }
+}
+
+/// Seeded fuzzing of every route: thousands of generated paths, query strings, methods,
+/// headers and bodies. No request gets a 5xx, every error is a JSON `{"error": ...}`, and the
+/// server still answers afterwards. Set `AGORA_API_FUZZ_SEED` to replay another sequence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_fuzz_of_every_route_never_gets_a_5xx() {
+    const REQUESTS: usize = 3_000;
+    const ROUTES: &[&str] = &[
+        "/health",
+        "/ready",
+        "/status",
+        "/metrics",
+        "/openapi.json",
+        "/assets",
+        "/assets/{id}",
+        "/assets/{id}/sales",
+        "/assets/{id}/holders",
+        "/accounts/{address}",
+        "/accounts/{address}/orders",
+        "/proposals",
+        "/proposals/{id}",
+        "/proposals/{id}/votes",
+        "/providers",
+        "/jobs",
+        "/jobs/{id}",
+    ];
+    const PARAMS: &[&str] = &[
+        "q",
+        "kind",
+        "owner",
+        "min_price",
+        "max_price",
+        "license",
+        "include_delisted",
+        "encrypted",
+        "sort",
+        "cursor",
+        "limit",
+        "status",
+        "colour",
+        "",
+    ];
+    let (_chain, _db, s, server) = setup().await;
+    let seed =
+        std::env::var("AGORA_API_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0xa90a_f022_u64);
+    println!("API fuzz seed {seed} (set AGORA_API_FUZZ_SEED to replay)");
+    let mut rng = common::Rng(seed);
+    let real: Vec<String> = vec![
+        s.dataset.to_string(),
+        s.algorithm.to_string(),
+        s.proposal_id.to_string(),
+        s.job_id.to_string(),
+        format!("{}", s.publisher.address),
+        format!("{:#x}", s.buyer.address),
+        format!("{:#x}", s.provider.address).to_uppercase().replacen("0X", "0x", 1),
+        format!("1:{}", s.buyer.address),
+        "1000000000000000:1".into(),
+    ];
+    let methods = [
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+        reqwest::Method::PATCH,
+        reqwest::Method::HEAD,
+        reqwest::Method::OPTIONS,
+    ];
+    let (mut sent, mut five_xx, mut failures, mut skipped) = (0usize, 0usize, Vec::new(), Vec::new());
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    let mut resent = 0usize;
+    for i in 0..REQUESTS {
+        // The path: a route with generated ids, sometimes bent out of shape.
+        // The richest route, `/assets`, a third of the time.
+        let route = if rng.next().is_multiple_of(3) {
+            "/assets"
+        } else {
+            ROUTES[(rng.next() % ROUTES.len() as u64) as usize]
+        };
+        let well_formed = rng.next().is_multiple_of(2);
+        let (id, address) = if well_formed {
+            (valid_value(&mut rng, "id", &real), valid_value(&mut rng, "owner", &real))
+        } else {
+            (fuzz_value(&mut rng, &real), fuzz_value(&mut rng, &real))
+        };
+        let mut path = route.replace("{id}", &id).replace("{address}", &address);
+        match if well_formed { 12 } else { rng.next() % 12 } {
+            0 => path.push('/'),
+            1 => path.push_str(&format!("/{}", fuzz_value(&mut rng, &real))),
+            2 => path = format!("/{}{path}", fuzz_value(&mut rng, &real)),
+            3 => path = path.replace('/', "//"),
+            _ => {}
+        }
+        // The query: for a well-formed request, the route's own parameters with valid values
+        // but one generated (so the handler gets as far as the database); otherwise up to six
+        // parameters, known or not, repeated, malformed.
+        let mut query = Vec::new();
+        let own = route_params(route);
+        if well_formed && !own.is_empty() {
+            let bent = (rng.next() % own.len() as u64) as usize;
+            for (k, name) in own.iter().enumerate() {
+                if k == bent {
+                    query.push(format!("{name}={}", fuzz_value(&mut rng, &real)));
+                } else if rng.next().is_multiple_of(2) {
+                    query.push(format!("{name}={}", valid_value(&mut rng, name, &real)));
+                }
+            }
+        } else {
+            for _ in 0..rng.next() % 7 {
+                let name = PARAMS[(rng.next() % PARAMS.len() as u64) as usize];
+                let value = fuzz_value(&mut rng, &real);
+                query.push(match rng.next() % 10 {
+                    0 => name.to_owned(),
+                    1 => format!("{name}={value}={value}"),
+                    2 => format!("{}={value}", fuzz_value(&mut rng, &real)),
+                    _ => format!("{name}={value}"),
+                });
+            }
+        }
+        let url = if query.is_empty() && rng.next().is_multiple_of(2) {
+            format!("{}{path}", server.base)
+        } else {
+            format!("{}{path}?{}", server.base, query.join("&"))
+        };
+        let method = if rng.next().is_multiple_of(8) {
+            methods[(rng.next() % 6) as usize].clone()
+        } else {
+            reqwest::Method::GET
+        };
+        let mut request = server.client.request(method.clone(), &url);
+        for _ in 0..rng.next() % 4 {
+            let value: String =
+                (0..rng.next() % 200).map(|_| (b' ' + (rng.next() % 95) as u8) as char).collect();
+            let value = value.trim().to_owned();
+            let name = [
+                "content-type",
+                "accept",
+                "x-fuzz",
+                "content-encoding",
+                "accept-encoding",
+                "cookie",
+                "range",
+            ][(rng.next() % 7) as usize];
+            let value =
+                if name == "x-fuzz" && rng.next().is_multiple_of(4) { "v".repeat(8_000) } else { value };
+            request = request.header(name, value);
+        }
+        match rng.next() % 6 {
+            0 => request = request.body(r#"{"q":"\u0000","limit":-1}"#),
+            1 => {
+                request =
+                    request.body((0..rng.next() % 20_000).map(|_| rng.next() as u8).collect::<Vec<u8>>())
+            }
+            _ => {}
+        }
+        // A server that answers before reading a body it does not need may close the
+        // connection under a client still writing it: that request is sent once more.
+        let again = request.try_clone();
+        let response = match request.send().await {
+            Ok(response) => response,
+            // A URL or header the client itself refuses to send.
+            Err(err) if err.is_builder() => {
+                if skipped.is_empty() {
+                    println!("the client refused #{i} {url:.120}: {}", err.without_url());
+                }
+                skipped.push(i);
+                continue;
+            }
+            Err(first) => match again {
+                Some(again) => match again.send().await {
+                    Ok(response) => {
+                        resent += 1;
+                        response
+                    }
+                    Err(err) => {
+                        failures.push(format!("#{i} {method} {url:.200}: no response: {first}; then {err}"));
+                        continue;
+                    }
+                },
+                None => {
+                    failures.push(format!("#{i} {method} {url:.200}: no response: {first}"));
+                    continue;
+                }
+            },
+        };
+        sent += 1;
+        let status = response.status();
+        *statuses.entry(status.as_u16()).or_default() += 1;
+        let text = response.text().await.unwrap_or_default();
+        if status.is_server_error() {
+            five_xx += 1;
+            failures.push(format!("#{i} {method} {url:.200}: {status} {text:.200}"));
+        } else if status.is_client_error() && method != reqwest::Method::HEAD {
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if !body["error"].is_string() {
+                failures
+                    .push(format!("#{i} {method} {url:.200}: {status} without a JSON error: {text:.200}"));
+            }
+        }
+    }
+    println!(
+        "API fuzz: {sent} requests sent ({resent} sent again after a reset), {five_xx} answered 5xx, {} failures, {} not sendable; statuses {statuses:?}",
+        failures.len(),
+        skipped.len()
+    );
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(server.ok("/health").await["status"], "ok");
+    assert_eq!(ids(&server.ok("/assets").await), vec![s.dataset.to_string()]);
 }

@@ -1,17 +1,27 @@
 //! Backfill against a real anvil and a real PostgreSQL: every event of a scripted scenario lands
 //! in the right tables with the values the contracts report through their getters, replays
-//! are no-ops, and the checkpoint guards against two writers.
+//! are no-ops, the checkpoint guards against two writers, and no string an event carries (a
+//! NUL, invalid UTF-8) can stop the sync.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use std::sync::atomic::Ordering;
+
 use agora_contracts::tx;
 use agora_indexer::{
+    api::AppState,
     db::{self, Batch, DbError, WriteMode},
+    metadata::{FetchError, MetadataFetcher, RetryPolicy, fetch_pending},
     sync::SyncConfig,
 };
-use alloy::primitives::{Address, U256};
-use common::{Chain, Db, count, dump, scenario, small_ranges, sync_to_head};
+use alloy::{
+    primitives::{Address, B256, Bytes, U256},
+    providers::{Provider, ext::AnvilApi},
+    rpc::types::{TransactionRequest, anvil::ReorgOptions},
+    sol_types::SolCall,
+};
+use common::{Chain, Db, ETHER, Server, count, dump, publish_params, scenario, small_ranges, sync_to_head};
 use sqlx::Row;
 
 fn addr(a: Address) -> Vec<u8> {
@@ -330,4 +340,195 @@ async fn stored_logs(
             (log, decoded)
         })
         .collect()
+}
+
+/// Logs emitted before the hostile ones: more than a batch needs to be written with COPY.
+const COPY_LOGS: u8 = 255;
+
+/// Serves one metadata document and records every CID it is asked for.
+struct OneDocument {
+    cid: &'static str,
+    document: &'static str,
+    asked: std::sync::Mutex<Vec<String>>,
+}
+
+impl MetadataFetcher for OneDocument {
+    async fn fetch(&self, cid: &str) -> Result<Vec<u8>, FetchError> {
+        self.asked.lock().unwrap().push(cid.to_owned());
+        if cid == self.cid {
+            Ok(self.document.as_bytes().to_vec())
+        } else {
+            Err(FetchError::Request { cid: cid.to_owned(), message: "not found".into() })
+        }
+    }
+}
+
+/// One hostile transaction froze the indexer for everyone: the contracts accept any bytes as a
+/// string, PostgreSQL refuses a NUL in `text`, so an asset whose metadata CID held `\0` failed
+/// its block's batch (`invalid byte sequence for encoding "UTF8": 0x00`) on every attempt and
+/// the sync never got past it. Now every NUL of an event's strings is replaced with U+FFFD at
+/// decoding (invalid UTF-8 already is), in every write mode, block by block (journaled) and
+/// through a reorg's rollback: the sync reaches the head, the hostile asset, proposal, vote and
+/// provider are indexed with their strings so replaced, the asset published after them gets its
+/// metadata, and the hostile CID fails for good as "not a valid CID" without IPFS being asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strings_postgres_cannot_store_never_stop_the_sync() {
+    const NORMAL_CID: &str = "bafkreinormalafterthehostileone";
+    let (chain, db) = tokio::join!(Chain::start(), Db::start());
+    let (publisher, provider, voter) = (chain.actor(1), chain.actor(3), chain.actor(5));
+    let as_publisher = chain.as_actor(&publisher);
+    let as_voter = chain.as_actor(&voter);
+    tx::send("transfer AGORA", chain.agora.token.transfer(voter.address, ETHER * U256::from(10_000_000)))
+        .await
+        .unwrap();
+    tx::send("delegate", as_voter.token.delegate(voter.address)).await.unwrap();
+    chain.mine(1).await;
+    // Enough logs before the hostile ones that a single range over them all is written with
+    // binary COPY (a batch of fewer than 256 logs falls back to array-bound inserts).
+    let mut last = None;
+    for i in 0..COPY_LOGS {
+        let approve = chain.agora.token.approve(Address::repeat_byte(0x11), U256::from(i));
+        last = Some(approve.send().await.unwrap());
+    }
+    assert!(last.unwrap().get_receipt().await.unwrap().status());
+
+    // An asset whose metadata CID holds a NUL.
+    let hostile =
+        as_publisher.publish(publish_params(publisher.address, 0, 1, "bafy\0nul", None)).await.unwrap();
+    // A proposal whose description holds one, and a vote whose reason does.
+    let (targets, values, calldatas) =
+        (vec![chain.deployment.contracts.marketplace], vec![U256::ZERO], vec![Bytes::new()]);
+    let description = "pay me\0 everything".to_owned();
+    let description_hash = alloy::primitives::keccak256(description.as_bytes());
+    let proposal_id = tx::call(
+        "hashProposal",
+        as_voter.governor.hashProposal(targets.clone(), values.clone(), calldatas.clone(), description_hash),
+    )
+    .await
+    .unwrap();
+    tx::send("propose", as_voter.governor.propose(targets, values, calldatas, description)).await.unwrap();
+    chain.mine(u64::from(chain.params.voting_delay) + 1).await;
+    tx::send("castVote", as_voter.governor.castVoteWithReason(proposal_id, 0, "no\0way".into()))
+        .await
+        .unwrap();
+    // A provider whose endpoint is not even UTF-8 (0xff) and holds a NUL: sent as raw calldata,
+    // since a Rust string cannot carry it.
+    let register = agora_contracts::ComputeMarket::registerProviderCall {
+        endpoint: "http://XYZ".into(),
+        currency: Address::ZERO,
+        price: 1,
+    };
+    let mut input = register.abi_encode();
+    let at = input.windows(3).position(|w| w == b"XYZ").unwrap();
+    input[at..at + 3].copy_from_slice(&[0xff, 0x00, b'!']);
+    let request = TransactionRequest::default()
+        .to(chain.deployment.contracts.compute_market)
+        .input(Bytes::from(input).into())
+        .value(chain.params.min_stake);
+    let receipt = provider.provider.send_transaction(request).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status(), "registerProvider reverted");
+    // And a normal asset after them all.
+    let normal =
+        as_publisher.publish(publish_params(publisher.address, 1, 1, NORMAL_CID, None)).await.unwrap();
+
+    // Everything above is older than the window of 4 blocks, so it is synced in range mode.
+    chain.mine(5).await;
+
+    // Every write mode reaches the head with the same rows, in one range over the whole chain
+    // (binary COPY, array-bound inserts, one insert per row), in small ranges, and block by
+    // block (journaled, per-event writes).
+    let head = chain.head().await;
+    let one_range =
+        SyncConfig { initial_range: 100_000, max_range: 100_000, target_logs: 100_000, ..small_ranges(4) };
+    let syncer =
+        sync_to_head(&chain, &db.pool, SyncConfig { write_mode: WriteMode::Copy, ..one_range.clone() }).await;
+    assert_eq!(syncer.indexed_block(), head);
+    let in_range =
+        count(&db.pool, &format!("SELECT count(*) FROM events WHERE block_number <= {}", head - 4)).await;
+    assert!(in_range > 256, "the range is written with COPY: {in_range} logs");
+    let expected = dump(&db.pool).await;
+    let configs = [
+        SyncConfig { write_mode: WriteMode::Unnest, ..one_range.clone() },
+        SyncConfig { write_mode: WriteMode::RowByRow, ..one_range },
+        small_ranges(4),
+        small_ranges(1_000),
+    ];
+    for config in configs {
+        let other = db.another().await;
+        let what = format!("{:?}, range {}", config.write_mode, config.max_range);
+        let syncer = sync_to_head(&chain, &other, config).await;
+        assert_eq!(syncer.indexed_block(), head, "{what}");
+        assert_eq!(dump(&other).await, expected, "{what}");
+    }
+
+    // The strings are stored with U+FFFD in place of each NUL and each invalid byte.
+    let pool = &db.pool;
+    let cids: Vec<String> = sqlx::query_scalar("SELECT metadata_cid FROM assets ORDER BY asset_id")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(cids, ["bafy\u{fffd}nul", NORMAL_CID]);
+    let text = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, String>(sql).fetch_one(pool).await.unwrap()
+    };
+    assert_eq!(text("SELECT description FROM proposals").await, "pay me\u{fffd} everything");
+    assert_eq!(text("SELECT reason FROM votes").await, "no\u{fffd}way");
+    assert_eq!(text("SELECT endpoint FROM compute_providers").await, "http://\u{fffd}\u{fffd}!");
+
+    // Metadata: the normal asset's is fetched; the hostile CID fails for good, never asked for.
+    let fetcher = OneDocument {
+        cid: NORMAL_CID,
+        document: r#"{"name":"After the storm","description":"Published after a hostile asset"}"#,
+        asked: std::sync::Mutex::default(),
+    };
+    let report = fetch_pending(pool, &fetcher, &RetryPolicy::default(), 10).await.unwrap();
+    assert_eq!((report.fetched, report.failed), (1, 1), "{report:?}");
+    let report = fetch_pending(pool, &fetcher, &RetryPolicy::default(), 10).await.unwrap();
+    assert_eq!((report.fetched, report.failed), (0, 0), "not retried: {report:?}");
+    assert_eq!(*fetcher.asked.lock().unwrap(), [NORMAL_CID]);
+
+    // The API lists both assets and shows the replaced strings.
+    let state =
+        AppState { pool: pool.clone(), chain_id: chain.deployment.chain_id, metrics: None, max_lag: 5 };
+    let server = Server::start(state).await;
+    let page = server.ok("/assets?include_delisted=true").await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    let by_id = |id: U256| items.iter().find(|a| a["assetId"] == id.to_string()).unwrap();
+    let (bad, good) = (by_id(hostile.asset_id), by_id(normal.asset_id));
+    assert_eq!(good["metadataStatus"], "fetched", "{good}");
+    assert_eq!(good["metadata"]["name"], "After the storm");
+    assert_eq!(bad["metadataCid"], "bafy\u{fffd}nul", "{bad}");
+    assert_eq!(bad["metadataStatus"], "failed", "{bad}");
+    assert!(bad["metadataError"].as_str().unwrap().contains("not a valid CID"), "{bad}");
+    assert_eq!((&bad["metadataAttempts"], &bad["metadata"]), (&1.into(), &serde_json::Value::Null), "{bad}");
+    let detail = server.ok(&format!("/assets/{}", hostile.asset_id)).await;
+    assert_eq!(detail["metadataStatus"], "failed", "{detail}");
+    let proposal = server.ok(&format!("/proposals/{proposal_id}")).await;
+    assert_eq!(proposal["description"], "pay me\u{fffd} everything", "{proposal}");
+    assert_eq!(proposal["votes"][0]["reason"], "no\u{fffd}way", "{proposal}");
+    let providers = server.ok("/providers").await;
+    assert_eq!(providers["items"][0]["endpoint"], "http://\u{fffd}\u{fffd}!", "{providers}");
+
+    // A reorg's rollback restores a row holding U+FFFD from the journal: a hostile metadata
+    // update, indexed, then replaced by an empty block.
+    tx::send(
+        "updateMetadata",
+        as_publisher.registry.updateMetadata(hostile.asset_id, "bafy\0v2".into(), B256::repeat_byte(2)),
+    )
+    .await
+    .unwrap();
+    let config = small_ranges(64);
+    let mut syncer = chain.syncer(pool, SyncConfig { exit_at_head: true, ..config.clone() });
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    syncer.run(shutdown.clone()).await.unwrap();
+    assert_eq!(text("SELECT metadata_cid FROM assets ORDER BY asset_id LIMIT 1").await, "bafy\u{fffd}v2");
+    chain.provider().anvil_reorg(ReorgOptions { depth: 1, tx_block_pairs: Vec::new() }).await.unwrap();
+    syncer.run(shutdown).await.unwrap();
+    assert_eq!(syncer.metrics().reorgs.load(Ordering::Relaxed), 1);
+    assert_eq!(syncer.indexed_block(), chain.head().await);
+    assert_eq!(text("SELECT metadata_cid FROM assets ORDER BY asset_id LIMIT 1").await, "bafy\u{fffd}nul");
+    let fresh = db.another().await;
+    sync_to_head(&chain, &fresh, config).await;
+    assert_eq!(dump(pool).await, dump(&fresh).await);
 }

@@ -10,6 +10,7 @@ use agora_contracts::{
 };
 use agora_deploy::services::postgres::PostgresCluster;
 use agora_indexer::{
+    api::{self, AppState},
     db,
     sync::{SyncConfig, Syncer, http_provider},
 };
@@ -19,8 +20,11 @@ use alloy::{
     providers::{DynProvider, Provider, ext::AnvilApi},
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
+    transports::http::reqwest,
 };
+use serde_json::Value;
 use sqlx::PgPool;
+use tokio::net::TcpListener;
 
 pub const ETHER: U256 = U256::from_limbs([1_000_000_000_000_000_000, 0, 0, 0]);
 
@@ -550,5 +554,44 @@ impl Rng {
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// The API served on a loopback port, stopped when dropped.
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Server {
+    pub async fn start(state: AppState) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(api::serve(listener, state, async move {
+            let _ = stopped.await;
+        }));
+        Server { base, client: reqwest::Client::new(), _stop: stop }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    pub async fn bad(&self, path: &str, needle: &str) {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, 400, "GET {path}: {body}");
+        let message = body["error"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "GET {path}: {message:?} should mention {needle:?}");
     }
 }
