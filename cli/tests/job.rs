@@ -119,9 +119,23 @@ fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_dis
     let submit = |spec: &str, deadline: &str| {
         stack.json(CONSUMER, &submit_args(&dataset, &model, &operator, spec, &["--deadline-secs", deadline]))
     };
+    // A spec the provider would refuse costs nothing: refused before any transaction.
+    let refused = stack.agora(
+        CONSUMER,
+        &submit_args(&dataset, &model, &operator, r#"{"kind":"embed","batch_size":0}"#, &[]),
+    );
+    assert_one_line_error(
+        &refused,
+        "would refuse this --spec: invalid job spec: batch_size must be at least 1",
+    );
+    let refused = stack.agora(
+        CONSUMER,
+        &submit_args(&dataset, &model, &operator, r#"{"kind":"embed","batch_size":5000}"#, &[]),
+    );
+    assert_one_line_error(&refused, "batch size is 5000, the limit is 1024");
     let submitted = submit(r#"{"kind":"embed","batch_size":2}"#, "3600");
     let job = submitted["jobId"].as_str().unwrap_or_default().to_owned();
-    assert_eq!(job, "1");
+    assert_eq!(job, "1", "the refused specs opened no job");
     assert_eq!(submitted["payment"], "50000000000000000");
     assert_eq!(submitted["status"], "queued");
 

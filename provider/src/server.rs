@@ -528,6 +528,8 @@ async fn info(State(state): State<Arc<ProviderState>>) -> Response {
         "chainId": state.chain_id,
         "contracts": state.deployment.contracts,
         "jobKinds": if state.jobs.get().is_some() { vec!["embed", "train", "predict"] } else { Vec::new() },
+        // What one job may ask for here: clients check a spec against it before they pay.
+        "jobLimits": state.jobs.get().map(|jobs| jobs.limits()),
         "version": env!("CARGO_PKG_VERSION"),
         "encryption": {
             "scheme": SCHEME,
@@ -740,7 +742,7 @@ async fn submit_job(
     if !state.store.use_nonce(signer, request.nonce, request.expiry).await? {
         return Err(Refusal::NonceReused.into());
     }
-    let plan = plan_job(&state, &info).await?;
+    let plan = plan_job(&state, &info, service.limits()).await?;
     if !service.submit(job_id, signer, &plan).await? {
         return Err(JobRefusal::AlreadySubmitted(job_id).into());
     }
@@ -748,8 +750,14 @@ async fn submit_job(
     Ok((StatusCode::ACCEPTED, Json(json!({ "jobId": job_id, "status": JobStatus::Queued }))).into_response())
 }
 
-/// What a worker needs: the spec document and the inputs named by the job's assets.
-async fn plan_job(state: &ProviderState, info: &JobInfo) -> Result<StoredPlan, ApiError> {
+/// What a worker needs: the spec document and the inputs named by the job's assets; refused
+/// here, before the job is queued, when it could never run: a spec outside `limits`, a dataset
+/// larger than they allow, a model manifest that is not one.
+async fn plan_job(
+    state: &ProviderState,
+    info: &JobInfo,
+    limits: &agora_runtime::Limits,
+) -> Result<StoredPlan, ApiError> {
     let spec =
         state.storage.cat_to_vec(&info.spec_cid, MAX_DOCUMENT_BYTES).await.map_err(|err| match err {
             StorageError::TooLarge { .. } => {
@@ -758,6 +766,7 @@ async fn plan_job(state: &ProviderState, info: &JobInfo) -> Result<StoredPlan, A
             other => ApiError::from(other),
         })?;
     let spec = SpecDocument::parse(&spec)?;
+    spec.job.check(limits).map_err(|err| JobRefusal::BadSpec(err.to_string()))?;
     let dataset_id = info.job.datasetId;
     let (dataset, metadata) = job_input(state, dataset_id).await?;
     let model = match spec.needs_model() {
@@ -773,8 +782,35 @@ async fn plan_job(state: &ProviderState, info: &JobInfo) -> Result<StoredPlan, A
             return Err(JobRefusal::NoKey { asset: asset_id, holders: encryption.holders() }.into());
         }
     }
+    if metadata.content.size > limits.max_dataset_bytes {
+        return Err(JobRefusal::BadSpec(format!(
+            "dataset asset {dataset_id} is {} bytes; this provider takes at most {}",
+            metadata.content.size, limits.max_dataset_bytes
+        ))
+        .into());
+    }
     let model = model.as_ref().map(|(id, (input, metadata))| (*id, input.clone(), metadata.as_ref()));
-    Ok(jobs::plan_of(spec.job, info.job.deadline, (dataset, &metadata), model)?)
+    let stored = jobs::plan_of(spec.job, info.job.deadline, (dataset, &metadata), model)?;
+    if let Some(model) = &stored.plan.model {
+        let key = match &stored.model_encryption {
+            Some(encryption) => {
+                let secret = state.identity.secret();
+                let key = encryption.content_key(state.address(), &secret.0).map_err(|err| {
+                    JobRefusal::BadSpec(format!("the model's content key does not unwrap: {err}"))
+                })?;
+                Some((encryption, key))
+            }
+            None => None,
+        };
+        let sealed = key.as_ref().map(|(encryption, key)| (*encryption, key));
+        crate::worker::fetch_manifest(&state.storage, model, sealed).await.map_err(
+            |failure| match failure {
+                crate::worker::JobFailure::Fetch { source, .. } => ApiError::from(source),
+                other => ApiError::from(JobRefusal::BadSpec(other.to_string())),
+            },
+        )?;
+    }
+    Ok(stored)
 }
 
 /// The content of asset `asset_id` as a job input, and its metadata.

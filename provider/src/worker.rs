@@ -232,6 +232,11 @@ impl Jobs {
         Ok(Some((row, progress)))
     }
 
+    /// What one job may read and allocate here (its time limit aside).
+    pub fn limits(&self) -> &agora_runtime::Limits {
+        &self.config.limits
+    }
+
     /// A receiver that changes whenever any job's status or progress does.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
@@ -298,7 +303,8 @@ impl Jobs {
             }
             Err(failure) => {
                 tracing::warn!(%job_id, reason = %failure, "job failed");
-                self.store.fail_job(job_id, &failure.to_string(), now()).await
+                let reason = without_paths(&failure.to_string(), &dir, &self.config.work_dir);
+                self.store.fail_job(job_id, &reason, now()).await
             }
         };
         if let Err(err) = stored {
@@ -500,6 +506,31 @@ pub(crate) async fn fetch_model(
     sealed: Option<(&Encryption, &ContentKey)>,
     dir: &Path,
 ) -> Result<(), JobFailure> {
+    let manifest = fetch_manifest(storage, model, sealed).await?;
+    tokio::fs::create_dir_all(dir).await?;
+    for file in &manifest.files {
+        let input = InputRef { cid: file.cid.clone(), sha256: file.sha256 };
+        let path = dir.join(&file.name);
+        match (&file.encryption, sealed) {
+            (None, _) => fetch_input(storage, &input, &path).await?,
+            (Some(encryption), Some((_, key))) => {
+                fetch_sealed(storage, &input, encryption, key, &path).await?
+            }
+            (Some(_), None) => unreachable_sealed(&model.cid, &file.name)?,
+        }
+    }
+    Ok(())
+}
+
+/// The model manifest at `model` (decrypted when `sealed`), checked against its on-chain digest
+/// and parsed: its file names must stay in the model folder, and a sealed file needs a valid
+/// header and a private model. What a provider checks before it accepts a job, and what a
+/// worker fetches by.
+pub(crate) async fn fetch_manifest(
+    storage: &Storage,
+    model: &InputRef,
+    sealed: Option<(&Encryption, &ContentKey)>,
+) -> Result<ModelManifest, JobFailure> {
     let fetch_err = |source| JobFailure::Fetch { cid: model.cid.clone(), source };
     let bytes = match sealed {
         None => storage.cat_to_vec(&model.cid, MAX_DOCUMENT_BYTES).await.map_err(fetch_err)?,
@@ -518,27 +549,37 @@ pub(crate) async fn fetch_model(
     }
     let manifest =
         ModelManifest::parse(&bytes).map_err(|reason| JobFailure::Manifest(model.cid.clone(), reason))?;
-    tokio::fs::create_dir_all(dir).await?;
     for file in &manifest.files {
-        let input = InputRef { cid: file.cid.clone(), sha256: file.sha256 };
-        let path = dir.join(&file.name);
         match (&file.encryption, sealed) {
-            (None, _) => fetch_input(storage, &input, &path).await?,
-            (Some(encryption), Some((_, key))) => {
-                encryption.validate().map_err(|err| {
-                    JobFailure::Manifest(model.cid.clone(), format!("file {}: {err}", file.name))
-                })?;
-                fetch_sealed(storage, &input, encryption, key, &path).await?;
-            }
-            (Some(_), None) => {
-                return Err(JobFailure::Manifest(
-                    model.cid.clone(),
-                    format!("file {} is sealed, but the model asset is not encrypted", file.name),
-                ));
-            }
+            (Some(encryption), Some(_)) => encryption.validate().map_err(|err| {
+                JobFailure::Manifest(model.cid.clone(), format!("file {}: {err}", file.name))
+            })?,
+            (Some(_), None) => unreachable_sealed(&model.cid, &file.name)?,
+            (None, _) => {}
         }
     }
-    Ok(())
+    Ok(manifest)
+}
+
+/// A sealed file listed by a public model's manifest: no key can open it.
+fn unreachable_sealed(cid: &str, name: &str) -> Result<(), JobFailure> {
+    Err(JobFailure::Manifest(
+        cid.to_owned(),
+        format!("file {name} is sealed, but the model asset is not encrypted"),
+    ))
+}
+
+/// `reason` without this provider's own folders: the consumer reads it, and where the provider
+/// keeps its jobs is none of its business (`/var/agora/jobs/7/inputs/x.csv` reads `inputs/x.csv`).
+fn without_paths(reason: &str, job_dir: &Path, work_dir: &Path) -> String {
+    let mut reason = reason.to_owned();
+    for dir in [job_dir, work_dir] {
+        let dir = dir.display().to_string();
+        if !dir.is_empty() {
+            reason = reason.replace(&format!("{dir}/"), "").replace(&dir, "<job folder>");
+        }
+    }
+    reason
 }
 
 /// Runs CPU-bound work on the blocking pool.

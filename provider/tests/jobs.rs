@@ -660,3 +660,67 @@ async fn a_job_over_a_private_dataset_runs_on_the_plaintext_only_a_key_holder_ca
     expect_refusal(status, 404, "unknown job").await?;
     provider.stop().await
 }
+
+#[tokio::test]
+async fn jobs_that_could_never_run_are_refused_before_they_are_queued_and_failures_hide_our_paths()
+-> Result<()> {
+    let market = Market::start().await?;
+    let stack = &market.stack;
+    let (work, provider) = market.serve(1).await?;
+    let (url, me) = (provider.url.clone(), stack.provider_address());
+    let far = market.in_an_hour().await?;
+
+    // Specs the runtime would reject, each refused at submission with what is wrong.
+    let mut nonce = 0;
+    let mut refused = |spec: Value, needle: &'static str| {
+        nonce += 1;
+        let nonce = nonce;
+        let market = &market;
+        let url = url.clone();
+        async move {
+            let job =
+                market.open_job(BUYER, me, &serde_json::json!({ "version": 1, "job": spec }), far).await?;
+            expect_refusal(market.submit(&url, &market.request(BUYER, job, nonce)?).await?, 422, needle)
+                .await
+                .wrap_err_with(|| format!("job {job}"))?;
+            let status = market.stack.http.get(format!("{url}/v1/jobs/{job}")).send().await?;
+            expect_refusal(status, 404, "unknown job").await
+        }
+    };
+    refused(serde_json::json!({ "kind": "embed", "batch_size": 0 }), "batch_size must be at least 1").await?;
+    refused(
+        serde_json::json!({ "kind": "embed", "batch_size": 1_000_000_000u64 }),
+        "batch size is 1000000000",
+    )
+    .await?;
+    refused(serde_json::json!({ "kind": "embed", "batch_size": u64::MAX }), "the limit is 1024").await?;
+    refused(serde_json::json!({ "kind": "embed", "max_length": 1 }), "max_length 1 leaves no room").await?;
+    refused(serde_json::json!({ "kind": "embed", "text_field": "" }), "text_field must not be empty").await?;
+
+    // A model whose manifest names a file outside the model folder.
+    let hostile = br#"{"files":[{"name":"../../x","cid":"bafkreihostile","sha256":"0x0000000000000000000000000000000000000000000000000000000000000000"}]}"#;
+    let added = stack.storage.add_bytes(hostile.to_vec()).await?;
+    let model =
+        publish(stack, MODEL, added.sha256, &named_metadata(&added.cid, added.size, "model.json")).await?;
+    let spec = serde_json::json!({ "version": 1, "job": { "kind": "embed" } });
+    let job = market.open_job_on(market.dataset, model, BUYER, me, &spec, far).await?;
+    expect_refusal(
+        market.submit(&url, &market.request(BUYER, job, 100)?).await?,
+        422,
+        "invalid model file name",
+    )
+    .await?;
+
+    // A failure only the run can find: its reason names the input, not where we keep it.
+    let empty = market.publish_dataset(b"\n", "empty.jsonl").await?;
+    let job = market.open_job_on(empty, market.model, BUYER, me, &spec, far).await?;
+    let response = market.submit(&url, &market.request(BUYER, job, 101)?).await?;
+    ensure!(response.status() == 202, "submit: {}", response.status());
+    let status = wait_for(stack, &url, job).await?;
+    let reason = status["reason"].as_str().unwrap_or_default().to_owned();
+    ensure!(status["status"] == "failed", "{status}");
+    ensure!(reason.contains("empty.jsonl"), "the reason names the input: {reason}");
+    let ours = work.path().display().to_string();
+    ensure!(!reason.contains(&ours) && !reason.contains("/jobs/"), "the reason shows our paths: {reason}");
+    provider.stop().await
+}

@@ -20,6 +20,7 @@ use agora_provider::{
     storage::Storage,
     verify::{self, Verdict},
 };
+use agora_runtime::Limits;
 use alloy::{
     primitives::{Address, B256, U256},
     providers::Provider,
@@ -266,7 +267,13 @@ async fn submit(global: &GlobalArgs, args: SubmitArgs) -> Result<()> {
         check_key_held(&agora, &storage, asset_id, args.provider).await?;
     }
     let service = Service::new(args.service.url.as_ref(), &registered.endpoint)?;
-    service.check_identity(args.provider, agora.deployment.chain_id).await?;
+    let info = service.check_identity(args.provider, agora.deployment.chain_id).await?;
+    // The spec within what this provider takes (its limits, else the runtime's defaults): a job
+    // it would refuse must not cost anything.
+    let limits: Limits = serde_json::from_value(info["jobLimits"].clone()).unwrap_or_default();
+    spec.job
+        .check(&limits)
+        .map_err(|err| eyre!("provider {} would refuse this --spec: {err}", args.provider))?;
     let spec_cid = storage.add_bytes(serde_json::to_vec_pretty(&spec)?).await?.cid;
 
     let deadline = chain_time(&agora).await? + args.deadline_secs;
@@ -794,7 +801,7 @@ impl Service {
     }
 
     /// Fails unless the service is `provider` on `chain_id` (`GET /v1/info`).
-    pub(crate) async fn check_identity(&self, provider: Address, chain_id: u64) -> Result<()> {
+    pub(crate) async fn check_identity(&self, provider: Address, chain_id: u64) -> Result<Value> {
         let info = self.get("/v1/info").await?;
         let serves: Option<Address> = info["provider"].as_str().and_then(|s| s.parse().ok());
         if serves != Some(provider) {
@@ -807,7 +814,7 @@ impl Service {
         if info["chainId"].as_u64() != Some(chain_id) {
             bail!("the provider at {} serves chain {}, not chain {chain_id}", self.base, info["chainId"]);
         }
-        Ok(())
+        Ok(info)
     }
 }
 

@@ -242,34 +242,7 @@ pub(crate) fn train(
 }
 
 fn check_spec(ctx: &Ctx<'_>, spec: &TrainSpec) -> Result<(), RuntimeError> {
-    let limits = ctx.limits;
-    let checks = [
-        ("epochs", spec.epochs, limits.max_epochs),
-        ("hidden layer width", spec.hidden, limits.max_hidden),
-        ("batch size", spec.batch_size, limits.max_batch_size),
-    ];
-    for (what, actual, limit) in checks {
-        if actual > limit {
-            return Err(RuntimeError::LimitExceeded { what, actual: actual as u64, limit: limit as u64 });
-        }
-    }
-    if spec.epochs == 0 || spec.batch_size == 0 {
-        return Err(RuntimeError::InvalidSpec("epochs and batch_size must be at least 1".into()));
-    }
-    if !(0.0..1.0).contains(&spec.test_fraction) {
-        return Err(RuntimeError::InvalidSpec(format!(
-            "test_fraction {} is not in [0, 1)",
-            spec.test_fraction
-        )));
-    }
-    let lr_ok = spec.learning_rate.is_finite() && spec.learning_rate > 0.0;
-    let wd_ok = spec.weight_decay.is_finite() && spec.weight_decay >= 0.0;
-    if !(lr_ok && wd_ok) {
-        return Err(RuntimeError::InvalidSpec(
-            "learning_rate must be positive and weight_decay non-negative".into(),
-        ));
-    }
-    Ok(())
+    spec.check(ctx.limits)
 }
 
 /// The named columns of every row as finite numbers, row-major.

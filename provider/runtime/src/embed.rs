@@ -232,16 +232,7 @@ pub(crate) fn embed_with(
     inputs: &Inputs,
     out_dir: &Path,
 ) -> Result<Produced, RuntimeError> {
-    if spec.batch_size == 0 {
-        return Err(RuntimeError::InvalidSpec("batch_size must be at least 1".into()));
-    }
-    if spec.batch_size > ctx.limits.max_batch_size {
-        return Err(RuntimeError::LimitExceeded {
-            what: "batch size",
-            actual: spec.batch_size as u64,
-            limit: ctx.limits.max_batch_size as u64,
-        });
-    }
+    spec.check(ctx.limits)?;
     let max_length =
         spec.max_length.unwrap_or(model.max_length).min(model.max_length).min(ctx.limits.max_tokens);
     if max_length < 2 {

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::RuntimeError;
+
 /// One job: its kind and the kind's parameters. Everything that can change the outputs is
 /// in here (or in the input files), so the spec plus the inputs pin the output hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +22,23 @@ pub enum JobSpec {
 }
 
 impl JobSpec {
+    /// The checks of the spec alone against `limits`, which the runtime makes again before the
+    /// work they bound: a provider runs them before it accepts a job (and a client before it
+    /// pays for one), so a job that could never run is refused up front. The checks that need
+    /// the inputs (rows, model size, the model's own maximum length) come later.
+    pub fn check(&self, limits: &Limits) -> Result<(), RuntimeError> {
+        match self {
+            Self::Embed(spec) => spec.check(limits),
+            Self::Train(spec) => spec.check(limits),
+            Self::Predict(spec) => match &spec.id_column {
+                Some(column) if column.is_empty() => {
+                    Err(RuntimeError::InvalidSpec("id_column must not be empty".into()))
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
     /// The kind's name as used in manifests and receipts.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -42,6 +61,31 @@ pub struct EmbedSpec {
     /// in the manifest. `None`: the model's own maximum (sentence-transformers'
     /// `max_seq_length` when the model folder has it, else `max_position_embeddings`).
     pub max_length: Option<usize>,
+}
+
+impl EmbedSpec {
+    /// See [`JobSpec::check`].
+    pub(crate) fn check(&self, limits: &Limits) -> Result<(), RuntimeError> {
+        if self.text_field.is_empty() {
+            return Err(RuntimeError::InvalidSpec("text_field must not be empty".into()));
+        }
+        if self.batch_size == 0 {
+            return Err(RuntimeError::InvalidSpec("batch_size must be at least 1".into()));
+        }
+        if self.batch_size > limits.max_batch_size {
+            return Err(RuntimeError::LimitExceeded {
+                what: "batch size",
+                actual: self.batch_size as u64,
+                limit: limits.max_batch_size as u64,
+            });
+        }
+        match self.max_length {
+            Some(length) if length < 2 => Err(RuntimeError::InvalidSpec(format!(
+                "max_length {length} leaves no room for text between the special tokens"
+            ))),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for EmbedSpec {
@@ -73,6 +117,49 @@ pub struct TrainSpec {
     pub test_fraction: f64,
     /// Seeds the split, the initial weights and the batch order.
     pub seed: u64,
+}
+
+impl TrainSpec {
+    /// See [`JobSpec::check`].
+    pub(crate) fn check(&self, limits: &Limits) -> Result<(), RuntimeError> {
+        let checks = [
+            ("epochs", self.epochs, limits.max_epochs),
+            ("hidden layer width", self.hidden, limits.max_hidden),
+            ("batch size", self.batch_size, limits.max_batch_size),
+        ];
+        for (what, actual, limit) in checks {
+            if actual > limit {
+                return Err(RuntimeError::LimitExceeded { what, actual: actual as u64, limit: limit as u64 });
+            }
+        }
+        if self.epochs == 0 || self.batch_size == 0 {
+            return Err(RuntimeError::InvalidSpec("epochs and batch_size must be at least 1".into()));
+        }
+        if self.label_column.is_empty() {
+            return Err(RuntimeError::InvalidSpec("label_column must not be empty".into()));
+        }
+        if self.features.as_ref().is_some_and(|features| features.len() > limits.max_features) {
+            return Err(RuntimeError::LimitExceeded {
+                what: "feature columns",
+                actual: self.features.as_ref().map_or(0, Vec::len) as u64,
+                limit: limits.max_features as u64,
+            });
+        }
+        if !(0.0..1.0).contains(&self.test_fraction) {
+            return Err(RuntimeError::InvalidSpec(format!(
+                "test_fraction {} is not in [0, 1)",
+                self.test_fraction
+            )));
+        }
+        let lr_ok = self.learning_rate.is_finite() && self.learning_rate > 0.0;
+        let wd_ok = self.weight_decay.is_finite() && self.weight_decay >= 0.0;
+        if !(lr_ok && wd_ok) {
+            return Err(RuntimeError::InvalidSpec(
+                "learning_rate must be positive and weight_decay non-negative".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for TrainSpec {
