@@ -37,6 +37,10 @@ contract GasReport is Script {
         address deployer = vm.addr(deployerKey);
 
         _as(deployerKey);
+        // Before the protocol, so the deployment allows it as a chain's stablecoin would be.
+        usd = new MockStablecoin();
+        address[] memory currencies = new address[](1);
+        currencies[0] = address(usd);
         p = ProtocolDeployer.deploy(
             ProtocolDeployer.Settings({
                 deployer: deployer,
@@ -49,10 +53,11 @@ contract GasReport is Script {
                 minStake: 1 ether,
                 challengeWindow: 1,
                 exitCooldown: 1,
-                disputeBond: 0.1 ether
+                disputeBond: 0.1 ether,
+                rulingWindow: 14 days,
+                allowedCurrencies: currencies
             })
         );
-        usd = new MockStablecoin();
         usd.mint(vm.addr(bobKey), 1_000_000e6);
         usd.mint(vm.addr(carolKey), 1_000_000e6);
         p.agora.transfer(vm.addr(aliceKey), 100_000 ether);

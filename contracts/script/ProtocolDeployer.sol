@@ -26,6 +26,8 @@ library ProtocolDeployer {
         uint64 challengeWindow;
         uint64 exitCooldown;
         uint256 disputeBond;
+        uint64 rulingWindow;
+        address[] allowedCurrencies;
     }
 
     struct Protocol {
@@ -50,8 +52,9 @@ library ProtocolDeployer {
         p.timelock.renounceRole(p.timelock.DEFAULT_ADMIN_ROLE(), s.deployer);
 
         p.registry = new AssetRegistry(s.deployer);
-        p.marketplace =
-            new Marketplace(address(p.registry), address(p.timelock), address(p.timelock), s.feeBps);
+        p.marketplace = new Marketplace(
+            address(p.registry), address(p.timelock), address(p.timelock), s.feeBps, s.allowedCurrencies
+        );
         p.splitter = RevenueSplitter(p.marketplace.splitter());
         p.compute = new ComputeMarket(
             address(p.registry),
@@ -61,7 +64,8 @@ library ProtocolDeployer {
             s.minStake,
             s.challengeWindow,
             s.exitCooldown,
-            s.disputeBond
+            s.disputeBond,
+            s.rulingWindow
         );
         p.accessTokenImpl = new AccessToken(address(p.registry), address(p.marketplace), address(p.compute));
         p.registry.initialize(address(p.marketplace), address(p.compute), address(p.accessTokenImpl));

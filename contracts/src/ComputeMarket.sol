@@ -11,11 +11,14 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IComputeMarket} from "./interfaces/IComputeMarket.sol";
 import {IAssetRegistry} from "./interfaces/IAssetRegistry.sol";
 import {IAccessToken} from "./interfaces/IAccessToken.sol";
+import {IMarketplace} from "./interfaces/IMarketplace.sol";
 import {SplitMath} from "./libraries/SplitMath.sol";
 import {ExactTransfer} from "./libraries/ExactTransfer.sol";
 
 /// @title ComputeMarket
 /// @notice See {IComputeMarket}. Owned by the DAO's timelock, which sets the parameters and rules disputes.
+/// The currency allow-list is the marketplace's (found through the registry), so one DAO decision covers
+/// both markets.
 /// @dev Stakes and bonds are ETH; job payments are ETH or an ERC-20. Everything this contract holds, per
 /// currency, is the sum of stakes, bonds, escrowed payments and accrued fees.
 contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
@@ -28,7 +31,7 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
     uint256 public constant MAX_ENDPOINT_LENGTH = 256;
     /// @notice Longest CID accepted.
     uint256 public constant MAX_CID_LENGTH = 128;
-    /// @notice Longest challenge window and exit cooldown the DAO may set.
+    /// @notice Longest challenge window, exit cooldown and ruling window the DAO may set.
     uint64 public constant MAX_PERIOD = 90 days;
 
     IAssetRegistry private immutable _REGISTRY;
@@ -52,6 +55,7 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
     /// @param challengeWindow Seconds a posted result stays open to dispute.
     /// @param exitCooldown Seconds between `requestExit` and withdrawing the stake.
     /// @param disputeBond ETH a challenger must bond.
+    /// @param rulingWindow Seconds after a disputed result's challenge window the DAO has to rule.
     constructor(
         address registry,
         address owner,
@@ -60,7 +64,8 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
         uint256 minStake,
         uint64 challengeWindow,
         uint64 exitCooldown,
-        uint256 disputeBond
+        uint256 disputeBond,
+        uint64 rulingWindow
     ) Ownable(owner) {
         if (registry == address(0) || feeRecipient_ == address(0)) {
             revert ComputeMarket__ZeroAddress();
@@ -73,7 +78,8 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
                 disputeBond: disputeBond.toUint128(),
                 challengeWindow: challengeWindow,
                 exitCooldown: exitCooldown,
-                feeBps: feeBps
+                feeBps: feeBps,
+                rulingWindow: rulingWindow
             })
         );
     }
@@ -83,6 +89,7 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
         Provider storage provider = _providers[msg.sender];
         if (provider.registered) revert ComputeMarket__AlreadyRegistered(msg.sender);
         _checkEndpoint(endpoint);
+        _checkCurrency(currency);
         if (msg.value < _params.minStake) revert ComputeMarket__StakeTooLow(msg.value, _params.minStake);
         provider.stake = msg.value.toUint128();
         provider.price = price;
@@ -97,6 +104,7 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
     function updateProvider(string calldata endpoint, address currency, uint128 price) external {
         Provider storage provider = _registered(msg.sender);
         _checkEndpoint(endpoint);
+        _checkCurrency(currency);
         provider.price = price;
         provider.currency = currency;
         provider.endpoint = endpoint;
@@ -233,6 +241,10 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
             revert ComputeMarket__WrongValue(msg.value, _params.disputeBond);
         }
         job.status = JobStatus.Disputed;
+        // Fixed now, like the fee at opening: a later parameter change neither shortens nor extends it.
+        // At most MAX_PERIOD (checked in `_setParams`), which fits in 32 bits.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        job.rulingWindow = uint32(_params.rulingWindow);
         job.challenger = msg.sender;
         job.bond = msg.value.toUint96();
         emit JobDisputed(jobId, msg.sender, msg.value, reasonCid);
@@ -241,6 +253,8 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IComputeMarket
     function ruleDispute(uint256 jobId, bool providerAtFault, uint128 slash) external onlyOwner nonReentrant {
         Job storage job = _jobInStatus(jobId, JobStatus.Disputed);
+        uint256 deadline = _rulingDeadline(job);
+        if (block.timestamp > deadline) revert ComputeMarket__RulingWindowClosed(jobId, deadline);
         uint256 bond = job.bond;
         if (!providerAtFault) {
             job.status = JobStatus.Finalized;
@@ -259,6 +273,21 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
         emit DisputeRuled(jobId, true, slash);
         _credit(job.consumer, job.currency, job.payment);
         _credit(job.challenger, address(0), bond);
+    }
+
+    /// @inheritdoc IComputeMarket
+    /// @dev Credits rather than pays, as rulings do: anyone may call, and no recipient can block it.
+    function expireDispute(uint256 jobId) external nonReentrant {
+        Job storage job = _jobInStatus(jobId, JobStatus.Disputed);
+        uint256 deadline = _rulingDeadline(job);
+        if (block.timestamp <= deadline) revert ComputeMarket__RulingWindowOpen(jobId, deadline);
+        job.status = JobStatus.Finalized;
+        (address currency, uint256 payout) = _settleProvider(jobId, job);
+        _credit(job.provider, currency, payout);
+        address challenger = job.challenger;
+        uint256 bond = job.bond;
+        _credit(challenger, address(0), bond);
+        emit DisputeExpired(jobId, challenger, bond, deadline);
     }
 
     /// @inheritdoc IComputeMarket
@@ -398,10 +427,25 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
         if (
             newParams.challengeWindow == 0 || newParams.challengeWindow > MAX_PERIOD
                 || newParams.exitCooldown > MAX_PERIOD || newParams.disputeBond == 0
-                || newParams.disputeBond > type(uint96).max
+                || newParams.disputeBond > type(uint96).max || newParams.rulingWindow == 0
+                || newParams.rulingWindow > MAX_PERIOD
         ) revert ComputeMarket__InvalidParams();
         _params = newParams;
         emit ParamsUpdated(newParams);
+    }
+
+    /// @dev Asks the marketplace's allow-list (through the registry: the marketplace is wired after this
+    /// contract is deployed). Only on registration and updates, never on a job's path.
+    function _checkCurrency(address currency) private view {
+        if (currency == address(0)) return;
+        if (!IMarketplace(_REGISTRY.marketplace()).isCurrencyAllowed(currency)) {
+            revert ComputeMarket__CurrencyNotAllowed(currency);
+        }
+    }
+
+    /// @dev The last second the DAO may rule a disputed job.
+    function _rulingDeadline(Job storage job) private view returns (uint256) {
+        return uint256(job.challengeEnd) + job.rulingWindow;
     }
 
     function _registered(address account) private view returns (Provider storage provider) {

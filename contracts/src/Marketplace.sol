@@ -50,18 +50,33 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
 
     mapping(uint256 assetId => StoredListing) private _listings;
     mapping(uint256 assetId => mapping(address account => uint256)) private _freeClaimed;
+    /// @dev The protocol's ERC-20 allow-list, also read by the compute market (see {IMarketplace}).
+    mapping(address currency => bool) private _allowedCurrencies;
 
     /// @param registry_ The asset registry.
     /// @param owner The DAO's timelock.
     /// @param feeRecipient_ The DAO treasury.
     /// @param feeBps Initial protocol fee.
-    constructor(address registry_, address owner, address feeRecipient_, uint16 feeBps) Ownable(owner) {
-        if (registry_ == address(0) || feeRecipient_ == address(0)) revert Marketplace__ZeroAddress();
+    /// @param allowedCurrencies ERC-20s allowed from the start (e.g. a chain's stablecoin), since the
+    /// deployer cannot call `allowCurrency` once the timelock owns this contract.
+    constructor(
+        address registry_,
+        address owner,
+        address feeRecipient_,
+        uint16 feeBps,
+        address[] memory allowedCurrencies
+    ) Ownable(owner) {
+        if (registry_ == address(0) || feeRecipient_ == address(0)) {
+            revert Marketplace__ZeroAddress();
+        }
         if (feeBps > MAX_FEE_BPS) revert Marketplace__FeeTooHigh(feeBps, MAX_FEE_BPS);
         _REGISTRY = IAssetRegistry(registry_);
         _SPLITTER = new RevenueSplitter(registry_, address(this));
         _feeRecipient = feeRecipient_;
         _feeBps = feeBps;
+        for (uint256 i; i < allowedCurrencies.length; ++i) {
+            _allowCurrency(allowedCurrencies[i]);
+        }
     }
 
     /// @inheritdoc IMarketplace
@@ -169,6 +184,18 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IMarketplace
+    function allowCurrency(address currency) external onlyOwner {
+        _allowCurrency(currency);
+    }
+
+    /// @inheritdoc IMarketplace
+    function disallowCurrency(address currency) external onlyOwner {
+        if (currency == address(0)) revert Marketplace__ZeroAddress();
+        _allowedCurrencies[currency] = false;
+        emit CurrencyDisallowed(currency);
+    }
+
+    /// @inheritdoc IMarketplace
     function getListing(uint256 assetId) external view returns (Listing memory) {
         StoredListing storage listing = _listings[assetId];
         return Listing({
@@ -213,6 +240,11 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IMarketplace
     function splitter() external view returns (address) {
         return address(_SPLITTER);
+    }
+
+    /// @inheritdoc IMarketplace
+    function isCurrencyAllowed(address currency) public view returns (bool) {
+        return currency == address(0) || _allowedCurrencies[currency];
     }
 
     /// @dev Checks the buyer's guards, takes the payment into the splitter and records it.
@@ -274,10 +306,18 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
         uint80 price,
         uint8 freePerAddress
     ) private {
+        if (!isCurrencyAllowed(currency)) revert Marketplace__CurrencyNotAllowed(currency);
         listing.currency = currency;
         listing.price = price;
         listing.freePerAddress = freePerAddress;
         emit ListingUpdated(assetId, currency, price, freePerAddress);
+    }
+
+    function _allowCurrency(address currency) private {
+        if (currency == address(0)) revert Marketplace__ZeroAddress();
+        if (currency.code.length == 0) revert Marketplace__CurrencyHasNoCode(currency);
+        _allowedCurrencies[currency] = true;
+        emit CurrencyAllowed(currency);
     }
 
     function _existingListing(uint256 assetId) private view returns (StoredListing storage listing) {

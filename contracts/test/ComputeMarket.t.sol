@@ -7,6 +7,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {ProtocolFixture} from "./utils/ProtocolFixture.sol";
 import {FeeOnTransferToken} from "./mocks/FeeOnTransferToken.sol";
+import {MockStablecoin} from "./mocks/MockStablecoin.sol";
 import {ComputeMarket} from "../src/ComputeMarket.sol";
 import {AccessToken} from "../src/AccessToken.sol";
 import {IComputeMarket} from "../src/interfaces/IComputeMarket.sol";
@@ -122,28 +123,28 @@ contract ComputeMarketTest is ProtocolFixture {
 
     function test_constructor_revertsWhenRegistryZero() public {
         vm.expectRevert(IComputeMarket.ComputeMarket__ZeroAddress.selector);
-        new ComputeMarket(address(0), address(timelock), address(timelock), 100, 1, 1, 1, 1);
+        new ComputeMarket(address(0), address(timelock), address(timelock), 100, 1, 1, 1, 1, 1);
     }
 
     function test_constructor_revertsWhenFeeRecipientZero() public {
         vm.expectRevert(IComputeMarket.ComputeMarket__ZeroAddress.selector);
-        new ComputeMarket(address(registry), address(timelock), address(0), 100, 1, 1, 1, 1);
+        new ComputeMarket(address(registry), address(timelock), address(0), 100, 1, 1, 1, 1, 1);
     }
 
     function test_constructor_revertsWhenFeeTooHigh() public {
         vm.expectRevert(abi.encodeWithSelector(IComputeMarket.ComputeMarket__FeeTooHigh.selector, 1001, 1000));
-        new ComputeMarket(address(registry), address(timelock), address(timelock), 1001, 1, 1, 1, 1);
+        new ComputeMarket(address(registry), address(timelock), address(timelock), 1001, 1, 1, 1, 1, 1);
     }
 
     function test_constructor_revertsWhenParamsInvalid() public {
         vm.expectRevert(IComputeMarket.ComputeMarket__InvalidParams.selector);
-        new ComputeMarket(address(registry), address(timelock), address(timelock), 100, 1, 0, 1, 1);
+        new ComputeMarket(address(registry), address(timelock), address(timelock), 100, 1, 0, 1, 1, 1);
     }
 
     function test_constructor_revertsWhenMinStakeOverflows() public {
         uint256 tooBig = uint256(type(uint128).max) + 1;
         vm.expectRevert(abi.encodeWithSelector(SafeCast.SafeCastOverflowedUintDowncast.selector, 128, tooBig));
-        new ComputeMarket(address(registry), address(timelock), address(timelock), 100, tooBig, 1, 1, 1);
+        new ComputeMarket(address(registry), address(timelock), address(timelock), 100, tooBig, 1, 1, 1, 1);
     }
 
     // ---------------------------------------------------------------- registerProvider
@@ -638,6 +639,8 @@ contract ComputeMarketTest is ProtocolFixture {
 
     function test_openJob_revertsWhenFeeOnTransferToken() public {
         FeeOnTransferToken fot = new FeeOnTransferToken();
+        // Allowed by the DAO and hostile anyway (e.g. upgraded later): the market defends itself.
+        _allowCurrency(address(fot));
         vm.prank(usdProvider);
         compute.updateProvider(ENDPOINT, address(fot), 100e18);
         fot.mint(bob, 100e18);
@@ -1112,6 +1115,252 @@ contract ComputeMarketTest is ProtocolFixture {
         assertEq(compute.getProvider(provider).stake, 0);
     }
 
+    function test_ruleDispute_succeedsAtRulingDeadline() public {
+        uint256 jobId = _disputedEthJob();
+        vm.warp(_rulingDeadline(jobId));
+        vm.prank(address(timelock));
+        compute.ruleDispute(jobId, true, 0);
+        assertEq(uint8(compute.getJob(jobId).status), uint8(IComputeMarket.JobStatus.RuledAgainstProvider));
+    }
+
+    function test_ruleDispute_revertsWhenRulingWindowClosed() public {
+        uint256 jobId = _disputedEthJob();
+        uint256 deadline = _rulingDeadline(jobId);
+        vm.warp(deadline + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IComputeMarket.ComputeMarket__RulingWindowClosed.selector, jobId, deadline)
+        );
+        vm.prank(address(timelock));
+        compute.ruleDispute(jobId, true, 0);
+    }
+
+    // ---------------------------------------------------------------- expireDispute
+
+    function test_dispute_fixesRulingWindow() public {
+        uint256 jobId = _disputedEthJob();
+        IComputeMarket.Job memory job = compute.getJob(jobId);
+        assertEq(job.rulingWindow, RULING_WINDOW);
+        assertEq(_rulingDeadline(jobId), uint256(job.challengeEnd) + RULING_WINDOW);
+    }
+
+    function test_expireDispute_revertsWhenRulingWindowOpen() public {
+        uint256 jobId = _disputedEthJob();
+        uint256 deadline = _rulingDeadline(jobId);
+        vm.warp(deadline); // the DAO may still rule in the deadline's own second
+        vm.expectRevert(
+            abi.encodeWithSelector(IComputeMarket.ComputeMarket__RulingWindowOpen.selector, jobId, deadline)
+        );
+        compute.expireDispute(jobId);
+    }
+
+    function test_expireDispute_revertsWhenNotDisputed() public {
+        uint256 jobId = _openEthJob();
+        _post(jobId);
+        vm.warp(block.timestamp + CHALLENGE_WINDOW + RULING_WINDOW + 1);
+        vm.expectRevert(_wrongStatus(jobId, IComputeMarket.JobStatus.ResultPosted));
+        compute.expireDispute(jobId);
+    }
+
+    function test_expireDispute_revertsWhenAlreadyRuled() public {
+        uint256 jobId = _disputedEthJob();
+        vm.prank(address(timelock));
+        compute.ruleDispute(jobId, true, 0);
+        vm.warp(_rulingDeadline(jobId) + 1);
+        vm.expectRevert(_wrongStatus(jobId, IComputeMarket.JobStatus.RuledAgainstProvider));
+        compute.expireDispute(jobId);
+    }
+
+    /// @dev The default: the result stands (provider paid less the fee), the bond goes back; no slash.
+    function test_expireDispute_creditsProviderAndReturnsBond() public {
+        uint256 jobId = _disputedEthJob();
+        uint256 deadline = _rulingDeadline(jobId);
+        uint256 fee = _fee(ETH_PRICE);
+        uint256 held = address(compute).balance;
+        assertEq(held, 2 * MIN_STAKE + ETH_PRICE + DISPUTE_BOND);
+        vm.warp(deadline + 1);
+
+        vm.expectEmit(address(compute));
+        emit IComputeMarket.JobFinalized(jobId, ETH_PRICE - fee, fee);
+        vm.expectEmit(address(compute));
+        emit IComputeMarket.Credited(provider, address(0), ETH_PRICE - fee);
+        vm.expectEmit(address(compute));
+        emit IComputeMarket.Credited(challenger, address(0), DISPUTE_BOND);
+        vm.expectEmit(address(compute));
+        emit IComputeMarket.DisputeExpired(jobId, challenger, DISPUTE_BOND, deadline);
+        vm.prank(carol); // anyone
+        compute.expireDispute(jobId);
+
+        assertEq(uint8(compute.getJob(jobId).status), uint8(IComputeMarket.JobStatus.Finalized));
+        assertEq(compute.claimable(provider, address(0)), ETH_PRICE - fee);
+        assertEq(compute.claimable(challenger, address(0)), DISPUTE_BOND);
+        assertEq(compute.claimable(bob, address(0)), 0);
+        assertEq(compute.accruedFees(address(0)), fee);
+        IComputeMarket.Provider memory p = compute.getProvider(provider);
+        assertEq(p.stake, MIN_STAKE);
+        assertEq(p.activeJobs, 0);
+        // Nothing moved yet: the market holds exactly what it owes.
+        assertEq(address(compute).balance, held);
+        assertEq(held, 2 * MIN_STAKE + (ETH_PRICE - fee) + DISPUTE_BOND + fee);
+
+        uint256 challengerBefore = challenger.balance;
+        vm.prank(challenger);
+        compute.claim(address(0));
+        assertEq(challenger.balance - challengerBefore, DISPUTE_BOND);
+        vm.prank(provider);
+        compute.claim(address(0));
+        compute.releaseFees(address(0));
+        assertEq(address(compute).balance, 2 * MIN_STAKE);
+    }
+
+    function test_expireDispute_creditsErc20Payout() public {
+        uint256 jobId = _openUsdJob();
+        _post(jobId);
+        _dispute(jobId);
+        vm.warp(_rulingDeadline(jobId) + 1);
+        compute.expireDispute(jobId);
+        uint256 fee = _fee(USD_PRICE);
+        assertEq(compute.claimable(usdProvider, address(usd)), USD_PRICE - fee);
+        assertEq(compute.accruedFees(address(usd)), fee);
+        assertEq(compute.claimable(challenger, address(0)), DISPUTE_BOND);
+        vm.prank(usdProvider);
+        compute.claim(address(usd));
+        assertEq(usd.balanceOf(usdProvider), USD_PRICE - fee);
+        assertEq(usd.balanceOf(address(compute)), fee);
+    }
+
+    /// @dev The lock the deadline exists for: an unruled dispute no longer holds the provider's stake.
+    function test_expireDispute_freesTheStakeOfAnExitingProvider() public {
+        uint256 jobId = _disputedEthJob();
+        vm.prank(provider);
+        compute.requestExit();
+        vm.warp(block.timestamp + EXIT_COOLDOWN);
+        vm.expectRevert(abi.encodeWithSelector(IComputeMarket.ComputeMarket__JobsInFlight.selector, 1));
+        vm.prank(provider);
+        compute.withdrawStake();
+
+        vm.warp(_rulingDeadline(jobId) + 1);
+        compute.expireDispute(jobId);
+        uint256 before = provider.balance;
+        vm.prank(provider);
+        compute.withdrawStake();
+        assertEq(provider.balance - before, MIN_STAKE);
+    }
+
+    /// @dev A parameter change after the dispute neither shortens nor extends its deadline.
+    function test_expireDispute_usesRulingWindowFixedAtDispute() public {
+        uint256 jobId = _disputedEthJob();
+        uint256 deadline = _rulingDeadline(jobId);
+        IComputeMarket.Params memory p = compute.params();
+        p.rulingWindow = 1 hours;
+        vm.prank(address(timelock));
+        compute.setParams(p);
+        assertEq(_rulingDeadline(jobId), deadline);
+
+        vm.warp(uint256(compute.getJob(jobId).challengeEnd) + 1 hours + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IComputeMarket.ComputeMarket__RulingWindowOpen.selector, jobId, deadline)
+        );
+        compute.expireDispute(jobId);
+        vm.warp(deadline + 1);
+        compute.expireDispute(jobId);
+    }
+
+    /// @dev Either side of the deadline, for any window and any wait: before it only the DAO settles,
+    /// after it only the default does, and the market always holds what it owes.
+    function testFuzz_expireDispute_settlesOnlyAfterDeadlineAndConservesValue(uint64 window, uint256 wait)
+        public
+    {
+        window = uint64(bound(window, 1, compute.MAX_PERIOD()));
+        IComputeMarket.Params memory p = compute.params();
+        p.rulingWindow = window;
+        vm.prank(address(timelock));
+        compute.setParams(p);
+        uint256 jobId = _disputedEthJob();
+        uint256 deadline = _rulingDeadline(jobId);
+        assertEq(deadline, uint256(compute.getJob(jobId).challengeEnd) + window);
+        uint256 held = address(compute).balance;
+
+        vm.warp(bound(wait, block.timestamp, deadline + 365 days));
+        if (block.timestamp <= deadline) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IComputeMarket.ComputeMarket__RulingWindowOpen.selector, jobId, deadline
+                )
+            );
+            compute.expireDispute(jobId);
+            return;
+        }
+        vm.expectRevert(
+            abi.encodeWithSelector(IComputeMarket.ComputeMarket__RulingWindowClosed.selector, jobId, deadline)
+        );
+        vm.prank(address(timelock));
+        compute.ruleDispute(jobId, true, 0);
+        compute.expireDispute(jobId);
+        uint256 owed = compute.claimable(provider, address(0)) + compute.claimable(challenger, address(0))
+            + compute.accruedFees(address(0)) + compute.getProvider(provider).stake
+            + compute.getProvider(usdProvider).stake;
+        assertEq(address(compute).balance, held);
+        assertEq(owed, held);
+    }
+
+    // ---------------------------------------------------------------- currency allow-list
+
+    function test_registerProvider_revertsWhenCurrencyNotAllowed() public {
+        MockStablecoin other = new MockStablecoin();
+        vm.deal(carol, MIN_STAKE);
+        vm.expectRevert(
+            abi.encodeWithSelector(IComputeMarket.ComputeMarket__CurrencyNotAllowed.selector, address(other))
+        );
+        vm.prank(carol);
+        compute.registerProvider{value: MIN_STAKE}(ENDPOINT, address(other), 1e6);
+    }
+
+    function test_registerProvider_revertsWhenCurrencyHasNoCode() public {
+        address nothing = makeAddr("not a token");
+        vm.deal(carol, MIN_STAKE);
+        vm.expectRevert(
+            abi.encodeWithSelector(IComputeMarket.ComputeMarket__CurrencyNotAllowed.selector, nothing)
+        );
+        vm.prank(carol);
+        compute.registerProvider{value: MIN_STAKE}(ENDPOINT, nothing, 1e6);
+    }
+
+    function test_updateProvider_revertsWhenCurrencyNotAllowed() public {
+        MockStablecoin other = new MockStablecoin();
+        vm.expectRevert(
+            abi.encodeWithSelector(IComputeMarket.ComputeMarket__CurrencyNotAllowed.selector, address(other))
+        );
+        vm.prank(provider);
+        compute.updateProvider(ENDPOINT, address(other), 1e6);
+    }
+
+    /// @dev Disallowing a currency changes no existing terms and locks nothing: the provider's open job
+    /// settles, it keeps taking jobs at its terms, and only new terms in the currency are refused.
+    function test_disallowCurrency_keepsProviderTermsAndSettlesJobs() public {
+        uint256 jobId = _openUsdJob();
+        vm.prank(address(timelock));
+        marketplace.disallowCurrency(address(usd));
+
+        _post(jobId);
+        vm.warp(block.timestamp + CHALLENGE_WINDOW + 1);
+        compute.finalize(jobId);
+        assertEq(usd.balanceOf(usdProvider), USD_PRICE - _fee(USD_PRICE));
+        assertEq(compute.releaseFees(address(usd)), _fee(USD_PRICE));
+        uint256 refunded = _openUsdJob();
+        vm.warp(block.timestamp + JOB_TIME + 1);
+        compute.refund(refunded);
+        assertEq(usd.balanceOf(address(compute)), 0);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(IComputeMarket.ComputeMarket__CurrencyNotAllowed.selector, address(usd))
+        );
+        vm.prank(usdProvider);
+        compute.updateProvider(ENDPOINT, address(usd), USD_PRICE);
+        vm.prank(usdProvider);
+        compute.updateProvider(ENDPOINT, address(0), ETH_PRICE);
+        assertEq(compute.getProvider(usdProvider).currency, address(0));
+    }
+
     // ---------------------------------------------------------------- claim
 
     function test_claim_revertsWhenNothingCredited() public {
@@ -1157,7 +1406,12 @@ contract ComputeMarketTest is ProtocolFixture {
 
     function test_setParams_updatesAndEmits() public {
         IComputeMarket.Params memory p = IComputeMarket.Params({
-            minStake: 2 ether, disputeBond: 0.5 ether, challengeWindow: 2 days, exitCooldown: 0, feeBps: 1000
+            minStake: 2 ether,
+            disputeBond: 0.5 ether,
+            challengeWindow: 2 days,
+            exitCooldown: 0,
+            feeBps: 1000,
+            rulingWindow: 30 days
         });
         vm.expectEmit(address(compute));
         emit IComputeMarket.ParamsUpdated(p);
@@ -1169,6 +1423,7 @@ contract ComputeMarketTest is ProtocolFixture {
         assertEq(stored.challengeWindow, 2 days);
         assertEq(stored.exitCooldown, 0);
         assertEq(stored.feeBps, 1000);
+        assertEq(stored.rulingWindow, 30 days);
     }
 
     function test_setParams_revertsWhenCallerNotOwner() public {
@@ -1189,10 +1444,15 @@ contract ComputeMarketTest is ProtocolFixture {
     function test_setParams_revertsWhenOutOfRange() public {
         uint64 maxPeriod = compute.MAX_PERIOD();
         IComputeMarket.Params memory base = compute.params();
-        IComputeMarket.Params[5] memory bad;
+        IComputeMarket.Params[7] memory bad;
         for (uint256 i; i < bad.length; ++i) {
             bad[i] = IComputeMarket.Params(
-                base.minStake, base.disputeBond, base.challengeWindow, base.exitCooldown, base.feeBps
+                base.minStake,
+                base.disputeBond,
+                base.challengeWindow,
+                base.exitCooldown,
+                base.feeBps,
+                base.rulingWindow
             );
         }
         bad[0].challengeWindow = 0;
@@ -1200,6 +1460,8 @@ contract ComputeMarketTest is ProtocolFixture {
         bad[2].exitCooldown = maxPeriod + 1;
         bad[3].disputeBond = 0;
         bad[4].disputeBond = uint128(type(uint96).max) + 1;
+        bad[5].rulingWindow = 0;
+        bad[6].rulingWindow = maxPeriod + 1;
         for (uint256 i; i < bad.length; ++i) {
             vm.expectRevert(IComputeMarket.ComputeMarket__InvalidParams.selector);
             vm.prank(address(timelock));
@@ -1401,6 +1663,11 @@ contract ComputeMarketTest is ProtocolFixture {
         jobId = _openEthJob();
         _post(jobId);
         _dispute(jobId);
+    }
+
+    function _rulingDeadline(uint256 jobId) internal view returns (uint256) {
+        IComputeMarket.Job memory job = compute.getJob(jobId);
+        return uint256(job.challengeEnd) + job.rulingWindow;
     }
 
     function _fee(uint256 amount) internal pure returns (uint256) {

@@ -41,14 +41,14 @@ contract MarketplaceTest is ProtocolFixture {
 
     function test_constructor_revertsWhenZeroAddress() public {
         vm.expectRevert(IMarketplace.Marketplace__ZeroAddress.selector);
-        new Marketplace(address(0), address(timelock), address(timelock), FEE_BPS);
+        new Marketplace(address(0), address(timelock), address(timelock), FEE_BPS, new address[](0));
         vm.expectRevert(IMarketplace.Marketplace__ZeroAddress.selector);
-        new Marketplace(address(registry), address(timelock), address(0), FEE_BPS);
+        new Marketplace(address(registry), address(timelock), address(0), FEE_BPS, new address[](0));
     }
 
     function test_constructor_revertsWhenFeeTooHigh() public {
         vm.expectRevert(abi.encodeWithSelector(IMarketplace.Marketplace__FeeTooHigh.selector, 1001, 1000));
-        new Marketplace(address(registry), address(timelock), address(timelock), 1001);
+        new Marketplace(address(registry), address(timelock), address(timelock), 1001, new address[](0));
     }
 
     function test_constructor_wiresOwnerFeeAndSplitter() public view {
@@ -199,6 +199,8 @@ contract MarketplaceTest is ProtocolFixture {
 
     function test_buy_revertsWhenFeeOnTransferToken() public {
         FeeOnTransferToken fot = new FeeOnTransferToken();
+        // Allowed by the DAO and hostile anyway (e.g. upgraded later): the market defends itself.
+        _allowCurrency(address(fot));
         (uint256 assetId,) = _publish(_params(alice, address(fot), 1000));
         fot.mint(buyer, 1000);
         vm.startPrank(buyer);
@@ -212,6 +214,8 @@ contract MarketplaceTest is ProtocolFixture {
 
     function test_buy_revertsWhenTokenReentersBuy() public {
         ReentrantERC20 evil = new ReentrantERC20();
+        // Allowed by the DAO and hostile anyway (e.g. upgraded later): the market defends itself.
+        _allowCurrency(address(evil));
         (uint256 assetId, AccessToken token) = _publish(_params(alice, address(evil), 100));
         evil.mint(buyer, 1000);
         vm.prank(buyer);
@@ -228,6 +232,8 @@ contract MarketplaceTest is ProtocolFixture {
     function test_buy_priceChangedMidPurchaseChargesQuotedPrice() public {
         // The currency itself owns the asset and re-prices it from inside transferFrom.
         ReentrantERC20 evil = new ReentrantERC20();
+        // Allowed by the DAO and hostile anyway (e.g. upgraded later): the market defends itself.
+        _allowCurrency(address(evil));
         (uint256 assetId, AccessToken token) = _publish(_params(address(evil), address(evil), 100));
         evil.mint(buyer, 1000);
         vm.prank(buyer);
@@ -478,6 +484,138 @@ contract MarketplaceTest is ProtocolFixture {
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, alice));
         vm.prank(alice);
         marketplace.setFeeRecipient(alice);
+    }
+
+    // ---------------------------------------------------------------- currency allow-list
+
+    function test_constructor_allowsInitialCurrencies() public {
+        address[] memory currencies = new address[](1);
+        currencies[0] = address(usd);
+        vm.expectEmit();
+        emit IMarketplace.CurrencyAllowed(address(usd));
+        Marketplace other =
+            new Marketplace(address(registry), address(timelock), address(timelock), 0, currencies);
+        assertTrue(other.isCurrencyAllowed(address(usd)));
+        assertTrue(other.isCurrencyAllowed(address(0)));
+        assertFalse(other.isCurrencyAllowed(address(ethToken)));
+    }
+
+    function test_constructor_revertsWhenInitialCurrencyHasNoCode() public {
+        address[] memory currencies = new address[](1);
+        currencies[0] = makeAddr("not a token");
+        vm.expectRevert(
+            abi.encodeWithSelector(IMarketplace.Marketplace__CurrencyHasNoCode.selector, currencies[0])
+        );
+        new Marketplace(address(registry), address(timelock), address(timelock), 0, currencies);
+    }
+
+    function test_isCurrencyAllowed_ethAlwaysAndErc20sOnlyWhenAllowed() public {
+        assertTrue(marketplace.isCurrencyAllowed(address(0)));
+        assertTrue(marketplace.isCurrencyAllowed(address(usd)));
+        assertFalse(marketplace.isCurrencyAllowed(address(ethToken)));
+        assertFalse(marketplace.isCurrencyAllowed(makeAddr("not a token")));
+    }
+
+    function test_allowCurrency_allowsAndEmits() public {
+        vm.expectEmit(address(marketplace));
+        emit IMarketplace.CurrencyAllowed(address(ethToken));
+        vm.prank(address(timelock));
+        marketplace.allowCurrency(address(ethToken));
+        assertTrue(marketplace.isCurrencyAllowed(address(ethToken)));
+    }
+
+    function test_allowCurrency_revertsWhenNotOwner() public {
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, alice));
+        vm.prank(alice);
+        marketplace.allowCurrency(address(ethToken));
+    }
+
+    function test_allowCurrency_revertsWhenEth() public {
+        vm.expectRevert(IMarketplace.Marketplace__ZeroAddress.selector);
+        vm.prank(address(timelock));
+        marketplace.allowCurrency(address(0));
+    }
+
+    function test_allowCurrency_revertsWhenNoCode() public {
+        address nothing = makeAddr("not a token");
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.Marketplace__CurrencyHasNoCode.selector, nothing));
+        vm.prank(address(timelock));
+        marketplace.allowCurrency(nothing);
+    }
+
+    function test_disallowCurrency_disallowsAndEmits() public {
+        vm.expectEmit(address(marketplace));
+        emit IMarketplace.CurrencyDisallowed(address(usd));
+        vm.prank(address(timelock));
+        marketplace.disallowCurrency(address(usd));
+        assertFalse(marketplace.isCurrencyAllowed(address(usd)));
+    }
+
+    function test_disallowCurrency_revertsWhenNotOwner() public {
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, alice));
+        vm.prank(alice);
+        marketplace.disallowCurrency(address(usd));
+    }
+
+    function test_disallowCurrency_revertsWhenEth() public {
+        vm.expectRevert(IMarketplace.Marketplace__ZeroAddress.selector);
+        vm.prank(address(timelock));
+        marketplace.disallowCurrency(address(0));
+    }
+
+    function test_initListing_revertsWhenCurrencyNotAllowed() public {
+        address nothing = makeAddr("not a token");
+        vm.expectRevert(
+            abi.encodeWithSelector(IMarketplace.Marketplace__CurrencyNotAllowed.selector, nothing)
+        );
+        vm.prank(alice);
+        registry.publish(_params(alice, nothing, 1));
+    }
+
+    function test_setListing_revertsWhenCurrencyNotAllowed() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IMarketplace.Marketplace__CurrencyNotAllowed.selector, address(ethToken))
+        );
+        vm.prank(alice);
+        marketplace.setListing(ethAsset, address(ethToken), 1, 0);
+    }
+
+    /// @dev Disallowing changes no existing listing and locks nothing: the listing keeps selling, its
+    /// revenue and fees release; only new terms in the currency are refused.
+    function test_disallowCurrency_keepsExistingListingSellingAndReleasing() public {
+        vm.prank(address(timelock));
+        marketplace.disallowCurrency(address(usd));
+
+        vm.startPrank(buyer);
+        usd.approve(address(marketplace), USD_PRICE);
+        marketplace.buy(usdAsset, 1, address(usd), USD_PRICE);
+        vm.stopPrank();
+        assertEq(usdToken.balanceOf(buyer), 1);
+        uint256 fee = uint256(USD_PRICE) * FEE_BPS / 10_000;
+        assertEq(splitter.release(usdAsset, address(usd), alice), USD_PRICE - fee);
+        assertEq(splitter.releaseFees(address(usd)), fee);
+        assertEq(usd.balanceOf(address(splitter)), 0);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(IMarketplace.Marketplace__CurrencyNotAllowed.selector, address(usd))
+        );
+        vm.prank(alice);
+        marketplace.setListing(usdAsset, address(usd), USD_PRICE, 0);
+        vm.prank(alice);
+        marketplace.setListing(usdAsset, address(0), ETH_PRICE, 0);
+        assertEq(marketplace.getListing(usdAsset).currency, address(0));
+    }
+
+    function testFuzz_setListing_acceptsOnlyAllowedCurrencies(address currency) public {
+        bool allowed = currency == address(0) || currency == address(usd);
+        if (!allowed) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IMarketplace.Marketplace__CurrencyNotAllowed.selector, currency)
+            );
+        }
+        vm.prank(alice);
+        marketplace.setListing(ethAsset, currency, 1, 0);
+        if (allowed) assertEq(marketplace.getListing(ethAsset).currency, currency);
     }
 
     // ---------------------------------------------------------------- fuzz

@@ -1074,6 +1074,7 @@ const JOB_STATUSES: &[&str] = &[
     "refunded",
     "ruled_against_provider",
     "dispute_rejected",
+    "dispute_expired",
 ];
 
 /// A job's columns as [`JobRow`] names them.

@@ -209,6 +209,7 @@ const CHAIN_TABLES: &[&str] = &[
     "delegations",
     "compute_providers",
     "jobs",
+    "currencies",
 ];
 
 /// Derived tables: rebuilt from the raw events on rollback.
@@ -226,6 +227,7 @@ const DERIVED_TABLES: &[&str] = &[
     "delegations",
     "compute_providers",
     "jobs",
+    "currencies",
 ];
 
 async fn delete_chain_rows(
@@ -584,6 +586,10 @@ impl Bulk {
                 let job = self.jobs.entry(e.jobId).or_default();
                 job.challenger = Some(e.challenger);
                 (job, "disputed")
+            }
+            // Emitted after the `JobFinalized` of the same settlement, so it is the last word.
+            ComputeMarketEvents::DisputeExpired(e) => {
+                (self.jobs.entry(e.jobId).or_default(), "dispute_expired")
             }
             // Rulings (which also slash) and the market's other events go one by one.
             _ => return false,
@@ -1179,6 +1185,7 @@ const MUTABLE: &[(&str, &str)] = &[
     ("access_balances", "t.token = decode(k->>'token', 'hex') AND t.holder = decode(k->>'holder', 'hex')"),
     ("delegations", "t.delegator = decode(k->>'delegator', 'hex')"),
     ("compute_providers", "t.provider = decode(k->>'provider', 'hex')"),
+    ("currencies", "t.currency = decode(k->>'currency', 'hex')"),
 ];
 
 /// Append-only derived tables: rows above the ancestor are simply deleted.
@@ -1348,6 +1355,12 @@ fn touched(log: &RawLog, event: &Event) -> Vec<(&'static str, Value)> {
         Event::Marketplace(MarketplaceEvents::ListingUpdated(e)) => vec![("listings", asset(e.assetId))],
         Event::Marketplace(MarketplaceEvents::AssetDelisted(e)) => vec![("listings", asset(e.assetId))],
         Event::Marketplace(MarketplaceEvents::AssetRelisted(e)) => vec![("listings", asset(e.assetId))],
+        Event::Marketplace(MarketplaceEvents::CurrencyAllowed(e)) => {
+            vec![("currencies", json!({ "currency": hex(e.currency) }))]
+        }
+        Event::Marketplace(MarketplaceEvents::CurrencyDisallowed(e)) => {
+            vec![("currencies", json!({ "currency": hex(e.currency) }))]
+        }
         Event::AccessToken(AccessTokenEvents::Transfer(e)) => [e.from, e.to]
             .into_iter()
             .filter(|holder| *holder != Address::ZERO)
@@ -1384,6 +1397,7 @@ fn touched(log: &RawLog, event: &Event) -> Vec<(&'static str, Value)> {
                 ComputeMarketEvents::JobRefunded(e) => job(e.jobId),
                 ComputeMarketEvents::JobDisputed(e) => job(e.jobId),
                 ComputeMarketEvents::DisputeRuled(e) => job(e.jobId),
+                ComputeMarketEvents::DisputeExpired(e) => job(e.jobId),
                 _ => Vec::new(),
             }
         }
@@ -1521,6 +1535,12 @@ async fn apply(
         }
         Event::Marketplace(MarketplaceEvents::AssetDelisted(e)) => set_delisted(conn, chain, e.assetId, true).await,
         Event::Marketplace(MarketplaceEvents::AssetRelisted(e)) => set_delisted(conn, chain, e.assetId, false).await,
+        Event::Marketplace(MarketplaceEvents::CurrencyAllowed(e)) => {
+            set_currency_allowed(conn, chain, e.currency, true, block).await
+        }
+        Event::Marketplace(MarketplaceEvents::CurrencyDisallowed(e)) => {
+            set_currency_allowed(conn, chain, e.currency, false, block).await
+        }
         Event::Marketplace(MarketplaceEvents::Purchased(e)) => {
             exec(
                 conn,
@@ -1854,9 +1874,45 @@ async fn apply(
             )
             .await
         }
+        // Emitted after the settlement's `JobFinalized`, which recorded the payout and fee.
+        Event::Compute(ComputeMarketEvents::DisputeExpired(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE jobs SET status = 'dispute_expired', updated_block = $3
+                     WHERE chain_id = $1 AND job_id = $2::numeric",
+                )
+                .bind(chain)
+                .bind(dec(e.jobId))
+                .bind(block),
+            )
+            .await
+        }
         // Kept as raw events only: nothing derived depends on them.
         _ => Ok(()),
     }
+}
+
+async fn set_currency_allowed(
+    conn: &mut PgConnection,
+    chain: i64,
+    currency: Address,
+    allowed: bool,
+    block: i64,
+) -> Result<(), DbError> {
+    exec(
+        conn,
+        sqlx::query(
+            "INSERT INTO currencies (chain_id, currency, allowed, updated_block) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (chain_id, currency) DO UPDATE SET allowed = EXCLUDED.allowed,
+               updated_block = EXCLUDED.updated_block",
+        )
+        .bind(chain)
+        .bind(currency.as_slice())
+        .bind(allowed)
+        .bind(block),
+    )
+    .await
 }
 
 async fn set_delisted(

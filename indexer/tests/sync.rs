@@ -532,3 +532,107 @@ async fn strings_postgres_cannot_store_never_stop_the_sync() {
     sync_to_head(&chain, &fresh, config).await;
     assert_eq!(dump(pool).await, dump(&fresh).await);
 }
+
+/// The DAO's currency decisions and a dispute it left unruled past the ruling deadline (settled
+/// by default with `expireDispute`) land in `currencies` and `jobs`, both when synced in ranges
+/// (job events folded per batch) and block by block (each event applied and journaled).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn currency_decisions_and_expired_disputes_are_mirrored() {
+    use agora_contracts::{anvil, compute_market::IComputeMarket::OpenJobParams, mocks::MockStablecoin};
+
+    let (chain, db) = tokio::join!(Chain::start(), Db::start());
+    let url = chain.anvil.endpoint_url();
+    let kept = *MockStablecoin::deploy(chain.provider().clone()).await.unwrap().address();
+    let dropped = *MockStablecoin::deploy(chain.provider().clone()).await.unwrap().address();
+    for currency in [kept, dropped] {
+        anvil::allow_currency(url.clone(), &chain.deployment, currency).await.unwrap();
+    }
+    anvil::disallow_currency(url, &chain.deployment, dropped).await.unwrap();
+
+    // A job (paid in ETH) whose result is disputed and never ruled.
+    let (publisher, consumer, provider, challenger) =
+        (chain.actor(1), chain.actor(2), chain.actor(3), chain.actor(4));
+    let as_publisher = chain.as_actor(&publisher);
+    let dataset =
+        as_publisher.publish(publish_params(publisher.address, 0, 0, "bafy-data", None)).await.unwrap();
+    let algorithm =
+        as_publisher.publish(publish_params(publisher.address, 2, 0, "bafy-algo", None)).await.unwrap();
+    let as_consumer = chain.as_actor(&consumer);
+    tx::send("buy", as_consumer.marketplace.buy(dataset.asset_id, U256::from(1), Address::ZERO, U256::ZERO))
+        .await
+        .unwrap();
+    let as_provider = chain.as_actor(&provider);
+    let price = ETHER / U256::from(20);
+    tx::send(
+        "registerProvider",
+        as_provider
+            .compute_market
+            .registerProvider("http://127.0.0.1:9/compute".into(), Address::ZERO, price.to::<u128>())
+            .value(chain.params.min_stake),
+    )
+    .await
+    .unwrap();
+    let params = OpenJobParams {
+        datasetId: dataset.asset_id,
+        algorithmId: algorithm.asset_id,
+        provider: provider.address,
+        specCid: "bafy-spec".into(),
+        currency: Address::ZERO,
+        maxPayment: price,
+        deadline: chain.now().await + 3_600,
+    };
+    let receipt = tx::send("openJob", as_consumer.compute_market.openJob(params).value(price)).await.unwrap();
+    let job_id = receipt.decoded_log::<agora_contracts::ComputeMarket::JobOpened>().unwrap().data.jobId;
+    tx::send(
+        "postResult",
+        as_provider.compute_market.postResult(job_id, "bafy-result".into(), B256::repeat_byte(3)),
+    )
+    .await
+    .unwrap();
+    tx::send(
+        "dispute",
+        chain
+            .as_actor(&challenger)
+            .compute_market
+            .dispute(job_id, "bafy-why".into())
+            .value(chain.params.dispute_bond),
+    )
+    .await
+    .unwrap();
+    let job = tx::call("getJob", chain.agora.compute_market.getJob(job_id)).await.unwrap();
+    let deadline = job.challengeEnd + u64::from(job.rulingWindow);
+    chain.provider().anvil_increase_time(deadline + 1 - chain.now().await).await.unwrap();
+    tx::send("expireDispute", chain.agora.compute_market.expireDispute(job_id)).await.unwrap();
+    // Blocks after it, so that a small window syncs it in a range.
+    chain.mine(8).await;
+
+    for (pool, config) in [(db.pool.clone(), small_ranges(4)), (db.another().await, small_ranges(1_000))] {
+        sync_to_head(&chain, &pool, config).await;
+        let rows = sqlx::query("SELECT currency, allowed FROM currencies ORDER BY allowed")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let currencies: Vec<(Vec<u8>, bool)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        assert_eq!(currencies, vec![(addr(dropped), false), (addr(kept), true)]);
+
+        let row = sqlx::query(
+            "SELECT status, provider_payout::text, fee::text, (provider_payout + fee)::text, challenger
+             FROM jobs WHERE job_id = $1::numeric",
+        )
+        .bind(job_id.to_string())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        let fee = price * U256::from(chain.params.compute_fee_bps) / U256::from(10_000);
+        assert_eq!(row.get::<String, _>(0), "dispute_expired");
+        assert_eq!(row.get::<Option<String>, _>(1), Some((price - fee).to_string()));
+        assert_eq!(row.get::<Option<String>, _>(2), Some(fee.to_string()));
+        assert_eq!(row.get::<Option<String>, _>(3), Some(price.to_string()));
+        assert_eq!(row.get::<Option<Vec<u8>>, _>(4), Some(addr(challenger.address)));
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE name = 'DisputeExpired'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, 1);
+    }
+}

@@ -45,6 +45,13 @@ pub struct DeployParams {
     pub exit_cooldown: u64,
     /// Bond a challenger puts up to dispute a result, in wei.
     pub dispute_bond: U256,
+    /// Seconds after a disputed result's challenge window the DAO has to rule; afterwards anyone
+    /// settles the dispute by default (`ComputeMarket.expireDispute`).
+    pub ruling_window: u64,
+    /// ERC-20s allowed as listing and provider currencies from the start (ETH always is), e.g. the
+    /// chain's stablecoin; they must already hold code. Later the DAO allows more
+    /// (`Marketplace.allowCurrency`); on anvil, tests use [`crate::anvil::allow_currency`].
+    pub allowed_currencies: Vec<Address>,
     /// CREATE2 salt; another salt deploys an independent copy of the protocol.
     pub salt: B256,
 }
@@ -64,6 +71,8 @@ impl Default for DeployParams {
             challenge_window: 24 * 60 * 60,
             exit_cooldown: 7 * 24 * 60 * 60,
             dispute_bond: U256::from(UNIT / 10),
+            ruling_window: 14 * 24 * 60 * 60,
+            allowed_currencies: Vec::new(),
             salt: DEFAULT_SALT,
         }
     }
@@ -161,6 +170,7 @@ pub fn plan(deployer: Address, params: &DeployParams) -> Plan {
             owner: timelock,
             feeRecipient_: timelock,
             feeBps: params.marketplace_fee_bps,
+            allowedCurrencies: params.allowed_currencies.clone(),
         }
         .abi_encode(),
     );
@@ -176,6 +186,7 @@ pub fn plan(deployer: Address, params: &DeployParams) -> Plan {
             challengeWindow: params.challenge_window,
             exitCooldown: params.exit_cooldown,
             disputeBond: params.dispute_bond,
+            rulingWindow: params.ruling_window,
         }
         .abi_encode(),
     );
@@ -386,6 +397,11 @@ mod tests {
         let other_fee = plan(deployer, &DeployParams { marketplace_fee_bps: 100, ..params.clone() });
         assert_eq!(other_fee.addresses.agora_token, first.addresses.agora_token);
         assert_ne!(other_fee.addresses.marketplace, first.addresses.marketplace);
+        let other_currencies = plan(
+            deployer,
+            &DeployParams { allowed_currencies: vec![Address::repeat_byte(0x55)], ..params.clone() },
+        );
+        assert_ne!(other_currencies.addresses.marketplace, first.addresses.marketplace);
         let other_salt = plan(deployer, &DeployParams { salt: B256::repeat_byte(7), ..params });
         assert_ne!(other_salt.addresses.agora_token, first.addresses.agora_token);
     }

@@ -13,12 +13,15 @@
 //! - [`client`]: [`Agora`], the protocol's contracts as typed instances over one provider.
 //! - [`permit`]: signing EIP-2612 permits for paying with a stablecoin in one transaction.
 //! - [`tx`]: sending transactions with errors that carry the step and the decoded revert.
+//! - [`anvil`]: DAO decisions on a local anvil by impersonating the timelock (tests, local
+//!   setups), e.g. [`anvil::allow_currency`] for a stablecoin created after the deployment.
 
 mod generated {
     #![allow(missing_docs, unreachable_pub, clippy::all)]
     include!(concat!(env!("OUT_DIR"), "/contracts.rs"));
 }
 
+pub mod anvil;
 pub mod client;
 pub mod deploy;
 pub mod manifest;

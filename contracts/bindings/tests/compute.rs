@@ -1,7 +1,8 @@
 //! Compute: a provider stakes and registers; a job is opened on a dataset (spending one of its
 //! access tokens and escrowing the price), its result posted and, after the challenge window,
 //! finalized; another is refunded after its deadline; a third is disputed and the DAO rules it
-//! through a governance proposal.
+//! through a governance proposal; a fourth is disputed and left unruled, and anyone settles it by
+//! the default once the ruling deadline has passed.
 
 mod common;
 
@@ -45,7 +46,7 @@ async fn jobs_are_paid_refunded_or_ruled_by_the_dao() -> Result<()> {
     let challenger = chain.actor(5)?;
     let params = &chain.params;
 
-    // A dataset and an algorithm; the consumer buys three dataset access tokens.
+    // A dataset and an algorithm; the consumer buys four dataset access tokens.
     let as_publisher = chain.agora_as(&publisher);
     let data_price: u128 = 1_000_000_000_000_000;
     let dataset = as_publisher
@@ -58,8 +59,8 @@ async fn jobs_are_paid_refunded_or_ruled_by_the_dao() -> Result<()> {
         "buy dataset access",
         as_consumer
             .marketplace
-            .buy(dataset.asset_id, U256::from(3), Address::ZERO, U256::from(data_price))
-            .value(U256::from(3 * data_price)),
+            .buy(dataset.asset_id, U256::from(4), Address::ZERO, U256::from(data_price))
+            .value(U256::from(4 * data_price)),
     )
     .await?;
 
@@ -102,7 +103,7 @@ async fn jobs_are_paid_refunded_or_ruled_by_the_dao() -> Result<()> {
     // 1. Opened, result posted, finalized after the challenge window: the provider is paid.
     let deadline = chain.now().await? + 3_600;
     let job1 = job_id(&open(deadline, "bafy-spec-1").await?)?;
-    assert_eq!(tx::call("balanceOf", dataset_token.balanceOf(consumer.address)).await?, U256::from(2));
+    assert_eq!(tx::call("balanceOf", dataset_token.balanceOf(consumer.address)).await?, U256::from(3));
     let output = keccak256("embeddings of job 1");
     tx::send("postResult", as_provider.compute_market.postResult(job1, "bafy-result-1".into(), output))
         .await?;
@@ -130,6 +131,37 @@ async fn jobs_are_paid_refunded_or_ruled_by_the_dao() -> Result<()> {
     tx::send("refund", keeper_market.refund(job2)).await?;
     assert_eq!(chain.balance(consumer.address).await? - before, job_price);
     assert_eq!(job(&chain, job2).await?.status, REFUNDED);
+
+    // 4. (Opened now, while the provider's stake is whole.) Result posted and disputed; the DAO
+    // never rules it.
+    let deadline = chain.now().await? + 3_600;
+    let job4 = job_id(&open(deadline, "bafy-spec-4").await?)?;
+    tx::send(
+        "postResult",
+        as_provider.compute_market.postResult(job4, "bafy-result-4".into(), B256::repeat_byte(4)),
+    )
+    .await?;
+    tx::send(
+        "dispute",
+        chain
+            .agora_as(&challenger)
+            .compute_market
+            .dispute(job4, "bafy-reason-4".into())
+            .value(params.dispute_bond),
+    )
+    .await?;
+    let j4 = job(&chain, job4).await?;
+    assert_eq!(u64::from(j4.rulingWindow), params.ruling_window);
+    let ruling_deadline = j4.challengeEnd + u64::from(j4.rulingWindow);
+    let err = tx::send("expire early", keeper_market.expireDispute(job4))
+        .await
+        .err()
+        .ok_or_else(|| eyre!("expired before the ruling deadline"))?;
+    assert!(matches!(
+        err.decode_revert::<ComputeMarket::ComputeMarketErrors>(),
+        Some(ComputeMarket::ComputeMarketErrors::ComputeMarket__RulingWindowOpen(e))
+            if e.jobId == job4 && e.rulingDeadline == U256::from(ruling_deadline)
+    ));
 
     // 3. Result posted and disputed; the DAO rules the provider at fault and slashes half its stake.
     let deadline = chain.now().await? + 3_600;
@@ -177,14 +209,36 @@ async fn jobs_are_paid_refunded_or_ruled_by_the_dao() -> Result<()> {
         tx::call("getProvider", chain.agora.compute_market.getProvider(provider.address)).await?.stake;
     assert_eq!(U256::from(stake), params.min_stake - slash);
 
-    // The fee of job 1 and the slash reach the treasury.
+    // 4, continued: past the ruling deadline anyone settles it by default; the result stands (the
+    // provider's payout is credited) and the challenger's bond is credited back.
+    chain.advance_time(ruling_deadline + 1 - chain.now().await?).await?;
+    let receipt = tx::send("expireDispute", keeper_market.expireDispute(job4)).await?;
+    let expired = receipt
+        .decoded_log::<ComputeMarket::DisputeExpired>()
+        .ok_or_else(|| eyre!("no DisputeExpired"))?
+        .data;
+    assert_eq!((expired.jobId, expired.challenger), (job4, challenger.address));
+    assert_eq!((expired.bond, expired.rulingDeadline), (params.dispute_bond, U256::from(ruling_deadline)));
+    assert_eq!(job(&chain, job4).await?.status, FINALIZED);
+    let market = &chain.agora.compute_market;
+    assert_eq!(
+        tx::call("claimable", market.claimable(provider.address, Address::ZERO)).await?,
+        job_price - fee
+    );
+    assert_eq!(
+        tx::call("claimable", market.claimable(challenger.address, Address::ZERO)).await?,
+        params.dispute_bond
+    );
+    assert_eq!(tx::call("getProvider", market.getProvider(provider.address)).await?.activeJobs, 0);
+
+    // The fees of jobs 1 and 4 and the slash reach the treasury.
     assert_eq!(
         tx::call("accruedFees", chain.agora.compute_market.accruedFees(Address::ZERO)).await?,
-        fee + slash
+        fee + fee + slash
     );
     let treasury = chain.deployment.contracts.timelock;
     let before = chain.balance(treasury).await?;
     tx::send("releaseFees", keeper_market.releaseFees(Address::ZERO)).await?;
-    assert_eq!(chain.balance(treasury).await? - before, fee + slash);
+    assert_eq!(chain.balance(treasury).await? - before, fee + fee + slash);
     Ok(())
 }

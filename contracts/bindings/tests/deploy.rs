@@ -126,6 +126,27 @@ async fn a_different_salt_deploys_an_independent_copy() -> Result<()> {
     Ok(())
 }
 
+/// A deployment allows the currencies it is given (say, a chain's stablecoin) from the start.
+#[tokio::test]
+async fn a_deployment_allows_its_initial_currencies() -> Result<()> {
+    let chain = Chain::start().await?;
+    let usd = agora_contracts::mocks::MockStablecoin::deploy(chain.provider().clone()).await?;
+    let params = DeployParams {
+        salt: alloy::primitives::B256::repeat_byte(0x43),
+        allowed_currencies: vec![*usd.address()],
+        ..chain.params.clone()
+    };
+    let copy = deploy_protocol(chain.provider(), chain.deployer.address, &params).await?;
+    let marketplace = agora_contracts::Marketplace::new(copy.contracts.marketplace, chain.provider().clone());
+    assert!(tx::call("isCurrencyAllowed", marketplace.isCurrencyAllowed(*usd.address())).await?);
+    assert!(tx::call("isCurrencyAllowed", marketplace.isCurrencyAllowed(Address::ZERO)).await?);
+    // The first deployment, given none, allows only ETH.
+    assert!(!tx::call("isCurrencyAllowed", chain.agora.marketplace.isCurrencyAllowed(*usd.address())).await?);
+    let compute = tx::call("params", chain.agora.compute_market.params()).await?;
+    assert_eq!(compute.rulingWindow, chain.params.ruling_window);
+    Ok(())
+}
+
 #[tokio::test]
 async fn refuses_a_chain_without_the_create2_factory() -> Result<()> {
     let chain = Chain::start().await?;

@@ -5,7 +5,10 @@ mod common;
 
 use agora_contracts::{
     Marketplace, Revert,
-    marketplace::Marketplace::{Marketplace__PriceAboveMax, MarketplaceErrors},
+    anvil::allow_currency,
+    marketplace::Marketplace::{
+        Marketplace__CurrencyNotAllowed, Marketplace__PriceAboveMax, MarketplaceErrors,
+    },
     mocks::MockStablecoin,
     permit::sign_permit,
     tx,
@@ -33,8 +36,26 @@ async fn publish_buy_with_eth_and_permit_then_consume_and_the_provider_sees_the_
     let dataset = as_publisher.publish(eth_params).await?;
     ensure!(dataset.asset_id == U256::from(1), "first asset id is {}", dataset.asset_id);
 
+    // Created after the deployment, so not on the DAO's currency allow-list until the DAO (here its
+    // timelock, impersonated on anvil) allows it.
     let usd = MockStablecoin::deploy(chain.deployer.provider.clone()).await?;
     let price_usd: u128 = 5_000_000; // 5 mUSD
+    let err = as_publisher
+        .publish(publish_params(publisher.address, kind::MODEL, *usd.address(), price_usd))
+        .await
+        .err()
+        .ok_or_else(|| eyre!("published in a currency the DAO has not allowed"))?;
+    assert_eq!(
+        err.revert(),
+        Some(&Revert::Marketplace(MarketplaceErrors::Marketplace__CurrencyNotAllowed(
+            Marketplace__CurrencyNotAllowed { currency: *usd.address() }
+        )))
+    );
+    let receipt = allow_currency(chain.anvil.endpoint_url(), &chain.deployment, *usd.address()).await?;
+    let allowed =
+        receipt.decoded_log::<Marketplace::CurrencyAllowed>().ok_or_else(|| eyre!("no CurrencyAllowed"))?;
+    assert_eq!(allowed.data.currency, *usd.address());
+    assert!(tx::call("isCurrencyAllowed", chain.agora.marketplace.isCurrencyAllowed(*usd.address())).await?);
     let model = as_publisher
         .publish(publish_params(publisher.address, kind::MODEL, *usd.address(), price_usd))
         .await?;

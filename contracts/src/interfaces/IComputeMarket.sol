@@ -7,6 +7,23 @@ pragma solidity 0.8.37;
 /// price. The provider posts a result (CID + output hash); after a challenge window the provider is
 /// paid (minus the protocol fee), or the consumer is refunded after the deadline if nothing was posted.
 /// Anyone can dispute a posted result with a bond; the DAO (timelock, this contract's owner) rules.
+///
+/// A dispute the DAO does not rule on by its ruling deadline (`rulingWindow` seconds after the challenge
+/// window closed, the window fixed when the dispute was raised) is settled by anyone with `expireDispute`,
+/// by a default that punishes no one: the posted result stands (the provider is paid, less the fee, as if
+/// the result had gone undisputed) and the challenger's bond is returned. Why this default:
+/// - refunding the consumer instead would let a consumer get any result for free by disputing it and
+///   hoping the DAO stays silent, and let anyone grief an honest provider out of its pay;
+/// - confiscating the bond (to the treasury) would pay a captured or idle DAO for not ruling, and make
+///   an honest challenger lose its bond to the DAO's silence; sending it to the provider would do the
+///   latter too;
+/// - so no party gains from the DAO's silence, and a griefing challenger's worst case is to delay the
+///   provider's pay by a bounded time, with its own bond locked and at risk of a ruling meanwhile.
+/// No slash is possible by default: slashing needs a ruling. After the deadline the DAO can no longer
+/// rule, so the outcome at the deadline is fixed and no one can race it.
+///
+/// Providers name their currency from the DAO's allow-list, which lives in the {IMarketplace} (see there);
+/// a currency disallowed later does not stop a provider's existing terms or settle any job differently.
 interface IComputeMarket {
     /// @notice Where a job is in its life.
     enum JobStatus {
@@ -43,6 +60,8 @@ interface IComputeMarket {
     /// @param status Where it is.
     /// @param provider Who runs it.
     /// @param challengeEnd When the challenge window of a posted result closes.
+    /// @param rulingWindow Seconds after `challengeEnd` the DAO has to rule a dispute, fixed when the result
+    /// was disputed (0 until then): the ruling deadline is `challengeEnd + rulingWindow`.
     /// @param currency What the payment is in.
     /// @param payment Escrowed payment.
     /// @param datasetId The dataset asset.
@@ -58,6 +77,7 @@ interface IComputeMarket {
         uint16 feeBps;
         address provider;
         uint64 challengeEnd;
+        uint32 rulingWindow;
         address currency;
         uint96 payment;
         uint256 datasetId;
@@ -91,12 +111,15 @@ interface IComputeMarket {
     /// @param challengeWindow Seconds a posted result stays open to dispute.
     /// @param exitCooldown Seconds between `requestExit` and withdrawing the stake.
     /// @param feeBps Protocol fee on job payments, basis points.
+    /// @param rulingWindow Seconds after a disputed result's challenge window the DAO has to rule, after
+    /// which anyone settles the dispute by the default (`expireDispute`).
     struct Params {
         uint128 minStake;
         uint128 disputeBond;
         uint64 challengeWindow;
         uint64 exitCooldown;
         uint16 feeBps;
+        uint64 rulingWindow;
     }
 
     /// @notice The provider is not registered.
@@ -198,6 +221,17 @@ interface IComputeMarket {
     /// @notice No fees to release in this currency.
     /// @param currency The currency.
     error ComputeMarket__NothingToRelease(address currency);
+    /// @notice The currency is not on the DAO's allow-list (kept by the marketplace; ETH always is).
+    /// @param currency The currency.
+    error ComputeMarket__CurrencyNotAllowed(address currency);
+    /// @notice The DAO may still rule this dispute: it cannot be settled by default yet.
+    /// @param jobId The job.
+    /// @param rulingDeadline The last second the DAO may rule.
+    error ComputeMarket__RulingWindowOpen(uint256 jobId, uint256 rulingDeadline);
+    /// @notice The DAO's time to rule this dispute is over; it settles by default (`expireDispute`).
+    /// @param jobId The job.
+    /// @param rulingDeadline The last second the DAO could rule.
+    error ComputeMarket__RulingWindowClosed(uint256 jobId, uint256 rulingDeadline);
     /// @notice Nothing is credited to the caller in this currency.
     /// @param account The caller.
     /// @param currency The currency.
@@ -289,6 +323,16 @@ interface IComputeMarket {
     /// @param providerAtFault True when the provider lost.
     /// @param slashed Stake slashed from the provider (to the treasury).
     event DisputeRuled(uint256 indexed jobId, bool providerAtFault, uint256 slashed);
+    /// @notice A dispute went unruled past its deadline and was settled by default: the provider's payout
+    /// was credited to it (with `JobFinalized` and `Credited` before this event) and the bond credited
+    /// back to the challenger.
+    /// @param jobId The job.
+    /// @param challenger Who disputed, and got its bond back.
+    /// @param bond The bond credited back.
+    /// @param rulingDeadline The deadline that passed.
+    event DisputeExpired(
+        uint256 indexed jobId, address indexed challenger, uint256 bond, uint256 rulingDeadline
+    );
     /// @notice A dispute ruling credited `amount` to `account`, which it withdraws with `claim` (rulings
     /// never push funds, so no recipient can block one).
     /// @param account Who may claim.
@@ -315,13 +359,14 @@ interface IComputeMarket {
 
     /// @notice Registers the caller as a provider, staking the ETH sent.
     /// @param endpoint The provider's HTTP endpoint.
-    /// @param currency address(0) for ETH, otherwise an ERC-20.
+    /// @param currency address(0) for ETH, otherwise an ERC-20 on the DAO's allow-list.
     /// @param price Price of one job.
     function registerProvider(string calldata endpoint, address currency, uint128 price) external payable;
 
     /// @notice Changes the caller's endpoint or price (open jobs keep their escrowed price).
     /// @param endpoint The provider's HTTP endpoint.
-    /// @param currency address(0) for ETH, otherwise an ERC-20.
+    /// @param currency address(0) for ETH, otherwise an ERC-20 on the DAO's allow-list (checked even when
+    /// unchanged).
     /// @param price Price of one job.
     function updateProvider(string calldata endpoint, address currency, uint128 price) external;
 
@@ -369,13 +414,19 @@ interface IComputeMarket {
     /// @param reasonCid IPFS CID of the reason.
     function dispute(uint256 jobId, string calldata reasonCid) external payable;
 
-    /// @notice Rules a dispute; only the DAO. At fault: the consumer's payment and the challenger's bond are
+    /// @notice Rules a dispute; only the DAO, by the ruling deadline (`challengeEnd + rulingWindow`). At fault: the consumer's payment and the challenger's bond are
     /// credited back to them and `slash` of the provider's stake goes to the treasury. Not at fault: the
     /// provider's payout is credited to it and the bond goes to the treasury. Credits are withdrawn with `claim`.
     /// @param jobId The job.
     /// @param providerAtFault The ruling.
     /// @param slash Stake to slash when at fault.
     function ruleDispute(uint256 jobId, bool providerAtFault, uint128 slash) external;
+
+    /// @notice Settles a dispute the DAO left unruled past its deadline, by the default: the provider's
+    /// payout (less the fee agreed at opening) and the challenger's bond are credited to them, and the job
+    /// is finalized, so it no longer holds the provider's stake. Anyone may call.
+    /// @param jobId The job.
+    function expireDispute(uint256 jobId) external;
 
     /// @notice Withdraws everything dispute rulings credited to the caller in a currency.
     /// @param currency address(0) for ETH, otherwise an ERC-20.

@@ -5,6 +5,15 @@ pragma solidity 0.8.37;
 /// @notice Fixed-price sale of access tokens in ETH or any ERC-20, with a free tier per address.
 /// A protocol fee (basis points, capped) accrues to the DAO treasury; the rest goes to the asset's
 /// revenue split. The DAO (its timelock owns this contract) sets the fee and curates the listing.
+///
+/// The DAO also keeps the protocol's ERC-20 allow-list: the one list of currencies an asset may be
+/// priced in here and a compute provider may charge in on the {IComputeMarket}, which reads it from
+/// this contract (one list, one proposal per currency, no second copy to drift). ETH (address(0)) is
+/// always allowed and is not on the list. The list governs new terms only: an asset's owner must name
+/// an allowed currency when publishing or changing the listing, and a provider when registering or
+/// updating. Disallowing a currency locks nothing: existing listings keep selling in it until their
+/// owner changes the terms (the DAO's `delist` is the emergency stop for one asset), and revenue,
+/// fees, escrow and credits already held in it are released, settled and claimed as before.
 interface IMarketplace {
     /// @notice An asset's sale terms.
     /// @param currency address(0) for ETH, otherwise an ERC-20.
@@ -78,6 +87,12 @@ interface IMarketplace {
     /// @notice A reason CID was empty or too long.
     /// @param length Its length.
     error Marketplace__InvalidReason(uint256 length);
+    /// @notice The currency is not on the DAO's allow-list (ETH, address(0), always is).
+    /// @param currency The currency.
+    error Marketplace__CurrencyNotAllowed(address currency);
+    /// @notice The DAO tried to allow an address that holds no code, so cannot be an ERC-20.
+    /// @param currency The address.
+    error Marketplace__CurrencyHasNoCode(address currency);
 
     /// @notice An asset's sale terms were set.
     /// @param assetId The asset.
@@ -120,8 +135,15 @@ interface IMarketplace {
     /// @param oldRecipient Previous recipient.
     /// @param newRecipient New recipient.
     event FeeRecipientUpdated(address oldRecipient, address newRecipient);
+    /// @notice The DAO put an ERC-20 on the allow-list: assets may be priced and providers paid in it.
+    /// @param currency The ERC-20.
+    event CurrencyAllowed(address indexed currency);
+    /// @notice The DAO took an ERC-20 off the allow-list: no new listing or provider terms may use it
+    /// (existing ones stand until changed, and nothing held in it is locked).
+    /// @param currency The ERC-20.
+    event CurrencyDisallowed(address indexed currency);
 
-    /// @notice Opens an asset's listing at publish; only the registry.
+    /// @notice Opens an asset's listing at publish; only the registry. The currency must be allowed.
     /// @param assetId The asset.
     /// @param accessToken The asset's access token (kept with the listing so a purchase reads one contract).
     /// @param currency address(0) for ETH, otherwise an ERC-20.
@@ -135,7 +157,8 @@ interface IMarketplace {
         uint8 freePerAddress
     ) external;
 
-    /// @notice Changes an asset's sale terms; only the asset's owner.
+    /// @notice Changes an asset's sale terms; only the asset's owner. The currency must be allowed (even
+    /// when it is the listing's current one: terms set now are checked against the list now).
     /// @param assetId The asset.
     /// @param currency address(0) for ETH, otherwise an ERC-20.
     /// @param price Price of one access token.
@@ -211,6 +234,21 @@ interface IMarketplace {
     /// @notice Sets who receives protocol fees; only the DAO.
     /// @param recipient The new recipient.
     function setFeeRecipient(address recipient) external;
+
+    /// @notice Puts an ERC-20 on the allow-list; only the DAO. It must hold code; address(0) (ETH,
+    /// always allowed) is refused.
+    /// @param currency The ERC-20.
+    function allowCurrency(address currency) external;
+
+    /// @notice Takes an ERC-20 off the allow-list; only the DAO. Existing listings and providers keep
+    /// their terms until they change them; nothing held in the currency is locked.
+    /// @param currency The ERC-20 (address(0), ETH, cannot be disallowed).
+    function disallowCurrency(address currency) external;
+
+    /// @notice Whether new listings and provider terms may use `currency`.
+    /// @param currency address(0) for ETH (always true), otherwise an ERC-20.
+    /// @return True when allowed.
+    function isCurrencyAllowed(address currency) external view returns (bool);
 
     /// @notice An asset's sale terms.
     /// @param assetId The asset.

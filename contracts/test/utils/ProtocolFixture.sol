@@ -25,6 +25,7 @@ abstract contract ProtocolFixture is Test {
     uint64 internal constant CHALLENGE_WINDOW = 1 days;
     uint64 internal constant EXIT_COOLDOWN = 7 days;
     uint256 internal constant DISPUTE_BOND = 0.1 ether;
+    uint64 internal constant RULING_WINDOW = 14 days;
     uint256 internal constant AGORA_SUPPLY = 1_000_000 ether;
 
     address internal deployer = makeAddr("deployer");
@@ -57,7 +58,9 @@ abstract contract ProtocolFixture is Test {
                 minStake: MIN_STAKE,
                 challengeWindow: CHALLENGE_WINDOW,
                 exitCooldown: EXIT_COOLDOWN,
-                disputeBond: DISPUTE_BOND
+                disputeBond: DISPUTE_BOND,
+                rulingWindow: RULING_WINDOW,
+                allowedCurrencies: new address[](0)
             })
         );
         (agora, timelock, governor, registry) = (p.agora, p.timelock, p.governor, p.registry);
@@ -67,6 +70,14 @@ abstract contract ProtocolFixture is Test {
 
         usd = new MockStablecoin();
         vm.label(address(timelock), "timelock");
+        // Created after the deployment, as on a live chain: the DAO allows it.
+        _allowCurrency(address(usd));
+    }
+
+    /// @dev Puts `currency` on the DAO's allow-list, as the timelock.
+    function _allowCurrency(address currency) internal {
+        vm.prank(address(timelock));
+        marketplace.allowCurrency(currency);
     }
 
     /// @dev Publish params for a public dataset sold at `price` of `currency`, all revenue to `owner`.

@@ -11,7 +11,8 @@ import {MockStablecoin} from "../../mocks/MockStablecoin.sol";
 
 /// @notice Drives the compute market through whole job lives with bounded inputs: providers register,
 /// stake and leave; consumers open jobs; providers post; anyone finalizes, refunds and disputes; the
-/// timelock rules and tunes parameters; time moves. Ghosts sum every unit in and out per currency.
+/// timelock rules (within the ruling window) and tunes parameters; anyone settles a dispute left unruled
+/// past its deadline; time moves. Ghosts sum every unit in and out per currency.
 contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
     ComputeMarket public immutable compute;
     MockStablecoin public immutable usd;
@@ -181,16 +182,29 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
         external
         countCall("ruleDispute")
     {
-        (uint256 jobId, IComputeMarket.Job memory job, bool found) =
-            _pickJob(jobSeed, IComputeMarket.JobStatus.Disputed);
+        (uint256 jobId, IComputeMarket.Job memory job, bool found) = _pickRulableJob(jobSeed);
         if (!found) {
             if (!_dispute(jobSeed, slash)) return _skip();
-            (jobId, job, found) = _pickJob(jobSeed, IComputeMarket.JobStatus.Disputed);
+            (jobId, job, found) = _pickRulableJob(jobSeed);
         }
         slash = _bound(slash, 0, compute.getProvider(job.provider).stake);
         vm.prank(timelock);
         // forge-lint: disable-next-line(unsafe-typecast)
         compute.ruleDispute(jobId, providerAtFault, uint128(slash));
+    }
+
+    /// @dev Settles a dispute the DAO left unruled (disputing one first if there is none), waiting out its
+    /// ruling deadline if needed. Credits only: nothing leaves the market, so no ghost moves.
+    function expireDispute(uint256 jobSeed, uint256 challengerSeed) external countCall("expireDispute") {
+        (uint256 jobId, IComputeMarket.Job memory job, bool found) =
+            _pickJob(jobSeed, IComputeMarket.JobStatus.Disputed);
+        if (!found) {
+            if (!_dispute(jobSeed, challengerSeed)) return _skip();
+            (jobId, job, found) = _pickJob(jobSeed, IComputeMarket.JobStatus.Disputed);
+        }
+        uint256 deadline = uint256(job.challengeEnd) + job.rulingWindow;
+        if (block.timestamp <= deadline) vm.warp(deadline + 1);
+        compute.expireDispute(jobId);
     }
 
     /// @dev Whoever a ruling credited (a consumer, a challenger or a provider) withdraws it.
@@ -217,7 +231,7 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
         ghost_feesReleased[currency] += amount;
     }
 
-    function setParams(uint256 feeBps, uint256 disputeBond, uint256 challengeWindow)
+    function setParams(uint256 feeBps, uint256 disputeBond, uint256 challengeWindow, uint256 rulingWindow)
         external
         countCall("setParams")
     {
@@ -228,6 +242,8 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
         p.disputeBond = uint128(_bound(disputeBond, 0.01 ether, 1 ether));
         // forge-lint: disable-next-line(unsafe-typecast)
         p.challengeWindow = uint64(_bound(challengeWindow, 1 hours, 2 days));
+        // forge-lint: disable-next-line(unsafe-typecast)
+        p.rulingWindow = uint64(_bound(rulingWindow, 1 hours, 7 days));
         vm.prank(timelock);
         compute.setParams(p);
     }
@@ -396,6 +412,23 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
             jobId = _jobs[(seed % n + i) % n];
             job = compute.getJob(jobId);
             if (job.status == status) return (jobId, job, true);
+        }
+    }
+
+    /// @dev A disputed job the DAO may still rule (its ruling deadline not passed).
+    function _pickRulableJob(uint256 seed)
+        internal
+        view
+        returns (uint256 jobId, IComputeMarket.Job memory job, bool found)
+    {
+        uint256 n = _jobs.length;
+        for (uint256 i; i < n; ++i) {
+            jobId = _jobs[(seed % n + i) % n];
+            job = compute.getJob(jobId);
+            if (
+                job.status == IComputeMarket.JobStatus.Disputed
+                    && block.timestamp <= uint256(job.challengeEnd) + job.rulingWindow
+            ) return (jobId, job, true);
         }
     }
 
