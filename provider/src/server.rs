@@ -283,6 +283,7 @@ pub fn app(state: Arc<ProviderState>) -> Router {
         .route("/v1/jobs", post(submit_job))
         .route("/v1/jobs/{id}", get(job_status).delete(cancel_job))
         .route("/v1/jobs/{id}/result", get(job_result))
+        .fallback(no_route)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(
             ServiceBuilder::new()
@@ -291,7 +292,35 @@ pub fn app(state: Arc<ProviderState>) -> Router {
                 .concurrency_limit(limits.max_concurrent_requests)
                 .timeout(limits.request_timeout),
         )
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::BadRequest {
+        status: StatusCode::NOT_FOUND,
+        message: format!("no route {:?}", uri.path().chars().take(200).collect::<String>()),
+    }
+}
+
+/// Gives the error responses the framework makes without a body (405 from the router, 413
+/// from the body limit) the `{"error": ...}` body every other refusal has.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let message = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let mut out = (status, Json(json!({ "error": message }))).into_response();
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
 }
 
 async fn overload_or_timeout(err: BoxError) -> ApiError {
@@ -747,7 +776,8 @@ async fn submit_job(
         return Err(JobRefusal::AlreadySubmitted(job_id).into());
     }
     tracing::info!(%job_id, consumer = %signer, kind = plan.plan.spec.kind(), "job queued");
-    Ok((StatusCode::ACCEPTED, Json(json!({ "jobId": job_id, "status": JobStatus::Queued }))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(json!({ "jobId": job_id.to_string(), "status": JobStatus::Queued })))
+        .into_response())
 }
 
 /// What a worker needs: the spec document and the inputs named by the job's assets; refused
@@ -823,11 +853,19 @@ async fn job_input(
     Ok((InputRef { cid: metadata.content.cid.clone(), sha256: asset.content_digest }, metadata))
 }
 
+/// A job id as every Agora API writes it: decimal digits.
 fn parse_job_id(id: &str) -> Result<U256, ApiError> {
-    id.parse().map_err(|_| ApiError::BadRequest {
+    let invalid = || ApiError::BadRequest {
         status: StatusCode::BAD_REQUEST,
-        message: "invalid job id".into(),
-    })
+        message: format!(
+            "invalid job id {:?}: expected decimal digits",
+            id.chars().take(80).collect::<String>()
+        ),
+    };
+    if id.is_empty() || id.len() > 78 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    U256::from_str_radix(id, 10).map_err(|_| invalid())
 }
 
 /// `GET /v1/jobs/{id}`: status, failure reason and, while running, progress. With
@@ -851,7 +889,7 @@ async fn job_status(
 
 fn status_json(job_id: U256, row: &JobRow, progress: Option<Progress>) -> serde_json::Value {
     json!({
-        "jobId": job_id,
+        "jobId": job_id.to_string(),
         "status": row.status,
         "reason": row.reason,
         "progress": progress,
@@ -960,7 +998,7 @@ async fn cancel_job(
         None => return Err(JobRefusal::NotCancellable { job: job_id, status: row.status }.into()),
     };
     tracing::info!(%job_id, "job cancellation requested");
-    Ok((code, Json(json!({ "jobId": job_id, "status": status }))).into_response())
+    Ok((code, Json(json!({ "jobId": job_id.to_string(), "status": status }))).into_response())
 }
 
 /// `GET /v1/jobs/{id}/result`: the result CID, the output hash and the signed receipt.
@@ -979,7 +1017,7 @@ async fn job_result(
         ApiError::Internal
     })?;
     Ok(Json(json!({
-        "jobId": job_id,
+        "jobId": job_id.to_string(),
         "resultCid": result_cid,
         "outputHash": row.output_hash,
         "receipt": receipt,
