@@ -58,6 +58,13 @@ pub fn sentence(revert: &Revert, units: &Units) -> Option<String> {
                 units.format(e.expected)
             ),
             Marketplace::Marketplace__ZeroAmount(_) => "the amount must be at least 1".into(),
+            Marketplace::Marketplace__CurrencyNotAllowed(e) => format!(
+                "currency {} is not on the DAO's allow-list: list in ETH or an allowed ERC-20 (a DAO proposal can allow one)",
+                currency(e.currency)
+            ),
+            Marketplace::Marketplace__CurrencyHasNoCode(e) => {
+                format!("{} has no contract code: it cannot be a currency", e.currency)
+            }
             _ => return None,
         },
         Revert::AssetRegistry(err) => match err {

@@ -81,9 +81,20 @@ fn publishes_buys_grants_updates_and_releases_a_split() {
     );
     let granted = stack.json(publisher, &["asset", "grant", "1", &stack.address(friend).to_string(), "5"]);
     assert_eq!(granted["amount"], 5);
-    let updated = stack.json(publisher, &["asset", "update", "1", "--metadata-cid", "bafkreiupdated"]);
+    // A new version must resolve to a metadata document, unless forced.
+    let not_metadata = stack.ipfs_add(std::path::Path::new(&file));
+    assert_one_line_error(
+        &stack.agora(publisher, &["asset", "update", "1", "--metadata-cid", &not_metadata]),
+        "nothing was sent (pass --force to publish this version anyway)",
+    );
+    let next = stack.write("next.json", &serde_json::to_vec(&metadata).unwrap());
+    let next = stack.ipfs_add(std::path::Path::new(&next));
+    let updated = stack.json(publisher, &["asset", "update", "1", "--metadata-cid", &next]);
     assert_eq!(updated["version"], 2);
     assert_eq!(updated["contentDigest"], digest);
+    let forced =
+        stack.json(publisher, &["asset", "update", "1", "--metadata-cid", "bafkreiupdated", "--force"]);
+    assert_eq!(forced["version"], 3);
 
     // The split: what each is owed, released once, then nothing is left.
     let owed = stack.json(buyer, &["split", "show", "1"]);

@@ -158,3 +158,36 @@ fn a_malformed_raw_proposal_is_a_one_line_error() {
         "1 --calldata for 2 --target",
     );
 }
+
+#[test]
+fn the_treasury_shows_held_and_accrued_fees_per_currency_and_anyone_releases_them() {
+    let stack = Stack::with_kubo();
+    let (publisher, buyer) = (1, 2);
+    let (file, _) = write_file(stack.dir.path(), "notes.csv", 1000);
+    stack.json(publisher, &["asset", "publish", &file, "--kind", "dataset", "--price", "0.01", "--public"]);
+    stack.json(buyer, &["asset", "buy", "1"]);
+    let usd = stack.stablecoin(0, stack.address(buyer), 1_000_000);
+    let fee = "250000000000000"; // 2.5 % of 0.01 ETH
+
+    let before = stack.json(buyer, &["dao", "treasury"]);
+    let lines = before.as_array().cloned().unwrap_or_default();
+    assert_eq!(lines.len(), 2, "ETH and the allowed mUSD: {before}");
+    assert_eq!(lines[0]["symbol"], "ETH");
+    assert_eq!(lines[0]["accruedSales"], fee);
+    let amount = |value: &serde_json::Value| value.as_str().and_then(|v| v.parse::<u128>().ok()).unwrap();
+    let held = amount(&lines[0]["held"]);
+    assert_eq!(address_of(&lines[1]["currency"]), usd);
+    let table = stdout(&stack.agora(buyer, &["dao", "treasury"]));
+    assert!(table.contains("agora dao treasury --release"), "{table}");
+
+    let released = stack.json(buyer, &["dao", "treasury", "--release"]);
+    assert_eq!(released[0]["released"], fee);
+    assert_eq!(
+        amount(&released[0]["held"]),
+        held + amount(&serde_json::json!(fee)),
+        "the fee reached the treasury"
+    );
+    assert_eq!(released[0]["accruedSales"], "0");
+    let again = stack.json(buyer, &["dao", "treasury", "--release"]);
+    assert_eq!(again[0]["released"], "0", "nothing accrued since: nothing sent");
+}

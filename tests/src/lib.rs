@@ -173,6 +173,14 @@ impl Chain {
                 MockStablecoin::deploy(provider).await.unwrap_or_else(|err| panic!("deploy mUSD: {err}"));
             let minted = tx::send("mint", token.mint(to, alloy::primitives::U256::from(amount))).await;
             minted.unwrap_or_else(|err| panic!("{err}"));
+            // The DAO's currency allow-list, as a proposal would extend it.
+            agora_contracts::anvil::allow_currency(
+                self.anvil.endpoint_url(),
+                &self.manifest(),
+                *token.address(),
+            )
+            .await
+            .unwrap_or_else(|err| panic!("allowing mUSD: {err}"));
             *token.address()
         })
     }

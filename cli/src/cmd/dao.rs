@@ -56,6 +56,27 @@ pub enum DaoCommand {
     ///
     /// Example: agora dao list --json
     List,
+    /// What the treasury (the timelock) holds and what fees have accrued for it, per currency
+    /// (ETH, every currency ever allowed, and any --currency); --release pays the accrued fees
+    /// in (anyone may).
+    ///
+    /// Example: agora dao treasury --release
+    Treasury(TreasuryArgs),
+}
+
+/// Arguments of `dao treasury`.
+#[derive(Debug, Args)]
+pub struct TreasuryArgs {
+    /// An ERC-20 to report besides ETH and the allow-listed currencies (repeat it).
+    #[arg(long = "currency", value_name = "ADDRESS")]
+    pub currencies: Vec<Address>,
+    /// Release the accrued fees to the treasury: one transaction per source and currency that
+    /// has any.
+    #[arg(long)]
+    pub release: bool,
+    /// The signer (only with --release; it pays the gas, the fees go to the treasury).
+    #[command(flatten)]
+    pub signer: SignerArgs,
 }
 
 /// Arguments of `dao delegate`.
@@ -139,6 +160,20 @@ pub enum ProposalKind {
         #[arg(long = "calldata", value_name = "HEX")]
         calldatas: Vec<String>,
     },
+    /// Allow an ERC-20 as a currency for listings and compute prices.
+    ///
+    /// Example: agora dao propose --description "Allow USDC" allow-currency 0xA0b8…
+    AllowCurrency {
+        /// The ERC-20.
+        currency: Address,
+    },
+    /// Take an ERC-20 off the allow-list (existing listings, jobs and balances are untouched).
+    ///
+    /// Example: agora dao propose --description "Stop new USDT listings" disallow-currency 0xdAC1…
+    DisallowCurrency {
+        /// The ERC-20.
+        currency: Address,
+    },
     /// Rule on a disputed compute job.
     ///
     /// Example: agora dao propose --description "Job 3: provider at fault" rule-dispute 3 --provider-at-fault
@@ -211,6 +246,7 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
     let units = Units::eth();
     let explain = |err| revert::explain(err, &units);
     match command {
+        DaoCommand::Treasury(args) => treasury(global, args).await,
         DaoCommand::Delegate(args) => {
             let (agora, signer) = chain::writer(global, &args.signer).await?;
             let to = args.to.unwrap_or(signer.address);
@@ -490,6 +526,12 @@ async fn calls_of(agora: &Agora, kind: ProposalKind) -> Result<Vec<(Address, U25
                 }
             }
         }
+        ProposalKind::AllowCurrency { currency } => {
+            (marketplace, U256::ZERO, Marketplace::allowCurrencyCall { currency }.abi_encode().into())
+        }
+        ProposalKind::DisallowCurrency { currency } => {
+            (marketplace, U256::ZERO, Marketplace::disallowCurrencyCall { currency }.abi_encode().into())
+        }
         ProposalKind::RuleDispute { job, provider_at_fault, slash } => {
             let call =
                 ComputeMarket::ruleDisputeCall { jobId: job, providerAtFault: provider_at_fault, slash };
@@ -499,6 +541,119 @@ async fn calls_of(agora: &Agora, kind: ProposalKind) -> Result<Vec<(Address, U25
             return raw_actions(&targets, &values, &calldatas);
         }
     }])
+}
+
+/// One currency's line of `dao treasury`, amounts in base units.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TreasuryLine {
+    currency: Address,
+    /// In the currency's units, e.g. `ETH` or `mUSD`.
+    symbol: String,
+    /// What the timelock holds.
+    held: String,
+    /// Protocol fees on sales, waiting in the revenue splitter.
+    accrued_sales: String,
+    /// Protocol fees on compute jobs, waiting in the compute market.
+    accrued_compute: String,
+    /// Released by this call (with --release).
+    released: String,
+}
+
+/// `dao treasury`: per currency, what the treasury holds and what accrued for it; with
+/// `release`, the accrued fees paid in first.
+async fn treasury(global: &GlobalArgs, args: TreasuryArgs) -> Result<()> {
+    let agora = match args.release {
+        true => chain::writer(global, &args.signer).await?.0,
+        false => chain::reader(global).await?,
+    };
+    let treasury = agora.deployment.contracts.timelock;
+    let allowed = agora
+        .marketplace
+        .CurrencyAllowed_filter()
+        .from_block(agora.deployment.deployment_block)
+        .query()
+        .await
+        .map_err(|err| eyre!("reading the allow-listed currencies: {err}"))?;
+    let mut currencies = vec![Address::ZERO];
+    for currency in allowed.into_iter().map(|(event, _)| event.currency).chain(args.currencies) {
+        if !currencies.contains(&currency) {
+            currencies.push(currency);
+        }
+    }
+    let mut lines = Vec::with_capacity(currencies.len());
+    for address in currencies {
+        let units = Currency::from_address(address).units(agora.provider()).await?;
+        let explain = |err| revert::explain(err, &units);
+        let mut released = U256::ZERO;
+        if args.release {
+            let sales = tx::call("splitter.accruedFees", agora.splitter.accruedFees(address)).await?;
+            if !sales.is_zero() {
+                tx::send("splitter.releaseFees", agora.splitter.releaseFees(address))
+                    .await
+                    .map_err(explain)?;
+                released += sales;
+            }
+            let compute =
+                tx::call("computeMarket.accruedFees", agora.compute_market.accruedFees(address)).await?;
+            if !compute.is_zero() {
+                let call = agora.compute_market.releaseFees(address);
+                tx::send("computeMarket.releaseFees", call).await.map_err(explain)?;
+                released += compute;
+            }
+        }
+        let held = match address.is_zero() {
+            true => agora.provider().get_balance(treasury).await?,
+            false => {
+                tx::call("balanceOf", IERC20::new(address, agora.provider().clone()).balanceOf(treasury))
+                    .await?
+            }
+        };
+        let sales = tx::call("splitter.accruedFees", agora.splitter.accruedFees(address)).await?;
+        let compute =
+            tx::call("computeMarket.accruedFees", agora.compute_market.accruedFees(address)).await?;
+        lines.push((
+            units.clone(),
+            TreasuryLine {
+                currency: address,
+                symbol: units.symbol.clone(),
+                held: held.to_string(),
+                accrued_sales: sales.to_string(),
+                accrued_compute: compute.to_string(),
+                released: released.to_string(),
+            },
+            (held, sales, compute, released),
+        ));
+    }
+    if global.json {
+        return output::json(&lines.iter().map(|(_, line, _)| line).collect::<Vec<_>>());
+    }
+    println!("treasury (the timelock) {treasury}");
+    let rows: Vec<(String, String)> = lines
+        .iter()
+        .map(|(units, line, (held, sales, compute, released))| {
+            let released = match released.is_zero() {
+                true => String::new(),
+                false => format!("; released {} just now", units.format(*released)),
+            };
+            (
+                line.symbol.clone(),
+                format!(
+                    "holds {}; accrued {} from sales and {} from compute{released}",
+                    units.format(*held),
+                    units.format(*sales),
+                    units.format(*compute)
+                ),
+            )
+        })
+        .collect();
+    output::table(&rows);
+    if !args.release
+        && lines.iter().any(|(_, _, (_, sales, compute, _))| !(sales.is_zero() && compute.is_zero()))
+    {
+        println!("accrued fees reach the treasury with `agora dao treasury --release`");
+    }
+    Ok(())
 }
 
 /// Every proposal as its `ProposalCreated` event recorded it, oldest first.

@@ -81,6 +81,11 @@ pub enum JobCommand {
     ///
     /// Example: agora job refund 3
     Refund(RefundArgs),
+    /// Settle a dispute the DAO did not rule on by its ruling deadline: the result stands (the
+    /// provider is credited its payout), the challenger's bond is credited back. Anyone may.
+    ///
+    /// Example: agora job expire-dispute 3
+    ExpireDispute(ExpireDisputeArgs),
 }
 
 /// Where the provider's service is.
@@ -205,6 +210,17 @@ pub struct RefundArgs {
     pub signer: SignerArgs,
 }
 
+/// Arguments of `job expire-dispute`.
+#[derive(Debug, Args)]
+pub struct ExpireDisputeArgs {
+    /// The job's id.
+    pub id: U256,
+    /// The signer (pays the gas; the payout and the bond are credited to the provider and the
+    /// challenger).
+    #[command(flatten)]
+    pub signer: SignerArgs,
+}
+
 /// Runs a job command.
 pub async fn run(global: &GlobalArgs, command: JobCommand) -> Result<()> {
     match command {
@@ -240,6 +256,34 @@ pub async fn run(global: &GlobalArgs, command: JobCommand) -> Result<()> {
                 }));
             }
             println!("refunded {} to {} for job {}", units.format(refunded.amount), job.consumer, args.id);
+            Ok(())
+        }
+        JobCommand::ExpireDispute(args) => {
+            let (agora, _) = chain::writer(global, &args.signer).await?;
+            let job = job(&agora, args.id).await?;
+            let units = Currency::from_address(job.currency).units(agora.provider()).await?;
+            let receipt =
+                tx::send("computeMarket.expireDispute", agora.compute_market.expireDispute(args.id))
+                    .await
+                    .map_err(|e| explain(e, &units))?;
+            let expired = receipt
+                .decoded_log::<ComputeMarket::DisputeExpired>()
+                .ok_or_else(|| eyre!("computeMarket.expireDispute: the receipt has no DisputeExpired event"))?
+                .data;
+            if global.json {
+                return output::json(&json!({
+                    "jobId": args.id.to_string(),
+                    "provider": job.provider,
+                    "challenger": expired.challenger,
+                    "bond": expired.bond.to_string(),
+                    "rulingDeadline": expired.rulingDeadline.to_string(),
+                    "txHash": receipt.transaction_hash,
+                }));
+            }
+            println!(
+                "job {}'s dispute passed its ruling deadline unruled: the result stands, provider {} is credited its payout and {} gets its bond back (claim with `agora provider withdraw`)",
+                args.id, job.provider, expired.challenger
+            );
             Ok(())
         }
     }
@@ -918,6 +962,18 @@ pub(crate) fn explain(err: agora_contracts::Error, units: &Units) -> eyre::Repor
         Market::ComputeMarket__ChallengeWindowClosed(e) => format!(
             "job {}'s challenge window closed at {} (unix time): it can no longer be disputed",
             e.jobId, e.challengeEnd
+        ),
+        Market::ComputeMarket__CurrencyNotAllowed(e) => format!(
+            "currency {} is not on the DAO's allow-list: jobs are priced in ETH or an allowed ERC-20",
+            currency_name(e.currency)
+        ),
+        Market::ComputeMarket__RulingWindowOpen(e) => format!(
+            "job {}'s dispute awaits the DAO's ruling until {} (unix time); after that anyone can settle it with `agora job expire-dispute {}`",
+            e.jobId, e.rulingDeadline, e.jobId
+        ),
+        Market::ComputeMarket__RulingWindowClosed(e) => format!(
+            "job {}'s ruling deadline passed at {} (unix time): the dispute is settled by its default (`agora job expire-dispute {}`)",
+            e.jobId, e.rulingDeadline, e.jobId
         ),
         Market::ComputeMarket__NothingToClaim(e) => {
             format!(

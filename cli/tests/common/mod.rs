@@ -259,6 +259,14 @@ impl Stack {
                 .await
                 .unwrap_or_else(|err| panic!("deploy mUSD: {err}"));
             tx::send("mint", token.mint(to, U256::from(amount))).await.unwrap_or_else(|err| panic!("{err}"));
+            // The DAO's currency allow-list, as a proposal would extend it.
+            agora_contracts::anvil::allow_currency(
+                self.chain.endpoint_url(),
+                &deployer.deployment,
+                *token.address(),
+            )
+            .await
+            .unwrap_or_else(|err| panic!("allowing mUSD: {err}"));
             *token.address()
         })
     }

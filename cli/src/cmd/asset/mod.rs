@@ -198,6 +198,13 @@ pub struct UpdateArgs {
     /// sha-256 of the new content (hex) [default: unchanged].
     #[arg(long)]
     pub content_digest: Option<B256>,
+    /// Publish the version even if its metadata does not resolve on IPFS or is not an asset
+    /// metadata document (indexers and providers will then show the asset without metadata).
+    #[arg(long)]
+    pub force: bool,
+    /// The Kubo node the new metadata is checked on.
+    #[command(flatten)]
+    pub ipfs: IpfsArgs,
     /// The signer (the asset's owner).
     #[command(flatten)]
     pub signer: SignerArgs,
@@ -283,6 +290,12 @@ pub async fn run(global: &GlobalArgs, command: AssetCommand) -> Result<()> {
             Ok(())
         }
         AssetCommand::Update(args) => {
+            if !args.force {
+                let storage = Storage::new(&args.ipfs.api, METADATA_TIMEOUT)?;
+                metadata(&storage, &args.metadata_cid).await.map_err(|err| {
+                    eyre!("{err:#}; nothing was sent (pass --force to publish this version anyway)")
+                })?;
+            }
             let (agora, _) = chain::writer(global, &args.signer).await?;
             let digest = match args.content_digest {
                 Some(digest) => digest,
