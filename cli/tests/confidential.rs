@@ -12,7 +12,7 @@ use agora_provider::{
     metadata::AssetMetadata,
     storage::{Storage, collect},
 };
-use alloy::{primitives::Address, signers::local::PrivateKeySigner};
+use alloy::signers::local::PrivateKeySigner;
 use common::*;
 use serde_json::Value;
 
@@ -98,12 +98,7 @@ fn priced_files_model_folders_and_compute_only_data_reach_ipfs_only_as_ciphertex
     for (report, plaintext_paths) in &published {
         let id = report["assetId"].as_str().unwrap_or_default();
         assert_eq!(report["encrypted"], true, "asset {id} is encrypted by default");
-        let holders: Vec<Address> = report["keyHolders"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a.as_str()?.parse().ok())
-            .collect();
+        let holders = addresses_of(&report["keyHolders"]);
         assert_eq!(
             holders,
             [stack.address(PUBLISHER), stack.address(OPERATOR)],

@@ -15,7 +15,7 @@ use std::{
 
 use agora_contracts::Deployment;
 use agora_provider::{Identity, Limits, ProviderState, chain::ChainReader, db::Store, storage::Storage};
-use alloy::{node_bindings::AnvilInstance, primitives::Address, signers::local::PrivateKeySigner};
+use alloy::{node_bindings::AnvilInstance, signers::local::PrivateKeySigner};
 use serde_json::Value;
 
 /// anvil accounts: the provider's key, the publisher, the buyer, a second provider's key.
@@ -286,12 +286,7 @@ fn a_private_asset_is_encrypted_on_ipfs_and_round_trips_through_its_provider() {
     let id = published["assetId"].as_str().unwrap_or_default().to_owned();
     assert_eq!(published["encrypted"], true);
     assert_eq!(published["contentDigest"], sha256_hex(&data), "the chain records the plaintext's digest");
-    let holders: Vec<Address> = published["keyHolders"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a.as_str()?.parse().ok())
-        .collect();
+    let holders = addresses_of(&published["keyHolders"]);
     assert_eq!(holders, [stack.address(PUBLISHER), stack.address(PROVIDER)], "the owner's copy first");
 
     // IPFS holds ciphertext (one 16-byte tag per 64 KiB chunk), never the plaintext.
@@ -381,12 +376,7 @@ fn the_owner_shares_the_key_with_another_provider_then_rekeys_without_the_first(
     // Rekey without the first provider: new ciphertext, the first provider refuses.
     let first_address = stack.address(PROVIDER).to_string();
     let rekeyed = stack.json(PUBLISHER, &["asset", "rekey", &id, "--drop-provider", &first_address]);
-    let holders: Vec<Address> = rekeyed["keyHolders"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a.as_str()?.parse().ok())
-        .collect();
+    let holders = addresses_of(&rekeyed["keyHolders"]);
     assert_eq!(holders, [stack.address(PUBLISHER), stack.address(SECOND_PROVIDER)]);
     assert_ne!(rekeyed["contentCid"], published["contentCid"], "rekeying uploads new ciphertext");
     assert_eq!(rekeyed["contentDigest"], sha256_hex(&data), "the digest stays the plaintext's");

@@ -86,6 +86,11 @@ pub fn address_of(value: &Value) -> Address {
     value.as_str().and_then(|text| text.parse().ok()).unwrap_or_else(|| panic!("not an address: {value}"))
 }
 
+/// A JSON array of addresses (e.g. `keyHolders`), in order.
+pub fn addresses_of(value: &Value) -> Vec<Address> {
+    value.as_array().into_iter().flatten().map(address_of).collect()
+}
+
 /// The `0x`-prefixed sha-256 of `data`, as the CLI prints digests.
 pub fn sha256_hex(data: &[u8]) -> String {
     format!("0x{}", alloy::hex::encode(Sha256::digest(data)))
