@@ -169,18 +169,24 @@ fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_dis
     let table = stdout(&stack.agora(CONSUMER, &["job", "status", &job]));
     assert!(table.contains("result posted") && table.contains("succeeded"), "{table}");
 
-    // A job the runtime rejects posts nothing: no result, and a refund once the deadline passed.
+    // A job the runtime rejects posts nothing: no result, and the provider declines it on chain,
+    // so the consumer is refunded at once rather than at the deadline.
     let failing = submit(r#"{"kind":"embed","text_field":"body"}"#, "600");
     let failing = failing["jobId"].as_str().unwrap_or_default().to_owned();
     assert_one_line_error(
         &stack.agora(CONSUMER, &["job", "result", &failing, "--wait", "120"]),
         &format!("job {failing} has no result: it is failed"),
     );
-    assert_one_line_error(&stack.agora(CONSUMER, &["job", "refund", &failing]), "has not passed");
-    stack.advance(601);
-    let refunded = stack.json(OPERATOR, &["job", "refund", &failing]);
-    assert_eq!(refunded["amount"], "50000000000000000");
-    assert_eq!(address_of(&refunded["consumer"]), stack.address(CONSUMER));
+    let status = stack.json(CONSUMER, &["job", "status", &failing]);
+    assert_eq!(status["status"], "refunded", "{status}");
+    assert!(
+        status["service"]["reason"].as_str().is_some_and(|r| r.contains("declined on chain")),
+        "{status}"
+    );
+    assert_one_line_error(
+        &stack.agora(CONSUMER, &["job", "refund", &failing]),
+        &format!("job {failing} is refunded: not in a state that allows this"),
+    );
     assert_one_line_error(
         &stack.agora(CONSUMER, &["job", "dispute", &failing, "--reason", "late"]),
         "only a posted result can be disputed",
@@ -265,6 +271,32 @@ fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_dis
     assert_eq!(balance.unwrap_or_else(|err| panic!("{err}")), U256::from(7_500_000));
     let result = stack.json(CONSUMER, &["job", "result", "4", "--wait", "180"]);
     assert_eq!(result["outputHash"], stack.job_on_chain(4).outputHash.to_string());
+
+    // A job never sent to its provider: refunded once its deadline passed, by anyone.
+    let unsent = IComputeMarket::OpenJobParams {
+        datasetId: dataset.parse().unwrap_or_default(),
+        algorithmId: model.parse().unwrap_or_default(),
+        provider: stack.address(OPERATOR),
+        specCid: "bafkreiunsent".into(),
+        currency: *usd.address(),
+        maxPayment: U256::from(2_500_000),
+        deadline: stack.job_on_chain(4).deadline,
+    };
+    stack.json(CONSUMER, &["asset", "buy", &dataset]);
+    stack.block_on(async {
+        let consumer = stack.contracts_as(CONSUMER);
+        let usd = MockStablecoin::new(*usd.address(), consumer.provider().clone());
+        let approve = usd.approve(*consumer.compute_market.address(), U256::from(2_500_000));
+        tx::send("approve", approve).await.unwrap_or_else(|err| panic!("{err}"));
+        tx::send("openJob", consumer.compute_market.openJob(unsent))
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+    });
+    assert_one_line_error(&stack.agora(CONSUMER, &["job", "refund", "5"]), "has not passed");
+    stack.advance(3601);
+    let refunded = stack.json(OPERATOR, &["job", "refund", "5"]);
+    assert_eq!(refunded["amount"], "2500000");
+    assert_eq!(address_of(&refunded["consumer"]), stack.address(CONSUMER));
 }
 
 #[test]

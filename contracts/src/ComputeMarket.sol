@@ -230,6 +230,18 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IComputeMarket
+    function declineJob(uint256 jobId) external nonReentrant {
+        Job storage job = _jobInStatus(jobId, JobStatus.Open);
+        if (msg.sender != job.provider) revert ComputeMarket__NotJobProvider(jobId, msg.sender);
+        job.status = JobStatus.Refunded;
+        _providers[job.provider].activeJobs -= 1;
+        uint256 amount = job.payment;
+        emit JobRefunded(jobId, amount);
+        emit JobDeclined(jobId, msg.sender);
+        _pay(job.currency, job.consumer, amount);
+    }
+
+    /// @inheritdoc IComputeMarket
     function dispute(uint256 jobId, string calldata reasonCid) external payable {
         Job storage job = _jobInStatus(jobId, JobStatus.ResultPosted);
         if (block.timestamp > job.challengeEnd) {

@@ -832,6 +832,46 @@ contract ComputeMarketTest is ProtocolFixture {
         assertEq(datasetToken.balanceOf(bob), 4);
     }
 
+    function test_declineJob_refundsConsumerAtOnce() public {
+        uint256 jobId = _openEthJob();
+        uint256 before = bob.balance;
+        vm.expectEmit(address(compute));
+        emit IComputeMarket.JobRefunded(jobId, ETH_PRICE);
+        vm.expectEmit(address(compute));
+        emit IComputeMarket.JobDeclined(jobId, provider);
+        vm.prank(provider);
+        compute.declineJob(jobId);
+        assertEq(bob.balance - before, ETH_PRICE);
+        assertEq(uint8(compute.getJob(jobId).status), uint8(IComputeMarket.JobStatus.Refunded));
+        assertEq(compute.getProvider(provider).activeJobs, 0);
+        assertEq(address(compute).balance, 2 * MIN_STAKE);
+    }
+
+    function test_declineJob_returnsErc20Payment() public {
+        uint256 jobId = _openUsdJob();
+        vm.prank(usdProvider);
+        compute.declineJob(jobId);
+        assertEq(usd.balanceOf(bob), 1_000e6);
+        assertEq(usd.balanceOf(address(compute)), 0);
+    }
+
+    function test_declineJob_revertsWhenNotJobProvider() public {
+        uint256 jobId = _openEthJob();
+        vm.expectRevert(
+            abi.encodeWithSelector(IComputeMarket.ComputeMarket__NotJobProvider.selector, jobId, bob)
+        );
+        vm.prank(bob);
+        compute.declineJob(jobId);
+    }
+
+    function test_declineJob_revertsWhenResultPosted() public {
+        uint256 jobId = _openEthJob();
+        _post(jobId);
+        vm.expectRevert(_wrongStatus(jobId, IComputeMarket.JobStatus.ResultPosted));
+        vm.prank(provider);
+        compute.declineJob(jobId);
+    }
+
     function test_refund_returnsErc20Payment() public {
         uint256 jobId = _openUsdJob();
         vm.warp(compute.getJob(jobId).deadline + 1);

@@ -1075,6 +1075,7 @@ const JOB_STATUSES: &[&str] = &[
     "ruled_against_provider",
     "dispute_rejected",
     "dispute_expired",
+    "declined",
 ];
 
 /// A job's columns as [`JobRow`] names them.

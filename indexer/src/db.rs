@@ -591,6 +591,8 @@ impl Bulk {
             ComputeMarketEvents::DisputeExpired(e) => {
                 (self.jobs.entry(e.jobId).or_default(), "dispute_expired")
             }
+            // Emitted after the `JobRefunded` that returned the payment.
+            ComputeMarketEvents::JobDeclined(e) => (self.jobs.entry(e.jobId).or_default(), "declined"),
             // Rulings (which also slash) and the market's other events go one by one.
             _ => return false,
         };
@@ -1398,6 +1400,7 @@ fn touched(log: &RawLog, event: &Event) -> Vec<(&'static str, Value)> {
                 ComputeMarketEvents::JobDisputed(e) => job(e.jobId),
                 ComputeMarketEvents::DisputeRuled(e) => job(e.jobId),
                 ComputeMarketEvents::DisputeExpired(e) => job(e.jobId),
+                ComputeMarketEvents::JobDeclined(e) => job(e.jobId),
                 _ => Vec::new(),
             }
         }
@@ -1880,6 +1883,20 @@ async fn apply(
                 conn,
                 sqlx::query(
                     "UPDATE jobs SET status = 'dispute_expired', updated_block = $3
+                     WHERE chain_id = $1 AND job_id = $2::numeric",
+                )
+                .bind(chain)
+                .bind(dec(e.jobId))
+                .bind(block),
+            )
+            .await
+        }
+        // Emitted after the `JobRefunded` that recorded the refund.
+        Event::Compute(ComputeMarketEvents::JobDeclined(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE jobs SET status = 'declined', updated_block = $3
                      WHERE chain_id = $1 AND job_id = $2::numeric",
                 )
                 .bind(chain)

@@ -344,6 +344,14 @@ pub enum JobRefusal {
     },
 }
 
+impl JobRefusal {
+    /// Whether the refusal is about the job itself (its inputs, spec or policy), so that it can
+    /// never run here, as opposed to this request (a reused nonce, a job already taken).
+    pub fn never_runs(&self) -> bool {
+        matches!(self, Self::AlgorithmNotAllowed { .. } | Self::NoKey { .. } | Self::BadSpec(_))
+    }
+}
+
 /// Checks the on-chain job against the signer, this provider and the chain's time `now`.
 pub fn check_job(
     job_id: U256,

@@ -360,6 +360,9 @@ pub enum ApiError {
     /// The job check refused the request.
     #[error(transparent)]
     Job(#[from] JobRefusal),
+    /// The job can never run here, and was declined on chain: its payment is refunded.
+    #[error("{0}; the job was declined on chain and its payment refunded to the consumer")]
+    Declined(JobRefusal),
     /// The body is not a valid request (status from the extractor: 400, 413, 415, 422).
     #[error("{message}")]
     BadRequest {
@@ -442,6 +445,7 @@ impl ApiError {
                 | Refusal::JobOrder { .. } => StatusCode::FORBIDDEN,
                 Refusal::OrderExpired(_) | Refusal::AlreadyServed => StatusCode::GONE,
             },
+            Self::Declined(refusal) => Self::Job(refusal.clone()).status(),
             Self::Job(refusal) => match refusal {
                 JobRefusal::Disabled => StatusCode::SERVICE_UNAVAILABLE,
                 JobRefusal::UnknownJob(_) => StatusCode::NOT_FOUND,
@@ -745,8 +749,9 @@ async fn check_access(state: &Arc<ProviderState>, request: &SignedRequest) -> Re
 
 /// `POST /v1/jobs`: checks, in order, the request's expiry and signature, the on-chain job
 /// (exists; the signer's; for this provider; open; funded; deadline ahead by the chain's
-/// clock), the dataset owner's algorithm policy, that the job is new here and the nonce
-/// unused; then reads the spec and the inputs' metadata and queues the job.
+/// clock), that the job is new here and the nonce unused; then the dataset owner's algorithm
+/// policy, the spec and the inputs, and queues the job. A job that fails those last checks can
+/// never run here, so it is declined on chain and its consumer refunded at once.
 async fn submit_job(
     State(state): State<Arc<ProviderState>>,
     body: Result<Json<SignedJobRequest>, JsonRejection>,
@@ -761,17 +766,28 @@ async fn submit_job(
     let job_id = request.job_id;
     let info = state.chain.job(job_id).await?.ok_or(JobRefusal::UnknownJob(job_id))?;
     jobs::check_job(job_id, &info.job, signer, state.address(), state.chain.block_time().await?)?;
-    let (dataset, algorithm) = (info.job.datasetId, info.job.algorithmId);
-    if !state.chain.is_algorithm_allowed(dataset, algorithm).await? {
-        return Err(JobRefusal::AlgorithmNotAllowed { dataset, algorithm }.into());
-    }
     if state.store.job(job_id).await?.is_some() {
         return Err(JobRefusal::AlreadySubmitted(job_id).into());
     }
     if !state.store.use_nonce(signer, request.nonce, request.expiry).await? {
         return Err(Refusal::NonceReused.into());
     }
-    let plan = plan_job(&state, &info, service.limits()).await?;
+    let (dataset, algorithm) = (info.job.datasetId, info.job.algorithmId);
+    let planned = match state.chain.is_algorithm_allowed(dataset, algorithm).await? {
+        true => plan_job(&state, &info, service.limits()).await,
+        false => Err(JobRefusal::AlgorithmNotAllowed { dataset, algorithm }.into()),
+    };
+    let plan = match planned {
+        Ok(plan) => plan,
+        // This job can never run here: its consumer is refunded now, not at the deadline.
+        Err(ApiError::Job(refusal)) if refusal.never_runs() => {
+            return Err(match service.decline(job_id).await {
+                true => ApiError::Declined(refusal),
+                false => ApiError::Job(refusal),
+            });
+        }
+        Err(other) => return Err(other),
+    };
     if !service.submit(job_id, signer, &plan).await? {
         return Err(JobRefusal::AlreadySubmitted(job_id).into());
     }

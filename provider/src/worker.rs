@@ -232,6 +232,22 @@ impl Jobs {
         Ok(Some((row, progress)))
     }
 
+    /// Declines open job `job_id` on chain, refunding its consumer at once: for a job this
+    /// provider will never run. Whether it worked is logged; a job that is no longer open (a
+    /// result was posted, or it was refunded) stays as it is.
+    pub async fn decline(&self, job_id: U256) -> bool {
+        match tx::send("declineJob", self.market.declineJob(job_id)).await {
+            Ok(_) => {
+                tracing::info!(%job_id, "job declined on chain: its consumer is refunded");
+                true
+            }
+            Err(err) => {
+                tracing::warn!(%job_id, error = %err, "declining the job on chain failed");
+                false
+            }
+        }
+    }
+
     /// What one job may read and allocate here (its time limit aside).
     pub fn limits(&self) -> &agora_runtime::Limits {
         &self.config.limits
@@ -303,7 +319,11 @@ impl Jobs {
             }
             Err(failure) => {
                 tracing::warn!(%job_id, reason = %failure, "job failed");
-                let reason = without_paths(&failure.to_string(), &dir, &self.config.work_dir);
+                let mut reason = without_paths(&failure.to_string(), &dir, &self.config.work_dir);
+                // No result will come: the consumer gets the payment back now, not at the deadline.
+                if self.decline(job_id).await {
+                    reason.push_str("; the job was declined on chain and its payment refunded");
+                }
                 self.store.fail_job(job_id, &reason, now()).await
             }
         };

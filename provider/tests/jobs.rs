@@ -36,6 +36,7 @@ use serde_json::Value;
 /// `IComputeMarket.JobStatus`.
 const RESULT_POSTED: u8 = 2;
 const FINALIZED: u8 = 4;
+const REFUNDED: u8 = 5;
 /// What the provider charges per job.
 const JOB_PRICE: u128 = 50_000_000_000_000_000;
 
@@ -390,7 +391,7 @@ async fn jobs_that_are_not_ours_unpaid_late_or_badly_signed_are_refused() -> Res
     .await?;
 
     // A job the runtime rejects fails with a reason the consumer can read; the provider
-    // keeps serving and nothing is posted, so the consumer's refund path stays open.
+    // keeps serving, posts nothing, and declines the job so the consumer is refunded at once.
     let missing = serde_json::json!({ "version": 1, "job": { "kind": "embed", "text_field": "body" } });
     let failing = market.open_job(BUYER, me, &missing, far).await?;
     let response = market.submit(&url, &market.request(BUYER, failing, 9)?).await?;
@@ -402,7 +403,7 @@ async fn jobs_that_are_not_ours_unpaid_late_or_badly_signed_are_refused() -> Res
     );
     expect_refusal(stack.http.get(format!("{url}/v1/jobs/{failing}/result")).send().await?, 409, "failed")
         .await?;
-    assert_eq!(tx::call("getJob", stack.chain.agora.compute_market.getJob(failing)).await?.status, 1);
+    assert_eq!(tx::call("getJob", stack.chain.agora.compute_market.getJob(failing)).await?.status, REFUNDED);
 
     // A job whose deadline passed (by the chain's clock).
     let soon = market.open_job(BUYER, me, &spec, market.chain_time().await? + 100).await?;
@@ -684,7 +685,11 @@ async fn jobs_that_could_never_run_are_refused_before_they_are_queued_and_failur
                 .await
                 .wrap_err_with(|| format!("job {job}"))?;
             let status = market.stack.http.get(format!("{url}/v1/jobs/{job}")).send().await?;
-            expect_refusal(status, 404, "unknown job").await
+            expect_refusal(status, 404, "unknown job").await?;
+            // Declined on chain: the consumer has the payment back now, not at the deadline.
+            let on_chain = tx::call("getJob", market.stack.chain.agora.compute_market.getJob(job)).await?;
+            ensure!(on_chain.status == REFUNDED, "job {job} is {} on chain, not refunded", on_chain.status);
+            Ok::<_, eyre::Report>(())
         }
     };
     refused(serde_json::json!({ "kind": "embed", "batch_size": 0 }), "batch_size must be at least 1").await?;
@@ -710,6 +715,8 @@ async fn jobs_that_could_never_run_are_refused_before_they_are_queued_and_failur
         "invalid model file name",
     )
     .await?;
+    let declined = market.submit(&url, &market.request(BUYER, job, 102)?).await?;
+    expect_refusal(declined, 409, &format!("job {job} is not open")).await?;
 
     // A failure only the run can find: its reason names the input, not where we keep it.
     let empty = market.publish_dataset(b"\n", "empty.jsonl").await?;
@@ -720,6 +727,9 @@ async fn jobs_that_could_never_run_are_refused_before_they_are_queued_and_failur
     let reason = status["reason"].as_str().unwrap_or_default().to_owned();
     ensure!(status["status"] == "failed", "{status}");
     ensure!(reason.contains("empty.jsonl"), "the reason names the input: {reason}");
+    ensure!(reason.contains("declined on chain and its payment refunded"), "{reason}");
+    let on_chain = tx::call("getJob", stack.chain.agora.compute_market.getJob(job)).await?;
+    ensure!(on_chain.status == REFUNDED, "the failed job is {} on chain, not refunded", on_chain.status);
     let ours = work.path().display().to_string();
     ensure!(!reason.contains(&ours) && !reason.contains("/jobs/"), "the reason shows our paths: {reason}");
     provider.stop().await

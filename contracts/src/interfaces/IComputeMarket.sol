@@ -312,6 +312,11 @@ interface IComputeMarket {
     /// @param jobId The job.
     /// @param amount Refunded.
     event JobRefunded(uint256 indexed jobId, uint256 amount);
+    /// @notice The job's provider declined an open job it will not run; emitted after the
+    /// `JobRefunded` that returned its payment.
+    /// @param jobId The job.
+    /// @param provider The provider that declined it.
+    event JobDeclined(uint256 indexed jobId, address indexed provider);
     /// @notice A result was disputed.
     /// @param jobId The job.
     /// @param challenger The challenger.
@@ -408,6 +413,13 @@ interface IComputeMarket {
     /// @notice Refunds the consumer when no result was posted by the deadline. Anyone may call.
     /// @param jobId The job.
     function refund(uint256 jobId) external;
+
+    /// @notice The job's provider declines an open job it will not run (a spec or input it can
+    /// never run, a key it does not hold, a run that failed): the consumer gets the escrowed
+    /// payment back at once instead of at the deadline. The dataset's access token stays spent,
+    /// as with any refund.
+    /// @param jobId The job.
+    function declineJob(uint256 jobId) external;
 
     /// @notice Disputes a posted result within the challenge window, bonding `disputeBond` ETH.
     /// @param jobId The job.

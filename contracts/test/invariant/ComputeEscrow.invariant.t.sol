@@ -42,7 +42,7 @@ contract ComputeEscrowInvariantTest is ProtocolFixture {
             challengers
         );
 
-        bytes4[] memory selectors = new bytes4[](16);
+        bytes4[] memory selectors = new bytes4[](17);
         selectors[0] = ComputeMarketHandler.registerProvider.selector;
         selectors[1] = ComputeMarketHandler.updateProvider.selector;
         selectors[2] = ComputeMarketHandler.addStake.selector;
@@ -59,6 +59,7 @@ contract ComputeEscrowInvariantTest is ProtocolFixture {
         selectors[13] = ComputeMarketHandler.warp.selector;
         selectors[14] = ComputeMarketHandler.claim.selector;
         selectors[15] = ComputeMarketHandler.expireDispute.selector;
+        selectors[16] = ComputeMarketHandler.declineJob.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }

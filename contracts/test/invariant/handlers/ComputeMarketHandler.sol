@@ -174,6 +174,20 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
         ghost_out[job.currency] += _balance(job.currency, job.consumer) - before;
     }
 
+    function declineJob(uint256 jobSeed) external countCall("declineJob") {
+        (uint256 jobId, IComputeMarket.Job memory job, bool found) =
+            _pickJob(jobSeed, IComputeMarket.JobStatus.Open);
+        if (!found) {
+            (jobId, found) = _open(jobSeed, jobSeed >> 8, jobSeed >> 16);
+            if (!found) return _skip();
+            job = compute.getJob(jobId);
+        }
+        uint256 before = _balance(job.currency, job.consumer);
+        vm.prank(job.provider);
+        compute.declineJob(jobId);
+        ghost_out[job.currency] += _balance(job.currency, job.consumer) - before;
+    }
+
     function dispute(uint256 jobSeed, uint256 challengerSeed) external countCall("dispute") {
         if (!_dispute(jobSeed, challengerSeed)) _skip();
     }
