@@ -1877,37 +1877,35 @@ async fn apply(
             )
             .await
         }
-        // Emitted after the settlement's `JobFinalized`, which recorded the payout and fee.
-        Event::Compute(ComputeMarketEvents::DisputeExpired(e)) => {
-            exec(
-                conn,
-                sqlx::query(
-                    "UPDATE jobs SET status = 'dispute_expired', updated_block = $3
-                     WHERE chain_id = $1 AND job_id = $2::numeric",
-                )
-                .bind(chain)
-                .bind(dec(e.jobId))
-                .bind(block),
-            )
-            .await
-        }
-        // Emitted after the `JobRefunded` that recorded the refund.
-        Event::Compute(ComputeMarketEvents::JobDeclined(e)) => {
-            exec(
-                conn,
-                sqlx::query(
-                    "UPDATE jobs SET status = 'declined', updated_block = $3
-                     WHERE chain_id = $1 AND job_id = $2::numeric",
-                )
-                .bind(chain)
-                .bind(dec(e.jobId))
-                .bind(block),
-            )
-            .await
-        }
+        // Each is emitted after the event that recorded its money (`JobFinalized` of the
+        // settlement, `JobRefunded` of the refund): only the status is left to set.
+        Event::Compute(ComputeMarketEvents::DisputeExpired(e)) => set_job_status(conn, chain, e.jobId, "dispute_expired", block).await,
+        Event::Compute(ComputeMarketEvents::JobDeclined(e)) => set_job_status(conn, chain, e.jobId, "declined", block).await,
         // Kept as raw events only: nothing derived depends on them.
         _ => Ok(()),
     }
+}
+
+/// Sets job `job`'s status, as of `block`.
+async fn set_job_status(
+    conn: &mut PgConnection,
+    chain: i64,
+    job: U256,
+    status: &str,
+    block: i64,
+) -> Result<(), DbError> {
+    exec(
+        conn,
+        sqlx::query(
+            "UPDATE jobs SET status = $3, updated_block = $4
+             WHERE chain_id = $1 AND job_id = $2::numeric",
+        )
+        .bind(chain)
+        .bind(dec(job))
+        .bind(status)
+        .bind(block),
+    )
+    .await
 }
 
 async fn set_currency_allowed(

@@ -83,7 +83,7 @@ pub(crate) fn train(
     inputs: &Inputs,
     out_dir: &Path,
 ) -> Result<Produced, RuntimeError> {
-    check_spec(ctx, spec)?;
+    spec.check(ctx.limits)?;
     ctx.report(Phase::Loading, 0, 1, None);
     let path = &inputs.dataset;
     let table = read_table(path, ctx.limits)?;
@@ -239,10 +239,6 @@ pub(crate) fn train(
         },
         warnings: Vec::new(),
     })
-}
-
-fn check_spec(ctx: &Ctx<'_>, spec: &TrainSpec) -> Result<(), RuntimeError> {
-    spec.check(ctx.limits)
 }
 
 /// The named columns of every row as finite numbers, row-major.

@@ -161,27 +161,28 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
     }
 
     function refund(uint256 jobSeed) external countCall("refund") {
-        (uint256 jobId, IComputeMarket.Job memory job, bool found) =
-            _pickJob(jobSeed, IComputeMarket.JobStatus.Open);
-        if (!found) {
-            (jobId, found) = _open(jobSeed, jobSeed >> 8, jobSeed >> 16);
-            if (!found) return _skip();
-            job = compute.getJob(jobId);
-        }
+        (uint256 jobId, IComputeMarket.Job memory job, bool found) = _pickOrOpenJob(jobSeed);
+        if (!found) return _skip();
         if (block.timestamp <= job.deadline) vm.warp(uint256(job.deadline) + 1);
         uint256 before = _balance(job.currency, job.consumer);
         compute.refund(jobId);
         ghost_out[job.currency] += _balance(job.currency, job.consumer) - before;
     }
 
+    /// An open job picked by `jobSeed`, or one opened for the call when there is none.
+    function _pickOrOpenJob(uint256 jobSeed)
+        internal
+        returns (uint256 jobId, IComputeMarket.Job memory job, bool found)
+    {
+        (jobId, job, found) = _pickJob(jobSeed, IComputeMarket.JobStatus.Open);
+        if (found) return (jobId, job, true);
+        (jobId, found) = _open(jobSeed, jobSeed >> 8, jobSeed >> 16);
+        if (found) job = compute.getJob(jobId);
+    }
+
     function declineJob(uint256 jobSeed) external countCall("declineJob") {
-        (uint256 jobId, IComputeMarket.Job memory job, bool found) =
-            _pickJob(jobSeed, IComputeMarket.JobStatus.Open);
-        if (!found) {
-            (jobId, found) = _open(jobSeed, jobSeed >> 8, jobSeed >> 16);
-            if (!found) return _skip();
-            job = compute.getJob(jobId);
-        }
+        (uint256 jobId, IComputeMarket.Job memory job, bool found) = _pickOrOpenJob(jobSeed);
+        if (!found) return _skip();
         uint256 before = _balance(job.currency, job.consumer);
         vm.prank(job.provider);
         compute.declineJob(jobId);
