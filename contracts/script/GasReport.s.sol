@@ -87,7 +87,7 @@ contract GasReport is Script {
         p.splitter.release(usdAsset, address(usd), vm.addr(aliceKey));
         vm.stopBroadcast();
 
-        _computeFlows();
+        _computeFlows(ethAsset);
         _voteFlow();
         console.log("GAS_LABELS", _labels);
     }
@@ -153,15 +153,19 @@ contract GasReport is Script {
         vm.stopBroadcast();
     }
 
-    function _computeFlows() internal {
+    /// @dev `ethAsset` is a dataset priced in ETH that bob has bought before.
+    function _computeFlows(uint256 ethAsset) internal {
         address provider = vm.addr(providerKey);
         IAssetRegistry.PublishParams memory algorithm = _params(address(0), 0);
         algorithm.kind = IAssetRegistry.AssetKind.Algorithm;
+        IAssetRegistry.PublishParams memory model = _params(address(0), 0.01 ether);
+        model.kind = IAssetRegistry.AssetKind.Model;
         (uint256 dataset,) = _publishAsset(address(0), 0);
         _as(aliceKey);
         (uint256 algorithmId,) = p.registry.publish(algorithm);
+        (uint256 modelId,) = p.registry.publish(model);
         vm.stopBroadcast();
-        _sent += 1;
+        _sent += 2;
 
         _as(providerKey);
         p.compute.registerProvider{value: 1 ether}("http://127.0.0.1:8080", address(0), 0.05 ether);
@@ -169,9 +173,11 @@ contract GasReport is Script {
         _sent += 1;
 
         _as(bobKey);
-        p.marketplace.buy(dataset, 2, address(0), 0);
+        // Enough that no measured job spends a balance down to zero (which would be refunded gas).
+        p.marketplace.buy(dataset, 4, address(0), 0);
+        p.marketplace.buy{value: 0.02 ether}(modelId, 2, address(0), 0.01 ether);
         vm.stopBroadcast();
-        _sent += 1;
+        _sent += 2;
 
         IComputeMarket.OpenJobParams memory job = IComputeMarket.OpenJobParams({
             datasetId: dataset,
@@ -187,6 +193,15 @@ contract GasReport is Script {
         _sent += 1;
         _label("open job (ETH escrow)");
         uint256 jobId = p.compute.openJob{value: 0.05 ether}(job);
+        job.algorithmId = modelId;
+        _label("open job (ETH escrow, priced model)");
+        p.compute.openJob{value: 0.05 ether}(job);
+        IMarketplace.Purchase[] memory purchases = new IMarketplace.Purchase[](2);
+        purchases[0] = IMarketplace.Purchase({assetId: ethAsset, currency: address(0), maxPrice: 0.01 ether});
+        purchases[1] = IMarketplace.Purchase({assetId: modelId, currency: address(0), maxPrice: 0.01 ether});
+        job.datasetId = ethAsset;
+        _label("buy-and-open job (ETH, dataset + model)");
+        p.marketplace.buyAndOpenJob{value: 0.07 ether}(purchases, job);
         vm.stopBroadcast();
 
         _as(providerKey);

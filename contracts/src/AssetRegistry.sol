@@ -141,6 +141,17 @@ contract AssetRegistry is ERC721, IAssetRegistry {
     }
 
     /// @inheritdoc IAssetRegistry
+    function accessTokenAndKindOf(uint256 assetId)
+        external
+        view
+        returns (address accessToken, AssetKind kind)
+    {
+        AssetCore storage core = _assets[assetId];
+        (accessToken, kind) = (core.accessToken, core.kind);
+        if (accessToken == address(0)) revert AssetRegistry__UnknownAsset(assetId);
+    }
+
+    /// @inheritdoc IAssetRegistry
     function did(uint256 assetId) external view returns (string memory) {
         if (_assets[assetId].accessToken == address(0)) revert AssetRegistry__UnknownAsset(assetId);
         return string.concat(

@@ -159,37 +159,24 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
 
     /// @inheritdoc IComputeMarket
     function openJob(OpenJobParams calldata p) external payable nonReentrant returns (uint256 jobId) {
-        Provider storage provider = _registered(p.provider);
-        if (provider.exitAvailableAt != 0) revert ComputeMarket__ProviderExiting(p.provider);
-        // A slashed provider must top its stake up before taking new work.
-        if (provider.stake < _params.minStake) {
-            revert ComputeMarket__StakeTooLow(provider.stake, _params.minStake);
-        }
-        if (p.deadline <= block.timestamp) revert ComputeMarket__InvalidDeadline(p.deadline);
-        uint256 cidLength = bytes(p.specCid).length;
-        if (cidLength == 0 || cidLength > MAX_CID_LENGTH) revert ComputeMarket__InvalidCid(cidLength);
-        address datasetToken = _checkAssets(p.datasetId, p.algorithmId);
+        return _openJob(msg.sender, p, IMarketplace(_REGISTRY.marketplace()));
+    }
 
-        address currency = provider.currency;
-        uint256 price = provider.price;
-        if (currency != p.currency) revert ComputeMarket__WrongCurrency(p.currency, currency);
-        if (price > p.maxPayment) revert ComputeMarket__PriceAboveMax(price, p.maxPayment);
-        _receive(currency, price);
-
-        uint256 orderId = IAccessToken(datasetToken).consumeFor(msg.sender, p.provider);
-        provider.activeJobs += 1;
-        jobId = ++_jobCount;
-        Job storage job = _jobs[jobId];
-        job.consumer = msg.sender;
-        job.deadline = p.deadline;
-        job.status = JobStatus.Open;
-        job.feeBps = _params.feeBps;
-        job.provider = p.provider;
-        job.currency = currency;
-        job.payment = price.toUint96();
-        job.datasetId = p.datasetId;
-        job.algorithmId = p.algorithmId;
-        _emitJobOpened(jobId, orderId, p, currency, price);
+    /// @inheritdoc IComputeMarket
+    /// @dev Spends `consumer`'s tokens and, for an ERC-20 job, pulls the payment from `consumer`'s allowance
+    /// to this contract, not from the caller's. That is safe only because the caller can only be the
+    /// marketplace, which passes its own caller as `consumer`; opened to anyone, this would let them spend
+    /// what any consumer approved here. The marketplace's and this contract's reentrancy guards are
+    /// separate, so its `buyAndOpenJob` may call in; neither can be re-entered while the other runs.
+    function openJobFor(address consumer, OpenJobParams calldata p)
+        external
+        payable
+        nonReentrant
+        returns (uint256 jobId)
+    {
+        address marketplace = _REGISTRY.marketplace();
+        if (msg.sender != marketplace) revert ComputeMarket__NotMarketplace(msg.sender);
+        return _openJob(consumer, p, IMarketplace(marketplace));
     }
 
     /// @inheritdoc IComputeMarket
@@ -373,26 +360,105 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
         return !_restricted[datasetId] || _allowed[datasetId][algorithmId];
     }
 
-    /// @dev Its own frame: the event has more fields than `openJob`'s stack has room for.
+    /// @dev `openJob` and `openJobFor`: checks the provider's terms, spends the inputs' tokens, then escrows
+    /// the payment (so a consumer missing a token is refused before anything is escrowed).
+    function _openJob(address consumer, OpenJobParams calldata p, IMarketplace marketplace)
+        private
+        returns (uint256 jobId)
+    {
+        Provider storage provider = _registered(p.provider);
+        if (provider.exitAvailableAt != 0) revert ComputeMarket__ProviderExiting(p.provider);
+        // A slashed provider must top its stake up before taking new work.
+        if (provider.stake < _params.minStake) {
+            revert ComputeMarket__StakeTooLow(provider.stake, _params.minStake);
+        }
+        if (p.deadline <= block.timestamp) revert ComputeMarket__InvalidDeadline(p.deadline);
+        uint256 cidLength = bytes(p.specCid).length;
+        if (cidLength == 0 || cidLength > MAX_CID_LENGTH) revert ComputeMarket__InvalidCid(cidLength);
+        address currency = provider.currency;
+        uint256 price = provider.price;
+        if (currency != p.currency) revert ComputeMarket__WrongCurrency(p.currency, currency);
+        if (price > p.maxPayment) revert ComputeMarket__PriceAboveMax(price, p.maxPayment);
+
+        (uint256 orderId, uint256 algorithmOrderId) = _spendInputs(consumer, p, marketplace);
+        _receive(currency, price, consumer);
+
+        provider.activeJobs += 1;
+        jobId = ++_jobCount;
+        Job storage job = _jobs[jobId];
+        job.consumer = consumer;
+        job.deadline = p.deadline;
+        job.status = JobStatus.Open;
+        job.feeBps = _params.feeBps;
+        job.provider = p.provider;
+        job.currency = currency;
+        job.payment = price.toUint96();
+        job.datasetId = p.datasetId;
+        job.algorithmId = p.algorithmId;
+        _emitJobOpened(jobId, consumer, orderId, algorithmOrderId, p, currency, price);
+    }
+
+    /// @dev Its own frame: the event has more fields than `_openJob`'s stack has room for.
     function _emitJobOpened(
         uint256 jobId,
+        address consumer,
         uint256 orderId,
+        uint256 algorithmOrderId,
         OpenJobParams calldata p,
         address currency,
         uint256 price
     ) private {
         emit JobOpened(
             jobId,
-            msg.sender,
+            consumer,
             p.provider,
             p.datasetId,
             p.algorithmId,
             orderId,
+            algorithmOrderId,
             currency,
             price,
             p.deadline,
             p.specCid
         );
+    }
+
+    /// @dev Checks the inputs (kinds, the dataset's algorithm policy, neither delisted) and spends one of
+    /// `consumer`'s access tokens of each priced input, bound to the job's provider: the dataset's always,
+    /// the algorithm's when its listing price is non-zero. Returns the orders (the algorithm's 0 when free).
+    function _spendInputs(address consumer, OpenJobParams calldata p, IMarketplace marketplace)
+        private
+        returns (uint256 orderId, uint256 algorithmOrderId)
+    {
+        (address datasetToken, IAssetRegistry.AssetKind kind) = _REGISTRY.accessTokenAndKindOf(p.datasetId);
+        if (kind != IAssetRegistry.AssetKind.Dataset) revert ComputeMarket__WrongAssetKind(p.datasetId);
+        address algorithmToken;
+        (algorithmToken, kind) = _REGISTRY.accessTokenAndKindOf(p.algorithmId);
+        if (kind != IAssetRegistry.AssetKind.Algorithm && kind != IAssetRegistry.AssetKind.Model) {
+            revert ComputeMarket__WrongAssetKind(p.algorithmId);
+        }
+        if (!isAlgorithmAllowed(p.datasetId, p.algorithmId)) {
+            revert ComputeMarket__AlgorithmNotAllowed(p.datasetId, p.algorithmId);
+        }
+        if (marketplace.getListing(p.datasetId).delisted) revert ComputeMarket__InputDelisted(p.datasetId);
+        IMarketplace.Listing memory algorithmListing = marketplace.getListing(p.algorithmId);
+        if (algorithmListing.delisted) revert ComputeMarket__InputDelisted(p.algorithmId);
+
+        orderId = _spend(datasetToken, p.datasetId, consumer, p.provider);
+        if (algorithmListing.price != 0) {
+            algorithmOrderId = _spend(algorithmToken, p.algorithmId, consumer, p.provider);
+        }
+    }
+
+    /// @dev Spends one of `consumer`'s tokens of `assetId`, refusing by name a consumer who holds none.
+    function _spend(address accessToken, uint256 assetId, address consumer, address provider)
+        private
+        returns (uint256 orderId)
+    {
+        if (IERC20(accessToken).balanceOf(consumer) == 0) {
+            revert ComputeMarket__NoAccessToken(assetId, consumer);
+        }
+        return IAccessToken(accessToken).consumeFor(consumer, provider);
     }
 
     /// @dev Closes a job in the provider's favour: frees its slot, accrues the fee agreed at opening, and
@@ -416,15 +482,16 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
         emit Credited(account, currency, amount);
     }
 
-    /// @dev Takes `amount` of `currency` from the caller into escrow (ETH must come with the call).
-    function _receive(address currency, uint256 amount) private {
+    /// @dev Takes `amount` of `currency` into escrow: ETH must come with the call, an ERC-20 is pulled from
+    /// `payer` (the consumer, who approved this contract).
+    function _receive(address currency, uint256 amount, address payer) private {
         if (currency == address(0)) {
             if (msg.value != amount) revert ComputeMarket__WrongValue(msg.value, amount);
             return;
         }
         if (msg.value != 0) revert ComputeMarket__WrongValue(msg.value, 0);
         if (amount == 0) return;
-        uint256 arrived = ExactTransfer.pull(IERC20(currency), msg.sender, address(this), amount);
+        uint256 arrived = ExactTransfer.pull(IERC20(currency), payer, address(this), amount);
         if (arrived != amount) revert ComputeMarket__TransferMismatch(amount, arrived);
     }
 
@@ -468,29 +535,6 @@ contract ComputeMarket is IComputeMarket, Ownable, ReentrancyGuardTransient {
     function _jobInStatus(uint256 jobId, JobStatus status) private view returns (Job storage job) {
         job = _jobs[jobId];
         if (job.status != status) revert ComputeMarket__WrongStatus(jobId, job.status);
-    }
-
-    /// @dev Checks the assets' kinds and the dataset's algorithm policy; returns the dataset's access token.
-    function _checkAssets(uint256 datasetId, uint256 algorithmId)
-        private
-        view
-        returns (address datasetToken)
-    {
-        IAssetRegistry.Asset memory dataset = _REGISTRY.getAsset(datasetId);
-        if (dataset.kind != IAssetRegistry.AssetKind.Dataset) {
-            revert ComputeMarket__WrongAssetKind(datasetId);
-        }
-        IAssetRegistry.AssetKind algorithmKind = _REGISTRY.getAsset(algorithmId).kind;
-        if (
-            algorithmKind != IAssetRegistry.AssetKind.Algorithm
-                && algorithmKind != IAssetRegistry.AssetKind.Model
-        ) {
-            revert ComputeMarket__WrongAssetKind(algorithmId);
-        }
-        if (!isAlgorithmAllowed(datasetId, algorithmId)) {
-            revert ComputeMarket__AlgorithmNotAllowed(datasetId, algorithmId);
-        }
-        return dataset.accessToken;
     }
 
     function _checkDatasetOwner(uint256 datasetId) private view {

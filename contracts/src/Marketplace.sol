@@ -9,6 +9,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IMarketplace} from "./interfaces/IMarketplace.sol";
 import {IAssetRegistry} from "./interfaces/IAssetRegistry.sol";
 import {IAccessToken} from "./interfaces/IAccessToken.sol";
+import {IComputeMarket} from "./interfaces/IComputeMarket.sol";
 import {IRevenueSplitter} from "./interfaces/IRevenueSplitter.sol";
 import {RevenueSplitter} from "./RevenueSplitter.sol";
 import {SplitMath} from "./libraries/SplitMath.sol";
@@ -109,7 +110,9 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
         returns (uint256 paid)
     {
         address accessToken;
-        (accessToken, paid) = _collect(assetId, amount, currency, maxPrice);
+        uint256 ethLeft;
+        (accessToken, paid, ethLeft) = _collect(assetId, amount, currency, maxPrice, msg.value);
+        _refuseLeftover(ethLeft);
         IAccessToken(accessToken).mint(msg.sender, amount);
     }
 
@@ -123,7 +126,7 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
     ) external nonReentrant returns (uint256 paid) {
         _permit(currency, permit);
         address accessToken;
-        (accessToken, paid) = _collect(assetId, amount, currency, maxPrice);
+        (accessToken, paid,) = _collect(assetId, amount, currency, maxPrice, 0);
         IAccessToken(accessToken).mint(msg.sender, amount);
     }
 
@@ -134,7 +137,8 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
         nonReentrant
         returns (uint256 orderId)
     {
-        (address accessToken,) = _collect(assetId, 1, currency, maxPrice);
+        (address accessToken,, uint256 ethLeft) = _collect(assetId, 1, currency, maxPrice, msg.value);
+        _refuseLeftover(ethLeft);
         return IAccessToken(accessToken).mintAndConsume(msg.sender, provider);
     }
 
@@ -147,8 +151,35 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
         Permit calldata permit
     ) external nonReentrant returns (uint256 orderId) {
         _permit(currency, permit);
-        (address accessToken,) = _collect(assetId, 1, currency, maxPrice);
+        (address accessToken,,) = _collect(assetId, 1, currency, maxPrice, 0);
         return IAccessToken(accessToken).mintAndConsume(msg.sender, provider);
+    }
+
+    /// @inheritdoc IMarketplace
+    /// @dev The compute market pulls an ERC-20 job payment from the caller, whom this contract names as the
+    /// consumer: `openJobFor` trusts this contract for that. This contract's reentrancy guard is held
+    /// during the call and the compute market's is its own, so neither market can be re-entered from the
+    /// job's path (e.g. by a hostile currency's transfer hook).
+    function buyAndOpenJob(Purchase[] calldata purchases, IComputeMarket.OpenJobParams calldata job)
+        external
+        payable
+        nonReentrant
+        returns (uint256 jobId)
+    {
+        uint256 ethLeft = msg.value;
+        bool datasetBought;
+        bool algorithmBought;
+        for (uint256 i; i < purchases.length; ++i) {
+            Purchase calldata purchase = purchases[i];
+            uint256 assetId = purchase.assetId;
+            if (assetId == job.datasetId && !datasetBought) datasetBought = true;
+            else if (assetId == job.algorithmId && !algorithmBought) algorithmBought = true;
+            else revert Marketplace__NotJobInput(assetId);
+            address accessToken;
+            (accessToken,, ethLeft) = _collect(assetId, 1, purchase.currency, purchase.maxPrice, ethLeft);
+            IAccessToken(accessToken).mint(msg.sender, 1);
+        }
+        return IComputeMarket(_REGISTRY.computeMarket()).openJobFor{value: ethLeft}(msg.sender, job);
     }
 
     /// @inheritdoc IMarketplace
@@ -247,48 +278,70 @@ contract Marketplace is IMarketplace, Ownable, ReentrancyGuardTransient {
         return currency == address(0) || _allowedCurrencies[currency];
     }
 
-    /// @dev Checks the buyer's guards, takes the payment into the splitter and records it.
-    function _collect(uint256 assetId, uint256 amount, address currency, uint256 maxPrice)
+    /// @dev Checks the buyer's guards, takes the payment into the splitter and records it. An ETH payment
+    /// comes out of `ethLeft`, the ETH sent with the call and not spent yet; returns what is left of it.
+    function _collect(uint256 assetId, uint256 amount, address currency, uint256 maxPrice, uint256 ethLeft)
         private
-        returns (address accessToken, uint256 paid)
+        returns (address accessToken, uint256 paid, uint256 ethLeftAfter)
     {
         if (amount == 0) revert Marketplace__ZeroAmount();
-        StoredListing storage stored = _listings[assetId];
-        // One slot: currency, price, free tier and status.
-        (address listedCurrency, uint256 price, uint256 freePerAddress, ListingStatus status) =
-            (stored.currency, stored.price, stored.freePerAddress, stored.status);
-        if (status != ListingStatus.Listed) {
-            if (status == ListingStatus.None) revert Marketplace__UnknownAsset(assetId);
-            revert Marketplace__Delisted(assetId);
-        }
-        accessToken = stored.accessToken;
-        if (listedCurrency != currency) revert Marketplace__WrongCurrency(assetId, currency, listedCurrency);
-        if (price > maxPrice) revert Marketplace__PriceAboveMax(assetId, price, maxPrice);
-
         uint256 freeAmount;
-        if (freePerAddress != 0) {
-            uint256 claimed = _freeClaimed[assetId][msg.sender];
-            freeAmount = _freeAmount(freePerAddress, claimed, amount);
-            if (freeAmount != 0) _freeClaimed[assetId][msg.sender] = claimed + freeAmount;
+        {
+            StoredListing storage stored = _listings[assetId];
+            // One slot: currency, price, free tier and status.
+            (address listedCurrency, uint256 price, uint256 freePerAddress, ListingStatus status) =
+                (stored.currency, stored.price, stored.freePerAddress, stored.status);
+            if (status != ListingStatus.Listed) {
+                if (status == ListingStatus.None) revert Marketplace__UnknownAsset(assetId);
+                revert Marketplace__Delisted(assetId);
+            }
+            accessToken = stored.accessToken;
+            if (listedCurrency != currency) {
+                revert Marketplace__WrongCurrency(assetId, currency, listedCurrency);
+            }
+            if (price > maxPrice) revert Marketplace__PriceAboveMax(assetId, price, maxPrice);
+            if (freePerAddress != 0) freeAmount = _claimFree(assetId, freePerAddress, amount);
+            paid = (amount - freeAmount) * price;
         }
-        paid = (amount - freeAmount) * price;
         uint256 fee = SplitMath.fee(paid, _feeBps);
-        _takePayment(assetId, currency, paid, fee);
+        ethLeftAfter = _takePayment(assetId, currency, paid, fee, ethLeft);
         emit Purchased(assetId, msg.sender, currency, amount, freeAmount, paid, fee);
     }
 
-    /// @dev Moves `paid` from the buyer into the splitter and records the asset's and the protocol's parts.
-    function _takePayment(uint256 assetId, address currency, uint256 paid, uint256 fee) private {
+    /// @dev Moves `paid` from the buyer into the splitter and records the asset's and the protocol's parts;
+    /// ETH out of `ethLeft`, of which it returns the rest.
+    function _takePayment(uint256 assetId, address currency, uint256 paid, uint256 fee, uint256 ethLeft)
+        private
+        returns (uint256)
+    {
         if (currency == address(0)) {
-            if (msg.value != paid) revert Marketplace__WrongValue(msg.value, paid);
+            if (ethLeft < paid) revert Marketplace__WrongValue(ethLeft, paid);
             if (paid != 0) _SPLITTER.deposit{value: paid}(assetId, currency, paid - fee, fee);
-            return;
+            // Checked just above.
+            unchecked {
+                return ethLeft - paid;
+            }
         }
-        if (msg.value != 0) revert Marketplace__WrongValue(msg.value, 0);
-        if (paid == 0) return;
+        if (paid == 0) return ethLeft;
         uint256 arrived = ExactTransfer.pull(IERC20(currency), msg.sender, address(_SPLITTER), paid);
         if (arrived != paid) revert Marketplace__TransferMismatch(paid, arrived);
         _SPLITTER.deposit(assetId, currency, paid - fee, fee);
+        return ethLeft;
+    }
+
+    /// @dev Takes what is left of the buyer's free tier, up to `amount`; returns how many that is.
+    function _claimFree(uint256 assetId, uint256 freePerAddress, uint256 amount)
+        private
+        returns (uint256 freeAmount)
+    {
+        uint256 claimed = _freeClaimed[assetId][msg.sender];
+        freeAmount = _freeAmount(freePerAddress, claimed, amount);
+        if (freeAmount != 0) _freeClaimed[assetId][msg.sender] = claimed + freeAmount;
+    }
+
+    /// @dev A single purchase must spend exactly the ETH sent with it.
+    function _refuseLeftover(uint256 ethLeft) private view {
+        if (ethLeft != 0) revert Marketplace__WrongValue(msg.value, msg.value - ethLeft);
     }
 
     /// @dev A permit that fails (e.g. front-run and already used) is ignored; the transfer then

@@ -250,6 +250,21 @@ contract AssetRegistryTest is ProtocolFixture {
         registry.accessTokenOf(7);
     }
 
+    function test_accessTokenAndKindOf_returnsWhatGetAssetDoes() public {
+        IAssetRegistry.PublishParams memory p = _params(alice, address(0), 1);
+        p.kind = IAssetRegistry.AssetKind.Algorithm;
+        (uint256 assetId, AccessToken token) = _publish(p);
+        (address accessToken, IAssetRegistry.AssetKind kind) = registry.accessTokenAndKindOf(assetId);
+        assertEq(accessToken, address(token));
+        assertEq(uint8(kind), uint8(IAssetRegistry.AssetKind.Algorithm));
+        assertEq(uint8(kind), uint8(registry.getAsset(assetId).kind));
+    }
+
+    function test_accessTokenAndKindOf_revertsWhenUnknownAsset() public {
+        vm.expectRevert(abi.encodeWithSelector(IAssetRegistry.AssetRegistry__UnknownAsset.selector, 7));
+        registry.accessTokenAndKindOf(7);
+    }
+
     function test_tokenURI_pointsAtCurrentMetadata() public {
         (uint256 assetId,) = _publish(_params(alice, address(0), 1));
         assertEq(

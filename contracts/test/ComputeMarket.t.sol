@@ -2,7 +2,6 @@
 pragma solidity 0.8.37;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
-import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {ProtocolFixture} from "./utils/ProtocolFixture.sol";
@@ -452,7 +451,7 @@ contract ComputeMarketTest is ProtocolFixture {
         emit IAccessToken.AccessConsumed(1, bob, provider, 0);
         vm.expectEmit(address(compute));
         emit IComputeMarket.JobOpened(
-            1, bob, provider, datasetId, algorithmId, 1, address(0), ETH_PRICE, p.deadline, SPEC_CID
+            1, bob, provider, datasetId, algorithmId, 1, 0, address(0), ETH_PRICE, p.deadline, SPEC_CID
         );
         vm.prank(bob);
         uint256 jobId = compute.openJob{value: ETH_PRICE}(p);
@@ -632,7 +631,9 @@ contract ComputeMarketTest is ProtocolFixture {
 
     function test_openJob_revertsWhenConsumerHoldsNoAccessToken() public {
         vm.deal(carol, 1 ether);
-        vm.expectRevert(abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, carol, 0, 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IComputeMarket.ComputeMarket__NoAccessToken.selector, datasetId, carol)
+        );
         vm.prank(carol);
         compute.openJob{value: ETH_PRICE}(_jobParams(provider, address(0), ETH_PRICE));
     }

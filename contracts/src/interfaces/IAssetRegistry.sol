@@ -154,6 +154,13 @@ interface IAssetRegistry {
     /// @return The access-token clone.
     function accessTokenOf(uint256 assetId) external view returns (address);
 
+    /// @notice Returns an asset's access token and kind, from one storage slot (what the compute market
+    /// checks for each input of every job, without reading the metadata `getAsset` also returns).
+    /// @param assetId The asset.
+    /// @return accessToken The access-token clone.
+    /// @return kind The asset's kind.
+    function accessTokenAndKindOf(uint256 assetId) external view returns (address accessToken, AssetKind kind);
+
     /// @notice Returns an asset's decentralized identifier, `did:agora:<chainId>:<registry>:<assetId>`.
     /// @param assetId The asset.
     /// @return The DID.

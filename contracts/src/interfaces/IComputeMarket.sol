@@ -3,9 +3,11 @@ pragma solidity 0.8.37;
 
 /// @title IComputeMarket
 /// @notice Compute over data. Providers register with an ETH stake; a consumer opens a job on a
-/// dataset with an algorithm or model, spending one dataset access token and escrowing the provider's
-/// price. The provider posts a result (CID + output hash); after a challenge window the provider is
-/// paid (minus the protocol fee), or the consumer is refunded after the deadline if nothing was posted.
+/// dataset with an algorithm or model, spending one access token of each priced input (always the
+/// dataset's; the algorithm's or model's when its marketplace listing has a non-zero price, so its
+/// owner is paid for compute as for downloads) and escrowing the provider's price. The provider posts a
+/// result (CID + output hash); after a challenge window the provider is paid (minus the protocol fee),
+/// or the consumer is refunded after the deadline if nothing was posted.
 /// Anyone can dispute a posted result with a bond; the DAO (timelock, this contract's owner) rules.
 ///
 /// A dispute the DAO does not rule on by its ruling deadline (`rulingWindow` seconds after the challenge
@@ -24,6 +26,13 @@ pragma solidity 0.8.37;
 ///
 /// Providers name their currency from the DAO's allow-list, which lives in the {IMarketplace} (see there);
 /// a currency disallowed later does not stop a provider's existing terms or settle any job differently.
+///
+/// Inputs the DAO delisted on the marketplace (its emergency stop for one asset) cannot be used in new
+/// jobs, even with access tokens bought before: a provider must not be made to run an algorithm, or to
+/// read a dataset, that the DAO took down. Jobs already open are not affected.
+///
+/// The marketplace's `buyAndOpenJob` buys the inputs' tokens and opens the job in one transaction,
+/// through `openJobFor`, which only the marketplace may call.
 interface IComputeMarket {
     /// @notice Where a job is in its life.
     enum JobStatus {
@@ -88,8 +97,9 @@ interface IComputeMarket {
     }
 
     /// @notice What opening a job needs.
-    /// @param datasetId The dataset asset (one of its access tokens is spent).
-    /// @param algorithmId The algorithm or model asset.
+    /// @param datasetId The dataset asset (one of its access tokens is always spent).
+    /// @param algorithmId The algorithm or model asset (one of its access tokens is spent when its
+    /// marketplace listing has a non-zero price; a free one needs no token).
     /// @param provider The registered provider.
     /// @param specCid IPFS CID of the job spec.
     /// @param currency The currency the consumer means to pay with.
@@ -236,6 +246,17 @@ interface IComputeMarket {
     /// @param account The caller.
     /// @param currency The currency.
     error ComputeMarket__NothingToClaim(address account, address currency);
+    /// @notice The consumer holds no access token of an input the job must pay for (the dataset, or a
+    /// priced algorithm or model); nothing was spent or escrowed.
+    /// @param assetId The input.
+    /// @param consumer The consumer.
+    error ComputeMarket__NoAccessToken(uint256 assetId, address consumer);
+    /// @notice The DAO delisted this input on the marketplace: no new job may use it until it is relisted.
+    /// @param assetId The input.
+    error ComputeMarket__InputDelisted(uint256 assetId);
+    /// @notice Only the marketplace may do this.
+    /// @param caller The caller.
+    error ComputeMarket__NotMarketplace(address caller);
 
     /// @notice A provider registered.
     /// @param provider The provider.
@@ -274,13 +295,16 @@ interface IComputeMarket {
     /// @param algorithmId The algorithm.
     /// @param allowed Whether it may run.
     event AlgorithmAllowed(uint256 indexed datasetId, uint256 indexed algorithmId, bool allowed);
-    /// @notice A job was opened and its payment escrowed.
+    /// @notice A job was opened and its payment escrowed, after the `AccessConsumed` events of the orders
+    /// spent for it (in the inputs' access tokens, bound to `provider`).
     /// @param jobId The job.
-    /// @param consumer Who opened it.
+    /// @param consumer Who opened it (and paid, also through the marketplace's `buyAndOpenJob`).
     /// @param provider Who runs it.
     /// @param datasetId The dataset.
     /// @param algorithmId The algorithm or model.
-    /// @param orderId The dataset access order spent for it.
+    /// @param orderId The order spent in the dataset's access token.
+    /// @param algorithmOrderId The order spent in the algorithm's or model's access token; 0 when it is
+    /// free (its listing price was 0 at opening, so no token was spent).
     /// @param currency Payment currency.
     /// @param payment Escrowed payment.
     /// @param deadline Result deadline.
@@ -292,6 +316,7 @@ interface IComputeMarket {
         uint256 datasetId,
         uint256 algorithmId,
         uint256 orderId,
+        uint256 algorithmOrderId,
         address currency,
         uint256 payment,
         uint64 deadline,
@@ -395,10 +420,24 @@ interface IComputeMarket {
     /// @param allowed Whether they may run.
     function setAlgorithmsAllowed(uint256 datasetId, uint256[] calldata algorithmIds, bool allowed) external;
 
-    /// @notice Opens a job: spends one dataset access token and escrows the provider's price.
+    /// @notice Opens a job: spends one of the caller's access tokens of each priced input (the dataset's
+    /// always, the algorithm's or model's when its listing price is non-zero) and escrows the provider's
+    /// price (ETH sent with the call, or an ERC-20 the caller approved to this contract). Delisted inputs
+    /// are refused.
     /// @param params The job.
     /// @return jobId The job's id.
     function openJob(OpenJobParams calldata params) external payable returns (uint256 jobId);
+
+    /// @notice `openJob` for `consumer`, who spends the tokens and pays; only the marketplace (its
+    /// `buyAndOpenJob`, which buys the tokens first and names its own caller as the consumer). An ETH
+    /// payment comes with the call; an ERC-20 payment is taken from `consumer`, who approved this contract.
+    /// @param consumer Who opens the job and pays for it.
+    /// @param params The job.
+    /// @return jobId The job's id.
+    function openJobFor(address consumer, OpenJobParams calldata params)
+        external
+        payable
+        returns (uint256 jobId);
 
     /// @notice Posts a job's result; only its provider, by the deadline.
     /// @param jobId The job.
@@ -416,7 +455,7 @@ interface IComputeMarket {
 
     /// @notice The job's provider declines an open job it will not run (a spec or input it can
     /// never run, a key it does not hold, a run that failed): the consumer gets the escrowed
-    /// payment back at once instead of at the deadline. The dataset's access token stays spent,
+    /// payment back at once instead of at the deadline. The inputs' access tokens stay spent,
     /// as with any refund.
     /// @param jobId The job.
     function declineJob(uint256 jobId) external;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
+import {IComputeMarket} from "./IComputeMarket.sol";
+
 /// @title IMarketplace
 /// @notice Fixed-price sale of access tokens in ETH or any ERC-20, with a free tier per address.
 /// A protocol fee (basis points, capped) accrues to the DAO treasury; the rest goes to the asset's
@@ -41,6 +43,16 @@ interface IMarketplace {
         bytes32 s;
     }
 
+    /// @notice One access token to buy in `buyAndOpenJob`.
+    /// @param assetId The asset: one of the job's inputs.
+    /// @param currency The currency the buyer means to pay with.
+    /// @param maxPrice The most the buyer accepts.
+    struct Purchase {
+        uint256 assetId;
+        address currency;
+        uint256 maxPrice;
+    }
+
     /// @notice Only the registry may do this.
     /// @param caller The caller.
     error Marketplace__NotRegistry(address caller);
@@ -69,9 +81,13 @@ interface IMarketplace {
     /// @param actual The listing's currency.
     error Marketplace__WrongCurrency(uint256 assetId, address expected, address actual);
     /// @notice The ETH sent does not match the cost.
-    /// @param sent ETH sent.
+    /// @param sent ETH sent (in `buyAndOpenJob`, what was left of it for this purchase).
     /// @param expected ETH the purchase costs.
     error Marketplace__WrongValue(uint256 sent, uint256 expected);
+    /// @notice `buyAndOpenJob` was asked to buy an asset that is not one of the job's inputs (its dataset
+    /// or its algorithm), or to buy the same input twice.
+    /// @param assetId The asset.
+    error Marketplace__NotJobInput(uint256 assetId);
     /// @notice A purchase of zero tokens.
     error Marketplace__ZeroAmount();
     /// @notice The splitter received a different amount than was sent (fee-on-transfer tokens are refused).
@@ -216,6 +232,24 @@ interface IMarketplace {
         uint256 maxPrice,
         Permit calldata permit
     ) external returns (uint256 orderId);
+
+    /// @notice Buys one access token of each job input in `purchases` for the caller, exactly as `buy`
+    /// does (free tier, fee, revenue split, a `Purchased` event each), then opens the compute job with
+    /// them through the compute market's `openJobFor`, the caller as consumer, all in one transaction.
+    /// List only the inputs the caller must buy (none for an input it already holds a token of, or a free
+    /// algorithm); each must be the job's dataset or algorithm, at most once. Currencies may differ per
+    /// purchase. ETH sent pays the ETH-priced purchases, in order, and what is left goes to the compute
+    /// market as the job's payment: it must be exactly the provider's ETH price, or 0 when the provider is
+    /// paid in an ERC-20 (the compute market refuses anything else with `ComputeMarket__WrongValue`).
+    /// ERC-20 purchases are paid from the caller's allowance to this contract; an ERC-20 job payment from
+    /// its allowance to the compute market.
+    /// @param purchases The tokens to buy, one per input at most.
+    /// @param job The job, as for `openJob`.
+    /// @return jobId The job's id.
+    function buyAndOpenJob(Purchase[] calldata purchases, IComputeMarket.OpenJobParams calldata job)
+        external
+        payable
+        returns (uint256 jobId);
 
     /// @notice Takes an asset off the hub's listing; only the DAO. Ownership is never touched.
     /// @param assetId The asset.

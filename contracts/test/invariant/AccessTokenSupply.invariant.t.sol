@@ -13,7 +13,7 @@ contract AccessTokenSupplyInvariantTest is ProtocolFixture {
 
     function setUp() public override {
         super.setUp();
-        uint256[] memory assets = new uint256[](3);
+        uint256[] memory assets = new uint256[](4);
         (assets[0],) = _publish(_params(alice, address(0), 0.01 ether));
         IAssetRegistry.PublishParams memory p = _params(bob, address(usd), 5e6);
         p.freePerAddress = 2;
@@ -21,6 +21,10 @@ contract AccessTokenSupplyInvariantTest is ProtocolFixture {
         p = _params(carol, address(0), 0);
         p.accessDuration = 1 days;
         (assets[2],) = _publish(p);
+        // The last asset is a priced model, which jobs may run: each such job spends one of its tokens too.
+        p = _params(carol, address(0), 0.002 ether);
+        p.kind = IAssetRegistry.AssetKind.Model;
+        (assets[3],) = _publish(p);
 
         IAssetRegistry.PublishParams memory algo = _params(alice, address(0), 0);
         algo.kind = IAssetRegistry.AssetKind.Algorithm;
@@ -36,22 +40,24 @@ contract AccessTokenSupplyInvariantTest is ProtocolFixture {
         }
         handler = new AccessTokenHandler(marketplace, compute, usd, provider, algorithmId, assets, actors);
 
-        bytes4[] memory selectors = new bytes4[](6);
+        bytes4[] memory selectors = new bytes4[](7);
         selectors[0] = AccessTokenHandler.buy.selector;
         selectors[1] = AccessTokenHandler.grant.selector;
         selectors[2] = AccessTokenHandler.transfer.selector;
         selectors[3] = AccessTokenHandler.consume.selector;
         selectors[4] = AccessTokenHandler.buyAndConsume.selector;
         selectors[5] = AccessTokenHandler.openJob.selector;
+        selectors[6] = AccessTokenHandler.buyAndOpenJob.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
 
     /// @dev Per access token:
-    /// - totalSupply == ghost minted (buys, grants, buyAndConsume) − ghost consumed (consume, consumeFor via
-    ///   jobs, buyAndConsume), and the holders' balances add up to it;
+    /// - totalSupply == ghost minted (buys, grants, buyAndConsume, buyAndOpenJob) − ghost consumed (consume,
+    ///   consumeFor via jobs, buyAndConsume), and the holders' balances add up to it;
     /// - ordersIssued == number of consumes (one order per consumed token), and every order id was the
-    ///   previous one + 1, never repeated.
+    ///   previous one + 1, never repeated;
+    /// - every job spent exactly one token of each priced input (its dataset, and the model when it ran it).
     /// Foundry runs every `invariant_` function of a contract as its own campaign over the very same call
     /// sequences (same seed), so the properties share one campaign. Each assertion names its property.
     function invariant_supplyAndOrdersAreConsistent() public view {
@@ -75,5 +81,6 @@ contract AccessTokenSupplyInvariantTest is ProtocolFixture {
             assertEq(orders, handler.ghost_lastOrderId(token), "ordersIssued != last order id");
         }
         assertEq(handler.ghost_badOrderIds(), 0, "order id out of sequence or repeated");
+        assertEq(handler.ghost_jobsWithWrongOrders(), 0, "job without one order per priced input");
     }
 }

@@ -6,8 +6,12 @@ import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 import {MarketplaceHandler} from "./handlers/MarketplaceHandler.sol";
 import {IAssetRegistry} from "../../src/interfaces/IAssetRegistry.sol";
 
-/// @notice Value conservation across the marketplace and the revenue splitter, per currency (ETH, mUSD).
+/// @notice Value conservation across the marketplace, the revenue splitter and, through `buyAndOpenJob`, the
+/// compute market's escrow, per currency (ETH, mUSD).
 contract ValueConservationInvariantTest is ProtocolFixture {
+    uint128 internal constant JOB_ETH_PRICE = 1e15;
+    uint128 internal constant JOB_USD_PRICE = 3e6;
+
     MarketplaceHandler internal handler;
 
     function setUp() public override {
@@ -18,18 +22,33 @@ contract ValueConservationInvariantTest is ProtocolFixture {
         (makeAddr("recipient1"), makeAddr("recipient2"), makeAddr("recipient3"));
         _sort(recipients);
 
-        uint256[] memory assets = new uint256[](4);
+        uint256[] memory assets = new uint256[](5);
         (assets[0],) = _publishAsset(alice, address(0), 1e14, 0);
         (assets[1],) = _publishAsset(bob, address(usd), 5e8, 1);
         (assets[2],) = _publishAsset(carol, address(0), 3e16, 2);
         (assets[3],) = _publishAsset(alice, address(usd), 1e8, 0);
+        // The last asset is a model: `buyAndOpenJob` runs it on one of the datasets.
+        IAssetRegistry.PublishParams memory model = _params(bob, address(0), 2e14);
+        model.kind = IAssetRegistry.AssetKind.Model;
+        (assets[4],) = registry.publish(model);
+
+        address[] memory jobProviders = new address[](2);
+        (jobProviders[0], jobProviders[1]) = (provider, makeAddr("usdProvider"));
+        vm.deal(jobProviders[0], MIN_STAKE);
+        vm.prank(jobProviders[0]);
+        compute.registerProvider{value: MIN_STAKE}("https://provider.example", address(0), JOB_ETH_PRICE);
+        vm.deal(jobProviders[1], MIN_STAKE);
+        vm.prank(jobProviders[1]);
+        compute.registerProvider{value: MIN_STAKE}("https://provider.example", address(usd), JOB_USD_PRICE);
 
         address[] memory buyers = new address[](3);
         (buyers[0], buyers[1], buyers[2]) = (makeAddr("buyer1"), makeAddr("buyer2"), makeAddr("buyer3"));
 
-        handler = new MarketplaceHandler(marketplace, usd, address(timelock), assets, buyers, recipients);
+        handler = new MarketplaceHandler(
+            marketplace, usd, address(timelock), assets, buyers, recipients, jobProviders
+        );
 
-        bytes4[] memory selectors = new bytes4[](8);
+        bytes4[] memory selectors = new bytes4[](9);
         selectors[0] = MarketplaceHandler.buy.selector;
         selectors[1] = MarketplaceHandler.buyAndConsume.selector;
         selectors[2] = MarketplaceHandler.setListing.selector;
@@ -38,6 +57,7 @@ contract ValueConservationInvariantTest is ProtocolFixture {
         selectors[5] = MarketplaceHandler.releaseFees.selector;
         selectors[6] = MarketplaceHandler.setProtocolFee.selector;
         selectors[7] = MarketplaceHandler.settle.selector;
+        selectors[8] = MarketplaceHandler.buyAndOpenJob.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
@@ -47,7 +67,9 @@ contract ValueConservationInvariantTest is ProtocolFixture {
     ///   than it received, and the marketplace holds nothing;
     /// - ghost paid in == splitter balance + Σ released to recipients + Σ fees released (to the treasury);
     /// - what every possible recipient can release adds up to exactly what each asset still holds (checked
-    ///   by the handler after each action for the asset it touched; see `ghost_releasableMismatches`).
+    ///   by the handler after each action for the asset it touched; see `ghost_releasableMismatches`);
+    /// - the compute market holds exactly the providers' stakes and the job payments `buyAndOpenJob` made,
+    ///   none of which reached the splitter.
     /// Foundry runs every `invariant_` function of a contract as its own campaign over the very same call
     /// sequences (same seed), so the properties share one campaign and one pass over the state: the same
     /// coverage at a fraction of the ci-profile time. Each assertion names its property.
@@ -72,6 +94,11 @@ contract ValueConservationInvariantTest is ProtocolFixture {
                 "paid in != held + released"
             );
             assertEq(_balance(currency, address(timelock)), handler.ghost_feesReleased(currency), "treasury");
+            assertEq(
+                _balance(currency, address(compute)),
+                (currency == address(0) ? 2 * MIN_STAKE : 0) + handler.ghost_jobsPaid(currency),
+                "compute != stakes + job payments"
+            );
         }
         assertEq(handler.ghost_releasableMismatches(), 0, "releasable != unreleased");
     }

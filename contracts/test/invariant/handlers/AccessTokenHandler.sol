@@ -15,8 +15,10 @@ import {IAccessToken} from "../../../src/interfaces/IAccessToken.sol";
 import {MockStablecoin} from "../../mocks/MockStablecoin.sol";
 
 /// @notice Mints, grants, moves and spends access tokens of a few assets through every path (buy,
-/// grant, transfer, consume, buyAndConsume, compute jobs via consumeFor), counting in ghosts what was
-/// minted and consumed per token and checking each order id as it is issued.
+/// grant, transfer, consume, buyAndConsume, compute jobs via consumeFor, with held tokens or bought in the
+/// same call by buyAndOpenJob), counting in ghosts what was minted and consumed per token and checking each
+/// order id as it is issued. Jobs run a free algorithm or a priced model (the last asset): each job must
+/// spend one token of every priced input.
 contract AccessTokenHandler is CommonBase, StdCheats, StdUtils {
     Marketplace public immutable marketplace;
     ComputeMarket public immutable compute;
@@ -26,6 +28,7 @@ contract AccessTokenHandler is CommonBase, StdCheats, StdUtils {
     address public immutable provider;
     uint256 public immutable algorithmId;
 
+    /// @dev Datasets, then the priced model (the last one).
     uint256[] internal _assets;
     AccessToken[] internal _tokens;
     address[] internal _actors;
@@ -36,6 +39,9 @@ contract AccessTokenHandler is CommonBase, StdCheats, StdUtils {
     mapping(AccessToken token => mapping(uint256 orderId => bool)) public ghost_orderSeen;
     /// @dev Orders whose id was not the previous id + 1, or repeated one: must stay 0.
     uint256 public ghost_badOrderIds;
+    /// @dev Jobs opened whose orders were not exactly one per priced input: must stay 0.
+    uint256 public ghost_jobsWithWrongOrders;
+    uint256 public ghost_jobs;
     mapping(bytes32 action => uint256) public calls;
     uint256 public ghost_skipped;
 
@@ -120,33 +126,44 @@ contract AccessTokenHandler is CommonBase, StdCheats, StdUtils {
         _recordOrder(_tokens[index], orderId);
     }
 
+    /// @dev A holder of a dataset's token opens a job with it, on the free algorithm or (when it also holds
+    /// one of its tokens) the priced model.
     function openJob(uint256 assetSeed, uint256 actorSeed) external countCall("openJob") {
-        uint256 index = assetSeed % _assets.length;
-        AccessToken token = _tokens[index];
-        (address holder, bool found) = _holder(token, actorSeed);
+        uint256 index = assetSeed % (_assets.length - 1);
+        (address holder, bool found) = _holder(_tokens[index], actorSeed);
         if (!found) return _skip();
+        bool withModel = (actorSeed >> 8) & 1 == 1 && _tokens[_assets.length - 1].balanceOf(holder) != 0;
+        IComputeMarket.OpenJobParams memory p = _job(index, withModel);
         vm.recordLogs();
         vm.prank(holder);
-        compute.openJob(
-            IComputeMarket.OpenJobParams({
-                datasetId: _assets[index],
-                algorithmId: algorithmId,
-                provider: provider,
-                specCid: "bafkreispec",
-                currency: address(0),
-                maxPayment: 0,
-                deadline: uint64(block.timestamp + 1 days)
-            })
-        );
-        Vm.Log[] memory logs = vm.getRecordedLogs();
-        for (uint256 i; i < logs.length; ++i) {
-            if (
-                logs[i].emitter == address(token) && logs[i].topics[0] == IAccessToken.AccessConsumed.selector
-            ) {
-                return _recordOrder(token, uint256(logs[i].topics[1]));
-            }
+        compute.openJob(p);
+        _recordJobOrders(index, withModel);
+    }
+
+    /// @dev An actor buys a dataset's token, and the model's (bit 8 of `actorSeed`), and opens a job with
+    /// them in one call: bought, then spent.
+    function buyAndOpenJob(uint256 assetSeed, uint256 actorSeed) external countCall("buyAndOpenJob") {
+        uint256 index = assetSeed % (_assets.length - 1);
+        uint256 model = _assets.length - 1;
+        address buyer = _actors[actorSeed % _actors.length];
+        bool withModel = (actorSeed >> 8) & 1 == 1;
+        IMarketplace.Purchase[] memory purchases = new IMarketplace.Purchase[](withModel ? 2 : 1);
+        (uint256 value, IMarketplace.Listing memory listing) = _fund(_assets[index], buyer, 1);
+        purchases[0] = IMarketplace.Purchase(_assets[index], listing.currency, listing.price);
+        if (withModel) {
+            (uint256 modelValue, IMarketplace.Listing memory modelListing) = _fund(_assets[model], buyer, 1);
+            // Both in ETH: fund the sum (`_fund` sets the balance to each cost).
+            if (modelValue != 0 && value != 0) vm.deal(buyer, value + modelValue);
+            value += modelValue;
+            purchases[1] = IMarketplace.Purchase(_assets[model], modelListing.currency, modelListing.price);
+            ghost_minted[_tokens[model]] += 1;
         }
-        ++ghost_badOrderIds; // no order recorded for the job
+        ghost_minted[_tokens[index]] += 1;
+        IComputeMarket.OpenJobParams memory p = _job(index, withModel);
+        vm.recordLogs();
+        vm.prank(buyer);
+        marketplace.buyAndOpenJob{value: value}(purchases, p);
+        _recordJobOrders(index, withModel);
     }
 
     function assets() external view returns (uint256[] memory) {
@@ -159,6 +176,40 @@ contract AccessTokenHandler is CommonBase, StdCheats, StdUtils {
 
     function actors() external view returns (address[] memory) {
         return _actors;
+    }
+
+    function _job(uint256 index, bool withModel) internal view returns (IComputeMarket.OpenJobParams memory) {
+        return IComputeMarket.OpenJobParams({
+            datasetId: _assets[index],
+            algorithmId: withModel ? _assets[_assets.length - 1] : algorithmId,
+            provider: provider,
+            specCid: "bafkreispec",
+            currency: address(0),
+            maxPayment: 0,
+            deadline: uint64(block.timestamp + 1 days)
+        });
+    }
+
+    /// @dev Records the orders the job just opened spent: one in the dataset's token, one in the model's
+    /// when it ran the (priced) model, none in any other.
+    function _recordJobOrders(uint256 index, bool withModel) internal {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        AccessToken model = _tokens[_assets.length - 1];
+        uint256 datasetOrders;
+        uint256 modelOrders;
+        uint256 otherOrders;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].topics[0] != IAccessToken.AccessConsumed.selector) continue;
+            AccessToken token = AccessToken(logs[i].emitter);
+            if (token == _tokens[index]) ++datasetOrders;
+            else if (token == model) ++modelOrders;
+            else ++otherOrders;
+            _recordOrder(token, uint256(logs[i].topics[1]));
+        }
+        ++ghost_jobs;
+        if (datasetOrders != 1 || modelOrders != (withModel ? 1 : 0) || otherOrders != 0) {
+            ++ghost_jobsWithWrongOrders;
+        }
     }
 
     function _recordOrder(AccessToken token, uint256 orderId) internal {

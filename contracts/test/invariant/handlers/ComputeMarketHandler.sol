@@ -4,23 +4,51 @@ pragma solidity 0.8.37;
 import {CommonBase} from "forge-std/Base.sol";
 import {StdCheats} from "forge-std/StdCheats.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
+import {Vm} from "forge-std/Vm.sol";
 import {ComputeMarket} from "../../../src/ComputeMarket.sol";
+import {Marketplace} from "../../../src/Marketplace.sol";
+import {RevenueSplitter} from "../../../src/RevenueSplitter.sol";
 import {AccessToken} from "../../../src/AccessToken.sol";
 import {IComputeMarket} from "../../../src/interfaces/IComputeMarket.sol";
+import {IMarketplace} from "../../../src/interfaces/IMarketplace.sol";
+import {IAccessToken} from "../../../src/interfaces/IAccessToken.sol";
+import {IAssetRegistry} from "../../../src/interfaces/IAssetRegistry.sol";
 import {MockStablecoin} from "../../mocks/MockStablecoin.sol";
 
 /// @notice Drives the compute market through whole job lives with bounded inputs: providers register,
-/// stake and leave; consumers open jobs; providers post; anyone finalizes, refunds and disputes; the
-/// timelock rules (within the ruling window) and tunes parameters; anyone settles a dispute left unruled
-/// past its deadline; time moves. Ghosts sum every unit in and out per currency.
+/// stake and leave; consumers open jobs, on a free algorithm or a model whose owner prices it (mUSD) or
+/// makes it free, with tokens they hold or bought in the same call (`buyAndOpenJob`, an ETH dataset and
+/// an mUSD model), and try to run a priced model without its token; providers post; anyone finalizes,
+/// refunds and disputes; the timelock rules (within the ruling window) and tunes parameters; anyone
+/// settles a dispute left unruled past its deadline; the owners and the treasury release sale revenue;
+/// time moves. Ghosts sum every unit in and out per currency, every unit the handler created (dealt or
+/// minted), and the orders each job spent against the priced inputs it had.
 contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
+    /// @notice What the handler drives.
+    struct Setup {
+        ComputeMarket compute;
+        Marketplace marketplace;
+        MockStablecoin usd;
+        address timelock;
+        uint256 datasetId;
+        address datasetOwner;
+        uint256 algorithmId;
+        uint256 modelId;
+        address modelOwner;
+    }
+
     ComputeMarket public immutable compute;
+    Marketplace public immutable marketplace;
+    RevenueSplitter public immutable splitter;
     MockStablecoin public immutable usd;
     AccessToken public immutable datasetToken;
+    AccessToken public immutable modelToken;
     address public immutable datasetOwner;
+    address public immutable modelOwner;
     address public immutable timelock;
     uint256 public immutable datasetId;
     uint256 public immutable algorithmId;
+    uint256 public immutable modelId;
 
     address[] internal _providers;
     address[] internal _consumers;
@@ -31,6 +59,25 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
     mapping(address currency => uint256) public ghost_in;
     mapping(address currency => uint256) public ghost_out;
     mapping(address currency => uint256) public ghost_feesReleased;
+    /// @dev Units the handler created (ETH dealt, mUSD minted): every one of them must stay with an actor.
+    mapping(address currency => uint256) public ghost_created;
+    /// @dev Sale revenue paid into the splitter, released to the owners, and released as fees.
+    mapping(address currency => uint256) public ghost_salesIn;
+    mapping(address currency => uint256) public ghost_salesReleased;
+    mapping(address currency => uint256) public ghost_saleFeesReleased;
+    /// @dev What each owner's split was paid: the price less the marketplace fee, summed per sale.
+    mapping(uint256 assetId => mapping(address currency => uint256)) public ghost_ownerNet;
+    /// @dev Orders spent opening jobs (the inputs' `AccessConsumed` events in each opening transaction).
+    uint256 public ghost_orders;
+    /// @dev Jobs whose orders were not exactly one per input that had to be paid for (the dataset, and the
+    /// model when its listing price was non-zero as the job opened); must stay 0.
+    uint256 public ghost_jobsWithWrongOrders;
+    /// @dev Jobs a consumer without the priced model's token managed to open; must stay 0.
+    uint256 public ghost_unpaidJobs;
+    /// @dev Refusals of such a job with another error than `ComputeMarket__NoAccessToken`; must stay 0.
+    uint256 public ghost_wrongRefusals;
+    /// @dev `JobOpened` order ids that are not the orders the inputs' tokens recorded; must stay 0.
+    uint256 public ghost_orderIdMismatches;
     mapping(bytes32 action => uint256) public calls;
     uint256 public ghost_skipped;
 
@@ -40,28 +87,28 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
     }
 
     constructor(
-        ComputeMarket compute_,
-        MockStablecoin usd_,
-        AccessToken datasetToken_,
-        address datasetOwner_,
-        address timelock_,
-        uint256 datasetId_,
-        uint256 algorithmId_,
+        Setup memory setup,
         address[] memory providers_,
         address[] memory consumers_,
         address[] memory challengers_
     ) {
-        compute = compute_;
-        usd = usd_;
-        datasetToken = datasetToken_;
-        datasetOwner = datasetOwner_;
-        timelock = timelock_;
-        datasetId = datasetId_;
-        algorithmId = algorithmId_;
+        compute = setup.compute;
+        marketplace = setup.marketplace;
+        splitter = RevenueSplitter(setup.marketplace.splitter());
+        usd = setup.usd;
+        IAssetRegistry registry = IAssetRegistry(setup.marketplace.registry());
+        datasetToken = AccessToken(registry.accessTokenOf(setup.datasetId));
+        modelToken = AccessToken(registry.accessTokenOf(setup.modelId));
+        datasetOwner = setup.datasetOwner;
+        modelOwner = setup.modelOwner;
+        timelock = setup.timelock;
+        datasetId = setup.datasetId;
+        algorithmId = setup.algorithmId;
+        modelId = setup.modelId;
         _providers = providers_;
         _consumers = consumers_;
         _challengers = challengers_;
-        _currencies = [address(0), address(usd_)];
+        _currencies = [address(0), address(setup.usd)];
     }
 
     // ---------------------------------------------------------------- providers
@@ -90,7 +137,7 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
         (address provider, bool found) = _pickProvider(providerSeed, true, false);
         if (!found) return _skip();
         amount = _bound(amount, 0, 5 ether);
-        vm.deal(provider, amount);
+        _deal(provider, amount);
         vm.prank(provider);
         compute.addStake{value: amount}();
         ghost_in[address(0)] += amount;
@@ -139,6 +186,58 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
     {
         (, bool opened) = _open(consumerSeed, providerSeed, duration);
         if (!opened) _skip();
+    }
+
+    /// @dev A consumer holding the dataset's token but none of the priced model's tries to open a job with
+    /// the model: it must be refused, by name.
+    function openWithoutModelToken(uint256 consumerSeed, uint256 providerSeed)
+        external
+        countCall("openWithoutModelToken")
+    {
+        if (marketplace.getListing(modelId).price == 0) return _skip();
+        (address provider, bool found) = _pickProvider(providerSeed, true, true);
+        address consumer = _consumers[consumerSeed % _consumers.length];
+        if (!found || modelToken.balanceOf(consumer) != 0) return _skip();
+        vm.prank(datasetOwner);
+        datasetToken.grant(consumer, 1);
+        IComputeMarket.Provider memory p = compute.getProvider(provider);
+        uint256 value = _fundJob(consumer, p.currency, p.price);
+        vm.prank(consumer);
+        try compute.openJob{value: value}(_jobParams(provider, p, modelId, consumerSeed)) returns (
+            uint256 jobId
+        ) {
+            ++ghost_unpaidJobs;
+            _jobs.push(jobId);
+            ghost_in[p.currency] += p.price;
+        } catch (bytes memory reason) {
+            bytes memory expected = abi.encodeWithSelector(
+                IComputeMarket.ComputeMarket__NoAccessToken.selector, modelId, consumer
+            );
+            if (keccak256(reason) != keccak256(expected)) ++ghost_wrongRefusals;
+        }
+    }
+
+    /// @dev The model's owner prices it in mUSD or, a third of the time, makes it free.
+    function setModelPrice(uint256 priceSeed) external countCall("setModelPrice") {
+        uint256 price = priceSeed % 3 == 0 ? 0 : _bound(priceSeed, 1, 50) * 1e6;
+        vm.prank(modelOwner);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        marketplace.setListing(modelId, address(usd), uint80(price), 0);
+    }
+
+    /// @dev An input's owner, or the treasury for the fees, takes sale revenue out of the splitter.
+    function releaseSales(uint256 seed) external countCall("releaseSales") {
+        address currency = _currencies[seed % 2];
+        if ((seed >> 1) % 3 == 0) {
+            if (splitter.accruedFees(currency) == 0) return _skip();
+            uint256 fees = splitter.releaseFees(currency);
+            ghost_saleFeesReleased[currency] += fees;
+            return;
+        }
+        (uint256 assetId, address owner) =
+            (seed >> 1) % 3 == 1 ? (datasetId, datasetOwner) : (modelId, modelOwner);
+        if (splitter.releasable(assetId, currency, owner) == 0) return _skip();
+        ghost_salesReleased[currency] += splitter.release(assetId, currency, owner);
     }
 
     function postResult(uint256 jobSeed) external countCall("postResult") {
@@ -292,6 +391,19 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
         return _providers;
     }
 
+    /// @dev Every address value can reach: the actors, the owners, the treasury and the contracts.
+    function holders() external view returns (address[] memory accounts) {
+        address[] memory claimants_ = claimants();
+        accounts = new address[](claimants_.length + 6);
+        for (uint256 i; i < claimants_.length; ++i) {
+            accounts[i] = claimants_[i];
+        }
+        uint256 k = claimants_.length;
+        (accounts[k], accounts[k + 1], accounts[k + 2]) = (datasetOwner, modelOwner, timelock);
+        (accounts[k + 3], accounts[k + 4], accounts[k + 5]) =
+        (address(compute), address(splitter), address(marketplace));
+    }
+
     function currencies() external view returns (address[2] memory) {
         return _currencies;
     }
@@ -307,7 +419,7 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
         address currency = _currencies[currencySeed % 2];
         price = _bound(price, 0, currency == address(0) ? 1 ether : 1_000e6);
         stake = _bound(stake, compute.params().minStake, 10 ether);
-        vm.deal(provider, stake);
+        _deal(provider, stake);
         vm.prank(provider);
         // forge-lint: disable-next-line(unsafe-typecast)
         compute.registerProvider{value: stake}("https://provider.example", currency, uint128(price));
@@ -315,7 +427,10 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
         return true;
     }
 
-    /// @dev Opens a job with an active provider (registering one if there is none).
+    /// @dev Opens a job with an active provider (registering one if there is none), on the free algorithm
+    /// or the model (bit 8 of `consumerSeed`), either with tokens the consumer holds (a granted dataset
+    /// token, the model's bought with `buy` when it is priced) or buying them in the same call with
+    /// `buyAndOpenJob` (bit 9), and records the orders it spent against the inputs it had to pay for.
     function _open(uint256 consumerSeed, uint256 providerSeed, uint256 duration)
         internal
         returns (uint256 jobId, bool opened)
@@ -327,33 +442,113 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
         }
         address consumer = _consumers[consumerSeed % _consumers.length];
         IComputeMarket.Provider memory p = compute.getProvider(provider);
+        uint256 algorithm = (consumerSeed >> 8) & 1 == 1 ? modelId : algorithmId;
+        bool modelPriced = algorithm == modelId && marketplace.getListing(modelId).price != 0;
+        IComputeMarket.OpenJobParams memory params = _jobParams(provider, p, algorithm, duration);
 
-        vm.prank(datasetOwner);
-        datasetToken.grant(consumer, 1);
-        uint256 value;
-        if (p.currency == address(0)) {
-            vm.deal(consumer, p.price);
-            value = p.price;
-        } else {
-            usd.mint(consumer, p.price);
+        uint256 value = _fundJob(consumer, p.currency, p.price);
+        vm.recordLogs();
+        if ((consumerSeed >> 9) & 1 == 1) {
+            IMarketplace.Purchase[] memory purchases = new IMarketplace.Purchase[](modelPriced ? 2 : 1);
+            uint256 ethCost;
+            (purchases[0], ethCost) = _fundPurchase(consumer, datasetId);
+            value += ethCost;
+            if (modelPriced) {
+                (purchases[1], ethCost) = _fundPurchase(consumer, modelId);
+                value += ethCost;
+            }
             vm.prank(consumer);
-            usd.approve(address(compute), p.price);
+            jobId = marketplace.buyAndOpenJob{value: value}(purchases, params);
+        } else {
+            vm.prank(datasetOwner);
+            datasetToken.grant(consumer, 1);
+            if (modelPriced) {
+                (IMarketplace.Purchase memory purchase, uint256 ethCost) = _fundPurchase(consumer, modelId);
+                vm.prank(consumer);
+                marketplace.buy{value: ethCost}(modelId, 1, purchase.currency, purchase.maxPrice);
+            }
+            vm.prank(consumer);
+            jobId = compute.openJob{value: value}(params);
         }
-        vm.prank(consumer);
-        jobId = compute.openJob{value: value}(
-            IComputeMarket.OpenJobParams({
-                datasetId: datasetId,
-                algorithmId: algorithmId,
-                provider: provider,
-                specCid: "bafkreispec",
-                currency: p.currency,
-                maxPayment: p.price,
-                deadline: uint64(block.timestamp + _bound(duration, 1 hours, 3 days))
-            })
-        );
+        _recordOrders(jobId, modelPriced ? 2 : 1);
         _jobs.push(jobId);
         ghost_in[p.currency] += p.price;
         return (jobId, true);
+    }
+
+    function _jobParams(
+        address provider,
+        IComputeMarket.Provider memory p,
+        uint256 algorithm,
+        uint256 duration
+    ) internal view returns (IComputeMarket.OpenJobParams memory) {
+        return IComputeMarket.OpenJobParams({
+            datasetId: datasetId,
+            algorithmId: algorithm,
+            provider: provider,
+            specCid: "bafkreispec",
+            currency: p.currency,
+            maxPayment: p.price,
+            deadline: uint64(block.timestamp + _bound(duration, 1 hours, 3 days))
+        });
+    }
+
+    /// @dev Gives `consumer` a job's payment: ETH to send (returned), or mUSD approved to the compute market.
+    function _fundJob(address consumer, address currency, uint256 price) internal returns (uint256 value) {
+        if (currency == address(0)) {
+            _deal(consumer, price);
+            return price;
+        }
+        _mintUsd(consumer, price);
+        vm.prank(consumer);
+        usd.approve(address(compute), price);
+    }
+
+    /// @dev Gives `consumer` what one token of `assetId` costs it now (after its free tier): ETH to send
+    /// (returned), or mUSD approved to the marketplace; counts the sale in the ghosts.
+    function _fundPurchase(address consumer, uint256 assetId)
+        internal
+        returns (IMarketplace.Purchase memory purchase, uint256 ethCost)
+    {
+        IMarketplace.Listing memory listing = marketplace.getListing(assetId);
+        (uint256 cost,) = marketplace.quote(assetId, consumer, 1);
+        purchase =
+            IMarketplace.Purchase({assetId: assetId, currency: listing.currency, maxPrice: listing.price});
+        if (listing.currency == address(0)) {
+            _deal(consumer, cost);
+            ethCost = cost;
+        } else {
+            _mintUsd(consumer, cost);
+            vm.prank(consumer);
+            usd.approve(address(marketplace), cost);
+        }
+        ghost_salesIn[listing.currency] += cost;
+        ghost_ownerNet[assetId][listing.currency] += cost - cost * marketplace.protocolFeeBps() / 10_000;
+    }
+
+    /// @dev Counts the orders the recorded logs show spent for `jobId` (the inputs' `AccessConsumed`) against
+    /// the inputs it had to pay for, and checks them against the order ids its `JobOpened` names.
+    function _recordOrders(uint256 jobId, uint256 pricedInputs) internal {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256 datasetOrder;
+        uint256 modelOrder;
+        uint256 orders;
+        (uint256 namedOrder, uint256 namedModelOrder) = (type(uint256).max, type(uint256).max);
+        for (uint256 i; i < logs.length; ++i) {
+            Vm.Log memory log = logs[i];
+            bytes32 topic = log.topics[0];
+            if (topic == IAccessToken.AccessConsumed.selector) {
+                if (log.emitter == address(datasetToken)) datasetOrder = uint256(log.topics[1]);
+                else if (log.emitter == address(modelToken)) modelOrder = uint256(log.topics[1]);
+                else continue;
+                ++orders;
+            } else if (topic == IComputeMarket.JobOpened.selector && uint256(log.topics[1]) == jobId) {
+                (,, namedOrder, namedModelOrder) = abi.decode(log.data, (uint256, uint256, uint256, uint256));
+            }
+        }
+        if (namedOrder != datasetOrder || namedModelOrder != modelOrder) ++ghost_orderIdMismatches;
+        if (orders != pricedInputs) ++ghost_jobsWithWrongOrders;
+        ghost_orders += orders;
     }
 
     /// @dev Posts the result of an open job still before its deadline (opening one if there is none).
@@ -396,7 +591,7 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
         }
         address challenger = _challengers[challengerSeed % _challengers.length];
         uint256 bond = compute.params().disputeBond;
-        vm.deal(challenger, bond);
+        _deal(challenger, bond);
         vm.prank(challenger);
         compute.dispute{value: bond}(jobId, "bafkreireason");
         ghost_in[address(0)] += bond;
@@ -449,6 +644,17 @@ contract ComputeMarketHandler is CommonBase, StdCheats, StdUtils {
 
     function _balance(address currency, address account) internal view returns (uint256) {
         return currency == address(0) ? account.balance : usd.balanceOf(account);
+    }
+
+    /// @dev Adds ETH to `account` (never overwrites what it holds) and counts it as created.
+    function _deal(address account, uint256 amount) internal {
+        vm.deal(account, account.balance + amount);
+        ghost_created[address(0)] += amount;
+    }
+
+    function _mintUsd(address account, uint256 amount) internal {
+        usd.mint(account, amount);
+        ghost_created[address(usd)] += amount;
     }
 
     function _skip() internal {

@@ -7,12 +7,15 @@ import {StdUtils} from "forge-std/StdUtils.sol";
 import {Marketplace} from "../../../src/Marketplace.sol";
 import {RevenueSplitter} from "../../../src/RevenueSplitter.sol";
 import {AssetRegistry} from "../../../src/AssetRegistry.sol";
+import {ComputeMarket} from "../../../src/ComputeMarket.sol";
 import {IMarketplace} from "../../../src/interfaces/IMarketplace.sol";
+import {IComputeMarket} from "../../../src/interfaces/IComputeMarket.sol";
 import {IRevenueSplitter} from "../../../src/interfaces/IRevenueSplitter.sol";
 import {MockStablecoin} from "../../mocks/MockStablecoin.sol";
 
 /// @notice Drives the marketplace and its revenue splitter with bounded inputs, summing in ghost
-/// variables every unit paid in and paid out per currency.
+/// variables every unit paid in and paid out per currency. `buyAndOpenJob` buys a dataset's token (and the
+/// model's, when it is priced) and opens a compute job with them, paying the job into the compute market.
 /// @dev Prices are whole multiples of `PRICE_UNIT` (1e8 smallest units), so every payment, fee and
 /// split entitlement divides exactly. Dust-level amounts trip a known RevenueSplitter bug (the first
 /// recipient's entitlement is not monotonic in the total received; see RevenueSplitterDustTest).
@@ -27,6 +30,11 @@ contract MarketplaceHandler is CommonBase, StdCheats, StdUtils {
     address public immutable timelock;
 
     uint256[] internal _assets;
+    /// @dev The last asset of `_assets` is a model, the others datasets.
+    uint256 internal immutable _modelId;
+    ComputeMarket internal immutable _compute;
+    /// @dev Registered compute providers (one paid in ETH, one in mUSD).
+    address[] internal _jobProviders;
     address[] internal _buyers;
     /// @dev Every address that can ever be in a split (asset owners included), ascending.
     address[] internal _recipients;
@@ -35,6 +43,8 @@ contract MarketplaceHandler is CommonBase, StdCheats, StdUtils {
     mapping(address currency => uint256) public ghost_paidIn;
     mapping(address currency => uint256) public ghost_released;
     mapping(address currency => uint256) public ghost_feesReleased;
+    /// @dev Job payments `buyAndOpenJob` escrowed in the compute market.
+    mapping(address currency => uint256) public ghost_jobsPaid;
     mapping(bytes32 action => uint256) public calls;
     uint256 public ghost_skipped;
     /// @dev Times an asset's releasable amounts (over every possible recipient, per currency) did not add
@@ -54,9 +64,13 @@ contract MarketplaceHandler is CommonBase, StdCheats, StdUtils {
         address timelock_,
         uint256[] memory assets_,
         address[] memory buyers_,
-        address[] memory sortedRecipients
+        address[] memory sortedRecipients,
+        address[] memory jobProviders_
     ) {
         marketplace = marketplace_;
+        _compute = ComputeMarket(AssetRegistry(marketplace_.registry()).computeMarket());
+        _modelId = assets_[assets_.length - 1];
+        _jobProviders = jobProviders_;
         splitter = RevenueSplitter(marketplace_.splitter());
         registry = AssetRegistry(marketplace_.registry());
         usd = usd_;
@@ -90,6 +104,47 @@ contract MarketplaceHandler is CommonBase, StdCheats, StdUtils {
         marketplace.buyAndConsume{value: value}(assetId, address(this), listing.currency, listing.price);
         ghost_paidIn[listing.currency] += cost;
         _checkReleasable(assetId, false);
+    }
+
+    /// @dev Buys a dataset's token, and the model's when it is priced (both in the listings' currencies,
+    /// after the buyer's free tier), and opens a job with them through one provider or the other.
+    function buyAndOpenJob(uint256 datasetSeed, uint256 buyerSeed, uint256 providerSeed)
+        external
+        countCall("buyAndOpenJob")
+    {
+        uint256 dataset = _assets[datasetSeed % (_assets.length - 1)];
+        address buyer = _buyers[buyerSeed % _buyers.length];
+        address provider = _jobProviders[providerSeed % _jobProviders.length];
+        bool modelPriced = marketplace.getListing(_modelId).price != 0;
+        IMarketplace.Purchase[] memory purchases = new IMarketplace.Purchase[](modelPriced ? 2 : 1);
+        uint256[2] memory cost; // per currency: ETH, mUSD
+        purchases[0] = _purchase(dataset, buyer, cost);
+        if (modelPriced) purchases[1] = _purchase(_modelId, buyer, cost);
+        IComputeMarket.Provider memory terms = _compute.getProvider(provider);
+        uint256 jobEth = terms.currency == address(0) ? terms.price : 0;
+        vm.deal(buyer, cost[0] + jobEth);
+        usd.mint(buyer, cost[1] + (jobEth == 0 ? terms.price : 0));
+        vm.startPrank(buyer);
+        usd.approve(address(marketplace), cost[1]);
+        usd.approve(address(_compute), jobEth == 0 ? terms.price : 0);
+        marketplace.buyAndOpenJob{value: cost[0] + jobEth}(
+            purchases,
+            IComputeMarket.OpenJobParams({
+                datasetId: dataset,
+                algorithmId: _modelId,
+                provider: provider,
+                specCid: "bafkreispec",
+                currency: terms.currency,
+                maxPayment: terms.price,
+                deadline: uint64(block.timestamp + 1 days)
+            })
+        );
+        vm.stopPrank();
+        ghost_paidIn[address(0)] += cost[0];
+        ghost_paidIn[address(usd)] += cost[1];
+        ghost_jobsPaid[terms.currency] += terms.price;
+        _checkReleasable(dataset, false);
+        _checkReleasable(_modelId, false);
     }
 
     function setListing(uint256 assetSeed, uint256 currencySeed, uint256 priceUnits, uint256 free)
@@ -184,6 +239,18 @@ contract MarketplaceHandler is CommonBase, StdCheats, StdUtils {
 
     function currencies() external view returns (address[2] memory) {
         return _currencies;
+    }
+
+    /// @dev One token of `assetId` for `buyer` at its listing's terms; adds what it costs now to `cost`.
+    function _purchase(uint256 assetId, address buyer, uint256[2] memory cost)
+        internal
+        view
+        returns (IMarketplace.Purchase memory)
+    {
+        IMarketplace.Listing memory listing = marketplace.getListing(assetId);
+        (uint256 price,) = marketplace.quote(assetId, buyer, 1);
+        cost[listing.currency == address(0) ? 0 : 1] += price;
+        return IMarketplace.Purchase({assetId: assetId, currency: listing.currency, maxPrice: listing.price});
     }
 
     /// @dev Σ releasable over every possible recipient == totalReceived − totalReleased − dust, per
