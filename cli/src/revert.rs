@@ -7,6 +7,7 @@ use agora_contracts::{
     agora_governor::AgoraGovernor::AgoraGovernorErrors as Governor,
     agora_token::AgoraToken::AgoraTokenErrors as AgoraToken,
     asset_registry::AssetRegistry::AssetRegistryErrors as Registry,
+    compute_market::ComputeMarket::ComputeMarketErrors as Market,
     marketplace::Marketplace::MarketplaceErrors as Marketplace,
     revenue_splitter::RevenueSplitter::RevenueSplitterErrors as Splitter,
 };
@@ -62,8 +63,126 @@ pub fn sentence(revert: &Revert, units: &Units) -> Option<String> {
                 "currency {} is not on the DAO's allow-list: list in ETH or an allowed ERC-20 (a DAO proposal can allow one)",
                 currency(e.currency)
             ),
+            Marketplace::Marketplace__NotJobInput(e) => format!(
+                "asset {} is not an input of this job (or is listed twice): only its dataset and algorithm can be bought with it",
+                e.assetId
+            ),
             Marketplace::Marketplace__CurrencyHasNoCode(e) => {
                 format!("{} has no contract code: it cannot be a currency", e.currency)
+            }
+            _ => return None,
+        },
+        Revert::ComputeMarket(err) => match err {
+            Market::ComputeMarket__NotProvider(e) => {
+                format!("{} is not a registered provider (see `agora provider register`)", e.provider)
+            }
+            Market::ComputeMarket__AlreadyRegistered(e) => {
+                format!("{} is already a registered provider", e.provider)
+            }
+            Market::ComputeMarket__StakeTooLow(e) => format!(
+                "stake too low: {} staked, the minimum is {}",
+                crate::output::ether(e.stake),
+                crate::output::ether(e.minStake)
+            ),
+            Market::ComputeMarket__ProviderExiting(e) => {
+                format!(
+                    "provider {} is leaving: it takes no new jobs and has already asked to exit",
+                    e.provider
+                )
+            }
+            Market::ComputeMarket__ExitNotRequested(e) => format!("{} has not asked to exit yet", e.provider),
+            Market::ComputeMarket__CooldownActive(e) => {
+                format!(
+                    "the exit cooldown is still running: the stake can be withdrawn from {} (unix time)",
+                    e.availableAt
+                )
+            }
+            Market::ComputeMarket__JobsInFlight(e) => {
+                format!(
+                    "{} job(s) still in flight: the stake is released once they are settled",
+                    e.activeJobs
+                )
+            }
+            Market::ComputeMarket__InvalidEndpoint(e) => {
+                format!("invalid endpoint: {} bytes, it must be 1 to 256", e.length)
+            }
+            Market::ComputeMarket__WrongAssetKind(e) => format!(
+                "asset {} is of the wrong kind: a job takes a dataset and an algorithm or model",
+                e.assetId
+            ),
+            Market::ComputeMarket__AlgorithmNotAllowed(e) => {
+                format!(
+                    "the owner of dataset {} does not allow algorithm {} on it",
+                    e.datasetId, e.algorithmId
+                )
+            }
+            Market::ComputeMarket__InvalidDeadline(e) => {
+                format!("deadline {} is not in the future", e.deadline)
+            }
+            Market::ComputeMarket__PriceAboveMax(e) => format!(
+                "price changed: you allowed {}, the provider charges {}",
+                units.format(e.maxPayment),
+                units.format(e.price)
+            ),
+            Market::ComputeMarket__WrongCurrency(e) => {
+                format!("wrong currency: the provider is paid in {}, not {}", e.actual, e.expected)
+            }
+            Market::ComputeMarket__WrongValue(e) => {
+                format!(
+                    "wrong payment: sent {}, it costs {}",
+                    crate::output::ether(e.sent),
+                    crate::output::ether(e.expected)
+                )
+            }
+            Market::ComputeMarket__WrongStatus(e) => {
+                format!(
+                    "job {} is {}: not in a state that allows this",
+                    e.jobId,
+                    crate::cmd::job::status_name(e.status)
+                )
+            }
+            Market::ComputeMarket__NotJobProvider(e) => {
+                format!("{} is not job {}'s provider", e.caller, e.jobId)
+            }
+            Market::ComputeMarket__DeadlinePassed(e) => {
+                format!("job {}'s deadline {} has passed", e.jobId, e.deadline)
+            }
+            Market::ComputeMarket__DeadlineNotReached(e) => format!(
+                "job {}'s deadline {} (unix time) has not passed: it can be refunded only after it",
+                e.jobId, e.deadline
+            ),
+            Market::ComputeMarket__ChallengeWindowOpen(e) => {
+                format!("job {}'s challenge window is open until {} (unix time)", e.jobId, e.challengeEnd)
+            }
+            Market::ComputeMarket__ChallengeWindowClosed(e) => format!(
+                "job {}'s challenge window closed at {} (unix time): it can no longer be disputed",
+                e.jobId, e.challengeEnd
+            ),
+            Market::ComputeMarket__CurrencyNotAllowed(e) => format!(
+                "currency {} is not on the DAO's allow-list: jobs are priced in ETH or an allowed ERC-20",
+                currency(e.currency)
+            ),
+            Market::ComputeMarket__RulingWindowOpen(e) => format!(
+                "job {}'s dispute awaits the DAO's ruling until {} (unix time); after that anyone can settle it with `agora job expire-dispute {}`",
+                e.jobId, e.rulingDeadline, e.jobId
+            ),
+            Market::ComputeMarket__RulingWindowClosed(e) => format!(
+                "job {}'s ruling deadline passed at {} (unix time): the dispute is settled by its default (`agora job expire-dispute {}`)",
+                e.jobId, e.rulingDeadline, e.jobId
+            ),
+            Market::ComputeMarket__NothingToClaim(e) => {
+                format!(
+                    "nothing to claim: no balance is credited to {} in {}",
+                    e.account,
+                    currency(e.currency)
+                )
+            }
+            Market::ComputeMarket__NoAccessToken(e) => format!(
+                "{} holds no access token of asset {}, an input this job must pay for: buy one (`agora asset buy {}`), or let `agora job submit` buy it with the job",
+                e.consumer, e.assetId, e.assetId
+            ),
+            Market::ComputeMarket__InputDelisted(e) => {
+                format!("asset {} is delisted by the DAO: no new job may use it", e.assetId)
             }
             _ => return None,
         },

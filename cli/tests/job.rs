@@ -401,3 +401,105 @@ fn bad_job_input_gets_one_line_errors() {
         "pass --password-file",
     );
 }
+
+/// A priced model is paid for by every job that uses it: `job submit` buys the dataset's and the
+/// model's access tokens and opens the job in one transaction, each owner's split receives its
+/// price exactly, and a job opened without the model's token is refused before any escrow.
+#[test]
+fn a_job_pays_the_owner_of_every_priced_input() {
+    let stack = Stack::with_kubo();
+    let (_url, _service) = stack.run_provider();
+    let operator = stack.address(OPERATOR).to_string();
+    let dataset = stack.write("sentences.jsonl", SENTENCES.as_bytes());
+    let args = ["asset", "publish", &dataset, "--kind", "dataset", "--price", "0.001", "--public"];
+    let dataset = stack.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
+    let mut files = Vec::new();
+    for name in MINILM_FILES {
+        let path = model_dir().join(name);
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap_or_else(|err| panic!("{err}"));
+            files.push(json!({ "name": name, "cid": stack.ipfs_add(&path), "sha256": sha256_hex(&bytes) }));
+        }
+    }
+    let manifest = stack.write("model.json", json!({ "files": files }).to_string().as_bytes());
+    let args = ["asset", "publish", &manifest, "--kind", "model", "--price", "0.02", "--public"];
+    let model = stack.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
+    let agora = stack.contracts_as(CONSUMER);
+    let (dataset_id, model_id) = (dataset.parse::<U256>().unwrap(), model.parse::<U256>().unwrap());
+    let received = |asset: U256| {
+        let splitter = agora.splitter.clone();
+        stack.block_on(async move {
+            tx::call("totalReceived", splitter.totalReceived(asset, Address::ZERO))
+                .await
+                .unwrap_or_else(|err| panic!("{err}"))
+        })
+    };
+    let jobs = || {
+        let market = agora.compute_market.clone();
+        stack.block_on(async move {
+            tx::call("totalJobs", market.totalJobs()).await.unwrap_or_else(|e| panic!("{e}"))
+        })
+    };
+
+    // Over budget: refused before anything is bought or escrowed.
+    let spec = r#"{"kind":"embed","batch_size":2}"#;
+    let mut args = vec!["--json"];
+    args.extend(submit_args(&dataset, &model, &operator, spec, &["--max-total", "0.06"]));
+    let over = stack.agora(CONSUMER, &args);
+    assert_one_line_error(&over, "more than --max-total");
+    assert_eq!(jobs(), U256::ZERO);
+    assert_eq!((received(dataset_id), received(model_id)), (U256::ZERO, U256::ZERO));
+
+    // Holding the dataset's token but not the model's: the market refuses the job itself.
+    stack.json(CONSUMER, &["asset", "buy", &dataset]);
+    let refused = stack.block_on(async {
+        let params = IComputeMarket::OpenJobParams {
+            datasetId: dataset_id,
+            algorithmId: model_id,
+            provider: stack.address(OPERATOR),
+            specCid: "bafkreinomodeltoken".into(),
+            currency: Address::ZERO,
+            maxPayment: U256::MAX,
+            deadline: u64::MAX / 2,
+        };
+        let price = U256::from(50_000_000_000_000_000u64);
+        tx::send("openJob", agora.compute_market.openJob(params).value(price)).await
+    });
+    let err = refused.expect_err("a job without the model's token opened").to_string();
+    assert!(err.contains("ComputeMarket__NoAccessToken"), "{err}");
+    assert_eq!(jobs(), U256::ZERO);
+
+    // The CLI buys the missing model token with the job, in one transaction, within budget.
+    let submitted =
+        stack.json(CONSUMER, &submit_args(&dataset, &model, &operator, spec, &["--max-total", "0.07"]));
+    assert_eq!(jobs(), U256::from(1));
+    let inputs = submitted["inputs"].as_array().cloned().unwrap_or_default();
+    assert_eq!(inputs.len(), 2, "{submitted}");
+    assert_eq!((inputs[0]["bought"].as_bool(), inputs[1]["bought"].as_bool()), (Some(false), Some(true)));
+    assert_ne!(submitted["algorithmOrderId"], "0", "{submitted}");
+    let fee_bps = stack.block_on(async {
+        tx::call("protocolFeeBps", agora.marketplace.protocolFeeBps()).await.unwrap_or_else(|e| panic!("{e}"))
+    });
+    let net = |price: U256| price - price * U256::from(fee_bps) / U256::from(10_000);
+    let milli = U256::from(1_000_000_000_000_000u64);
+    assert_eq!(received(dataset_id), net(milli), "the dataset's owner got its price once");
+    assert_eq!(
+        received(model_id),
+        net(milli * U256::from(20)),
+        "the model's owner got its price from the job"
+    );
+    let consumer = stack.address(CONSUMER);
+    let token_balance = |asset: U256| {
+        let agora = agora.clone();
+        stack.block_on(async move {
+            let token = tx::call("accessTokenOf", agora.registry.accessTokenOf(asset)).await.unwrap();
+            let erc20 = agora_contracts::erc::IERC20::new(token, agora.provider().clone());
+            tx::call("balanceOf", erc20.balanceOf(consumer)).await.unwrap()
+        })
+    };
+    assert_eq!(
+        (token_balance(dataset_id), token_balance(model_id)),
+        (U256::ZERO, U256::ZERO),
+        "both tokens spent"
+    );
+}

@@ -587,7 +587,10 @@ async fn asset(
     let counts = sqlx::query(
         "SELECT (SELECT count(*) FROM asset_versions WHERE chain_id = $1 AND asset_id = $2::numeric),
            (SELECT count(*) FROM purchases WHERE chain_id = $1 AND asset_id = $2::numeric),
-           (SELECT count(*) FROM access_balances WHERE chain_id = $1 AND token = $3 AND balance > 0)",
+           (SELECT count(*) FROM access_balances WHERE chain_id = $1 AND token = $3 AND balance > 0),
+           (SELECT count(*) FROM access_orders WHERE chain_id = $1 AND asset_id = $2::numeric),
+           (SELECT count(*) FROM jobs WHERE chain_id = $1 AND dataset_id = $2::numeric)
+             + (SELECT count(*) FROM jobs WHERE chain_id = $1 AND algorithm_id = $2::numeric)",
     )
     .bind(chain(&state))
     .bind(&id)
@@ -597,6 +600,10 @@ async fn asset(
     out["historyCount"] = counts.get::<i64, _>(0).into();
     out["salesCount"] = counts.get::<i64, _>(1).into();
     out["holdersCount"] = counts.get::<i64, _>(2).into();
+    // Usage: every access token spent (downloads and the jobs that paid for it), and the jobs
+    // that used it as an input, paid or free.
+    out["ordersCount"] = counts.get::<i64, _>(3).into();
+    out["jobsCount"] = counts.get::<i64, _>(4).into();
     Ok(Json(out))
 }
 
@@ -1080,7 +1087,8 @@ const JOB_STATUSES: &[&str] = &[
 
 /// A job's columns as [`JobRow`] names them.
 const JOB_SELECT: &str = "SELECT job_id::text AS job_id, consumer, provider, dataset_id::text AS dataset_id,
-       algorithm_id::text AS algorithm_id, order_id::text AS order_id, currency, payment::text AS payment,
+       algorithm_id::text AS algorithm_id, order_id::text AS order_id,
+       algorithm_order_id::text AS algorithm_order_id, currency, payment::text AS payment,
        deadline, spec_cid, status, result_cid, output_hash, challenge_end,
        provider_payout::text AS provider_payout, fee::text AS fee, refunded::text AS refunded, challenger,
        opened_block, updated_block
@@ -1095,6 +1103,8 @@ struct JobRow {
     dataset_id: String,
     algorithm_id: String,
     order_id: String,
+    /// `None` when the algorithm or model was free (no token spent).
+    algorithm_order_id: Option<String>,
     currency: Vec<u8>,
     payment: String,
     deadline: i64,
@@ -1119,6 +1129,7 @@ fn job_json(r: JobRow) -> Value {
         "datasetId": r.dataset_id,
         "algorithmId": r.algorithm_id,
         "orderId": r.order_id,
+        "algorithmOrderId": r.algorithm_order_id,
         "currency": hex(&r.currency),
         "payment": r.payment,
         "deadline": r.deadline,

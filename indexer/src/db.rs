@@ -774,6 +774,12 @@ async fn write_votes(conn: &mut PgConnection, chain: i64, votes: &[Vote]) -> Res
     Ok(())
 }
 
+/// The order a job spent in its algorithm's or model's access token; `None` when that input was
+/// free (the event says 0).
+fn algorithm_order(e: &agora_contracts::ComputeMarket::JobOpened) -> Option<String> {
+    (!e.algorithmOrderId.is_zero()).then(|| dec(e.algorithmOrderId))
+}
+
 /// Inserts the jobs opened in the batch (as open), then applies each job's merged change.
 async fn write_jobs(
     conn: &mut PgConnection,
@@ -785,12 +791,14 @@ async fn write_jobs(
     if !opened.is_empty() {
         sqlx::query(
             "INSERT INTO jobs (chain_id, job_id, consumer, provider, dataset_id, algorithm_id, order_id,
-               currency, payment, deadline, spec_cid, status, opened_block, updated_block)
+               algorithm_order_id, currency, payment, deadline, spec_cid, status, opened_block, updated_block)
              SELECT $1, u.id::numeric, u.consumer, u.provider, u.dataset::numeric, u.algorithm::numeric,
-               u.order_id::numeric, u.currency, u.payment::numeric, u.deadline, u.spec, 'open', u.b, u.b
-             FROM UNNEST($2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::text[], $7::text[], $8::bytea[],
-               $9::text[], $10::bigint[], $11::text[], $12::bigint[])
-               AS u(id, consumer, provider, dataset, algorithm, order_id, currency, payment, deadline, spec, b)",
+               u.order_id::numeric, u.algorithm_order::numeric, u.currency, u.payment::numeric, u.deadline,
+               u.spec, 'open', u.b, u.b
+             FROM UNNEST($2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::text[], $7::text[], $8::text[],
+               $9::bytea[], $10::text[], $11::bigint[], $12::text[], $13::bigint[])
+               AS u(id, consumer, provider, dataset, algorithm, order_id, algorithm_order, currency, payment,
+                 deadline, spec, b)",
         )
         .bind(chain)
         .bind(opened.iter().map(|(_, e)| dec(e.jobId)).collect::<Vec<_>>())
@@ -799,6 +807,7 @@ async fn write_jobs(
         .bind(opened.iter().map(|(_, e)| dec(e.datasetId)).collect::<Vec<_>>())
         .bind(opened.iter().map(|(_, e)| dec(e.algorithmId)).collect::<Vec<_>>())
         .bind(opened.iter().map(|(_, e)| dec(e.orderId)).collect::<Vec<_>>())
+        .bind(opened.iter().map(|(_, e)| algorithm_order(e)).collect::<Vec<_>>())
         .bind(opened.iter().map(|(_, e)| bytes(e.currency)).collect::<Vec<_>>())
         .bind(opened.iter().map(|(_, e)| dec(e.payment)).collect::<Vec<_>>())
         .bind(opened.iter().map(|(_, e)| i64_of(e.deadline)).collect::<Vec<_>>())
@@ -1759,9 +1768,10 @@ async fn apply(
                 conn,
                 sqlx::query(
                     "INSERT INTO jobs (chain_id, job_id, consumer, provider, dataset_id, algorithm_id, order_id,
-                       currency, payment, deadline, spec_cid, status, opened_block, updated_block)
-                     VALUES ($1, $2::numeric, $3, $4, $5::numeric, $6::numeric, $7::numeric, $8, $9::numeric, $10,
-                       $11, 'open', $12, $12)",
+                       algorithm_order_id, currency, payment, deadline, spec_cid, status, opened_block,
+                       updated_block)
+                     VALUES ($1, $2::numeric, $3, $4, $5::numeric, $6::numeric, $7::numeric, $8::numeric, $9,
+                       $10::numeric, $11, $12, 'open', $13, $13)",
                 )
                 .bind(chain)
                 .bind(dec(e.jobId))
@@ -1770,6 +1780,7 @@ async fn apply(
                 .bind(dec(e.datasetId))
                 .bind(dec(e.algorithmId))
                 .bind(dec(e.orderId))
+                .bind(algorithm_order(e))
                 .bind(e.currency.as_slice())
                 .bind(dec(e.payment))
                 .bind(i64_of(e.deadline))

@@ -173,7 +173,7 @@ pub const EVENTS_WITH_STRINGS: &[&str] = &[
     "AssetRelisted(uint256,string)",
     "ProviderRegistered(address,string,address,uint256,uint256)",
     "ProviderUpdated(address,string,address,uint256)",
-    "JobOpened(uint256,address,address,uint256,uint256,uint256,address,uint256,uint64,string)",
+    "JobOpened(uint256,address,address,uint256,uint256,uint256,uint256,address,uint256,uint64,string)",
     "ResultPosted(uint256,string,bytes32,uint64)",
     "JobDisputed(uint256,address,uint256,string)",
 ];

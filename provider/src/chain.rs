@@ -156,8 +156,9 @@ impl ChainReader {
 
 impl ChainReader {
     /// The job whose `JobOpened` in transaction `tx` spent order `order_id` of `access_token`:
-    /// `openJob` spends a dataset token with the same `AccessConsumed` a download order has,
-    /// and only the market's event in the same transaction tells them apart.
+    /// `openJob` spends a dataset token, and a priced algorithm's or model's, with the same
+    /// `AccessConsumed` a download order has, and only the market's event in the same
+    /// transaction tells them apart.
     async fn job_opened_with(
         &self,
         tx: B256,
@@ -175,12 +176,17 @@ impl ChainReader {
             .filter(|log| log.address() == market)
             .filter_map(|log| log.log_decode::<ComputeMarket::JobOpened>().ok())
             .map(|log| log.inner.data)
-            .filter(|opened| opened.orderId == order_id)
             .collect();
         for job in opened {
-            // Order ids count per access token: the job's dataset must be this token's asset.
-            if self.asset(job.datasetId).await?.is_some_and(|asset| asset.access_token == access_token) {
-                return Ok(Some(job.jobId));
+            // Order ids count per access token: the input whose order it names must be this
+            // token's asset.
+            let inputs = [(job.datasetId, job.orderId), (job.algorithmId, job.algorithmOrderId)];
+            for (asset_id, spent) in inputs {
+                if spent == order_id
+                    && self.asset(asset_id).await?.is_some_and(|asset| asset.access_token == access_token)
+                {
+                    return Ok(Some(job.jobId));
+                }
             }
         }
         Ok(None)

@@ -135,11 +135,16 @@ async fn an_order_spent_on_a_compute_job_is_refused_as_a_download_order() -> Res
     let market = &stack.chain.agora.compute_market;
     let opened = market.JobOpened_filter().topic1(job).from_block(0).query().await?;
     let (event, _) = opened.first().ok_or_else(|| eyre!("no JobOpened for job {job}"))?;
-    let job_order = event.orderId;
+    let (job_order, model_order) = (event.orderId, event.algorithmOrderId);
     ensure!(tx::call("getJob", market.getJob(job)).await?.status == 1, "the job is open");
+    ensure!(model_order != U256::ZERO, "the priced model's token was spent too");
 
     let response = stack.download(&provider, &stack.request(BUYER, dataset, job_order, 1)?, None).await?;
     expect_refusal(response, 403, &format!("access order {job_order} was spent on compute job {job}"))
+        .await?;
+    // Nor does the model's order, spent on the same job, download the model.
+    let response = stack.download(&provider, &stack.request(BUYER, model, model_order, 3)?, None).await?;
+    expect_refusal(response, 403, &format!("access order {model_order} was spent on compute job {job}"))
         .await?;
 
     // A download order of the same token still downloads.

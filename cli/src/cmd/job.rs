@@ -6,12 +6,10 @@
 use std::{path::PathBuf, time::Duration};
 
 use agora_contracts::{
-    Agora, Revert,
-    compute_market::{
-        ComputeMarket::{self, ComputeMarketErrors as Market},
-        IComputeMarket,
-    },
+    Agora,
+    compute_market::{ComputeMarket, IComputeMarket},
     erc::IERC20,
+    marketplace::{self, IMarketplace},
     tx,
 };
 use agora_provider::{
@@ -99,10 +97,12 @@ pub struct ServiceArgs {
 /// Arguments of `job submit`.
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
-    /// The dataset asset (one of your access tokens for it is spent).
+    /// The dataset asset (one of your access tokens for it is spent; bought with the job when you
+    /// hold none).
     #[arg(long)]
     pub dataset: U256,
-    /// The algorithm or model asset.
+    /// The algorithm or model asset (when it is priced, one of your access tokens for it is spent;
+    /// bought with the job when you hold none).
     #[arg(long, visible_alias = "algorithm")]
     pub model: U256,
     /// The registered provider that runs it.
@@ -114,9 +114,13 @@ pub struct SubmitArgs {
     /// Seconds (by the chain's clock) the provider has to post a result.
     #[arg(long, default_value_t = 3600)]
     pub deadline_secs: u64,
-    /// The most you pay, in the provider's currency units [default: its current price].
+    /// The most you pay the provider, in its currency's units [default: its current price].
     #[arg(long)]
     pub max_price: Option<String>,
+    /// The most the whole job may cost you (access tokens bought for it plus the provider's
+    /// price), in the provider's currency's units; refused before signing when it is more.
+    #[arg(long)]
+    pub max_total: Option<String>,
     /// The provider's service.
     #[command(flatten)]
     pub service: ServiceArgs,
@@ -242,7 +246,7 @@ pub async fn run(global: &GlobalArgs, command: JobCommand) -> Result<()> {
             let units = Currency::from_address(job.currency).units(agora.provider()).await?;
             let receipt = tx::send("computeMarket.refund", agora.compute_market.refund(args.id))
                 .await
-                .map_err(|e| explain(e, &units))?;
+                .map_err(|e| revert::explain(e, &units))?;
             let refunded = receipt
                 .decoded_log::<ComputeMarket::JobRefunded>()
                 .ok_or_else(|| eyre!("computeMarket.refund: the receipt has no JobRefunded event"))?
@@ -265,7 +269,7 @@ pub async fn run(global: &GlobalArgs, command: JobCommand) -> Result<()> {
             let receipt =
                 tx::send("computeMarket.expireDispute", agora.compute_market.expireDispute(args.id))
                     .await
-                    .map_err(|e| explain(e, &units))?;
+                    .map_err(|e| revert::explain(e, &units))?;
             let expired = receipt
                 .decoded_log::<ComputeMarket::DisputeExpired>()
                 .ok_or_else(|| eyre!("computeMarket.expireDispute: the receipt has no DisputeExpired event"))?
@@ -318,6 +322,14 @@ async fn submit(global: &GlobalArgs, args: SubmitArgs) -> Result<()> {
     spec.job
         .check(&limits)
         .map_err(|err| eyre!("provider {} would refuse this --spec: {err}", args.provider))?;
+    // What the job costs, shown before anything is signed: a token of each priced input the
+    // consumer does not hold yet (bought in the same transaction) and the provider's price.
+    let costs = input_costs(&agora, signer.address, args.dataset, args.model).await?;
+    let fee_bps = tx::call("computeMarket.params", agora.compute_market.params()).await?.feeBps;
+    let total = print_costs(&agora, global.json, &costs, &registered, &units, fee_bps).await?;
+    if let Some(text) = &args.max_total {
+        check_max_total(&total, currency, &units, units.parse(text)?)?;
+    }
     let spec_cid = storage.add_bytes(serde_json::to_vec_pretty(&spec)?).await?.cid;
 
     let deadline = chain_time(&agora).await? + args.deadline_secs;
@@ -331,21 +343,7 @@ async fn submit(global: &GlobalArgs, args: SubmitArgs) -> Result<()> {
         deadline,
     };
     let price = U256::from(registered.price);
-    let call = agora.compute_market.openJob(params);
-    let receipt = match currency {
-        Currency::Eth => tx::send("computeMarket.openJob", call.value(price)).await,
-        Currency::Token(token) => {
-            // The market pulls the payment: approve exactly the price first.
-            let erc20 = IERC20::new(token, agora.provider().clone());
-            let market = *agora.compute_market.address();
-            let allowance = tx::call("allowance", erc20.allowance(signer.address, market)).await?;
-            if allowance < price {
-                tx::send("approve", erc20.approve(market, price)).await.map_err(|e| explain(e, &units))?;
-            }
-            tx::send("computeMarket.openJob", call).await
-        }
-    }
-    .map_err(|e| explain(e, &units))?;
+    let receipt = open_job(&agora, signer.address, &costs, params, currency, price).await?;
     let opened = receipt
         .decoded_log::<ComputeMarket::JobOpened>()
         .ok_or_else(|| eyre!("computeMarket.openJob: the receipt has no JobOpened event"))?
@@ -361,8 +359,23 @@ async fn submit(global: &GlobalArgs, args: SubmitArgs) -> Result<()> {
             "job {job_id} is open and paid on chain, but {err}; its payment comes back with `agora job refund {job_id}` after the deadline"
         )
     })?;
+    let inputs: Vec<Value> = costs
+        .iter()
+        .map(|cost| {
+            json!({
+                "assetId": cost.asset_id.to_string(),
+                "role": cost.role,
+                "spendsToken": cost.spends_token,
+                "bought": cost.buy.is_some(),
+                "currency": cost.currency.address(),
+                "paid": cost.buy.unwrap_or_default().to_string(),
+            })
+        })
+        .collect();
     let report = json!({
         "jobId": job_id.to_string(),
+        "inputs": inputs,
+        "algorithmOrderId": opened.algorithmOrderId.to_string(),
         "provider": args.provider,
         "specCid": spec_cid,
         "currency": registered.currency,
@@ -384,6 +397,193 @@ async fn submit(global: &GlobalArgs, args: SubmitArgs) -> Result<()> {
         ("status".into(), accepted["status"].as_str().unwrap_or("queued").to_owned()),
     ]);
     Ok(())
+}
+
+/// One input of a job and what it costs the consumer to use it.
+struct InputCost {
+    /// `dataset` or `algorithm/model`.
+    role: &'static str,
+    asset_id: U256,
+    /// The listing's currency.
+    currency: Currency,
+    /// The listing's price of one access token.
+    list_price: U256,
+    /// Whether the job spends a token of it: always for the dataset, for the algorithm or model
+    /// when it is priced (as the ComputeMarket decides).
+    spends_token: bool,
+    /// What buying one costs now (after any free tier), when the consumer holds none.
+    buy: Option<U256>,
+}
+
+/// The job's inputs as the ComputeMarket will charge them to `consumer`.
+async fn input_costs(agora: &Agora, consumer: Address, dataset: U256, model: U256) -> Result<Vec<InputCost>> {
+    let mut costs = Vec::new();
+    for (role, asset_id) in [("dataset", dataset), ("algorithm/model", model)] {
+        let listing = tx::call("marketplace.getListing", agora.marketplace.getListing(asset_id)).await?;
+        let list_price = U256::from(listing.price);
+        let spends_token = role == "dataset" || !list_price.is_zero();
+        let mut buy = None;
+        if spends_token {
+            let token = tx::call("registry.accessTokenOf", agora.registry.accessTokenOf(asset_id)).await?;
+            let token = IERC20::new(token, agora.provider().clone());
+            if tx::call("accessToken.balanceOf", token.balanceOf(consumer)).await?.is_zero() {
+                let quote = agora.marketplace.quote(asset_id, consumer, U256::from(1));
+                buy = Some(tx::call("marketplace.quote", quote).await?.cost);
+            }
+        }
+        costs.push(InputCost {
+            role,
+            asset_id,
+            currency: Currency::from_address(listing.currency),
+            list_price,
+            spends_token,
+            buy,
+        });
+    }
+    Ok(costs)
+}
+
+/// Prints what the job costs (unless `quiet`: `--json` reports it with the result) and returns
+/// the total per currency.
+async fn print_costs(
+    agora: &Agora,
+    quiet: bool,
+    costs: &[InputCost],
+    provider: &IComputeMarket::Provider,
+    provider_units: &Units,
+    fee_bps: u16,
+) -> Result<Vec<(Currency, U256)>> {
+    let mut total: Vec<(Currency, U256)> = Vec::new();
+    let mut add = |currency: Currency, amount: U256| match total.iter_mut().find(|(c, _)| *c == currency) {
+        Some((_, sum)) => *sum += amount,
+        None => total.push((currency, amount)),
+    };
+    let mut rows = Vec::new();
+    for cost in costs {
+        let units = cost.currency.units(agora.provider()).await?;
+        let text = match (cost.spends_token, cost.buy) {
+            (false, _) => "free: no access token needed".to_owned(),
+            (true, None) => "spends one of your access tokens".to_owned(),
+            (true, Some(paid)) => {
+                add(cost.currency, paid);
+                format!("{} (buys one access token with the job)", units.format(paid))
+            }
+        };
+        rows.push((format!("{} {}", cost.role, cost.asset_id), text));
+    }
+    let price = U256::from(provider.price);
+    let currency = Currency::from_address(provider.currency);
+    add(currency, price);
+    rows.push((
+        "provider".into(),
+        format!(
+            "{} (escrowed until the result is final; the DAO's fee is {}.{:02}% of it)",
+            provider_units.format(price),
+            fee_bps / 100,
+            fee_bps % 100
+        ),
+    ));
+    let mut parts = Vec::new();
+    for (currency, amount) in &total {
+        let units = currency.units(agora.provider()).await?;
+        parts.push(units.format(*amount));
+    }
+    rows.push(("total".into(), parts.join(" + ")));
+    if !quiet {
+        output::table(&rows);
+    }
+    Ok(total)
+}
+
+/// Refuses a job whose total is above `max_total` (in the provider's `currency`).
+fn check_max_total(
+    total: &[(Currency, U256)],
+    currency: Currency,
+    units: &Units,
+    max_total: U256,
+) -> Result<()> {
+    if total.iter().any(|(c, _)| *c != currency) {
+        bail!(
+            "--max-total is in the provider's currency ({}), but this job is also paid in another; use --max-price and check the prices above",
+            units.symbol
+        );
+    }
+    let sum = total.iter().map(|(_, amount)| *amount).sum::<U256>();
+    if sum > max_total {
+        bail!(
+            "the job costs {} in all, more than --max-total {}",
+            units.format(sum),
+            units.format(max_total)
+        );
+    }
+    Ok(())
+}
+
+/// Opens the job: with `openJob` when the consumer holds every token it spends, else with the
+/// marketplace's `buyAndOpenJob`, which buys the missing ones first in the same transaction.
+/// ERC-20 amounts are approved to the contract that pulls them (the marketplace for purchases,
+/// the ComputeMarket for the provider's price).
+async fn open_job(
+    agora: &Agora,
+    consumer: Address,
+    costs: &[InputCost],
+    params: IComputeMarket::OpenJobParams,
+    currency: Currency,
+    price: U256,
+) -> Result<alloy::rpc::types::TransactionReceipt> {
+    let units = currency.units(agora.provider()).await?;
+    let explain = |e| revert::explain(e, &units);
+    let purchases: Vec<_> = costs.iter().filter_map(|cost| cost.buy.map(|paid| (cost, paid))).collect();
+    let mut value = U256::ZERO;
+    let mut approvals: Vec<(Address, Address, U256)> = Vec::new();
+    let mut approve = |token: Address, spender: Address, amount: U256| match approvals
+        .iter_mut()
+        .find(|(t, s, _)| *t == token && *s == spender)
+    {
+        Some((_, _, sum)) => *sum += amount,
+        None => approvals.push((token, spender, amount)),
+    };
+    for (cost, paid) in &purchases {
+        match cost.currency {
+            Currency::Eth => value += *paid,
+            Currency::Token(token) => approve(token, *agora.marketplace.address(), *paid),
+        }
+    }
+    match currency {
+        Currency::Eth => value += price,
+        Currency::Token(token) => approve(token, *agora.compute_market.address(), price),
+    }
+    for (token, spender, amount) in approvals {
+        let erc20 = IERC20::new(token, agora.provider().clone());
+        let allowance = tx::call("allowance", erc20.allowance(consumer, spender)).await?;
+        if allowance < amount {
+            tx::send("approve", erc20.approve(spender, amount)).await.map_err(explain)?;
+        }
+    }
+    if purchases.is_empty() {
+        let call = agora.compute_market.openJob(params).value(value);
+        return tx::send("computeMarket.openJob", call).await.map_err(explain);
+    }
+    let purchases = purchases
+        .iter()
+        .map(|(cost, _)| IMarketplace::Purchase {
+            assetId: cost.asset_id,
+            currency: cost.currency.address(),
+            maxPrice: cost.list_price,
+        })
+        .collect();
+    // The same struct, as the marketplace's bindings name it.
+    let params = marketplace::IComputeMarket::OpenJobParams {
+        datasetId: params.datasetId,
+        algorithmId: params.algorithmId,
+        provider: params.provider,
+        specCid: params.specCid,
+        currency: params.currency,
+        maxPayment: params.maxPayment,
+        deadline: params.deadline,
+    };
+    let call = agora.marketplace.buyAndOpenJob(purchases, params).value(value);
+    tx::send("marketplace.buyAndOpenJob", call).await.map_err(explain)
 }
 
 async fn status(global: &GlobalArgs, args: StatusArgs) -> Result<()> {
@@ -643,7 +843,8 @@ async fn dispute(
     let bond = U256::from(tx::call("computeMarket.params", agora.compute_market.params()).await?.disputeBond);
     let reason_cid = storage.add_bytes(serde_json::to_vec_pretty(reason)?).await?.cid;
     let call = agora.compute_market.dispute(id, reason_cid).value(bond);
-    let receipt = tx::send("computeMarket.dispute", call).await.map_err(|e| explain(e, &Units::eth()))?;
+    let receipt =
+        tx::send("computeMarket.dispute", call).await.map_err(|e| revert::explain(e, &Units::eth()))?;
     Ok((bond, receipt.transaction_hash))
 }
 
@@ -894,103 +1095,6 @@ async fn fetch_output(api: &str, cid: &str, dir: &std::path::Path) -> Result<Vec
     Ok(names)
 }
 
-/// `err` as one error: the ComputeMarket's reverts as sentences (amounts in `units`), the other
-/// contracts' through [`revert::explain`].
-pub(crate) fn explain(err: agora_contracts::Error, units: &Units) -> eyre::Report {
-    let Some(Revert::ComputeMarket(market)) = err.revert() else { return revert::explain(err, units) };
-    let text = match market {
-        Market::ComputeMarket__NotProvider(e) => {
-            format!("{} is not a registered provider (see `agora provider register`)", e.provider)
-        }
-        Market::ComputeMarket__AlreadyRegistered(e) => {
-            format!("{} is already a registered provider", e.provider)
-        }
-        Market::ComputeMarket__StakeTooLow(e) => format!(
-            "stake too low: {} staked, the minimum is {}",
-            output::ether(e.stake),
-            output::ether(e.minStake)
-        ),
-        Market::ComputeMarket__ProviderExiting(e) => {
-            format!("provider {} is leaving: it takes no new jobs and has already asked to exit", e.provider)
-        }
-        Market::ComputeMarket__ExitNotRequested(e) => format!("{} has not asked to exit yet", e.provider),
-        Market::ComputeMarket__CooldownActive(e) => {
-            format!(
-                "the exit cooldown is still running: the stake can be withdrawn from {} (unix time)",
-                e.availableAt
-            )
-        }
-        Market::ComputeMarket__JobsInFlight(e) => {
-            format!("{} job(s) still in flight: the stake is released once they are settled", e.activeJobs)
-        }
-        Market::ComputeMarket__InvalidEndpoint(e) => {
-            format!("invalid endpoint: {} bytes, it must be 1 to 256", e.length)
-        }
-        Market::ComputeMarket__WrongAssetKind(e) => format!(
-            "asset {} is of the wrong kind: a job takes a dataset and an algorithm or model",
-            e.assetId
-        ),
-        Market::ComputeMarket__AlgorithmNotAllowed(e) => {
-            format!("the owner of dataset {} does not allow algorithm {} on it", e.datasetId, e.algorithmId)
-        }
-        Market::ComputeMarket__InvalidDeadline(e) => format!("deadline {} is not in the future", e.deadline),
-        Market::ComputeMarket__PriceAboveMax(e) => format!(
-            "price changed: you allowed {}, the provider charges {}",
-            units.format(e.maxPayment),
-            units.format(e.price)
-        ),
-        Market::ComputeMarket__WrongCurrency(e) => {
-            format!("wrong currency: the provider is paid in {}, not {}", e.actual, e.expected)
-        }
-        Market::ComputeMarket__WrongValue(e) => {
-            format!("wrong payment: sent {}, it costs {}", output::ether(e.sent), output::ether(e.expected))
-        }
-        Market::ComputeMarket__WrongStatus(e) => {
-            format!("job {} is {}: not in a state that allows this", e.jobId, status_name(e.status))
-        }
-        Market::ComputeMarket__NotJobProvider(e) => format!("{} is not job {}'s provider", e.caller, e.jobId),
-        Market::ComputeMarket__DeadlinePassed(e) => {
-            format!("job {}'s deadline {} has passed", e.jobId, e.deadline)
-        }
-        Market::ComputeMarket__DeadlineNotReached(e) => format!(
-            "job {}'s deadline {} (unix time) has not passed: it can be refunded only after it",
-            e.jobId, e.deadline
-        ),
-        Market::ComputeMarket__ChallengeWindowOpen(e) => {
-            format!("job {}'s challenge window is open until {} (unix time)", e.jobId, e.challengeEnd)
-        }
-        Market::ComputeMarket__ChallengeWindowClosed(e) => format!(
-            "job {}'s challenge window closed at {} (unix time): it can no longer be disputed",
-            e.jobId, e.challengeEnd
-        ),
-        Market::ComputeMarket__CurrencyNotAllowed(e) => format!(
-            "currency {} is not on the DAO's allow-list: jobs are priced in ETH or an allowed ERC-20",
-            currency_name(e.currency)
-        ),
-        Market::ComputeMarket__RulingWindowOpen(e) => format!(
-            "job {}'s dispute awaits the DAO's ruling until {} (unix time); after that anyone can settle it with `agora job expire-dispute {}`",
-            e.jobId, e.rulingDeadline, e.jobId
-        ),
-        Market::ComputeMarket__RulingWindowClosed(e) => format!(
-            "job {}'s ruling deadline passed at {} (unix time): the dispute is settled by its default (`agora job expire-dispute {}`)",
-            e.jobId, e.rulingDeadline, e.jobId
-        ),
-        Market::ComputeMarket__NothingToClaim(e) => {
-            format!(
-                "nothing to claim: no balance is credited to {} in {}",
-                e.account,
-                currency_name(e.currency)
-            )
-        }
-        _ => return err.into(),
-    };
-    eyre!(text)
-}
-
-fn currency_name(address: Address) -> String {
-    if address.is_zero() { "ETH".into() } else { address.to_string() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1015,10 +1119,10 @@ mod tests {
         let err = agora_contracts::Error::Contract {
             action: "computeMarket.refund".into(),
             source: alloy::contract::Error::ContractNotDeployed,
-            revert: Revert::decode(&data),
+            revert: agora_contracts::Revert::decode(&data),
         };
         assert_eq!(
-            explain(err, &Units::eth()).to_string(),
+            revert::explain(err, &Units::eth()).to_string(),
             "job 3's deadline 99 (unix time) has not passed: it can be refunded only after it"
         );
         assert_eq!(status_name(RESULT_POSTED), "result posted");

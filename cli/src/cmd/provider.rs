@@ -19,12 +19,9 @@ use url::Url;
 
 use crate::{
     GlobalArgs, chain,
-    cmd::{
-        asset::IpfsArgs,
-        job::{Service, explain},
-    },
+    cmd::{asset::IpfsArgs, job::Service},
     currency::{Currency, Units},
-    output,
+    output, revert,
     wallet::{PRIVATE_KEY_ENV, SignerArgs},
 };
 
@@ -263,7 +260,8 @@ async fn register(global: &GlobalArgs, args: RegisterArgs) -> Result<()> {
     let endpoint = args.endpoint.to_string();
     let call =
         agora.compute_market.registerProvider(endpoint.clone(), currency.address(), price).value(stake);
-    let receipt = tx::send("computeMarket.registerProvider", call).await.map_err(|e| explain(e, &units))?;
+    let receipt =
+        tx::send("computeMarket.registerProvider", call).await.map_err(|e| revert::explain(e, &units))?;
     let report = json!({
         "provider": signer.address,
         "endpoint": endpoint,
@@ -486,7 +484,7 @@ async fn withdraw(global: &GlobalArgs, args: WithdrawArgs) -> Result<()> {
         let units = Currency::from_address(entry.currency).units(agora.provider()).await?;
         let receipt = tx::send("computeMarket.claim", agora.compute_market.claim(entry.currency))
             .await
-            .map_err(|e| explain(e, &units))?;
+            .map_err(|e| revert::explain(e, &units))?;
         lines.push(format!("claimed {}", entry.display));
         done.push(Withdrawal {
             action: "claim",
@@ -504,7 +502,7 @@ async fn withdraw(global: &GlobalArgs, args: WithdrawArgs) -> Result<()> {
         if record.exitAvailableAt == 0 {
             let receipt = tx::send("computeMarket.requestExit", agora.compute_market.requestExit())
                 .await
-                .map_err(|e| explain(e, &eth))?;
+                .map_err(|e| revert::explain(e, &eth))?;
             let after = tx::call("computeMarket.getProvider", agora.compute_market.getProvider(me)).await?;
             lines.push(format!(
                 "exit requested: no new jobs; run this again from {} (unix time) to withdraw the stake of {}",
@@ -521,7 +519,7 @@ async fn withdraw(global: &GlobalArgs, args: WithdrawArgs) -> Result<()> {
         } else {
             let receipt = tx::send("computeMarket.withdrawStake", agora.compute_market.withdrawStake())
                 .await
-                .map_err(|e| explain(e, &eth))?;
+                .map_err(|e| revert::explain(e, &eth))?;
             lines.push(format!(
                 "withdrew the stake of {} and left the market",
                 output::ether(U256::from(record.stake))

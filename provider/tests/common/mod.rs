@@ -7,7 +7,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use agora_contracts::{
     AccessToken, Agora, ComputeMarket, DeployParams, Deployment, asset_registry::IAssetRegistry,
-    compute_market::IComputeMarket, deploy_protocol, signing_provider, tx,
+    compute_market::IComputeMarket, deploy_protocol, marketplace::IMarketplace, signing_provider, tx,
 };
 use agora_deploy::services::kubo::KuboDaemon;
 use agora_provider::{
@@ -310,16 +310,26 @@ impl Stack {
     /// `maxPayment` in ETH; the job id.
     pub async fn buy_and_open_job(&self, who: &Actor, params: IComputeMarket::OpenJobParams) -> Result<U256> {
         let agora = self.chain.agora_as(who);
-        tx::send(
-            "buy",
-            agora
-                .marketplace
-                .buy(params.datasetId, U256::from(1), Address::ZERO, U256::from(PRICE))
-                .value(U256::from(PRICE)),
-        )
-        .await?;
-        let payment = params.maxPayment;
-        let receipt = tx::send("openJob", agora.compute_market.openJob(params).value(payment)).await?;
+        // Both inputs are priced: one token of each is bought with the job, in one transaction.
+        let purchases = [params.datasetId, params.algorithmId]
+            .map(|asset| IMarketplace::Purchase {
+                assetId: asset,
+                currency: Address::ZERO,
+                maxPrice: U256::from(PRICE),
+            })
+            .to_vec();
+        let value = U256::from(2 * PRICE) + params.maxPayment;
+        let params = agora_contracts::marketplace::IComputeMarket::OpenJobParams {
+            datasetId: params.datasetId,
+            algorithmId: params.algorithmId,
+            provider: params.provider,
+            specCid: params.specCid,
+            currency: params.currency,
+            maxPayment: params.maxPayment,
+            deadline: params.deadline,
+        };
+        let call = agora.marketplace.buyAndOpenJob(purchases, params).value(value);
+        let receipt = tx::send("buyAndOpenJob", call).await?;
         Ok(receipt.decoded_log::<ComputeMarket::JobOpened>().ok_or_else(|| eyre!("no JobOpened"))?.data.jobId)
     }
 
