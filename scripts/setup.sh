@@ -36,6 +36,14 @@ fi
 # throwaway clusters); skipped when a server is installed.
 ./scripts/postgres.sh
 
+# The Rust example algorithm's WASI target (examples/algorithms/kmeans-rust, built by
+# scripts/build-algorithms.sh for agora-sandbox's tests).
+if ! rustc --print target-libdir --target wasm32-wasip1 >/dev/null 2>&1 ||
+  [ ! -d "$(rustc --print target-libdir --target wasm32-wasip1)" ]; then
+  echo "setup: rustup target add wasm32-wasip1"
+  rustup target add wasm32-wasip1
+fi
+
 # Kubo (IPFS), built once from the Go module proxy into ${AGORA_CACHE:-$HOME/.cache/agora}; a second
 # run is instant. Tests and the local stack find it there (or through AGORA_IPFS_BIN).
 echo "setup: Kubo at $(./scripts/kubo.sh)"

@@ -1,0 +1,3 @@
+module agora.example/algorithms/stats
+
+go 1.26
