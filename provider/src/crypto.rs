@@ -21,6 +21,7 @@
 use std::{
     io,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll, ready},
 };
 
@@ -28,7 +29,7 @@ use alloy::{
     primitives::{Address, Bytes as HexBytes},
     signers::local::PrivateKeySigner,
 };
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use chacha20poly1305::{
     ChaCha20Poly1305, KeyInit,
     aead::{
@@ -37,7 +38,7 @@ use chacha20poly1305::{
         stream::{NewStream, StreamBE32, StreamPrimitive},
     },
 };
-use futures::{StreamExt, stream};
+use futures::{Stream, StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, ReadBuf};
 
@@ -51,6 +52,8 @@ pub const TAG_SIZE: u64 = 16;
 pub const SCHEME: &str = "chacha20poly1305-stream-be32";
 /// Bytes of the STREAM nonce prefix (12-byte nonce minus 4-byte counter and 1-byte flag).
 pub const NONCE_PREFIX_SIZE: usize = 7;
+/// Chunks a download decrypts at once, ahead of its reader: 8 × 64 KiB.
+pub const DECRYPT_AHEAD: usize = 8;
 
 /// Encrypting, wrapping or decrypting failed.
 #[derive(Debug, thiserror::Error)]
@@ -278,6 +281,10 @@ impl Encryption {
 
     /// Decrypts ciphertext that starts at chunk `first_chunk`, skipping `skip` plaintext bytes
     /// and yielding `take` bytes.
+    ///
+    /// Chunks decrypt on their own, so up to [`DECRYPT_AHEAD`] of them are decrypted at once on
+    /// Tokio's blocking threads while the next ones are fetched; they come out in order. Must be
+    /// called inside a Tokio runtime.
     pub fn decrypting_stream(
         &self,
         key: &ContentKey,
@@ -287,87 +294,99 @@ impl Encryption {
         take: u64,
     ) -> Result<ByteStream, CryptoError> {
         self.validate()?;
-        struct State {
-            inner: ByteStream,
-            stream: StreamBE32<ChaCha20Poly1305>,
-            buf: BytesMut,
-            sealed: usize,
-            chunk: u64,
-            chunks: u64,
-            skip: u64,
-            take: u64,
-            done: bool,
-        }
-        let state = State {
-            inner: ciphertext,
-            stream: key.stream(&self.prefix()?),
-            buf: BytesMut::new(),
-            sealed: self.chunk_size as usize + TAG_SIZE as usize,
-            chunk: first_chunk,
-            chunks: self.chunk_count(),
-            skip,
-            take,
-            done: take == 0,
-        };
-        Ok(Box::pin(stream::unfold(state, |mut s| async move {
-            loop {
-                if s.done {
-                    return None;
+        let stream = Arc::new(key.stream(&self.prefix()?));
+        let sealed = Box::pin(sealed_chunks(
+            ciphertext,
+            self.chunk_size as usize + TAG_SIZE as usize,
+            first_chunk,
+            self.chunk_count(),
+        ));
+        let decrypted = sealed
+            .take_while(move |_| std::future::ready(take != 0))
+            .map(move |chunk| {
+                let stream = stream.clone();
+                async move {
+                    let (index, last, mut sealed) = chunk?;
+                    let position = u32::try_from(index).map_err(|_| auth_error(index))?;
+                    tokio::task::spawn_blocking(move || {
+                        // Decrypted where it lies: the chunk is handed on without a copy.
+                        match stream.decrypt_in_place(position, last, b"", &mut sealed) {
+                            Ok(()) => Ok(sealed.freeze()),
+                            Err(_) => Err(auth_error(index)),
+                        }
+                    })
+                    .await
+                    .map_err(|err| StorageError::Io {
+                        action: format!("decrypt chunk {index}"),
+                        source: io::Error::other(err.to_string()),
+                    })?
                 }
-                let last = s.chunk + 1 == s.chunks;
-                // A full sealed chunk is buffered, or the stream ended with the last chunk.
-                let ready = s.buf.len() >= s.sealed;
-                let upstream_ended;
-                if !ready {
-                    match s.inner.next().await {
-                        Some(Ok(bytes)) => {
-                            s.buf.extend_from_slice(&bytes);
-                            continue;
-                        }
-                        Some(Err(err)) => {
-                            s.done = true;
-                            return Some((Err(err), s));
-                        }
-                        None => upstream_ended = true,
+            })
+            .buffered(DECRYPT_AHEAD)
+            .boxed();
+        // Trim to the requested range, and stop at the first error.
+        let trimmed = stream::unfold(
+            (decrypted, skip, take, false),
+            |(mut decrypted, mut skip, mut take, done)| async move {
+                loop {
+                    if done || take == 0 {
+                        return None;
                     }
-                } else {
-                    upstream_ended = false;
-                }
-                if upstream_ended && (!last || s.buf.is_empty()) {
-                    s.done = true;
-                    let err = StorageError::Io {
-                        action: format!("decrypt chunk {}", s.chunk),
-                        source: io::Error::new(io::ErrorKind::UnexpectedEof, "ciphertext ended early"),
+                    let mut plain = match decrypted.next().await? {
+                        Ok(plain) => plain,
+                        Err(err) => return Some((Err(err), (decrypted, skip, take, true))),
                     };
-                    return Some((Err(err), s));
+                    let skipped = skip.min(plain.len() as u64);
+                    skip -= skipped;
+                    plain = plain.slice(skipped as usize..);
+                    let keep = take.min(plain.len() as u64);
+                    take -= keep;
+                    plain.truncate(keep as usize);
+                    if !plain.is_empty() {
+                        return Some((Ok(plain), (decrypted, skip, take, false)));
+                    }
                 }
-                let take_len = if last { s.buf.len().min(s.sealed) } else { s.sealed };
-                let mut sealed = s.buf.split_to(take_len).to_vec();
-                let Ok(position) = u32::try_from(s.chunk) else {
-                    s.done = true;
-                    return Some((Err(auth_error(s.chunk)), s));
-                };
-                if s.stream.decrypt_in_place(position, last, b"", &mut sealed).is_err() {
-                    s.done = true;
-                    return Some((Err(auth_error(s.chunk)), s));
-                }
-                s.chunk += 1;
-                let mut plain = Bytes::from(sealed);
-                let skip = s.skip.min(plain.len() as u64) as usize;
-                s.skip -= skip as u64;
-                plain = plain.slice(skip..);
-                let keep = s.take.min(plain.len() as u64) as usize;
-                s.take -= keep as u64;
-                plain.truncate(keep);
-                if s.take == 0 || last {
-                    s.done = true;
-                }
-                if !plain.is_empty() {
-                    return Some((Ok(plain), s));
+            },
+        );
+        Ok(Box::pin(trimmed))
+    }
+}
+
+/// Cuts `ciphertext` (starting at chunk `first`) into whole sealed chunks of `sealed` bytes
+/// (the last of the `chunks` shorter): `(index, is_last, bytes)`. Ends after the last chunk;
+/// fails if the ciphertext ends before it.
+fn sealed_chunks(
+    ciphertext: ByteStream,
+    sealed: usize,
+    first: u64,
+    chunks: u64,
+) -> impl Stream<Item = Result<(u64, bool, BytesMut), StorageError>> + Send {
+    stream::unfold(
+        (ciphertext, BytesMut::new(), first, false),
+        move |(mut inner, mut buf, chunk, done)| async move {
+            if done {
+                return None;
+            }
+            let last = chunk + 1 == chunks;
+            while buf.len() < sealed {
+                match inner.next().await {
+                    Some(Ok(bytes)) => buf.extend_from_slice(&bytes),
+                    Some(Err(err)) => return Some((Err(err), (inner, buf, chunk, true))),
+                    None if last && !buf.is_empty() => break,
+                    None => {
+                        let err = StorageError::Io {
+                            action: format!("decrypt chunk {chunk}"),
+                            source: io::Error::new(io::ErrorKind::UnexpectedEof, "ciphertext ended early"),
+                        };
+                        return Some((Err(err), (inner, buf, chunk, true)));
+                    }
                 }
             }
-        })))
-    }
+            let length = if last { buf.len().min(sealed) } else { sealed };
+            let piece = buf.split_to(length);
+            Some((Ok((chunk, last, piece)), (inner, buf, chunk + 1, last)))
+        },
+    )
 }
 
 fn auth_error(chunk: u64) -> StorageError {
@@ -436,6 +455,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for EncryptingReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use tokio::io::AsyncReadExt;
 
     async fn encrypt(header: &Encryption, key: &ContentKey, plain: &[u8]) -> Vec<u8> {
