@@ -9,7 +9,7 @@ use agora_contracts::{
     Agora,
     compute_market::{ComputeMarket, IComputeMarket},
     erc::IERC20,
-    marketplace::{self, IMarketplace},
+    marketplace::IMarketplace,
     tx,
 };
 use agora_provider::{
@@ -572,17 +572,7 @@ async fn open_job(
             maxPrice: cost.list_price,
         })
         .collect();
-    // The same struct, as the marketplace's bindings name it.
-    let params = marketplace::IComputeMarket::OpenJobParams {
-        datasetId: params.datasetId,
-        algorithmId: params.algorithmId,
-        provider: params.provider,
-        specCid: params.specCid,
-        currency: params.currency,
-        maxPayment: params.maxPayment,
-        deadline: params.deadline,
-    };
-    let call = agora.marketplace.buyAndOpenJob(purchases, params).value(value);
+    let call = agora.marketplace.buyAndOpenJob(purchases, params.into()).value(value);
     tx::send("marketplace.buyAndOpenJob", call).await.map_err(explain)
 }
 

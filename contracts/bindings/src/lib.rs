@@ -33,3 +33,19 @@ pub use deploy::{DeployParams, deploy_protocol};
 pub use generated::*;
 pub use manifest::{ContractAddresses, Deployment, ManifestError};
 pub use tx::Error;
+
+/// A job's parameters as the marketplace's bindings name them, for its `buyAndOpenJob` (each
+/// contract's bindings declare the struct anew).
+impl From<compute_market::IComputeMarket::OpenJobParams> for marketplace::IComputeMarket::OpenJobParams {
+    fn from(p: compute_market::IComputeMarket::OpenJobParams) -> Self {
+        Self {
+            datasetId: p.datasetId,
+            algorithmId: p.algorithmId,
+            provider: p.provider,
+            specCid: p.specCid,
+            currency: p.currency,
+            maxPayment: p.maxPayment,
+            deadline: p.deadline,
+        }
+    }
+}

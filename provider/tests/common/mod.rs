@@ -319,16 +319,7 @@ impl Stack {
             })
             .to_vec();
         let value = U256::from(2 * PRICE) + params.maxPayment;
-        let params = agora_contracts::marketplace::IComputeMarket::OpenJobParams {
-            datasetId: params.datasetId,
-            algorithmId: params.algorithmId,
-            provider: params.provider,
-            specCid: params.specCid,
-            currency: params.currency,
-            maxPayment: params.maxPayment,
-            deadline: params.deadline,
-        };
-        let call = agora.marketplace.buyAndOpenJob(purchases, params).value(value);
+        let call = agora.marketplace.buyAndOpenJob(purchases, params.into()).value(value);
         let receipt = tx::send("buyAndOpenJob", call).await?;
         Ok(receipt.decoded_log::<ComputeMarket::JobOpened>().ok_or_else(|| eyre!("no JobOpened"))?.data.jobId)
     }
