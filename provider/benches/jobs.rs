@@ -72,6 +72,7 @@ async fn main() -> Result<()> {
         model_cache: 1,
         finalize_every: Duration::from_secs(3600),
         limits: agora_runtime::Limits::default(),
+        algorithm_limits: agora_sandbox::Limits::default(),
     };
     let provider = stack.serve_jobs(config).await?;
     let me = stack.provider_address();

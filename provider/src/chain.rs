@@ -36,11 +36,16 @@ pub struct ChainError {
     pub reason: String,
 }
 
+/// `IAssetRegistry.AssetKind.Algorithm`.
+pub const ALGORITHM_KIND: u8 = 2;
+
 /// An asset as the provider needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssetInfo {
     /// Its access-token clone.
     pub access_token: Address,
+    /// Its kind: `IAssetRegistry.AssetKind` (0 dataset, 1 model, 2 algorithm, …).
+    pub kind: u8,
     /// Whether its content never leaves a compute provider.
     pub compute_only: bool,
     /// sha-256 of its content.
@@ -108,6 +113,7 @@ impl ChainReader {
         };
         let info = AssetInfo {
             access_token: asset.accessToken,
+            kind: asset.kind,
             compute_only: asset.computeOnly,
             content_digest: asset.contentDigest,
             metadata_cid: asset.metadataCid,

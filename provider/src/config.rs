@@ -95,10 +95,23 @@ pub struct Config {
     pub model_cache: usize,
     /// Seconds between checks for results whose challenge window closed (then finalized).
     pub finalize_every_secs: u64,
-    /// What one job may read and allocate, checked before the work (the `[job_limits]` table):
-    /// the dataset and model sizes, rows, tokens and the attention scores of an `embed` batch
-    /// together set a job's memory ceiling. Its time limit is `job_time_limit_secs`.
-    pub job_limits: agora_runtime::Limits,
+    /// What one job may read and allocate (the `[job_limits]` table).
+    pub job_limits: JobLimits,
+}
+
+/// The `[job_limits]` table. Its own keys bound the built-in kinds, checked before the work:
+/// the dataset and model sizes, rows, tokens and the attention scores of an `embed` batch
+/// together set a job's memory ceiling; their time limit is `job_time_limit_secs`.
+/// `[job_limits.algorithm]` bounds `algorithm` jobs while they run: fuel, memory, wall time
+/// (at most `job_time_limit_secs`), output, log and module size.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobLimits {
+    /// The built-in kinds' limits.
+    #[serde(flatten)]
+    pub runtime: agora_runtime::Limits,
+    /// `algorithm` jobs' limits.
+    pub algorithm: agora_sandbox::Limits,
 }
 
 impl Default for Config {
@@ -125,7 +138,7 @@ impl Default for Config {
             job_dir: PathBuf::from("provider-jobs"),
             model_cache: 2,
             finalize_every_secs: 60,
-            job_limits: agora_runtime::Limits::default(),
+            job_limits: JobLimits::default(),
         }
     }
 }
@@ -167,7 +180,8 @@ impl Config {
             work_dir: self.job_dir.clone(),
             model_cache: self.model_cache,
             finalize_every: Duration::from_secs(self.finalize_every_secs.max(1)),
-            limits: self.job_limits.clone(),
+            limits: self.job_limits.runtime.clone(),
+            algorithm_limits: self.job_limits.algorithm.clone(),
         })
     }
 
@@ -225,12 +239,18 @@ mod tests {
 
     #[test]
     fn a_job_limits_table_bounds_what_each_job_may_read_and_allocate() {
-        let text = "job_time_limit_secs = 5\n[job_limits]\nmax_rows = 10\n";
+        let text =
+            "job_time_limit_secs = 5\n[job_limits]\nmax_rows = 10\n[job_limits.algorithm]\nfuel = 99\n";
         let config: Config = Figment::from(Toml::string(text)).extract().unwrap();
         let Some(jobs) = config.jobs() else { panic!("jobs are on by default") };
         assert_eq!(jobs.limits.max_rows, 10);
         let defaults = agora_runtime::Limits::default();
         assert_eq!(jobs.limits.max_attention_bytes, defaults.max_attention_bytes);
         assert_eq!(jobs.time_limit, Duration::from_secs(5));
+        assert_eq!(jobs.algorithm_limits.fuel, 99);
+        assert_eq!(jobs.algorithm_limits.memory_bytes, agora_sandbox::Limits::default().memory_bytes);
+        let typo = "[job_limits.algorithm]\nfuell = 1\n";
+        let err = Figment::from(Toml::string(typo)).extract::<Config>().unwrap_err().to_string();
+        assert!(err.contains("fuell"), "{err}");
     }
 }

@@ -248,6 +248,30 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps the log of a running algorithm job (before it succeeds), for `GET /v1/jobs/{id}/log`.
+    pub async fn record_log(&self, job_id: U256, log: &[u8], truncated: bool) -> Result<(), DbError> {
+        sqlx::query("UPDATE jobs SET log = ?, log_truncated = ? WHERE job_id = ? AND status = 'running'")
+            .bind(log)
+            .bind(truncated)
+            .bind(job_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(err("record a job's log"))?;
+        Ok(())
+    }
+
+    /// The kept log of job `job_id` and whether it was cut at the sandbox's cap; `None` when
+    /// the job is unknown or has no log.
+    pub async fn job_log(&self, job_id: U256) -> Result<Option<(Vec<u8>, bool)>, DbError> {
+        let row: Option<(Option<Vec<u8>>, bool)> =
+            sqlx::query_as("SELECT log, log_truncated FROM jobs WHERE job_id = ?")
+                .bind(job_id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err("read a job's log"))?;
+        Ok(row.and_then(|(log, truncated)| log.map(|log| (log, truncated))))
+    }
+
     /// Marks a queued or running job failed with `reason`.
     pub async fn fail_job(&self, job_id: U256, reason: &str, now: u64) -> Result<(), DbError> {
         sqlx::query(

@@ -12,7 +12,8 @@
 //! { "version": 1, "job": { "kind": "embed", "text_field": "text", "batch_size": 32 } }
 //! ```
 //!
-//! `job` is [`agora_runtime::JobSpec`] (`embed`, `train`, `predict`). A private (encrypted)
+//! `job` is [`agora_runtime::JobSpec`] (`embed`, `train`, `predict`, or `algorithm`, whose
+//! algorithm asset is a WebAssembly module run by [`crate::algorithm`]). A private (encrypted)
 //! dataset or model is admitted when its content key is wrapped for this provider; the worker
 //! decrypts it into the job's folder only ([`StoredPlan`] keeps the encryption headers with the
 //! plan). A model asset's content is a [`ModelManifest`] (its sha-256 is the on-chain digest)
@@ -203,7 +204,8 @@ pub struct Plan {
     pub dataset: InputRef,
     /// The dataset's file name (its extension picks the reader).
     pub dataset_file: String,
-    /// The model manifest, when the job reads a model.
+    /// The algorithm asset's content, when the job reads it: a model manifest, or for an
+    /// `algorithm` job the WebAssembly module.
     pub model: Option<InputRef>,
     /// The on-chain result deadline.
     pub deadline: u64,
@@ -239,6 +241,7 @@ pub fn plan_of(
         plan: Plan { spec, dataset, dataset_file, model, deadline },
         dataset_encryption,
         model_encryption,
+        share_log: false,
     })
 }
 
@@ -254,9 +257,13 @@ pub struct StoredPlan {
     /// The dataset's encryption, when it is private.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset_encryption: Option<Encryption>,
-    /// The model manifest's encryption, when the model is private.
+    /// The model manifest's (or algorithm module's) encryption, when it is private.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_encryption: Option<Encryption>,
+    /// Whether an `algorithm` job's log may be returned to its consumer: the dataset is not
+    /// compute-only, or its owner allows logs (see [`crate::algorithm`]).
+    #[serde(default)]
+    pub share_log: bool,
 }
 
 /// `keccak256(abi.encode(string[] cids))`.
@@ -334,6 +341,19 @@ pub enum JobRefusal {
         /// Its status here.
         status: String,
     },
+    /// The job is a built-in kind: only `algorithm` jobs have a log.
+    #[error("job {job} is a built-in `{kind}` job; only algorithm jobs have a log")]
+    NoLog {
+        /// The job.
+        job: U256,
+        /// Its kind.
+        kind: &'static str,
+    },
+    /// The job's log is withheld from its consumer.
+    #[error(
+        "the log of job {0} is withheld: its dataset is compute-only and its owner does not allow algorithm logs (`algorithmLogs` in the dataset's metadata)"
+    )]
+    LogWithheld(U256),
     /// The job has no result (yet).
     #[error("job {job} has no result: it is {status}")]
     NoResult {
@@ -512,6 +532,7 @@ mod tests {
             plan: plan.clone(),
             dataset_encryption: Some(Encryption::new(10)),
             model_encryption: None,
+            share_log: true,
         };
         let json = serde_json::to_string(&stored).unwrap();
         assert_eq!(serde_json::from_str::<StoredPlan>(&json).unwrap(), stored);
@@ -519,6 +540,7 @@ mod tests {
         let public = serde_json::to_string(&plan).unwrap();
         let loaded = serde_json::from_str::<StoredPlan>(&public).unwrap();
         assert_eq!(loaded.dataset_encryption, None, "a public plan stores no encryption");
+        assert!(!loaded.share_log, "a plan stored before logs existed withholds them");
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! - [`jobs`]: compute jobs — the EIP-712 job request, the spec document, the checks of an
 //!   on-chain job, the signed receipt; [`worker`]: the bounded pool that fetches inputs, runs
 //!   `agora-runtime`, adds the result to IPFS, posts it on chain, signs the receipt and, once
-//!   the challenge window closed, finalizes the job to collect the payment.
+//!   the challenge window closed, finalizes the job to collect the payment; [`algorithm`]:
+//!   `algorithm` jobs, the consumer's own WebAssembly module run in `agora-sandbox`.
 //! - [`access`]: the EIP-712 download request and the pure checks of an order against it.
 //! - [`chain`]: cached reads of assets and orders through alloy.
 //! - [`db`]: SQLite (sqlx) for used nonces, served single-use orders and verified content.
@@ -30,6 +31,7 @@
 //!   and digest).
 
 pub mod access;
+pub mod algorithm;
 mod bounded;
 pub mod chain;
 pub mod config;

@@ -41,3 +41,15 @@ pub struct ContentRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<Encryption>,
 }
+
+/// The metadata key by which a compute-only dataset's owner lets algorithm jobs return their
+/// log (stdout and stderr) to the consumer: `"algorithmLogs": true`.
+pub const ALGORITHM_LOGS: &str = "algorithmLogs";
+
+impl AssetMetadata {
+    /// Whether the owner lets algorithm jobs over this dataset return their log
+    /// ([`ALGORITHM_LOGS`]); absent or anything but `true` means no.
+    pub fn algorithm_logs(&self) -> bool {
+        self.extra.get(ALGORITHM_LOGS).and_then(serde_json::Value::as_bool).unwrap_or(false)
+    }
+}

@@ -45,7 +45,7 @@ use tokio::{
 };
 use tower::{BoxError, ServiceBuilder};
 
-use agora_runtime::Progress;
+use agora_runtime::{JobSpec, Progress};
 
 use crate::{
     access::{self, Refusal, SignedRequest},
@@ -272,7 +272,7 @@ impl ProviderState {
 }
 
 /// The router: `/health`, `/metrics`, `/v1/info`, `POST /v1/download`, `POST /v1/jobs`,
-/// `GET`/`DELETE /v1/jobs/{id}`, `GET /v1/jobs/{id}/result`.
+/// `GET`/`DELETE /v1/jobs/{id}`, `GET /v1/jobs/{id}/result`, `GET /v1/jobs/{id}/log`.
 pub fn app(state: Arc<ProviderState>) -> Router {
     let limits = state.limits.clone();
     Router::new()
@@ -283,6 +283,7 @@ pub fn app(state: Arc<ProviderState>) -> Router {
         .route("/v1/jobs", post(submit_job))
         .route("/v1/jobs/{id}", get(job_status).delete(cancel_job))
         .route("/v1/jobs/{id}/result", get(job_result))
+        .route("/v1/jobs/{id}/log", get(job_log))
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(
@@ -452,7 +453,9 @@ impl ApiError {
                 JobRefusal::NotConsumer
                 | JobRefusal::OtherProvider(_)
                 | JobRefusal::AlgorithmNotAllowed { .. }
-                | JobRefusal::NoKey { .. } => StatusCode::FORBIDDEN,
+                | JobRefusal::NoKey { .. }
+                | JobRefusal::LogWithheld(_) => StatusCode::FORBIDDEN,
+                JobRefusal::NoLog { .. } => StatusCode::NOT_FOUND,
                 JobRefusal::NotOpen { .. }
                 | JobRefusal::AlreadySubmitted(_)
                 | JobRefusal::NoResult { .. }
@@ -774,7 +777,7 @@ async fn submit_job(
     }
     let (dataset, algorithm) = (info.job.datasetId, info.job.algorithmId);
     let planned = match state.chain.is_algorithm_allowed(dataset, algorithm).await? {
-        true => plan_job(&state, &info, service.limits()).await,
+        true => plan_job(&state, &info, service.limits(), service.algorithm_limits().max_module_bytes).await,
         false => Err(JobRefusal::AlgorithmNotAllowed { dataset, algorithm }.into()),
     };
     let plan = match planned {
@@ -798,11 +801,13 @@ async fn submit_job(
 
 /// What a worker needs: the spec document and the inputs named by the job's assets; refused
 /// here, before the job is queued, when it could never run: a spec outside `limits`, a dataset
-/// larger than they allow, a model manifest that is not one.
+/// larger than they allow, a model manifest that is not one, an `algorithm` job whose
+/// algorithm asset is not an algorithm or is larger than `module_limit`.
 async fn plan_job(
     state: &ProviderState,
     info: &JobInfo,
     limits: &agora_runtime::Limits,
+    module_limit: u64,
 ) -> Result<StoredPlan, ApiError> {
     let spec =
         state.storage.cat_to_vec(&info.spec_cid, MAX_DOCUMENT_BYTES).await.map_err(|err| match err {
@@ -814,13 +819,13 @@ async fn plan_job(
     let spec = SpecDocument::parse(&spec)?;
     spec.job.check(limits).map_err(|err| JobRefusal::BadSpec(err.to_string()))?;
     let dataset_id = info.job.datasetId;
-    let (dataset, metadata) = job_input(state, dataset_id).await?;
+    let (dataset, metadata, dataset_asset) = job_input(state, dataset_id).await?;
     let model = match spec.needs_model() {
         true => Some((info.job.algorithmId, job_input(state, info.job.algorithmId).await?)),
         false => None,
     };
     // A private input is decrypted by the worker, so only with a key wrapped for us.
-    let inputs = std::iter::once((dataset_id, &metadata)).chain(model.iter().map(|(id, (_, m))| (*id, m)));
+    let inputs = std::iter::once((dataset_id, &metadata)).chain(model.iter().map(|(id, (_, m, _))| (*id, m)));
     for (asset_id, metadata) in inputs {
         if let Some(encryption) = &metadata.content.encryption
             && !encryption.is_held_by(state.address())
@@ -835,9 +840,26 @@ async fn plan_job(
         ))
         .into());
     }
-    let model = model.as_ref().map(|(id, (input, metadata))| (*id, input.clone(), metadata.as_ref()));
-    let stored = jobs::plan_of(spec.job, info.job.deadline, (dataset, &metadata), model)?;
-    if let Some(model) = &stored.plan.model {
+    let is_algorithm = matches!(spec.job, JobSpec::Algorithm(_));
+    if let Some((id, (_, module, asset))) = model.as_ref().filter(|_| is_algorithm) {
+        if asset.kind != crate::chain::ALGORITHM_KIND {
+            return Err(JobRefusal::BadSpec(format!(
+                "asset {id} is not an algorithm: an `algorithm` job runs an algorithm asset's WebAssembly module"
+            ))
+            .into());
+        }
+        if module.content.size > module_limit {
+            return Err(JobRefusal::BadSpec(format!(
+                "algorithm asset {id} is {} bytes; this provider runs modules of at most {module_limit}",
+                module.content.size
+            ))
+            .into());
+        }
+    }
+    let model = model.as_ref().map(|(id, (input, metadata, _))| (*id, input.clone(), metadata.as_ref()));
+    let mut stored = jobs::plan_of(spec.job, info.job.deadline, (dataset, &metadata), model)?;
+    stored.share_log = !dataset_asset.compute_only || metadata.algorithm_logs();
+    if let Some(model) = stored.plan.model.as_ref().filter(|_| !is_algorithm) {
         let key = match &stored.model_encryption {
             Some(encryption) => {
                 let secret = state.identity.secret();
@@ -859,14 +881,15 @@ async fn plan_job(
     Ok(stored)
 }
 
-/// The content of asset `asset_id` as a job input, and its metadata.
+/// The content of asset `asset_id` as a job input, its metadata and the asset.
 async fn job_input(
     state: &ProviderState,
     asset_id: U256,
-) -> Result<(InputRef, Arc<AssetMetadata>), ApiError> {
+) -> Result<(InputRef, Arc<AssetMetadata>, AssetInfo), ApiError> {
     let asset = state.chain.asset(asset_id).await?.ok_or(Refusal::UnknownAsset(asset_id))?;
     let metadata = resolve_metadata(state, &asset.metadata_cid).await?;
-    Ok((InputRef { cid: metadata.content.cid.clone(), sha256: asset.content_digest }, metadata))
+    let input = InputRef { cid: metadata.content.cid.clone(), sha256: asset.content_digest };
+    Ok((input, metadata, asset))
 }
 
 /// A job id as every Agora API writes it: decimal digits.
@@ -1039,6 +1062,36 @@ async fn job_result(
         "receipt": receipt,
     }))
     .into_response())
+}
+
+/// `GET /v1/jobs/{id}/log`: a succeeded algorithm job's stdout and stderr as the sandbox kept
+/// them (`x-agora-log-truncated: true` when cut at the cap), unless withheld because the
+/// dataset is compute-only and its owner does not allow logs.
+async fn job_log(
+    State(state): State<Arc<ProviderState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job_id = parse_job_id(&id)?;
+    let service = state.jobs.get().ok_or(JobRefusal::Disabled)?;
+    let (row, _) = service.status(job_id).await?.ok_or(JobRefusal::UnknownJob(job_id))?;
+    let stored: StoredPlan = serde_json::from_str(&row.plan).map_err(|err| {
+        tracing::error!(%job_id, error = %err, "stored plan unreadable");
+        ApiError::Internal
+    })?;
+    if !matches!(stored.plan.spec, JobSpec::Algorithm(_)) {
+        return Err(JobRefusal::NoLog { job: job_id, kind: stored.plan.spec.kind() }.into());
+    }
+    if !stored.share_log {
+        return Err(JobRefusal::LogWithheld(job_id).into());
+    }
+    let Some((log, truncated)) = state.store.job_log(job_id).await? else {
+        return Err(JobRefusal::NoResult { job: job_id, status: row.status }.into());
+    };
+    let headers = [
+        (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        (header::HeaderName::from_static("x-agora-log-truncated"), if truncated { "true" } else { "false" }),
+    ];
+    Ok((headers, log).into_response())
 }
 
 /// The asset's metadata, checked to hold a key for this provider when it is encrypted. Without

@@ -1,15 +1,16 @@
 //! Checking a provider's work, for consumers and anyone else: the job's plan rebuilt from the
 //! chain (never from the provider's word), the signed receipt checked against it, and the job
-//! re-executed locally with `agora-runtime` on inputs fetched from IPFS by the worker's own
+//! re-executed locally with `agora-runtime` (or `agora-sandbox`, for `algorithm` jobs) on inputs fetched from IPFS by the worker's own
 //! digest-checked fetchers ([`crate::worker`]), so a verifier runs exactly what a provider runs.
 //!
 //! Bits are compared: on CPU the runtime is deterministic for machines with the same
 //! instruction-set features, which the receipt records (`cpuFeatures`).
 
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
 use agora_contracts::compute_market::IComputeMarket;
 use agora_runtime::{Inputs, JobSpec, Limits, Outcome, Runtime};
+use agora_sandbox::Sandbox;
 use alloy::{
     primitives::{Address, B256, U256},
     signers::local::PrivateKeySigner,
@@ -17,6 +18,7 @@ use alloy::{
 };
 
 use crate::{
+    algorithm::{self, AlgorithmRun},
     chain::{ChainError, ChainReader, JobInfo},
     crypto::{ContentKey, Encryption},
     jobs::{InputRef, MAX_DOCUMENT_BYTES, Plan, SignedReceipt, SpecDocument, StoredPlan, plan_of},
@@ -198,10 +200,12 @@ pub enum DatasetSource<'a> {
 }
 
 /// Fetches the plan's inputs into `work_dir` (every byte checked against its digest) and runs
-/// the job there on the CPU; `work_dir` must be empty or not exist. A private model comes
-/// `sealed`, with its manifest's header and content key.
+/// job `job_id` there on the CPU (an `algorithm` job in the sandbox under its default limits,
+/// seeded by the job id as on the provider); `work_dir` must be empty or not exist. A private
+/// model or algorithm comes `sealed`, with its header and content key.
 pub async fn reexecute(
     storage: &Storage,
+    job_id: U256,
     plan: &Plan,
     source: DatasetSource<'_>,
     sealed_model: Option<(&Encryption, &ContentKey)>,
@@ -225,6 +229,25 @@ pub async fn reexecute(
             }
             tokio::fs::write(&dataset, bytes).await?;
         }
+    }
+    if let JobSpec::Algorithm(spec) = &plan.spec {
+        let module = plan.model.as_ref().ok_or(JobFailure::NoModel)?;
+        let path = inputs_dir.join("algorithm.wasm");
+        match sealed_model {
+            Some((encryption, key)) => worker::fetch_sealed(storage, module, encryption, key, &path).await?,
+            None => worker::fetch_input(storage, module, &path).await?,
+        }
+        let sandbox = Sandbox::new(agora_sandbox::Limits::default())
+            .map_err(|err| VerifyError::Execution(err.to_string()))?;
+        let run = AlgorithmRun {
+            module: tokio::fs::read(&path).await?,
+            dataset,
+            spec: spec.clone(),
+            seed: algorithm::seed(job_id),
+            out: work_dir.join("out"),
+            share_log: true,
+        };
+        return Ok(run.run(Arc::new(sandbox), None).await?.outcome);
     }
     let model = match &plan.model {
         Some(model) => {
@@ -290,7 +313,7 @@ pub async fn verify(
         },
     };
     let sealed_model = model_key.as_ref().map(|(encryption, key)| (*encryption, key));
-    let outcome = reexecute(storage, plan, source, sealed_model, work_dir, Limits::default()).await?;
+    let outcome = reexecute(storage, job_id, plan, source, sealed_model, work_dir, Limits::default()).await?;
     Ok(Verdict {
         job_id,
         provider: info.job.provider,

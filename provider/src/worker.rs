@@ -1,5 +1,5 @@
 //! The compute-job service: a bounded pool of workers that run admitted jobs with
-//! `agora-runtime`. For each job a worker fetches the inputs from IPFS into a per-job folder
+//! `agora-runtime` (built-in kinds) or `agora-sandbox` (`algorithm` jobs, [`crate::algorithm`]). For each job a worker fetches the inputs from IPFS into a per-job folder
 //! (every byte checked against its digest), runs the job off the async runtime, adds the
 //! output folder to IPFS, posts the result on chain and signs a receipt. Inputs are fetched
 //! by the worker rather than at admission so a request never waits on a large model, and a
@@ -20,7 +20,8 @@ use std::{
 };
 
 use agora_contracts::{ComputeMarket, tx};
-use agora_runtime::{EmbeddingModel, Inputs, JobSpec, Progress, Runtime, RuntimeError};
+use agora_runtime::{EmbeddingModel, Inputs, JobSpec, Progress, Runtime, RuntimeError, Summary};
+use agora_sandbox::Sandbox;
 use alloy::providers::Provider;
 use alloy::{
     primitives::{Address, B256, U256},
@@ -36,6 +37,7 @@ use tokio::{
 };
 
 use crate::{
+    algorithm::{self, AlgorithmRun},
     crypto::{ContentKey, Encryption},
     db::{DbError, JobRow, Store},
     jobs::{InputRef, JobReceipt, MAX_DOCUMENT_BYTES, ModelManifest, SignedReceipt, StoredPlan, inputs_hash},
@@ -57,6 +59,8 @@ pub struct JobsConfig {
     pub finalize_every: Duration,
     /// What one job may read and allocate (its time limit is `time_limit`).
     pub limits: agora_runtime::Limits,
+    /// What one `algorithm` job may use (its wall time is also capped by `time_limit`).
+    pub algorithm_limits: agora_sandbox::Limits,
 }
 
 /// Why a job failed; the message is what the consumer reads.
@@ -80,6 +84,8 @@ pub(crate) enum JobFailure {
     NoModel,
     #[error("{0}")]
     Runtime(#[from] RuntimeError),
+    #[error("{0}")]
+    Algorithm(String),
     #[error("adding the result to IPFS: {0}")]
     Publish(StorageError),
     #[error("posting the result on chain: {0}")]
@@ -102,6 +108,8 @@ pub struct Jobs {
     receiver: Mutex<Option<mpsc::UnboundedReceiver<U256>>>,
     progress: Arc<Mutex<HashMap<U256, Progress>>>,
     models: Mutex<HashMap<String, Arc<EmbeddingModel>>>,
+    /// Made at the first algorithm job; it keeps the last modules compiled.
+    sandbox: Mutex<Option<Arc<Sandbox>>>,
     cancels: Mutex<HashMap<U256, Arc<AtomicBool>>>,
     /// Bumped on every status or progress change, so event streams wake instead of polling.
     changes: Arc<watch::Sender<u64>>,
@@ -147,6 +155,7 @@ impl Jobs {
             receiver: Mutex::new(Some(receiver)),
             progress: Arc::default(),
             models: Mutex::default(),
+            sandbox: Mutex::default(),
             cancels: Mutex::default(),
             changes: Arc::new(watch::channel(0).0),
         })
@@ -248,7 +257,12 @@ impl Jobs {
         }
     }
 
-    /// What one job may read and allocate here (its time limit aside).
+    /// What one `algorithm` job may use here (its wall time capped by the job time limit).
+    pub fn algorithm_limits(&self) -> &agora_sandbox::Limits {
+        &self.config.algorithm_limits
+    }
+
+    /// What one built-in job may read and allocate here (its time limit aside).
     pub fn limits(&self) -> &agora_runtime::Limits {
         &self.config.limits
     }
@@ -375,7 +389,7 @@ impl Jobs {
             max_duration: Some(self.config.time_limit),
             ..self.config.limits.clone()
         };
-        let runtime = Runtime::new(limits).with_cancel_flag(cancel);
+        let runtime = Runtime::new(limits).with_cancel_flag(cancel.clone());
         let out = dir.join("out");
         let sink = {
             let (progress, changes) = (self.progress.clone(), self.changes.clone());
@@ -386,13 +400,42 @@ impl Jobs {
         };
         let model_dir = inputs_dir.join("model");
         let outcome = match (&plan.spec, &plan.model) {
+            (JobSpec::Algorithm(spec), Some(module)) => {
+                let path = inputs_dir.join("algorithm.wasm");
+                match &model_key {
+                    Some((encryption, key)) => {
+                        fetch_sealed(&self.storage, module, encryption, key, &path).await?
+                    }
+                    None => fetch_input(&self.storage, module, &path).await?,
+                }
+                let run = AlgorithmRun {
+                    module: tokio::fs::read(&path).await?,
+                    dataset,
+                    spec: spec.clone(),
+                    seed: algorithm::seed(job_id),
+                    out: out.clone(),
+                    share_log: stored.share_log,
+                };
+                let ran = run.run(self.sandbox()?, Some(cancel)).await?;
+                if let (Some(log), Summary::Algorithm { log_truncated, .. }) =
+                    (&ran.log, &ran.outcome.summary)
+                {
+                    self.store
+                        .record_log(job_id, log, *log_truncated)
+                        .await
+                        .map_err(|err| JobFailure::Internal(err.to_string()))?;
+                }
+                ran.outcome
+            }
             (JobSpec::Embed(spec), Some(model)) => {
                 let loaded = self.embedding_model(model, sealed_model, &model_dir, &runtime).await?;
                 let (spec, out) = (spec.clone(), out.clone());
                 let inputs = Inputs { dataset, model: None };
                 blocking(move || runtime.embed_with_model(&loaded, &spec, &inputs, &out, sink)).await?
             }
-            (JobSpec::Embed(_) | JobSpec::Predict(_), None) => return Err(JobFailure::NoModel),
+            (JobSpec::Embed(_) | JobSpec::Predict(_) | JobSpec::Algorithm(_), None) => {
+                return Err(JobFailure::NoModel);
+            }
             (spec, model) => {
                 let model = match model {
                     Some(model) => {
@@ -427,6 +470,18 @@ impl Jobs {
         };
         SignedReceipt::sign(receipt, input_cids, outcome.run.cpu_features, &self.domain, &self.signer)
             .map_err(|err| JobFailure::Internal(format!("signing the receipt: {err}")))
+    }
+
+    /// The sandbox algorithm jobs run in, made at the first one.
+    fn sandbox(&self) -> Result<Arc<Sandbox>, JobFailure> {
+        let mut sandbox = lock(&self.sandbox);
+        if let Some(sandbox) = sandbox.as_ref() {
+            return Ok(sandbox.clone());
+        }
+        let limits = algorithm::limits(&self.config.algorithm_limits, self.config.time_limit);
+        let made = Arc::new(Sandbox::new(limits).map_err(|err| JobFailure::Algorithm(err.to_string()))?);
+        *sandbox = Some(made.clone());
+        Ok(made)
     }
 
     /// The embedding model of manifest `model`, from the cache or fetched and loaded.

@@ -104,6 +104,7 @@ async fn seeded_fuzz_of_every_route_never_gets_a_5xx_and_the_provider_keeps_serv
         model_cache: 0,
         finalize_every: Duration::from_secs(3600),
         limits: agora_runtime::Limits::default(),
+        algorithm_limits: agora_sandbox::Limits::default(),
     };
     let provider = stack.serve_jobs(jobs).await?;
 

@@ -150,6 +150,7 @@ impl Market {
             model_cache: 1,
             finalize_every: Duration::from_millis(200),
             limits: agora_runtime::Limits::default(),
+            algorithm_limits: agora_sandbox::Limits::default(),
         };
         let provider = self.stack.serve_jobs(config).await?;
         Ok((work, provider))

@@ -19,6 +19,9 @@ pub enum JobSpec {
     Train(TrainSpec),
     /// Run a classifier from `train` over a CSV.
     Predict(PredictSpec),
+    /// Run the job's algorithm asset, a WebAssembly module, over the dataset. The provider
+    /// runs it in `agora-sandbox`, not in this crate: [`crate::Runtime::run`] refuses it.
+    Algorithm(AlgorithmSpec),
 }
 
 impl JobSpec {
@@ -36,6 +39,7 @@ impl JobSpec {
                 }
                 _ => Ok(()),
             },
+            Self::Algorithm(spec) => spec.check(),
         }
     }
 
@@ -45,6 +49,7 @@ impl JobSpec {
             Self::Embed(_) => "embed",
             Self::Train(_) => "train",
             Self::Predict(_) => "predict",
+            Self::Algorithm(_) => "algorithm",
         }
     }
 }
@@ -185,6 +190,40 @@ pub struct PredictSpec {
     /// A column copied into the predictions next to each row (for example an id);
     /// `None`: rows are identified by their index.
     pub id_column: Option<String>,
+}
+
+/// Parameters of an `algorithm` job: what the module is given as its command line, after
+/// its own name (`argv[0]`). Everything else it sees is fixed by the sandbox and the inputs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlgorithmSpec {
+    /// The arguments.
+    pub args: Vec<String>,
+}
+
+impl AlgorithmSpec {
+    /// Most arguments.
+    pub const MAX_ARGS: usize = 256;
+    /// Most bytes of all arguments together.
+    pub const MAX_ARGS_BYTES: usize = 16 * 1024;
+
+    /// See [`JobSpec::check`]: a bounded command line without NUL bytes (which a C-style
+    /// `argv` cannot carry).
+    pub(crate) fn check(&self) -> Result<(), RuntimeError> {
+        if self.args.len() > Self::MAX_ARGS {
+            let (actual, limit) = (self.args.len() as u64, Self::MAX_ARGS as u64);
+            return Err(RuntimeError::LimitExceeded { what: "algorithm arguments", actual, limit });
+        }
+        let bytes: usize = self.args.iter().map(String::len).sum();
+        if bytes > Self::MAX_ARGS_BYTES {
+            let (actual, limit) = (bytes as u64, Self::MAX_ARGS_BYTES as u64);
+            return Err(RuntimeError::LimitExceeded { what: "bytes of algorithm arguments", actual, limit });
+        }
+        if self.args.iter().any(|arg| arg.contains('\0')) {
+            return Err(RuntimeError::InvalidSpec("an algorithm argument contains a NUL byte".into()));
+        }
+        Ok(())
+    }
 }
 
 /// Local input files, as fetched (and digest-checked) by the caller.
@@ -363,6 +402,16 @@ pub enum Summary {
         /// Rows predicted.
         rows: u64,
     },
+    /// An `algorithm` job.
+    Algorithm {
+        /// Fuel the module used: about one unit per WebAssembly instruction, the same on
+        /// every machine.
+        fuel_used: u64,
+        /// Bytes of stdout and stderr the module wrote (kept up to the provider's cap).
+        log_bytes: u64,
+        /// Whether the log was cut at the cap.
+        log_truncated: bool,
+    },
 }
 
 #[cfg(test)]
@@ -380,6 +429,22 @@ mod tests {
         assert_eq!(serde_json::from_str::<JobSpec>(&json).unwrap(), train);
         assert!(serde_json::from_str::<JobSpec>(r#"{"kind":"embed","batch":8}"#).is_err());
         assert!(serde_json::from_str::<JobSpec>(r#"{"kind":"finetune"}"#).is_err());
+        let algorithm: JobSpec = serde_json::from_str(r#"{"kind":"algorithm","args":["-k","3"]}"#).unwrap();
+        assert_eq!(algorithm, JobSpec::Algorithm(AlgorithmSpec { args: vec!["-k".into(), "3".into()] }));
+        assert_eq!(serde_json::from_str::<JobSpec>(r#"{"kind":"algorithm"}"#).unwrap().kind(), "algorithm");
+    }
+
+    #[test]
+    fn algorithm_command_lines_are_bounded() {
+        let limits = Limits::default();
+        let spec = |args: Vec<String>| JobSpec::Algorithm(AlgorithmSpec { args });
+        assert!(spec(vec!["--k".into(), "3".into()]).check(&limits).is_ok());
+        let many = spec(vec![String::new(); AlgorithmSpec::MAX_ARGS + 1]).check(&limits).unwrap_err();
+        assert!(many.to_string().contains("algorithm arguments"), "{many}");
+        let long = spec(vec!["x".repeat(AlgorithmSpec::MAX_ARGS_BYTES + 1)]).check(&limits).unwrap_err();
+        assert!(long.to_string().contains("bytes of algorithm arguments"), "{long}");
+        let nul = spec(vec!["a\0b".into()]).check(&limits).unwrap_err();
+        assert!(nul.to_string().contains("NUL"), "{nul}");
     }
 
     #[test]

@@ -51,8 +51,8 @@ pub use candle_core::Device;
 pub use embed::{EMBEDDINGS_TENSOR, EmbeddingModel};
 pub use error::RuntimeError;
 pub use job::{
-    EmbedSpec, Inputs, JobSpec, Limits, Outcome, OutputFile, Phase, PredictSpec, Progress, RunDescription,
-    Summary, TrainSpec,
+    AlgorithmSpec, EmbedSpec, Inputs, JobSpec, Limits, Outcome, OutputFile, Phase, PredictSpec, Progress,
+    RunDescription, Summary, TrainSpec,
 };
 pub use output::{hash_dir, output_hash};
 
@@ -140,6 +140,9 @@ impl Runtime {
             JobSpec::Embed(spec) => embed::run(ctx, spec, inputs, out_dir),
             JobSpec::Train(spec) => classifier::train(ctx, spec, inputs, out_dir),
             JobSpec::Predict(spec) => classifier::predict(ctx, spec, inputs, out_dir),
+            JobSpec::Algorithm(_) => Err(RuntimeError::InvalidSpec(
+                "algorithm jobs run in agora-sandbox, not in the runtime".into(),
+            )),
         })
     }
 

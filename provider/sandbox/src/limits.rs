@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Hard limits on one run. Each is enforced while the module runs, not only checked after.
 ///
 /// In configuration files `max_duration` is a number of seconds, like agora-runtime's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Fuel, about one unit per WebAssembly instruction executed. The count is exact and the
