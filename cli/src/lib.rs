@@ -91,6 +91,11 @@ pub enum Command {
     /// Example: agora asset buy 1 --max-price 0.01
     #[command(subcommand)]
     Asset(cmd::asset::AssetCommand),
+    /// Algorithms for compute jobs: start a project that builds into a WASI module.
+    ///
+    /// Example: agora algorithm new --lang go wordcount
+    #[command(subcommand)]
+    Algorithm(cmd::algorithm::AlgorithmCommand),
     /// Revenue splits: who is owed what, and paying it out.
     ///
     /// Example: agora split release 1
@@ -120,6 +125,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Deploy(args) => cmd::deploy::run(&cli.global, args).await,
         Command::Wallet(command) => cmd::wallet::run(&cli.global, command),
         Command::Asset(command) => cmd::asset::run(&cli.global, command).await,
+        Command::Algorithm(command) => cmd::algorithm::run(&cli.global, command),
         Command::Split(command) => cmd::split::run(&cli.global, command).await,
         Command::Dao(command) => cmd::dao::run(&cli.global, command).await,
         Command::Provider(command) => cmd::provider::run(&cli.global, command).await,

@@ -1,5 +1,6 @@
 //! One module per command, each with its `Args` and a `run`.
 
+pub mod algorithm;
 pub mod asset;
 pub mod dao;
 pub mod deploy;

@@ -58,10 +58,14 @@ pub enum AssetCommand {
     /// Publish a file: upload it to IPFS with its sha-256, write the metadata JSON, mint the asset.
     /// A folder is published as a model: each of its files is uploaded, and the manifest that
     /// lists their CIDs and sha-256s is the asset's content (what compute providers fetch).
+    /// An algorithm is a WASI preview 1 module, checked to run in the sandbox before anything
+    /// is sent.
     ///
     /// Example: agora asset publish ./finches.csv --kind dataset --price 0.01 --split 0xA11c…:7000 --split 0xB0b…:3000
     ///
     /// Example: agora asset publish ./all-MiniLM-L6-v2 --kind model --price 0.05 --license Apache-2.0
+    ///
+    /// Example: agora asset publish ./wordcount.wasm --kind algorithm --price 0.01
     Publish(PublishArgs),
     /// Show one asset as the chain records it: owner, listing, split, versions.
     ///

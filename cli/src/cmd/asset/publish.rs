@@ -8,6 +8,10 @@
 //! sealed under a nonce prefix of their own and listed with their headers in the manifest,
 //! which is sealed as the content. The on-chain digest is always the plaintext's sha-256.
 //! Priced content in the clear takes an explicit `--public`, with a warning.
+//!
+//! An algorithm (`--kind algorithm`) must be a WebAssembly module that `agora-sandbox` can
+//! run: it is read and checked before anything is uploaded or sent to the chain, and the
+//! bytes uploaded must be the ones checked.
 
 use std::{
     path::{Path, PathBuf},
@@ -21,7 +25,11 @@ use agora_provider::{
     metadata::{AssetMetadata, ContentRef},
     storage::{Added, HashingReader, Progress, Storage},
 };
-use alloy::primitives::{Address, B256, U256, aliases::U80};
+use agora_sandbox::{Limits, ModuleInfo, SandboxError, validate_module};
+use alloy::{
+    hex,
+    primitives::{Address, B256, U256, aliases::U80},
+};
 use clap::Args;
 use eyre::{Result, WrapErr, bail, eyre};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -91,6 +99,10 @@ pub struct PublishArgs {
 }
 
 pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()> {
+    let module = match args.kind {
+        Kind::Algorithm => Some(check_algorithm(&args.file).await?),
+        _ => None,
+    };
     let source = Source::read(&args.file)?;
     if matches!(source, Source::Folder { .. }) && args.kind != Kind::Model {
         bail!(
@@ -168,6 +180,11 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
     };
     bar.finish_and_clear();
     let (added, encryption, listed) = uploaded?;
+    if let Some(module) = &module
+        && hex::encode(added.sha256) != module.digest
+    {
+        bail!("{} changed while it was uploaded: it is not the module that was checked", args.file.display());
+    }
     let key_holders = encryption.as_ref().map(Encryption::holders).unwrap_or_default();
     let files: Vec<Value> = listed
         .iter()
@@ -216,7 +233,7 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         .await
         .map_err(|e| revert::explain(e, &units))?;
     let did = tx::call("registry.did", agora.registry.did(published.asset_id)).await?;
-    let report = json!({
+    let mut report = json!({
         "assetId": published.asset_id.to_string(),
         "accessToken": published.access_token,
         "did": did,
@@ -229,6 +246,14 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         "files": files,
         "txHash": published.tx_hash,
     });
+    if let Some(module) = &module {
+        report["module"] = json!({
+            "digest": module.digest,
+            "size": module.size,
+            "wasiImports": module.wasi_imports,
+            "initialMemoryBytes": module.initial_memory_bytes,
+        });
+    }
     if global.json {
         return output::json(&report);
     }
@@ -254,6 +279,16 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
             ("  file".into(), format!("{} {} ({size} bytes, sha-256 {})", file.name, file.cid, file.sha256))
         }));
     }
+    if let Some(module) = &module {
+        rows.push((
+            "module".into(),
+            format!(
+                "WASI preview 1, sha-256 {} (a job names it by this), {} WASI imports",
+                module.digest,
+                module.wasi_imports.len()
+            ),
+        ));
+    }
     rows.extend([("metadata".into(), metadata_cid), ("price".into(), units.format(U256::from(price)))]);
     output::table(&rows);
     match encrypt {
@@ -272,6 +307,33 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         false => println!("public: the content is readable by anyone from IPFS"),
     }
     Ok(())
+}
+
+/// Reads the module at `path` and checks that the sandbox can run it, before anything is
+/// uploaded or sent to the chain; compiling it can take seconds, so off the async threads.
+async fn check_algorithm(path: &Path) -> Result<ModuleInfo> {
+    let refuse = |reason: &dyn std::fmt::Display| {
+        eyre!("{} is not an algorithm the sandbox can run: {reason}", path.display())
+    };
+    let meta = std::fs::metadata(path).map_err(|err| eyre!("cannot read {}: {err}", path.display()))?;
+    if meta.is_dir() {
+        return Err(refuse(
+            &"it is a folder, and an algorithm is one WebAssembly module file (WASI preview 1; \
+              `agora algorithm new` starts one)",
+        ));
+    }
+    if !meta.is_file() {
+        return Err(refuse(&"it is not a regular file"));
+    }
+    let (size, limit) = (meta.len(), Limits::default().max_module_bytes);
+    if size > limit {
+        return Err(refuse(&SandboxError::ModuleTooLarge { size, limit }));
+    }
+    let bytes = tokio::fs::read(path).await.wrap_err_with(|| format!("cannot read {}", path.display()))?;
+    tokio::task::spawn_blocking(move || validate_module(&bytes))
+        .await
+        .wrap_err("checking the module failed")?
+        .map_err(|err| refuse(&err))
 }
 
 /// The key holders in words, the owner's copy named as such.
