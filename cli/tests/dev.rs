@@ -1,8 +1,9 @@
 //! `agora dev` brings the whole system up (anvil, PostgreSQL, Kubo, contracts, indexer, provider
-//! registered on the ComputeMarket, a demo catalogue with MiniLM as a model asset, both encrypted
-//! by default for the deployer and the provider) and Ctrl-C
-//! brings it down. Needs the workspace's binaries built next to `agora` (as `cargo test
-//! --workspace` and ./scripts/dev.sh do) and the model installed (./scripts/setup.sh).
+//! registered on the ComputeMarket, a demo catalogue with MiniLM as a model asset and the Go
+//! column-statistics algorithm, all encrypted by default for the deployer and the provider) and
+//! Ctrl-C brings it down. Needs the workspace's binaries built next to `agora` (as `cargo test
+//! --workspace` and ./scripts/dev.sh do), the model installed and the example algorithms built
+//! (./scripts/setup.sh).
 
 mod common;
 
@@ -97,6 +98,7 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
         assert!(path.is_file(), "{} missing: run `cargo build --workspace` first", path.display());
     }
     model_dir();
+    agora_deploy::services::algorithms::example("stats-go").unwrap_or_else(|missing| panic!("{missing}"));
     let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
     let (rpc, indexer, provider) = (free_port(), free_port(), free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
@@ -137,11 +139,13 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
         .find_map(|l| l.strip_prefix("IPFS (Kubo API)"))
         .map(|rest| rest.trim().to_owned())
         .unwrap_or_else(|| panic!("no Kubo API printed: {printed:#?}"));
-    // What to try next: buy and download the dataset, run an embed job with the model.
+    // What to try next: buy and download the dataset, run an embed job with the model and an
+    // algorithm job with the demo algorithm.
     let steps = [
         "agora asset buy 1 --amount 2",
         &format!("agora asset download 1 --provider http://127.0.0.1:{provider}"),
         &format!("agora job submit --dataset 1 --model 2 --provider {PROVIDER_ADDRESS}"),
+        &format!("agora job submit --dataset 1 --algorithm 3 --provider {PROVIDER_ADDRESS}"),
     ];
     for step in steps {
         assert!(
@@ -159,7 +163,7 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
         assets = get_json(&format!("http://127.0.0.1:{indexer}/assets"));
         providers = get_json(&format!("http://127.0.0.1:{indexer}/providers"));
         let items = assets["items"].as_array().map(Vec::as_slice).unwrap_or_default();
-        if items.len() == 2
+        if items.len() == 3
             && items.iter().all(|a| a["metadata"].is_object())
             && providers["items"].as_array().is_some_and(|p| !p.is_empty())
         {
@@ -176,6 +180,16 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
         "{model}"
     );
     check_model_asset(model, &ipfs_api);
+    let algorithm = &assets["items"][2];
+    assert_eq!(
+        (
+            algorithm["kind"].as_str(),
+            algorithm["metadata"]["name"].as_str(),
+            algorithm["encrypted"].as_bool()
+        ),
+        (Some("algorithm"), Some("Column statistics, Go (demo)"), Some(true)),
+        "{algorithm}"
+    );
     let registered = &providers["items"][0];
     assert_eq!(
         registered["provider"].as_str().map(str::to_lowercase).as_deref(),

@@ -4,7 +4,8 @@
 //! submits an `embed` job, fetches the result with its receipt and output, and `job verify`
 //! reproduces it bit for bit; a job that fails at the provider is refunded after its deadline; a
 //! tampered result is caught by `job verify --dispute` and disputed on chain; a provider paid in an
-//! ERC-20 is approved and paid from escrow. Bad input ends in a one-line error and exit code 1.
+//! ERC-20 is approved and paid from escrow; an `algorithm` job runs a published WebAssembly
+//! module and `job verify` reproduces it. Bad input ends in a one-line error and exit code 1.
 
 mod common;
 
@@ -502,4 +503,57 @@ fn a_job_pays_the_owner_of_every_priced_input() {
         (U256::ZERO, U256::ZERO),
         "both tokens spent"
     );
+}
+
+#[test]
+fn an_algorithm_job_runs_the_published_module_and_job_verify_reproduces_it_in_another_process() {
+    let stack = Stack::with_kubo();
+    let (_url, _service) = stack.run_provider();
+    let operator = stack.address(OPERATOR).to_string();
+    let table = "id,height,city\n1,1.80,Paris\n2,1.65,Lyon\n3,1.75,Paris\n4,1.90,Nice\n";
+    let dataset = stack.write("people.csv", table.as_bytes());
+    let args = ["asset", "publish", &dataset, "--kind", "dataset", "--price", "0.001", "--public"];
+    let dataset = stack.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
+    // Sold in the clear, so that any buyer can re-execute its jobs.
+    let module = agora_deploy::services::algorithms::example("stats-go").unwrap_or_else(|m| panic!("{m}"));
+    let module = module.display().to_string();
+    let args = ["asset", "publish", &module, "--kind", "algorithm", "--price", "0.002", "--public"];
+    let algorithm = stack.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
+
+    // An algorithm job must name an algorithm: refused before anything is bought.
+    let spec = r#"{"kind":"algorithm","args":["--top","2"]}"#;
+    let wrong = stack.agora(CONSUMER, &submit_args(&dataset, &dataset, &operator, spec, &[]));
+    assert_one_line_error(&wrong, &format!("asset {dataset} is a dataset, not an algorithm"));
+
+    let submitted = stack.json(CONSUMER, &submit_args(&dataset, &algorithm, &operator, spec, &[]));
+    let job = submitted["jobId"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(submitted["inputs"].as_array().map(Vec::len), Some(2), "both inputs bought: {submitted}");
+    let out = stack.path("stats");
+    let out = out.display().to_string();
+    let result = stack.json(CONSUMER, &["job", "result", &job, "--wait", "180", "--output", &out]);
+    assert_eq!(result["files"], json!(["stats.json"]), "{result}");
+    assert_eq!(result["runtimeVersion"], agora_sandbox::version(), "the receipt names the sandbox: {result}");
+    let stats: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(stack.path("stats/stats.json")).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((stats["rows"].as_u64(), stats["dataset"].as_str()), (Some(4), Some("people.csv")), "{stats}");
+
+    // `job verify` is another process: it fetches the module and the dataset by their on-chain
+    // digests and runs them in its own sandbox, with the job's seed.
+    let verified = stack.json(CONSUMER, &["job", "verify", &job]);
+    assert_eq!(verified["match"], true, "{verified}");
+    assert_eq!(
+        verified["recomputedOutputHash"],
+        stack.job_on_chain(job.parse().unwrap_or(0)).outputHash.to_string()
+    );
+    let log = stack.json(CONSUMER, &["job", "log", &job]);
+    assert_eq!(
+        (log["jobId"].as_str(), log["truncated"].as_bool()),
+        (Some(job.as_str()), Some(false)),
+        "{log}"
+    );
+    // A built-in job has no log.
+    let embed = stack.agora(CONSUMER, &["job", "log", "999"]);
+    assert_eq!(embed.status.code(), Some(1), "{}", stderr(&embed));
 }

@@ -1,6 +1,6 @@
 //! `agora dev`: the whole system on one machine — anvil, PostgreSQL, Kubo, the protocol deployed,
 //! the indexer and a provider running and registered on the ComputeMarket, a demo catalogue (a
-//! dataset and the MiniLM model) published — until Ctrl-C; it prints the commands to try next.
+//! dataset, the MiniLM model and a Go algorithm) published — until Ctrl-C; it prints the commands to try next.
 
 use std::{
     path::{Path, PathBuf},
@@ -11,7 +11,7 @@ use std::{
 use agora_contracts::{DeployParams, signing_provider};
 use agora_deploy::{
     protocol,
-    services::{anvil, kubo::KuboDaemon, model, postgres::PostgresCluster},
+    services::{algorithms, anvil, kubo::KuboDaemon, model, postgres::PostgresCluster},
 };
 use alloy::{node_bindings::Anvil, primitives::Address, signers::local::PrivateKeySigner};
 use clap::Args;
@@ -269,12 +269,16 @@ struct Demo {
     dataset: String,
     /// `None` when the model is not installed.
     model: Option<String>,
+    /// The column-statistics algorithm; `None` when the example algorithms are not built.
+    algorithm: Option<String>,
 }
 
-/// A small text dataset and, when it is installed, the MiniLM model (a folder, published as the
-/// manifest of its files, as compute jobs read it), published as dev account 0 through
-/// `agora asset publish`, the same path a user takes: both are priced, so both are encrypted,
-/// their keys held by dev account 0 and the dev provider (registered before).
+/// A small text dataset and, when they are installed, the MiniLM model (a folder, published as
+/// the manifest of its files, as compute jobs read it) and the Go column-statistics algorithm
+/// (examples/algorithms/stats-go, a WebAssembly module), published as dev account 0 through
+/// `agora asset publish`, the same path a user takes: all are priced, so all are encrypted,
+/// their keys held by dev account 0 and the dev provider (registered before). The dataset's
+/// owner allows any algorithm on it (the market's default), so the demo algorithm runs on it.
 async fn publish_demo(
     global: &GlobalArgs,
     rpc: &url::Url,
@@ -302,7 +306,11 @@ async fn publish_demo(
             installed.display()
         ),
     }
-    let mut ids = Vec::new();
+    match algorithms::example("stats-go") {
+        Ok(module) => items.push((module, "algorithm", "0.02", "Column statistics, Go (demo)")),
+        Err(missing) => println!("note: the demo has no algorithm: {missing}"),
+    }
+    let mut ids = std::collections::HashMap::new();
     for (path, kind, price, name) in items {
         let mut command = agora_as(global, rpc, deployer)?;
         command.args(["asset", "publish"]).arg(&path).args([
@@ -320,10 +328,13 @@ async fn publish_demo(
         let published = json_of(&mut command, &format!("publishing the demo {kind}")).await?;
         let id =
             published["assetId"].as_str().ok_or_else(|| eyre!("publishing the demo {kind}: no asset id"))?;
-        ids.push(id.to_owned());
+        ids.insert(kind, id.to_owned());
     }
-    let mut ids = ids.into_iter();
-    Ok(Demo { dataset: ids.next().unwrap_or_default(), model: ids.next() })
+    Ok(Demo {
+        dataset: ids.remove("dataset").unwrap_or_default(),
+        model: ids.remove("model"),
+        algorithm: ids.remove("algorithm"),
+    })
 }
 
 /// Links (or copies) the files of `installed` that `embed` reads ([`model::MINILM_FILES`]) into
@@ -361,7 +372,8 @@ struct Session {
 }
 
 /// The commands to try next, as a consumer: buy the dataset, download it, run an `embed` job
-/// over it with the model on the dev provider, and fetch the result.
+/// over it with the model and an `algorithm` job with the demo algorithm on the dev provider,
+/// and fetch the results (jobs are numbered in the order they are submitted).
 fn next_steps(session: &Session, demo: Option<&Demo>) -> Vec<String> {
     let mut lines = vec![
         "try it as dev account 2, a consumer (anvil's well-known test key):".to_owned(),
@@ -385,15 +397,36 @@ fn next_steps(session: &Session, demo: Option<&Demo>) -> Vec<String> {
         format!("  agora asset buy {dataset} --amount 2 --max-price 0.01"),
         format!("  agora asset download {dataset} --provider {} -o finch-notes.jsonl", session.provider_url),
     ]);
+    let mut job = 0;
     match &demo.model {
-        Some(model) => lines.extend([
-            format!(
-                "  agora job submit --dataset {dataset} --model {model} --provider {} --spec '{{\"kind\":\"embed\"}}'",
-                session.provider
-            ),
-            "  agora job result 1 --wait 300 --output embeddings".to_owned(),
-        ]),
-        None => lines.push("  (install the model with ./scripts/model.sh and restart to try an embed job)".to_owned()),
+        Some(model) => {
+            job += 1;
+            lines.extend([
+                format!(
+                    "  agora job submit --dataset {dataset} --model {model} --provider {} --spec '{{\"kind\":\"embed\"}}'",
+                    session.provider
+                ),
+                format!("  agora job result {job} --wait 300 --output embeddings"),
+            ]);
+        }
+        None => lines
+            .push("  (install the model with ./scripts/model.sh and restart to try an embed job)".to_owned()),
+    }
+    match &demo.algorithm {
+        Some(algorithm) => {
+            job += 1;
+            lines.extend([
+                format!(
+                    "  agora job submit --dataset {dataset} --algorithm {algorithm} --provider {} --spec '{{\"kind\":\"algorithm\"}}'",
+                    session.provider
+                ),
+                format!("  agora job result {job} --wait 300 --output stats && agora job log {job}"),
+            ]);
+        }
+        None => lines.push(
+            "  (build the example algorithms with ./scripts/setup.sh and restart to try an algorithm job)"
+                .to_owned(),
+        ),
     }
     lines
 }
@@ -416,7 +449,7 @@ mod tests {
 
     #[test]
     fn next_steps_buy_download_and_embed_with_the_demo_assets() {
-        let demo = Demo { dataset: "1".into(), model: Some("2".into()) };
+        let demo = Demo { dataset: "1".into(), model: Some("2".into()), algorithm: Some("3".into()) };
         let lines = next_steps(&session(), Some(&demo));
         assert!(lines[1].contains("AGORA_DEPLOYMENTS_DIR=/tmp/deployments") && lines[1].contains("=0x5de4"));
         assert!(
@@ -429,8 +462,18 @@ mod tests {
             format!("agora job submit --dataset 1 --model 2 --provider {}", Address::repeat_byte(0x70));
         assert!(lines.iter().any(|l| l.contains(&submit) && l.ends_with(r#"--spec '{"kind":"embed"}'"#)));
 
-        let without_model = next_steps(&session(), Some(&Demo { model: None, ..demo }));
-        assert!(!without_model.iter().any(|l| l.contains("job submit")));
+        let algorithm =
+            format!("agora job submit --dataset 1 --algorithm 3 --provider {}", Address::repeat_byte(0x70));
+        assert!(
+            lines.iter().any(|l| l.contains(&algorithm) && l.ends_with(r#"--spec '{"kind":"algorithm"}'"#))
+        );
+        assert!(lines.iter().any(|l| l.contains("agora job result 2 --wait 300 --output stats")));
+
+        let without_model = next_steps(&session(), Some(&Demo { model: None, ..demo.clone() }));
+        assert!(!without_model.iter().any(|l| l.contains("--spec '{\"kind\":\"embed\"}'")));
+        assert!(without_model.iter().any(|l| l.contains("agora job result 1 --wait 300 --output stats")));
+        let bare = next_steps(&session(), Some(&Demo { model: None, algorithm: None, ..demo }));
+        assert!(!bare.iter().any(|l| l.contains("job submit")));
         assert!(next_steps(&session(), None).iter().any(|l| l.contains("--kind model")));
     }
 

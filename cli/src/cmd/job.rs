@@ -18,7 +18,7 @@ use agora_provider::{
     storage::Storage,
     verify::{self, Verdict},
 };
-use agora_runtime::Limits;
+use agora_runtime::{JobSpec, Limits};
 use alloy::{
     primitives::{Address, B256, U256},
     providers::Provider,
@@ -32,7 +32,7 @@ use url::Url;
 
 use crate::{
     GlobalArgs, chain,
-    cmd::asset::IpfsArgs,
+    cmd::asset::{IpfsArgs, Kind, kind_name},
     currency::{Currency, Units},
     output, revert,
     wallet::SignerArgs,
@@ -71,6 +71,11 @@ pub enum JobCommand {
     ///
     /// Example: agora job verify 3 --dispute
     Verify(VerifyArgs),
+    /// Print an algorithm job's log (its stdout and stderr, as the provider's sandbox kept them).
+    /// A job over a compute-only dataset has one only when the dataset's owner allows it.
+    ///
+    /// Example: agora job log 3
+    Log(StatusArgs),
     /// Dispute a posted result within its challenge window, bonding the DAO's dispute bond.
     ///
     /// Example: agora job dispute 3 --reason "the output does not reproduce"
@@ -232,6 +237,7 @@ pub async fn run(global: &GlobalArgs, command: JobCommand) -> Result<()> {
         JobCommand::Status(args) => status(global, args).await,
         JobCommand::Result(args) => result(global, args).await,
         JobCommand::Verify(args) => verify_job(global, args).await,
+        JobCommand::Log(args) => log(global, args).await,
         JobCommand::Dispute(args) => {
             let storage = Storage::new(&args.ipfs.api, IPFS_TIMEOUT)?;
             let (agora, _) = chain::writer(global, &args.signer).await?;
@@ -310,6 +316,18 @@ async fn submit(global: &GlobalArgs, args: SubmitArgs) -> Result<()> {
     // The provider must hold the key of every private input, and its service be up and be
     // this provider, before any money moves.
     storage.version().await?;
+    // An algorithm job runs an algorithm asset's module; a provider would refuse anything else,
+    // after the access tokens were spent.
+    if matches!(spec.job, JobSpec::Algorithm(_)) {
+        let asset = tx::call("registry.getAsset", agora.registry.getAsset(args.model)).await?;
+        if asset.kind != Kind::Algorithm as u8 {
+            bail!(
+                "asset {} is a {}, not an algorithm: a {{\"kind\":\"algorithm\"}} job runs an algorithm asset's WebAssembly module",
+                args.model,
+                kind_name(asset.kind)
+            );
+        }
+    }
     let inputs = std::iter::once(args.dataset).chain(spec.needs_model().then_some(args.model));
     for asset_id in inputs {
         check_key_held(&agora, &storage, asset_id, args.provider).await?;
@@ -708,6 +726,31 @@ async fn result(global: &GlobalArgs, args: ResultArgs) -> Result<()> {
     Ok(())
 }
 
+async fn log(global: &GlobalArgs, args: StatusArgs) -> Result<()> {
+    let agora = chain::reader(global).await?;
+    let job = job(&agora, args.id).await?;
+    let endpoint = provider_record(&agora, job.provider).await?.endpoint;
+    let service = Service::new(args.service.url.as_ref(), &endpoint)?;
+    let response = service
+        .checked(service.client.get(service.url(&format!("/v1/jobs/{}/log", args.id))).send().await)
+        .await?;
+    let truncated = response.headers().get("x-agora-log-truncated").is_some_and(|v| v == "true");
+    let log = response.bytes().await.map_err(|err| eyre!("reading the log from {}: {err}", service.base))?;
+    if global.json {
+        return output::json(&json!({
+            "jobId": args.id.to_string(),
+            "log": String::from_utf8_lossy(&log),
+            "truncated": truncated,
+        }));
+    }
+    use std::io::Write as _;
+    std::io::stdout().write_all(&log)?;
+    if truncated {
+        eprintln!("(the log was cut at the provider's size limit)");
+    }
+    Ok(())
+}
+
 async fn verify_job(global: &GlobalArgs, args: VerifyArgs) -> Result<()> {
     let storage = Storage::new(&args.ipfs.api, IPFS_TIMEOUT)?;
     let agora = chain::reader(global).await?;
@@ -1022,17 +1065,22 @@ impl Service {
     }
 
     async fn answer(&self, sent: reqwest::Result<reqwest::Response>) -> Result<Value> {
+        Ok(self.checked(sent).await?.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The response, or an error carrying the provider's message when it is unreachable or refused.
+    async fn checked(&self, sent: reqwest::Result<reqwest::Response>) -> Result<reqwest::Response> {
         let response = sent.map_err(|err| {
             let why = if err.is_timeout() { "it timed out" } else { "the connection failed" };
             eyre!("the provider at {} is not reachable ({why})", self.base)
         })?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
+            let body: Value = response.json().await.unwrap_or(Value::Null);
             let message = body["error"].as_str().unwrap_or("no reason given");
             bail!("the provider at {} refused: {message} (HTTP {})", self.base, status.as_u16());
         }
-        Ok(body)
+        Ok(response)
     }
 
     /// Fails unless the service is `provider` on `chain_id` (`GET /v1/info`).

@@ -121,7 +121,7 @@ pub enum Kind {
     Notebook = 4,
 }
 
-fn kind_name(code: u8) -> &'static str {
+pub(crate) fn kind_name(code: u8) -> &'static str {
     match code {
         0 => "dataset",
         1 => "model",
