@@ -1040,14 +1040,20 @@ async fn cancel_job(
     Ok((code, Json(json!({ "jobId": job_id.to_string(), "status": status }))).into_response())
 }
 
+/// The job whose id is the path's `id`, as this provider records it.
+async fn job_row(state: &ProviderState, id: &str) -> Result<(U256, JobRow), ApiError> {
+    let job_id = parse_job_id(id)?;
+    let service = state.jobs.get().ok_or(JobRefusal::Disabled)?;
+    let (row, _) = service.status(job_id).await?.ok_or(JobRefusal::UnknownJob(job_id))?;
+    Ok((job_id, row))
+}
+
 /// `GET /v1/jobs/{id}/result`: the result CID, the output hash and the signed receipt.
 async fn job_result(
     State(state): State<Arc<ProviderState>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let job_id = parse_job_id(&id)?;
-    let service = state.jobs.get().ok_or(JobRefusal::Disabled)?;
-    let (row, _) = service.status(job_id).await?.ok_or(JobRefusal::UnknownJob(job_id))?;
+    let (job_id, row) = job_row(&state, &id).await?;
     let (Some(result_cid), Some(receipt)) = (row.result_cid, row.receipt) else {
         return Err(JobRefusal::NoResult { job: job_id, status: row.status }.into());
     };
@@ -1071,9 +1077,7 @@ async fn job_log(
     State(state): State<Arc<ProviderState>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let job_id = parse_job_id(&id)?;
-    let service = state.jobs.get().ok_or(JobRefusal::Disabled)?;
-    let (row, _) = service.status(job_id).await?.ok_or(JobRefusal::UnknownJob(job_id))?;
+    let (job_id, row) = job_row(&state, &id).await?;
     let stored: StoredPlan = serde_json::from_str(&row.plan).map_err(|err| {
         tracing::error!(%job_id, error = %err, "stored plan unreadable");
         ApiError::Internal
