@@ -604,7 +604,74 @@ async fn asset(
     // that used it as an input, paid or free.
     out["ordersCount"] = counts.get::<i64, _>(3).into();
     out["jobsCount"] = counts.get::<i64, _>(4).into();
+    let (upstream, upstream_count) = upstream(&state, &id).await?;
+    out["upstream"] = upstream.into();
+    out["upstreamCount"] = upstream_count.into();
+    let (downstream, downstream_count) = downstream(&state, &id).await?;
+    out["downstream"] = downstream.into();
+    out["downstreamCount"] = downstream_count.into();
     Ok(Json(out))
+}
+
+/// Whether the indexed job `l.job_id` of `l.chain_id` bears out lineage row `l`: it names
+/// the parent in that role and posted the output hash the metadata records, and no ruling went
+/// against its provider.
+const LINK_MATCHES_JOB: &str = "EXISTS (SELECT 1 FROM jobs j
+    WHERE j.chain_id = l.chain_id AND j.job_id = l.job_id AND j.output_hash = l.output_hash
+      AND j.status <> 'ruled_against_provider'
+      AND CASE l.role WHEN 'dataset' THEN j.dataset_id = l.parent_id
+                      WHEN 'algorithm' THEN j.algorithm_id = l.parent_id ELSE FALSE END)";
+
+fn link_json(r: &PgRow) -> Value {
+    json!({
+        "assetId": r.get::<String, _>(0),
+        "role": r.get::<Option<String>, _>(1),
+        "jobId": r.get::<Option<String>, _>(2),
+        "matchesJob": r.get::<bool, _>(3),
+    })
+}
+
+/// The input assets asset `id`'s current metadata says it was computed from (its
+/// `derivedFrom`, on this chain), in document order, at most [`EMBEDDED`], and how many.
+async fn upstream(state: &AppState, id: &str) -> Result<(Vec<Value>, i64), ApiError> {
+    let from = "FROM assets a JOIN asset_lineage l ON l.cid = a.metadata_cid AND l.chain_id = a.chain_id
+         WHERE a.chain_id = $1 AND a.asset_id = $2::numeric AND l.parent_id <> a.asset_id";
+    let rows = sqlx::query(&format!(
+        "SELECT l.parent_id::text, l.role, l.job_id::text, {LINK_MATCHES_JOB} {from} ORDER BY l.position LIMIT $3"
+    ))
+    .bind(chain(state))
+    .bind(id)
+    .bind(EMBEDDED)
+    .fetch_all(&state.pool)
+    .await?;
+    let count: i64 = sqlx::query_scalar(&format!("SELECT count(*) {from}"))
+        .bind(chain(state))
+        .bind(id)
+        .fetch_one(&state.pool)
+        .await?;
+    Ok((rows.iter().map(link_json).collect(), count))
+}
+
+/// The assets whose current metadata says they were computed from asset `id`, by asset id,
+/// at most [`EMBEDDED`], and how many.
+async fn downstream(state: &AppState, id: &str) -> Result<(Vec<Value>, i64), ApiError> {
+    let from = "FROM asset_lineage l JOIN assets a ON a.chain_id = l.chain_id AND a.metadata_cid = l.cid
+         WHERE l.chain_id = $1 AND l.parent_id = $2::numeric AND a.asset_id <> l.parent_id";
+    let rows = sqlx::query(&format!(
+        "SELECT a.asset_id::text, l.role, l.job_id::text, {LINK_MATCHES_JOB} {from}
+         ORDER BY a.asset_id, l.position LIMIT $3"
+    ))
+    .bind(chain(state))
+    .bind(id)
+    .bind(EMBEDDED)
+    .fetch_all(&state.pool)
+    .await?;
+    let count: i64 = sqlx::query_scalar(&format!("SELECT count(*) {from}"))
+        .bind(chain(state))
+        .bind(id)
+        .fetch_one(&state.pool)
+        .await?;
+    Ok((rows.iter().map(link_json).collect(), count))
 }
 
 /// The access token of asset `id`; `NotFound` when there is no such asset.
@@ -1265,6 +1332,14 @@ pub fn openapi_document() -> Value {
         ("history", "the newest versions, newest first"),
         ("sales", "the newest sales, newest first; all of them: /assets/{id}/sales"),
         ("holders", "the largest holders, by balance; all of them: /assets/{id}/holders"),
+        (
+            "upstream",
+            "the input assets its metadata's derivedFrom names (an asset published from a compute job's output), in its order: {assetId, role (dataset, algorithm or null), jobId, matchesJob (the indexed job names that asset in that role and posted the output hash the metadata records)}",
+        ),
+        (
+            "downstream",
+            "the assets whose metadata's derivedFrom names this one, by asset id: {assetId, role, jobId, matchesJob}",
+        ),
     ]);
     let asset_fields = asset_properties();
     if let (Some(properties), Value::Object(fields)) = (asset["properties"].as_object_mut(), &asset_fields) {
@@ -1288,7 +1363,7 @@ pub fn openapi_document() -> Value {
             "/status": { "get": { "summary": "Head, indexed block, lag, events per second", "responses": ok("status") } },
             "/metrics": { "get": { "summary": "Prometheus metrics", "responses": ok("metrics") } },
             "/assets": { "get": { "summary": "Search and list assets", "parameters": asset_params, "responses": with_schema("a page of assets", assets_page) } },
-            "/assets/{id}": { "get": { "summary": "One asset with its newest versions and sales and its largest holders, 100 of each at most, and their counts", "parameters": [path_param("id")], "responses": not_found(with_schema("the asset", asset)) } },
+            "/assets/{id}": { "get": { "summary": "One asset with its newest versions and sales, its largest holders and its lineage (upstream and downstream assets), 100 of each at most, and their counts", "parameters": [path_param("id")], "responses": not_found(with_schema("the asset", asset)) } },
             "/assets/{id}/sales": { "get": { "summary": "An asset's sales, newest first", "parameters": sub_page("id"), "responses": not_found(with_schema("a page of sales", page_schema.clone())) } },
             "/assets/{id}/holders": { "get": { "summary": "An asset's holders, by balance (largest first), then address (descending)", "parameters": sub_page("id"), "responses": not_found(with_schema("a page of holders", page_schema.clone())) } },
             "/accounts/{address}": { "get": { "summary": "An account's assets, access tokens, newest orders and revenue releases, 100 of each at most, their counts, and its delegate", "parameters": [path_param("address")], "responses": with_schema("the account", account) } },

@@ -1,8 +1,9 @@
 //! Asset metadata from IPFS: each CID an asset names is fetched once (through a
 //! [`MetadataFetcher`], in production Kubo's RPC API), with a timeout; the JSON document, what
 //! is derived from it ([`Derived`]: a bounded full-text vector of its human fields, whether the
-//! content is encrypted, the wrapped keys' holders) are stored, or the failure is recorded so a
-//! bad CID never stalls the indexer.
+//! content is encrypted, the wrapped keys' holders, the [`Lineage`] of an asset published from
+//! a compute job's output) are stored, or the failure is recorded so a bad CID never stalls the
+//! indexer.
 //!
 //! Every CID's outcome is its own: a document that cannot be fetched, parsed or stored is
 //! recorded as a failure of that CID, with its reason and attempt count, and the pass goes on
@@ -18,9 +19,12 @@
 
 use std::{future::Future, time::Duration};
 
-use alloy::{primitives::Address, transports::http::reqwest};
+use alloy::{
+    primitives::{Address, B256, U256},
+    transports::http::reqwest,
+};
 use serde_json::{Map, Value};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 /// Largest metadata document accepted, in bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
@@ -34,8 +38,10 @@ pub const MAX_FIELD_TEXT: usize = 4 * 1024;
 /// Longest failure reason stored.
 const MAX_ERROR_CHARS: usize = 1_000;
 /// The version of [`derive`] whose results are stored; rows derived by an older one are
-/// derived again from their stored document.
-pub const DERIVED_VERSION: i32 = 1;
+/// derived again from their stored document. 2: the [`Lineage`].
+pub const DERIVED_VERSION: i32 = 2;
+/// Most input assets of one `derivedFrom` recorded; the others are ignored.
+pub const MAX_LINEAGE_INPUTS: usize = 16;
 
 /// Fetching, checking or storing one document failed.
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +206,89 @@ pub struct Derived {
     /// documents), as lowercase 0x-prefixed addresses, in document order, each once; entries
     /// that are not addresses are skipped.
     pub key_holders: Vec<String>,
+    /// What `derivedFrom` says the asset was computed from ([`lineage`]).
+    pub lineage: Option<Lineage>,
+}
+
+/// The input assets an asset published from a compute job's output derives from, as its
+/// document's `derivedFrom` claims (`agora asset publish --from-job` writes it): the job, the
+/// chain the job and the inputs live on, the output hash, and the inputs. A claim, not a fact:
+/// the API compares it with the indexed job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lineage {
+    /// The chain of the job and the input assets.
+    pub chain_id: i64,
+    /// The job, a decimal uint256; `None` when the document's is not one.
+    pub job_id: Option<String>,
+    /// The output hash the job posted, when the document gives a 32-byte hex one.
+    pub output_hash: Option<B256>,
+    /// The input assets in document order, each (asset, role) once, at most
+    /// [`MAX_LINEAGE_INPUTS`].
+    pub inputs: Vec<LineageInput>,
+}
+
+/// One input asset of a [`Lineage`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineageInput {
+    /// The asset id, a decimal uint256.
+    pub asset_id: String,
+    /// `dataset` or `algorithm`; `None` for any other role a document names.
+    pub role: Option<&'static str>,
+}
+
+/// What a document's `derivedFrom` says, when it names a chain (a positive integer) and at
+/// least one input whose `assetId` is a uint256 (a decimal string or a non-negative integer);
+/// inputs that are not are skipped, and nothing else about the document can make this fail.
+pub fn lineage(document: &Value) -> Option<Lineage> {
+    let from = document.get("derivedFrom")?.as_object()?;
+    let chain_id =
+        from.get("chainId").and_then(uint).and_then(|id| i64::try_from(id).ok()).filter(|id| *id > 0)?;
+    let mut inputs: Vec<LineageInput> = Vec::new();
+    for input in from.get("inputs").and_then(Value::as_array).into_iter().flatten() {
+        let Some(asset_id) = input.get("assetId").and_then(uint256) else { continue };
+        let role = match input.get("role").and_then(Value::as_str) {
+            Some("dataset") => Some("dataset"),
+            Some("algorithm") => Some("algorithm"),
+            _ => None,
+        };
+        let input = LineageInput { asset_id, role };
+        if !inputs.contains(&input) {
+            inputs.push(input);
+        }
+        if inputs.len() == MAX_LINEAGE_INPUTS {
+            break;
+        }
+    }
+    if inputs.is_empty() {
+        return None;
+    }
+    let output_hash = from.get("outputHash").and_then(Value::as_str).and_then(|hash| {
+        let digits = hash.strip_prefix("0x")?;
+        (digits.len() == 64).then(|| hash.parse::<B256>().ok()).flatten()
+    });
+    Some(Lineage { chain_id, job_id: from.get("jobId").and_then(uint256), output_hash, inputs })
+}
+
+/// A uint256 in decimal, from a string of 1 to 78 digits or a non-negative JSON integer.
+fn uint256(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(n) => n.as_u64().map(|n| n.to_string()),
+        Value::String(s) if (1..=78).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<U256>().ok().map(|n| n.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// A u64 from a JSON integer or a decimal string.
+fn uint(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) if (1..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
+        _ => None,
+    }
 }
 
 /// What [`Derived`] holds for `document`.
@@ -216,7 +305,12 @@ pub fn derive(document: &Value) -> Derived {
             }
         }
     }
-    Derived { search_text: search_text(document), encrypted: encryption.is_some(), key_holders }
+    Derived {
+        search_text: search_text(document),
+        encrypted: encryption.is_some(),
+        key_holders,
+        lineage: lineage(document),
+    }
 }
 
 /// Top-level fields searched first, in this order; the others follow in key order.
@@ -410,7 +504,8 @@ fn attempts_column(attempt: u32) -> i32 {
 /// Stores `document` as the one `cid` names, with what [`derive`] finds in it.
 async fn store(pool: &PgPool, cid: &str, document: &Value, attempt: u32) -> Result<(), sqlx::Error> {
     let derived = derive(document);
-    sqlx::query(
+    let mut tx = pool.begin().await?;
+    let stored = sqlx::query(
         "INSERT INTO asset_metadata
            (cid, status, document, search, encrypted, key_holders, derived_version, attempts)
          VALUES ($1, 'ok', $2, to_tsvector('simple', $3), $4, $5, $6, $7)
@@ -427,8 +522,38 @@ async fn store(pool: &PgPool, cid: &str, document: &Value, attempt: u32) -> Resu
     .bind(&derived.key_holders)
     .bind(DERIVED_VERSION)
     .bind(attempts_column(attempt))
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    // A document already stored (fetched twice at once) keeps its rows.
+    if stored.rows_affected() > 0 {
+        store_lineage(&mut tx, cid, derived.lineage.as_ref()).await?;
+    }
+    tx.commit().await
+}
+
+/// Replaces the `asset_lineage` rows of `cid` with `lineage`'s inputs.
+async fn store_lineage(
+    db: &mut PgConnection,
+    cid: &str,
+    lineage: Option<&Lineage>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM asset_lineage WHERE cid = $1").bind(cid).execute(&mut *db).await?;
+    let Some(lineage) = lineage else { return Ok(()) };
+    for (position, input) in lineage.inputs.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO asset_lineage (cid, position, chain_id, parent_id, role, job_id, output_hash)
+             VALUES ($1, $2, $3, $4::numeric, $5, $6::numeric, $7)",
+        )
+        .bind(cid)
+        .bind(i16::try_from(position).unwrap_or(i16::MAX))
+        .bind(lineage.chain_id)
+        .bind(&input.asset_id)
+        .bind(input.role)
+        .bind(lineage.job_id.as_deref())
+        .bind(lineage.output_hash.map(|hash| hash.to_vec()))
+        .execute(&mut *db)
+        .await?;
+    }
     Ok(())
 }
 
@@ -487,6 +612,7 @@ async fn rederive(pool: &PgPool, limit: i64) -> Result<usize, sqlx::Error> {
     .await?;
     for (cid, document) in &rows {
         let derived = derive(document);
+        let mut tx = pool.begin().await?;
         sqlx::query(
             "UPDATE asset_metadata SET search = to_tsvector('simple', $2), encrypted = $3,
                key_holders = $4, derived_version = $5
@@ -497,8 +623,10 @@ async fn rederive(pool: &PgPool, limit: i64) -> Result<usize, sqlx::Error> {
         .bind(derived.encrypted)
         .bind(&derived.key_holders)
         .bind(DERIVED_VERSION)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+        store_lineage(&mut tx, cid, derived.lineage.as_ref()).await?;
+        tx.commit().await?;
     }
     Ok(rows.len())
 }
@@ -614,6 +742,60 @@ mod tests {
         assert_eq!(derived.key_holders, [a.to_owned(), b.to_lowercase()]);
         let plain = derive(&json!({ "name": "x", "content": { "cid": "c" } }));
         assert!(!plain.encrypted && plain.key_holders.is_empty());
+    }
+
+    #[test]
+    fn lineage_keeps_the_valid_inputs_of_a_derived_from_and_ignores_the_rest() {
+        let hash = format!("0x{}", "07".repeat(32));
+        let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+        let over = "115792089237316195423570985008687907853269984665640564039457584007913129639936";
+        let doc = json!({ "name": "x", "derivedFrom": { "jobId": "7", "chainId": 31337, "outputHash": hash, "inputs": [
+            { "assetId": "1", "role": "dataset" }, { "assetId": 2, "role": "algorithm" },
+            { "assetId": "1", "role": "dataset" }, { "assetId": "01", "role": "model" }, { "assetId": max },
+            { "assetId": "-1" }, { "assetId": "1e3" }, { "assetId": "0x02" }, { "assetId": 1.5 }, { "assetId": -4 },
+            { "assetId": over }, { "assetId": "9".repeat(79) }, { "assetId": "" }, { "assetId": null },
+            { "assetId": { "id": 5 } }, { "assetId": ["6"] }, "3", 4, null, { "role": "dataset" },
+        ] } });
+        let found = lineage(&doc).unwrap();
+        let input = |asset_id: &str, role| LineageInput { asset_id: asset_id.into(), role };
+        assert_eq!(found.chain_id, 31337);
+        assert_eq!(found.job_id.as_deref(), Some("7"));
+        assert_eq!(found.output_hash, Some(B256::repeat_byte(7)));
+        assert_eq!(
+            found.inputs,
+            [input("1", Some("dataset")), input("2", Some("algorithm")), input("1", None), input(max, None)]
+        );
+        assert_eq!(derive(&doc).lineage, Some(found));
+
+        // A job id and an output hash that are not: recorded without them.
+        let odd = json!({ "derivedFrom": { "jobId": -3, "chainId": "5", "outputHash": "0x07",
+            "inputs": [{ "assetId": "9" }] } });
+        let odd = lineage(&odd).unwrap();
+        assert_eq!((odd.chain_id, odd.job_id, odd.output_hash), (5, None, None));
+
+        // No chain, or no valid input: no lineage.
+        let inputs = json!([{ "assetId": "1", "role": "dataset" }]);
+        for from in [
+            json!("job 7"),
+            json!(["1"]),
+            json!({ "inputs": inputs }),
+            json!({ "chainId": 0, "inputs": inputs }),
+            json!({ "chainId": -1, "inputs": inputs }),
+            json!({ "chainId": "x", "inputs": inputs }),
+            json!({ "chainId": 18446744073709551615u64, "inputs": inputs }),
+            json!({ "chainId": 1, "inputs": "all of them" }),
+            json!({ "chainId": 1, "inputs": [] }),
+            json!({ "chainId": 1, "inputs": [{ "assetId": "one" }] }),
+        ] {
+            assert_eq!(lineage(&json!({ "derivedFrom": from })), None, "{from}");
+        }
+        assert_eq!(lineage(&json!({ "name": "plain" })), None);
+
+        // Bounded.
+        let many: Vec<Value> =
+            (0..10_000).map(|i| json!({ "assetId": i.to_string(), "role": "dataset" })).collect();
+        let bounded = lineage(&json!({ "derivedFrom": { "chainId": 1, "inputs": many } })).unwrap();
+        assert_eq!(bounded.inputs.len(), MAX_LINEAGE_INPUTS);
     }
 
     #[test]

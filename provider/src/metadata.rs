@@ -1,10 +1,12 @@
 //! The asset metadata document on IPFS (the registry's `metadataCid`), as far as the provider
 //! reads it: where the content is and, for a private asset, how it is encrypted. Other fields
-//! (name, description, license, …) are kept but not interpreted here.
+//! (name, description, license, …) are kept but not interpreted here, except [`DerivedFrom`],
+//! the lineage of an asset published from a compute job's output.
 
+use alloy::primitives::B256;
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::Encryption;
+use crate::{crypto::Encryption, jobs::SignedReceipt};
 
 /// Largest metadata document the provider fetches.
 pub const MAX_METADATA_BYTES: usize = 256 * 1024;
@@ -46,7 +48,53 @@ pub struct ContentRef {
 /// log (stdout and stderr) to the consumer: `"algorithmLogs": true`.
 pub const ALGORITHM_LOGS: &str = "algorithmLogs";
 
+/// The metadata key of an asset published from a compute job's output: [`DerivedFrom`].
+pub const DERIVED_FROM: &str = "derivedFrom";
+
+/// Where an asset published from a compute job's output comes from (`agora asset publish
+/// --from-job`): the job, its output as posted on chain, the input assets it ran on, and the
+/// provider's signed receipt when it served one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DerivedFrom {
+    /// The ComputeMarket's job id, in decimal.
+    pub job_id: String,
+    /// The chain the job (and the input assets) live on.
+    pub chain_id: u64,
+    /// The output folder's CID, as the job's `ResultPosted` event names it.
+    pub output_cid: String,
+    /// The output hash posted on chain, which the published files were checked against.
+    pub output_hash: B256,
+    /// The one output file published, when the content is a single file of the output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_file: Option<String>,
+    /// The job's input assets.
+    pub inputs: Vec<DerivedInput>,
+    /// The part of every sale, in basis points, that the asset's split gives to the inputs'
+    /// split recipients (as they were at publish time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_share_bps: Option<u16>,
+    /// The provider's signed receipt for the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<SignedReceipt>,
+}
+
+/// One input asset of the job an asset was derived from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DerivedInput {
+    /// The asset id, in decimal.
+    pub asset_id: String,
+    /// `dataset` or `algorithm` (the job's algorithm or model), as the ComputeMarket names them.
+    pub role: String,
+}
+
 impl AssetMetadata {
+    /// The document's [`DerivedFrom`]: `None` when it has none, an error when it is not one.
+    pub fn derived_from(&self) -> Option<Result<DerivedFrom, serde_json::Error>> {
+        self.extra.get(DERIVED_FROM).map(DerivedFrom::deserialize)
+    }
+
     /// Whether the owner lets algorithm jobs over this dataset return their log
     /// ([`ALGORITHM_LOGS`]); absent or anything but `true` means no.
     pub fn algorithm_logs(&self) -> bool {

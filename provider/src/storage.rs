@@ -141,6 +141,19 @@ pub struct Added {
     pub sha256: B256,
 }
 
+/// One entry of a directory, as `ipfs ls` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// Its name in the directory.
+    pub name: String,
+    /// Its CID.
+    pub cid: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Whether it is a file (not a directory or another kind of node).
+    pub is_file: bool,
+}
+
 /// What Kubo knows about a CID (`files stat /ipfs/<cid>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stat {
@@ -324,6 +337,19 @@ impl Storage {
             blocks: response.blocks,
             kind: response.typ,
         })
+    }
+
+    /// The entries of the directory `cid` (`ipfs ls`), in Kubo's order; a file has none.
+    pub async fn ls(&self, cid: &str) -> Result<Vec<Link>, StorageError> {
+        let action = format!("ipfs ls {cid}");
+        let response = self.deadline(&action, self.client.ls(&format!("/ipfs/{cid}"))).await?;
+        Ok(response
+            .objects
+            .into_iter()
+            .flat_map(|object| object.links)
+            // unixfs type 2 is a file (1 a directory).
+            .map(|link| Link { name: link.name, cid: link.hash, size: link.size, is_file: link.typ == 2 })
+            .collect())
     }
 
     /// Pins `cid` (recursively).

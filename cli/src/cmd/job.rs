@@ -46,8 +46,8 @@ const ASSET_TTL: Duration = Duration::from_secs(30);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a signed job request stays valid.
 const REQUEST_LIFETIME_SECS: u64 = 600;
-/// Largest output file fetched into memory by `job result --output`.
-const MAX_OUTPUT_FILE_BYTES: usize = 4 << 30;
+/// The most files an output folder may hold (a model manifest lists about 400 at most).
+const MAX_OUTPUT_FILES: usize = 1_024;
 
 /// `IComputeMarket.JobStatus.ResultPosted`.
 const RESULT_POSTED: u8 = 2;
@@ -684,7 +684,9 @@ async fn result(global: &GlobalArgs, args: ResultArgs) -> Result<()> {
     }
     let mut files = Vec::new();
     if let Some(dir) = &args.output {
-        files = fetch_output(&args.ipfs.api, &receipt.receipt.outputCid, dir).await?;
+        let (storage, cid) = (Storage::new(&args.ipfs.api, IPFS_TIMEOUT)?, &receipt.receipt.outputCid);
+        files = output_files(&storage, cid).await?;
+        fetch_output(&storage, cid, &files, dir).await?;
         let hash = verify::output_hash(dir)?;
         if hash != receipt.receipt.outputHash {
             bail!(
@@ -1101,36 +1103,48 @@ impl Service {
     }
 }
 
-/// Lists the output folder `cid` through Kubo's `ls` and fetches each file into `dir`.
-async fn fetch_output(api: &str, cid: &str, dir: &std::path::Path) -> Result<Vec<String>> {
-    let storage = Storage::new(api, IPFS_TIMEOUT)?;
-    let client = reqwest::Client::builder().timeout(IPFS_TIMEOUT).build()?;
-    let url = format!("{}/api/v0/ls?arg={cid}", api.trim_end_matches('/'));
-    let listing: Value = client
-        .post(&url)
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|err| eyre!("listing the output folder {cid} on IPFS: {err}"))?
-        .json()
-        .await?;
-    let links = listing["Objects"][0]["Links"].as_array().cloned().unwrap_or_default();
-    std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+/// The names of the files directly in the output folder `cid`, as the runtime hashes them;
+/// refused when it holds none, too many, or a name no provider writes.
+pub(crate) async fn output_files(storage: &Storage, cid: &str) -> Result<Vec<String>> {
+    let links =
+        storage.ls(cid).await.map_err(|err| eyre!("listing the output folder {cid} on IPFS: {err}"))?;
     let mut names = Vec::new();
-    for link in links {
-        let name = link["Name"].as_str().unwrap_or_default().to_owned();
-        // Only plain files directly in the folder make up the output.
-        if link["Type"].as_u64() != Some(2) || !agora_provider::jobs::is_plain_file_name(&name) {
-            continue;
+    for link in links.into_iter().filter(|link| link.is_file) {
+        if !agora_provider::jobs::is_plain_file_name(&link.name) {
+            bail!("the output folder {cid} holds a file named {:?}, which no provider writes", link.name);
         }
-        let bytes = storage.cat_to_vec(&format!("{cid}/{name}"), MAX_OUTPUT_FILE_BYTES).await?;
-        std::fs::write(dir.join(&name), bytes).wrap_err_with(|| format!("writing {name}"))?;
-        names.push(name);
+        names.push(link.name);
     }
     if names.is_empty() {
         bail!("the output folder {cid} on IPFS holds no files");
     }
+    if names.len() > MAX_OUTPUT_FILES {
+        bail!("the output folder {cid} holds {} files, more than {MAX_OUTPUT_FILES}", names.len());
+    }
     Ok(names)
+}
+
+/// Streams the files `names` of the output folder `cid` into the folder `dir` (created).
+pub(crate) async fn fetch_output(
+    storage: &Storage,
+    cid: &str,
+    names: &[String],
+    dir: &std::path::Path,
+) -> Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    tokio::fs::create_dir_all(dir).await.wrap_err_with(|| format!("creating {}", dir.display()))?;
+    for name in names {
+        let (path, to) = (format!("{cid}/{name}"), dir.join(name));
+        let mut file =
+            tokio::fs::File::create(&to).await.wrap_err_with(|| format!("creating {}", to.display()))?;
+        let mut chunks = storage.cat(&path, None);
+        while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
+            let chunk = chunk.map_err(|err| eyre!("fetching {path} from IPFS: {err}"))?;
+            file.write_all(&chunk).await.wrap_err_with(|| format!("writing {}", to.display()))?;
+        }
+        file.flush().await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

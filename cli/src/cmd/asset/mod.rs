@@ -5,12 +5,15 @@
 //! - [`publish`]: priced and compute-only content is encrypted before anything is uploaded,
 //!   with its key wrapped for the owner and the providers trusted with it; a folder becomes a
 //!   model whose manifest of files (each sealed on its own) is the asset's content.
+//! - [`derived`]: `publish --from-job`, a compute job's output checked against the chain and
+//!   published with its lineage (`derivedFrom`), optionally sharing sales with its inputs.
 //! - [`keys`]: who holds a content key — chosen at publish, extended by `share`, replaced by
 //!   `rekey`.
 //! - [`download`]: spend an access token, sign the EIP-712 request, stream to a `.part` file
 //!   that a rerun resumes with a `Range`, and keep the file only when its sha-256 is the one
 //!   recorded on chain.
 
+mod derived;
 mod download;
 mod keys;
 mod publish;
@@ -66,8 +69,14 @@ pub enum AssetCommand {
     /// Example: agora asset publish ./all-MiniLM-L6-v2 --kind model --price 0.05 --license Apache-2.0
     ///
     /// Example: agora asset publish ./wordcount.wasm --kind algorithm --price 0.01
+    ///
+    /// A compute job's output is published with --from-job: checked against the output hash the
+    /// job posted on chain before anything is sent, its lineage recorded in the metadata.
+    ///
+    /// Example: agora asset publish --from-job 3 --output-file embeddings.safetensors --kind dataset --price 0.02 --upstream-share 10%
     Publish(PublishArgs),
-    /// Show one asset as the chain records it: owner, listing, split, versions.
+    /// Show one asset as the chain records it: owner, listing, split, versions; and, for an
+    /// asset published from a compute job, the job and the input assets it derives from.
     ///
     /// Example: agora asset show 1 --json
     Show(ShowArgs),
@@ -488,6 +497,28 @@ struct AssetView {
     /// Why the metadata document could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     metadata_error: Option<String>,
+    /// The input assets of the job this asset was published from (its metadata's
+    /// `derivedFrom`; empty for an asset that is not derived from a job).
+    upstream: Vec<Upstream>,
+    /// The chain of that job, when it is not this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_chain_id: Option<u64>,
+    /// The part of every sale, in bps, its publisher gave the inputs' contributors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_share_bps: Option<u16>,
+    /// Why the metadata's `derivedFrom` could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    derived_from_error: Option<String>,
+}
+
+/// One input asset of the job an asset was published from.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Upstream {
+    asset_id: String,
+    /// `dataset` or `algorithm`.
+    role: String,
+    job_id: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -534,6 +565,28 @@ impl AssetView {
         for share in &self.split {
             rows.push(("split".into(), format!("{} {:.2}%", share.recipient, f64::from(share.bps) / 100.0)));
         }
+        let chain = self.upstream_chain_id.map(|id| format!(" on chain {id}")).unwrap_or_default();
+        for input in &self.upstream {
+            rows.push((
+                "upstream".into(),
+                format!("asset {} ({} of job {}{chain})", input.asset_id, input.role, input.job_id),
+            ));
+        }
+        if let Some(bps) = self.upstream_share_bps {
+            rows.push((
+                "upstream share".into(),
+                format!(
+                    "{:.2}% of every sale, split as the inputs' splits were at publish",
+                    f64::from(bps) / 100.0
+                ),
+            ));
+        }
+        if let Some(err) = &self.derived_from_error {
+            rows.push((
+                "upstream".into(),
+                format!("unknown: the metadata's derivedFrom is unreadable ({err})"),
+            ));
+        }
         rows
     }
 }
@@ -566,7 +619,25 @@ async fn load(agora: &Agora, storage: &Storage, id: U256) -> Result<AssetView> {
     let price = U256::from(listing.price);
     let described = metadata(storage, &stored.metadataCid).await.map_err(|err| format!("{err:#}"));
     let encryption = described.as_ref().ok().and_then(|m| m.content.encryption.as_ref());
+    let lineage = described.as_ref().ok().and_then(AssetMetadata::derived_from);
+    let derived_from = lineage.as_ref().and_then(|l| l.as_ref().ok());
+    let upstream = derived_from
+        .map(|from| {
+            from.inputs
+                .iter()
+                .map(|input| Upstream {
+                    asset_id: input.asset_id.clone(),
+                    role: input.role.clone(),
+                    job_id: from.job_id.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(AssetView {
+        upstream,
+        upstream_chain_id: derived_from.map(|f| f.chain_id).filter(|id| *id != agora.deployment.chain_id),
+        upstream_share_bps: derived_from.and_then(|f| f.upstream_share_bps),
+        derived_from_error: lineage.and_then(|l| l.err()).map(|err| err.to_string()),
         id: id.to_string(),
         did,
         name: described.as_ref().ok().map(|m| m.name.clone()),

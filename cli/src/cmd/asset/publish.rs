@@ -12,6 +12,10 @@
 //! An algorithm (`--kind algorithm`) must be a WebAssembly module that `agora-sandbox` can
 //! run: it is read and checked before anything is uploaded or sent to the chain, and the
 //! bytes uploaded must be the ones checked.
+//!
+//! With `--from-job`, the content is a compute job's output, fetched from IPFS and checked
+//! against the output hash posted on chain first ([`super::derived`]); the bytes uploaded must
+//! be the ones checked, and the metadata records the lineage.
 
 use std::{
     path::{Path, PathBuf},
@@ -36,15 +40,31 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use tokio::io::AsyncRead;
 
-use super::{IPFS_TIMEOUT, IpfsArgs, Kind, keys, kind_name, parse_splits};
+use super::{IPFS_TIMEOUT, IpfsArgs, Kind, derived, keys, kind_name, parse_splits};
 use crate::{GlobalArgs, chain, currency::Currency, output, revert, wallet::SignerArgs};
 
 /// Arguments of `asset publish`.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// The file to publish, or a model's folder (its regular files only: no subfolders or links).
-    #[arg(value_name = "PATH")]
-    pub file: PathBuf,
+    #[arg(value_name = "PATH", required_unless_present = "from_job", conflicts_with = "from_job")]
+    pub file: Option<PathBuf>,
+    /// Publish compute job JOB_ID's output instead of a PATH: it is fetched from IPFS and must
+    /// hash to the output hash posted on chain before anything is sent; the metadata's
+    /// `derivedFrom` records the job, its output, its input assets and the provider's receipt.
+    /// A one-file output is published as a file; of a larger one, one file (--output-file) or
+    /// all of them as a model (--kind model: a manifest of its files).
+    #[arg(long, value_name = "JOB_ID")]
+    pub from_job: Option<U256>,
+    /// With --from-job: publish only this file of the job's output.
+    #[arg(long, value_name = "NAME", requires = "from_job")]
+    pub output_file: Option<String>,
+    /// With --from-job: this part of every sale (e.g. 10%) goes to the job's input assets, in
+    /// equal parts per input, each part over that input's split recipients by their shares; your
+    /// --split shares (or you) get the rest. The inputs' splits are copied as they are now: the
+    /// splitter keeps no per-asset payee, so a later change of an input's split is not followed.
+    #[arg(long, value_name = "PCT", requires = "from_job")]
+    pub upstream_share: Option<String>,
     /// What the asset is.
     #[arg(long, value_enum)]
     pub kind: Kind,
@@ -99,16 +119,16 @@ pub struct PublishArgs {
 }
 
 pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()> {
-    let module = match args.kind {
-        Kind::Algorithm => Some(check_algorithm(&args.file).await?),
-        _ => None,
-    };
-    let source = Source::read(&args.file)?;
-    if matches!(source, Source::Folder { .. }) && args.kind != Kind::Model {
-        bail!(
-            "{} is a folder: a folder is published as a model (a manifest of its files), so use --kind model",
-            args.file.display()
-        );
+    // clap skips `requires` when PATH, which conflicts with --from-job, is given.
+    if args.from_job.is_none() {
+        for (given, flag) in [
+            (args.output_file.is_some(), "--output-file"),
+            (args.upstream_share.is_some(), "--upstream-share"),
+        ] {
+            if given {
+                bail!("{flag} is about a compute job's output: it needs --from-job JOB_ID (and no PATH)");
+            }
+        }
     }
     if args.public && args.compute_only {
         bail!(
@@ -116,9 +136,41 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         );
     }
     let currency = Currency::parse(&args.currency)?;
-    let (recipients, bps) = parse_splits(&args.splits)?.into_iter().unzip();
+    let own_split = parse_splits(&args.splits)?;
+    let upstream_share = args.upstream_share.as_deref().map(derived::parse_share).transpose()?;
     let storage = Storage::new(&args.ipfs.api, IPFS_TIMEOUT)?;
+    let derivation = match args.from_job {
+        Some(job) => {
+            let output_file = args.output_file.as_deref();
+            Some(derived::fetch(global, &storage, job, output_file, args.kind, upstream_share).await?)
+        }
+        None => None,
+    };
+    let path = match (&derivation, &args.file) {
+        (Some(derivation), _) => derivation.path.clone(),
+        (None, Some(file)) => file.clone(),
+        (None, None) => bail!("give the PATH to publish, or --from-job JOB_ID"),
+    };
+    let module = match args.kind {
+        Kind::Algorithm => Some(check_algorithm(&path).await?),
+        _ => None,
+    };
+    let source = Source::read(&path)?;
+    if matches!(source, Source::Folder { .. }) && args.kind != Kind::Model {
+        bail!(
+            "{} is a folder: a folder is published as a model (a manifest of its files), so use --kind model",
+            path.display()
+        );
+    }
     let (agora, signer) = chain::writer(global, &args.signer).await?;
+    let split = match &derivation {
+        Some(derivation) => derivation.split(own_split, signer.address)?,
+        None => own_split,
+    };
+    let (recipients, bps): (Vec<_>, Vec<_>) = split.iter().copied().unzip();
+    if let Some(missing) = derivation.as_ref().and_then(|d| d.receipt_missing.as_ref()) {
+        eprintln!("warning: the provider's receipt is not included in the metadata: {missing}");
+    }
     let units = currency.units(agora.provider()).await?;
     let price = units.parse(&args.price)?;
     let price = u128::try_from(price)
@@ -156,9 +208,9 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
             bar.set_message(format!("uploading {name}"));
             let progress = bar.clone();
             let progress: Progress = Arc::new(move |done| progress.set_position(done));
-            let file = tokio::fs::File::open(&args.file)
+            let file = tokio::fs::File::open(&path)
                 .await
-                .wrap_err_with(|| format!("cannot read {}", args.file.display()))?;
+                .wrap_err_with(|| format!("cannot read {}", path.display()))?;
             let added = match &sealing {
                 None => storage.add_reader(file, Some(progress)).await.map(|a| (a, None)).map_err(Into::into),
                 Some(sealing) => {
@@ -166,7 +218,7 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
                 }
             };
             added.and_then(|(added, encryption)| {
-                check_size(&args.file, added.size, *size)?;
+                check_size(&path, added.size, *size)?;
                 let file = ModelFile {
                     name: name.clone(),
                     cid: added.cid.clone(),
@@ -183,7 +235,10 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
     if let Some(module) = &module
         && hex::encode(added.sha256) != module.digest
     {
-        bail!("{} changed while it was uploaded: it is not the module that was checked", args.file.display());
+        bail!("{} changed while it was uploaded: it is not the module that was checked", path.display());
+    }
+    if let Some(derivation) = &derivation {
+        derivation.check_uploaded(&listed)?;
     }
     let key_holders = encryption.as_ref().map(Encryption::holders).unwrap_or_default();
     let files: Vec<Value> = listed
@@ -209,6 +264,7 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
                 ("license", args.license.map(|license| json!(license))),
                 ("computeOnly", Some(json!(args.compute_only))),
                 ("files", Some(json!(files))),
+                ("derivedFrom", derivation.as_ref().map(|d| json!(d.derived_from))),
             ]
             .into_iter()
             .filter_map(|(key, value)| Some((key.to_owned(), value?))),
@@ -254,6 +310,11 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
             "initialMemoryBytes": module.initial_memory_bytes,
         });
     }
+    if let Some(derivation) = &derivation {
+        report["derivedFrom"] = json!(derivation.derived_from);
+        report["split"] =
+            split.iter().map(|(recipient, bps)| json!({ "recipient": recipient, "bps": bps })).collect();
+    }
     if global.json {
         return output::json(&report);
     }
@@ -288,6 +349,9 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
                 module.wasi_imports.len()
             ),
         ));
+    }
+    if let Some(derivation) = &derivation {
+        rows.extend(derivation_rows(derivation, &split));
     }
     rows.extend([("metadata".into(), metadata_cid), ("price".into(), units.format(U256::from(price)))]);
     output::table(&rows);
@@ -334,6 +398,43 @@ async fn check_algorithm(path: &Path) -> Result<ModuleInfo> {
         .await
         .wrap_err("checking the module failed")?
         .map_err(|err| refuse(&err))
+}
+
+/// What `derivedFrom` records, for the table: the job, its output, its inputs, the receipt
+/// and, with an upstream share, the split.
+fn derivation_rows(derivation: &derived::Derivation, split: &[(Address, u16)]) -> Vec<(String, String)> {
+    let from = &derivation.derived_from;
+    let output = match &from.output_file {
+        Some(file) => format!("{file} of {}", from.output_cid),
+        None => from.output_cid.clone(),
+    };
+    let mut rows = vec![(
+        "derived from".to_owned(),
+        format!(
+            "job {}: output {output} (output hash {} checked against the chain)",
+            from.job_id, from.output_hash
+        ),
+    )];
+    rows.extend(
+        from.inputs.iter().map(|input| ("  input".to_owned(), format!("{} {}", input.role, input.asset_id))),
+    );
+    let receipt = match &from.receipt {
+        Some(receipt) => {
+            format!("the provider's, checked and recorded (runtime {})", receipt.receipt.runtimeVersion)
+        }
+        None => "not recorded (see the warning)".to_owned(),
+    };
+    rows.push(("  receipt".to_owned(), receipt));
+    if let Some(share) = from.upstream_share_bps {
+        rows.push((
+            "upstream share".to_owned(),
+            format!("{}.{:02}% of every sale to the inputs' contributors", share / 100, share % 100),
+        ));
+        rows.extend(split.iter().map(|(recipient, bps)| {
+            ("  split".to_owned(), format!("{recipient} {}.{:02}%", bps / 100, bps % 100))
+        }));
+    }
+    rows
 }
 
 /// The key holders in words, the owner's copy named as such.
