@@ -141,6 +141,12 @@ pub fn sentence(revert: &Revert, units: &Units) -> Option<String> {
                     crate::cmd::job::status_name(e.status)
                 )
             }
+            Market::ComputeMarket__NotDatasetOwner(e) => {
+                format!(
+                    "{} does not own dataset {}: only its owner sets which algorithms may run on it",
+                    e.caller, e.datasetId
+                )
+            }
             Market::ComputeMarket__NotJobProvider(e) => {
                 format!("{} is not job {}'s provider", e.caller, e.jobId)
             }

@@ -553,7 +553,21 @@ fn an_algorithm_job_runs_the_published_module_and_job_verify_reproduces_it_in_an
         (Some(job.as_str()), Some(false)),
         "{log}"
     );
-    // A built-in job has no log.
-    let embed = stack.agora(CONSUMER, &["job", "log", "999"]);
-    assert_eq!(embed.status.code(), Some(1), "{}", stderr(&embed));
+    // A job that does not exist has no log.
+    let missing = stack.agora(CONSUMER, &["job", "log", "999"]);
+    assert_eq!(missing.status.code(), Some(1), "{}", stderr(&missing));
+
+    // The dataset's owner restricts it to allowed algorithms; only the owner may.
+    let policy = ["asset", "algorithms", &dataset, "--restrict"];
+    assert_one_line_error(&stack.agora(CONSUMER, &policy), &format!("does not own dataset {dataset}"));
+    let restricted = stack.json(PUBLISHER, &policy);
+    assert_eq!((restricted["restricted"].as_bool(), restricted["allowed"].clone()), (Some(true), json!([])));
+    let refused = stack.agora(CONSUMER, &submit_args(&dataset, &algorithm, &operator, spec, &[]));
+    assert_one_line_error(&refused, "not allow");
+    let allowed = stack.json(PUBLISHER, &["asset", "algorithms", &dataset, "--allow", &algorithm]);
+    assert_eq!(allowed["allowed"], json!([algorithm]), "{allowed}");
+    let again = stack.json(CONSUMER, &submit_args(&dataset, &algorithm, &operator, spec, &[]));
+    assert!(again["jobId"].is_string(), "an allowed algorithm runs again: {again}");
+    let shown = stdout(&stack.agora(CONSUMER, &["asset", "algorithms", &dataset]));
+    assert!(shown.contains(&format!("only these algorithms and models may run on it: {algorithm}")), "{shown}");
 }

@@ -16,6 +16,7 @@
 mod derived;
 mod download;
 mod keys;
+mod policy;
 mod publish;
 
 use std::time::Duration;
@@ -37,6 +38,7 @@ use serde_json::json;
 pub use self::{
     download::DownloadArgs,
     keys::{RekeyArgs, ShareArgs},
+    policy::AlgorithmsArgs,
     publish::PublishArgs,
 };
 use crate::{
@@ -112,6 +114,11 @@ pub enum AssetCommand {
     ///
     /// Example: agora asset rekey 1 --drop-provider 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
     Rekey(RekeyArgs),
+    /// Show or set which algorithms and models may run on a dataset you own: any (the default)
+    /// or, with --restrict, only those you --allow. Providers refuse a job outside the policy.
+    ///
+    /// Example: agora asset algorithms 1 --restrict --allow 3 --allow 4
+    Algorithms(AlgorithmsArgs),
 }
 
 /// What an asset is; the discriminants are `IAssetRegistry.AssetKind`'s numbers.
@@ -280,6 +287,7 @@ pub async fn run(global: &GlobalArgs, command: AssetCommand) -> Result<()> {
         AssetCommand::Download(args) => download::download(global, args).await,
         AssetCommand::Share(args) => keys::share(global, args).await,
         AssetCommand::Rekey(args) => keys::rekey(global, args).await,
+        AssetCommand::Algorithms(args) => policy::algorithms(global, args).await,
         AssetCommand::Publish(args) => publish::publish(global, args).await,
         AssetCommand::Grant(args) => {
             if args.amount == 0 {
