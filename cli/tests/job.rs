@@ -569,5 +569,8 @@ fn an_algorithm_job_runs_the_published_module_and_job_verify_reproduces_it_in_an
     let again = stack.json(CONSUMER, &submit_args(&dataset, &algorithm, &operator, spec, &[]));
     assert!(again["jobId"].is_string(), "an allowed algorithm runs again: {again}");
     let shown = stdout(&stack.agora(CONSUMER, &["asset", "algorithms", &dataset]));
-    assert!(shown.contains(&format!("only these algorithms and models may run on it: {algorithm}")), "{shown}");
+    assert!(
+        shown.contains(&format!("only these algorithms and models may run on it: {algorithm}")),
+        "{shown}"
+    );
 }

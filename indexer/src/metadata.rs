@@ -19,10 +19,8 @@
 
 use std::{future::Future, time::Duration};
 
-use alloy::{
-    primitives::{Address, B256, U256},
-    transports::http::reqwest,
-};
+use agora_ipfs::{Storage, StorageError};
+use alloy::primitives::{Address, B256, U256};
 use serde_json::{Map, Value};
 use sqlx::{PgConnection, PgPool};
 
@@ -103,41 +101,32 @@ pub trait MetadataFetcher: Send + Sync {
     fn fetch(&self, cid: &str) -> impl Future<Output = Result<Vec<u8>, FetchError>> + Send;
 }
 
-/// Kubo's RPC API: `POST /api/v0/cat?arg=<cid>`.
+/// Kubo's RPC API, through the workspace's one IPFS client ([`agora_ipfs::Storage`]).
 #[derive(Debug, Clone)]
 pub struct KuboFetcher {
-    client: reqwest::Client,
-    api: String,
+    storage: Storage,
     max_bytes: usize,
 }
 
 impl KuboFetcher {
     /// A fetcher for the Kubo RPC API at `api` (e.g. `http://127.0.0.1:5001`), giving up on a
-    /// document after `timeout`.
+    /// document when Kubo is silent for `timeout`.
     pub fn new(api: impl Into<String>, timeout: Duration) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder().timeout(timeout).build().map_err(|err| {
-            FetchError::Request { cid: String::new(), message: format!("building the HTTP client: {err}") }
-        })?;
-        Ok(Self { client, api: api.into().trim_end_matches('/').to_owned(), max_bytes: MAX_DOCUMENT_BYTES })
+        let storage = Storage::new(&api.into(), timeout)
+            .map_err(|err| FetchError::Request { cid: String::new(), message: err.to_string() })?;
+        Ok(Self { storage, max_bytes: MAX_DOCUMENT_BYTES })
     }
 }
 
 impl MetadataFetcher for KuboFetcher {
     async fn fetch(&self, cid: &str) -> Result<Vec<u8>, FetchError> {
-        let err = |message: String| FetchError::Request { cid: cid.to_owned(), message };
-        let mut url =
-            reqwest::Url::parse(&format!("{}/api/v0/cat", self.api)).map_err(|e| err(e.to_string()))?;
-        // One byte more than accepted, so a document over the limit is told from one at it.
-        url.query_pairs_mut()
-            .append_pair("arg", cid)
-            .append_pair("length", &(self.max_bytes + 1).to_string());
-        let response = self.client.post(url).send().await.map_err(|e| err(e.to_string()))?;
-        if !response.status().is_success() {
-            let status = response.status();
-            let body = response.text().await.unwrap_or_default();
-            return Err(err(format!("{status}: {}", body.chars().take(200).collect::<String>())));
-        }
-        Ok(response.bytes().await.map_err(|e| err(e.to_string()))?.to_vec())
+        // Reading stops as soon as the document passes the limit.
+        self.storage.cat_to_vec(cid, self.max_bytes).await.map_err(|err| match err {
+            StorageError::TooLarge { limit, .. } => {
+                FetchError::Refused { cid: cid.to_owned(), reason: format!("larger than {limit} bytes") }
+            }
+            other => FetchError::Request { cid: cid.to_owned(), message: other.to_string() },
+        })
     }
 }
 

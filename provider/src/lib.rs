@@ -3,8 +3,8 @@
 //! A provider holds assets' content in a Kubo node and serves it to consumers who spent an
 //! access token for it on chain (`AccessToken.consume`, which emits `AccessConsumed`).
 //!
-//! - [`storage`]: Kubo's RPC API — streaming add/cat/get, pins, stat, sha-256 checked while
-//!   streaming.
+//! - [`storage`]: Kubo's RPC API, the workspace's one IPFS client (`agora-ipfs`) — streaming
+//!   add/cat/get, pins, stat, sha-256 checked while streaming.
 //! - [`crypto`]: private assets — ChaCha20-Poly1305 STREAM encryption in 64 KiB chunks (so a
 //!   byte range decrypts on its own) with the content key wrapped by ECIES to each trusted
 //!   provider's secp256k1 key; the header lives in the asset's metadata JSON on IPFS.
@@ -43,8 +43,8 @@ pub mod metrics;
 pub mod net;
 pub mod range;
 pub mod server;
-pub mod storage;
 pub mod verify;
 pub mod worker;
 
+pub use agora_ipfs as storage;
 pub use server::{ApiError, Identity, Limits, ProviderState, app, serve};
