@@ -1,4 +1,6 @@
-//! Content storage through a Kubo node's RPC API (`ipfs-api-backend-hyper`).
+//! agora-ipfs: the workspace's one IPFS client. Content storage through a Kubo node's RPC API
+//! (`ipfs-api-backend-hyper`), used by the provider (as `agora_provider::storage`), the CLI and
+//! the indexer's metadata fetcher.
 //!
 //! Everything streams: files are added from disk through a reader that hashes (sha-256) and
 //! reports progress as the bytes go by, and `cat` yields chunks as Kubo sends them, each
