@@ -11,7 +11,8 @@
 //!
 //! The log (stdout and stderr, capped) is a leak path: an algorithm can print the rows it
 //! reads. It is kept for the consumer only when the dataset is not compute-only, or its owner
-//! allows it in the dataset's metadata ([`AssetMetadata::algorithm_logs`](crate::metadata::AssetMetadata::algorithm_logs));
+//! allows it in the dataset's metadata
+//! ([`AssetMetadata::algorithm_logs`](crate::metadata::AssetMetadata::algorithm_logs));
 //! otherwise it is dropped, and so is the end of the log a failure message would quote.
 
 use std::{

@@ -1,7 +1,8 @@
 //! Checking a provider's work, for consumers and anyone else: the job's plan rebuilt from the
 //! chain (never from the provider's word), the signed receipt checked against it, and the job
-//! re-executed locally with `agora-runtime` (or `agora-sandbox`, for `algorithm` jobs) on inputs fetched from IPFS by the worker's own
-//! digest-checked fetchers ([`crate::worker`]), so a verifier runs exactly what a provider runs.
+//! re-executed locally with `agora-runtime` (or `agora-sandbox`, for `algorithm` jobs) on
+//! inputs fetched from IPFS by the worker's own digest-checked fetchers ([`crate::worker`]),
+//! so a verifier runs exactly what a provider runs.
 //!
 //! Bits are compared: on CPU the runtime is deterministic for machines with the same
 //! instruction-set features, which the receipt records (`cpuFeatures`).

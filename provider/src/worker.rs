@@ -1,5 +1,6 @@
 //! The compute-job service: a bounded pool of workers that run admitted jobs with
-//! `agora-runtime` (built-in kinds) or `agora-sandbox` (`algorithm` jobs, [`crate::algorithm`]). For each job a worker fetches the inputs from IPFS into a per-job folder
+//! `agora-runtime` (built-in kinds) or `agora-sandbox` (`algorithm` jobs, [`crate::algorithm`]).
+//! For each job a worker fetches the inputs from IPFS into a per-job folder
 //! (every byte checked against its digest), runs the job off the async runtime, adds the
 //! output folder to IPFS, posts the result on chain and signs a receipt. Inputs are fetched
 //! by the worker rather than at admission so a request never waits on a large model, and a

@@ -1,6 +1,7 @@
 //! `agora dev`: the whole system on one machine — anvil, PostgreSQL, Kubo, the protocol deployed,
 //! the indexer and a provider running and registered on the ComputeMarket, a demo catalogue (a
-//! dataset, the MiniLM model and a Go algorithm) published — until Ctrl-C; it prints the commands to try next.
+//! dataset, the MiniLM model and a Go algorithm) published — until Ctrl-C; it prints the
+//! commands to try next.
 
 use std::{
     path::{Path, PathBuf},
