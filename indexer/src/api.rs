@@ -636,20 +636,7 @@ fn link_json(r: &PgRow) -> Value {
 async fn upstream(state: &AppState, id: &str) -> Result<(Vec<Value>, i64), ApiError> {
     let from = "FROM assets a JOIN asset_lineage l ON l.cid = a.metadata_cid AND l.chain_id = a.chain_id
          WHERE a.chain_id = $1 AND a.asset_id = $2::numeric AND l.parent_id <> a.asset_id";
-    let rows = sqlx::query(&format!(
-        "SELECT l.parent_id::text, l.role, l.job_id::text, {LINK_MATCHES_JOB} {from} ORDER BY l.position LIMIT $3"
-    ))
-    .bind(chain(state))
-    .bind(id)
-    .bind(EMBEDDED)
-    .fetch_all(&state.pool)
-    .await?;
-    let count: i64 = sqlx::query_scalar(&format!("SELECT count(*) {from}"))
-        .bind(chain(state))
-        .bind(id)
-        .fetch_one(&state.pool)
-        .await?;
-    Ok((rows.iter().map(link_json).collect(), count))
+    links(state, id, "l.parent_id", from, "l.position").await
 }
 
 /// The assets whose current metadata says they were computed from asset `id`, by asset id,
@@ -657,9 +644,20 @@ async fn upstream(state: &AppState, id: &str) -> Result<(Vec<Value>, i64), ApiEr
 async fn downstream(state: &AppState, id: &str) -> Result<(Vec<Value>, i64), ApiError> {
     let from = "FROM asset_lineage l JOIN assets a ON a.chain_id = l.chain_id AND a.metadata_cid = l.cid
          WHERE l.chain_id = $1 AND l.parent_id = $2::numeric AND a.asset_id <> l.parent_id";
+    links(state, id, "a.asset_id", from, "a.asset_id, l.position").await
+}
+
+/// The lineage links `from` asset `id` (bound as `$2`), naming the asset `linked`, ordered by
+/// `order`: at most [`EMBEDDED`], and how many there are.
+async fn links(
+    state: &AppState,
+    id: &str,
+    linked: &str,
+    from: &str,
+    order: &str,
+) -> Result<(Vec<Value>, i64), ApiError> {
     let rows = sqlx::query(&format!(
-        "SELECT a.asset_id::text, l.role, l.job_id::text, {LINK_MATCHES_JOB} {from}
-         ORDER BY a.asset_id, l.position LIMIT $3"
+        "SELECT {linked}::text, l.role, l.job_id::text, {LINK_MATCHES_JOB} {from} ORDER BY {order} LIMIT $3"
     ))
     .bind(chain(state))
     .bind(id)
