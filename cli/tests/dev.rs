@@ -1,6 +1,6 @@
 //! `agora dev` brings the whole system up (anvil, PostgreSQL, Kubo, contracts, indexer, provider
-//! registered on the ComputeMarket, a demo catalogue with MiniLM as a model asset and the Go
-//! column-statistics algorithm, all encrypted by default for the deployer and the provider) and
+//! registered on the ComputeMarket, a demo catalogue with MiniLM as a model asset, the Go
+//! column-statistics algorithm and the measurements it runs on, all encrypted by default for the deployer and the provider) and
 //! Ctrl-C brings it down. Needs the workspace's binaries built next to `agora` (as `cargo test
 //! --workspace` and ./scripts/dev.sh do), the model installed and the example algorithms built
 //! (./scripts/setup.sh).
@@ -145,7 +145,7 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
         "agora asset buy 1 --amount 2",
         &format!("agora asset download 1 --provider http://127.0.0.1:{provider}"),
         &format!("agora job submit --dataset 1 --model 2 --provider {PROVIDER_ADDRESS}"),
-        &format!("agora job submit --dataset 1 --algorithm 3 --provider {PROVIDER_ADDRESS}"),
+        &format!("agora job submit --dataset 4 --algorithm 3 --provider {PROVIDER_ADDRESS}"),
     ];
     for step in steps {
         assert!(
@@ -163,7 +163,7 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
         assets = get_json(&format!("http://127.0.0.1:{indexer}/assets"));
         providers = get_json(&format!("http://127.0.0.1:{indexer}/providers"));
         let items = assets["items"].as_array().map(Vec::as_slice).unwrap_or_default();
-        if items.len() == 3
+        if items.len() == 4
             && items.iter().all(|a| a["metadata"].is_object())
             && providers["items"].as_array().is_some_and(|p| !p.is_empty())
         {
@@ -189,6 +189,12 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
         ),
         (Some("algorithm"), Some("Column statistics, Go (demo)"), Some(true)),
         "{algorithm}"
+    );
+    let measurements = &assets["items"][3];
+    assert_eq!(
+        (measurements["kind"].as_str(), measurements["metadata"]["name"].as_str()),
+        (Some("dataset"), Some("Finch measurements (demo)")),
+        "{measurements}"
     );
     let registered = &providers["items"][0];
     assert_eq!(

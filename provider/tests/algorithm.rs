@@ -1,6 +1,6 @@
 //! `algorithm` jobs against real anvil + Kubo: the example algorithms (Go's column statistics,
 //! Rust's k-means, built by `./scripts/setup.sh`) are published as algorithm assets, bought
-//! with the dataset and run by the provider in its sandbox; the posted output hash re-verifies
+//! with the demo catalogue's measurements and run by the provider in its sandbox; the posted output hash re-verifies
 //! bit for bit in a fresh sandbox; the log is served unless the dataset is compute-only and its
 //! owner does not allow logs; hostile modules each end with their precise error, are declined
 //! and refunded, and the provider keeps serving.
@@ -199,7 +199,10 @@ async fn the_example_algorithms_run_as_paid_jobs_and_reverify_bit_for_bit() -> R
     let market = Market::start().await?;
     let (_work, provider) = market.serve().await?;
     let url = provider.url.clone();
-    let dataset = market.publish(DATASET, PEOPLE.as_bytes(), "people.csv", false, |_| {}).await?;
+    // The demo catalogue's measurements (`agora dev` publishes the same bytes).
+    let measurements = agora_deploy::demo::finch_measurements();
+    let dataset =
+        market.publish(DATASET, measurements.as_bytes(), "finch-measurements.csv", false, |_| {}).await?;
 
     // Go: per-column statistics. The job spends a token of the dataset and of the algorithm.
     let stats = market.publish_module(&example("stats-go")).await?;
@@ -209,7 +212,10 @@ async fn the_example_algorithms_run_as_paid_jobs_and_reverify_bit_for_bit() -> R
     let result_cid = status["resultCid"].as_str().ok_or_else(|| eyre!("no result CID: {status}"))?;
     let summary = market.stack.storage.cat_to_vec(&format!("{result_cid}/stats.json"), 1 << 20).await?;
     let summary: Value = serde_json::from_slice(&summary)?;
-    ensure!(summary["rows"] == 8 && summary["dataset"] == "people.csv", "stats.json: {summary}");
+    ensure!(
+        summary["rows"] == 200 && summary["dataset"] == "finch-measurements.csv",
+        "stats.json: {summary}"
+    );
     let verdict = market.verify(&url, job).await?;
     ensure!(verdict.matches(), "stats-go: posted {} but re-executed {}", verdict.claimed, verdict.recomputed);
     ensure!(verdict.cpu_features == agora_provider::algorithm::MACHINE_INDEPENDENT, "{verdict:?}");
@@ -220,9 +226,18 @@ async fn the_example_algorithms_run_as_paid_jobs_and_reverify_bit_for_bit() -> R
 
     // Rust: k-means with arguments; the seed is the job id, so the re-execution agrees.
     let kmeans = market.publish_module(&example("kmeans-rust")).await?;
-    let job = market.open(dataset, kmeans, &["--k", "2", "--columns", "height,weight"]).await?;
+    let columns = "beak_depth_mm,beak_length_mm,wing_mm";
+    let job = market.open(dataset, kmeans, &["--k", "3", "--columns", columns]).await?;
     let status = market.run(&url, job).await?;
     ensure!(status["status"] == "succeeded", "kmeans-rust job ended as {status}");
+    let result_cid = status["resultCid"].as_str().ok_or_else(|| eyre!("no result CID: {status}"))?;
+    let clusters = market.stack.storage.cat_to_vec(&format!("{result_cid}/kmeans.json"), 1 << 20).await?;
+    let clusters: Value = serde_json::from_slice(&clusters)?;
+    let sizes: Vec<u64> =
+        clusters["clusters"].as_array().into_iter().flatten().filter_map(|c| c["size"].as_u64()).collect();
+    // The wings of every 17th finch were not measured: those rows are skipped.
+    ensure!(clusters["k"] == 3 && clusters["rows_skipped"] == 11, "kmeans.json: {clusters}");
+    ensure!(sizes.len() == 3 && sizes.iter().sum::<u64>() == 189, "kmeans.json: {clusters}");
     let verdict = market.verify(&url, job).await?;
     ensure!(
         verdict.matches(),

@@ -1,7 +1,7 @@
 //! `agora dev`: the whole system on one machine — anvil, PostgreSQL, Kubo, the protocol deployed,
-//! the indexer and a provider running and registered on the ComputeMarket, a demo catalogue (a
-//! dataset, the MiniLM model and a Go algorithm) published — until Ctrl-C; it prints the
-//! commands to try next.
+//! the indexer and a provider running and registered on the ComputeMarket, a demo catalogue
+//! (field notes, the MiniLM model, a Go algorithm and finch measurements) published — until
+//! Ctrl-C; it prints the commands to try next.
 
 use std::{
     path::{Path, PathBuf},
@@ -11,7 +11,7 @@ use std::{
 
 use agora_contracts::{DeployParams, signing_provider};
 use agora_deploy::{
-    protocol,
+    demo, protocol,
     services::{algorithms, anvil, kubo::KuboDaemon, model, postgres::PostgresCluster},
 };
 use alloy::{node_bindings::Anvil, primitives::Address, signers::local::PrivateKeySigner};
@@ -270,16 +270,18 @@ struct Demo {
     dataset: String,
     /// `None` when the model is not installed.
     model: Option<String>,
-    /// The column-statistics algorithm; `None` when the example algorithms are not built.
-    algorithm: Option<String>,
+    /// The column-statistics algorithm and the measurements it runs on; `None` when the example
+    /// algorithms are not built.
+    algorithm: Option<(String, String)>,
 }
 
-/// A small text dataset and, when they are installed, the MiniLM model (a folder, published as
-/// the manifest of its files, as compute jobs read it) and the Go column-statistics algorithm
-/// (examples/algorithms/stats-go, a WebAssembly module), published as dev account 0 through
-/// `agora asset publish`, the same path a user takes: all are priced, so all are encrypted,
-/// their keys held by dev account 0 and the dev provider (registered before). The dataset's
-/// owner allows any algorithm on it (the market's default), so the demo algorithm runs on it.
+/// Two small datasets (field notes to embed, measurements for algorithms: [`demo`]) and, when
+/// they are installed, the MiniLM model (a folder, published as the manifest of its files, as
+/// compute jobs read it) and the Go column-statistics algorithm (examples/algorithms/stats-go,
+/// a WebAssembly module), published as dev account 0 through `agora asset publish`, the same
+/// path a user takes: all are priced, so all are encrypted, their keys held by dev account 0
+/// and the dev provider (registered before). The datasets' owner allows any algorithm on them
+/// (the market's default), so the demo algorithm runs on the measurements.
 async fn publish_demo(
     global: &GlobalArgs,
     rpc: &url::Url,
@@ -287,32 +289,28 @@ async fn publish_demo(
     deployer: &PrivateKeySigner,
     dir: &Path,
 ) -> Result<Demo> {
-    let dataset = dir.join("finch-notes.jsonl");
-    let lines: Vec<String> = (0..200)
-        .map(|i| {
-            format!(
-                "{{\"text\": \"Field note {i}: a finch with a {} beak was seen on island {}.\"}}",
-                ["short", "long", "curved", "thick"][i % 4],
-                i % 13
-            )
-        })
-        .collect();
-    std::fs::write(&dataset, lines.join("\n") + "\n")?;
-    let mut items = vec![(dataset, "dataset", "0.01", "Finch field notes (demo)")];
+    let notes = dir.join("finch-notes.jsonl");
+    std::fs::write(&notes, demo::finch_notes())?;
+    let measurements = dir.join("finch-measurements.csv");
+    std::fs::write(&measurements, demo::finch_measurements())?;
+    let mut items = vec![("notes", notes, "dataset", "0.01", "Finch field notes (demo)")];
     let installed = model::minilm_path();
     match stage_model(&installed, &dir.join("all-MiniLM-L6-v2"))? {
-        Some(staged) => items.push((staged, "model", "0.05", "all-MiniLM-L6-v2 (demo)")),
+        Some(staged) => items.push(("model", staged, "model", "0.05", "all-MiniLM-L6-v2 (demo)")),
         None => println!(
             "note: the all-MiniLM-L6-v2 model is not installed at {}: the demo has no model (./scripts/model.sh installs it)",
             installed.display()
         ),
     }
     match algorithms::example("stats-go") {
-        Ok(module) => items.push((module, "algorithm", "0.02", "Column statistics, Go (demo)")),
+        Ok(module) => {
+            items.push(("algorithm", module, "algorithm", "0.02", "Column statistics, Go (demo)"));
+            items.push(("measurements", measurements, "dataset", "0.01", "Finch measurements (demo)"));
+        }
         Err(missing) => println!("note: the demo has no algorithm: {missing}"),
     }
     let mut ids = std::collections::HashMap::new();
-    for (path, kind, price, name) in items {
+    for (role, path, kind, price, name) in items {
         let mut command = agora_as(global, rpc, deployer)?;
         command.args(["asset", "publish"]).arg(&path).args([
             "--kind",
@@ -329,12 +327,12 @@ async fn publish_demo(
         let published = json_of(&mut command, &format!("publishing the demo {kind}")).await?;
         let id =
             published["assetId"].as_str().ok_or_else(|| eyre!("publishing the demo {kind}: no asset id"))?;
-        ids.insert(kind, id.to_owned());
+        ids.insert(role, id.to_owned());
     }
     Ok(Demo {
-        dataset: ids.remove("dataset").unwrap_or_default(),
+        dataset: ids.remove("notes").unwrap_or_default(),
         model: ids.remove("model"),
-        algorithm: ids.remove("algorithm"),
+        algorithm: ids.remove("algorithm").zip(ids.remove("measurements")),
     })
 }
 
@@ -414,11 +412,11 @@ fn next_steps(session: &Session, demo: Option<&Demo>) -> Vec<String> {
             .push("  (install the model with ./scripts/model.sh and restart to try an embed job)".to_owned()),
     }
     match &demo.algorithm {
-        Some(algorithm) => {
+        Some((algorithm, measurements)) => {
             job += 1;
             lines.extend([
                 format!(
-                    "  agora job submit --dataset {dataset} --algorithm {algorithm} --provider {} --spec '{{\"kind\":\"algorithm\"}}'",
+                    "  agora job submit --dataset {measurements} --algorithm {algorithm} --provider {} --spec '{{\"kind\":\"algorithm\"}}'",
                     session.provider
                 ),
                 format!("  agora job result {job} --wait 300 --output stats && agora job log {job}"),
@@ -450,7 +448,8 @@ mod tests {
 
     #[test]
     fn next_steps_buy_download_and_embed_with_the_demo_assets() {
-        let demo = Demo { dataset: "1".into(), model: Some("2".into()), algorithm: Some("3".into()) };
+        let demo =
+            Demo { dataset: "1".into(), model: Some("2".into()), algorithm: Some(("3".into(), "4".into())) };
         let lines = next_steps(&session(), Some(&demo));
         assert!(lines[1].contains("AGORA_DEPLOYMENTS_DIR=/tmp/deployments") && lines[1].contains("=0x5de4"));
         assert!(
@@ -464,7 +463,7 @@ mod tests {
         assert!(lines.iter().any(|l| l.contains(&submit) && l.ends_with(r#"--spec '{"kind":"embed"}'"#)));
 
         let algorithm =
-            format!("agora job submit --dataset 1 --algorithm 3 --provider {}", Address::repeat_byte(0x70));
+            format!("agora job submit --dataset 4 --algorithm 3 --provider {}", Address::repeat_byte(0x70));
         assert!(
             lines.iter().any(|l| l.contains(&algorithm) && l.ends_with(r#"--spec '{"kind":"algorithm"}'"#))
         );
