@@ -41,31 +41,7 @@ impl Stack {
         let dataset = self.write("sentences.jsonl", SENTENCES.as_bytes());
         let args = ["asset", "publish", &dataset, "--kind", "dataset", "--price", "0.001", "--public"];
         let dataset = self.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
-        let mut files = Vec::new();
-        for name in MINILM_FILES {
-            let path = model_dir().join(name);
-            if path.is_file() {
-                let bytes = std::fs::read(&path).unwrap_or_else(|err| panic!("{err}"));
-                let sha256 = sha256_hex(&bytes);
-                files.push(json!({ "name": name, "cid": self.ipfs_add(&path), "sha256": sha256 }));
-            }
-        }
-        let manifest = self.write("model.json", json!({ "files": files }).to_string().as_bytes());
-        let args = ["asset", "publish", &manifest, "--kind", "model", "--price", "0"];
-        let model = self.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
-        (dataset, model)
-    }
-
-    /// `agora provider init`, `register` and `run` as the operator; its URL and the service.
-    fn run_provider(&self) -> (String, Background) {
-        let port = free_port();
-        let url = format!("http://127.0.0.1:{port}");
-        let listen = format!("127.0.0.1:{port}");
-        self.json(OPERATOR, &["provider", "init", "--listen", &listen]);
-        self.json(OPERATOR, &["provider", "register", "--endpoint", &url, "--price", "0.05"]);
-        let provider_run = self.command(OPERATOR, &["provider", "run", "--config", "provider.toml"]);
-        let service = self.spawn_provider(provider_run, OPERATOR, &url);
-        (url, service)
+        (dataset, self.publish_minilm(PUBLISHER, "0"))
     }
 
     /// Rules a dispute as the DAO's timelock (impersonated: the governance flow itself is
@@ -112,7 +88,7 @@ fn submit_args<'a>(
 fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_disputes_otherwise() {
     let stack = Stack::with_kubo();
     let (dataset, model) = stack.publish_inputs();
-    let (url, _service) = stack.run_provider();
+    let (url, _service) = stack.run_provider(OPERATOR);
     let operator = stack.address(OPERATOR).to_string();
     stack.json(CONSUMER, &["asset", "buy", &dataset, "--amount", "4"]);
 
@@ -304,7 +280,7 @@ fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_dis
 fn a_job_over_a_private_compute_only_dataset_and_a_private_model_runs_only_where_the_keys_are() {
     let stack = Stack::with_kubo();
     // The provider registers first, so publishing with the defaults wraps both keys for it.
-    let (url, _service) = stack.run_provider();
+    let (url, _service) = stack.run_provider(OPERATOR);
     let operator = stack.address(OPERATOR).to_string();
     let dataset = stack.write("sentences.jsonl", SENTENCES.as_bytes());
     let args = ["asset", "publish", &dataset, "--kind", "dataset", "--price", "0.001", "--compute-only"];
@@ -409,22 +385,12 @@ fn bad_job_input_gets_one_line_errors() {
 #[test]
 fn a_job_pays_the_owner_of_every_priced_input() {
     let stack = Stack::with_kubo();
-    let (_url, _service) = stack.run_provider();
+    let (_url, _service) = stack.run_provider(OPERATOR);
     let operator = stack.address(OPERATOR).to_string();
     let dataset = stack.write("sentences.jsonl", SENTENCES.as_bytes());
     let args = ["asset", "publish", &dataset, "--kind", "dataset", "--price", "0.001", "--public"];
     let dataset = stack.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
-    let mut files = Vec::new();
-    for name in MINILM_FILES {
-        let path = model_dir().join(name);
-        if path.is_file() {
-            let bytes = std::fs::read(&path).unwrap_or_else(|err| panic!("{err}"));
-            files.push(json!({ "name": name, "cid": stack.ipfs_add(&path), "sha256": sha256_hex(&bytes) }));
-        }
-    }
-    let manifest = stack.write("model.json", json!({ "files": files }).to_string().as_bytes());
-    let args = ["asset", "publish", &manifest, "--kind", "model", "--price", "0.02", "--public"];
-    let model = stack.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
+    let model = stack.publish_minilm(PUBLISHER, "0.02");
     let agora = stack.contracts_as(CONSUMER);
     let (dataset_id, model_id) = (dataset.parse::<U256>().unwrap(), model.parse::<U256>().unwrap());
     let received = |asset: U256| {
@@ -508,7 +474,7 @@ fn a_job_pays_the_owner_of_every_priced_input() {
 #[test]
 fn an_algorithm_job_runs_the_published_module_and_job_verify_reproduces_it_in_another_process() {
     let stack = Stack::with_kubo();
-    let (_url, _service) = stack.run_provider();
+    let (_url, _service) = stack.run_provider(OPERATOR);
     let operator = stack.address(OPERATOR).to_string();
     let table = "id,height,city\n1,1.80,Paris\n2,1.65,Lyon\n3,1.75,Paris\n4,1.90,Nice\n";
     let dataset = stack.write("people.csv", table.as_bytes());

@@ -11,7 +11,6 @@ mod common;
 use std::path::Path;
 
 use agora_contracts::{compute_market::IComputeMarket, tx};
-use agora_deploy::services::model::MINILM_FILES;
 use alloy::{
     primitives::{Address, B256, U256},
     providers::Provider,
@@ -47,30 +46,7 @@ impl Stack {
         let mut args = args.to_vec();
         args.extend(["--split", &me, "--split", &friend]);
         let dataset = self.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
-        let mut files = Vec::new();
-        for name in MINILM_FILES {
-            let path = model_dir().join(name);
-            if path.is_file() {
-                let bytes = std::fs::read(&path).unwrap_or_else(|err| panic!("{err}"));
-                files
-                    .push(json!({ "name": name, "cid": self.ipfs_add(&path), "sha256": sha256_hex(&bytes) }));
-            }
-        }
-        let manifest = self.write("model.json", json!({ "files": files }).to_string().as_bytes());
-        let args = ["asset", "publish", &manifest, "--kind", "model", "--price", "0"];
-        let model = self.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
-        (dataset, model)
-    }
-
-    /// `agora provider init`, `register` and `run` as the operator; its URL and the service.
-    fn start_provider(&self) -> (String, Background) {
-        let port = free_port();
-        let url = format!("http://127.0.0.1:{port}");
-        self.json(OPERATOR, &["provider", "init", "--listen", &format!("127.0.0.1:{port}")]);
-        self.json(OPERATOR, &["provider", "register", "--endpoint", &url, "--price", "0.05"]);
-        let provider_run = self.command(OPERATOR, &["provider", "run", "--config", "provider.toml"]);
-        let service = self.spawn_provider(provider_run, OPERATOR, &url);
-        (url, service)
+        (dataset, self.publish_minilm(PUBLISHER, "0"))
     }
 
     /// The metadata document `cid` on the stack's Kubo.
@@ -176,7 +152,7 @@ fn a_jobs_output_is_published_with_its_lineage_and_an_output_that_does_not_match
 
     // A real job: the consumer buys dataset tokens and runs an embed job on the provider.
     let (dataset, model) = stack.publish_job_inputs();
-    let (_url, _service) = stack.start_provider();
+    let (_url, _service) = stack.run_provider(OPERATOR);
     let operator = stack.address(OPERATOR).to_string();
     stack.json(CONSUMER, &["asset", "buy", &dataset, "--amount", "3"]);
     let submit = ["job", "submit", "--dataset", &dataset, "--model", &model, "--provider", &operator];

@@ -276,6 +276,37 @@ impl Stack {
         })
     }
 
+    /// MiniLM as a model asset priced `price` (a manifest of its public files), published as
+    /// `account`; its asset id.
+    pub fn publish_minilm(&self, account: usize, price: &str) -> String {
+        let mut files = Vec::new();
+        for name in agora_deploy::services::model::MINILM_FILES {
+            let path = model_dir().join(name);
+            if path.is_file() {
+                let bytes = std::fs::read(&path).unwrap_or_else(|err| panic!("{err}"));
+                let sha256 = sha256_hex(&bytes);
+                files
+                    .push(serde_json::json!({ "name": name, "cid": self.ipfs_add(&path), "sha256": sha256 }));
+            }
+        }
+        let manifest = self.write("model.json", serde_json::json!({ "files": files }).to_string().as_bytes());
+        let args = ["asset", "publish", &manifest, "--kind", "model", "--price", price];
+        let args: Vec<&str> = args.into_iter().chain((price != "0").then_some("--public")).collect();
+        self.json(account, &args)["assetId"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// `agora provider init`, `register` (at 0.05 ETH a job) and `run` as `operator`; its URL and
+    /// the service.
+    pub fn run_provider(&self, operator: usize) -> (String, Background) {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        self.json(operator, &["provider", "init", "--listen", &format!("127.0.0.1:{port}")]);
+        self.json(operator, &["provider", "register", "--endpoint", &url, "--price", "0.05"]);
+        let provider_run = self.command(operator, &["provider", "run", "--config", "provider.toml"]);
+        let service = self.spawn_provider(provider_run, operator, &url);
+        (url, service)
+    }
+
     /// Spawns `provider_run` (an `agora provider run`) with its stderr in `provider.log`, and
     /// waits until `provider status --url <url>`, as `operator`, sees it answer as `operator`.
     pub fn spawn_provider(&self, mut provider_run: Command, operator: usize, url: &str) -> Background {
