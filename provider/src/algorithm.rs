@@ -16,7 +16,7 @@
 //! otherwise it is dropped, and so is the end of the log a failure message would quote.
 
 use std::{
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::{Arc, atomic::AtomicBool},
 };
 
@@ -24,10 +24,31 @@ use agora_runtime::{AlgorithmSpec, Outcome, RunDescription, RuntimeError, Summar
 use agora_sandbox::{Mounts, Sandbox, SandboxError};
 use alloy::primitives::U256;
 
-use crate::worker::JobFailure;
+use crate::{
+    crypto::{ContentKey, Encryption},
+    jobs::InputRef,
+    storage::Storage,
+    worker::{self, JobFailure},
+};
 
 /// What receipts of algorithm jobs record as CPU features.
 pub const MACHINE_INDEPENDENT: &str = "wasm32 (machine-independent)";
+
+/// Fetches the module `module` into `dir` (checked against its on-chain digest, decrypted
+/// with its content key when `sealed`) and reads it.
+pub(crate) async fn fetch_module(
+    storage: &Storage,
+    module: &InputRef,
+    sealed: Option<(&Encryption, &ContentKey)>,
+    dir: &Path,
+) -> Result<Vec<u8>, JobFailure> {
+    let path = dir.join("algorithm.wasm");
+    match sealed {
+        Some((encryption, key)) => worker::fetch_sealed(storage, module, encryption, key, &path).await?,
+        None => worker::fetch_input(storage, module, &path).await?,
+    }
+    Ok(tokio::fs::read(&path).await?)
+}
 
 /// The seed an algorithm job's randomness derives from: the job id's low 64 bits.
 pub fn seed(job_id: U256) -> u64 {

@@ -233,15 +233,10 @@ pub async fn reexecute(
     }
     if let JobSpec::Algorithm(spec) = &plan.spec {
         let module = plan.model.as_ref().ok_or(JobFailure::NoModel)?;
-        let path = inputs_dir.join("algorithm.wasm");
-        match sealed_model {
-            Some((encryption, key)) => worker::fetch_sealed(storage, module, encryption, key, &path).await?,
-            None => worker::fetch_input(storage, module, &path).await?,
-        }
         let sandbox = Sandbox::new(agora_sandbox::Limits::default())
             .map_err(|err| VerifyError::Execution(err.to_string()))?;
         let run = AlgorithmRun {
-            module: tokio::fs::read(&path).await?,
+            module: algorithm::fetch_module(storage, module, sealed_model, &inputs_dir).await?,
             dataset,
             spec: spec.clone(),
             seed: algorithm::seed(job_id),

@@ -402,15 +402,8 @@ impl Jobs {
         let model_dir = inputs_dir.join("model");
         let outcome = match (&plan.spec, &plan.model) {
             (JobSpec::Algorithm(spec), Some(module)) => {
-                let path = inputs_dir.join("algorithm.wasm");
-                match &model_key {
-                    Some((encryption, key)) => {
-                        fetch_sealed(&self.storage, module, encryption, key, &path).await?
-                    }
-                    None => fetch_input(&self.storage, module, &path).await?,
-                }
                 let run = AlgorithmRun {
-                    module: tokio::fs::read(&path).await?,
+                    module: algorithm::fetch_module(&self.storage, module, sealed_model, &inputs_dir).await?,
                     dataset,
                     spec: spec.clone(),
                     seed: algorithm::seed(job_id),
