@@ -858,7 +858,8 @@ async fn prepare_staging(conn: &mut PgConnection) -> Result<(), DbError> {
         &mut *conn,
         "SET LOCAL client_min_messages = warning;
          CREATE TEMP TABLE IF NOT EXISTS events_staging (block_number BIGINT, block_hash BYTEA,
-           log_index BIGINT, tx_hash BYTEA, address BYTEA, source TEXT, name TEXT, topics BYTEA, data BYTEA);
+           log_index BIGINT, tx_hash BYTEA, address BYTEA, source TEXT, name TEXT, topics BYTEA, data BYTEA,
+           block_timestamp BIGINT);
          CREATE TEMP TABLE IF NOT EXISTS purchases_staging (block_number BIGINT, log_index BIGINT,
            tx_hash BYTEA, asset_id TEXT, buyer BYTEA, currency BYTEA, amount TEXT, free_amount TEXT,
            paid TEXT, fee TEXT);
@@ -918,7 +919,7 @@ async fn copy_events(
     }
     let mut rows = BinaryRows::with_capacity(logs.len() * 400);
     for (log, decoded) in logs {
-        rows.row(9)
+        rows.row(10)
             .int8(i64_of(log.block_number))
             .bytea(log.block_hash.as_slice())
             .int8(i64_of(log.log_index))
@@ -928,18 +929,23 @@ async fn copy_events(
             .text(decoded.name)
             .bytea_concat(log.topics.iter().map(|t| t.as_slice()))
             .bytea(&log.data);
+        match log.block_timestamp {
+            Some(time) => rows.int8(i64_of(time)),
+            None => rows.null(),
+        };
     }
     copy_in(
         conn,
-        "COPY events_staging (block_number, block_hash, log_index, tx_hash, address, source, name, topics, data)
-         FROM STDIN (FORMAT binary)",
+        "COPY events_staging (block_number, block_hash, log_index, tx_hash, address, source, name, topics, data,
+           block_timestamp) FROM STDIN (FORMAT binary)",
         rows,
         "copy events",
     )
     .await?;
     let rows = sqlx::query(
-        "INSERT INTO events (chain_id, block_number, block_hash, log_index, tx_hash, address, source, name, topics, data)
-         SELECT $1, block_number, block_hash, log_index, tx_hash, address, source, name, topics, data
+        "INSERT INTO events (chain_id, block_number, block_hash, log_index, tx_hash, address, source, name, topics, data,
+           block_timestamp)
+         SELECT $1, block_number, block_hash, log_index, tx_hash, address, source, name, topics, data, block_timestamp
          FROM events_staging
          ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING
          RETURNING block_hash, log_index",
@@ -1072,8 +1078,8 @@ async fn insert_events_one_by_one(
     for (log, decoded) in logs {
         let inserted = sqlx::query(
             "INSERT INTO events (chain_id, block_number, block_hash, log_index, tx_hash, address, source,
-               name, topics, data)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+               name, topics, data, block_timestamp)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING",
         )
         .bind(chain)
@@ -1086,6 +1092,7 @@ async fn insert_events_one_by_one(
         .bind(decoded.name)
         .bind(log.topics.iter().flat_map(|t| t.0).collect::<Vec<u8>>())
         .bind(log.data.as_ref())
+        .bind(log.block_timestamp.map(i64_of))
         .execute(&mut *conn)
         .await
         .map_err(q("insert an event"))?;
@@ -1114,6 +1121,7 @@ async fn insert_events(
     let mut names = Vec::with_capacity(logs.len());
     let mut topics = Vec::with_capacity(logs.len());
     let mut data = Vec::with_capacity(logs.len());
+    let mut times = Vec::with_capacity(logs.len());
     for (log, decoded) in logs {
         numbers.push(i64_of(log.block_number));
         hashes.push(log.block_hash.to_vec());
@@ -1124,11 +1132,13 @@ async fn insert_events(
         names.push(decoded.name);
         topics.push(log.topics.iter().flat_map(|t| t.0).collect::<Vec<u8>>());
         data.push(log.data.to_vec());
+        times.push(log.block_timestamp.map(i64_of));
     }
     let rows = sqlx::query(
-        "INSERT INTO events (chain_id, block_number, block_hash, log_index, tx_hash, address, source, name, topics, data)
+        "INSERT INTO events (chain_id, block_number, block_hash, log_index, tx_hash, address, source, name, topics, data,
+           block_timestamp)
          SELECT $1, * FROM UNNEST($2::bigint[], $3::bytea[], $4::bigint[], $5::bytea[], $6::bytea[],
-                                  $7::text[], $8::text[], $9::bytea[], $10::bytea[])
+                                  $7::text[], $8::text[], $9::bytea[], $10::bytea[], $11::bigint[])
          ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING
          RETURNING block_hash, log_index",
     )
@@ -1142,6 +1152,7 @@ async fn insert_events(
     .bind(names)
     .bind(topics)
     .bind(data)
+    .bind(times)
     .fetch_all(&mut *conn)
     .await
     .map_err(q("insert events"))?;
@@ -1303,7 +1314,7 @@ async fn recompute(conn: &mut PgConnection, chain_id: u64) -> Result<(), DbError
         .map_err(q("clear the undo log"))?;
     delete_chain_rows(conn, DERIVED_TABLES, chain_id).await?;
     let rows = sqlx::query(
-        "SELECT block_number, block_hash, log_index, tx_hash, address, source, topics, data
+        "SELECT block_number, block_hash, log_index, tx_hash, address, source, topics, data, block_timestamp
          FROM events WHERE chain_id = $1 ORDER BY block_number, log_index",
     )
     .bind(chain)
@@ -1322,6 +1333,7 @@ async fn recompute(conn: &mut PgConnection, chain_id: u64) -> Result<(), DbError
                 .map_err(|_| DbError::Corrupt { what: "event address" })?,
             topics: topics.chunks(32).map(B256::from_slice).collect(),
             data: Bytes::from(row.get::<Vec<u8>, _>(7)),
+            block_timestamp: row.get::<Option<i64>, _>(8).map(u64_of),
         };
         if let Some(event) = decode::decode(source, &log.topics, &log.data).event {
             apply(conn, chain, &log, &event, false).await?;
@@ -1458,14 +1470,15 @@ async fn apply(
                 conn,
                 sqlx::query(
                     "INSERT INTO asset_versions (chain_id, asset_id, version, content_digest, metadata_cid,
-                       block_number, tx_hash) VALUES ($1, $2::numeric, 1, $3, $4, $5, $6)",
+                       block_number, tx_hash, block_timestamp) VALUES ($1, $2::numeric, 1, $3, $4, $5, $6, $7)",
                 )
                 .bind(chain)
                 .bind(dec(e.assetId))
                 .bind(e.contentDigest.as_slice())
                 .bind(&e.metadataCid)
                 .bind(block)
-                .bind(tx_hash),
+                .bind(tx_hash)
+                .bind(log.block_timestamp.map(i64_of)),
             )
             .await
         }
@@ -1488,7 +1501,7 @@ async fn apply(
                 conn,
                 sqlx::query(
                     "INSERT INTO asset_versions (chain_id, asset_id, version, content_digest, metadata_cid,
-                       block_number, tx_hash) VALUES ($1, $2::numeric, $3, $4, $5, $6, $7)",
+                       block_number, tx_hash, block_timestamp) VALUES ($1, $2::numeric, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(chain)
                 .bind(dec(e.assetId))
@@ -1496,7 +1509,8 @@ async fn apply(
                 .bind(e.contentDigest.as_slice())
                 .bind(&e.metadataCid)
                 .bind(block)
-                .bind(tx_hash),
+                .bind(tx_hash)
+                .bind(log.block_timestamp.map(i64_of)),
             )
             .await
         }

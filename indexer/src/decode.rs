@@ -97,6 +97,9 @@ pub struct RawLog {
     pub topics: Vec<B256>,
     /// Non-indexed data.
     pub data: Bytes,
+    /// Unix time of the block: the log's `blockTimestamp` (or the header the sync read);
+    /// `None` when the node gave neither.
+    pub block_timestamp: Option<u64>,
 }
 
 impl RawLog {
@@ -110,6 +113,7 @@ impl RawLog {
             address: log.address(),
             topics: log.topics().to_vec(),
             data: log.data().data.clone(),
+            block_timestamp: log.block_timestamp,
         })
     }
 }

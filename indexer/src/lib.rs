@@ -10,7 +10,8 @@
 //! - [`pgcopy`]: PostgreSQL's binary `COPY` format, which [`db`] streams the append-only
 //!   tables in with.
 //! - [`metadata`]: asset metadata documents fetched once from IPFS (Kubo) for full-text search.
-//! - [`api`]: the axum router over the tables.
+//! - [`api`]: the axum router over the tables, answering with `agora-api`'s types; its OpenAPI
+//!   document is derived from the same routes.
 //! - [`service`]: configuration and `run`, which wires the above together for the binary.
 
 pub mod api;

@@ -596,6 +596,13 @@ impl Syncer {
                 self.book.add_clone(*address, *block);
             }
         }
+        // A node whose logs carry no `blockTimestamp` still dates those of the blocks read.
+        for log in logs.iter_mut().filter(|l| l.block_timestamp.is_none()) {
+            log.block_timestamp = blocks
+                .iter()
+                .find(|b| b.number == log.block_number && b.hash == log.block_hash)
+                .map(|b| b.timestamp);
+        }
         let journal = matches!(scope, Scope::Block(_));
         logs.sort_by_key(|l| (l.block_number, l.log_index));
         logs.dedup_by_key(|l| (l.block_number, l.log_index));

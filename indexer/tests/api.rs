@@ -6,6 +6,10 @@ mod common;
 
 use std::collections::HashMap;
 
+use agora_api::{
+    AssetKind, AssetQuery, Client, ClientError, CursorQuery, JobStatus, ListQuery, MetadataStatus,
+    ProposalStatus, Url,
+};
 use agora_contracts::tx;
 use agora_indexer::{
     api::{self, AppState},
@@ -14,6 +18,7 @@ use agora_indexer::{
 };
 use alloy::{
     primitives::{Address, Bytes, U256, keccak256},
+    providers::Provider,
     sol_types::SolCall,
     transports::http::reqwest,
 };
@@ -237,6 +242,423 @@ async fn every_endpoint_answers_and_bad_parameters_get_400() {
     let (status, body) = server.get("/ready").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["lag"], 100);
+}
+
+/// Every route the router serves, as the OpenAPI document names it.
+const ROUTES: &[&str] = &[
+    "/health",
+    "/ready",
+    "/status",
+    "/metrics",
+    "/openapi.json",
+    "/assets",
+    "/assets/{id}",
+    "/assets/{id}/sales",
+    "/assets/{id}/holders",
+    "/accounts/{address}",
+    "/accounts/{address}/orders",
+    "/proposals",
+    "/proposals/{id}",
+    "/proposals/{id}/votes",
+    "/providers",
+    "/jobs",
+    "/jobs/{id}",
+];
+
+/// Where `value` departs from the resolved `schema`: its type, enum, required and undocumented
+/// properties, and the same for each property and item (`at` names the place).
+fn departures(at: &str, schema: &Value, value: &Value) -> Vec<String> {
+    if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
+        return if options.iter().any(|o| departures(at, o, value).is_empty()) {
+            Vec::new()
+        } else {
+            vec![format!("{at}: {value} matches no oneOf of {schema}")]
+        };
+    }
+    let kind = |t: &str| match t {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "string" => value.is_string(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        other => panic!("{at}: schema type {other}"),
+    };
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !types.is_empty() && !types.iter().any(|t| kind(t)) {
+        return vec![format!("{at}: {value} is not {types:?}")];
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        return vec![format!("{at}: {value} is not one of {allowed:?}")];
+    }
+    let mut out = Vec::new();
+    if let (Some(properties), Some(object)) = (schema["properties"].as_object(), value.as_object()) {
+        for required in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            if !object.contains_key(required) {
+                out.push(format!("{at}: lacks the required {required}"));
+            }
+        }
+        for (key, field) in object {
+            match properties.get(key) {
+                Some(property) => out.extend(departures(&format!("{at}.{key}"), property, field)),
+                None => out.push(format!("{at}: {key} is not documented")),
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items").filter(|i| i.is_object()), value.as_array()) {
+        for (i, item) in array.iter().enumerate() {
+            out.extend(departures(&format!("{at}[{i}]"), items, item));
+        }
+    }
+    out
+}
+
+/// The OpenAPI document is derived: it names exactly the routes served, every 200 of a JSON
+/// route has a schema in the components (and the real answers of the scenario match it), every
+/// error is an `ErrorBody`, and every response type is a named component.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_every_route_and_every_answer() {
+    let (_chain, _db, s, server) = setup().await;
+    let doc = server.ok("/openapi.json").await;
+    assert_eq!(doc, api::openapi_document(), "/openapi.json serves the derived document");
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["info"]["title"], "Agora indexer");
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+
+    // Exactly the routes served: each documented path answers GET (and only GET: another method
+    // is a 405, not the fallback's 404), and the router is built from the same list.
+    let mut documented: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    documented.sort_unstable();
+    let mut served = ROUTES.to_vec();
+    served.sort_unstable();
+    assert_eq!(documented, served);
+    let (dataset, buyer) = (s.dataset.to_string(), format!("{:#x}", s.buyer.address));
+    let real = |route: &str| {
+        route
+            .replace("{address}", &buyer)
+            .replace("/assets/{id}", &format!("/assets/{dataset}"))
+            .replace("/proposals/{id}", &format!("/proposals/{}", s.proposal_id))
+            .replace("/jobs/{id}", &format!("/jobs/{}", s.job_id))
+    };
+    for route in ROUTES {
+        let operations = doc["paths"][route].as_object().unwrap();
+        assert_eq!(operations.keys().collect::<Vec<_>>(), ["get"], "{route}");
+        let path = real(route);
+        // A limit of 1 gives the lists a next cursor, so both of its types are checked.
+        let url =
+            if route_params(route).contains(&"limit") { format!("{path}?limit=1") } else { path.clone() };
+        let response = server.client.get(format!("{}{url}", server.base)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "GET {url}");
+        let content_type = response.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        let ok = &doc["paths"][route]["get"]["responses"]["200"]["content"];
+        if *route == "/metrics" {
+            assert!(content_type.starts_with("text/plain"), "{content_type}");
+            assert_eq!(ok["text/plain"]["schema"]["type"], "string");
+        } else {
+            assert!(content_type.starts_with("application/json"), "GET {url}: {content_type}");
+            let schema = &ok["application/json"]["schema"];
+            if *route == "/openapi.json" {
+                assert_eq!(schema["type"], "object");
+            } else {
+                let name = schema["$ref"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{route}: 200 without a $ref: {schema}"));
+                let name = name.strip_prefix("#/components/schemas/").unwrap();
+                assert!(doc["components"]["schemas"][name].is_object(), "{route}: {name}");
+            }
+            let body: Value = response.json().await.unwrap();
+            let departures = departures(&url, &common::response_schema(&doc, route), &body);
+            assert!(departures.is_empty(), "GET {url} departs from its schema:\n{}", departures.join("\n"));
+        }
+        for (status, response) in doc["paths"][route]["get"]["responses"].as_object().unwrap() {
+            // Every error is an `ErrorBody`, but for a not-ready indexer's readiness.
+            if (status.starts_with('4') || status.starts_with('5'))
+                && (*route, status.as_str()) != ("/ready", "503")
+            {
+                let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                assert_eq!(schema, "#/components/schemas/ErrorBody", "{route} {status}");
+            }
+        }
+        let (status, body) = {
+            let response = server.client.post(format!("{}{path}", server.base)).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        };
+        assert_eq!(status, 405, "POST {path}: {body}");
+    }
+    let ready_503 =
+        &doc["paths"]["/ready"]["get"]["responses"]["503"]["content"]["application/json"]["schema"];
+    assert_eq!(ready_503["$ref"], "#/components/schemas/Ready");
+    let (status, body) = server.get("/assets/1/owners").await;
+    assert_eq!((status, body["error"].as_str().unwrap()), (404, r#"route "/assets/1/owners" not found"#));
+
+    // Every response type is a named schema.
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "Asset",
+        "AssetDetail",
+        "AssetVersion",
+        "AssetKind",
+        "MetadataStatus",
+        "Sale",
+        "Holder",
+        "LineageLink",
+        "Account",
+        "AccessTokenBalance",
+        "Order",
+        "Release",
+        "Proposal",
+        "ProposalDetail",
+        "ProposalStatus",
+        "Vote",
+        "ComputeProvider",
+        "Job",
+        "JobStatus",
+        "Health",
+        "Ready",
+        "Status",
+        "ErrorBody",
+        "Page_Asset",
+        "Page_Sale",
+        "Page_Holder",
+        "Page_Order",
+        "Page_Proposal",
+        "Page_Vote",
+        "Page_ComputeProvider",
+        "Page_Job",
+    ] {
+        assert!(schemas.contains_key(name), "components.schemas lacks {name}: {:?}", schemas.keys());
+    }
+    // A page's items are its item type's component, not a copy.
+    assert_eq!(schemas["Page_Asset"]["properties"]["items"]["items"]["$ref"], "#/components/schemas/Asset");
+    // Field docs are the descriptions, units included.
+    let price = &schemas["Asset"]["properties"]["price"];
+    assert!(price["description"].as_str().unwrap().contains("decimal uint256"), "{price}");
+    assert_eq!(schemas["Asset"]["properties"]["kind"]["$ref"], "#/components/schemas/AssetKind");
+    let kinds: Vec<&str> =
+        schemas["AssetKind"]["enum"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+    assert_eq!(kinds, ["dataset", "model", "algorithm", "app", "notebook", "unknown"]);
+    // The query parameters, each described.
+    let params = doc["paths"]["/assets"]["get"]["parameters"].as_array().unwrap();
+    let names: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, route_params("/assets"));
+    assert!(params.iter().all(|p| p["in"] == "query" && p["description"].is_string()), "{params:?}");
+    for route in ["/proposals", "/jobs"] {
+        let params = doc["paths"][route]["get"]["parameters"].as_array().unwrap();
+        let names: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["cursor", "limit", "status"], "{route}");
+    }
+    let params = doc["paths"]["/providers"]["get"]["parameters"].as_array().unwrap();
+    assert_eq!(params.iter().map(|p| p["name"].as_str().unwrap()).collect::<Vec<_>>(), ["cursor", "limit"]);
+}
+
+/// The typed client reads every route of a real indexer into `agora-api`'s types, and sorts
+/// failures: an error status with its message, an indexer that is not there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typed_client_reads_every_route() {
+    let (chain, db, s, server) = setup().await;
+    let client = Client::new(Url::parse(&server.base).unwrap());
+    let (dataset, algorithm) = (s.dataset.to_string(), s.algorithm.to_string());
+    let lower = |a: Address| format!("{a:#x}");
+    let head = chain.head().await;
+
+    // Service routes.
+    assert_eq!(client.health().await.unwrap().status, "ok");
+    let ready = client.ready().await.unwrap();
+    assert_eq!((ready.ready, ready.reason.as_str(), ready.lag, ready.max_lag), (true, "ok", Some(0), 5));
+    let status = client.status().await.unwrap();
+    assert_eq!(status.chain_id, chain.deployment.chain_id);
+    assert_eq!((status.indexed_block, status.lag, status.reorgs), (Some(head), Some(0), None));
+    assert!(client.metrics().await.unwrap().contains(&format!("agora_indexer_indexed_block {head}")));
+    assert_eq!(client.openapi().await.unwrap(), api::openapi_document());
+
+    // The catalogue: filters, sort and cursor.
+    let listed = client.assets(&AssetQuery::default()).await.unwrap();
+    assert_eq!(listed.items.iter().map(|a| a.asset_id.as_str()).collect::<Vec<_>>(), [dataset.as_str()]);
+    assert_eq!(listed.next_cursor, None);
+    let asset = &listed.items[0];
+    assert_eq!(
+        (asset.kind, asset.version, asset.metadata_cid.as_str()),
+        (AssetKind::Dataset, 2, DATASET_CID_V2)
+    );
+    assert_eq!(asset.owner, lower(s.publisher.address));
+    assert_eq!(asset.metadata_status, MetadataStatus::Fetched);
+    assert_eq!(asset.metadata.as_ref().unwrap()["name"], "Bird songs");
+    assert_eq!(asset.encrypted, Some(false));
+    let by_price = AssetQuery {
+        include_delisted: Some(true),
+        sort: Some("price_desc".into()),
+        limit: Some("1".into()),
+        ..AssetQuery::default()
+    };
+    let first = client.assets(&by_price).await.unwrap();
+    assert_eq!(first.items[0].asset_id, dataset);
+    let cursor = first.next_cursor.clone().expect("a full page has a cursor");
+    assert_eq!(cursor, format!("{}:{dataset}", first.items[0].price.as_deref().unwrap()));
+    let second = client.assets(&AssetQuery { cursor: Some(cursor), ..by_price.clone() }).await.unwrap();
+    assert_eq!(second.items[0].asset_id, algorithm);
+    assert!(second.items[0].delisted);
+    let algorithms =
+        AssetQuery { kind: Some("algorithm".into()), include_delisted: Some(true), ..Default::default() };
+    assert_eq!(client.assets(&algorithms).await.unwrap().items[0].kind, AssetKind::Algorithm);
+
+    // One asset: versions dated from their blocks, each with its own document when fetched.
+    let detail = client.asset(&dataset).await.unwrap();
+    assert_eq!(&detail.asset, asset);
+    assert_eq!(detail.history_count, 2);
+    let cids: Vec<&str> = detail.history.iter().map(|v| v.metadata_cid.as_str()).collect();
+    assert_eq!(cids, [DATASET_CID_V2, DATASET_CID]);
+    for version in &detail.history {
+        let number = u64::try_from(version.block_number).unwrap();
+        let block = chain.provider().get_block_by_number(number.into()).await;
+        let time = block.unwrap().unwrap().header.timestamp;
+        assert_eq!(version.timestamp, Some(i64::try_from(time).unwrap()), "version {}", version.version);
+    }
+    assert_eq!(detail.history[0].metadata.as_ref().unwrap()["name"], "Bird songs");
+    assert_eq!(detail.history[1].metadata, None, "the first document was never fetched");
+    let amounts: Vec<&str> = detail.sales.iter().map(|s| s.amount.as_str()).collect();
+    assert_eq!((amounts, detail.sales_count, detail.holders_count), (vec!["1", "1", "4"], 3, 2));
+    assert!(detail.sales.iter().all(|sale| sale.buyer == lower(s.buyer.address)));
+    assert!(detail.upstream.is_empty() && detail.downstream.is_empty());
+
+    // Its sales and holders page by page, the same rows as the detail embeds.
+    let page = client.asset_sales(&dataset, &CursorQuery::page(None, 2)).await.unwrap();
+    assert_eq!(page.items, detail.sales[..2]);
+    let last = &page.items[1];
+    assert_eq!(page.next_cursor, Some(format!("{}:{}", last.block_number, last.log_index)));
+    let rest = client.asset_sales(&dataset, &CursorQuery::page(page.next_cursor, 2)).await.unwrap();
+    assert_eq!((rest.items.as_slice(), rest.next_cursor), (&detail.sales[2..], None));
+    let holders = client.asset_holders(&dataset, &CursorQuery::default()).await.unwrap();
+    assert_eq!(holders.items, detail.holders);
+
+    // Accounts.
+    let account = client.account(&s.buyer.address.to_string()).await.unwrap();
+    assert_eq!(account.address, lower(s.buyer.address));
+    assert_eq!(account.access_tokens.len(), 1);
+    assert_eq!(account.access_tokens[0].asset_id, dataset);
+    assert_eq!(account.access_tokens[0].token, lower(s.dataset_token));
+    assert_eq!((account.orders.len(), account.orders_count, account.delegate.as_deref()), (4, 4, None));
+    let orders = client.account_orders(&lower(s.buyer.address), &CursorQuery::page(None, 3)).await.unwrap();
+    assert_eq!(orders.items, account.orders[..3]);
+    assert!(orders.next_cursor.is_some());
+    let voter = client.account(&lower(s.voter.address)).await.unwrap();
+    assert_eq!(voter.delegate, Some(lower(s.voter.address)));
+    let friend = client.account(&lower(s.friend.address)).await.unwrap();
+    assert_eq!((friend.releases.len(), friend.releases[0].asset_id.as_deref()), (1, Some(dataset.as_str())));
+    let publisher = client.account(&lower(s.publisher.address)).await.unwrap();
+    assert_eq!((publisher.assets.len(), publisher.assets_count), (2, 2));
+
+    // Governance.
+    let proposals = client.proposals(&ListQuery::default()).await.unwrap();
+    assert_eq!(proposals.items.len(), 1);
+    assert_eq!(
+        (proposals.items[0].proposal_id.clone(), proposals.items[0].status),
+        (s.proposal_id.to_string(), ProposalStatus::Executed)
+    );
+    assert!(
+        client
+            .proposals(&ListQuery::default().with_status(ProposalStatus::Queued))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let proposal = client.proposal(&s.proposal_id.to_string()).await.unwrap();
+    assert_eq!(proposal.proposal, proposals.items[0]);
+    assert_eq!((proposal.votes.len(), proposal.votes_count), (1, 1));
+    let vote = &proposal.votes[0];
+    assert_eq!((vote.voter.clone(), vote.support, vote.reason.as_str()), (lower(s.voter.address), 1, "yes"));
+    assert_eq!(proposal.proposal.votes_for, vote.weight);
+    let votes = client.proposal_votes(&s.proposal_id.to_string(), &CursorQuery::default()).await.unwrap();
+    assert_eq!((votes.items, votes.next_cursor), (proposal.votes.clone(), None));
+
+    // Compute.
+    let providers = client.providers(&ListQuery::page(None, 1)).await.unwrap();
+    assert_eq!(providers.items[0].provider, lower(s.provider.address));
+    assert!(providers.items[0].active);
+    assert_eq!(providers.next_cursor, Some(lower(s.provider.address)));
+    let jobs = client.jobs(&ListQuery::default()).await.unwrap();
+    assert_eq!(jobs.items.len(), 3);
+    let ruled =
+        client.jobs(&ListQuery::default().with_status(JobStatus::RuledAgainstProvider)).await.unwrap();
+    assert_eq!(ruled.items.iter().map(|j| j.job_id.clone()).collect::<Vec<_>>(), [s.job_id.to_string()]);
+    let job = client.job(&s.job_id.to_string()).await.unwrap();
+    assert_eq!(job, ruled.items[0]);
+    assert_eq!(
+        (job.status, job.dataset_id.as_str(), job.consumer.clone()),
+        (JobStatus::RuledAgainstProvider, dataset.as_str(), lower(s.buyer.address))
+    );
+    assert_eq!(job.challenger, Some(lower(s.buyer.address)));
+    assert_eq!(client.job(&s.finalized_job.to_string()).await.unwrap().status, JobStatus::Finalized);
+
+    // Errors: the indexer's status and message.
+    let api_error = |err: ClientError| match err {
+        ClientError::Api { status, message } => (status, message),
+        other => panic!("not an API error: {other:?}"),
+    };
+    let missing = client.asset("999").await.unwrap_err();
+    assert!(missing.is_not_found());
+    assert_eq!(api_error(missing), (404, "asset 999 not found".to_owned()));
+    assert_eq!(api_error(client.job("999").await.unwrap_err()), (404, "job 999 not found".to_owned()));
+    assert_eq!(api_error(client.proposal_votes("12345", &CursorQuery::default()).await.unwrap_err()).0, 404);
+    let (status, message) = api_error(client.asset("abc").await.unwrap_err());
+    assert_eq!(
+        (status, message.as_str()),
+        (400, r#"asset id: "abc" is not a decimal unsigned 256-bit integer"#)
+    );
+    let bad_kind = AssetQuery { kind: Some("song".into()), ..AssetQuery::default() };
+    let (status, message) = api_error(client.assets(&bad_kind).await.unwrap_err());
+    assert_eq!(
+        (status, message.as_str()),
+        (400, r#"kind: "song" is not one of dataset, model, algorithm, app, notebook"#)
+    );
+    let (status, message) = api_error(client.jobs(&ListQuery::page(None, 0)).await.unwrap_err());
+    assert_eq!((status, message.as_str()), (400, r#"limit: "0" must be an integer from 1 to 500"#));
+    let (status, message) =
+        api_error(client.providers(&ListQuery::default().with_status("open")).await.unwrap_err());
+    assert_eq!((status, message.as_str()), (400, "status: not a filter of /providers"));
+    // An id is one path segment, whatever it holds: never another route, never a NUL.
+    let (status, message) = api_error(client.asset(&format!("{dataset}/sales")).await.unwrap_err());
+    assert_eq!(
+        (status, message),
+        (400, format!(r#"asset id: "{dataset}/sales" is not a decimal unsigned 256-bit integer"#))
+    );
+    assert_eq!(api_error(client.account("%00").await.unwrap_err()).0, 400);
+    assert_eq!(api_error(client.job("..").await.unwrap_err()).0, 400);
+
+    // A lagging indexer is not ready, which is an answer, not an error.
+    db::set_head(&db.pool, chain.deployment.chain_id, head + 100).await.unwrap();
+    let ready = client.ready().await.unwrap();
+    assert_eq!(
+        (ready.ready, ready.reason.as_str(), ready.lag),
+        (false, "lagging behind the head", Some(100))
+    );
+
+    // No indexer there at all: unreachable, naming the URL asked for; and a short timeout.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let gone = Client::new(Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap());
+    match gone.asset(&dataset).await.unwrap_err() {
+        ClientError::Unreachable { url, source } => {
+            assert_eq!(url, format!("http://127.0.0.1:{port}/assets/{dataset}"));
+            assert!(source.is_connect(), "{source:?}");
+        }
+        other => panic!("not unreachable: {other:?}"),
+    }
+    // A listener that accepts and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = Url::parse(&format!("http://{}", silent.local_addr().unwrap())).unwrap();
+    let hung = Client::new(silent_url).with_timeout(std::time::Duration::from_millis(300));
+    match hung.health().await.unwrap_err() {
+        ClientError::Unreachable { source, .. } => assert!(source.is_timeout(), "{source:?}"),
+        other => panic!("not unreachable: {other:?}"),
+    }
+    drop(silent);
 }
 
 /// Every item of a paged list, `limit` at a time: each page but the last is full and has a cursor.
@@ -481,8 +903,7 @@ async fn detail_lists_are_bounded_and_counted_and_their_pages_return_every_row_o
         let names: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(names[1..], ["cursor", "limit"], "{path}");
     }
-    let schema =
-        &openapi["paths"]["/assets/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    let schema = common::response_schema(&openapi, "/assets/{id}");
     assert_eq!(schema["properties"]["salesCount"]["type"], "integer");
 
     // Bad parameters: 400 naming the parameter; unknown ids: 404.

@@ -262,8 +262,8 @@ async fn derived_assets_link_up_and_downstream_and_hostile_lineage_records_nothi
 
     // The OpenAPI document describes both lists.
     let openapi = server.ok("/openapi.json").await;
-    let properties = &openapi["paths"]["/assets/{id}"]["get"]["responses"]["200"]["content"]["application/json"]
-        ["schema"]["properties"];
+    let detail = common::response_schema(&openapi, "/assets/{id}");
+    let properties = &detail["properties"];
     for field in ["upstream", "upstreamCount", "downstream", "downstreamCount"] {
         assert!(properties[field].is_object(), "/assets/{{id}} lacks {field}");
     }

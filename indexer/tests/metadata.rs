@@ -396,10 +396,10 @@ async fn encrypted_metadata_is_described_and_its_key_material_never_searchable()
 
     // The OpenAPI document lists the new fields and the filter.
     let openapi = server.ok("/openapi.json").await;
-    let asset = &openapi["paths"]["/assets/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-        ["properties"];
-    let row = &openapi["paths"]["/assets"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-        ["properties"]["items"]["items"]["properties"];
+    let (detail, page) =
+        (common::response_schema(&openapi, "/assets/{id}"), common::response_schema(&openapi, "/assets"));
+    let asset = &detail["properties"];
+    let row = &page["properties"]["items"]["items"]["properties"];
     for field in ["encrypted", "keyHolders", "metadataStatus", "metadataError", "metadataAttempts"] {
         assert!(asset[field].is_object(), "/assets/{{id}} lacks {field}");
         assert!(row[field].is_object(), "/assets lacks {field}");

@@ -309,7 +309,7 @@ async fn stored_logs(
     use agora_indexer::decode::{RawLog, Source, decode};
     use alloy::primitives::{B256, Bytes};
     let rows = sqlx::query(
-        "SELECT block_number, block_hash, log_index, tx_hash, address, source, topics, data FROM events ORDER BY block_number, log_index",
+        "SELECT block_number, block_hash, log_index, tx_hash, address, source, topics, data, block_timestamp FROM events ORDER BY block_number, log_index",
     )
     .fetch_all(pool)
     .await
@@ -325,6 +325,7 @@ async fn stored_logs(
                 address: Address::from_slice(&row.get::<Vec<u8>, _>(4)),
                 topics: topics.chunks(32).map(B256::from_slice).collect(),
                 data: Bytes::from(row.get::<Vec<u8>, _>(7)),
+                block_timestamp: row.get::<Option<i64>, _>(8).map(|t| t as u64),
             };
             let source = match row.get::<&str, _>(5) {
                 "AgoraToken" => Source::Token,

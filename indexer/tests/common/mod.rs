@@ -595,3 +595,44 @@ impl Server {
         assert!(message.contains(needle), "GET {path}: {message:?} should mention {needle:?}");
     }
 }
+
+/// `schema` with its `$ref`s followed into `doc`'s components and its `allOf` parts merged
+/// into one object, down through its properties and items: the shape of the JSON it describes.
+pub fn resolved(doc: &Value, schema: &Value) -> Value {
+    let mut schema = schema.clone();
+    for _ in 0..16 {
+        let Some(name) = schema.get("$ref").and_then(Value::as_str) else { break };
+        let name = name.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{name}")).to_owned();
+        schema = doc["components"]["schemas"][&name].clone();
+        assert!(schema.is_object(), "no component {name}");
+    }
+    if let Some(parts) = schema.get("allOf").and_then(Value::as_array).cloned() {
+        let mut merged = serde_json::json!({ "type": "object", "properties": {}, "required": [] });
+        for part in parts {
+            let part = resolved(doc, &part);
+            if let Some(properties) = part["properties"].as_object() {
+                merged["properties"].as_object_mut().unwrap().extend(properties.clone());
+            }
+            if let Some(required) = part["required"].as_array() {
+                merged["required"].as_array_mut().unwrap().extend(required.iter().cloned());
+            }
+        }
+        schema = merged;
+    }
+    if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        for property in properties.values_mut() {
+            *property = resolved(doc, property);
+        }
+    }
+    if let Some(items) = schema.get_mut("items").filter(|items| items.is_object()) {
+        *items = resolved(doc, items);
+    }
+    schema
+}
+
+/// The resolved schema of the JSON body of `GET path`'s 200 in `doc`.
+pub fn response_schema(doc: &Value, path: &str) -> Value {
+    let schema = &doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    assert!(schema.is_object(), "GET {path} has no JSON 200 schema");
+    resolved(doc, schema)
+}

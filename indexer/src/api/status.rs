@@ -1,0 +1,173 @@
+//! The service routes: liveness, readiness, sync status, Prometheus metrics, and the OpenAPI
+//! document.
+
+use std::sync::{
+    LazyLock,
+    atomic::{AtomicU64, Ordering},
+};
+
+use agora_api::{ErrorBody, Health, Ready, Status};
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use super::{ApiError, AppState, chain};
+
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "service",
+    summary = "Liveness",
+    responses((status = 200, description = "The process answers", body = Health))
+)]
+pub(super) async fn health() -> Json<Health> {
+    Json(Health { status: "ok".into() })
+}
+
+/// Where indexing stands, from the checkpoint and the syncer's live head.
+struct Progress {
+    indexed: u64,
+    head: u64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ProgressRow {
+    indexed_block: i64,
+    head_block: i64,
+}
+
+async fn progress(state: &AppState) -> Result<Option<Progress>, ApiError> {
+    let row: Option<ProgressRow> =
+        sqlx::query_as("SELECT indexed_block, head_block FROM chain_state WHERE chain_id = $1")
+            .bind(chain(state))
+            .fetch_optional(&state.pool)
+            .await?;
+    Ok(row.map(|row| {
+        let indexed = u64::try_from(row.indexed_block).unwrap_or_default();
+        let stored_head = u64::try_from(row.head_block).unwrap_or_default();
+        let live_head = state.metrics.as_ref().map_or(0, |m| m.head_block.load(Ordering::Relaxed));
+        Progress { indexed, head: stored_head.max(live_head).max(indexed) }
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "service",
+    summary = "Readiness: false when indexing lags the head",
+    responses(
+        (status = 200, description = "Ready", body = Ready),
+        (status = 503, description = "Not ready: indexing has not started, or lags the head", body = Ready),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    )
+)]
+pub(super) async fn ready(State(state): State<AppState>) -> Result<(StatusCode, Json<Ready>), ApiError> {
+    let progress = progress(&state).await?;
+    let (ready, reason, lag) = match progress {
+        None => (false, "indexing has not started", None),
+        Some(p) if p.head - p.indexed > state.max_lag => {
+            (false, "lagging behind the head", Some(p.head - p.indexed))
+        }
+        Some(p) => (true, "ok", Some(p.head - p.indexed)),
+    };
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok((status, Json(Ready { ready, reason: reason.into(), lag, max_lag: state.max_lag })))
+}
+
+#[utoipa::path(
+    get,
+    path = "/status",
+    tag = "service",
+    summary = "Head, indexed block, lag, events per second",
+    responses(
+        (status = 200, description = "Where syncing stands", body = Status),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    )
+)]
+pub(super) async fn status(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
+    let p = progress(&state).await?;
+    let (events_per_second, reorgs) = match &state.metrics {
+        Some(m) => {
+            let elapsed = m.started.elapsed().as_secs_f64().max(1e-3);
+            let events = m.events.load(Ordering::Relaxed) as f64;
+            (Some(events / elapsed), Some(m.reorgs.load(Ordering::Relaxed)))
+        }
+        None => (None, None),
+    };
+    Ok(Json(Status {
+        chain_id: state.chain_id,
+        head_block: p.as_ref().map(|p| p.head),
+        indexed_block: p.as_ref().map(|p| p.indexed),
+        lag: p.as_ref().map(|p| p.head - p.indexed),
+        events_per_second,
+        reorgs,
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "Gauges and counters in the Prometheus text format", body = String,
+         content_type = "text/plain"),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    )
+)]
+pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    use std::fmt::Write as _;
+    let p = progress(&state).await?;
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, kind: &str, value: u64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    };
+    gauge(
+        "agora_indexer_indexed_block",
+        "Last block committed.",
+        "gauge",
+        p.as_ref().map_or(0, |p| p.indexed),
+    );
+    gauge("agora_indexer_head_block", "Chain head last seen.", "gauge", p.as_ref().map_or(0, |p| p.head));
+    gauge(
+        "agora_indexer_lag_blocks",
+        "Head minus indexed block.",
+        "gauge",
+        p.as_ref().map_or(0, |p| p.head - p.indexed),
+    );
+    if let Some(m) = &state.metrics {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        gauge("agora_indexer_events_total", "Events committed since start.", "counter", load(&m.events));
+        gauge("agora_indexer_reorgs_total", "Reorgs handled since start.", "counter", load(&m.reorgs));
+        gauge(
+            "agora_indexer_rpc_errors_total",
+            "RPC failures after retries.",
+            "counter",
+            load(&m.rpc_errors),
+        );
+        gauge(
+            "agora_indexer_head_resubscribes_total",
+            "WebSocket head subscriptions replaced by the watchdog.",
+            "counter",
+            load(&m.resubscribes),
+        );
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+/// The document, serialized once: it only changes with the binary.
+static OPENAPI_JSON: LazyLock<String> = LazyLock::new(|| super::openapi_document().to_string());
+
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "service",
+    summary = "This API's OpenAPI 3.1 document",
+    responses((status = 200, description = "The document", body = Object))
+)]
+pub(super) async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON.as_str()).into_response()
+}
