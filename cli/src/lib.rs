@@ -81,6 +81,10 @@ pub enum Command {
     ///
     /// Example: SEPOLIA_RPC_URL=https://… agora --network sepolia deploy --keystore deployer
     Deploy(cmd::deploy::DeployArgs),
+    /// Serve the web hub over an indexer (and a provider for receipts).
+    ///
+    /// Example: agora hub --indexer http://127.0.0.1:8080 --provider http://127.0.0.1:8700
+    Hub(cmd::hub::HubArgs),
     /// Manage encrypted keystores.
     ///
     /// Example: agora wallet new --name alice
@@ -123,6 +127,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Dev(args) => cmd::dev::run(&cli.global, args).await,
         Command::Deploy(args) => cmd::deploy::run(&cli.global, args).await,
+        Command::Hub(args) => cmd::hub::run(args).await,
         Command::Wallet(command) => cmd::wallet::run(&cli.global, command),
         Command::Asset(command) => cmd::asset::run(&cli.global, command).await,
         Command::Algorithm(command) => cmd::algorithm::run(&cli.global, command),

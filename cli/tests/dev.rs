@@ -100,13 +100,14 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
     model_dir();
     agora_deploy::services::algorithms::example("stats-go").unwrap_or_else(|missing| panic!("{missing}"));
     let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
-    let (rpc, indexer, provider) = (free_port(), free_port(), free_port());
+    let (rpc, indexer, provider, hub) = (free_port(), free_port(), free_port(), free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
         .current_dir(dir.path())
         .env_remove("DATABASE_URL")
         .args(["dev", "--rpc-port", &rpc.to_string()])
         .args(["--indexer-listen", &format!("127.0.0.1:{indexer}")])
         .args(["--provider-listen", &format!("127.0.0.1:{provider}")])
+        .args(["--hub-listen", &format!("127.0.0.1:{hub}")])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -209,6 +210,13 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
     );
     assert_eq!(registered["active"], true, "{providers}");
     assert_eq!(registered["price"], "10000000000000000", "{providers}");
+
+    // The hub it printed shows the same catalogue.
+    assert!(printed.iter().any(|l| l.contains(&format!("http://127.0.0.1:{hub}"))), "{printed:#?}");
+    let catalogue = get(&format!("http://127.0.0.1:{hub}/"));
+    for name in ["Finch field notes (demo)", "all-MiniLM-L6-v2 (demo)", "Column statistics, Go (demo)"] {
+        assert!(catalogue.contains(name), "{name} missing from the hub's catalogue: {catalogue}");
+    }
 
     let pid = child.id().to_string();
     assert!(run(Command::new("kill").args(["-INT", &pid])).status.success());

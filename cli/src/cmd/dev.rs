@@ -36,6 +36,9 @@ pub struct DevArgs {
     /// The provider's HTTP address.
     #[arg(long, default_value = "127.0.0.1:8700")]
     pub provider_listen: String,
+    /// The web hub's address.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub hub_listen: String,
     /// Use this PostgreSQL database instead of a throwaway cluster.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
@@ -124,6 +127,7 @@ pub async fn run(global: &GlobalArgs, args: DevArgs) -> Result<()> {
     wait_http(&format!("http://{}/health", args.provider_listen), "agora-provider", &mut children).await?;
 
     let provider_url = format!("http://{}", args.provider_listen);
+    let hub_url = serve_hub(&args, &provider_url).await?;
     register_provider(global, &rpc, &provider_key, &provider_url).await?;
     let demo = match args.no_demo {
         true => None,
@@ -132,6 +136,7 @@ pub async fn run(global: &GlobalArgs, args: DevArgs) -> Result<()> {
 
     let c = deployment.contracts;
     let mut rows = vec![
+        ("hub (web)".into(), hub_url),
         ("chain (anvil)".into(), format!("{rpc} (chain {})", deployment.chain_id)),
         ("manifest".into(), manifest.display().to_string()),
         ("indexer API".into(), format!("http://{}/assets", args.indexer_listen)),
@@ -179,6 +184,22 @@ pub async fn run(global: &GlobalArgs, args: DevArgs) -> Result<()> {
     }
     println!("stopped");
     Ok(())
+}
+
+/// Starts the web hub in this process over the dev indexer and provider; it stops with it.
+async fn serve_hub(args: &DevArgs, provider_url: &str) -> Result<String> {
+    let mut config = agora_hub::HubConfig::new(format!("http://{}", args.indexer_listen).parse()?);
+    config.provider = Some(provider_url.parse()?);
+    let listener = tokio::net::TcpListener::bind(&args.hub_listen)
+        .await
+        .wrap_err_with(|| format!("listening for the hub on {}", args.hub_listen))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        if let Err(err) = agora_hub::serve(listener, &config, std::future::pending()).await {
+            eprintln!("hub stopped: {err}");
+        }
+    });
+    Ok(url)
 }
 
 /// `name` next to this binary, where `cargo build` puts the workspace's binaries.

@@ -5,6 +5,7 @@ pub mod asset;
 pub mod dao;
 pub mod deploy;
 pub mod dev;
+pub mod hub;
 pub mod job;
 pub mod provider;
 pub mod split;

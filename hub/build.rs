@@ -1,0 +1,63 @@
+//! Bundles the hub's page scripts (`web/src/*.ts`) into `$OUT_DIR/web/hub.js` and
+//! `$OUT_DIR/web/receipt.js` with the repository's pinned esbuild, through
+//! `scripts/build-hub-js.sh`; the server embeds them with
+//! `include_bytes!(concat!(env!("OUT_DIR"), "/web/hub.js"))`. Without `node_modules` (run
+//! `./scripts/setup.sh`) the build fails rather than embedding an empty script.
+
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+    process::{Command, ExitCode},
+};
+
+/// The bundles the script writes; each must exist and be non-empty afterwards.
+const BUNDLES: &[&str] = &["hub.js", "receipt.js"];
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: agora-hub build script: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    println!("cargo:rerun-if-changed=web/src");
+    println!("cargo:rerun-if-changed=web/tsconfig.json");
+    println!("cargo:rerun-if-changed=../scripts/build-hub-js.sh");
+    // A different esbuild or viem changes the bundles.
+    println!("cargo:rerun-if-changed=../package-lock.json");
+
+    let manifest_dir =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").map_err(|err| format!("CARGO_MANIFEST_DIR: {err}"))?);
+    let root = manifest_dir.parent().ok_or("the hub crate is not inside the repository")?;
+    let out_dir = PathBuf::from(env::var("OUT_DIR").map_err(|err| format!("OUT_DIR: {err}"))?).join("web");
+    let script = root.join("scripts/build-hub-js.sh");
+
+    // The script's messages (a missing esbuild, syntax errors) reach cargo's output.
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(&out_dir)
+        .status()
+        .map_err(|err| format!("could not run {}: {err}", script.display()))?;
+    if !status.success() {
+        return Err(format!(
+            "{} failed ({status}); if node_modules is missing, run ./scripts/setup.sh",
+            script.display()
+        ));
+    }
+    for bundle in BUNDLES {
+        check_bundle(&out_dir.join(bundle))?;
+    }
+    Ok(())
+}
+
+fn check_bundle(path: &Path) -> Result<(), String> {
+    match fs::metadata(path) {
+        Ok(meta) if meta.len() > 0 => Ok(()),
+        Ok(_) => Err(format!("{} is empty", path.display())),
+        Err(err) => Err(format!("{} was not written: {err}", path.display())),
+    }
+}

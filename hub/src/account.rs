@@ -1,0 +1,86 @@
+//! The account page (`/accounts/{address}`): what an address owns, holds, spent and earned,
+//! and whom it delegates its votes to.
+
+use axum::extract::{Path, State};
+use maud::{Markup, html};
+
+use crate::{
+    Hub,
+    catalogue::card,
+    format::{self, address, identicon},
+    layout::{Head, PageError, page},
+};
+
+/// `GET /accounts/{address}`.
+pub(crate) async fn account(State(hub): State<Hub>, Path(who): Path<String>) -> Result<Markup, PageError> {
+    let account = hub.api().account(&who).await?;
+    let title = format!("Account {}", format::short(&account.address));
+    let body = html! {
+        header.account-head {
+            h1 { (identicon(&account.address)) " Account" }
+            p { (format::hash("address", &account.address)) }
+            p { "Votes delegated to: "
+                @match &account.delegate {
+                    Some(delegate) if *delegate == account.address => "itself",
+                    Some(delegate) => (address(delegate)),
+                    None => "nobody (its tokens do not vote until delegated)",
+                }
+            }
+        }
+        section #owned aria-labelledby="owned-h" {
+            h2 #owned-h { "Assets owned (" (account.assets_count) ")" }
+            @if account.assets.is_empty() { p.empty { "None." } }
+            @else {
+                ol.cards { @for asset in &account.assets { (card(asset)) } }
+                @if account.assets_count > account.assets.len() as i64 {
+                    p { a href=(format!("/assets?owner={}", account.address)) { "All " (account.assets_count) " assets" } }
+                }
+            }
+        }
+        section #tokens aria-labelledby="tokens-h" {
+            h2 #tokens-h { "Access tokens held (" (account.access_tokens_count) ")" }
+            @if account.access_tokens.is_empty() { p.empty { "None." } }
+            @else {
+                div.scroll { table {
+                    thead { tr { th scope="col" { "Asset" } th scope="col" { "Tokens" } } }
+                    tbody { @for held in &account.access_tokens {
+                        tr { td { a href=(format!("/assets/{}", held.asset_id)) { "Asset " (held.asset_id) } } td { (held.balance) } }
+                    } }
+                } }
+            }
+        }
+        section #orders aria-labelledby="orders-h" {
+            h2 #orders-h { "Tokens spent (" (account.orders_count) ")" }
+            @if account.orders.is_empty() { p.empty { "None." } }
+            @else {
+                div.scroll { table {
+                    thead { tr { th scope="col" { "Asset" } th scope="col" { "Order" } th scope="col" { "Provider" } th scope="col" { "Block" } } }
+                    tbody { @for order in &account.orders {
+                        tr { td { a href=(format!("/assets/{}", order.asset_id)) { "Asset " (order.asset_id) } } td { (order.order_id) } td { (address(&order.provider)) } td { (order.block_number) } }
+                    } }
+                } }
+            }
+        }
+        section #revenue aria-labelledby="revenue-h" {
+            h2 #revenue-h { "Revenue released (" (account.releases_count) ")" }
+            @if account.releases.is_empty() { p.empty { "None." } }
+            @else {
+                div.scroll { table {
+                    thead { tr { th scope="col" { "From" } th scope="col" { "Amount" } th scope="col" { "Block" } } }
+                    tbody { @for release in &account.releases {
+                        tr {
+                            td { @match &release.asset_id { Some(id) => a href=(format!("/assets/{id}")) { "Asset " (id) }, None => "the market" } }
+                            td { (format::amount(&release.amount, Some(&release.currency))) }
+                            td { (release.block_number) }
+                        }
+                    } }
+                } }
+            }
+        }
+    };
+    Ok(page(
+        Head::new(title, format!("What {} owns, holds and earns on Agora.", account.address)),
+        None,
+        body,
+    ))
+}

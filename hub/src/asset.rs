@@ -1,0 +1,224 @@
+//! The asset page (`/assets/{id}`): its card, what is verified and how, its files, every
+//! metadata version with what changed, its usage and sales, and its lineage.
+
+use agora_api::{AssetDetail, AssetVersion, LineageLink};
+use axum::extract::{Path, State};
+use maud::{Markup, PreEscaped, html};
+
+use crate::{
+    Hub,
+    catalogue::{capitalized, price},
+    format::{self, address, hash},
+    layout::{Head, PageError, page},
+    markdown,
+    meta::{Meta, changed_fields},
+};
+
+/// `GET /assets/{id}`.
+pub(crate) async fn asset(State(hub): State<Hub>, Path(id): Path<String>) -> Result<Markup, PageError> {
+    let detail = hub.api().asset(&id).await?;
+    let asset = &detail.asset;
+    let meta = Meta::of(asset);
+    let name = meta.name();
+    let kind = capitalized(asset.kind.as_str());
+    let summary = meta.summary(200);
+    let description = if summary.is_empty() { format!("{kind} on Agora, {}", price(asset)) } else { summary };
+    let body = html! {
+        @if asset.delisted {
+            p.banner.delisted role="status" { "This asset is delisted: the DAO removed it from the catalogue. It can no longer be bought; tokens already held still grant access." }
+        }
+        header.asset-head {
+            p.kind { (kind) " · asset " (asset.asset_id) " · version " (asset.version) }
+            h1 { (name) }
+            p.badges {
+                @if asset.encrypted == Some(true) { span.badge.locked { "encrypted" } }
+                @if asset.compute_only { span.badge { "compute-only" } }
+                @if let Some(license) = meta.license() {
+                    a.badge.license href=(format!("/assets?license={}", urlencode(license))) { (license) }
+                }
+                @for tag in meta.tags() { span.badge.tag { (tag) } }
+            }
+            dl.facts {
+                dt { "Price" } dd.price { (price(asset)) }
+                dt { "Owner" } dd { (address(&asset.owner)) }
+                dt { "Access" } dd { (access_terms(&detail)) }
+            }
+        }
+        div.asset-body {
+            article #card.card-text aria-label="Card" {
+                @match meta.card() {
+                    Some(card) => (PreEscaped(markdown::render(card))),
+                    None => p.empty { @if asset.metadata.is_none() { (metadata_state(&detail)) } @else { "The publisher wrote no card." } },
+                }
+            }
+            aside.side {
+                (usage(&detail))
+                (verification(&detail, &meta))
+            }
+        }
+        (files(&meta))
+        (versions(&detail.history, detail.history_count))
+        (sales(&detail))
+        (lineage("Computed from", "upstream", &detail.upstream, detail.upstream_count, &meta))
+        (lineage("Used to compute", "downstream", &detail.downstream, detail.downstream_count, &meta))
+    };
+    Ok(page(Head::new(name, description), None, body))
+}
+
+fn urlencode(value: &str) -> String {
+    serde_urlencoded::to_string([("", value)]).map(|s| s[1..].to_owned()).unwrap_or_default()
+}
+
+fn access_terms(detail: &AssetDetail) -> Markup {
+    let asset = &detail.asset;
+    let duration = asset.access_duration;
+    html! {
+        "One access token = one download or one compute job"
+        @if duration > 0 { ", valid " (duration / 3600) " h after it is spent" }
+        @if let Some(free) = asset.free_per_address.filter(|f| *f > 0) { "; the first " (free) " per account free" }
+        "."
+    }
+}
+
+fn metadata_state(detail: &AssetDetail) -> Markup {
+    let asset = &detail.asset;
+    html! {
+        @match asset.metadata_status {
+            agora_api::MetadataStatus::Pending => "The indexer has not fetched this asset's metadata yet.",
+            agora_api::MetadataStatus::Failed => {
+                "The metadata could not be read"
+                @if let Some(error) = &asset.metadata_error { ": " (error) }
+                "."
+            }
+            agora_api::MetadataStatus::Fetched => "No metadata.",
+        }
+    }
+}
+
+fn usage(detail: &AssetDetail) -> Markup {
+    html! {
+        section #usage aria-labelledby="usage-h" {
+            h2 #usage-h { "Usage" }
+            dl.counts {
+                dt { "Sales" } dd data-count="sales" { (detail.sales_count) }
+                dt { "Holders" } dd data-count="holders" { (detail.holders_count) }
+                dt { "Tokens spent" } dd data-count="orders" { (detail.orders_count) }
+                dt { "Compute jobs" } dd data-count="jobs" { (detail.jobs_count) }
+            }
+        }
+    }
+}
+
+fn verification(detail: &AssetDetail, meta: &Meta<'_>) -> Markup {
+    let asset = &detail.asset;
+    html! {
+        section #verification aria-labelledby="verify-h" {
+            h2 #verify-h { "What is verified" }
+            dl.hashes {
+                dt { "Content digest (sha-256, on chain)" } dd { (hash("content digest", &asset.content_digest)) }
+                @if let Some(cid) = meta.content_cid() { dt { "Content CID" } dd { (hash("content CID", cid)) } }
+                dt { "Metadata CID (on chain)" } dd { (hash("metadata CID", &asset.metadata_cid)) }
+                dt { "Access token (ERC-20)" } dd { (hash("access token address", &asset.access_token)) }
+            }
+            p.explain {
+                "The registry records the sha-256 of the "
+                @if asset.encrypted == Some(true) { "plaintext" } @else { "content" }
+                " and the CID of this metadata. A download through a provider is kept only if its sha-256 equals the digest above"
+                @if asset.encrypted == Some(true) { "; the bytes on IPFS are ciphertext, readable only with a key its holders wrap for a buyer's provider" }
+                "."
+            }
+            @if let Some(size) = meta.content_size() {
+                p { "Size: " (format::bytes(size)) @if let Some(file) = meta.file_name() { " · " code { (file) } } }
+            }
+        }
+    }
+}
+
+fn files(meta: &Meta<'_>) -> Markup {
+    let files = meta.files();
+    html! {
+        @if !files.is_empty() {
+            section #files aria-labelledby="files-h" {
+                h2 #files-h { "Files" }
+                div.scroll { table {
+                    thead { tr { th scope="col" { "File" } th scope="col" { "Size" } th scope="col" { "sha-256" } } }
+                    tbody {
+                        @for (name, size, sha) in &files {
+                            tr { td { code { (name) } } td { (size.map(format::bytes).unwrap_or_default()) } td { code.wrap { (sha.unwrap_or("")) } } }
+                        }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+fn versions(history: &[AssetVersion], count: i64) -> Markup {
+    html! {
+        section #versions aria-labelledby="versions-h" {
+            h2 #versions-h { "Versions (" (count) ")" }
+            div.scroll { table {
+                thead { tr { th scope="col" { "Version" } th scope="col" { "When" } th scope="col" { "Changed" } th scope="col" { "Metadata" } th scope="col" { "Transaction" } } }
+                tbody {
+                    @for (i, version) in history.iter().enumerate() {
+                        @let older = history.get(i + 1);
+                        tr data-version=(version.version) {
+                            td { (version.version) }
+                            td { @match version.timestamp { Some(t) => (format::time(t)), None => { "block " (version.block_number) } } }
+                            td {
+                                @if let Some(older) = older {
+                                    @let changed = changed_fields(older.metadata.as_ref(), version.metadata.as_ref());
+                                    @if changed.is_empty() { @if older.content_digest != version.content_digest { "content" } @else { "—" } }
+                                    @else { (changed.join(", ")) }
+                                } @else if version.version == 1 { "published" } @else { "…" }
+                            }
+                            td { code title=(version.metadata_cid) { (format::short_hash(&version.metadata_cid)) } }
+                            td { code title=(version.tx_hash) { (format::short_hash(&version.tx_hash)) } }
+                        }
+                    }
+                }
+            } }
+        }
+    }
+}
+
+fn sales(detail: &AssetDetail) -> Markup {
+    html! {
+        section #sales aria-labelledby="sales-h" {
+            h2 #sales-h { "Sales (" (detail.sales_count) ")" }
+            @if detail.sales.is_empty() { p.empty { "No sales yet." } }
+            @else {
+                div.scroll { table {
+                    thead { tr { th scope="col" { "Buyer" } th scope="col" { "Tokens" } th scope="col" { "Paid" } th scope="col" { "Block" } } }
+                    tbody {
+                        @for sale in &detail.sales {
+                            tr { td { (address(&sale.buyer)) } td { (sale.amount) } td { (format::amount(&sale.paid, Some(&sale.currency))) } td { (sale.block_number) } }
+                        }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+fn lineage(title: &str, id: &str, links: &[LineageLink], count: i64, meta: &Meta<'_>) -> Markup {
+    html! {
+        @if count > 0 {
+            section id=(id) aria-labelledby=(format!("{id}-h")) {
+                h2 id=(format!("{id}-h")) { (title) " (" (count) ")" }
+                @if id == "upstream" { @if let Some(job) = meta.derived_job() { p { "The output of " a href=(format!("/jobs/{job}")) { "job " (job) } "." } } }
+                ul.links {
+                    @for link in links {
+                        li {
+                            a href=(format!("/assets/{}", link.asset_id)) { "Asset " (link.asset_id) }
+                            @if let Some(role) = &link.role { " as " (role) }
+                            @if let Some(job) = &link.job_id { " in " a href=(format!("/jobs/{job}")) { "job " (job) } }
+                            @if link.matches_job { span.ok title="the indexed job used this input and posted the recorded output hash" { " ✓ matches the job" } }
+                            @else { span.warn title="no indexed job bears this link out" { " ✗ not borne out by the job" } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! How values read on a page: amounts with their decimals, short addresses, identicons, times.
+
+use std::fmt::Write as _;
+
+use maud::{Markup, PreEscaped, html};
+
+/// The zero address: the native currency (ETH) wherever a currency is named.
+pub(crate) const NATIVE: &str = "0x0000000000000000000000000000000000000000";
+
+/// `raw` base units (a decimal uint256) with `decimals` decimals, trailing zeros dropped:
+/// `("1500000000000000000", 18)` → `1.5`.
+pub(crate) fn units(raw: &str, decimals: usize) -> String {
+    let digits = raw.trim_start_matches('0');
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return if digits.is_empty() { "0".into() } else { raw.into() };
+    }
+    let padded = format!("{digits:0>width$}", width = decimals + 1);
+    let (whole, fraction) = padded.split_at(padded.len() - decimals);
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() { whole.to_owned() } else { format!("{whole}.{fraction}") }
+}
+
+/// An amount of `currency`: ETH for the native currency, else base units of the token.
+pub(crate) fn amount(raw: &str, currency: Option<&str>) -> String {
+    match currency {
+        None | Some(NATIVE) => format!("{} ETH", units(raw, 18)),
+        Some(token) => format!("{} units of {}", units(raw, 0), short(token)),
+    }
+}
+
+/// `0x1234…abcd`.
+pub(crate) fn short(address: &str) -> String {
+    if address.len() <= 13 || !address.is_ascii() {
+        return address.to_owned();
+    }
+    format!("{}…{}", &address[..6], &address[address.len() - 4..])
+}
+
+/// A short hash or CID: its first 10 and last 6 characters.
+pub(crate) fn short_hash(hash: &str) -> String {
+    if hash.len() <= 20 || !hash.is_ascii() {
+        return hash.to_owned();
+    }
+    format!("{}…{}", &hash[..10], &hash[hash.len() - 6..])
+}
+
+/// A deterministic 5×5 mirrored identicon of an address as inline SVG: the same account always
+/// looks the same, different ones rarely alike.
+pub(crate) fn identicon(address: &str) -> Markup {
+    let nibbles: Vec<u8> = address
+        .trim_start_matches("0x")
+        .bytes()
+        .filter_map(|b| (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok()))
+        .collect();
+    let at = |i: usize| nibbles.get(i % nibbles.len().max(1)).copied().unwrap_or(0);
+    let hue = (u32::from(at(0)) * 16 + u32::from(at(1))) * 360 / 256;
+    let mut cells = String::new();
+    for row in 0..5 {
+        for col in 0..3 {
+            if at(2 + row * 3 + col) % 2 == 0 {
+                let _ = write!(cells, "<rect x=\"{col}\" y=\"{row}\" width=\"1\" height=\"1\"/>");
+                if col < 2 {
+                    let _ = write!(cells, "<rect x=\"{}\" y=\"{row}\" width=\"1\" height=\"1\"/>", 4 - col);
+                }
+            }
+        }
+    }
+    html! {
+        svg.identicon viewBox="0 0 5 5" width="20" height="20" aria-hidden="true" fill=(format!("hsl({hue} 55% 45%)")) {
+            (PreEscaped(cells))
+        }
+    }
+}
+
+/// An address as a link to its account page, with its identicon and a copy button.
+pub(crate) fn address(address: &str) -> Markup {
+    html! {
+        span.address {
+            (identicon(address))
+            a href=(format!("/accounts/{address}")) title=(address) { code { (short(address)) } }
+            button.copy type="button" data-copy=(address) aria-label=(format!("Copy address {address}")) { "Copy" }
+        }
+    }
+}
+
+/// A hash or CID in full, wrapped, with a copy button.
+pub(crate) fn hash(label: &str, value: &str) -> Markup {
+    html! {
+        span.hash {
+            code { (value) }
+            button.copy type="button" data-copy=(value) aria-label=(format!("Copy {label}")) { "Copy" }
+        }
+    }
+}
+
+/// A byte count for people: `1.5 MiB`.
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// A unix time as UTC `YYYY-MM-DD HH:MM`.
+pub(crate) fn time(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let seconds = unix.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", seconds / 3600, seconds % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts() {
+        assert_eq!(units("1500000000000000000", 18), "1.5");
+        assert_eq!(units("0", 18), "0");
+        assert_eq!(units("1", 18), "0.000000000000000001");
+        assert_eq!(units("10000000000000000", 18), "0.01");
+        assert_eq!(
+            units("115792089237316195423570985008687907853269984665640564039457584007913129639935", 18).len(),
+            79
+        );
+        assert_eq!(units("42", 0), "42");
+        assert_eq!(amount("10000000000000000", Some(NATIVE)), "0.01 ETH");
+        assert_eq!(amount("5", Some("0x5fbdb2315678afecb367f032d93f642f64180aa3")), "5 units of 0x5fbd…0aa3");
+    }
+
+    #[test]
+    fn times_and_sizes() {
+        assert_eq!(time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(time(1_796_558_400), "2026-12-06 12:00 UTC");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(12), "12 B");
+    }
+
+    #[test]
+    fn identicons_differ() {
+        let a = identicon("0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266").into_string();
+        let b = identicon("0x70997970c51812dc3a010c7d01b50e0d17dc79c8").into_string();
+        assert_ne!(a, b);
+        assert_eq!(a, identicon("0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266").into_string());
+        // Hostile input never breaks out of the SVG.
+        assert!(!identicon("<script>").into_string().contains("<script"));
+    }
+}

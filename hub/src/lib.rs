@@ -1,0 +1,161 @@
+//! The web hub: Agora's catalogue, asset pages, accounts, DAO, providers and jobs as
+//! server-rendered HTML. Every page is built from the indexer's HTTP API through
+//! [`agora_api::Client`] (the hub reads no database and keeps no state of its own) and works
+//! with JavaScript off; a small script adds copy buttons, click-to-show card images, the live
+//! job page (server-sent events from [`compute`]'s stream, which follows the indexer) and the
+//! in-page receipt check.
+//!
+//! [`app`] builds the router, [`serve`] runs it; `agora hub` and `agora dev` call them.
+
+mod account;
+mod asset;
+mod assets;
+mod catalogue;
+mod compute;
+mod dao;
+mod format;
+mod layout;
+pub mod markdown;
+mod meta;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::Request,
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use tokio::net::TcpListener;
+use tower_http::{limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer, timeout::TimeoutLayer};
+use url::Url;
+
+use crate::layout::PageError;
+
+/// Where the hub finds the services it shows.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// The indexer's HTTP API.
+    pub indexer: Url,
+    /// A provider to ask for job receipts when a job's provider is not registered (optional).
+    pub provider: Option<Url>,
+    /// How long one indexer request may take.
+    pub indexer_timeout: Duration,
+    /// Assets per catalogue page (1 to 100).
+    pub page_size: u32,
+}
+
+impl HubConfig {
+    /// The indexer at `indexer`, no fallback provider, a 5 s indexer timeout.
+    pub fn new(indexer: Url) -> Self {
+        Self { indexer, provider: None, indexer_timeout: Duration::from_secs(5), page_size: 24 }
+    }
+}
+
+/// What the handlers share: the API client and an HTTP client for providers.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    api: agora_api::Client,
+    http: reqwest::Client,
+    provider: Option<String>,
+    page_size: u32,
+}
+
+impl Hub {
+    /// A hub over the services `config` names.
+    pub fn new(config: &HubConfig) -> Self {
+        let api = agora_api::Client::new(config.indexer.clone()).with_timeout(config.indexer_timeout);
+        // Providers' endpoints come from the chain: no redirects followed to somewhere else.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        let provider = config.provider.as_ref().map(|url| url.as_str().trim_end_matches('/').to_owned());
+        let page_size = config.page_size.clamp(1, 100);
+        Self { inner: Arc::new(Inner { api, http, provider, page_size }) }
+    }
+
+    pub(crate) fn api(&self) -> &agora_api::Client {
+        &self.inner.api
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    pub(crate) fn provider(&self) -> Option<&str> {
+        self.inner.provider.as_deref()
+    }
+
+    pub(crate) fn page_size(&self) -> u32 {
+        self.inner.page_size
+    }
+}
+
+/// Longest a page may take to render (the indexer's own timeout is shorter).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The hub's router: every page, the job event streams, the static files, and a 404 page for
+/// anything else.
+pub fn app(hub: Hub) -> Router {
+    Router::new()
+        .route("/", get(catalogue::catalogue))
+        .route("/assets", get(catalogue::catalogue))
+        .route("/assets/{id}", get(asset::asset))
+        .route("/accounts/{address}", get(account::account))
+        .route("/dao", get(dao::dao))
+        .route("/dao/proposals/{id}", get(dao::proposal))
+        .route("/providers", get(compute::providers))
+        .route("/providers/{address}", get(compute::provider))
+        .route("/jobs", get(compute::jobs))
+        .route("/jobs/{id}", get(compute::job))
+        .route("/static/{file}", get(assets::file))
+        .route("/openapi.json", get(openapi))
+        .route("/health", get(|| async { "ok" }))
+        .fallback(|| async { PageError::NotFound("page".into()) })
+        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
+        // The event streams outlive the page timeout, so they are routed outside it.
+        .route("/jobs/{id}/events", get(compute::job_events))
+        .layer(middleware::from_fn(refuse_nul))
+        .layer(RequestBodyLimitLayer::new(16 * 1024))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: http: data:; connect-src 'self' https: http:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .with_state(hub)
+}
+
+/// `GET /openapi.json`: the indexer's API document, which the hub's pages are built on.
+async fn openapi(
+    axum::extract::State(hub): axum::extract::State<Hub>,
+) -> Result<axum::Json<serde_json::Value>, PageError> {
+    Ok(axum::Json(hub.api().openapi().await?))
+}
+
+/// A path or query holding `%00` is refused before any handler runs (no service takes NUL).
+async fn refuse_nul(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    if uri.path().contains("%00") || uri.query().is_some_and(|q| q.contains("%00")) {
+        return PageError::BadRequest("the address holds a NUL character (%00)".into()).into_response();
+    }
+    next.run(request).await
+}
+
+/// Serves the hub for `config` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    config: &HubConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(Hub::new(config))).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,104 @@
+// The script every hub page loads. The pages work without it; it adds copy buttons, live job
+// updates and click-to-load remote images. It must stay a few KB: anything heavy goes into a
+// per-page module (receipt.ts).
+
+/** How long a copy button says "Copied" before it shows its label again. */
+const COPIED_MS = 1500;
+
+/** One polite live region for every copy button, so screen readers hear "Copied" once. */
+let announcer: HTMLElement | undefined;
+
+function announce(text: string): void {
+  if (!announcer) {
+    announcer = document.createElement("span");
+    announcer.setAttribute("role", "status");
+    announcer.setAttribute("aria-live", "polite");
+    // Visually hidden but read out (the usual "sr-only" rules, inline so no CSS is needed).
+    announcer.style.cssText =
+      "position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;" +
+      "clip:rect(0,0,0,0);white-space:nowrap;border:0";
+    document.body.append(announcer);
+  }
+  // Clear first so the same text twice in a row is announced again.
+  announcer.textContent = "";
+  const region = announcer;
+  setTimeout(() => (region.textContent = text), 50);
+}
+
+const restoreTimers = new WeakMap<HTMLButtonElement, number>();
+const labels = new WeakMap<HTMLButtonElement, Node[]>();
+
+async function copy(button: HTMLButtonElement, text: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    // No clipboard (insecure origin, denied permission): the value stays visible on the page.
+    announce("Could not copy");
+    return;
+  }
+  if (!labels.has(button)) labels.set(button, Array.from(button.childNodes));
+  clearTimeout(restoreTimers.get(button));
+  button.textContent = "Copied";
+  announce("Copied");
+  restoreTimers.set(
+    button,
+    window.setTimeout(() => {
+      button.replaceChildren(...(labels.get(button) ?? []));
+      labels.delete(button);
+    }, COPIED_MS),
+  );
+}
+
+function revealImage(button: HTMLButtonElement): void {
+  const img = document.createElement("img");
+  img.src = button.dataset["src"] ?? "";
+  img.alt = button.dataset["alt"] ?? "";
+  button.replaceWith(img);
+}
+
+document.addEventListener("click", (event) => {
+  const target = event.target;
+  if (!(target instanceof Element)) return;
+  const copyButton = target.closest<HTMLButtonElement>("button[data-copy]");
+  if (copyButton) {
+    void copy(copyButton, copyButton.dataset["copy"] ?? "");
+    return;
+  }
+  const imageButton = target.closest<HTMLButtonElement>("button[data-reveal-image]");
+  if (imageButton) revealImage(imageButton);
+});
+
+/** The `job` event's data, as the hub's `/jobs/{id}/events` stream sends it. */
+interface JobUpdate {
+  status: string;
+  statusLabel: string;
+  resultCid: string | null;
+  outputHash: string | null;
+  updatedBlock: number;
+}
+
+function setText(id: string, text: string | null | undefined): void {
+  const element = document.getElementById(id);
+  if (element && typeof text === "string") element.textContent = text;
+}
+
+function followJob(jobId: string): void {
+  // The browser reconnects on its own (the server sends `retry:`); there is no polling.
+  const source = new EventSource(`/jobs/${encodeURIComponent(jobId)}/events`);
+  source.addEventListener("job", (event) => {
+    let update: JobUpdate;
+    try {
+      update = JSON.parse((event as MessageEvent<string>).data) as JobUpdate;
+    } catch {
+      return;
+    }
+    setText("job-status", update.statusLabel);
+    document.getElementById("job-status")?.setAttribute("data-status", String(update.status));
+    setText("job-result-cid", update.resultCid);
+    setText("job-output-hash", update.outputHash);
+  });
+  source.addEventListener("done", () => source.close());
+}
+
+const liveJob = document.querySelector<HTMLElement>("main[data-live-job]")?.dataset["liveJob"];
+if (liveJob) followJob(liveJob);

@@ -1,0 +1,388 @@
+//! The web hub over a real stack (anvil, PostgreSQL, Kubo, indexer, provider, `agora hub`),
+//! seeded by the journeys: a priced dataset, a dataset whose card is hostile, the MiniLM model,
+//! a few more datasets, a purchase, an embed job with its signed receipt, a DAO proposal with a
+//! vote. The hub's pages are checked over HTTP (status codes, what each shows, bad input, a
+//! burst of concurrent requests, an unreachable indexer), then in a real headless Chromium by
+//! the Playwright specs in hub/tests/browser/ (search, filters, pagination, the sanitized card,
+//! usage counts, the tally, the in-page receipt check, 404 and 503 pages, axe), which save
+//! screenshots of every page type at 375 and 1280 px under target/hub-screenshots/.
+
+use std::{path::PathBuf, process::Command, time::Duration};
+
+use agora_contracts::AgoraGovernor;
+use agora_e2e::*;
+use alloy::{primitives::U256, providers::ProviderBuilder};
+use serde_json::{Value, json};
+
+const PUBLISHER: usize = 1;
+const BUYER: usize = 2;
+const OPERATOR: usize = 9;
+/// Assets per catalogue page: small, so a few assets make several pages.
+const PAGE_SIZE: usize = 5;
+/// Datasets published besides the named ones, to page through.
+const FILLERS: usize = 5;
+
+const SENTENCES: &str = "{\"text\":\"A nightingale sings at night.\"}\n\
+{\"text\":\"A finch with a curved beak sings on the island.\"}\n\
+{\"text\":\"Two dogs play in the snow.\"}\n";
+
+/// A card written to break the page: script, script URLs, event handlers, a remote image (which
+/// must wait for a click) and nesting far deeper than any page should render.
+fn hostile_card() -> String {
+    format!(
+        "# Hostile card\n\n<script>alert('card')</script>\n\n[click](javascript:alert(1))\n\n<img src=x onerror=alert(1)>\n\n![finch](https://img.example/finch.png)\n\n{} deep",
+        ">".repeat(1000)
+    )
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_else(|| panic!("not a string: {value}")).to_owned()
+}
+
+/// `agora hub` over `indexer`, its pages on a loopback port.
+fn hub(chain: &Chain, indexer: &str, provider: Option<&str>, log: &str) -> Service {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut command = Service::command(binary("agora"));
+    command.args(["hub", "--indexer", indexer, "--listen", &listen, "--page-size", &PAGE_SIZE.to_string()]);
+    if let Some(provider) = provider {
+        command.args(["--provider", provider]);
+    }
+    Service::start(chain, command, log, format!("http://{listen}"))
+}
+
+/// `GET url`: the status and the body as text.
+fn page(url: &str) -> (u16, String) {
+    block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap_or_else(|err| panic!("HTTP client: {err}"));
+        let response = client.get(url).send().await.unwrap_or_else(|err| panic!("GET {url}: {err}"));
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_else(|err| panic!("GET {url}: {err}")))
+    })
+}
+
+/// A page that must answer 200.
+fn ok(hub: &Service, path: &str) -> String {
+    let (status, body) = page(&format!("{}{path}", hub.url));
+    assert_eq!(status, 200, "GET {path}: {body}");
+    body
+}
+
+/// How many asset cards a page lists.
+fn cards(html: &str) -> usize {
+    html.matches("<li class=\"card\" data-asset-id=").count()
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+}
+
+#[test]
+fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
+    let (postgres, kubo) = services();
+    let mut chain = Chain::deployed();
+    chain.ipfs_api = Some(kubo.api_url());
+    let mut indexer = indexer(&chain, &postgres, &kubo);
+
+    // An operator runs a provider for the job and its receipt.
+    let port = free_port();
+    let provider_url = format!("http://127.0.0.1:{port}");
+    chain.json(OPERATOR, &["provider", "init", "--listen", &format!("127.0.0.1:{port}")]);
+    chain.json(OPERATOR, &["provider", "register", "--endpoint", &provider_url, "--price", "0.01"]);
+    let mut run = Service::command(binary("agora"));
+    run.env("AGORA_RPC_URL", chain.anvil.endpoint())
+        .env("AGORA_IPFS_API", kubo.api_url())
+        .env("AGORA_PRIVATE_KEY", chain.key(OPERATOR))
+        .args(["provider", "run", "--config", "provider.toml"]);
+    let _provider = Service::start(&chain, run, "provider.log", provider_url.clone());
+    let operator = chain.address(OPERATOR).to_string();
+
+    // The catalogue: a priced (so encrypted) dataset, a hostile card, the model, fillers.
+    let write = |name: &str, contents: &str| {
+        let path = chain.dir.path().join(name);
+        std::fs::write(&path, contents).unwrap_or_else(|err| panic!("{err}"));
+        path.to_string_lossy().into_owned()
+    };
+    let publish = |args: &[&str]| text(&chain.json(PUBLISHER, args)["assetId"]);
+    let songs = write("songs.jsonl", SENTENCES);
+    let description = "Field recordings of the nightingale, transcribed one sentence per line.";
+    let dataset = publish(&[
+        "asset",
+        "publish",
+        &songs,
+        "--kind",
+        "dataset",
+        "--price",
+        "0.001",
+        "--name",
+        "Nightingale recordings",
+        "--description",
+        description,
+        "--license",
+        "CC-BY-4.0",
+    ]);
+    let hostile_file = write("hostile.csv", "a,b\n1,2\n");
+    let card = hostile_card();
+    let hostile = publish(&[
+        "asset",
+        "publish",
+        &hostile_file,
+        "--kind",
+        "dataset",
+        "--price",
+        "0",
+        "--name",
+        "Hostile card",
+        "--description",
+        &card,
+    ]);
+    let model = chain.dir.path().join("all-MiniLM-L6-v2");
+    std::fs::create_dir(&model).unwrap_or_else(|err| panic!("{err}"));
+    let installed = agora_deploy::services::model::minilm_dir().unwrap_or_else(|missing| panic!("{missing}"));
+    for name in agora_deploy::services::model::MINILM_FILES {
+        std::fs::copy(installed.join(name), model.join(name)).unwrap_or_else(|err| panic!("{name}: {err}"));
+    }
+    let model = model.to_string_lossy().into_owned();
+    let model = publish(&["asset", "publish", &model, "--kind", "model", "--price", "0", "--name", "MiniLM"]);
+    for i in 0..FILLERS {
+        let file = write(&format!("sparrows-{i}.csv"), &format!("n\n{i}\n"));
+        publish(&[
+            "asset",
+            "publish",
+            &file,
+            "--kind",
+            "dataset",
+            "--price",
+            "0",
+            "--name",
+            &format!("Sparrow counts {i}"),
+        ]);
+    }
+    let asset_count = 3 + FILLERS;
+
+    // A buyer buys two tokens and spends one on an embed job, whose receipt the job page checks.
+    chain.json(BUYER, &["asset", "buy", &dataset, "--amount", "2"]);
+    let spec = r#"{"kind":"embed","batch_size":2}"#;
+    let submit =
+        ["job", "submit", "--dataset", &dataset, "--model", &model, "--provider", &operator, "--spec", spec];
+    let job = text(&chain.json(BUYER, &submit)["jobId"]);
+    chain.json(BUYER, &["job", "result", &job, "--wait", "300", "--output", "out"]);
+
+    // A DAO proposal with one vote.
+    chain.json(0, &["dao", "delegate"]);
+    let proposal = chain.json(
+        0,
+        &["dao", "propose", "--description", "Fee to 1.5%\n\nCheaper data for everyone.", "set-fee", "150"],
+    );
+    let proposal = text(&proposal["proposalId"]);
+    chain.rpc("anvil_mine", json!([2]));
+    chain.json(0, &["dao", "vote", &proposal, "for"]);
+    let governor = AgoraGovernor::new(
+        chain.manifest().contracts.governor,
+        ProviderBuilder::new().connect_http(chain.anvil.endpoint_url()),
+    );
+    let id: U256 = proposal.parse().unwrap_or_else(|err| panic!("{err}"));
+    let tally =
+        block_on(governor.proposalVotes(id).call()).unwrap_or_else(|err| panic!("proposalVotes: {err}"));
+
+    indexer.synced(&chain);
+    indexer.wait("every asset's metadata fetched", |indexer| {
+        let page = indexer.get("/assets?limit=100");
+        page["items"].as_array().is_some_and(|items| {
+            items.len() == asset_count && items.iter().all(|a| a["metadataStatus"] == "fetched")
+        })
+    });
+
+    let hub = hub(&chain, &indexer.url, Some(&provider_url), "hub.log");
+
+    // The catalogue, its search, filters and pages.
+    let home = ok(&hub, "/");
+    assert_eq!(cards(&home), PAGE_SIZE, "{home}");
+    assert!(home.contains("rel=\"next\""), "{home}");
+    let found = ok(&hub, "/assets?q=nightingale");
+    assert_eq!(cards(&found), 1, "{found}");
+    assert!(
+        found.contains(&format!("data-asset-id=\"{dataset}\"")) && found.contains("Nightingale recordings"),
+        "{found}"
+    );
+    let models = ok(&hub, "/assets?kind=model");
+    assert_eq!(cards(&models), 1, "{models}");
+    assert!(models.contains("MiniLM"), "{models}");
+    let encrypted = ok(&hub, "/assets?encrypted=true");
+    assert_eq!(cards(&encrypted), 1, "only the priced dataset is encrypted: {encrypted}");
+    let mut seen = 0;
+    let mut next = Some("/assets?sort=oldest".to_owned());
+    while let Some(path) = next.take() {
+        let body = ok(&hub, &path);
+        seen += cards(&body);
+        next = body
+            .split("rel=\"next\" href=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(|href| href.replace("&amp;", "&"));
+    }
+    assert_eq!(seen, asset_count, "paging through the catalogue shows every asset once");
+
+    // The asset page: usage as the indexer counts it, the verification facts.
+    let detail = indexer.get(&format!("/assets/{dataset}"));
+    let asset_page = ok(&hub, &format!("/assets/{dataset}"));
+    for (name, key) in [
+        ("sales", "salesCount"),
+        ("holders", "holdersCount"),
+        ("orders", "ordersCount"),
+        ("jobs", "jobsCount"),
+    ] {
+        let expected = format!("data-count=\"{name}\">{}<", detail[key]);
+        assert!(asset_page.contains(&expected), "{expected} in {asset_page}");
+    }
+    assert_eq!((detail["salesCount"].clone(), detail["jobsCount"].clone()), (json!(1), json!(1)), "{detail}");
+    assert!(asset_page.contains(&text(&detail["contentDigest"])), "the digest is shown");
+    assert!(asset_page.contains("<title>Nightingale recordings · Agora</title>"), "{asset_page}");
+    assert!(asset_page.contains("property=\"og:title\""));
+
+    // The hostile card is rendered as text: nothing that runs, nothing loaded.
+    let hostile_page = ok(&hub, &format!("/assets/{hostile}"));
+    let card_html = hostile_page
+        .split("id=\"card\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</article>").next())
+        .unwrap_or_default();
+    assert!(
+        card_html.contains("&lt;script&gt;alert('card')&lt;/script&gt;")
+            || card_html.contains("&lt;script&gt;alert(&#39;card&#39;)"),
+        "{card_html}"
+    );
+    for forbidden in ["<script", "<img", "javascript:alert"] {
+        assert!(!card_html.contains(forbidden), "{forbidden} in the card: {card_html}");
+    }
+    assert!(
+        card_html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "the raw HTML is shown as text: {card_html}"
+    );
+    assert!(card_html.contains("data-src=\"https://img.example/finch.png\""), "{card_html}");
+    assert!(
+        card_html.matches("<blockquote>").count() <= agora_hub::markdown::MAX_DEPTH,
+        "nesting is bounded"
+    );
+
+    // The proposal's tally as the Governor counts it.
+    let proposal_page = ok(&hub, &format!("/dao/proposals/{proposal}"));
+    for (vote, value) in
+        [("for", tally.forVotes), ("against", tally.againstVotes), ("abstain", tally.abstainVotes)]
+    {
+        let expected = format!("data-votes=\"{vote}\" data-raw=\"{value}\"");
+        assert!(proposal_page.contains(&expected), "{expected} in {proposal_page}");
+    }
+    assert!(tally.forVotes > U256::ZERO);
+    assert!(ok(&hub, "/dao").contains(&format!("data-proposal-id=\"{proposal}\"")));
+
+    // The job page carries the provider's receipt; its event stream starts with the job.
+    let job_page = ok(&hub, &format!("/jobs/{job}"));
+    assert!(job_page.contains("id=\"receipt-json\""), "{job_page}");
+    assert!(job_page.contains(&format!("data-provider=\"{}\"", operator.to_lowercase())), "{job_page}");
+    let first_event = block_on(async {
+        let mut response = reqwest::get(format!("{}/jobs/{job}/events", hub.url))
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk()).await;
+        String::from_utf8_lossy(&chunk.ok().and_then(Result::ok).flatten().unwrap_or_default()).into_owned()
+    });
+    assert!(first_event.contains("event: job") && first_event.contains("result_posted"), "{first_event}");
+    assert!(ok(&hub, "/providers").contains(&operator.to_lowercase()));
+    let provider_page = ok(&hub, &format!("/providers/{operator}"));
+    assert!(provider_page.contains("data-health=\"up\""), "{provider_page}");
+    assert!(ok(&hub, &format!("/accounts/{}", chain.address(PUBLISHER))).contains("Nightingale recordings"));
+
+    // Wrong, hostile and oversized input: a clear page with the right status, and the hub stays up.
+    let long = "x".repeat(4096);
+    let cases: [(&str, u16, &str); 9] = [
+        ("/assets/999999", 404, "role=\"search\""),
+        ("/no/such/page", 404, "Not found"),
+        ("/jobs/999999", 404, "Not found"),
+        ("/assets/not-a-number", 400, "asset id"),
+        ("/assets?sort=bogus", 400, "sort"),
+        ("/assets?kind=video", 400, "kind"),
+        ("/assets?encrypted=maybe", 400, "encrypted"),
+        ("/assets?q=%00", 400, "NUL"),
+        ("/accounts/0xnot-an-address", 400, "address"),
+    ];
+    for (path, status, needle) in cases {
+        let (got, body) = page(&format!("{}{path}", hub.url));
+        assert_eq!(got, status, "GET {path}: {body}");
+        assert!(body.contains(needle), "GET {path}: {needle} missing: {body}");
+    }
+    let (status, body) = page(&format!("{}/assets?q={long}", hub.url));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("longer than"), "{body}");
+
+    // A burst of concurrent page loads is served in full.
+    let statuses = block_on(async {
+        let client = reqwest::Client::new();
+        let requests = (0..60).map(|i| {
+            let url = match i % 3 {
+                0 => format!("{}/", hub.url),
+                1 => format!("{}/assets/{dataset}", hub.url),
+                _ => format!("{}/assets?q=sparrow", hub.url),
+            };
+            let client = client.clone();
+            async move { client.get(url).send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+        });
+        futures::future::join_all(requests).await
+    });
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+
+    // A hub whose indexer is unreachable says so, and keeps serving.
+    let down = hub_without_indexer(&chain);
+    for _ in 0..2 {
+        let (status, body) = page(&format!("{}/", down.url));
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("data-service=\"indexer\""), "{body}");
+    }
+
+    // The same pages in a real browser.
+    let fixture = json!({
+        "pageSize": PAGE_SIZE,
+        "assetCount": asset_count,
+        "search": { "word": "nightingale", "assetId": dataset, "name": "Nightingale recordings" },
+        "hostile": { "assetId": hostile },
+        "asset": {
+            "assetId": dataset,
+            "sales": detail["salesCount"], "holders": detail["holdersCount"],
+            "orders": detail["ordersCount"], "jobs": detail["jobsCount"], "versions": detail["historyCount"],
+        },
+        "proposal": {
+            "proposalId": proposal,
+            "for": tally.forVotes.to_string(), "against": tally.againstVotes.to_string(), "abstain": tally.abstainVotes.to_string(),
+        },
+        "job": { "jobId": job },
+        "owner": chain.address(PUBLISHER).to_string().to_lowercase(),
+    });
+    let fixture_path = chain.dir.path().join("hub-fixture.json");
+    std::fs::write(&fixture_path, fixture.to_string()).unwrap_or_else(|err| panic!("{err}"));
+    let root = repo_root();
+    let playwright = root.join("node_modules/.bin/playwright");
+    assert!(playwright.is_file(), "{} missing: run ./scripts/setup.sh", playwright.display());
+    let out = Command::new(&playwright)
+        .current_dir(&root)
+        .args(["test", "-c", "hub/tests/browser/playwright.config.ts", "--project=hub"])
+        .env("HUB_URL", &hub.url)
+        .env("HUB_DOWN_URL", &down.url)
+        .env("HUB_FIXTURE", &fixture_path)
+        .output()
+        .unwrap_or_else(|err| panic!("running {}: {err}", playwright.display()));
+    assert!(
+        out.status.success(),
+        "the browser specs failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A hub over an indexer address nothing listens on.
+fn hub_without_indexer(chain: &Chain) -> Service {
+    let nobody = format!("http://127.0.0.1:{}", free_port());
+    hub(chain, &nobody, None, "hub-down.log")
+}
