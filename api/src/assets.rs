@@ -1,4 +1,5 @@
-//! The catalogue: assets, their versions, sales, holders and lineage, and the search query.
+//! The catalogue: assets, their versions, sales, holders, lineage, revenue split and usage, the
+//! search query, and the facets of a search.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -108,6 +109,19 @@ pub struct Asset {
     /// `.provider` in older documents): lowercase 0x-prefixed addresses, each once; null until
     /// the metadata is fetched.
     pub key_holders: Option<Vec<String>>,
+    /// How many purchases of its access tokens there were (free claims included). JSON
+    /// `totalSales`: `sales` is the list of sales in `/assets/{id}`.
+    #[serde(rename = "totalSales")]
+    pub sales: i64,
+    /// How many compute jobs used it as an input (as dataset or as algorithm; once per job).
+    /// JSON `totalJobs`.
+    #[serde(rename = "totalJobs")]
+    pub jobs: i64,
+    /// What its buyers paid in all, the sum of its sales' `paid` in base units of its currency: a
+    /// decimal integer (`revenue` of `/assets/{id}` splits it by currency, for an asset whose
+    /// listing changed currency). JSON `totalRevenue`.
+    #[serde(rename = "totalRevenue")]
+    pub revenue: String,
 }
 
 /// One asset (`/assets/{id}`) with its newest versions and sales, its largest holders and its
@@ -150,6 +164,33 @@ pub struct AssetDetail {
     pub downstream: Vec<LineageLink>,
     /// How many downstream links there are in all.
     pub downstream_count: i64,
+    /// Who its revenue is paid to: the revenue splitter's current split, in its order (the
+    /// publisher alone at 10000 bps when published without one); empty when none is indexed.
+    pub split: Vec<SplitShare>,
+    /// How many different addresses bought its access tokens (free claims included).
+    pub buyers_count: i64,
+    /// What its buyers paid, per currency, by currency address.
+    pub revenue: Vec<Revenue>,
+}
+
+/// One recipient of an asset's revenue split.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SplitShare {
+    /// The recipient: a lowercase 0x-prefixed address.
+    pub recipient: String,
+    /// Its share in basis points (the shares of a split add up to 10000).
+    pub bps: u32,
+}
+
+/// What an asset's buyers paid in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Revenue {
+    /// The currency: a lowercase 0x-prefixed address, the zero address for ETH.
+    pub currency: String,
+    /// The sum of the `paid` of its sales in this currency: a decimal integer in base units.
+    pub amount: String,
 }
 
 /// One version of an asset: what it was published or updated to.
@@ -258,16 +299,129 @@ pub struct AssetQuery {
     /// whose fetched metadata has none (assets without fetched metadata match neither).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted: Option<bool>,
-    /// The order: id_asc (default), id_desc, price_asc or price_desc (unlisted assets count as
-    /// price 0).
+    /// Only assets whose metadata's `tags` list holds this tag (exactly); at most 1024 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// `true`: only assets listed at a price above 0; `false`: only those listed for free (price
+    /// 0). Assets without a listing match neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priced: Option<bool>,
+    /// `true`: only compute-only assets (never downloaded); `false`: only downloadable ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_only: Option<bool>,
+    /// The order: id_asc (default), id_desc, price_asc, price_desc (unlisted assets count as
+    /// price 0), sales_desc (most bought: `totalSales`), jobs_desc (most used in compute jobs:
+    /// `totalJobs`) or revenue_desc (most paid for: `totalRevenue`); ties by asset id, in the
+    /// sort's direction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort: Option<String>,
-    /// The `nextCursor` of the previous page (with the same sort).
+    /// The `nextCursor` of the previous page (with the same sort): `<asset id>` for the id sorts,
+    /// `<key>:<asset id>` for the others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     /// Page size: 1 to 500, default 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
+}
+
+/// The query of `/assets/facets`: the filters of `/assets` (the same names, values and
+/// meaning), without its sort, cursor and limit. [`FacetQuery::from`] an [`AssetQuery`] keeps
+/// its filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FacetQuery {
+    /// Full-text search over the metadata's human fields, in web-search syntax; at most 1024
+    /// bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// Only assets of this kind: dataset, model, algorithm, app or notebook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Only assets of this owner: a 0x-prefixed address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Lowest price: a decimal uint256 in base units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_price: Option<String>,
+    /// Highest price: a decimal uint256 in base units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_price: Option<String>,
+    /// Only assets whose metadata names this license (exactly); at most 1024 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// `true` to count delisted assets too (left out by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_delisted: Option<bool>,
+    /// `true`: only assets whose fetched metadata has `content.encryption`; `false`: only those
+    /// whose fetched metadata has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<bool>,
+    /// Only assets whose metadata's `tags` list holds this tag (exactly); at most 1024 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// `true`: only assets listed at a price above 0; `false`: only those listed for free.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priced: Option<bool>,
+    /// `true`: only compute-only assets; `false`: only downloadable ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_only: Option<bool>,
+}
+
+impl From<&AssetQuery> for FacetQuery {
+    fn from(query: &AssetQuery) -> Self {
+        FacetQuery {
+            q: query.q.clone(),
+            kind: query.kind.clone(),
+            owner: query.owner.clone(),
+            min_price: query.min_price.clone(),
+            max_price: query.max_price.clone(),
+            license: query.license.clone(),
+            include_delisted: query.include_delisted,
+            encrypted: query.encrypted,
+            tag: query.tag.clone(),
+            priced: query.priced,
+            compute_only: query.compute_only,
+        }
+    }
+}
+
+/// What the assets matching a [`FacetQuery`] are (`/assets/facets`): how many in all, and how
+/// many of them have each kind, license and tag, a price, encryption or compute-only access.
+/// Each count is of the assets that match every filter of the query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetFacets {
+    /// Assets matching the query.
+    pub total: i64,
+    /// How many are of each kind, most first (then by name); kinds with none are left out.
+    pub kinds: Vec<FacetCount>,
+    /// The 20 licenses (the metadata's `license`, when it is a string) most of them name, most
+    /// first (then by name).
+    #[schema(max_items = 20)]
+    pub licenses: Vec<FacetCount>,
+    /// The 30 tags (the strings of the metadata's `tags` list) most of them carry, most first
+    /// (then by name); an asset counts once per tag.
+    #[schema(max_items = 30)]
+    pub tags: Vec<FacetCount>,
+    /// How many are listed at a price above 0.
+    pub priced: i64,
+    /// How many are listed for free (price 0).
+    pub free: i64,
+    /// How many have fetched metadata with `content.encryption`.
+    pub encrypted: i64,
+    /// How many are compute-only.
+    pub compute_only: i64,
+}
+
+/// How many assets have one value of a facet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FacetCount {
+    /// The value: a kind's name, a license, a tag.
+    pub value: String,
+    /// How many assets have it.
+    pub count: i64,
 }
 
 #[cfg(test)]
@@ -297,5 +451,22 @@ mod tests {
         let json = serde_json::to_value(&query).unwrap();
         assert_eq!(json, serde_json::json!({ "q": "finch", "include_delisted": true }));
         assert!(serde_json::from_value::<AssetQuery>(serde_json::json!({ "colour": "red" })).is_err());
+    }
+
+    #[test]
+    fn a_facet_query_keeps_the_filters_of_an_asset_query() {
+        let query = AssetQuery {
+            tag: Some("birds".into()),
+            priced: Some(false),
+            compute_only: Some(true),
+            sort: Some("sales_desc".into()),
+            cursor: Some("3:7".into()),
+            limit: Some("10".into()),
+            ..Default::default()
+        };
+        let facets = FacetQuery::from(&query);
+        let json = serde_json::to_value(&facets).unwrap();
+        assert_eq!(json, serde_json::json!({ "tag": "birds", "priced": false, "compute_only": true }));
+        assert!(serde_json::from_value::<FacetQuery>(serde_json::json!({ "sort": "id_asc" })).is_err());
     }
 }

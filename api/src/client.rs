@@ -8,8 +8,9 @@ use serde_json::Value;
 use url::Url;
 
 use crate::{
-    Account, Asset, AssetDetail, AssetQuery, ComputeProvider, CursorQuery, ErrorBody, Health, Holder, Job,
-    ListQuery, Order, Page, Proposal, ProposalDetail, Ready, Sale, Status, Vote,
+    Account, Asset, AssetDetail, AssetFacets, AssetQuery, ComputeProvider, CursorQuery, ErrorBody,
+    FacetQuery, Governance, Health, Holder, Job, ListQuery, Order, Page, Proposal, ProposalDetail, Ready,
+    Sale, Status, Vote,
 };
 
 /// How long a request may take, connecting and reading the answer included, unless
@@ -143,6 +144,12 @@ impl Client {
         self.get(&["assets"], Some(query)).await
     }
 
+    /// `GET /assets/facets`: how many assets match `query`, and their kinds, licenses, tags,
+    /// prices, encryption and access.
+    pub async fn asset_facets(&self, query: &FacetQuery) -> Result<AssetFacets, ClientError> {
+        self.get(&["assets", "facets"], Some(query)).await
+    }
+
     /// `GET /assets/{id}`: one asset with its history, sales, holders and lineage.
     pub async fn asset(&self, id: &str) -> Result<AssetDetail, ClientError> {
         self.get(&["assets", id], None::<&()>).await
@@ -172,6 +179,11 @@ impl Client {
         self.get(&["accounts", address, "orders"], Some(query)).await
     }
 
+    /// `GET /governance`: the DAO's contracts, settings, proposal count and treasury inflows.
+    pub async fn governance(&self) -> Result<Governance, ClientError> {
+        self.get(&["governance"], None::<&()>).await
+    }
+
     /// `GET /proposals`: governance proposals, by id.
     pub async fn proposals(&self, query: &ListQuery) -> Result<Page<Proposal>, ClientError> {
         self.get(&["proposals"], Some(query)).await
@@ -190,6 +202,11 @@ impl Client {
     /// `GET /providers`: compute providers, by address (the indexer refuses a `status`).
     pub async fn providers(&self, query: &ListQuery) -> Result<Page<ComputeProvider>, ClientError> {
         self.get(&["providers"], Some(query)).await
+    }
+
+    /// `GET /providers/{address}`: one compute provider with its job counts.
+    pub async fn provider(&self, address: &str) -> Result<ComputeProvider, ClientError> {
+        self.get(&["providers", address], None::<&()>).await
     }
 
     /// `GET /jobs`: compute jobs, by id.

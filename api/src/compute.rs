@@ -24,6 +24,16 @@ pub struct ComputeProvider {
     pub exit_available_at: Option<i64>,
     /// Whether it takes jobs.
     pub active: bool,
+    /// Jobs opened with it.
+    pub jobs_count: i64,
+    /// Of those, the jobs that paid it (finalized after the challenge window, or after a
+    /// dispute that was rejected or expired): the ones with a `providerPayout`.
+    pub finalized_count: i64,
+    /// Of those, the jobs whose result was ever disputed, whatever the outcome.
+    pub disputed_count: i64,
+    /// Of those, the disputes the DAO ruled against it (the consumer refunded, its stake
+    /// slashed when the ruling said so): status `ruled_against_provider`.
+    pub ruled_against_count: i64,
 }
 
 /// Where a compute job stands.
@@ -125,4 +135,27 @@ pub struct Job {
     pub opened_block: i64,
     /// The block of the job's last change.
     pub updated_block: i64,
+    /// Every input asset of the job with the order spent on it: the dataset, then the
+    /// algorithm or model (the same assets as `datasetId` and `algorithmId`).
+    pub inputs: Vec<JobInput>,
+    /// When the job was opened: unix seconds of `openedBlock`; null when the node gave no time
+    /// for it.
+    pub opened_at: Option<i64>,
+    /// When the job last changed: unix seconds of `updatedBlock`; null when the node gave no
+    /// time for it.
+    pub updated_at: Option<i64>,
+}
+
+/// One input asset of a compute job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobInput {
+    /// The asset: a decimal uint256.
+    pub asset_id: String,
+    /// Its role in the job: `dataset` (the data read) or `algorithm` (the algorithm or model
+    /// run), the roles a derived asset's lineage names.
+    pub role: String,
+    /// The access order spent on it: a decimal uint256; null when none was (a free algorithm
+    /// or model).
+    pub order_id: Option<String>,
 }

@@ -6,12 +6,16 @@
 //! them. The crate holds no database and no chain code.
 //!
 //! - [`page`]: [`Page`], one page of a cursor-paginated list.
-//! - [`assets`]: the catalogue ([`Asset`], [`AssetDetail`] with its versions, sales, holders and
-//!   lineage) and its search query [`AssetQuery`].
+//! - [`assets`]: the catalogue ([`Asset`], [`AssetDetail`] with its versions, sales, holders,
+//!   lineage, split and revenue), its search query [`AssetQuery`], and the [`AssetFacets`] of a
+//!   search ([`FacetQuery`]).
 //! - [`accounts`]: an [`Account`] with its assets, access tokens, orders and releases.
-//! - [`governance`]: DAO [`Proposal`]s and their [`Vote`]s.
-//! - [`compute`]: [`ComputeProvider`]s and compute [`Job`]s.
-//! - [`service`]: health, readiness, sync status, the error body, and the list queries.
+//! - [`governance`]: the DAO's settings and treasury ([`Governance`]), its [`Proposal`]s with
+//!   their decoded [`ProposalAction`]s, and their [`Vote`]s.
+//! - [`compute`]: [`ComputeProvider`]s with their job counts, and compute [`Job`]s with their
+//!   [`JobInput`]s.
+//! - [`service`]: health, readiness, sync status (with the indexed [`Contracts`]), the error body,
+//!   and the list queries.
 //! - [`client`]: [`Client`], one async method per route, and its [`ClientError`].
 //!
 //! Conventions of the wire format: uint256 values (ids, prices, balances) are decimal strings,
@@ -27,13 +31,16 @@ pub mod service;
 
 pub use accounts::{AccessTokenBalance, Account, Order, Release};
 pub use assets::{
-    Asset, AssetDetail, AssetKind, AssetQuery, AssetVersion, Holder, LineageLink, MetadataStatus, Sale,
+    Asset, AssetDetail, AssetFacets, AssetKind, AssetQuery, AssetVersion, FacetCount, FacetQuery, Holder,
+    LineageLink, MetadataStatus, Revenue, Sale, SplitShare,
 };
 pub use client::{Client, ClientError};
-pub use compute::{ComputeProvider, Job, JobStatus};
-pub use governance::{Proposal, ProposalDetail, ProposalStatus, Vote};
+pub use compute::{ComputeProvider, Job, JobInput, JobStatus};
+pub use governance::{
+    ActionArg, Governance, Proposal, ProposalAction, ProposalDetail, ProposalStatus, TreasuryInflow, Vote,
+};
 pub use page::Page;
-pub use service::{CursorQuery, ErrorBody, Health, ListQuery, Ready, Status};
+pub use service::{Contracts, CursorQuery, ErrorBody, Health, ListQuery, Ready, Status};
 /// The URL type [`Client::new`] takes, so callers need no `url` dependency of their own.
 pub use url::Url;
 

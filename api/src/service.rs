@@ -1,5 +1,5 @@
-//! The service itself: liveness, readiness, sync status, the error body, and the queries of
-//! the paginated lists.
+//! The service itself: liveness, readiness, sync status (with the contracts indexed), the error
+//! body, and the queries of the paginated lists.
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -44,6 +44,41 @@ pub struct Status {
     pub events_per_second: Option<f64>,
     /// Reorgs handled since the process started; null when the syncer runs in another process.
     pub reorgs: Option<u64>,
+    /// The contracts of the deployment indexed, as its manifest names them; null when the
+    /// indexer was started without one.
+    pub contracts: Option<Contracts>,
+}
+
+impl Status {
+    /// The decentralized identifier of asset `asset_id` (a decimal uint256), as
+    /// `AssetRegistry.did` builds it: `did:agora:<chainId>:<registry>:<assetId>`; `None` without
+    /// [`Status::contracts`].
+    pub fn did(&self, asset_id: &str) -> Option<String> {
+        let contracts = self.contracts.as_ref()?;
+        Some(format!("did:agora:{}:{}:{asset_id}", self.chain_id, contracts.asset_registry))
+    }
+}
+
+/// The addresses of a deployment's contracts, each a lowercase 0x-prefixed address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Contracts {
+    /// `AgoraToken`, the governance token.
+    pub agora_token: String,
+    /// `AgoraTimelock`, which owns the protocol and holds the treasury.
+    pub timelock: String,
+    /// `AgoraGovernor`, the DAO's governor.
+    pub governor: String,
+    /// `AssetRegistry`, the ERC-721 of assets (the registry of every asset's DID).
+    pub asset_registry: String,
+    /// The `AccessToken` implementation every asset's access-token clone delegates to.
+    pub access_token_implementation: String,
+    /// `Marketplace`, where access tokens are bought.
+    pub marketplace: String,
+    /// `RevenueSplitter`, which pays an asset's revenue out to its split.
+    pub revenue_splitter: String,
+    /// `ComputeMarket`: compute providers, jobs and their escrow.
+    pub compute_market: String,
 }
 
 /// The body of every error response (4xx, and 500 when the database fails).
@@ -104,5 +139,37 @@ impl ListQuery {
     pub fn with_status(mut self, status: impl std::fmt::Display) -> Self {
         self.status = Some(status.to_string());
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_did_names_the_chain_the_registry_and_the_asset() {
+        let zero = "0x0000000000000000000000000000000000000000".to_owned();
+        let registry = "0x5fbdb2315678afecb367f032d93f642f64180aa3".to_owned();
+        let mut status = Status {
+            chain_id: 31337,
+            head_block: None,
+            indexed_block: None,
+            lag: None,
+            events_per_second: None,
+            reorgs: None,
+            contracts: None,
+        };
+        assert_eq!(status.did("7"), None);
+        status.contracts = Some(Contracts {
+            agora_token: zero.clone(),
+            timelock: zero.clone(),
+            governor: zero.clone(),
+            asset_registry: registry.clone(),
+            access_token_implementation: zero.clone(),
+            marketplace: zero.clone(),
+            revenue_splitter: zero.clone(),
+            compute_market: zero,
+        });
+        assert_eq!(status.did("7").unwrap(), format!("did:agora:31337:{registry}:7"));
     }
 }

@@ -585,6 +585,7 @@ async fn main() {
         chain_id: chain.deployment.chain_id,
         metrics: Some(syncer.metrics()),
         max_lag: 10,
+        contracts: Some(chain.deployment.contracts),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sales =

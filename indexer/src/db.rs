@@ -12,15 +12,18 @@
 
 use agora_contracts::{
     AccessToken::AccessTokenEvents, AgoraGovernor::AgoraGovernorEvents, AgoraToken::AgoraTokenEvents,
-    AssetRegistry::AssetRegistryEvents, ComputeMarket::ComputeMarketEvents, Marketplace::MarketplaceEvents,
-    RevenueSplitter::RevenueSplitterEvents,
+    AssetRegistry::AssetRegistryEvents, ComputeMarket::ComputeMarketEvents, ContractAddresses,
+    Marketplace::MarketplaceEvents, RevenueSplitter::RevenueSplitterEvents,
 };
 use alloy::primitives::{Address, B256, Bytes, U256};
 use serde_json::{Value, json};
-use sqlx::{PgConnection, PgPool, Row, postgres::PgPoolOptions};
+use sqlx::{
+    PgConnection, PgPool, Row,
+    postgres::{PgPoolOptions, PgRow},
+};
 
 use crate::{
-    decode::{self, Decoded, Event, RawLog, Source},
+    decode::{self, Decoded, Event, RawLog, Setting, Source},
     pgcopy::BinaryRows,
 };
 
@@ -73,12 +76,61 @@ fn q(action: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
     move |source| DbError::Query { action, source }
 }
 
-/// Connects a pool to `url` and runs the pending migrations.
+/// Connects a pool to `url`, runs the pending migrations and the backfills they left.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
     let pool =
         PgPoolOptions::new().max_connections(max_connections).connect(url).await.map_err(q("connect"))?;
     sqlx::migrate!("./migrations").run(&pool).await?;
+    backfill_governance_details(&pool).await?;
     Ok(pool)
+}
+
+/// The events whose rows migration 0011 added: each proposal's actions, queue and execution
+/// blocks, the DAO's settings and the protocol fees released.
+const GOVERNANCE_DETAIL_EVENTS: &[&str] = &[
+    "ProposalCreated",
+    "ProposalQueued",
+    "ProposalExecuted",
+    "FeesReleased",
+    "ProtocolFeeUpdated",
+    "ParamsUpdated",
+    "VotingDelaySet",
+    "VotingPeriodSet",
+    "ProposalThresholdSet",
+    "QuorumNumeratorUpdated",
+    "MinDelayChange",
+];
+
+/// Derives the rows of migration 0011 from the raw events indexed before it, once: the
+/// migration leaves a marker that this deletes in the same transaction (a second indexer
+/// connecting meanwhile waits for the marker's row, then finds it gone). The sync writes these
+/// rows for every event it commits from then on.
+async fn backfill_governance_details(pool: &PgPool) -> Result<(), DbError> {
+    let mut tx = pool.begin().await.map_err(q("begin"))?;
+    let pending = sqlx::query("DELETE FROM pending_backfills WHERE name = 'governance_details'")
+        .execute(&mut *tx)
+        .await
+        .map_err(q("take the governance backfill"))?;
+    if pending.rows_affected() == 0 {
+        return Ok(());
+    }
+    let rows = sqlx::query(
+        "SELECT chain_id, block_number, block_hash, log_index, tx_hash, address, source, topics, data,
+           block_timestamp
+         FROM events WHERE name = ANY($1) ORDER BY chain_id, block_number, log_index",
+    )
+    .bind(GOVERNANCE_DETAIL_EVENTS)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(q("read events to backfill"))?;
+    for row in rows {
+        let (source, log) = stored_log(&row)?;
+        if let Some(event) = decode::decode(source, &log.topics, &log.data).event {
+            apply_details(&mut tx, row.get("chain_id"), &log, &event).await?;
+        }
+    }
+    tx.commit().await.map_err(q("commit the governance backfill"))?;
+    Ok(())
 }
 
 /// Where indexing of one chain stands.
@@ -210,6 +262,10 @@ const CHAIN_TABLES: &[&str] = &[
     "compute_providers",
     "jobs",
     "currencies",
+    "deployments",
+    "proposal_actions",
+    "governance_settings",
+    "fee_releases",
 ];
 
 /// Derived tables: rebuilt from the raw events on rollback.
@@ -228,6 +284,9 @@ const DERIVED_TABLES: &[&str] = &[
     "compute_providers",
     "jobs",
     "currencies",
+    "proposal_actions",
+    "governance_settings",
+    "fee_releases",
 ];
 
 async fn delete_chain_rows(
@@ -447,7 +506,8 @@ struct Bulk {
     balances: std::collections::BTreeMap<(Address, Address), (U256, U256)>,
     purchases: Vec<(RawLog, agora_contracts::Marketplace::Purchased)>,
     orders: Vec<(RawLog, agora_contracts::AccessToken::AccessConsumed)>,
-    /// Revenue releases; taken only when the batch is written with `COPY`.
+    /// Revenue releases of assets; taken only when the batch is written with `COPY`. (The
+    /// protocol's `FeesReleased` are rare, and go one by one: they are also fee releases.)
     releases: Vec<Release>,
     /// Whether job events are taken (folded); not in a batch with a dispute ruling.
     fold_jobs: bool,
@@ -509,17 +569,6 @@ impl Bulk {
                     block: log.block_number,
                     position: log.log_index,
                     asset: Some(e.assetId),
-                    currency: e.currency,
-                    recipient: e.recipient,
-                    amount: e.amount,
-                });
-                true
-            }
-            Event::Splitter(RevenueSplitterEvents::FeesReleased(e)) if mode == WriteMode::Copy => {
-                self.releases.push(Release {
-                    block: log.block_number,
-                    position: log.log_index,
-                    asset: None,
                     currency: e.currency,
                     recipient: e.recipient,
                     amount: e.amount,
@@ -1183,7 +1232,7 @@ async fn rollback(conn: &mut PgConnection, chain_id: u64, ancestor: u64) -> Resu
         sqlx::query(sql).bind(chain).bind(i64_of(ancestor)).execute(&mut *conn).await.map_err(q(action))?;
     }
     if journaled {
-        undo(conn, chain, ancestor).await
+        undo(conn, chain, ancestor).await?;
     } else {
         recompute(conn, chain_id).await?;
         // The batches re-applied above the ancestor are journaled from here on.
@@ -1193,8 +1242,18 @@ async fn rollback(conn: &mut PgConnection, chain_id: u64, ancestor: u64) -> Resu
             .execute(&mut *conn)
             .await
             .map_err(q("reset the journaled span"))?;
-        Ok(())
     }
+    // A quorum is read from the chain, not from events: one whose snapshot block was rolled
+    // back may differ on the new branch, and is asked for again.
+    sqlx::query(
+        "UPDATE proposals SET quorum = NULL WHERE chain_id = $1 AND vote_start > $2 AND quorum IS NOT NULL",
+    )
+    .bind(chain)
+    .bind(i64_of(ancestor))
+    .execute(&mut *conn)
+    .await
+    .map_err(q("forget rolled-back quorums"))?;
+    Ok(())
 }
 
 /// Tables updated in place, with how to find one row from its journal key.
@@ -1211,7 +1270,16 @@ const MUTABLE: &[(&str, &str)] = &[
 ];
 
 /// Append-only derived tables: rows above the ancestor are simply deleted.
-const APPEND_ONLY: &[&str] = &["purchases", "releases", "votes", "asset_versions", "access_orders"];
+const APPEND_ONLY: &[&str] = &[
+    "purchases",
+    "releases",
+    "votes",
+    "asset_versions",
+    "access_orders",
+    "proposal_actions",
+    "governance_settings",
+    "fee_releases",
+];
 
 fn key_condition(table: &str) -> Result<&'static str, DbError> {
     MUTABLE
@@ -1322,24 +1390,32 @@ async fn recompute(conn: &mut PgConnection, chain_id: u64) -> Result<(), DbError
     .await
     .map_err(q("read events to replay"))?;
     for row in rows {
-        let source = source_of(row.get::<&str, _>(5)).ok_or(DbError::Corrupt { what: "event source" })?;
-        let topics: Vec<u8> = row.get(6);
-        let log = RawLog {
-            block_number: u64_of(row.get(0)),
-            block_hash: b256_of(&row.get::<Vec<u8>, _>(1), "block hash")?,
-            log_index: u64_of(row.get(2)),
-            tx_hash: b256_of(&row.get::<Vec<u8>, _>(3), "tx hash")?,
-            address: Address::try_from(row.get::<Vec<u8>, _>(4).as_slice())
-                .map_err(|_| DbError::Corrupt { what: "event address" })?,
-            topics: topics.chunks(32).map(B256::from_slice).collect(),
-            data: Bytes::from(row.get::<Vec<u8>, _>(7)),
-            block_timestamp: row.get::<Option<i64>, _>(8).map(u64_of),
-        };
+        let (source, log) = stored_log(&row)?;
         if let Some(event) = decode::decode(source, &log.topics, &log.data).event {
             apply(conn, chain, &log, &event, false).await?;
         }
     }
     Ok(())
+}
+
+/// A row of `events` (its `source`, `block_number`, `block_hash`, `log_index`, `tx_hash`,
+/// `address`, `topics`, `data` and `block_timestamp`) as the log it was stored from, and the role
+/// of the contract that emitted it.
+fn stored_log(row: &PgRow) -> Result<(Source, RawLog), DbError> {
+    let source = source_of(row.get("source")).ok_or(DbError::Corrupt { what: "event source" })?;
+    let topics: Vec<u8> = row.get("topics");
+    let log = RawLog {
+        block_number: u64_of(row.get("block_number")),
+        block_hash: b256_of(&row.get::<Vec<u8>, _>("block_hash"), "block hash")?,
+        log_index: u64_of(row.get("log_index")),
+        tx_hash: b256_of(&row.get::<Vec<u8>, _>("tx_hash"), "tx hash")?,
+        address: Address::try_from(row.get::<Vec<u8>, _>("address").as_slice())
+            .map_err(|_| DbError::Corrupt { what: "event address" })?,
+        topics: topics.chunks(32).map(B256::from_slice).collect(),
+        data: Bytes::from(row.get::<Vec<u8>, _>("data")),
+        block_timestamp: row.get::<Option<i64>, _>("block_timestamp").map(u64_of),
+    };
+    Ok((source, log))
 }
 
 fn source_of(name: &str) -> Option<Source> {
@@ -1443,6 +1519,7 @@ async fn apply(
             keep(conn, chain, block, table, key).await?;
         }
     }
+    apply_details(conn, chain, log, event).await?;
     let position = i64_of(log.log_index);
     let tx_hash = log.tx_hash.as_slice();
     match event {
@@ -2057,4 +2134,176 @@ async fn proposal_status(
             .bind(status),
     )
     .await
+}
+
+/// The rows of migration 0011 one event derives (the rest of [`apply`], and all that
+/// [`backfill_governance_details`] replays): a proposal's actions and its queue and execution
+/// blocks, a changed DAO setting, a release of protocol fees.
+async fn apply_details(
+    conn: &mut PgConnection,
+    chain: i64,
+    log: &RawLog,
+    event: &Event,
+) -> Result<(), DbError> {
+    let (block, position) = (i64_of(log.block_number), i64_of(log.log_index));
+    if let Some((setting, value)) = Setting::changed_by(event) {
+        return exec(
+            conn,
+            sqlx::query(
+                "INSERT INTO governance_settings (chain_id, block_number, log_index, setting, value)
+                 VALUES ($1, $2, $3, $4, $5::numeric) ON CONFLICT DO NOTHING",
+            )
+            .bind(chain)
+            .bind(block)
+            .bind(position)
+            .bind(setting.as_str())
+            .bind(dec(value)),
+        )
+        .await;
+    }
+    let (source, fees) = match event {
+        Event::Governor(AgoraGovernorEvents::ProposalCreated(e)) => {
+            // The governor refuses lists of different lengths; a mismatch would only drop the tail.
+            let n = e.targets.len().min(e.values.len()).min(e.calldatas.len());
+            let targets: Vec<Vec<u8>> = e.targets[..n].iter().map(|t| bytes(*t)).collect();
+            let values: Vec<String> = e.values[..n].iter().map(|v| dec(*v)).collect();
+            let calldatas: Vec<Vec<u8>> = e.calldatas[..n].iter().map(|c| c.to_vec()).collect();
+            return exec(
+                conn,
+                sqlx::query(
+                    "INSERT INTO proposal_actions (chain_id, proposal_id, position, target, value, calldata,
+                       block_number)
+                     SELECT $1, $2::numeric, u.n - 1, u.target, u.value::numeric, u.calldata, $6
+                     FROM UNNEST($3::bytea[], $4::text[], $5::bytea[]) WITH ORDINALITY AS u(target, value, calldata, n)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(chain)
+                .bind(dec(e.proposalId))
+                .bind(targets)
+                .bind(values)
+                .bind(calldatas)
+                .bind(block),
+            )
+            .await;
+        }
+        Event::Governor(AgoraGovernorEvents::ProposalQueued(e)) => {
+            return proposal_block(conn, chain, e.proposalId, "queued_block", block).await;
+        }
+        Event::Governor(AgoraGovernorEvents::ProposalExecuted(e)) => {
+            return proposal_block(conn, chain, e.proposalId, "executed_block", block).await;
+        }
+        Event::Splitter(RevenueSplitterEvents::FeesReleased(e)) => {
+            (Source::Splitter, (e.currency, e.recipient, e.amount))
+        }
+        Event::Compute(ComputeMarketEvents::FeesReleased(e)) => {
+            (Source::Compute, (e.currency, e.recipient, e.amount))
+        }
+        _ => return Ok(()),
+    };
+    let (currency, recipient, amount) = fees;
+    exec(
+        conn,
+        sqlx::query(
+            "INSERT INTO fee_releases (chain_id, block_number, log_index, source, currency, recipient, amount)
+             VALUES ($1, $2, $3, $4, $5, $6, $7::numeric) ON CONFLICT DO NOTHING",
+        )
+        .bind(chain)
+        .bind(block)
+        .bind(position)
+        .bind(source.as_str())
+        .bind(currency.as_slice())
+        .bind(recipient.as_slice())
+        .bind(dec(amount)),
+    )
+    .await
+}
+
+/// Sets `column` (`queued_block` or `executed_block`) of proposal `proposal_id` to `block`.
+async fn proposal_block(
+    conn: &mut PgConnection,
+    chain: i64,
+    proposal_id: U256,
+    column: &'static str,
+    block: i64,
+) -> Result<(), DbError> {
+    // The column is one of the two literals above, never input.
+    let sql = format!("UPDATE proposals SET {column} = $3 WHERE chain_id = $1 AND proposal_id = $2::numeric");
+    exec(conn, sqlx::query(&sql).bind(chain).bind(dec(proposal_id)).bind(block)).await
+}
+
+/// Records the deployment followed on `chain_id` (the API names the protocol's contracts from
+/// it), with the protocol fee its marketplace was deployed with when known.
+pub async fn record_deployment(
+    pool: &PgPool,
+    chain_id: u64,
+    contracts: &ContractAddresses,
+    marketplace_fee_bps: Option<u16>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO deployments (chain_id, agora_token, timelock, governor, asset_registry, marketplace,
+           revenue_splitter, compute_market, marketplace_fee_bps)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (chain_id) DO UPDATE SET agora_token = EXCLUDED.agora_token, timelock = EXCLUDED.timelock,
+           governor = EXCLUDED.governor, asset_registry = EXCLUDED.asset_registry,
+           marketplace = EXCLUDED.marketplace, revenue_splitter = EXCLUDED.revenue_splitter,
+           compute_market = EXCLUDED.compute_market, marketplace_fee_bps = EXCLUDED.marketplace_fee_bps",
+    )
+    .bind(i64_of(chain_id))
+    .bind(contracts.agora_token.as_slice())
+    .bind(contracts.timelock.as_slice())
+    .bind(contracts.governor.as_slice())
+    .bind(contracts.asset_registry.as_slice())
+    .bind(contracts.marketplace.as_slice())
+    .bind(contracts.revenue_splitter.as_slice())
+    .bind(contracts.compute_market.as_slice())
+    .bind(marketplace_fee_bps.map(i32::from))
+    .execute(pool)
+    .await
+    .map_err(q("record the deployment"))?;
+    Ok(())
+}
+
+/// The proposals of `chain_id` whose quorum is not known yet although their snapshot block is
+/// below `head`, so the governor can answer: (proposal id, snapshot block).
+pub async fn proposals_without_quorum(
+    pool: &PgPool,
+    chain_id: u64,
+    head: u64,
+) -> Result<Vec<(U256, U256)>, DbError> {
+    let rows = sqlx::query(
+        "SELECT proposal_id::text AS proposal_id, vote_start::text AS vote_start FROM proposals
+         WHERE chain_id = $1 AND quorum IS NULL AND vote_start < $2 ORDER BY proposal_id",
+    )
+    .bind(i64_of(chain_id))
+    .bind(i64_of(head))
+    .fetch_all(pool)
+    .await
+    .map_err(q("find proposals without a quorum"))?;
+    let number = |row: &PgRow, column: &str| {
+        row.get::<String, _>(column).parse::<U256>().map_err(|_| DbError::Corrupt { what: "proposal number" })
+    };
+    rows.iter().map(|row| Ok((number(row, "proposal_id")?, number(row, "vote_start")?))).collect()
+}
+
+/// Records `quorum` for proposal `proposal_id`, as read for snapshot `vote_start` (a proposal a
+/// reorg replaced meanwhile, with another snapshot, is left alone).
+pub async fn set_quorum(
+    pool: &PgPool,
+    chain_id: u64,
+    proposal_id: U256,
+    vote_start: U256,
+    quorum: U256,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE proposals SET quorum = $4::numeric
+         WHERE chain_id = $1 AND proposal_id = $2::numeric AND vote_start = $3::numeric",
+    )
+    .bind(i64_of(chain_id))
+    .bind(dec(proposal_id))
+    .bind(dec(vote_start))
+    .bind(dec(quorum))
+    .execute(pool)
+    .await
+    .map_err(q("record a quorum"))?;
+    Ok(())
 }

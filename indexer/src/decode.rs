@@ -1,4 +1,5 @@
-//! Pure decoding: which Agora contract emitted a log, and the typed event it carries.
+//! Pure decoding: which Agora contract emitted a log, the typed event it carries, and the DAO
+//! setting it changes; [`calls`] decodes the calls a governance proposal makes.
 //!
 //! Nothing here touches the network or the database, so every rule is unit-tested.
 //!
@@ -9,6 +10,8 @@
 //! invalid UTF-8 lossily (each bad sequence becomes U+FFFD), and [`decode`] replaces each NUL,
 //! the one valid character PostgreSQL's `text` and `jsonb` refuse, with U+FFFD as well.
 
+pub mod calls;
+
 use std::collections::HashMap;
 
 use agora_contracts::{
@@ -17,7 +20,7 @@ use agora_contracts::{
     ContractAddresses, Deployment, Marketplace::MarketplaceEvents, RevenueSplitter::RevenueSplitterEvents,
 };
 use alloy::{
-    primitives::{Address, B256, Bytes},
+    primitives::{Address, B256, Bytes, U256},
     sol_types::SolEventInterface,
 };
 
@@ -215,6 +218,63 @@ pub fn sanitize(mut event: Event) -> Event {
         _ => {}
     }
     event
+}
+
+/// A DAO setting some event changes, as the `setting` column of `governance_settings` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Setting {
+    /// The marketplace's fee on sales, in basis points (`ProtocolFeeUpdated`).
+    ProtocolFeeBps,
+    /// The compute market's fee on job payments, in basis points (`ParamsUpdated`).
+    ComputeFeeBps,
+    /// Blocks between a proposal and its vote (`VotingDelaySet`).
+    VotingDelay,
+    /// Blocks a vote lasts (`VotingPeriodSet`).
+    VotingPeriod,
+    /// Votes needed to propose (`ProposalThresholdSet`).
+    ProposalThreshold,
+    /// The quorum, in percent of the supply (`QuorumNumeratorUpdated`).
+    QuorumPercent,
+    /// Seconds between queueing and executing (the timelock's `MinDelayChange`).
+    TimelockDelay,
+}
+
+impl Setting {
+    /// The name stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ProtocolFeeBps => "protocol_fee_bps",
+            Self::ComputeFeeBps => "compute_fee_bps",
+            Self::VotingDelay => "voting_delay",
+            Self::VotingPeriod => "voting_period",
+            Self::ProposalThreshold => "proposal_threshold",
+            Self::QuorumPercent => "quorum_percent",
+            Self::TimelockDelay => "timelock_delay",
+        }
+    }
+
+    /// The setting `event` changes, with its new value.
+    pub fn changed_by(event: &Event) -> Option<(Setting, U256)> {
+        use AgoraGovernorEvents as G;
+        Some(match event {
+            Event::Marketplace(MarketplaceEvents::ProtocolFeeUpdated(e)) => {
+                (Setting::ProtocolFeeBps, U256::from(e.newFeeBps))
+            }
+            Event::Compute(ComputeMarketEvents::ParamsUpdated(e)) => {
+                (Setting::ComputeFeeBps, U256::from(e.params.feeBps))
+            }
+            Event::Governor(G::VotingDelaySet(e)) => (Setting::VotingDelay, e.newVotingDelay),
+            Event::Governor(G::VotingPeriodSet(e)) => (Setting::VotingPeriod, e.newVotingPeriod),
+            Event::Governor(G::ProposalThresholdSet(e)) => {
+                (Setting::ProposalThreshold, e.newProposalThreshold)
+            }
+            Event::Governor(G::QuorumNumeratorUpdated(e)) => (Setting::QuorumPercent, e.newQuorumNumerator),
+            Event::Timelock(AgoraTimelockEvents::MinDelayChange(e)) => {
+                (Setting::TimelockDelay, e.newDuration)
+            }
+            _ => return None,
+        })
+    }
 }
 
 /// Which address plays which role: the deployment's fixed contracts plus every access-token
@@ -498,6 +558,32 @@ mod tests {
             }
             other => panic!("decoded as {other:?}"),
         }
+    }
+
+    #[test]
+    fn settings_are_read_from_the_events_that_change_them() {
+        use agora_contracts::{AgoraTimelock, compute_market::IComputeMarket::Params};
+        let fee = round_trip(
+            Source::Marketplace,
+            &Marketplace::ProtocolFeeUpdated { oldFeeBps: 250, newFeeBps: 150 },
+        );
+        assert_eq!(Setting::changed_by(&fee), Some((Setting::ProtocolFeeBps, U256::from(150))));
+        let params = Params {
+            minStake: 1,
+            disputeBond: 2,
+            challengeWindow: 3,
+            exitCooldown: 4,
+            feeBps: 75,
+            rulingWindow: 6,
+        };
+        let compute = round_trip(Source::Compute, &agora_contracts::ComputeMarket::ParamsUpdated { params });
+        assert_eq!(Setting::changed_by(&compute), Some((Setting::ComputeFeeBps, U256::from(75))));
+        let delay = AgoraTimelock::MinDelayChange { oldDuration: U256::ZERO, newDuration: U256::from(3_600) };
+        let delay = round_trip(Source::Timelock, &delay);
+        assert_eq!(Setting::changed_by(&delay), Some((Setting::TimelockDelay, U256::from(3_600))));
+        assert_eq!(Setting::TimelockDelay.as_str(), "timelock_delay");
+        let delisted = Marketplace::AssetDelisted { assetId: U256::from(1), reasonCid: String::new() };
+        assert_eq!(Setting::changed_by(&round_trip(Source::Marketplace, &delisted)), None);
     }
 
     #[test]

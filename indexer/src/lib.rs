@@ -13,6 +13,8 @@
 //! - [`api`]: the axum router over the tables, answering with `agora-api`'s types; its OpenAPI
 //!   document is derived from the same routes.
 //! - [`service`]: configuration and `run`, which wires the above together for the binary.
+//! - [`testing`]: a synthetic catalogue of any size written straight into the tables, for the
+//!   read side's benchmarks and tests.
 
 pub mod api;
 pub mod db;
@@ -21,3 +23,4 @@ pub mod metadata;
 pub mod pgcopy;
 pub mod service;
 pub mod sync;
+pub mod testing;

@@ -490,8 +490,14 @@ fn attempts_column(attempt: u32) -> i32 {
     i32::try_from(attempt).unwrap_or(i32::MAX)
 }
 
-/// Stores `document` as the one `cid` names, with what [`derive`] finds in it.
-async fn store(pool: &PgPool, cid: &str, document: &Value, attempt: u32) -> Result<(), sqlx::Error> {
+/// Stores `document` as the one `cid` names, with what [`derive`] finds in it (also how
+/// [`crate::testing`] stores its synthetic documents, so they are searched like fetched ones).
+pub(crate) async fn store(
+    pool: &PgPool,
+    cid: &str,
+    document: &Value,
+    attempt: u32,
+) -> Result<(), sqlx::Error> {
     let derived = derive(document);
     let mut tx = pool.begin().await?;
     let stored = sqlx::query(

@@ -177,6 +177,7 @@ pub async fn run(
         chain_id: deployment.chain_id,
         metrics: Some(syncer.metrics()),
         max_lag: config.max_lag,
+        contracts: Some(deployment.contracts),
     };
     let listener = TcpListener::bind(config.listen)
         .await

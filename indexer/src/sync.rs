@@ -11,6 +11,9 @@
 //!   parent hash checked against the stored one; on a mismatch the sync finds the common
 //!   ancestor among the stored hashes, fetches the new canonical blocks and rolls back and
 //!   re-applies in one transaction. A reorg deeper than the window is an error that stops it.
+//! - Level with the head, the sync asks the governor for the quorum of each proposal whose
+//!   snapshot block has passed (the one value the indexer reads from the chain rather than from
+//!   events: `quorum(voteStart)` cannot be answered before), once per proposal.
 
 use std::{
     collections::HashSet,
@@ -21,7 +24,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use agora_contracts::{AssetRegistry::AssetRegistryEvents, Deployment};
+use agora_contracts::{AgoraGovernor, AssetRegistry::AssetRegistryEvents, ContractAddresses, Deployment};
 use alloy::{
     eips::BlockNumberOrTag,
     primitives::{Address, B256},
@@ -43,7 +46,7 @@ use tokio::sync::watch;
 
 use crate::{
     db::{self, Batch, BlockRef, DbError, WriteMode},
-    decode::{self, AddressBook, Decoded, Event, RawLog},
+    decode::{self, AddressBook, Decoded, Event, RawLog, calls},
 };
 
 /// Sync settings.
@@ -211,6 +214,10 @@ pub struct Syncer {
     chain_id: u64,
     start_block: u64,
     book: AddressBook,
+    /// The deployment's contracts, recorded for the API, and its governor asked for quorums.
+    contracts: ContractAddresses,
+    /// The protocol fee the marketplace was deployed with, from the manifest.
+    deployed_fee_bps: Option<u16>,
     config: SyncConfig,
     range: u64,
     indexed: u64,
@@ -246,6 +253,8 @@ impl Syncer {
             chain_id: deployment.chain_id,
             start_block: deployment.deployment_block,
             book: AddressBook::new(deployment),
+            contracts: deployment.contracts,
+            deployed_fee_bps: calls::deployed_protocol_fee(deployment),
             range: config.initial_range.max(1),
             config,
             indexed: 0,
@@ -298,6 +307,7 @@ impl Syncer {
             db::reset(&self.pool, self.chain_id).await?;
         }
         db::init_checkpoint(&self.pool, self.chain_id, genesis, self.start_block).await?;
+        db::record_deployment(&self.pool, self.chain_id, &self.contracts, self.deployed_fee_bps).await?;
         let checkpoint = db::checkpoint(&self.pool, self.chain_id)
             .await?
             .ok_or(DbError::Corrupt { what: "checkpoint" })?;
@@ -457,8 +467,36 @@ impl Syncer {
             self.handle_reorg(head).await?;
             return Ok(true);
         }
+        self.fill_quorums(head).await?;
         db::set_head(&self.pool, self.chain_id, head).await?;
         Ok(false)
+    }
+
+    /// Asks the governor for the quorum of every proposal whose snapshot block is below `head`
+    /// and whose quorum is not recorded yet. The governor cannot answer `quorum(voteStart)` before
+    /// the snapshot; after it the answer never changes (unless a reorg replaces the snapshot's
+    /// block, and a rollback clears the quorums it may have changed). A failed call is logged
+    /// and asked again at the next step level with the head.
+    async fn fill_quorums(&self, head: u64) -> Result<(), SyncError> {
+        let pending = db::proposals_without_quorum(&self.pool, self.chain_id, head).await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let governor = AgoraGovernor::new(self.contracts.governor, self.provider.clone());
+        for (proposal, snapshot) in pending {
+            match governor.quorum(snapshot).call().await {
+                Ok(quorum) => db::set_quorum(&self.pool, self.chain_id, proposal, snapshot, quorum).await?,
+                Err(err) => {
+                    self.metrics.rpc_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        error = %err, %proposal, %snapshot,
+                        "could not read a proposal's quorum; asking again later"
+                    );
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether the indexed tip is no longer on the node's chain.

@@ -56,8 +56,13 @@ async fn setup() -> (Chain, Db, Scenario, Server) {
     ]));
     let report = fetch_pending(&db.pool, &docs, &RetryPolicy::default(), 10).await.unwrap();
     assert_eq!((report.fetched, report.failed), (2, 0));
-    let state =
-        AppState { pool: db.pool.clone(), chain_id: chain.deployment.chain_id, metrics: None, max_lag: 5 };
+    let state = AppState {
+        pool: db.pool.clone(),
+        chain_id: chain.deployment.chain_id,
+        metrics: None,
+        max_lag: 5,
+        contracts: None,
+    };
     let server = Server::start(state).await;
     (chain, db, s, server)
 }
@@ -227,6 +232,7 @@ async fn every_endpoint_answers_and_bad_parameters_get_400() {
         chain_id: chain.deployment.chain_id,
         metrics: Some(metrics),
         max_lag: 5,
+        contracts: None,
     })
     .await;
     let status = live.ok("/status").await;
@@ -252,15 +258,18 @@ const ROUTES: &[&str] = &[
     "/metrics",
     "/openapi.json",
     "/assets",
+    "/assets/facets",
     "/assets/{id}",
     "/assets/{id}/sales",
     "/assets/{id}/holders",
     "/accounts/{address}",
     "/accounts/{address}/orders",
+    "/governance",
     "/proposals",
     "/proposals/{id}",
     "/proposals/{id}/votes",
     "/providers",
+    "/providers/{address}",
     "/jobs",
     "/jobs/{id}",
 ];
@@ -340,8 +349,10 @@ async fn the_openapi_document_describes_every_route_and_every_answer() {
     served.sort_unstable();
     assert_eq!(documented, served);
     let (dataset, buyer) = (s.dataset.to_string(), format!("{:#x}", s.buyer.address));
+    let provider = format!("{:#x}", s.provider.address);
     let real = |route: &str| {
         route
+            .replace("/providers/{address}", &format!("/providers/{provider}"))
             .replace("{address}", &buyer)
             .replace("/assets/{id}", &format!("/assets/{dataset}"))
             .replace("/proposals/{id}", &format!("/proposals/{}", s.proposal_id))
@@ -409,6 +420,11 @@ async fn the_openapi_document_describes_every_route_and_every_answer() {
         "Sale",
         "Holder",
         "LineageLink",
+        "SplitShare",
+        "Revenue",
+        "AssetFacets",
+        "FacetCount",
+        "Contracts",
         "Account",
         "AccessTokenBalance",
         "Order",
@@ -416,9 +432,14 @@ async fn the_openapi_document_describes_every_route_and_every_answer() {
         "Proposal",
         "ProposalDetail",
         "ProposalStatus",
+        "ProposalAction",
+        "ActionArg",
+        "Governance",
+        "TreasuryInflow",
         "Vote",
         "ComputeProvider",
         "Job",
+        "JobInput",
         "JobStatus",
         "Health",
         "Ready",
@@ -449,6 +470,9 @@ async fn the_openapi_document_describes_every_route_and_every_answer() {
     let names: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, route_params("/assets"));
     assert!(params.iter().all(|p| p["in"] == "query" && p["description"].is_string()), "{params:?}");
+    let params = doc["paths"]["/assets/facets"]["get"]["parameters"].as_array().unwrap();
+    let names: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, route_params("/assets/facets"));
     for route in ["/proposals", "/jobs"] {
         let params = doc["paths"][route]["get"]["parameters"].as_array().unwrap();
         let names: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
@@ -966,9 +990,14 @@ async fn failures_are_recorded_and_the_database_never_leaks() {
     // A closed pool: requests fail with a bare 500, no driver text.
     let pool = db.another().await;
     pool.close().await;
-    let server =
-        Server::start(AppState { pool, chain_id: chain.deployment.chain_id, metrics: None, max_lag: 5 })
-            .await;
+    let server = Server::start(AppState {
+        pool,
+        chain_id: chain.deployment.chain_id,
+        metrics: None,
+        max_lag: 5,
+        contracts: None,
+    })
+    .await;
     let orders = format!("/accounts/{}/orders", Address::ZERO);
     let paths = ["/assets", "/status", "/assets/1", "/assets/1/sales", "/assets/1/holders", &orders];
     for path in paths.into_iter().chain(["/jobs", "/proposals", "/proposals/1/votes", "/providers", "/ready"])
@@ -1158,9 +1187,25 @@ fn route_params(route: &str) -> &'static [&'static str] {
             "license",
             "include_delisted",
             "encrypted",
+            "tag",
+            "priced",
+            "compute_only",
             "sort",
             "cursor",
             "limit",
+        ],
+        "/assets/facets" => &[
+            "q",
+            "kind",
+            "owner",
+            "min_price",
+            "max_price",
+            "license",
+            "include_delisted",
+            "encrypted",
+            "tag",
+            "priced",
+            "compute_only",
         ],
         "/proposals" | "/jobs" | "/providers" => &["cursor", "limit", "status"],
         r if r.ends_with("/sales")
@@ -1213,10 +1258,12 @@ async fn seeded_fuzz_of_every_route_never_gets_a_5xx() {
         "/assets/{id}/holders",
         "/accounts/{address}",
         "/accounts/{address}/orders",
+        "/governance",
         "/proposals",
         "/proposals/{id}",
         "/proposals/{id}/votes",
         "/providers",
+        "/providers/{address}",
         "/jobs",
         "/jobs/{id}",
     ];

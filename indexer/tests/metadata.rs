@@ -175,6 +175,7 @@ fn api_server_state(chain: &Chain, db: &Db) -> agora_indexer::api::AppState {
         chain_id: chain.deployment.chain_id,
         metrics: None,
         max_lag: 1_000,
+        contracts: None,
     }
 }
 

@@ -489,8 +489,13 @@ async fn strings_postgres_cannot_store_never_stop_the_sync() {
     assert_eq!(*fetcher.asked.lock().unwrap(), [NORMAL_CID]);
 
     // The API lists both assets and shows the replaced strings.
-    let state =
-        AppState { pool: pool.clone(), chain_id: chain.deployment.chain_id, metrics: None, max_lag: 5 };
+    let state = AppState {
+        pool: pool.clone(),
+        chain_id: chain.deployment.chain_id,
+        metrics: None,
+        max_lag: 5,
+        contracts: None,
+    };
     let server = Server::start(state).await;
     let page = server.ok("/assets?include_delisted=true").await;
     let items = page["items"].as_array().unwrap();

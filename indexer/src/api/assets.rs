@@ -1,9 +1,10 @@
-//! The catalogue: search and list assets; one asset with its history, sales, holders and
-//! lineage; an asset's sales and holders page by page.
+//! One asset with its history, sales, holders, lineage, revenue split and revenue; an asset's
+//! sales and holders page by page; the columns every asset answer is read from (the search
+//! routes are in `search`).
 
 use agora_api::{
-    Asset, AssetDetail, AssetKind, AssetQuery, AssetVersion, CursorQuery, ErrorBody, Holder, LineageLink,
-    MetadataStatus, Page, Sale,
+    Asset, AssetDetail, AssetKind, AssetVersion, CursorQuery, ErrorBody, Holder, LineageLink, MetadataStatus,
+    Page, Revenue, Sale, SplitShare,
 };
 use axum::{
     Json,
@@ -15,26 +16,27 @@ use axum::{
 use serde_json::Value;
 
 use super::{
-    ApiError, AppState, EMBEDDED, NEWEST, bad_cursor, bounded_text, chain, cursor_keys, cursor_position, hex,
-    opt_hex, page_of, parse_address, parse_limit, parse_uint, sub_limit,
+    ApiError, AppState, EMBEDDED, NEWEST, bad_cursor, chain, cursor_keys, cursor_position, hex, opt_hex,
+    page_of, parse_address, parse_uint, sub_limit,
 };
-
-const SORTS: &[&str] = &["id_asc", "id_desc", "price_asc", "price_desc"];
 
 /// A balance above every uint256 (< 1.2e77): the keyset bound of the first page of holders.
 const ABOVE_ANY_BALANCE: &str = "1e78";
 
-/// An asset's columns as [`AssetRow`] names them, with the listing and metadata they join.
+/// An asset's columns as [`AssetRow`] names them, with the listing, metadata and usage counters
+/// they join (`a`, `l`, `m` and `s`).
 pub(super) const ASSET_SELECT: &str =
     "SELECT a.asset_id::text AS asset_id, a.owner, a.access_token, a.kind, a.compute_only,
        a.access_duration, a.version, a.content_digest, a.metadata_cid, l.currency,
        l.price::text AS price, l.free_per_address, COALESCE(l.delisted, FALSE) AS delisted,
        a.published_block, m.document, m.status AS metadata_status, m.error AS metadata_error,
        m.attempts AS metadata_attempts, m.next_attempt_at IS NOT NULL AS metadata_retrying,
-       m.encrypted, m.key_holders
+       m.encrypted, m.key_holders, COALESCE(s.sales, 0) AS sales, COALESCE(s.jobs, 0) AS jobs,
+       COALESCE(s.revenue, 0)::text AS revenue
      FROM assets a
      LEFT JOIN listings l ON l.chain_id = a.chain_id AND l.asset_id = a.asset_id
-     LEFT JOIN asset_metadata m ON m.cid = a.metadata_cid";
+     LEFT JOIN asset_metadata m ON m.cid = a.metadata_cid
+     LEFT JOIN asset_stats s ON s.chain_id = a.chain_id AND s.asset_id = a.asset_id";
 
 /// One row of [`ASSET_SELECT`].
 #[derive(Debug, sqlx::FromRow)]
@@ -64,10 +66,14 @@ pub(super) struct AssetRow {
     encrypted: Option<bool>,
     /// Set with the document, null before.
     key_holders: Option<Vec<String>>,
+    /// Its usage counters (`asset_stats`), 0 without a row.
+    sales: i64,
+    jobs: i64,
+    revenue: String,
 }
 
 /// The kind of the contract's kind `code` (its index in [`AssetKind::ALL`]).
-fn kind_of(code: i16) -> AssetKind {
+pub(super) fn kind_of(code: i16) -> AssetKind {
     usize::try_from(code).ok().and_then(|k| AssetKind::ALL.get(k)).copied().unwrap_or(AssetKind::Unknown)
 }
 
@@ -103,116 +109,11 @@ impl From<AssetRow> for Asset {
             // existed is derived again by the metadata loop).
             encrypted: row.encrypted,
             key_holders: row.key_holders,
+            sales: row.sales,
+            jobs: row.jobs,
+            revenue: row.revenue,
         }
     }
-}
-
-#[utoipa::path(
-    get,
-    path = "/assets",
-    tag = "assets",
-    summary = "Search and list assets",
-    params(AssetQuery),
-    responses(
-        (status = 200, description = "A page of assets", body = Page<Asset>),
-        (status = 400, description = "A parameter is invalid", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
-    )
-)]
-pub(super) async fn assets(
-    State(state): State<AppState>,
-    params: Result<Query<AssetQuery>, QueryRejection>,
-) -> Result<Json<Page<Asset>>, ApiError> {
-    let Query(p) = params?;
-    let kind = p
-        .kind
-        .as_deref()
-        .map(|k| {
-            AssetKind::ALL
-                .iter()
-                .position(|kind| kind.as_str() == k)
-                .and_then(|i| i16::try_from(i).ok())
-                .ok_or_else(|| {
-                    let names: Vec<&str> = AssetKind::ALL.iter().map(|kind| kind.as_str()).collect();
-                    ApiError::BadRequest(format!("kind: {k:?} is not one of {}", names.join(", ")))
-                })
-        })
-        .transpose()?;
-    let owner = p.owner.as_deref().map(|o| parse_address("owner", o)).transpose()?;
-    let min_price = p.min_price.as_deref().map(|v| parse_uint("min_price", v)).transpose()?;
-    let max_price = p.max_price.as_deref().map(|v| parse_uint("max_price", v)).transpose()?;
-    let sort = p.sort.as_deref().unwrap_or("id_asc");
-    if !SORTS.contains(&sort) {
-        return Err(ApiError::BadRequest(format!("sort: {sort:?} is not one of {}", SORTS.join(", "))));
-    }
-    let by_price = sort.starts_with("price");
-    let limit = parse_limit(p.limit.as_deref())?;
-    // Cursor: "<asset id>" for id sorts, "<price>:<asset id>" for price sorts.
-    let (cursor_price, cursor_id) = match p.cursor.as_deref() {
-        None => (None, None),
-        Some(c) => {
-            let bad = || bad_cursor(c);
-            if by_price {
-                let (price, id) = c.split_once(':').ok_or_else(bad)?;
-                (
-                    Some(parse_uint("cursor", price).map_err(|_| bad())?),
-                    Some(parse_uint("cursor", id).map_err(|_| bad())?),
-                )
-            } else {
-                (None, Some(parse_uint("cursor", c).map_err(|_| bad())?))
-            }
-        }
-    };
-    let q = bounded_text("q", p.q.as_deref())?.map(str::trim).filter(|q| !q.is_empty());
-    let license = bounded_text("license", p.license.as_deref())?;
-    let sql = format!(
-        "{ASSET_SELECT}
-         WHERE a.chain_id = $1
-           AND ($2::smallint IS NULL OR a.kind = $2)
-           AND ($3::bytea IS NULL OR a.owner = $3)
-           AND ($4::numeric IS NULL OR l.price >= $4::numeric)
-           AND ($5::numeric IS NULL OR l.price <= $5::numeric)
-           AND ($6 OR NOT COALESCE(l.delisted, FALSE))
-           AND ($7::text IS NULL OR m.search @@ websearch_to_tsquery('simple', $7))
-           AND ($8::text IS NULL OR m.document->>'license' = $8)
-           AND ($13::boolean IS NULL OR m.encrypted = $13)
-           AND ($10::numeric IS NULL OR CASE $9
-                 WHEN 'id_asc' THEN a.asset_id > $10::numeric
-                 WHEN 'id_desc' THEN a.asset_id < $10::numeric
-                 WHEN 'price_asc' THEN (COALESCE(l.price, 0), a.asset_id) > ($11::numeric, $10::numeric)
-                 ELSE (COALESCE(l.price, 0), a.asset_id) < ($11::numeric, $10::numeric) END)
-         ORDER BY
-           CASE WHEN $9 = 'price_asc' THEN COALESCE(l.price, 0) END ASC,
-           CASE WHEN $9 = 'price_desc' THEN COALESCE(l.price, 0) END DESC,
-           CASE WHEN $9 IN ('id_asc', 'price_asc') THEN a.asset_id END ASC,
-           CASE WHEN $9 IN ('id_desc', 'price_desc') THEN a.asset_id END DESC
-         LIMIT $12"
-    );
-    let rows: Vec<AssetRow> = sqlx::query_as(&sql)
-        .bind(chain(&state))
-        .bind(kind)
-        .bind(owner)
-        .bind(min_price)
-        .bind(max_price)
-        .bind(p.include_delisted.unwrap_or(false))
-        .bind(q)
-        .bind(license)
-        .bind(sort)
-        .bind(cursor_id)
-        .bind(cursor_price)
-        .bind(limit)
-        .bind(p.encrypted)
-        .fetch_all(&state.pool)
-        .await?;
-    let items = rows.into_iter().map(Asset::from).collect();
-    Ok(Json(page_of(items, limit, |last| {
-        if by_price {
-            // An unlisted asset sorts as price 0.
-            format!("{}:{}", last.price.as_deref().unwrap_or("0"), last.asset_id)
-        } else {
-            last.asset_id.clone()
-        }
-    })))
 }
 
 /// One row of an asset's history, with that version's metadata document when fetched.
@@ -249,6 +150,21 @@ struct AssetCounts {
     holders: i64,
     orders: i64,
     jobs: i64,
+    buyers: i64,
+}
+
+/// An asset's revenue split, as `splits` holds it.
+#[derive(Debug, sqlx::FromRow)]
+struct SplitRow {
+    recipients: Vec<Vec<u8>>,
+    bps: Vec<i32>,
+}
+
+/// What an asset's sales paid in one currency.
+#[derive(Debug, sqlx::FromRow)]
+struct RevenueRow {
+    currency: Vec<u8>,
+    amount: String,
 }
 
 #[utoipa::path(
@@ -256,7 +172,8 @@ struct AssetCounts {
     path = "/assets/{id}",
     tag = "assets",
     summary = "One asset with its newest versions and sales, its largest holders and its lineage \
-               (upstream and downstream assets), 100 of each at most, and their counts",
+               (upstream and downstream assets), 100 of each at most, and their counts; its revenue \
+               split, buyers and revenue per currency",
     params(("id" = String, Path, description = "The asset id: a decimal uint256")),
     responses(
         (status = 200, description = "The asset", body = AssetDetail),
@@ -303,7 +220,8 @@ pub(super) async fn asset(
            (SELECT count(*) FROM access_balances WHERE chain_id = $1 AND token = $3 AND balance > 0) AS holders,
            (SELECT count(*) FROM access_orders WHERE chain_id = $1 AND asset_id = $2::numeric) AS orders,
            (SELECT count(*) FROM jobs WHERE chain_id = $1 AND dataset_id = $2::numeric)
-             + (SELECT count(*) FROM jobs WHERE chain_id = $1 AND algorithm_id = $2::numeric) AS jobs",
+             + (SELECT count(*) FROM jobs WHERE chain_id = $1 AND algorithm_id = $2::numeric) AS jobs,
+           (SELECT count(DISTINCT buyer) FROM purchases WHERE chain_id = $1 AND asset_id = $2::numeric) AS buyers",
     )
     .bind(chain(&state))
     .bind(&id)
@@ -312,6 +230,15 @@ pub(super) async fn asset(
     .await?;
     let (upstream, upstream_count) = upstream(&state, &id).await?;
     let (downstream, downstream_count) = downstream(&state, &id).await?;
+    let split = split(&state, &id).await?;
+    let revenue: Vec<RevenueRow> = sqlx::query_as(
+        "SELECT currency, sum(paid)::text AS amount FROM purchases
+         WHERE chain_id = $1 AND asset_id = $2::numeric GROUP BY currency ORDER BY currency",
+    )
+    .bind(chain(&state))
+    .bind(&id)
+    .fetch_all(&state.pool)
+    .await?;
     Ok(Json(AssetDetail {
         asset: Asset::from(row),
         history: versions.into_iter().map(AssetVersion::from).collect(),
@@ -326,7 +253,37 @@ pub(super) async fn asset(
         upstream_count,
         downstream,
         downstream_count,
+        split,
+        buyers_count: counts.buyers,
+        revenue: revenue
+            .into_iter()
+            .map(|r| Revenue { currency: hex(&r.currency), amount: r.amount })
+            .collect(),
     }))
+}
+
+/// Asset `id`'s current revenue split: empty when it never had one, or its last one was empty.
+async fn split(state: &AppState, id: &str) -> Result<Vec<SplitShare>, ApiError> {
+    let row: Option<SplitRow> =
+        sqlx::query_as("SELECT recipients, bps FROM splits WHERE chain_id = $1 AND asset_id = $2::numeric")
+            .bind(chain(state))
+            .bind(id)
+            .fetch_optional(&state.pool)
+            .await?;
+    let Some(row) = row else { return Ok(Vec::new()) };
+    if row.recipients.len() != row.bps.len() {
+        return Err(ApiError::Corrupt(format!(
+            "split of asset {id}: recipients and shares differ in length"
+        )));
+    }
+    row.recipients
+        .iter()
+        .zip(row.bps)
+        .map(|(recipient, bps)| {
+            let bps = u32::try_from(bps).map_err(|_| ApiError::Corrupt(format!("split share {bps}")))?;
+            Ok(SplitShare { recipient: hex(recipient), bps })
+        })
+        .collect()
 }
 
 /// Whether the indexed job `l.job_id` of `l.chain_id` bears out lineage row `l`: it names

@@ -1,6 +1,7 @@
-//! Compute: the providers registered with the compute market, and the jobs.
+//! Compute: the providers registered with the compute market with their job counts, and the
+//! jobs with their inputs.
 
-use agora_api::{ComputeProvider, CursorQuery, ErrorBody, Job, JobStatus, ListQuery, Page};
+use agora_api::{ComputeProvider, CursorQuery, ErrorBody, Job, JobInput, JobStatus, ListQuery, Page};
 use axum::{
     Json,
     extract::{
@@ -10,11 +11,24 @@ use axum::{
 };
 
 use super::{
-    ApiError, AppState, chain, hex, list_page, not_one_of, opt_hex, page_of, parse_address, parse_limit,
-    parse_uint,
+    ApiError, AppState, block_time, chain, hex, list_page, not_one_of, opt_hex, page_of, parse_address,
+    parse_limit, parse_uint,
 };
 
-/// One row of `compute_providers`.
+/// A provider's columns as [`ProviderRow`] names them, its job counts included; `WHERE` and
+/// the rest follow.
+const PROVIDER_SELECT: &str = "SELECT p.provider, p.endpoint, p.currency, p.price::text AS price,
+       p.stake::text AS stake, p.exit_available_at, p.active, j.jobs_count, j.finalized_count,
+       j.disputed_count, j.ruled_against_count
+     FROM compute_providers p
+     CROSS JOIN LATERAL (
+       SELECT count(*) AS jobs_count,
+         count(*) FILTER (WHERE provider_payout IS NOT NULL) AS finalized_count,
+         count(*) FILTER (WHERE challenger IS NOT NULL) AS disputed_count,
+         count(*) FILTER (WHERE status = 'ruled_against_provider') AS ruled_against_count
+       FROM jobs WHERE jobs.chain_id = p.chain_id AND jobs.provider = p.provider) j";
+
+/// One row of [`PROVIDER_SELECT`].
 #[derive(Debug, sqlx::FromRow)]
 struct ProviderRow {
     provider: Vec<u8>,
@@ -24,6 +38,10 @@ struct ProviderRow {
     stake: String,
     exit_available_at: Option<i64>,
     active: bool,
+    jobs_count: i64,
+    finalized_count: i64,
+    disputed_count: i64,
+    ruled_against_count: i64,
 }
 
 impl From<ProviderRow> for ComputeProvider {
@@ -36,6 +54,10 @@ impl From<ProviderRow> for ComputeProvider {
             stake: r.stake,
             exit_available_at: r.exit_available_at,
             active: r.active,
+            jobs_count: r.jobs_count,
+            finalized_count: r.finalized_count,
+            disputed_count: r.disputed_count,
+            ruled_against_count: r.ruled_against_count,
         }
     }
 }
@@ -45,7 +67,7 @@ impl From<ProviderRow> for ComputeProvider {
     get,
     path = "/providers",
     tag = "compute",
-    summary = "Compute providers, by address",
+    summary = "Compute providers with their job counts, by address",
     params(CursorQuery),
     responses(
         (status = 200, description = "A page of providers", body = Page<ComputeProvider>),
@@ -63,30 +85,61 @@ pub(super) async fn providers(
         return Err(ApiError::BadRequest("status: not a filter of /providers".into()));
     }
     let cursor = p.cursor.as_deref().map(|c| parse_address("cursor", c)).transpose()?;
-    let rows: Vec<ProviderRow> = sqlx::query_as(
-        "SELECT provider, endpoint, currency, price::text AS price, stake::text AS stake, exit_available_at, active
-         FROM compute_providers
-         WHERE chain_id = $1 AND ($2::bytea IS NULL OR provider > $2) ORDER BY provider LIMIT $3",
-    )
-    .bind(chain(&state))
-    .bind(cursor)
-    .bind(limit)
-    .fetch_all(&state.pool)
-    .await?;
+    let sql = format!(
+        "{PROVIDER_SELECT}
+         WHERE p.chain_id = $1 AND ($2::bytea IS NULL OR p.provider > $2) ORDER BY p.provider LIMIT $3"
+    );
+    let rows: Vec<ProviderRow> =
+        sqlx::query_as(&sql).bind(chain(&state)).bind(cursor).bind(limit).fetch_all(&state.pool).await?;
     let items = rows.into_iter().map(ComputeProvider::from).collect();
     Ok(Json(page_of(items, limit, |last| last.provider.clone())))
 }
 
-/// A job's columns as [`JobRow`] names them.
-const JOB_SELECT: &str = "SELECT job_id::text AS job_id, consumer, provider, dataset_id::text AS dataset_id,
-       algorithm_id::text AS algorithm_id, order_id::text AS order_id,
-       algorithm_order_id::text AS algorithm_order_id, currency, payment::text AS payment,
-       deadline, spec_cid, status, result_cid, output_hash, challenge_end,
-       provider_payout::text AS provider_payout, fee::text AS fee, refunded::text AS refunded, challenger,
-       opened_block, updated_block
-     FROM jobs";
+#[utoipa::path(
+    get,
+    path = "/providers/{address}",
+    tag = "compute",
+    summary = "One compute provider with its job counts",
+    params(("address" = String, Path, description = "The provider: a 0x-prefixed address")),
+    responses(
+        (status = 200, description = "The provider", body = ComputeProvider),
+        (status = 400, description = "The address is not a 0x-prefixed 20-byte hex address", body = ErrorBody),
+        (status = 404, description = "No provider ever registered from this address", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    )
+)]
+pub(super) async fn provider(
+    State(state): State<AppState>,
+    address: Result<Path<String>, PathRejection>,
+) -> Result<Json<ComputeProvider>, ApiError> {
+    let Path(address) = address?;
+    let provider = parse_address("address", &address)?;
+    let sql = format!("{PROVIDER_SELECT} WHERE p.chain_id = $1 AND p.provider = $2");
+    let row: ProviderRow = sqlx::query_as(&sql)
+        .bind(chain(&state))
+        .bind(&provider)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("provider {}", hex(&provider))))?;
+    Ok(Json(ComputeProvider::from(row)))
+}
 
-/// One row of [`JOB_SELECT`].
+/// A job's columns as [`JobRow`] names them; `WHERE` and the rest follow.
+fn job_select() -> String {
+    format!(
+        "SELECT job_id::text AS job_id, consumer, provider, dataset_id::text AS dataset_id,
+           algorithm_id::text AS algorithm_id, order_id::text AS order_id,
+           algorithm_order_id::text AS algorithm_order_id, currency, payment::text AS payment,
+           deadline, spec_cid, status, result_cid, output_hash, challenge_end,
+           provider_payout::text AS provider_payout, fee::text AS fee, refunded::text AS refunded, challenger,
+           opened_block, updated_block, {} AS opened_at, {} AS updated_at
+         FROM jobs",
+        block_time("jobs", "opened_block"),
+        block_time("jobs", "updated_block"),
+    )
+}
+
+/// One row of [`job_select`].
 #[derive(Debug, sqlx::FromRow)]
 struct JobRow {
     job_id: String,
@@ -111,6 +164,8 @@ struct JobRow {
     challenger: Option<Vec<u8>>,
     opened_block: i64,
     updated_block: i64,
+    opened_at: Option<i64>,
+    updated_at: Option<i64>,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -121,6 +176,18 @@ impl TryFrom<JobRow> for Job {
             .status
             .parse::<JobStatus>()
             .map_err(|err| ApiError::Corrupt(format!("job {}: status {err}", r.job_id)))?;
+        let inputs = vec![
+            JobInput {
+                asset_id: r.dataset_id.clone(),
+                role: "dataset".into(),
+                order_id: Some(r.order_id.clone()),
+            },
+            JobInput {
+                asset_id: r.algorithm_id.clone(),
+                role: "algorithm".into(),
+                order_id: r.algorithm_order_id.clone(),
+            },
+        ];
         Ok(Job {
             job_id: r.job_id,
             consumer: hex(&r.consumer),
@@ -143,6 +210,9 @@ impl TryFrom<JobRow> for Job {
             challenger: opt_hex(r.challenger),
             opened_block: r.opened_block,
             updated_block: r.updated_block,
+            inputs,
+            opened_at: r.opened_at,
+            updated_at: r.updated_at,
         })
     }
 }
@@ -169,10 +239,11 @@ pub(super) async fn jobs(
         return Err(not_one_of(s, &JobStatus::ALL, JobStatus::as_str, true));
     }
     let sql = format!(
-        "{JOB_SELECT}
+        "{}
          WHERE chain_id = $1 AND ($2::numeric IS NULL OR job_id > $2::numeric)
            AND ($3::text IS NULL OR status = $3)
-         ORDER BY jobs.job_id LIMIT $4"
+         ORDER BY jobs.job_id LIMIT $4",
+        job_select()
     );
     let rows: Vec<JobRow> = sqlx::query_as(&sql)
         .bind(chain(&state))
@@ -204,7 +275,7 @@ pub(super) async fn job(
 ) -> Result<Json<Job>, ApiError> {
     let Path(id) = id?;
     let id = parse_uint("job id", &id)?;
-    let sql = format!("{JOB_SELECT} WHERE chain_id = $1 AND job_id = $2::numeric");
+    let sql = format!("{} WHERE chain_id = $1 AND job_id = $2::numeric", job_select());
     let row: JobRow = sqlx::query_as(&sql)
         .bind(chain(&state))
         .bind(&id)

@@ -8,20 +8,23 @@
 //! cannot be served without being documented.
 //!
 //! - `status`: health, readiness, sync status, metrics and the OpenAPI document.
-//! - `assets`: the catalogue, one asset with its history, sales, holders and lineage.
+//! - `search`: the catalogue, its filters and sorts, and the facets of a search.
+//! - `assets`: one asset with its history, sales, holders, lineage, split and revenue.
 //! - `accounts`: an account, and its access orders.
-//! - `governance`: proposals and votes.
-//! - `compute`: providers and jobs.
+//! - `governance`: the DAO's settings and treasury, proposals with their actions, and votes.
+//! - `compute`: providers with their job counts, and jobs.
 
 mod accounts;
 mod assets;
 mod compute;
 mod governance;
+mod search;
 mod status;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use agora_api::{CursorQuery, ErrorBody, ListQuery, Page};
+use agora_contracts::ContractAddresses;
 use alloy::primitives::{Address, U256};
 use axum::{
     Json, Router,
@@ -53,6 +56,9 @@ pub struct AppState {
     pub metrics: Option<Arc<Metrics>>,
     /// `/ready` turns false when the head is further ahead than this many blocks.
     pub max_lag: u64,
+    /// The contracts of the deployment indexed, which `/status` names; none when the state was
+    /// made without a manifest.
+    pub contracts: Option<ContractAddresses>,
 }
 
 /// The error every handler returns; database details are logged, never sent.
@@ -146,16 +152,19 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(status::status))
         .routes(routes!(status::metrics))
         .routes(routes!(status::openapi))
-        .routes(routes!(assets::assets))
+        .routes(routes!(search::assets))
+        .routes(routes!(search::asset_facets))
         .routes(routes!(assets::asset))
         .routes(routes!(assets::asset_sales))
         .routes(routes!(assets::asset_holders))
         .routes(routes!(accounts::account))
         .routes(routes!(accounts::account_orders))
+        .routes(routes!(governance::governance))
         .routes(routes!(governance::proposals))
         .routes(routes!(governance::proposal))
         .routes(routes!(governance::proposal_votes))
         .routes(routes!(compute::providers))
+        .routes(routes!(compute::provider))
         .routes(routes!(compute::jobs))
         .routes(routes!(compute::job))
 }
@@ -252,6 +261,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// SQL for the unix time of the block numbered `table.column` on the row's chain, from the
+/// events stored for that block (every derived row's block has the event that made it): NULL
+/// when none carries a time.
+fn block_time(table: &str, column: &str) -> String {
+    format!(
+        "(SELECT e.block_timestamp FROM events e WHERE e.chain_id = {table}.chain_id
+           AND e.block_number = {table}.{column} AND e.block_timestamp IS NOT NULL LIMIT 1)"
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {

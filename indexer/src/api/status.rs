@@ -1,12 +1,13 @@
-//! The service routes: liveness, readiness, sync status, Prometheus metrics, and the OpenAPI
-//! document.
+//! The service routes: liveness, readiness, sync status (with the contracts indexed), Prometheus
+//! metrics, and the OpenAPI document.
 
 use std::sync::{
     LazyLock,
     atomic::{AtomicU64, Ordering},
 };
 
-use agora_api::{ErrorBody, Health, Ready, Status};
+use agora_api::{Contracts, ErrorBody, Health, Ready, Status};
+use agora_contracts::ContractAddresses;
 use axum::{
     Json,
     extract::State,
@@ -14,7 +15,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{ApiError, AppState, chain};
+use super::{ApiError, AppState, chain, hex};
 
 #[utoipa::path(
     get,
@@ -81,7 +82,7 @@ pub(super) async fn ready(State(state): State<AppState>) -> Result<(StatusCode, 
     get,
     path = "/status",
     tag = "service",
-    summary = "Head, indexed block, lag, events per second",
+    summary = "Head, indexed block, lag, events per second, and the contracts indexed",
     responses(
         (status = 200, description = "Where syncing stands", body = Status),
         (status = 500, description = "The database failed", body = ErrorBody),
@@ -104,7 +105,22 @@ pub(super) async fn status(State(state): State<AppState>) -> Result<Json<Status>
         lag: p.as_ref().map(|p| p.head - p.indexed),
         events_per_second,
         reorgs,
+        contracts: state.contracts.as_ref().map(contracts),
     }))
+}
+
+/// The deployment's addresses as `/status` names them.
+fn contracts(c: &ContractAddresses) -> Contracts {
+    Contracts {
+        agora_token: hex(c.agora_token.as_slice()),
+        timelock: hex(c.timelock.as_slice()),
+        governor: hex(c.governor.as_slice()),
+        asset_registry: hex(c.asset_registry.as_slice()),
+        access_token_implementation: hex(c.access_token_implementation.as_slice()),
+        marketplace: hex(c.marketplace.as_slice()),
+        revenue_splitter: hex(c.revenue_splitter.as_slice()),
+        compute_market: hex(c.compute_market.as_slice()),
+    }
 }
 
 #[utoipa::path(

@@ -438,6 +438,11 @@ pub async fn dump(pool: &PgPool) -> Vec<String> {
         ("delegations", "delegator"),
         ("compute_providers", "provider"),
         ("jobs", "job_id"),
+        ("proposal_actions", "proposal_id, position"),
+        ("governance_settings", "block_number, log_index, setting"),
+        ("fee_releases", "block_number, log_index"),
+        // Kept by triggers: after a rollback, the same as if the orphaned rows never were.
+        ("asset_stats", "asset_id"),
     ];
     let mut out = Vec::new();
     for (table, order) in tables {
