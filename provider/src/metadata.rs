@@ -48,6 +48,37 @@ pub struct ContentRef {
 /// log (stdout and stderr) to the consumer: `"algorithmLogs": true`.
 pub const ALGORITHM_LOGS: &str = "algorithmLogs";
 
+/// The metadata key of the publisher's Markdown card (a README: what the asset is, how it was
+/// made, how to use it), which the hub renders sanitized.
+pub const CARD: &str = "card";
+
+/// The metadata key of the asset's tags: an array of short lowercase words.
+pub const TAGS: &str = "tags";
+
+/// The metadata key of a public preview of a tabular asset: [`Sample`].
+pub const SAMPLE: &str = "sample";
+
+/// Most rows a [`Sample`] holds.
+pub const MAX_SAMPLE_ROWS: usize = 20;
+/// Most columns a [`Sample`] holds.
+pub const MAX_SAMPLE_COLUMNS: usize = 40;
+/// Longest cell of a [`Sample`], in characters (longer ones end with `…`).
+pub const MAX_SAMPLE_CELL_CHARS: usize = 200;
+
+/// A public preview of a tabular asset: the first rows of a sample file the publisher chose
+/// (`agora asset publish --sample`), shown by the hub to anyone, so never the priced content
+/// itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sample {
+    /// The sample file's name.
+    pub file_name: String,
+    /// The column names.
+    pub columns: Vec<String>,
+    /// The first rows, each with one cell per column (empty where a row has none).
+    pub rows: Vec<Vec<String>>,
+}
+
 /// The metadata key of an asset published from a compute job's output: [`DerivedFrom`].
 pub const DERIVED_FROM: &str = "derivedFrom";
 

@@ -13,6 +13,7 @@
 //!   that a rerun resumes with a `Range`, and keep the file only when its sha-256 is the one
 //!   recorded on chain.
 
+mod card;
 mod derived;
 mod download;
 mod keys;
@@ -76,7 +77,7 @@ pub enum AssetCommand {
     /// job posted on chain before anything is sent, its lineage recorded in the metadata.
     ///
     /// Example: agora asset publish --from-job 3 --output-file embeddings.safetensors --kind dataset --price 0.02 --upstream-share 10%
-    Publish(PublishArgs),
+    Publish(Box<PublishArgs>),
     /// Show one asset as the chain records it: owner, listing, split, versions; and, for an
     /// asset published from a compute job, the job and the input assets it derives from.
     ///
@@ -288,7 +289,7 @@ pub async fn run(global: &GlobalArgs, command: AssetCommand) -> Result<()> {
         AssetCommand::Share(args) => keys::share(global, args).await,
         AssetCommand::Rekey(args) => keys::rekey(global, args).await,
         AssetCommand::Algorithms(args) => policy::algorithms(global, args).await,
-        AssetCommand::Publish(args) => publish::publish(global, args).await,
+        AssetCommand::Publish(args) => publish::publish(global, *args).await,
         AssetCommand::Grant(args) => {
             if args.amount == 0 {
                 bail!("the amount must be at least 1");

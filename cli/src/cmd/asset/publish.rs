@@ -26,7 +26,7 @@ use agora_contracts::{asset_registry::IAssetRegistry::PublishParams, tx};
 use agora_provider::{
     crypto::{ContentKey, Encryption},
     jobs::{MAX_DOCUMENT_BYTES, ModelFile, ModelManifest, is_plain_file_name},
-    metadata::{AssetMetadata, ContentRef},
+    metadata::{self, AssetMetadata, ContentRef},
     storage::{Added, HashingReader, Progress, Storage},
 };
 use agora_sandbox::{Limits, ModuleInfo, SandboxError, validate_module};
@@ -95,6 +95,17 @@ pub struct PublishArgs {
     /// License in the metadata (an SPDX id such as CC-BY-4.0).
     #[arg(long)]
     pub license: Option<String>,
+    /// The asset's card: a Markdown file (what it is, how it was made, how to use it), shown on
+    /// the hub; at most 64 KiB.
+    #[arg(long, value_name = "FILE")]
+    pub card: Option<PathBuf>,
+    /// A tag for the catalogue's filters (repeat for several): lowercase letters, digits, '-'.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// A public sample of the data (CSV, or JSON Lines named .jsonl): its first rows go into the
+    /// metadata as a preview anyone can see. It must not be the content itself.
+    #[arg(long, value_name = "FILE")]
+    pub sample: Option<PathBuf>,
     /// Encrypt the content even though it is free (priced and compute-only content is
     /// encrypted anyway).
     #[arg(long, conflicts_with = "public")]
@@ -155,6 +166,17 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         Kind::Algorithm => Some(check_algorithm(&path).await?),
         _ => None,
     };
+    let card_text = args.card.as_deref().map(super::card::read_card).transpose()?;
+    let tags = super::card::check_tags(&args.tags)?;
+    let sample = args.sample.as_deref().map(super::card::read_sample).transpose()?;
+    if let Some(sample_path) = &args.sample
+        && super::card::same_bytes(sample_path, &path)
+    {
+        bail!(
+            "the sample {} is the content itself: its preview would be readable by anyone; give a few rows of it instead",
+            sample_path.display()
+        );
+    }
     let source = Source::read(&path)?;
     if matches!(source, Source::Folder { .. }) && args.kind != Kind::Model {
         bail!(
@@ -262,6 +284,9 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
             [
                 ("kind", Some(json!(kind_name(kind)))),
                 ("license", args.license.map(|license| json!(license))),
+                (metadata::CARD, card_text.map(|card| json!(card))),
+                (metadata::TAGS, (!tags.is_empty()).then(|| json!(tags))),
+                (metadata::SAMPLE, sample.map(|sample| json!(sample))),
                 ("computeOnly", Some(json!(args.compute_only))),
                 ("files", Some(json!(files))),
                 ("derivedFrom", derivation.as_ref().map(|d| json!(d.derived_from))),

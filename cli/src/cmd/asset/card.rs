@@ -1,0 +1,208 @@
+//! What `asset publish` adds to the metadata for people browsing the hub: the Markdown card
+//! (`--card`), tags (`--tag`) and a public preview of the first rows of a CSV or JSONL sample
+//! (`--sample`), each checked before anything is sent.
+
+use std::path::Path;
+
+use agora_provider::metadata::{MAX_SAMPLE_CELL_CHARS, MAX_SAMPLE_COLUMNS, MAX_SAMPLE_ROWS, Sample};
+use eyre::{Result, bail, eyre};
+use serde_json::Value;
+
+/// Largest card accepted, in bytes.
+pub(super) const MAX_CARD_BYTES: u64 = 64 * 1024;
+/// Most tags.
+pub(super) const MAX_TAGS: usize = 20;
+/// Longest tag, in characters.
+pub(super) const MAX_TAG_CHARS: usize = 32;
+/// Most bytes of a sample file read for its preview.
+const MAX_SAMPLE_READ: u64 = 1024 * 1024;
+
+/// The card at `path`: UTF-8 Markdown of at most [`MAX_CARD_BYTES`].
+pub(super) fn read_card(path: &Path) -> Result<String> {
+    let meta =
+        std::fs::metadata(path).map_err(|err| eyre!("cannot read the card {}: {err}", path.display()))?;
+    if meta.len() > MAX_CARD_BYTES {
+        bail!(
+            "the card {} is {} bytes; a card is at most {MAX_CARD_BYTES} bytes",
+            path.display(),
+            meta.len()
+        );
+    }
+    let bytes = std::fs::read(path).map_err(|err| eyre!("cannot read the card {}: {err}", path.display()))?;
+    String::from_utf8(bytes).map_err(|_| eyre!("the card {} is not UTF-8 text", path.display()))
+}
+
+/// The tags, checked: each lowercase letters, digits and `-`, 1 to [`MAX_TAG_CHARS`]
+/// characters, at most [`MAX_TAGS`], duplicates dropped (order kept).
+pub(super) fn check_tags(tags: &[String]) -> Result<Vec<String>> {
+    if tags.len() > MAX_TAGS {
+        bail!("{} tags given; an asset takes at most {MAX_TAGS}", tags.len());
+    }
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let valid = !tag.is_empty()
+            && tag.chars().count() <= MAX_TAG_CHARS
+            && tag.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid {
+            bail!(
+                "tag {tag:?}: a tag is 1 to {MAX_TAG_CHARS} lowercase letters, digits or '-' (e.g. birdsong, cc-by)"
+            );
+        }
+        if !out.contains(tag) {
+            out.push(tag.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The preview of the sample at `path`: its first [`MAX_SAMPLE_ROWS`] rows as a table, read as
+/// JSON Lines when the name ends in `.jsonl`/`.ndjson`, else as CSV.
+pub(super) fn read_sample(path: &Path) -> Result<Sample> {
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file =
+        std::fs::File::open(path).map_err(|err| eyre!("cannot read the sample {}: {err}", path.display()))?;
+    let reader = std::io::Read::take(file, MAX_SAMPLE_READ);
+    let lower = file_name.to_ascii_lowercase();
+    let sample = if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+        jsonl(reader, file_name)
+    } else {
+        csv_rows(reader, file_name)
+    }
+    .map_err(|reason| eyre!("the sample {} cannot be previewed: {reason}", path.display()))?;
+    if sample.rows.is_empty() {
+        bail!("the sample {} has no rows to preview", path.display());
+    }
+    Ok(sample)
+}
+
+fn cell(text: &str) -> String {
+    if text.chars().count() <= MAX_SAMPLE_CELL_CHARS {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(MAX_SAMPLE_CELL_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+fn csv_rows(reader: impl std::io::Read, file_name: String) -> Result<Sample, String> {
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let headers = csv.headers().map_err(|err| format!("not CSV: {err}"))?.clone();
+    if headers.len() > MAX_SAMPLE_COLUMNS {
+        return Err(format!("{} columns; a preview shows at most {MAX_SAMPLE_COLUMNS}", headers.len()));
+    }
+    let columns: Vec<String> = headers.iter().map(cell).collect();
+    let mut rows = Vec::new();
+    for record in csv.records().take(MAX_SAMPLE_ROWS) {
+        let record = record.map_err(|err| format!("not CSV: {err}"))?;
+        rows.push((0..columns.len()).map(|i| cell(record.get(i).unwrap_or(""))).collect());
+    }
+    Ok(Sample { file_name, columns, rows })
+}
+
+fn jsonl(reader: impl std::io::Read, file_name: String) -> Result<Sample, String> {
+    let mut objects = Vec::new();
+    for (number, line) in std::io::BufRead::lines(std::io::BufReader::new(reader)).enumerate() {
+        let line = line.map_err(|err| format!("line {}: {err}", number + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value =
+            serde_json::from_str(&line).map_err(|err| format!("line {}: not JSON: {err}", number + 1))?;
+        let Value::Object(object) = value else {
+            return Err(format!("line {}: not a JSON object", number + 1));
+        };
+        objects.push(object);
+        if objects.len() == MAX_SAMPLE_ROWS {
+            break;
+        }
+    }
+    let mut columns: Vec<String> = Vec::new();
+    for key in objects.iter().flat_map(|o| o.keys()) {
+        if !columns.contains(key) {
+            if columns.len() == MAX_SAMPLE_COLUMNS {
+                return Err(format!(
+                    "more than {MAX_SAMPLE_COLUMNS} keys; a preview shows at most {MAX_SAMPLE_COLUMNS}"
+                ));
+            }
+            columns.push(key.clone());
+        }
+    }
+    let rows = objects
+        .iter()
+        .map(|object| {
+            columns
+                .iter()
+                .map(|key| match object.get(key) {
+                    None | Some(Value::Null) => String::new(),
+                    Some(Value::String(text)) => cell(text),
+                    Some(other) => cell(&other.to_string()),
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Sample { file_name, columns: columns.iter().map(|c| cell(c)).collect(), rows })
+}
+
+/// Whether the files at `a` and `b` hold the same bytes (a sample must not be the content).
+pub(super) fn same_bytes(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) if x.is_file() && y.is_file() && x.len() == y.len() => {
+            matches!((std::fs::read(a), std::fs::read(b)), (Ok(x), Ok(y)) if x == y)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap_or_else(|err| panic!("{err}"));
+        (dir, path)
+    }
+
+    #[test]
+    fn csv_and_jsonl_samples_preview_their_first_rows() {
+        let rows: String = (0..50).map(|i| format!("{i},finch {i}\n")).collect();
+        let (_dir, path) = write("birds.csv", &format!("id,name\n{rows}"));
+        let sample = read_sample(&path).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(sample.columns, ["id", "name"]);
+        assert_eq!(sample.rows.len(), MAX_SAMPLE_ROWS);
+        assert_eq!(sample.rows[1], ["1", "finch 1"]);
+        let (_dir, path) =
+            write("notes.jsonl", "{\"text\":\"a\",\"n\":1}\n\n{\"text\":\"b\",\"tags\":[\"x\"]}\n");
+        let sample = read_sample(&path).unwrap_or_else(|err| panic!("{err}"));
+        // Each object's keys in serde_json's order (sorted), new keys after the ones seen before.
+        assert_eq!(sample.columns, ["n", "text", "tags"]);
+        assert_eq!(sample.rows, [vec!["1", "a", ""], vec!["", "b", "[\"x\"]"]]);
+    }
+
+    #[test]
+    fn bad_samples_cards_and_tags_are_refused() {
+        let (_dir, path) = write("bad.jsonl", "{\"a\":1}\n[1,2]\n");
+        assert!(read_sample(&path).unwrap_err().to_string().contains("line 2: not a JSON object"));
+        let (_dir, path) = write("empty.csv", "a,b\n");
+        assert!(read_sample(&path).unwrap_err().to_string().contains("no rows"));
+        let wide = (0..100).map(|i| format!("c{i}")).collect::<Vec<_>>().join(",");
+        let (_dir, path) = write("wide.csv", &format!("{wide}\n{wide}\n"));
+        assert!(read_sample(&path).unwrap_err().to_string().contains("100 columns"));
+        let (_dir, path) = write("long.csv", &format!("a\n{}\n", "x".repeat(1000)));
+        assert_eq!(
+            read_sample(&path).unwrap_or_else(|err| panic!("{err}")).rows[0][0].chars().count(),
+            MAX_SAMPLE_CELL_CHARS
+        );
+        let (_dir, path) = write("card.md", &"x".repeat(70 * 1024));
+        assert!(read_card(&path).unwrap_err().to_string().contains("at most 65536 bytes"));
+        assert_eq!(
+            check_tags(&["birdsong".into(), "cc-by".into(), "birdsong".into()]).unwrap_or_default(),
+            ["birdsong", "cc-by"]
+        );
+        for bad in ["", "Bird", "bird song", "<script>", &"x".repeat(33)] {
+            assert!(check_tags(&[bad.to_owned()]).is_err(), "{bad:?}");
+        }
+        assert!(check_tags(&vec!["a".to_owned(); 21]).is_err());
+    }
+}
