@@ -108,23 +108,22 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     let publish = |args: &[&str]| text(&chain.json(PUBLISHER, args)["assetId"]);
     let songs = write("songs.jsonl", SENTENCES);
     let description = "Field recordings of the nightingale, transcribed one sentence per line.";
+    let card = write("card.md", "## How it was made\n\nRecorded at dusk; one **sentence** per line.");
+    let sample = write("sample.jsonl", "{\"text\":\"A nightingale sings at night.\"}\n");
+    // The sample is a public preview: the content itself is refused as one.
+    let refused = chain.run(
+        PUBLISHER,
+        &["asset", "publish", &songs, "--kind", "dataset", "--price", "0.001", "--sample", &songs],
+    );
+    assert_one_line_error(&refused, "is the content itself");
+    #[rustfmt::skip]
     let dataset = publish(&[
-        "asset",
-        "publish",
-        &songs,
-        "--kind",
-        "dataset",
-        "--price",
-        "0.001",
-        "--name",
-        "Nightingale recordings",
-        "--description",
-        description,
-        "--license",
-        "CC-BY-4.0",
+        "asset", "publish", &songs, "--kind", "dataset", "--price", "0.001", "--name", "Nightingale recordings",
+        "--description", description, "--license", "CC-BY-4.0", "--card", &card, "--tag", "birdsong",
+        "--tag", "audio", "--sample", &sample,
     ]);
     let hostile_file = write("hostile.csv", "a,b\n1,2\n");
-    let card = hostile_card();
+    let hostile_card = write("hostile.md", &hostile_card());
     let hostile = publish(&[
         "asset",
         "publish",
@@ -135,8 +134,8 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         "0",
         "--name",
         "Hostile card",
-        "--description",
-        &card,
+        "--card",
+        &hostile_card,
     ]);
     let model = chain.dir.path().join("all-MiniLM-L6-v2");
     std::fs::create_dir(&model).unwrap_or_else(|err| panic!("{err}"));
@@ -210,6 +209,14 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     let models = ok(&hub, "/assets?kind=model");
     assert_eq!(cards(&models), 1, "{models}");
     assert!(models.contains("MiniLM"), "{models}");
+    assert!(home.contains(&format!("data-total=\"{asset_count}\"")), "the facet total: {home}");
+    let tagged = ok(&hub, "/assets?tag=birdsong");
+    assert_eq!(cards(&tagged), 1, "{}: {tagged}", indexer.get(&format!("/assets/{dataset}"))["metadata"]);
+    let priced = ok(&hub, "/assets?priced=true");
+    assert_eq!(cards(&priced), 1, "only the nightingale recordings are priced: {priced}");
+    let bought = ok(&hub, "/assets?sort=most_bought");
+    let first = bought.split("data-asset-id=\"").nth(1).and_then(|rest| rest.split('"').next());
+    assert_eq!(first, Some(dataset.as_str()), "the one bought asset leads the most bought: {bought}");
     let encrypted = ok(&hub, "/assets?encrypted=true");
     assert_eq!(cards(&encrypted), 1, "only the priced dataset is encrypted: {encrypted}");
     let mut seen = 0;
@@ -239,8 +246,21 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     }
     assert_eq!((detail["salesCount"].clone(), detail["jobsCount"].clone()), (json!(1), json!(1)), "{detail}");
     assert!(asset_page.contains(&text(&detail["contentDigest"])), "the digest is shown");
+    let did = text(&chain.json(PUBLISHER, &["asset", "show", &dataset])["did"]);
+    assert!(asset_page.contains(&did.to_lowercase()), "{did} on {asset_page}");
+    assert!(
+        asset_page.contains("data-recipient=") && asset_page.contains("100 %"),
+        "the split: {asset_page}"
+    );
     assert!(asset_page.contains("<title>Nightingale recordings · Agora</title>"), "{asset_page}");
     assert!(asset_page.contains("property=\"og:title\""));
+    // Its card, tags and the public preview of its sample.
+    assert!(
+        asset_page.contains("<h3>How it was made</h3>") && asset_page.contains("<strong>sentence</strong>"),
+        "{asset_page}"
+    );
+    assert!(asset_page.contains("birdsong") && asset_page.contains("id=\"preview\""), "{asset_page}");
+    assert!(asset_page.contains("<td>A nightingale sings at night.</td>"), "{asset_page}");
 
     // The hostile card is rendered as text: nothing that runs, nothing loaded.
     let hostile_page = ok(&hub, &format!("/assets/{hostile}"));
@@ -276,7 +296,10 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         assert!(proposal_page.contains(&expected), "{expected} in {proposal_page}");
     }
     assert!(tally.forVotes > U256::ZERO);
-    assert!(ok(&hub, "/dao").contains(&format!("data-proposal-id=\"{proposal}\"")));
+    assert!(proposal_page.contains("Set the protocol fee to 1.5 %"), "the action in words: {proposal_page}");
+    let dao = ok(&hub, "/dao");
+    assert!(dao.contains(&format!("data-proposal-id=\"{proposal}\"")), "{dao}");
+    assert!(dao.contains("data-setting=\"protocol-fee\">2.5 %<"), "the deployed fee: {dao}");
 
     // The job page carries the provider's receipt; its event stream starts with the job.
     let job_page = ok(&hub, &format!("/jobs/{job}"));
@@ -294,11 +317,16 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     assert!(ok(&hub, "/providers").contains(&operator.to_lowercase()));
     let provider_page = ok(&hub, &format!("/providers/{operator}"));
     assert!(provider_page.contains("data-health=\"up\""), "{provider_page}");
+    assert!(provider_page.contains("data-jobs=\"1\""), "{provider_page}");
+    assert!(
+        job_page.contains(&format!("href=\"/assets/{model}\"")) && job_page.contains(" as dataset"),
+        "{job_page}"
+    );
     assert!(ok(&hub, &format!("/accounts/{}", chain.address(PUBLISHER))).contains("Nightingale recordings"));
 
     // Wrong, hostile and oversized input: a clear page with the right status, and the hub stays up.
     let long = "x".repeat(4096);
-    let cases: [(&str, u16, &str); 9] = [
+    let cases: [(&str, u16, &str); 11] = [
         ("/assets/999999", 404, "role=\"search\""),
         ("/no/such/page", 404, "Not found"),
         ("/jobs/999999", 404, "Not found"),
@@ -306,6 +334,8 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         ("/assets?sort=bogus", 400, "sort"),
         ("/assets?kind=video", 400, "kind"),
         ("/assets?encrypted=maybe", 400, "encrypted"),
+        ("/assets?priced=yes", 400, "priced"),
+        ("/assets?sort=popular", 400, "most_bought"),
         ("/assets?q=%00", 400, "NUL"),
         ("/accounts/0xnot-an-address", 400, "address"),
     ];

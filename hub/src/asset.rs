@@ -16,7 +16,8 @@ use crate::{
 
 /// `GET /assets/{id}`.
 pub(crate) async fn asset(State(hub): State<Hub>, Path(id): Path<String>) -> Result<Markup, PageError> {
-    let detail = hub.api().asset(&id).await?;
+    let (detail, status) = tokio::try_join!(hub.api().asset(&id), hub.api().status())?;
+    let did = status.did(&detail.asset.asset_id);
     let asset = &detail.asset;
     let meta = Meta::of(asset);
     let name = meta.name();
@@ -41,6 +42,7 @@ pub(crate) async fn asset(State(hub): State<Hub>, Path(id): Path<String>) -> Res
             dl.facts {
                 dt { "Price" } dd.price { (price(asset)) }
                 dt { "Owner" } dd { (address(&asset.owner)) }
+                @if let Some(did) = &did { dt { "DID" } dd { (hash("DID", did)) } }
                 dt { "Access" } dd { (access_terms(&detail)) }
             }
         }
@@ -56,6 +58,8 @@ pub(crate) async fn asset(State(hub): State<Hub>, Path(id): Path<String>) -> Res
                 (verification(&detail, &meta))
             }
         }
+        (revenue_split(&detail))
+        (preview(&meta))
         (files(&meta))
         (versions(&detail.history, detail.history_count))
         (sales(&detail))
@@ -101,9 +105,17 @@ fn usage(detail: &AssetDetail) -> Markup {
             h2 #usage-h { "Usage" }
             dl.counts {
                 dt { "Sales" } dd data-count="sales" { (detail.sales_count) }
+                dt { "Buyers" } dd data-count="buyers" { (detail.buyers_count) }
                 dt { "Holders" } dd data-count="holders" { (detail.holders_count) }
                 dt { "Tokens spent" } dd data-count="orders" { (detail.orders_count) }
                 dt { "Compute jobs" } dd data-count="jobs" { (detail.jobs_count) }
+            }
+            p.revenue { "Revenue to date: "
+                @if detail.revenue.is_empty() { "none yet" }
+                @for (i, revenue) in detail.revenue.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    span data-revenue=(revenue.currency) { (format::amount(&revenue.amount, Some(&revenue.currency))) }
+                }
             }
         }
     }
@@ -129,6 +141,40 @@ fn verification(detail: &AssetDetail, meta: &Meta<'_>) -> Markup {
             }
             @if let Some(size) = meta.content_size() {
                 p { "Size: " (format::bytes(size)) @if let Some(file) = meta.file_name() { " · " code { (file) } } }
+            }
+        }
+    }
+}
+
+/// Who is paid from each sale, and how much of it.
+fn revenue_split(detail: &AssetDetail) -> Markup {
+    html! {
+        @if !detail.split.is_empty() {
+            section #split aria-labelledby="split-h" {
+                h2 #split-h { "Revenue split" }
+                p.note { "Each sale, after the protocol fee, is shared on chain by the revenue splitter:" }
+                div.scroll { table {
+                    thead { tr { th scope="col" { "Recipient" } th scope="col" { "Share" } } }
+                    tbody { @for share in &detail.split {
+                        tr data-recipient=(share.recipient) { td { (address(&share.recipient)) } td { (format::percent(u64::from(share.bps))) } }
+                    } }
+                } }
+            }
+        }
+    }
+}
+
+/// The publisher's public sample, as a table; never the content itself.
+fn preview(meta: &Meta<'_>) -> Markup {
+    html! {
+        @if let Some(sample) = meta.sample() {
+            section #preview aria-labelledby="preview-h" {
+                h2 #preview-h { "Preview" }
+                p.note { "The first rows of " code { (sample.file_name) } ", a public sample the publisher chose; the content itself is not shown." }
+                div.scroll { table {
+                    thead { tr { @for column in &sample.columns { th scope="col" { (column) } } } }
+                    tbody { @for row in &sample.rows { tr { @for cell in row { td { (cell) } } } } }
+                } }
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The catalogue (`/` and `/assets`): the indexer's full-text search with filters, sort and
 //! cursor pagination, rendered as a list of asset cards.
 
-use agora_api::{Asset, AssetKind, AssetQuery};
+use agora_api::{Asset, AssetKind, AssetQuery, FacetQuery};
 use axum::extract::{Query, State};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,12 @@ pub(crate) struct CatalogueQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     encrypted: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    priced: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    compute_only: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     sort: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cursor: Option<String>,
@@ -36,6 +42,9 @@ pub(crate) struct CatalogueQuery {
 const SORTS: &[(&str, &str, &str)] = &[
     ("newest", "id_desc", "Newest"),
     ("oldest", "id_asc", "Oldest"),
+    ("most_bought", "sales_desc", "Most bought"),
+    ("most_used", "jobs_desc", "Most used in jobs"),
+    ("revenue", "revenue_desc", "Most revenue"),
     ("price_asc", "price_asc", "Price: low to high"),
     ("price_desc", "price_desc", "Price: high to low"),
 ];
@@ -62,24 +71,18 @@ impl CatalogueQuery {
     fn api_query(&self, page_size: u32) -> Result<AssetQuery, PageError> {
         let sort = self.sort.as_deref().unwrap_or("newest");
         let (_, api_sort, _) = SORTS.iter().find(|(name, ..)| *name == sort).ok_or_else(|| {
-            PageError::BadRequest(format!(
-                "sort: {sort:?} is not one of newest, oldest, price_asc, price_desc"
-            ))
+            let names: Vec<&str> = SORTS.iter().map(|(name, ..)| *name).collect();
+            PageError::BadRequest(format!("sort: {sort:?} is not one of {}", names.join(", ")))
         })?;
-        let encrypted = match self.encrypted.as_deref() {
-            None => None,
-            Some("true") => Some(true),
-            Some("false") => Some(false),
-            Some(other) => {
-                return Err(PageError::BadRequest(format!("encrypted: {other:?} is not true or false")));
-            }
-        };
         Ok(AssetQuery {
             q: self.q.clone(),
             kind: self.kind.clone(),
             owner: self.owner.clone(),
             license: self.license.clone(),
-            encrypted,
+            tag: self.tag.clone(),
+            encrypted: flag("encrypted", self.encrypted.as_deref())?,
+            priced: flag("priced", self.priced.as_deref())?,
+            compute_only: flag("compute_only", self.compute_only.as_deref())?,
             sort: Some((*api_sort).to_owned()),
             cursor: self.cursor.clone(),
             limit: Some(page_size.to_string()),
@@ -95,9 +98,36 @@ impl CatalogueQuery {
         next.href()
     }
 
+    /// The filters to keep when the sort form is submitted.
+    fn hidden_fields(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("q", &self.q),
+            ("kind", &self.kind),
+            ("license", &self.license),
+            ("owner", &self.owner),
+            ("encrypted", &self.encrypted),
+            ("tag", &self.tag),
+            ("priced", &self.priced),
+            ("compute_only", &self.compute_only),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value.as_deref()?)))
+        .collect()
+    }
+
     fn href(&self) -> String {
         let query = serde_urlencoded::to_string(self).unwrap_or_default();
         if query.is_empty() { "/assets".into() } else { format!("/assets?{query}") }
+    }
+}
+
+/// A `true`/`false` filter; anything else is a 400 naming it.
+fn flag(name: &str, value: Option<&str>) -> Result<Option<bool>, PageError> {
+    match value {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(PageError::BadRequest(format!("{name}: {other:?} is not true or false"))),
     }
 }
 
@@ -108,34 +138,61 @@ pub(crate) async fn catalogue(
 ) -> Result<Markup, PageError> {
     let Query(query) = query.map_err(|err| PageError::BadRequest(err.body_text()))?;
     let query = query.normalized();
-    let page_of = hub.api().assets(&query.api_query(hub.page_size())?).await?;
+    let api_query = query.api_query(hub.page_size())?;
+    let facet_query = FacetQuery::from(&api_query);
+    let (page_of, facets) =
+        tokio::try_join!(hub.api().assets(&api_query), hub.api().asset_facets(&facet_query))?;
     let heading = match (&query.q, &query.kind) {
         (Some(q), _) => format!("Results for “{q}”"),
         (None, Some(kind)) => format!("{}s", capitalized(kind)),
         (None, None) => "Catalogue".to_owned(),
     };
     let description = "Datasets, models and algorithms on Agora: owned on chain, verified by content hash, paid for with access tokens.";
+    let kind_count = |kind: &str| facets.kinds.iter().find(|f| f.value == kind).map_or(0, |f| f.count);
+    let is = |value: &Option<String>, wanted: &str| value.as_deref() == Some(wanted);
     let body = html! {
         h1 { (heading) }
+        p.total #total data-total=(facets.total) { (facets.total) @if facets.total == 1 { " asset" } @else { " assets" } }
         div.catalogue {
             nav.filters aria-label="Filters" {
                 h2 { "Kind" }
                 ul {
-                    li { a href=(query.with(|q| q.kind = None)) aria-current=[query.kind.is_none().then_some("true")] { "All" } }
+                    (choice("All", query.with(|q| q.kind = None), query.kind.is_none(), None))
                     @for kind in AssetKind::ALL {
                         @let name = kind.as_str();
-                        li { a href=(query.with(|q| q.kind = Some(name.to_owned()))) aria-current=[(query.kind.as_deref() == Some(name)).then_some("true")] { (capitalized(name)) "s" } }
+                        (choice(&format!("{}s", capitalized(name)), query.with(|q| q.kind = Some(name.to_owned())), is(&query.kind, name), Some(kind_count(name))))
                     }
+                }
+                h2 { "Price" }
+                ul {
+                    (choice("Any", query.with(|q| q.priced = None), query.priced.is_none(), None))
+                    (choice("Free", query.with(|q| q.priced = Some("false".into())), is(&query.priced, "false"), Some(facets.free)))
+                    (choice("Priced", query.with(|q| q.priced = Some("true".into())), is(&query.priced, "true"), Some(facets.priced)))
                 }
                 h2 { "Access" }
                 ul {
-                    li { a href=(query.with(|q| q.encrypted = None)) aria-current=[query.encrypted.is_none().then_some("true")] { "Any" } }
-                    li { a href=(query.with(|q| q.encrypted = Some("true".into()))) aria-current=[(query.encrypted.as_deref() == Some("true")).then_some("true")] { "Encrypted" } }
-                    li { a href=(query.with(|q| q.encrypted = Some("false".into()))) aria-current=[(query.encrypted.as_deref() == Some("false")).then_some("true")] { "Open" } }
+                    (choice("Any", query.with(|q| { q.encrypted = None; q.compute_only = None; }), query.encrypted.is_none() && query.compute_only.is_none(), None))
+                    (choice("Encrypted", query.with(|q| q.encrypted = Some("true".into())), is(&query.encrypted, "true"), Some(facets.encrypted)))
+                    (choice("Open", query.with(|q| q.encrypted = Some("false".into())), is(&query.encrypted, "false"), None))
+                    (choice("Compute-only", query.with(|q| q.compute_only = Some("true".into())), is(&query.compute_only, "true"), Some(facets.compute_only)))
                 }
-                @if let Some(license) = &query.license {
+                @if !facets.licenses.is_empty() || query.license.is_some() {
                     h2 { "License" }
-                    p { (license) " " a href=(query.with(|q| q.license = None)) { "(clear)" } }
+                    ul {
+                        (choice("Any", query.with(|q| q.license = None), query.license.is_none(), None))
+                        @for license in facets.licenses.iter().take(8) {
+                            (choice(&license.value, query.with(|q| q.license = Some(license.value.clone())), is(&query.license, &license.value), Some(license.count)))
+                        }
+                    }
+                }
+                @if !facets.tags.is_empty() || query.tag.is_some() {
+                    h2 { "Tags" }
+                    ul.tags {
+                        (choice("Any", query.with(|q| q.tag = None), query.tag.is_none(), None))
+                        @for tag in facets.tags.iter().take(12) {
+                            (choice(&tag.value, query.with(|q| q.tag = Some(tag.value.clone())), is(&query.tag, &tag.value), Some(tag.count)))
+                        }
+                    }
                 }
                 @if let Some(owner) = &query.owner {
                     h2 { "Owner" }
@@ -144,11 +201,7 @@ pub(crate) async fn catalogue(
             }
             section.results aria-label="Assets" {
                 form.sort method="get" action="/assets" {
-                    @if let Some(q) = &query.q { input type="hidden" name="q" value=(q); }
-                    @if let Some(kind) = &query.kind { input type="hidden" name="kind" value=(kind); }
-                    @if let Some(license) = &query.license { input type="hidden" name="license" value=(license); }
-                    @if let Some(owner) = &query.owner { input type="hidden" name="owner" value=(owner); }
-                    @if let Some(encrypted) = &query.encrypted { input type="hidden" name="encrypted" value=(encrypted); }
+                    @for (name, value) in query.hidden_fields() { input type="hidden" name=(name) value=(value); }
                     label for="sort" { "Sort by" }
                     select #sort name="sort" {
                         @for (name, _, label) in SORTS {
@@ -173,6 +226,13 @@ pub(crate) async fn catalogue(
         }
     };
     Ok(page(Head::new(heading, description), None, body))
+}
+
+/// One filter choice: a link, marked current when chosen, with how many assets it leaves.
+fn choice(label: &str, href: String, current: bool, count: Option<i64>) -> Markup {
+    html! {
+        li { a href=(href) aria-current=[current.then_some("true")] { (label) @if let Some(count) = count { " " span.count { (count) } } } }
+    }
 }
 
 /// One asset in a list: name, kind, price, badges, the start of its description, owner.

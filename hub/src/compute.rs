@@ -24,8 +24,6 @@ use crate::{
 const PROVIDER_TIMEOUT: Duration = Duration::from_millis(1500);
 /// How often a live job page's stream asks the indexer for the job.
 const FOLLOW_EVERY: Duration = Duration::from_secs(2);
-/// Most providers scanned to find one by address.
-const MAX_PROVIDER_PAGES: usize = 8;
 
 /// A job status in words.
 fn status_label(status: JobStatus) -> &'static str {
@@ -65,13 +63,14 @@ pub(crate) async fn providers(
         @if list.items.is_empty() { p.empty { "No provider is registered." } }
         @else {
             div.scroll { table #providers {
-                thead { tr { th scope="col" { "Provider" } th scope="col" { "Endpoint" } th scope="col" { "Price per job" } th scope="col" { "Stake" } th scope="col" { "State" } } }
+                thead { tr { th scope="col" { "Provider" } th scope="col" { "Endpoint" } th scope="col" { "Price per job" } th scope="col" { "Stake" } th scope="col" { "Jobs" } th scope="col" { "State" } } }
                 tbody { @for p in &list.items {
                     tr data-provider=(p.provider) {
                         td { a href=(format!("/providers/{}", p.provider)) { code { (format::short(&p.provider)) } } }
                         td { code.wrap { (p.endpoint) } }
                         td { (format::amount(&p.price, Some(&p.currency))) }
                         td { (format::amount(&p.stake, None)) }
+                        td { (p.jobs_count) }
                         td { (if p.active { "active" } else { "exiting" }) }
                     }
                 } }
@@ -88,21 +87,13 @@ pub(crate) async fn providers(
     ))
 }
 
-/// The registered provider `who` (any case), scanning the indexer's list.
+/// The registered provider `who`; `None` when it never registered.
 async fn find_provider(hub: &Hub, who: &str) -> Result<Option<ComputeProvider>, PageError> {
-    let who = who.to_ascii_lowercase();
-    let mut cursor = None;
-    for _ in 0..MAX_PROVIDER_PAGES {
-        let page = hub.api().providers(&ListQuery::page(cursor, 500)).await?;
-        if let Some(found) = page.items.into_iter().find(|p| p.provider.eq_ignore_ascii_case(&who)) {
-            return Ok(Some(found));
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
+    match hub.api().provider(who).await {
+        Ok(provider) => Ok(Some(provider)),
+        Err(err) if err.is_not_found() => Ok(None),
+        Err(err) => Err(err.into()),
     }
-    Ok(None)
 }
 
 /// `GET /providers/{address}`: the registration and the provider's own `/health`, asked now.
@@ -122,6 +113,8 @@ pub(crate) async fn provider(State(hub): State<Hub>, Path(who): Path<String>) ->
             dt { "Endpoint" } dd { code.wrap { (provider.endpoint) } }
             dt { "Price per job" } dd { (format::amount(&provider.price, Some(&provider.currency))) }
             dt { "Stake" } dd { (format::amount(&provider.stake, None)) }
+            dt { "Jobs" } dd data-jobs=(provider.jobs_count) { (provider.jobs_count) " in all: " (provider.finalized_count) " paid, "
+                (provider.disputed_count) " disputed, " (provider.ruled_against_count) " ruled against it (slashed)" }
             dt { "State" } dd { (if provider.active { "active" } else { "exiting" })
                 @if let Some(at) = provider.exit_available_at { ", stake withdrawable from " (format::time(at)) } }
         }
@@ -197,9 +190,10 @@ pub(crate) async fn job(State(hub): State<Hub>, Path(id): Path<String>) -> Resul
         h1 { "Job " (job.job_id) }
         p { "Status: " strong #job-status { (status_label(job.status)) } }
         dl.facts {
-            dt { "Dataset" } dd { a href=(format!("/assets/{}", job.dataset_id)) { "Asset " (job.dataset_id) } " (order " (job.order_id) ")" }
-            dt { "Algorithm or model" } dd { a href=(format!("/assets/{}", job.algorithm_id)) { "Asset " (job.algorithm_id) }
-                @if let Some(order) = &job.algorithm_order_id { " (order " (order) ")" } }
+            dt { "Inputs" } dd { ul.inputs { @for input in &job.inputs {
+                li { a href=(format!("/assets/{}", input.asset_id)) { "Asset " (input.asset_id) } " as " (input.role)
+                    @match &input.order_id { Some(order) => { " (access order " (order) ")" }, None => " (free)" } }
+            } } }
             dt { "Consumer" } dd { (address(&job.consumer)) }
             dt { "Provider" } dd { a href=(format!("/providers/{}", job.provider)) { code { (format::short(&job.provider)) } } }
             dt { "Payment in escrow" } dd { (format::amount(&job.payment, Some(&job.currency))) }
@@ -214,10 +208,10 @@ pub(crate) async fn job(State(hub): State<Hub>, Path(id): Path<String>) -> Resul
         section #timeline aria-labelledby="timeline-h" {
             h2 #timeline-h { "Timeline" }
             ol.timeline {
-                li { "Opened at block " (job.opened_block) }
+                li { "Opened at block " (job.opened_block) @if let Some(t) = job.opened_at { " (" (format::time(t)) ")" } }
                 @if job.result_cid.is_some() { li { "Result posted" } }
                 @if let Some(challenger) = &job.challenger { li { "Challenged by " (address(challenger)) } }
-                @if !is_live(job.status) { li { (status_label(job.status)) " (block " (job.updated_block) ")" } }
+                @if !is_live(job.status) { li { (status_label(job.status)) " (block " (job.updated_block) @if let Some(t) = job.updated_at { ", " (format::time(t)) } ")" } }
             }
         }
         @if let Some(receipt) = receipt { (receipt_section(&job, status.chain_id, receipt)) }

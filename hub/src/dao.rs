@@ -1,7 +1,7 @@
 //! The DAO pages: `/dao` (proposals with their state and tally) and `/dao/proposals/{id}`
 //! (the description, the tally as a bar, the voters and the timeline).
 
-use agora_api::{ListQuery, Proposal, ProposalStatus};
+use agora_api::{Governance, ListQuery, Proposal, ProposalAction, ProposalStatus};
 use axum::extract::{Path, Query, State};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
@@ -63,11 +63,13 @@ pub(crate) struct DaoQuery {
 pub(crate) async fn dao(State(hub): State<Hub>, Query(query): Query<DaoQuery>) -> Result<Markup, PageError> {
     let api = hub.api();
     let list = ListQuery::page(query.cursor, 50);
-    let (proposals, status) = tokio::try_join!(api.proposals(&list), api.status())?;
+    let (proposals, status, governance) =
+        tokio::try_join!(api.proposals(&list), api.status(), api.governance())?;
     let head = status.head_block;
     let body = html! {
         h1 { "DAO" }
         p.lead { "Holders of the governance token propose and vote on the protocol's fees, listings, disputes and treasury. A proposal that passes waits in the timelock before it runs." }
+        (overview(&governance))
         section #proposals aria-labelledby="proposals-h" {
             h2 #proposals-h { "Proposals" }
             @if proposals.items.is_empty() { p.empty { "No proposal yet." } }
@@ -91,10 +93,39 @@ pub(crate) async fn dao(State(hub): State<Hub>, Query(query): Query<DaoQuery>) -
     Ok(page(Head::new("DAO", "Agora's governance: proposals, votes and their outcome."), None, body))
 }
 
+/// The settings the DAO controls and what the treasury received.
+fn overview(g: &Governance) -> Markup {
+    let known = |v: Option<String>| v.unwrap_or_else(|| "not known yet".into());
+    html! {
+        section #settings aria-labelledby="settings-h" {
+            h2 #settings-h { "Settings" }
+            dl.facts {
+                dt { "Protocol fee on sales" } dd data-setting="protocol-fee" { (known(g.protocol_fee_bps.map(|b| format::percent(u64::from(b))))) }
+                dt { "Fee on compute jobs" } dd { (known(g.compute_fee_bps.map(|b| format::percent(u64::from(b))))) }
+                dt { "Quorum" } dd { (known(g.quorum_percent.map(|q| format!("{q} % of the votes at the snapshot")))) }
+                dt { "Voting" } dd { (known(g.voting_delay.zip(g.voting_period).map(|(d, p)| format!("opens {d} blocks after a proposal, lasts {p} blocks")))) }
+                dt { "Timelock delay" } dd { (known(g.timelock_delay.map(|s| format!("{s} s between queueing and execution")))) }
+                dt { "Proposal threshold" } dd { (known(g.proposal_threshold.as_deref().map(|t| format!("{} votes", format::units(t, 18))))) }
+                dt { "Treasury (timelock)" } dd { (address(&g.timelock)) }
+            }
+            h3 { "Fees paid into the treasury" }
+            @if g.treasury.is_empty() { p.empty { "None released yet." } }
+            @else {
+                ul { @for inflow in &g.treasury {
+                    li data-treasury=(inflow.currency) { (format::amount(&inflow.amount, Some(&inflow.currency)))
+                        " (sales " (format::amount(&inflow.from_sales, Some(&inflow.currency))) ", compute " (format::amount(&inflow.from_compute, Some(&inflow.currency))) ")" }
+                } }
+            }
+        }
+    }
+}
+
 /// For, against and abstain as one bar with the numbers beside it.
 fn tally_bar(proposal: &Proposal) -> Markup {
     let (yes, no, abstain) =
         (wei(&proposal.votes_for), wei(&proposal.votes_against), wei(&proposal.votes_abstain));
+    // For and abstain count towards the quorum (OpenZeppelin's GovernorCountingSimple).
+    let quorum = proposal.quorum.as_deref().map(wei);
     let total = yes.saturating_add(no).saturating_add(abstain).max(1);
     let pct = |v: u128| (v.saturating_mul(1000) / total) as f64 / 10.0;
     html! {
@@ -108,6 +139,15 @@ fn tally_bar(proposal: &Proposal) -> Markup {
                 dt { "For" } dd data-votes="for" data-raw=(proposal.votes_for) { (format::units(&proposal.votes_for, 18)) }
                 dt { "Against" } dd data-votes="against" data-raw=(proposal.votes_against) { (format::units(&proposal.votes_against, 18)) }
                 dt { "Abstain" } dd data-votes="abstain" data-raw=(proposal.votes_abstain) { (format::units(&proposal.votes_abstain, 18)) }
+                dt { "Quorum" } dd data-quorum=[proposal.quorum.as_deref()] {
+                    @match quorum {
+                        Some(q) => {
+                            (format::units(&q.to_string(), 18)) " — "
+                            @if yes.saturating_add(abstain) >= q { "reached" } @else { "not reached" }
+                        }
+                        None => "known once voting opens",
+                    }
+                }
             }
         }
     }
@@ -117,6 +157,7 @@ fn tally_bar(proposal: &Proposal) -> Markup {
 pub(crate) async fn proposal(State(hub): State<Hub>, Path(id): Path<String>) -> Result<Markup, PageError> {
     let api = hub.api();
     let (detail, status) = tokio::try_join!(api.proposal(&id), api.status())?;
+    let when = |at: Option<i64>| at.map(|t| format!(" ({})", format::time(t))).unwrap_or_default();
     let proposal = &detail.proposal;
     let state = state(proposal, status.head_block);
     let title = title(proposal);
@@ -124,6 +165,17 @@ pub(crate) async fn proposal(State(hub): State<Hub>, Path(id): Path<String>) -> 
         p.kind { "Proposal " code { (format::short_hash(&proposal.proposal_id)) } }
         h1 { (title) }
         p { span class=(format!("badge state {state}")) data-state=(state) { (state) } " · proposed by " (address(&proposal.proposer)) }
+        section #actions aria-labelledby="actions-h" {
+            h2 #actions-h { "What it does" }
+            @if detail.actions.is_empty() { p.empty { "No action." } }
+            @else {
+                ol.actions { @for action in &detail.actions {
+                    li data-function=[action.function.as_deref()] { (action_words(action))
+                        details { summary { "Call" } p { "Target " code.wrap { (action.target) } ", value " (format::amount(&action.value, None)) } pre.wrap { code { (action.calldata) } } }
+                    }
+                } }
+            }
+        }
         div.asset-body {
             article.card-text aria-label="Description" {
                 @if body(proposal).is_empty() { p.empty { "The proposer wrote nothing more." } }
@@ -134,11 +186,11 @@ pub(crate) async fn proposal(State(hub): State<Hub>, Path(id): Path<String>) -> 
                 section aria-labelledby="timeline-h" {
                     h2 #timeline-h { "Timeline" }
                     ol.timeline {
-                        li { "Proposed at block " (proposal.created_block) }
+                        li { "Proposed at block " (proposal.created_block) (when(proposal.created_at)) }
                         li { "Voting opens at block " (proposal.vote_start) }
                         li { "Voting closes at block " (proposal.vote_end) }
-                        @if let Some(eta) = &proposal.eta { li { "Queued; executable from " (eta) } }
-                        @if proposal.status == ProposalStatus::Executed { li { "Executed" } }
+                        @if let Some(eta) = &proposal.eta { li { "Queued" (when(proposal.queued_at)) "; executable from " (eta.parse::<i64>().map(format::time).unwrap_or_else(|_| eta.clone())) } }
+                        @if proposal.status == ProposalStatus::Executed { li { "Executed" (when(proposal.executed_at)) } }
                         @if proposal.status == ProposalStatus::Canceled { li { "Canceled" } }
                     }
                     @if let Some(head) = status.head_block { p.note { "The chain is at block " (head) "." } }
@@ -164,4 +216,44 @@ pub(crate) async fn proposal(State(hub): State<Hub>, Path(id): Path<String>) -> 
         }
     };
     Ok(page(Head::new(title, format!("A proposal to Agora's DAO, {state}.")), None, body))
+}
+
+/// A proposal's action in words, e.g. "Set the protocol fee to 2.5 %", "Delist asset 12",
+/// "Rule the dispute on job 7: provider at fault, slash 25 %"; anything else names the call.
+pub(crate) fn action_words(action: &ProposalAction) -> String {
+    let arg =
+        |name: &str| action.args.iter().find(|a| a.name == name).map(|a| a.value.as_str()).unwrap_or("?");
+    let bps = |value: &str| value.parse::<u64>().map(format::percent).unwrap_or_else(|_| value.to_owned());
+    let target = action.target_name.clone().unwrap_or_else(|| format::short(&action.target));
+    match action.function.as_deref() {
+        Some("setProtocolFee") => format!("Set the protocol fee to {}", bps(arg("feeBps"))),
+        Some("delist") => format!("Delist asset {}", arg("assetId")),
+        Some("relist") => format!("Relist asset {}", arg("assetId")),
+        Some("allowCurrency") => format!("Accept {} as a payment currency", format::short(arg("currency"))),
+        Some("disallowCurrency") => {
+            format!("Stop accepting {} as a payment currency", format::short(arg("currency")))
+        }
+        Some("ruleDispute") => {
+            let fault =
+                if arg("providerAtFault") == "true" { "provider at fault" } else { "provider not at fault" };
+            format!(
+                "Rule the dispute on job {}: {fault}, slash {} of its stake",
+                arg("jobId"),
+                format::amount(arg("slash"), None)
+            )
+        }
+        Some("transfer") => format!(
+            "Pay {} from the treasury to {}",
+            format::amount(arg("value"), Some(&action.target)),
+            format::short(arg("to"))
+        ),
+        None if action.calldata == "0x" => {
+            format!("Send {} from the treasury to {target}", format::amount(&action.value, None))
+        }
+        Some(function) => {
+            let args: Vec<String> = action.args.iter().map(|a| format!("{} = {}", a.name, a.value)).collect();
+            format!("Call {function}({}) on {target}", args.join(", "))
+        }
+        None => format!("Call {target} with calldata {}", format::short_hash(&action.calldata)),
+    }
 }

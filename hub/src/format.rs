@@ -122,6 +122,16 @@ pub(crate) fn time(unix: i64) -> String {
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", seconds / 3600, seconds % 3600 / 60)
 }
 
+/// Basis points as a percentage: `250` → `2.5 %`, `125` → `1.25 %`.
+pub(crate) fn percent(bps: u64) -> String {
+    let (whole, rest) = (bps / 100, bps % 100);
+    match rest {
+        0 => format!("{whole} %"),
+        r if r % 10 == 0 => format!("{whole}.{} %", r / 10),
+        r => format!("{whole}.{r:02} %"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +157,9 @@ mod tests {
         assert_eq!(time(1_796_558_400), "2026-12-06 12:00 UTC");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(12), "12 B");
+        assert_eq!(percent(250), "2.5 %");
+        assert_eq!(percent(10_000), "100 %");
+        assert_eq!(percent(125), "1.25 %");
     }
 
     #[test]

@@ -107,10 +107,45 @@ impl<'a> Meta<'a> {
             .unwrap_or_default()
     }
 
+    /// The publisher's public preview (`sample`): its file name, columns and rows, bounded; only
+    /// string cells are shown.
+    pub(crate) fn sample(&self) -> Option<Sample<'a>> {
+        let sample = self.doc?.get("sample")?;
+        let strings = |v: &'a Value, max: usize| -> Vec<&'a str> {
+            v.as_array()
+                .map(|a| a.iter().take(max).map(|c| c.as_str().unwrap_or("")).collect())
+                .unwrap_or_default()
+        };
+        let columns = strings(sample.get("columns")?, MAX_SAMPLE_COLUMNS);
+        let rows: Vec<Vec<&'a str>> = sample
+            .get("rows")?
+            .as_array()?
+            .iter()
+            .take(MAX_SAMPLE_ROWS)
+            .map(|row| strings(row, columns.len()))
+            .collect();
+        if columns.is_empty() || rows.is_empty() {
+            return None;
+        }
+        let file_name = sample.get("fileName").and_then(Value::as_str).unwrap_or("sample");
+        Some(Sample { file_name, columns, rows })
+    }
+
     /// The job this asset was computed by, from `derivedFrom.jobId`.
     pub(crate) fn derived_job(&self) -> Option<&'a str> {
         self.doc?.get("derivedFrom")?.get("jobId")?.as_str()
     }
+}
+
+/// Most preview rows and columns shown (the CLI writes at most 20 and 40).
+const MAX_SAMPLE_ROWS: usize = 20;
+const MAX_SAMPLE_COLUMNS: usize = 40;
+
+/// A public preview table.
+pub(crate) struct Sample<'a> {
+    pub file_name: &'a str,
+    pub columns: Vec<&'a str>,
+    pub rows: Vec<Vec<&'a str>>,
 }
 
 /// The top-level fields that differ between two versions of a document, sorted, each once.
