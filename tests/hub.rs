@@ -323,6 +323,11 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         "{job_page}"
     );
     assert!(ok(&hub, &format!("/accounts/{}", chain.address(PUBLISHER))).contains("Nightingale recordings"));
+    let voter = ok(&hub, &format!("/accounts/{}", chain.address(0)));
+    assert!(
+        voter.contains(&format!("href=\"/dao/proposals/{proposal}\"")) && voter.contains("Votes cast (1)"),
+        "{voter}"
+    );
 
     // Wrong, hostile and oversized input: a clear page with the right status, and the hub stays up.
     let long = "x".repeat(4096);

@@ -38,6 +38,25 @@ pub struct Account {
     pub releases: Vec<Release>,
     /// How many revenue releases it received.
     pub releases_count: i64,
+    /// Its newest votes on DAO proposals, newest first (at most 100).
+    #[schema(max_items = 100)]
+    pub votes: Vec<AccountVote>,
+    /// How many proposals it voted on.
+    pub votes_count: i64,
+}
+
+/// A vote an account cast on a DAO proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountVote {
+    /// The proposal: a decimal uint256.
+    pub proposal_id: String,
+    /// 0 against, 1 for, 2 abstain.
+    pub support: i16,
+    /// Its voting weight: a decimal uint256.
+    pub weight: String,
+    /// The block it was cast in.
+    pub block_number: i64,
 }
 
 /// A balance of one asset's access token.

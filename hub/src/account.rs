@@ -61,6 +61,23 @@ pub(crate) async fn account(State(hub): State<Hub>, Path(who): Path<String>) -> 
                 } }
             }
         }
+        section #votes aria-labelledby="votes-h" {
+            h2 #votes-h { "Votes cast (" (account.votes_count) ")" }
+            @if account.votes.is_empty() { p.empty { "None." } }
+            @else {
+                div.scroll { table {
+                    thead { tr { th scope="col" { "Proposal" } th scope="col" { "Vote" } th scope="col" { "Weight" } th scope="col" { "Block" } } }
+                    tbody { @for vote in &account.votes {
+                        tr {
+                            td { a href=(format!("/dao/proposals/{}", vote.proposal_id)) { code { (format::short_hash(&vote.proposal_id)) } } }
+                            td { (crate::dao::support_word(vote.support)) }
+                            td { (format::units(&vote.weight, 18)) }
+                            td { (vote.block_number) }
+                        }
+                    } }
+                } }
+            }
+        }
         section #revenue aria-labelledby="revenue-h" {
             h2 #revenue-h { "Revenue released (" (account.releases_count) ")" }
             @if account.releases.is_empty() { p.empty { "None." } }

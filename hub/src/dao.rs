@@ -39,6 +39,16 @@ fn wei(votes: &str) -> u128 {
     votes.parse().unwrap_or(u128::MAX)
 }
 
+/// A vote's `support` in words (GovernorCountingSimple's 0, 1, 2).
+pub(crate) fn support_word(support: i16) -> &'static str {
+    match support {
+        0 => "against",
+        1 => "for",
+        2 => "abstain",
+        _ => "unknown",
+    }
+}
+
 /// The first line of a proposal's description: its title.
 fn title(proposal: &Proposal) -> String {
     let line = proposal.description.lines().next().unwrap_or_default().trim_start_matches('#').trim();
@@ -206,7 +216,7 @@ pub(crate) async fn proposal(State(hub): State<Hub>, Path(id): Path<String>) -> 
                     tbody { @for vote in &detail.votes {
                         tr {
                             td { (address(&vote.voter)) }
-                            td { (match vote.support { 0 => "against", 1 => "for", 2 => "abstain", _ => "?" }) }
+                            td { (support_word(vote.support)) }
                             td { (format::units(&vote.weight, 18)) }
                             td { (vote.reason) }
                         }

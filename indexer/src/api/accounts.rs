@@ -1,6 +1,8 @@
 //! Accounts: what an address owns, holds, ordered and received; its access orders page by page.
 
-use agora_api::{AccessTokenBalance, Account, Asset, CursorQuery, ErrorBody, Order, Page, Release};
+use agora_api::{
+    AccessTokenBalance, Account, AccountVote, Asset, CursorQuery, ErrorBody, Order, Page, Release,
+};
 use axum::{
     Json,
     extract::{
@@ -31,6 +33,15 @@ struct ReleaseRow {
     block_number: i64,
 }
 
+/// A vote cast.
+#[derive(Debug, sqlx::FromRow)]
+struct VoteRow {
+    proposal_id: String,
+    support: i16,
+    weight: String,
+    block_number: i64,
+}
+
 /// The sizes of an account's lists.
 #[derive(Debug, sqlx::FromRow)]
 struct AccountCounts {
@@ -38,14 +49,15 @@ struct AccountCounts {
     access_tokens: i64,
     orders: i64,
     releases: i64,
+    votes: i64,
 }
 
 #[utoipa::path(
     get,
     path = "/accounts/{address}",
     tag = "accounts",
-    summary = "An account's assets, access tokens, newest orders and revenue releases, 100 of each at most, \
-               their counts, and its delegate",
+    summary = "An account's assets, access tokens, newest orders, revenue releases and votes, 100 of each \
+               at most, their counts, and its delegate",
     params(("address" = String, Path, description = "The account: a 0x-prefixed address")),
     responses(
         (status = 200, description = "The account (empty for an address never seen)", body = Account),
@@ -92,13 +104,23 @@ pub(super) async fn account(
     .bind(EMBEDDED)
     .fetch_all(&state.pool)
     .await?;
+    let votes: Vec<VoteRow> = sqlx::query_as(
+        "SELECT proposal_id::text AS proposal_id, support, weight::text AS weight, block_number FROM votes
+         WHERE chain_id = $1 AND voter = $2 ORDER BY block_number DESC, proposal_id DESC LIMIT $3",
+    )
+    .bind(chain(&state))
+    .bind(&who)
+    .bind(EMBEDDED)
+    .fetch_all(&state.pool)
+    .await?;
     let counts: AccountCounts = sqlx::query_as(
         "SELECT (SELECT count(*) FROM assets WHERE chain_id = $1 AND owner = $2) AS assets,
            (SELECT count(*) FROM access_balances b
               JOIN access_tokens t ON t.chain_id = b.chain_id AND t.address = b.token
               WHERE b.chain_id = $1 AND b.holder = $2 AND b.balance > 0) AS access_tokens,
            (SELECT count(*) FROM access_orders WHERE chain_id = $1 AND consumer = $2) AS orders,
-           (SELECT count(*) FROM releases WHERE chain_id = $1 AND recipient = $2) AS releases",
+           (SELECT count(*) FROM releases WHERE chain_id = $1 AND recipient = $2) AS releases,
+           (SELECT count(*) FROM votes WHERE chain_id = $1 AND voter = $2) AS votes",
     )
     .bind(chain(&state))
     .bind(&who)
@@ -126,6 +148,16 @@ pub(super) async fn account(
             })
             .collect(),
         releases_count: counts.releases,
+        votes: votes
+            .into_iter()
+            .map(|r| AccountVote {
+                proposal_id: r.proposal_id,
+                support: r.support,
+                weight: r.weight,
+                block_number: r.block_number,
+            })
+            .collect(),
+        votes_count: counts.votes,
     }))
 }
 
