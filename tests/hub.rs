@@ -145,9 +145,10 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     }
     let model = model.to_string_lossy().into_owned();
     let model = publish(&["asset", "publish", &model, "--kind", "model", "--price", "0", "--name", "MiniLM"]);
+    let mut fillers = Vec::new();
     for i in 0..FILLERS {
         let file = write(&format!("sparrows-{i}.csv"), &format!("n\n{i}\n"));
-        publish(&[
+        fillers.push(publish(&[
             "asset",
             "publish",
             &file,
@@ -157,9 +158,12 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
             "0",
             "--name",
             &format!("Sparrow counts {i}"),
-        ]);
+        ]));
     }
-    let asset_count = 3 + FILLERS;
+    let published = 3 + FILLERS;
+    // One filler is delisted by the DAO below: hidden from the catalogue, shown with a banner.
+    let delisted = fillers[0].clone();
+    let asset_count = published - 1;
 
     // A buyer buys two tokens and spends one on an embed job, whose receipt the job page checks.
     chain.json(BUYER, &["asset", "buy", &dataset, "--amount", "2"]);
@@ -185,12 +189,35 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     let id: U256 = proposal.parse().unwrap_or_else(|err| panic!("{err}"));
     let tally =
         block_on(governor.proposalVotes(id).call()).unwrap_or_else(|err| panic!("proposalVotes: {err}"));
+    // A second proposal, executed: delist a filler.
+    let reason = text(&chain.json(PUBLISHER, &["asset", "show", &delisted])["metadataCid"]);
+    let delist = chain.json(
+        0,
+        &[
+            "dao",
+            "propose",
+            "--description",
+            "Delist the sparrows",
+            "delist",
+            &delisted,
+            "--reason-cid",
+            &reason,
+        ],
+    );
+    let delist = text(&delist["proposalId"]);
+    chain.rpc("anvil_mine", json!([2]));
+    chain.json(0, &["dao", "vote", &delist, "for"]);
+    chain.rpc("anvil_mine", json!([51]));
+    chain.json(0, &["dao", "queue", &delist]);
+    chain.rpc("evm_increaseTime", json!([2]));
+    chain.rpc("anvil_mine", json!([1]));
+    chain.json(0, &["dao", "execute", &delist]);
 
     indexer.synced(&chain);
     indexer.wait("every asset's metadata fetched", |indexer| {
-        let page = indexer.get("/assets?limit=100");
+        let page = indexer.get("/assets?limit=100&include_delisted=true");
         page["items"].as_array().is_some_and(|items| {
-            items.len() == asset_count && items.iter().all(|a| a["metadataStatus"] == "fetched")
+            items.len() == published && items.iter().all(|a| a["metadataStatus"] == "fetched")
         })
     });
 
@@ -301,6 +328,12 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     assert!(dao.contains(&format!("data-proposal-id=\"{proposal}\"")), "{dao}");
     assert!(dao.contains("data-setting=\"protocol-fee\">2.5 %<"), "the deployed fee: {dao}");
 
+    // The delisted asset is out of the catalogue, and its page says why it cannot be bought.
+    assert!(!ok(&hub, "/assets?q=sparrow").contains(&format!("data-asset-id=\"{delisted}\"")));
+    let delisted_page = ok(&hub, &format!("/assets/{delisted}"));
+    assert!(delisted_page.contains("class=\"banner delisted\""), "{delisted_page}");
+    assert!(ok(&hub, &format!("/dao/proposals/{delist}")).contains(&format!("Delist asset {delisted}")));
+
     // The job page carries the provider's receipt; its event stream starts with the job.
     let job_page = ok(&hub, &format!("/jobs/{job}"));
     assert!(job_page.contains("id=\"receipt-json\""), "{job_page}");
@@ -325,7 +358,7 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     assert!(ok(&hub, &format!("/accounts/{}", chain.address(PUBLISHER))).contains("Nightingale recordings"));
     let voter = ok(&hub, &format!("/accounts/{}", chain.address(0)));
     assert!(
-        voter.contains(&format!("href=\"/dao/proposals/{proposal}\"")) && voter.contains("Votes cast (1)"),
+        voter.contains(&format!("href=\"/dao/proposals/{proposal}\"")) && voter.contains("Votes cast (2)"),
         "{voter}"
     );
 
