@@ -152,3 +152,36 @@ fn keystores_are_created_imported_listed_and_unlocked_only_with_their_password()
         "already exists",
     );
 }
+
+#[test]
+fn the_hub_refuses_a_bad_configuration_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = || {
+        let mut command = agora(dir.path());
+        command.arg("hub").env_remove("AGORA_HUB_INDEXER").env_remove("AGORA_HUB_PAGE_SIZE");
+        command
+    };
+    assert_one_line_error(&run(&mut hub()), "the indexer's URL is required: --indexer URL");
+    let indexer = ["--indexer", "http://127.0.0.1:1"];
+    assert_one_line_error(
+        &run(hub().args(indexer).args(["--page-size", "0"])),
+        "page_size must be from 1 to 100",
+    );
+    assert_one_line_error(
+        &run(hub().args(indexer).env("AGORA_HUB_PAGE_SIZE", "many")),
+        "invalid hub configuration",
+    );
+    std::fs::write(dir.path().join("hub.toml"), "indexer = \"http://127.0.0.1:1\"\ncolour = \"red\"\n")
+        .unwrap();
+    assert_one_line_error(&run(hub().args(["--config", "hub.toml"])), "colour");
+    assert_one_line_error(&run(hub().args(["--config", "missing.toml"])), "missing.toml");
+    // An address already taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    assert_one_line_error(
+        &run(hub().args(indexer).args(["--listen", &listen])),
+        &format!("listening on {listen}"),
+    );
+    // A malformed URL is clap's error.
+    assert_eq!(run(hub().args(["--indexer", "not a url"])).status.code(), Some(2));
+}

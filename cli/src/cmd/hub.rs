@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use agora_hub::HubConfig;
 use clap::Args;
-use eyre::{Result, WrapErr};
+use eyre::{Result, WrapErr, eyre};
 use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
@@ -76,10 +76,19 @@ pub async fn run(args: HubArgs) -> Result<()> {
     if let Some(path) = &args.config {
         figment = figment.merge(Toml::file_exact(path));
     }
-    let settings: Settings =
-        figment.merge(Env::prefixed("AGORA_HUB_")).merge(Serialized::defaults(&args)).extract().wrap_err(
-            "invalid hub configuration (the indexer's URL is required: --indexer or AGORA_HUB_INDEXER)",
-        )?;
+    let settings: Settings = figment
+        .merge(Env::prefixed("AGORA_HUB_"))
+        .merge(Serialized::defaults(&args))
+        .extract()
+        .map_err(|err| {
+            if matches!(&err.kind, figment::error::Kind::MissingField(field) if field == "indexer") {
+                return eyre!(
+                    "the indexer's URL is required: --indexer URL, AGORA_HUB_INDEXER or `indexer` in --config"
+                );
+            }
+            // figment puts where a value came from on a line of its own.
+            eyre!("invalid hub configuration: {}", err.to_string().replace('\n', " "))
+        })?;
     if settings.indexer_timeout_secs == 0 {
         eyre::bail!("indexer_timeout_secs must be at least 1");
     }
