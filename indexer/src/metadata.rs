@@ -1,8 +1,8 @@
 //! Asset metadata from IPFS: each CID an asset names is fetched once (through a
 //! [`MetadataFetcher`], in production Kubo's RPC API), with a timeout; the JSON document, what
 //! is derived from it ([`Derived`]: a bounded full-text vector of its human fields, whether the
-//! content is encrypted, the wrapped keys' holders, the [`Lineage`] of an asset published from
-//! a compute job's output) are stored, or the failure is recorded so a bad CID never stalls the
+//! content is encrypted, the wrapped keys' holders, the license and tags the catalogue filters
+//! and counts, the [`Lineage`] of an asset published from a compute job's output) are stored, or the failure is recorded so a bad CID never stalls the
 //! indexer.
 //!
 //! Every CID's outcome is its own: a document that cannot be fetched, parsed or stored is
@@ -36,10 +36,21 @@ pub const MAX_FIELD_TEXT: usize = 4 * 1024;
 /// Longest failure reason stored.
 const MAX_ERROR_CHARS: usize = 1_000;
 /// The version of [`derive`] whose results are stored; rows derived by an older one are
-/// derived again from their stored document. 2: the [`Lineage`].
-pub const DERIVED_VERSION: i32 = 2;
+/// derived again from their stored document. 2: the [`Lineage`]; 3: the license and tags.
+pub const DERIVED_VERSION: i32 = 3;
 /// Most input assets of one `derivedFrom` recorded; the others are ignored.
 pub const MAX_LINEAGE_INPUTS: usize = 16;
+/// Most tags of a document the catalogue filters and counts (as many as `agora asset publish`
+/// takes); the others are ignored.
+pub const MAX_TAGS: usize = 20;
+/// Longest tag the catalogue filters and counts, in bytes (`agora asset publish` takes 32
+/// characters); longer ones are ignored.
+pub const MAX_TAG_BYTES: usize = 64;
+/// Longest license the catalogue filters and counts, in bytes; a longer one is ignored. With
+/// [`MAX_TAGS`] and [`MAX_TAG_BYTES`] this keeps what the catalogue reads of a document small
+/// enough for one B-tree index entry beside its CID (`asset_metadata_facets`, at most 2704
+/// bytes), whatever the document holds.
+pub const MAX_LICENSE_BYTES: usize = 128;
 
 /// Fetching, checking or storing one document failed.
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +206,13 @@ pub struct Derived {
     /// documents), as lowercase 0x-prefixed addresses, in document order, each once; entries
     /// that are not addresses are skipped.
     pub key_holders: Vec<String>,
+    /// `license`, when it is a string of at most [`MAX_LICENSE_BYTES`]: what the catalogue's
+    /// license filter matches and its facet counts.
+    pub license: Option<String>,
+    /// The strings of `tags` (a list) of at most [`MAX_TAG_BYTES`], in document order, each
+    /// once, the first [`MAX_TAGS`] of them: what the catalogue's tag filter matches and its
+    /// facet counts.
+    pub tags: Vec<String>,
     /// What `derivedFrom` says the asset was computed from ([`lineage`]).
     pub lineage: Option<Lineage>,
 }
@@ -294,10 +312,23 @@ pub fn derive(document: &Value) -> Derived {
             }
         }
     }
+    let license = document.get("license").and_then(Value::as_str).filter(|l| l.len() <= MAX_LICENSE_BYTES);
+    let mut tags: Vec<String> = Vec::new();
+    let listed = document.get("tags").and_then(Value::as_array).into_iter().flatten();
+    for tag in listed.filter_map(Value::as_str).filter(|t| t.len() <= MAX_TAG_BYTES) {
+        if tags.len() == MAX_TAGS {
+            break;
+        }
+        if !tags.iter().any(|t| t == tag) {
+            tags.push(tag.to_owned());
+        }
+    }
     Derived {
         search_text: search_text(document),
         encrypted: encryption.is_some(),
         key_holders,
+        license: license.map(str::to_owned),
+        tags,
         lineage: lineage(document),
     }
 }
@@ -501,13 +532,13 @@ pub(crate) async fn store(
     let derived = derive(document);
     let mut tx = pool.begin().await?;
     let stored = sqlx::query(
-        "INSERT INTO asset_metadata
-           (cid, status, document, search, encrypted, key_holders, derived_version, attempts)
-         VALUES ($1, 'ok', $2, to_tsvector('simple', $3), $4, $5, $6, $7)
+        "INSERT INTO asset_metadata (cid, status, document, search, encrypted, key_holders, license, tags,
+           derived_version, attempts)
+         VALUES ($1, 'ok', $2, to_tsvector('simple', $3), $4, $5, $6, $7, $8, $9)
          ON CONFLICT (cid) DO UPDATE SET status = 'ok', document = EXCLUDED.document,
            search = EXCLUDED.search, encrypted = EXCLUDED.encrypted, key_holders = EXCLUDED.key_holders,
-           derived_version = EXCLUDED.derived_version, error = NULL, attempts = EXCLUDED.attempts,
-           next_attempt_at = NULL, fetched_at = now()
+           license = EXCLUDED.license, tags = EXCLUDED.tags, derived_version = EXCLUDED.derived_version,
+           error = NULL, attempts = EXCLUDED.attempts, next_attempt_at = NULL, fetched_at = now()
          WHERE asset_metadata.status = 'failed'",
     )
     .bind(cid)
@@ -515,6 +546,8 @@ pub(crate) async fn store(
     .bind(&derived.search_text)
     .bind(derived.encrypted)
     .bind(&derived.key_holders)
+    .bind(derived.license.as_deref())
+    .bind(&derived.tags)
     .bind(DERIVED_VERSION)
     .bind(attempts_column(attempt))
     .execute(&mut *tx)
@@ -610,13 +643,15 @@ async fn rederive(pool: &PgPool, limit: i64) -> Result<usize, sqlx::Error> {
         let mut tx = pool.begin().await?;
         sqlx::query(
             "UPDATE asset_metadata SET search = to_tsvector('simple', $2), encrypted = $3,
-               key_holders = $4, derived_version = $5
+               key_holders = $4, license = $5, tags = $6, derived_version = $7
              WHERE cid = $1",
         )
         .bind(cid)
         .bind(&derived.search_text)
         .bind(derived.encrypted)
         .bind(&derived.key_holders)
+        .bind(derived.license.as_deref())
+        .bind(&derived.tags)
         .bind(DERIVED_VERSION)
         .execute(&mut *tx)
         .await?;
@@ -737,6 +772,33 @@ mod tests {
         assert_eq!(derived.key_holders, [a.to_owned(), b.to_lowercase()]);
         let plain = derive(&json!({ "name": "x", "content": { "cid": "c" } }));
         assert!(!plain.encrypted && plain.key_holders.is_empty());
+    }
+
+    #[test]
+    fn license_and_tags_are_derived_deduplicated_and_bounded() {
+        let doc =
+            json!({ "license": "MIT", "tags": ["audio", 7, "", "vision", "audio", null, ["x"], "vision"] });
+        let derived = derive(&doc);
+        assert_eq!(derived.license.as_deref(), Some("MIT"));
+        assert_eq!(derived.tags, ["audio", "", "vision"]);
+        // Not a string, not a list of strings: nothing.
+        for (license, tags) in
+            [(json!(5), json!("audio")), (json!(null), json!({ "a": "b" })), (json!(["MIT"]), json!(null))]
+        {
+            let derived = derive(&json!({ "license": license, "tags": tags }));
+            assert_eq!((derived.license, derived.tags), (None, Vec::<String>::new()), "{license} {tags}");
+        }
+        assert_eq!(derive(&json!({ "name": "x" })).tags, Vec::<String>::new());
+        // Too long: ignored. Past the first MAX_TAGS distinct ones: ignored.
+        let (long_tag, longest_tag) = ("é".repeat(MAX_TAG_BYTES / 2 + 1), "t".repeat(MAX_TAG_BYTES));
+        let (long_license, longest_license) =
+            ("é".repeat(MAX_LICENSE_BYTES / 2 + 1), "l".repeat(MAX_LICENSE_BYTES));
+        let derived = derive(&json!({ "license": long_license, "tags": [long_tag, longest_tag, "a"] }));
+        assert_eq!((derived.license, derived.tags), (None, vec![longest_tag.clone(), "a".to_owned()]));
+        assert_eq!(derive(&json!({ "license": longest_license })).license, Some(longest_license));
+        let many: Vec<String> = (0..10_000).map(|i| format!("t{}", i % (MAX_TAGS + 5))).collect();
+        let derived = derive(&json!({ "tags": many }));
+        assert_eq!(derived.tags, many[..MAX_TAGS]);
     }
 
     #[test]

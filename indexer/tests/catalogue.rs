@@ -1,7 +1,8 @@
 //! The catalogue the hub browses: usage counters kept by the database through purchases, jobs
 //! and a reorg; an asset's revenue split, buyers and revenue; the deployment's contracts in
 //! `/status`; the tag, price and access filters, the usage sorts and their cursors, and the
-//! facets, over a synthetic catalogue; full-text search over ten thousand synthetic assets.
+//! facets, over a synthetic catalogue (unlisted assets included); full-text search over ten
+//! thousand synthetic assets; a document's license and tags, bounded however many it brings.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -12,6 +13,9 @@ use agora_api::{Asset, AssetFacets, AssetQuery, Client, FacetCount, FacetQuery, 
 use agora_contracts::tx;
 use agora_indexer::{
     api::AppState,
+    metadata::{
+        FetchError, MAX_LICENSE_BYTES, MAX_TAG_BYTES, MAX_TAGS, MetadataFetcher, RetryPolicy, fetch_pending,
+    },
     sync::SyncConfig,
     testing::{DESCRIPTION_WORDS, SyntheticCatalogue, seed_synthetic_catalogue},
 };
@@ -347,6 +351,33 @@ async fn filters_usage_sorts_and_facets_agree_over_a_synthetic_catalogue() {
     let none = client.asset_facets(&FacetQuery { tag: Some("aud".into()), ..FacetQuery::default() }).await;
     assert_eq!(none.unwrap(), AssetFacets::default());
 
+    // An asset whose listing is not indexed sorts as a free one (price 0), by id among them: each
+    // price sort still lists every asset once, in order, through cursors on both sides of 0.
+    let unlisted: HashSet<u64> = (1..=1_200).step_by(97).collect();
+    let unlisted_ids: Vec<i64> = unlisted.iter().map(|id| *id as i64).collect();
+    sqlx::query("DELETE FROM listings WHERE chain_id = $1 AND asset_id = ANY($2::bigint[]::numeric[])")
+        .bind(CHAIN as i64)
+        .bind(&unlisted_ids)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let price = |a: &Asset| if unlisted.contains(&id(a)) { 0 } else { expected[&a.asset_id].3 };
+    for sort in ["price_asc", "price_desc"] {
+        let query = AssetQuery {
+            include_delisted: Some(true),
+            sort: Some(sort.into()),
+            limit: Some("37".into()),
+            ..AssetQuery::default()
+        };
+        let listed = every_page(&client, &query).await;
+        assert_eq!(listed.len(), catalogue.assets.len(), "{sort}");
+        assert_eq!(listed.iter().filter(|a| a.price.is_none()).count(), unlisted.len(), "{sort}");
+        for pair in listed.windows(2) {
+            let (a, b) = ((price(&pair[0]), id(&pair[0])), (price(&pair[1]), id(&pair[1])));
+            assert!(if sort == "price_asc" { a < b } else { a > b }, "{sort}: {a:?} then {b:?}");
+        }
+    }
+
     // Bad parameters: 400, naming the parameter.
     let long_tag = "t".repeat(2_048);
     server.bad("/assets?sort=best", "sort").await;
@@ -405,4 +436,58 @@ async fn a_search_over_ten_thousand_synthetic_assets_finds_exactly_its_matches()
             client.asset_facets(&FacetQuery { q: Some(q.into()), ..FacetQuery::default() }).await.unwrap();
         assert_eq!(facets.total, expected.len() as i64, "{q}");
     }
+}
+
+/// One document, whatever the CID.
+struct OneDocument(String);
+
+impl MetadataFetcher for OneDocument {
+    async fn fetch(&self, _cid: &str) -> Result<Vec<u8>, FetchError> {
+        Ok(self.0.as_bytes().to_vec())
+    }
+}
+
+/// A document with as many and as long tags and license as it likes, of text that does not
+/// compress, is stored: what the catalogue keeps of it is bounded (the first `MAX_TAGS` tags of
+/// at most `MAX_TAG_BYTES`, a license of at most `MAX_LICENSE_BYTES`), so its index entries fit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_largest_tags_and_license_a_document_can_bring_are_stored_and_filtered() {
+    const CHAIN: u64 = 900_003;
+    let db = Db::start().await;
+    let mut rng = common::Rng(0x7a65);
+    let mut noise =
+        |len: usize| -> String { (0..len).map(|_| char::from(b'!' + (rng.next() % 94) as u8)).collect() };
+    let tags: Vec<String> = (0..1_000)
+        .map(|i| if i % 2 == 0 { noise(MAX_TAG_BYTES) } else { noise(MAX_TAG_BYTES + 1) })
+        .collect();
+    let license = noise(MAX_LICENSE_BYTES);
+    let document = serde_json::json!({ "name": "Many tags", "license": license, "tags": tags });
+    let cid = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
+    sqlx::query(
+        "INSERT INTO assets (chain_id, asset_id, owner, access_token, kind, compute_only, access_duration,
+           version, content_digest, metadata_cid, published_block, updated_block)
+         VALUES ($1, 1, '\\x01', '\\x02', 0, FALSE, 0, 1, '\\x03', $2, 1, 1)",
+    )
+    .bind(CHAIN as i64)
+    .bind(cid)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let fetcher = OneDocument(document.to_string());
+    let report = fetch_pending(&db.pool, &fetcher, &RetryPolicy::default(), 10).await.unwrap();
+    assert_eq!((report.fetched, report.failed), (1, 0));
+
+    let (_server, client) = serve(&db, CHAIN, None).await;
+    let tagged = |tag: &str| {
+        let client = client.clone();
+        let query = AssetQuery { tag: Some(tag.to_owned()), ..AssetQuery::default() };
+        async move { ids(&client.assets(&query).await.unwrap().items) }
+    };
+    let kept: Vec<&String> = tags.iter().filter(|t| t.len() <= MAX_TAG_BYTES).collect();
+    assert_eq!(tagged(kept[MAX_TAGS - 1]).await, ["1"]);
+    assert!(tagged(kept[MAX_TAGS]).await.is_empty(), "past the first {MAX_TAGS}");
+    assert!(tagged(&tags[1]).await.is_empty(), "longer than {MAX_TAG_BYTES} bytes");
+    let facets = client.asset_facets(&FacetQuery::default()).await.unwrap();
+    assert_eq!(facets.licenses, [FacetCount { value: license, count: 1 }]);
+    assert_eq!(facets.tags.len(), MAX_TAGS);
 }

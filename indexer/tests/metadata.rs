@@ -323,6 +323,8 @@ async fn check_encryption(server: &Server, sealed: &str, open: &str) {
     assert_eq!(only(server, "&encrypted=false").await, [open]);
     assert_eq!(only(server, "&q=sonar").await.len(), 2);
     assert_eq!(only(server, "&q=navy").await, [sealed]);
+    assert_eq!(only(server, "&tag=navy").await, [sealed]);
+    assert_eq!(only(server, "&license=MIT").await, [sealed]);
     let (key_a, key_b) = (wrapped_key("a1b2c3d4"), wrapped_key("9f8e7d6c"));
     for secret in [&key_a, &key_a[4..40], &key_b, NONCE, &NONCE[2..], CONTENT_CID, "pings.bin", "aes"] {
         assert!(only(server, &format!("&q={secret}")).await.is_empty(), "{secret} is searchable");
@@ -385,7 +387,7 @@ async fn encrypted_metadata_is_described_and_its_key_material_never_searchable()
     // derives it again from the stored document.
     sqlx::query(
         "UPDATE asset_metadata SET derived_version = 0, encrypted = NULL, key_holders = NULL,
-           search = jsonb_to_tsvector('simple', document, '[\"string\"]')",
+           license = NULL, tags = NULL, search = jsonb_to_tsvector('simple', document, '[\"string\"]')",
     )
     .execute(&db.pool)
     .await
