@@ -13,7 +13,8 @@ use crate::{
     markdown,
 };
 
-/// A proposal's state as a voter reads it, from the indexed status and the chain's head block.
+/// A proposal's state as a voter reads it, from the indexed status, the chain's head block, the
+/// tally and the quorum.
 pub(crate) fn state(proposal: &Proposal, head: Option<u64>) -> &'static str {
     let at = |n: &str| n.parse::<u64>().ok();
     match proposal.status {
@@ -24,11 +25,12 @@ pub(crate) fn state(proposal: &Proposal, head: Option<u64>) -> &'static str {
             (Some(head), Some(start), _) if head < start => "pending",
             (Some(head), _, Some(end)) if head <= end => "active",
             (Some(_), _, Some(_)) => {
-                if wei(&proposal.votes_for) > wei(&proposal.votes_against) {
-                    "succeeded"
-                } else {
-                    "defeated"
-                }
+                // GovernorCountingSimple: for and abstain count towards the quorum, and for must
+                // beat against. A quorum not read yet is taken as reached (the chain decides).
+                let (yes, abstain) = (wei(&proposal.votes_for), wei(&proposal.votes_abstain));
+                let quorum_reached =
+                    proposal.quorum.as_deref().is_none_or(|q| yes.saturating_add(abstain) >= wei(q));
+                if quorum_reached && yes > wei(&proposal.votes_against) { "succeeded" } else { "defeated" }
             }
             _ => "pending",
         },
@@ -265,5 +267,46 @@ pub(crate) fn action_words(action: &ProposalAction) -> String {
             format!("Call {function}({}) on {target}", args.join(", "))
         }
         None => format!("Call {target} with calldata {}", format::short_hash(&action.calldata)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proposal(votes_for: &str, against: &str, abstain: &str, quorum: Option<&str>) -> Proposal {
+        Proposal {
+            proposal_id: "1".into(),
+            proposer: "0x0000000000000000000000000000000000000001".into(),
+            description: "Fee to 1.5%".into(),
+            vote_start: "10".into(),
+            vote_end: "20".into(),
+            status: ProposalStatus::Created,
+            eta: None,
+            votes_for: votes_for.into(),
+            votes_against: against.into(),
+            votes_abstain: abstain.into(),
+            created_block: 5,
+            created_at: None,
+            quorum: quorum.map(str::to_owned),
+            queued_at: None,
+            executed_at: None,
+        }
+    }
+
+    #[test]
+    fn states_follow_the_clock_the_tally_and_the_quorum() {
+        assert_eq!(state(&proposal("0", "0", "0", None), Some(9)), "pending");
+        assert_eq!(state(&proposal("5", "0", "0", None), Some(20)), "active");
+        assert_eq!(state(&proposal("5", "1", "0", Some("4")), Some(21)), "succeeded");
+        assert_eq!(
+            state(&proposal("3", "1", "1", Some("4")), Some(21)),
+            "succeeded",
+            "abstain counts to the quorum"
+        );
+        assert_eq!(state(&proposal("3", "1", "0", Some("4")), Some(21)), "defeated", "below the quorum");
+        assert_eq!(state(&proposal("5", "5", "0", Some("4")), Some(21)), "defeated", "a tie is defeated");
+        let executed = Proposal { status: ProposalStatus::Executed, ..proposal("5", "0", "0", None) };
+        assert_eq!(state(&executed, Some(21)), "executed");
     }
 }
