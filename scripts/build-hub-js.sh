@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Bundles the hub's page scripts (hub/web/src/) with the pinned esbuild into OUTDIR: hub.js (every
-# page) and receipt.js (job pages), each one minified ES module for es2020 browsers, no source
-# maps. hub/build.rs runs it with OUTDIR=$OUT_DIR/web and the server embeds the files.
+# page: copy buttons, live jobs), wallet.js (every page: the wallet and the actions it signs) and
+# receipt.js (job pages), each one minified ES module for es2020 browsers, no source maps.
+# hub/build.rs runs it with OUTDIR=$OUT_DIR/web and the server embeds the files. wallet.js imports
+# hub/web/generated/abi.ts, which building agora-hub writes (cargo build -p agora-hub).
 # Usage: scripts/build-hub-js.sh OUTDIR
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,8 +19,13 @@ if [ ! -x "$esbuild" ]; then
   exit 1
 fi
 
+if [ ! -f "$root/hub/web/generated/abi.ts" ]; then
+  echo "build-hub-js: hub/web/generated/abi.ts is missing; building agora-hub writes it (cargo build -p agora-hub)" >&2
+  exit 1
+fi
+
 mkdir -p "$outdir"
-for entry in hub receipt; do
+for entry in hub receipt wallet; do
   "$esbuild" "$root/hub/web/src/$entry.ts" \
     --bundle --minify --format=esm --target=es2020 --platform=browser \
     --legal-comments=none --log-level=warning \

@@ -17,6 +17,11 @@ for tool in tsc esbuild playwright; do
   fi
 done
 
+if [ ! -f hub/web/generated/abi.ts ]; then
+  echo "test-hub-js: hub/web/generated/abi.ts is missing; building agora-hub writes it (cargo build -p agora-hub)" >&2
+  exit 1
+fi
+
 echo "test-hub-js: tsc (hub/web, hub/tests/browser)"
 "$bin/tsc" -p hub/web
 "$bin/tsc" -p hub/tests/browser

@@ -21,6 +21,11 @@ FOUNDRY_PROFILE="$profile" node_modules/.bin/forge test
 echo "test: forge snapshot --check"
 node_modules/.bin/forge snapshot --check --no-match-test '^(testFuzz|invariant)_'
 
+# Compiled first: building agora-hub writes hub/web/generated/abi.ts (the contracts' ABIs from the
+# forge artifacts), which the page scripts are type-checked and bundled with.
+echo "test: cargo test --workspace --locked --no-run"
+cargo test --workspace --locked --no-run
+
 # The hub's page scripts: type checks, the receipt check's unit tests, and a Chromium smoke test.
 echo "test: hub page scripts (scripts/test-hub-js.sh)"
 ./scripts/test-hub-js.sh

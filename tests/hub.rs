@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 
 const PUBLISHER: usize = 1;
 const BUYER: usize = 2;
+/// The account of the browser's test wallet (hub/tests/browser/test-wallet.ts).
+const BROWSER: usize = 4;
 const OPERATOR: usize = 9;
 /// Assets per catalogue page: small, so a few assets make several pages.
 const PAGE_SIZE: usize = 5;
@@ -160,7 +162,15 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
             &format!("Sparrow counts {i}"),
         ]));
     }
-    let published = 3 + FILLERS;
+    // A dataset sold in an EIP-2612 stablecoin, which the browser's wallet holds.
+    let usd = chain.stablecoin(chain.address(BROWSER), 100_000_000);
+    let usd_file = write("finches.csv", "beak,wing\n11.2,64\n");
+    #[rustfmt::skip]
+    let usd_asset = publish(&[
+        "asset", "publish", &usd_file, "--kind", "dataset", "--price", "2.5", "--currency", &usd.to_string(),
+        "--name", "Finch beaks",
+    ]);
+    let published = 4 + FILLERS;
     // One filler is delisted by the DAO below: hidden from the catalogue, shown with a banner.
     let delisted = fillers[0].clone();
     let asset_count = published - 1;
@@ -240,12 +250,12 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     let tagged = ok(&hub, "/assets?tag=birdsong");
     assert_eq!(cards(&tagged), 1, "{}: {tagged}", indexer.get(&format!("/assets/{dataset}"))["metadata"]);
     let priced = ok(&hub, "/assets?priced=true");
-    assert_eq!(cards(&priced), 1, "only the nightingale recordings are priced: {priced}");
+    assert_eq!(cards(&priced), 2, "the nightingale recordings and the finch beaks are priced: {priced}");
     let bought = ok(&hub, "/assets?sort=most_bought");
     let first = bought.split("data-asset-id=\"").nth(1).and_then(|rest| rest.split('"').next());
     assert_eq!(first, Some(dataset.as_str()), "the one bought asset leads the most bought: {bought}");
     let encrypted = ok(&hub, "/assets?encrypted=true");
-    assert_eq!(cards(&encrypted), 1, "only the priced dataset is encrypted: {encrypted}");
+    assert_eq!(cards(&encrypted), 2, "only the priced datasets are encrypted: {encrypted}");
     let mut seen = 0;
     let mut next = Some("/assets?sort=oldest".to_owned());
     while let Some(path) = next.take() {
@@ -427,6 +437,13 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         },
         "job": { "jobId": job },
         "owner": chain.address(PUBLISHER).to_string().to_lowercase(),
+        "wallet": {
+            "rpcUrl": chain.anvil.endpoint(),
+            "account": chain.address(BROWSER).to_string(),
+            "chainId": chain.manifest().chain_id,
+        },
+        "eth": { "assetId": dataset, "digest": detail["contentDigest"], "content": SENTENCES },
+        "usd": { "assetId": usd_asset, "token": usd.to_string() },
     });
     let fixture_path = chain.dir.path().join("hub-fixture.json");
     std::fs::write(&fixture_path, fixture.to_string()).unwrap_or_else(|err| panic!("{err}"));
@@ -441,6 +458,8 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         .env("HUB_FIXTURE", &fixture_path)
         .output()
         .unwrap_or_else(|err| panic!("running {}: {err}", playwright.display()));
+    // Shown with `--nocapture`: which specs ran and how long each took.
+    println!("{}", String::from_utf8_lossy(&out.stdout));
     assert!(
         out.status.success(),
         "the browser specs failed:\n{}\n{}",

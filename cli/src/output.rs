@@ -16,10 +16,7 @@ pub fn table(rows: &[(String, String)]) {
     }
 }
 
-/// `wei` as ether with up to 6 decimals, e.g. `0.012345 ETH`.
-pub fn ether(wei: alloy::primitives::U256) -> String {
-    crate::currency::Units::eth().format(wei)
-}
+pub use agora_contracts::words::ether;
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,8 @@ use crate::{
 
 /// `GET /assets/{id}`.
 pub(crate) async fn asset(State(hub): State<Hub>, Path(id): Path<String>) -> Result<Markup, PageError> {
-    let (detail, status) = tokio::try_join!(hub.api().asset(&id), hub.api().status())?;
+    let (detail, status, governance) =
+        tokio::try_join!(hub.api().asset(&id), hub.api().status(), hub.api().governance())?;
     let did = status.did(&detail.asset.asset_id);
     let asset = &detail.asset;
     let meta = Meta::of(asset);
@@ -54,6 +55,7 @@ pub(crate) async fn asset(State(hub): State<Hub>, Path(id): Path<String>) -> Res
                 }
             }
             aside.side {
+                (get_access(&detail, &meta, governance.protocol_fee_bps))
                 (usage(&detail))
                 (verification(&detail, &meta))
             }
@@ -66,7 +68,8 @@ pub(crate) async fn asset(State(hub): State<Hub>, Path(id): Path<String>) -> Res
         (lineage("Computed from", "upstream", &detail.upstream, detail.upstream_count, &meta))
         (lineage("Used to compute", "downstream", &detail.downstream, detail.downstream_count, &meta))
     };
-    Ok(page(Head::new(name, description), None, body))
+    let head = Head { scripts: &[crate::assets::WALLET_JS_PATH], ..Head::new(name, description) };
+    Ok(page(head, None, body))
 }
 
 fn urlencode(value: &str) -> String {
@@ -81,6 +84,60 @@ fn access_terms(detail: &AssetDetail) -> Markup {
         @if duration > 0 { ", valid " (duration / 3600) " h after it is spent" }
         @if let Some(free) = asset.free_per_address.filter(|f| *f > 0) { "; the first " (free) " per account free" }
         "."
+    }
+}
+
+/// Buying and downloading: the quote (price, the protocol's fee) and the forms the wallet script
+/// drives; without a wallet or JavaScript they say how to do the same with the CLI.
+fn get_access(detail: &AssetDetail, meta: &Meta<'_>, fee_bps: Option<u32>) -> Markup {
+    let asset = &detail.asset;
+    let id = &asset.asset_id;
+    let file_name = meta.file_name().map_or_else(|| format!("asset-{id}"), str::to_owned);
+    html! {
+        section #access aria-labelledby="access-h"
+            data-asset=(id) data-access-token=(asset.access_token) data-digest=(asset.content_digest)
+            data-currency=[asset.currency.as_deref()] data-price=[asset.price.as_deref()]
+            data-compute-only=(asset.compute_only) data-encrypted=(asset.encrypted == Some(true))
+            data-file-name=(file_name) data-size=[meta.content_size()]
+        {
+            h2 #access-h { "Get access" }
+            @if asset.delisted {
+                p { "Delisted: no new access tokens can be bought." }
+            } @else if asset.price.is_some() {
+                dl.quote {
+                    dt { "Price" } dd #quote-price { (price(asset)) " per access token" }
+                    @if let Some(bps) = fee_bps {
+                        dt { "Protocol fee" }
+                        dd #quote-fee data-bps=(bps) { (format::percent(u64::from(bps))) " of it goes to the DAO treasury, the rest to the revenue split" }
+                    }
+                }
+                form #buy-form.action {
+                    label for="buy-amount" { "Access tokens" }
+                    input #buy-amount type="number" name="amount" min="1" max="1000" step="1" value="1" required;
+                    @if !asset.compute_only {
+                        label.check {
+                            input #buy-download type="checkbox" name="download";
+                            " Buy one and download now (one transaction)"
+                        }
+                    }
+                    button type="submit" disabled { "Buy" }
+                }
+            } @else {
+                p { "Not listed for sale." }
+            }
+            @if !asset.compute_only {
+                div #download-box {
+                    button #download-button type="button" disabled { "Download and verify" }
+                    progress #download-progress hidden max="100" value="0" {}
+                    p #download-meter.meter hidden {}
+                }
+            }
+            p #access-hint.note {
+                "Buying and downloading here need a browser wallet and JavaScript. The CLI does the same: "
+                code { "agora asset buy " (id) } @if !asset.compute_only { ", " code { "agora asset download " (id) } } "."
+            }
+            p #access-state.state role="status" {}
+        }
     }
 }
 

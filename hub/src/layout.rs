@@ -60,6 +60,9 @@ pub(crate) fn page(head: Head, live_job: Option<&str>, body: Markup) -> Markup {
                         a href="/providers" { "Providers" }
                         a href="/jobs" { "Jobs" }
                     }
+                    // hub.js offers to connect and loads the wallet script (heavy: viem) only then, or
+                    // at once on pages with actions and for a wallet remembered from an earlier page.
+                    div #wallet.wallet aria-live="polite" data-script=(crate::assets::WALLET_JS_PATH) {}
                 }
                 main #content tabindex="-1" data-live-job=[live_job] { (body) }
                 footer.site {

@@ -3,11 +3,14 @@
 //! [`agora_api::Client`] (the hub reads no database and keeps no state of its own) and works
 //! with JavaScript off; a small script adds copy buttons, click-to-show card images, the live
 //! job page (server-sent events from [`compute`]'s stream, which follows the indexer) and the
-//! in-page receipt check.
+//! in-page receipt check. The wallet script connects a browser wallet (EIP-6963, EIP-1193) and
+//! signs what the pages offer (buy, download verified in the browser) with the contracts' ABIs
+//! from the forge artifacts; `/api/` gives it the deployment and the protocol's revert sentences.
 //!
 //! [`app`] builds the router, [`serve`] runs it; `agora hub` and `agora dev` call them.
 
 mod account;
+mod api;
 mod asset;
 mod assets;
 mod catalogue;
@@ -29,7 +32,10 @@ use axum::{
     routing::get,
 };
 use tokio::net::TcpListener;
-use tower_http::{limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer, timeout::TimeoutLayer};
+use tower_http::{
+    compression::CompressionLayer, limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+};
 use url::Url;
 
 use crate::layout::PageError;
@@ -117,6 +123,8 @@ pub fn app(hub: Hub) -> Router {
         .route("/jobs/{id}", get(compute::job))
         .route("/static/{file}", get(assets::file))
         .route("/openapi.json", get(openapi))
+        .route("/api/status", get(api::status))
+        .route("/api/revert", axum::routing::post(api::revert))
         .route("/health", get(|| async { "ok" }))
         .fallback(|| async { PageError::NotFound("page".into()) })
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
@@ -127,11 +135,13 @@ pub fn app(hub: Hub) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: http: data:; connect-src 'self' https: http:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+                "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' https: http: data:; connect-src 'self' https: http:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
             ),
         ))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        // gzip for browsers that ask (the wallet script shrinks to about a third); event streams stay plain.
+        .layer(CompressionLayer::new())
         .with_state(hub)
 }
 

@@ -30,7 +30,7 @@ use axum::{
     body::Body,
     error_handling::HandleErrorLayer,
     extract::{DefaultBodyLimit, Path, State, rejection::JsonRejection},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
     response::{
         IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
@@ -44,6 +44,7 @@ use tokio::{
     sync::{Notify, Semaphore},
 };
 use tower::{BoxError, ServiceBuilder};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use agora_runtime::{JobSpec, Progress};
 
@@ -294,7 +295,26 @@ pub fn app(state: Arc<ProviderState>) -> Router {
                 .timeout(limits.request_timeout),
         )
         .layer(axum::middleware::map_response(json_errors))
+        .layer(cors())
         .with_state(state)
+}
+
+/// Any web page may call the provider from a browser: every request that does something carries
+/// its own proof (a signed download request, an on-chain job), never a cookie, so another origin
+/// gains nothing a script outside a browser would not have. The page reads the headers a resumed,
+/// verified download needs.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([header::CONTENT_TYPE, header::RANGE])
+        .expose_headers([
+            header::CONTENT_LENGTH,
+            header::CONTENT_RANGE,
+            header::ACCEPT_RANGES,
+            HeaderName::from_static("x-content-sha256"),
+        ])
+        .max_age(Duration::from_secs(3600))
 }
 
 async fn no_route(uri: axum::http::Uri) -> ApiError {

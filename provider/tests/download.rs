@@ -52,6 +52,30 @@ async fn every_refusal_has_its_status_and_message() -> Result<()> {
     let provider = stack.serve().await?;
     let url = format!("{}/v1/download", provider.url);
 
+    // A page on another origin (the hub) may ask: the preflight allows the JSON body and a Range,
+    // and the answer lets the page read what a verified, resumable download needs.
+    let http = reqwest::Client::new();
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "http://hub.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type,range")
+        .send()
+        .await?;
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let allowed =
+        |name: &str| preflight.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert_eq!(allowed("access-control-allow-origin"), "*");
+    assert!(allowed("access-control-allow-headers").contains("range"), "{:?}", preflight.headers());
+    let signed = stack.request(BUYER, asset, order, 9)?;
+    let answer = http.post(&url).header("origin", "http://hub.example").json(&signed).send().await?;
+    let exposed = answer.headers().get("access-control-expose-headers").and_then(|v| v.to_str().ok());
+    assert!(
+        exposed.is_some_and(|v| v.contains("x-content-sha256") && v.contains("content-range")),
+        "{exposed:?}"
+    );
+    assert_eq!(answer.bytes().await?.len(), data.len());
+
     // A timed order serves repeatedly; the same signed request does not.
     let signed = stack.request(BUYER, asset, order, 10)?;
     assert_eq!(stack.download(&provider, &signed, None).await?.bytes().await?.len(), data.len());

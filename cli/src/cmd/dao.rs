@@ -3,6 +3,7 @@
 //! its id alone: queue, execute and list read its calls back from the governor's
 //! `ProposalCreated` events.
 
+use agora_contracts::words::proposal_state_name;
 use agora_contracts::{
     Agora, agora_governor::AgoraGovernor, compute_market::ComputeMarket, erc::IERC20,
     marketplace::Marketplace, tx,
@@ -336,7 +337,7 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
                 let votes = tx::call("governor.proposalVotes", agora.governor.proposalVotes(id)).await?;
                 rows.push(ListedProposal {
                     proposal_id: id,
-                    state: state_name(state),
+                    state: proposal_state_name(state),
                     proposer: created.proposer,
                     description: created.description,
                     vote_start: created.voteStart,
@@ -375,7 +376,7 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
             let votes = tx::call("governor.proposalVotes", agora.governor.proposalVotes(args.id)).await?;
             let status = json!({
                 "proposalId": args.id.to_string(),
-                "state": state_name(state),
+                "state": proposal_state_name(state),
                 "description": p.description,
                 "voteStart": p.vote_start.to_string(),
                 "voteEnd": p.vote_end.to_string(),
@@ -389,7 +390,7 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
             }
             output::table(&[
                 ("proposal".into(), args.id.to_string()),
-                ("state".into(), state_name(state).into()),
+                ("state".into(), proposal_state_name(state).into()),
                 ("description".into(), p.description),
                 ("voting".into(), format!("blocks {} to {}", p.vote_start, p.vote_end)),
                 ("for".into(), format_agora(votes.forVotes)),
@@ -685,21 +686,6 @@ async fn proposal(agora: &Agora, id: U256) -> Result<Proposal> {
         vote_start: created.voteStart,
         vote_end: created.voteEnd,
     })
-}
-
-/// OpenZeppelin's `IGovernor.ProposalState`, by number.
-pub fn state_name(state: u8) -> &'static str {
-    match state {
-        0 => "pending",
-        1 => "active",
-        2 => "canceled",
-        3 => "defeated",
-        4 => "succeeded",
-        5 => "queued",
-        6 => "expired",
-        7 => "executed",
-        _ => "unknown",
-    }
 }
 
 fn format_agora(votes: U256) -> String {

@@ -13,6 +13,8 @@
 //! - [`client`]: [`Agora`], the protocol's contracts as typed instances over one provider.
 //! - [`permit`]: signing EIP-2612 permits for paying with a stablecoin in one transaction.
 //! - [`tx`]: sending transactions with errors that carry the step and the decoded revert.
+//! - [`words`]: custom errors as sentences, job and proposal states by name, amounts in their
+//!   currency's units: the one table the CLI, the hub and the Python package share.
 //! - [`anvil`]: DAO decisions on a local anvil by impersonating the timelock (tests, local
 //!   setups), e.g. [`anvil::allow_currency`] for a stablecoin created after the deployment.
 
@@ -27,6 +29,7 @@ pub mod deploy;
 pub mod manifest;
 pub mod permit;
 pub mod tx;
+pub mod words;
 
 pub use client::{Agora, signing_provider};
 pub use deploy::{DeployParams, deploy_protocol};

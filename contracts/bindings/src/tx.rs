@@ -94,7 +94,7 @@ pub enum Error {
 
 fn describe(source: &alloy::contract::Error, revert: Option<&Revert>) -> String {
     match revert {
-        Some(revert) => format!("reverted with {revert:?}"),
+        Some(revert) => format!("reverted with {}", crate::words::decoded(revert)),
         None => source.to_string(),
     }
 }

@@ -58,6 +58,12 @@ export interface HubFixture {
   job: { jobId: string };
   /** The publisher's address, lowercase. */
   owner: string;
+  /** The browser's test wallet: anvil's RPC, the dev account it signs as, the deployment's chain. */
+  wallet: { rpcUrl: string; account: string; chainId: number };
+  /** An asset sold in ETH (the priced dataset): its digest on chain and its content. */
+  eth: { assetId: string; digest: string; content: string };
+  /** An asset sold in an EIP-2612 stablecoin, which the wallet's account holds. */
+  usd: { assetId: string; token: string };
 }
 
 /** Every field of {@link HubFixture}, by path, with its type. */
@@ -80,6 +86,14 @@ const FIXTURE_FIELDS: [string, "number" | "string"][] = [
   ["proposal.abstain", "string"],
   ["job.jobId", "string"],
   ["owner", "string"],
+  ["wallet.rpcUrl", "string"],
+  ["wallet.account", "string"],
+  ["wallet.chainId", "number"],
+  ["eth.assetId", "string"],
+  ["eth.digest", "string"],
+  ["eth.content", "string"],
+  ["usd.assetId", "string"],
+  ["usd.token", "string"],
 ];
 
 let fixtureRead: HubFixture | undefined;

@@ -1,6 +1,6 @@
 // The script every hub page loads. The pages work without it; it adds copy buttons, live job
-// updates and click-to-load remote images. It must stay a few KB: anything heavy goes into a
-// per-page module (receipt.ts).
+// updates, click-to-load remote images and the "Connect wallet" button. It must stay a few KB:
+// anything heavy goes into a per-page module (receipt.ts) or is loaded when asked for (wallet.ts).
 
 /** How long a copy button says "Copied" before it shows its label again. */
 const COPIED_MS = 1500;
@@ -102,3 +102,26 @@ function followJob(jobId: string): void {
 
 const liveJob = document.querySelector<HTMLElement>("main[data-live-job]")?.dataset["liveJob"];
 if (liveJob) followJob(liveJob);
+
+/** Where the wallet script is (the widget's `data-script`); null when the page has no widget. */
+const walletRoot = document.getElementById("wallet");
+const walletScript = walletRoot?.dataset["script"];
+const walletLoaded = () => document.querySelector(`script[src="${walletScript}"]`) !== null;
+
+if (walletRoot && walletScript && !walletLoaded()) {
+  if (localStorage.getItem("agora:wallet")) {
+    // A wallet connected on an earlier page: reconnect it (without a prompt).
+    void import(walletScript);
+  } else {
+    const connect = document.createElement("button");
+    connect.type = "button";
+    connect.textContent = "Connect wallet";
+    connect.dataset["walletConnect"] = "";
+    connect.addEventListener("click", () => {
+      window.agoraConnectOnLoad = true;
+      connect.disabled = true;
+      void import(walletScript);
+    });
+    walletRoot.replaceChildren(connect);
+  }
+}

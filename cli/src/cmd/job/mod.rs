@@ -3,6 +3,7 @@
 //! re-execute it locally and dispute a result that does not reproduce, or take the payment back
 //! when nothing was posted by the deadline.
 
+pub(crate) use agora_contracts::words::job_status_name as status_name;
 use std::{path::PathBuf, time::Duration};
 
 use agora_contracts::{
@@ -955,20 +956,6 @@ async fn chain_time(agora: &Agora) -> Result<u64> {
 
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// `IComputeMarket.JobStatus` as words.
-pub(crate) fn status_name(status: u8) -> &'static str {
-    match status {
-        0 => "unknown",
-        1 => "open",
-        2 => "result posted",
-        3 => "disputed",
-        4 => "finalized",
-        5 => "refunded",
-        6 => "ruled against the provider",
-        _ => "in an unknown state",
-    }
 }
 
 /// One job as `job status` prints it.

@@ -1,0 +1,163 @@
+//! The JSON the page scripts ask the hub for, under `/api/`: where the deployment is and how far
+//! the indexer has come (to await a transaction's indexing instead of guessing), and a revert
+//! explained with the protocol's one table of sentences ([`agora_contracts::words`]), so the page
+//! says what the CLI says.
+
+use agora_contracts::{
+    Revert,
+    words::{self, Units},
+};
+use alloy::primitives::hex;
+use axum::{
+    Json,
+    extract::{State, rejection::JsonRejection},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::Hub;
+
+/// Longest revert data explained: a custom error with a few words of arguments, with room to
+/// spare (the body limit of the whole hub is 16 KiB).
+const MAX_REVERT_BYTES: usize = 4096;
+/// Longest currency symbol taken from a page.
+const MAX_SYMBOL_CHARS: usize = 32;
+
+/// `GET /api/status`: the indexer's status (chain, contracts, indexed block) and the provider the
+/// hub sends downloads to.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HubStatus {
+    #[serde(flatten)]
+    indexer: agora_api::Status,
+    /// The provider pages download from and submit jobs to; null when the hub has none.
+    provider: Option<String>,
+}
+
+pub(crate) async fn status(State(hub): State<Hub>) -> Result<Json<HubStatus>, ApiError> {
+    let indexer = hub.api().status().await.map_err(|err| ApiError::Indexer(err.to_string()))?;
+    Ok(Json(HubStatus { indexer, provider: hub.provider().map(str::to_owned) }))
+}
+
+/// `POST /api/revert` body: revert data and the currency amounts in it are written in.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct RevertQuery {
+    /// 0x-prefixed hex revert data (selector and arguments).
+    data: String,
+    /// The currency's ticker (default ETH).
+    symbol: Option<String>,
+    /// Its decimals (default 18).
+    decimals: Option<u8>,
+}
+
+/// What `/api/revert` answers.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Explained {
+    /// The sentence, or the decoded error when the table has none; null when no contract of the
+    /// protocol declares the error (the page then shows what its wallet library decoded).
+    message: Option<String>,
+}
+
+pub(crate) async fn revert(
+    body: Result<Json<RevertQuery>, JsonRejection>,
+) -> Result<Json<Explained>, ApiError> {
+    let Json(query) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let hex_data = query.data.trim();
+    if hex_data.len() > 2 + 2 * MAX_REVERT_BYTES {
+        return Err(ApiError::BadRequest(format!("revert data longer than {MAX_REVERT_BYTES} bytes")));
+    }
+    let data =
+        hex::decode(hex_data).map_err(|_| ApiError::BadRequest("`data` is not 0x-prefixed hex".into()))?;
+    let symbol = query.symbol.unwrap_or_else(|| "ETH".into());
+    if symbol.is_empty() || symbol.chars().count() > MAX_SYMBOL_CHARS || symbol.chars().any(char::is_control)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "`symbol` must be 1 to {MAX_SYMBOL_CHARS} printable characters"
+        )));
+    }
+    let units = Units { symbol, decimals: query.decimals.unwrap_or(18) };
+    let message = Revert::decode(&data).map(|revert| words::describe(&revert, &units));
+    Ok(Json(Explained { message }))
+}
+
+/// A failed `/api/` request: a status and `{"error": "..."}`.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    BadRequest(String),
+    Indexer(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, error) = match self {
+            Self::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
+            Self::Indexer(message) => (StatusCode::BAD_GATEWAY, format!("the indexer failed: {message}")),
+        };
+        (status, Json(serde_json::json!({ "error": error }))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use agora_contracts::marketplace::Marketplace;
+    use alloy::{
+        primitives::{U256, hex},
+        sol_types::SolError,
+    };
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    async fn explain(body: Value) -> Result<Option<String>, String> {
+        let query: RevertQuery = serde_json::from_value(body).map_err(|err| err.to_string())?;
+        match revert(Ok(Json(query))).await {
+            Ok(Json(explained)) => Ok(explained.message),
+            Err(ApiError::BadRequest(message) | ApiError::Indexer(message)) => Err(message),
+        }
+    }
+
+    fn price_above_max() -> String {
+        let error = Marketplace::Marketplace__PriceAboveMax {
+            assetId: U256::from(1),
+            price: U256::from(2_000_000),
+            maxPrice: U256::from(1_000_000),
+        };
+        hex::encode_prefixed(error.abi_encode())
+    }
+
+    #[tokio::test]
+    async fn a_protocol_revert_reads_as_the_clis_sentence_in_the_pages_currency() {
+        let message = explain(json!({ "data": price_above_max(), "symbol": "mUSD", "decimals": 6 })).await;
+        assert_eq!(message, Ok(Some("price changed: you allowed 1 mUSD, it is now 2 mUSD".into())));
+        // Without units, amounts are ETH (as the CLI's default).
+        let message = explain(json!({ "data": price_above_max() })).await;
+        assert!(message.is_ok_and(|m| m.is_some_and(|m| m.ends_with("ETH"))));
+    }
+
+    #[tokio::test]
+    async fn data_no_contract_declares_has_no_message() {
+        assert_eq!(explain(json!({ "data": "0xdeadbeef" })).await, Ok(None));
+        assert_eq!(explain(json!({ "data": "0x" })).await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn wrong_hostile_and_oversized_input_is_refused_with_a_reason() {
+        let cases = [
+            (json!({ "data": "not hex" }), "hex"),
+            (json!({ "data": format!("0x{}", "00".repeat(MAX_REVERT_BYTES + 1)) }), "longer than"),
+            (json!({ "data": price_above_max(), "symbol": "" }), "symbol"),
+            (json!({ "data": price_above_max(), "symbol": "x".repeat(33) }), "symbol"),
+            (json!({ "data": price_above_max(), "symbol": "ET\u{0}H" }), "symbol"),
+            (json!({ "data": price_above_max(), "decimals": 300 }), "expected u8"),
+            (json!({ "data": price_above_max(), "extra": 1 }), "unknown field"),
+            (json!({ "symbol": "ETH" }), "missing field `data`"),
+        ];
+        for (body, needle) in cases {
+            let result = explain(body.clone()).await;
+            assert!(result.as_ref().is_err_and(|m| m.contains(needle)), "{body}: {result:?}");
+        }
+    }
+}

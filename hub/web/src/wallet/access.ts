@@ -1,0 +1,176 @@
+// The asset page's "Get access" panel: the quote for the connected account, buying, and the
+// verified download with its progress bar.
+
+import { type Address, getAddress, isAddress, zeroAddress } from "viem";
+import { readContract } from "viem/actions";
+
+import { accessTokenAbi } from "../../generated/abi";
+import { type Listing, type Quote, buy, quote } from "./buy";
+import { formatAmount } from "./currency";
+import { Interrupted, consumedOrder, download, providerInfo, rememberOrder, save } from "./download";
+import { type Units, explain } from "./errors";
+import { type Session, currentSession, sessionEvents, walletConnected } from "./session";
+
+const MAX_AMOUNT = 1000n;
+
+function byId<T extends HTMLElement>(id: string): T | null {
+  return document.getElementById(id) as T | null;
+}
+
+/** `138 B`, `12.5 KiB`, `1.2 GiB`. */
+function size(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+export function startAccessPanel(panel: HTMLElement): void {
+  const data = panel.dataset;
+  const assetId = BigInt(data["asset"] ?? "0");
+  const currencyText = data["currency"] ?? "";
+  const priceText = data["price"] ?? "";
+  const listing: Listing | null =
+    isAddress(currencyText) && /^\d+$/.test(priceText)
+      ? { assetId, currency: getAddress(currencyText), shownPrice: BigInt(priceText) }
+      : null;
+  const accessToken = getAddress(data["accessToken"] ?? zeroAddress);
+  const target = { assetId, accessToken, digest: data["digest"] ?? "", fileName: data["fileName"] ?? `asset-${assetId}` };
+
+  const form = byId<HTMLFormElement>("buy-form");
+  const amountInput = byId<HTMLInputElement>("buy-amount");
+  const downloadNow = byId<HTMLInputElement>("buy-download");
+  const buyButton = form?.querySelector<HTMLButtonElement>("button[type=submit]") ?? null;
+  const downloadButton = byId<HTMLButtonElement>("download-button");
+  const bar = byId<HTMLProgressElement>("download-progress");
+  const meter = byId<HTMLElement>("download-meter");
+  const hint = byId<HTMLElement>("access-hint");
+  const state = byId<HTMLElement>("access-state");
+  let busy = false;
+  let units: Units = { symbol: "ETH", decimals: 18 };
+  let shown: Quote | null = null;
+
+  const say = (text: string, kind: "info" | "error" | "done" = "info") => {
+    if (!state) return;
+    state.textContent = text;
+    state.dataset["kind"] = kind;
+  };
+
+  function amount(): bigint | null {
+    const text = amountInput?.value.trim() ?? "1";
+    if (!/^\d+$/.test(text)) return null;
+    const value = BigInt(text);
+    return value >= 1n && value <= MAX_AMOUNT ? value : null;
+  }
+
+  async function refresh(): Promise<void> {
+    const session = currentSession();
+    const ready = session !== null && !busy;
+    if (buyButton) buyButton.disabled = !ready || !listing;
+    if (downloadButton) downloadButton.disabled = !ready;
+    // Connected (even on a wrong chain, which the header explains): the CLI hint is noise.
+    if (hint) hint.hidden = session !== null || walletConnected();
+    if (!session || !listing || busy) return;
+    const n = amount();
+    if (n === null) {
+      say(`Choose from 1 to ${MAX_AMOUNT} access tokens.`, "error");
+      return;
+    }
+    try {
+      const [q, held] = await Promise.all([
+        quote(session, listing, downloadNow?.checked ? 1n : n),
+        readContract(session.client, { address: accessToken, abi: accessTokenAbi, functionName: "balanceOf", args: [session.account] }),
+      ]);
+      shown = q;
+      units = q.units;
+      const free = q.free > 0n ? ` (${q.free} of them free)` : "";
+      say(`You pay ${formatAmount(q.cost, q.units)} for ${q.amount} access token${q.amount === 1n ? "" : "s"}${free}; you hold ${held}.`);
+      if (buyButton) buyButton.textContent = `Buy for ${formatAmount(q.cost, q.units)}`;
+    } catch (err) {
+      say(await explain(err, units), "error");
+    }
+  }
+
+  async function runDownload(session: Session, order?: bigint): Promise<void> {
+    if (bar) {
+      bar.hidden = false;
+      bar.removeAttribute("value");
+    }
+    if (meter) meter.hidden = false;
+    try {
+      const done = await download(session, target, (text) => say(text), (bytes, total, rate) => {
+        if (bar && total) {
+          bar.max = total;
+          bar.value = bytes;
+        }
+        if (meter) meter.textContent = `${size(bytes)}${total ? ` of ${size(total)}` : ""} · ${size(Math.round(rate))}/s`;
+      }, order);
+      const link = save(done.file, target.fileName);
+      say(`Verified: sha-256 ${done.digest} matches the chain. Saved as ${target.fileName}.`, "done");
+      link.className = "save-again";
+      state?.after(link);
+    } catch (err) {
+      if (err instanceof Interrupted && downloadButton) downloadButton.textContent = "Resume download";
+      say(err instanceof Interrupted ? err.message : await explain(err, units), "error");
+    }
+  }
+
+  async function withBusy(action: () => Promise<void>): Promise<void> {
+    if (busy) return;
+    busy = true;
+    await refresh();
+    try {
+      await action();
+    } finally {
+      busy = false;
+      if (buyButton) buyButton.disabled = currentSession() === null;
+      if (downloadButton) downloadButton.disabled = currentSession() === null;
+    }
+  }
+
+  form?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void withBusy(async () => {
+      const session = currentSession();
+      const n = amount();
+      if (!session || !listing || n === null) return;
+      try {
+        const wanted = downloadNow?.checked ? 1n : n;
+        const q = shown?.amount === wanted ? shown : await quote(session, listing, wanted);
+        let provider: Address | null = null;
+        if (downloadNow?.checked) {
+          const url = session.deployment.provider;
+          if (!url) throw new Error("This hub has no provider to download from.");
+          provider = getAddress((await providerInfo(url, session.chainId)).provider);
+        }
+        const receipt = await buy(session, listing, q, provider, (text) => say(text));
+        if (provider) {
+          const order = consumedOrder(receipt.logs);
+          rememberOrder(session, assetId, provider, order);
+          say(`Bought and spent one access token (order ${order}) in block ${receipt.blockNumber}.`);
+          await runDownload(session, order);
+        } else {
+          say(`Bought ${q.amount} access token${q.amount === 1n ? "" : "s"} in block ${receipt.blockNumber}; the indexer has it.`, "done");
+        }
+      } catch (err) {
+        say(await explain(err, units), "error");
+      }
+    });
+  });
+
+  downloadButton?.addEventListener("click", () => {
+    void withBusy(async () => {
+      const session = currentSession();
+      if (session) await runDownload(session);
+    });
+  });
+
+  amountInput?.addEventListener("input", () => void refresh());
+  downloadNow?.addEventListener("change", () => void refresh());
+  sessionEvents.addEventListener("change", () => void refresh());
+  void refresh();
+}
