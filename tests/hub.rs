@@ -24,6 +24,9 @@ const PAGE_SIZE: usize = 5;
 /// Datasets published besides the named ones, to page through.
 const FILLERS: usize = 5;
 
+/// The resumable download's size: large enough to be cut off halfway.
+const LARGE_BYTES: usize = 6 * 1024 * 1024;
+
 const SENTENCES: &str = "{\"text\":\"A nightingale sings at night.\"}\n\
 {\"text\":\"A finch with a curved beak sings on the island.\"}\n\
 {\"text\":\"Two dogs play in the snow.\"}\n";
@@ -170,7 +173,18 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         "asset", "publish", &usd_file, "--kind", "dataset", "--price", "2.5", "--currency", &usd.to_string(),
         "--name", "Finch beaks",
     ]);
-    let published = 4 + FILLERS;
+    // A larger free dataset whose orders last an hour, for a download the browser resumes.
+    let wrens: Vec<u8> = (0..LARGE_BYTES).map(|i| (i * 7 % 251) as u8).collect();
+    let wrens_file = chain.dir.path().join("wrens.bin");
+    std::fs::write(&wrens_file, &wrens).unwrap_or_else(|err| panic!("{err}"));
+    #[rustfmt::skip]
+    let large = publish(&[
+        "asset", "publish", &wrens_file.to_string_lossy(), "--kind", "dataset", "--price", "0",
+        "--access-duration", "3600", "--name", "Wren songs",
+    ]);
+    // Votes for the browser's wallet: a tenth of the supply, enough for a quorum on its own.
+    give_votes(&chain, BROWSER, U256::from(10_000_000u64) * U256::from(10u64).pow(U256::from(18)));
+    let published = 5 + FILLERS;
     // One filler is delisted by the DAO below: hidden from the catalogue, shown with a banner.
     let delisted = fillers[0].clone();
     let asset_count = published - 1;
@@ -366,6 +380,9 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         "{job_page}"
     );
     assert!(ok(&hub, &format!("/accounts/{}", chain.address(PUBLISHER))).contains("Nightingale recordings"));
+    // The buyer's spent token, with how long it serves.
+    let buyer = ok(&hub, &format!("/accounts/{}", chain.address(BUYER)));
+    assert!(buyer.contains("data-expires=\"0\">single use<"), "{buyer}");
     let voter = ok(&hub, &format!("/accounts/{}", chain.address(0)));
     assert!(
         voter.contains(&format!("href=\"/dao/proposals/{proposal}\"")) && voter.contains("Votes cast (2)"),
@@ -444,6 +461,10 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         },
         "eth": { "assetId": dataset, "digest": detail["contentDigest"], "content": SENTENCES },
         "usd": { "assetId": usd_asset, "token": usd.to_string() },
+        "large": {
+            "assetId": large, "size": LARGE_BYTES,
+            "digest": indexer.get(&format!("/assets/{large}"))["contentDigest"],
+        },
     });
     let fixture_path = chain.dir.path().join("hub-fixture.json");
     std::fs::write(&fixture_path, fixture.to_string()).unwrap_or_else(|err| panic!("{err}"));
@@ -466,6 +487,19 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Sends `amount` AGORA from dev account 0 (which holds the supply) to dev account `to`.
+fn give_votes(chain: &Chain, to: usize, amount: U256) {
+    use agora_contracts::{AgoraToken, signing_provider, tx};
+    let signer: alloy::signers::local::PrivateKeySigner =
+        chain.key(0).parse().unwrap_or_else(|err| panic!("{err}"));
+    let token = AgoraToken::new(
+        chain.manifest().contracts.agora_token,
+        signing_provider(chain.anvil.endpoint_url(), signer),
+    );
+    block_on(tx::send("AGORA transfer", token.transfer(chain.address(to), amount)))
+        .unwrap_or_else(|err| panic!("{err}"));
 }
 
 /// A hub over an indexer address nothing listens on.

@@ -14,6 +14,8 @@ use crate::{
 /// `GET /accounts/{address}`.
 pub(crate) async fn account(State(hub): State<Hub>, Path(who): Path<String>) -> Result<Markup, PageError> {
     let account = hub.api().account(&who).await?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = i64::try_from(now).unwrap_or(i64::MAX);
     let title = format!("Account {}", format::short(&account.address));
     let body = html! {
         header.account-head {
@@ -54,9 +56,10 @@ pub(crate) async fn account(State(hub): State<Hub>, Path(who): Path<String>) -> 
             @if account.orders.is_empty() { p.empty { "None." } }
             @else {
                 div.scroll { table {
-                    thead { tr { th scope="col" { "Asset" } th scope="col" { "Order" } th scope="col" { "Provider" } th scope="col" { "Block" } } }
+                    thead { tr { th scope="col" { "Asset" } th scope="col" { "Order" } th scope="col" { "Provider" } th scope="col" { "Valid" } th scope="col" { "Block" } } }
                     tbody { @for order in &account.orders {
-                        tr { td { a href=(format!("/assets/{}", order.asset_id)) { "Asset " (order.asset_id) } } td { (order.order_id) } td { (address(&order.provider)) } td { (order.block_number) } }
+                        tr { td { a href=(format!("/assets/{}", order.asset_id)) { "Asset " (order.asset_id) } } td { (order.order_id) } td { (address(&order.provider)) }
+                            td data-expires=(order.expires_at) { (validity(order.expires_at, now)) } td { (order.block_number) } }
                     } }
                 } }
             }
@@ -100,4 +103,23 @@ pub(crate) async fn account(State(hub): State<Hub>, Path(who): Path<String>) -> 
         None,
         body,
     ))
+}
+
+/// How long an order serves: a single-use order serves one download; a timed one until it expires.
+fn validity(expires_at: i64, now: i64) -> String {
+    match expires_at {
+        0 => "single use".into(),
+        at if at <= now => format!("expired {}", format::time(at)),
+        at => format!("until {}", format::time(at)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn orders_say_whether_they_still_serve() {
+        assert_eq!(super::validity(0, 100), "single use");
+        assert!(super::validity(50, 100).starts_with("expired 1970-01-01"));
+        assert!(super::validity(200, 100).starts_with("until 1970-01-01"));
+    }
 }

@@ -105,8 +105,10 @@ fn get_access(detail: &AssetDetail, meta: &Meta<'_>, fee_bps: Option<u32>) -> Ma
                 p { "Delisted: no new access tokens can be bought." }
             } @else if asset.price.is_some() {
                 dl.quote {
-                    dt { "Price" } dd #quote-price { (price(asset)) " per access token" }
-                    @if let Some(bps) = fee_bps {
+                    dt { "Price" } dd #quote-price {
+                        @if asset.price.as_deref() == Some("0") { "Free" } @else { (price(asset)) " per access token" }
+                    }
+                    @if let Some(bps) = fee_bps.filter(|_| asset.price.as_deref() != Some("0")) {
                         dt { "Protocol fee" }
                         dd #quote-fee data-bps=(bps) { (format::percent(u64::from(bps))) " of it goes to the DAO treasury, the rest to the revenue split" }
                     }
@@ -124,6 +126,13 @@ fn get_access(detail: &AssetDetail, meta: &Meta<'_>, fee_bps: Option<u32>) -> Ma
                 }
             } @else {
                 p { "Not listed for sale." }
+            }
+            form #transfer-form.action hidden {
+                label for="transfer-to" { "Give tokens to" }
+                input #transfer-to type="text" name="to" placeholder="0x…" spellcheck="false" autocomplete="off";
+                label for="transfer-amount" { "Tokens" }
+                input #transfer-amount type="number" name="amount" min="1" step="1" value="1";
+                button type="submit" { "Transfer" }
             }
             @if !asset.compute_only {
                 div #download-box {
@@ -216,6 +225,8 @@ fn revenue_split(detail: &AssetDetail) -> Markup {
                         tr data-recipient=(share.recipient) { td { (address(&share.recipient)) } td { (format::percent(u64::from(share.bps))) } }
                     } }
                 } }
+                // The wallet script shows what waits for the connected account, with a button to release it.
+                div #release-box data-asset=(detail.asset.asset_id) hidden {}
             }
         }
     }

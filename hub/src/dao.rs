@@ -82,6 +82,7 @@ pub(crate) async fn dao(State(hub): State<Hub>, Query(query): Query<DaoQuery>) -
         h1 { "DAO" }
         p.lead { "Holders of the governance token propose and vote on the protocol's fees, listings, disputes and treasury. A proposal that passes waits in the timelock before it runs." }
         (overview(&governance))
+        (dao_panel(&governance))
         section #proposals aria-labelledby="proposals-h" {
             h2 #proposals-h { "Proposals" }
             @if proposals.items.is_empty() { p.empty { "No proposal yet." } }
@@ -102,7 +103,77 @@ pub(crate) async fn dao(State(hub): State<Hub>, Query(query): Query<DaoQuery>) -
             }
         }
     };
-    Ok(page(Head::new("DAO", "Agora's governance: proposals, votes and their outcome."), None, body))
+    let head = Head {
+        scripts: &[crate::assets::WALLET_JS_PATH],
+        ..Head::new("DAO", "Agora's governance: proposals, votes and their outcome.")
+    };
+    Ok(page(head, None, body))
+}
+
+/// Taking part with a wallet: votes and delegation, and the common proposals as forms whose
+/// calls are shown decoded before the wallet signs them. The wallet script fills in and drives it.
+fn dao_panel(g: &Governance) -> Markup {
+    html! {
+        section #dao-panel aria-labelledby="dao-panel-h" data-threshold=[g.proposal_threshold.as_deref()] {
+            h2 #dao-panel-h { "Take part" }
+            p #dao-hint.note { "Voting, delegating and proposing here need a browser wallet and JavaScript; the CLI does the same: "
+                code { "agora dao delegate" } ", " code { "agora dao propose" } ", " code { "agora dao vote" } "." }
+            div.panels {
+                form #delegate-form.action aria-labelledby="delegate-h" {
+                    h3 #delegate-h { "Your votes" }
+                    p #votes-state.state role="status" {}
+                    fieldset {
+                        legend { "Delegate your voting power to" }
+                        label.check { input type="radio" name="to" value="self" checked; " yourself" }
+                        label.check { input type="radio" name="to" value="other"; " another account: " }
+                        input #delegate-to type="text" name="address" placeholder="0x…" aria-label="Delegate's address" spellcheck="false" autocomplete="off";
+                    }
+                    button type="submit" disabled { "Delegate" }
+                }
+                form #propose-form.action aria-labelledby="propose-h" {
+                    h3 #propose-h { "New proposal" }
+                    label for="proposal-kind" { "Decision" }
+                    select #proposal-kind name="kind" {
+                        option value="set-fee" { "Set the protocol fee" }
+                        option value="delist" { "Delist an asset" }
+                        option value="relist" { "Relist an asset" }
+                        option value="rule-dispute" { "Rule on a disputed job" }
+                        option value="treasury-transfer" { "Pay from the treasury" }
+                    }
+                    div.fields data-kind="set-fee" {
+                        label for="fee-bps" { "New fee (basis points; 100 = 1 %)" }
+                        input #fee-bps type="number" name="bps" min="0" max="10000" step="1";
+                    }
+                    div.fields data-kind="delist relist" hidden {
+                        label for="listing-asset" { "Asset id" }
+                        input #listing-asset type="number" name="asset" min="1" step="1";
+                        label for="listing-reason" { "IPFS CID of the reason" }
+                        input #listing-reason type="text" name="reason" spellcheck="false" autocomplete="off";
+                    }
+                    div.fields data-kind="rule-dispute" hidden {
+                        label for="dispute-job" { "Job id" }
+                        input #dispute-job type="number" name="job" min="1" step="1";
+                        label.check { input #dispute-fault type="checkbox" name="fault"; " The provider was at fault (the consumer is refunded)" }
+                        label for="dispute-slash" { "Stake to slash (ETH)" }
+                        input #dispute-slash type="text" name="slash" value="0" inputmode="decimal";
+                    }
+                    div.fields data-kind="treasury-transfer" hidden {
+                        label for="transfer-to" { "Recipient" }
+                        input #transfer-to type="text" name="to" placeholder="0x…" spellcheck="false" autocomplete="off";
+                        label for="transfer-amount" { "Amount" }
+                        input #transfer-amount type="text" name="amount" inputmode="decimal";
+                        label for="transfer-currency" { "Currency (eth or an ERC-20 address)" }
+                        input #transfer-currency type="text" name="currency" value="eth" spellcheck="false" autocomplete="off";
+                    }
+                    label for="proposal-description" { "Description (the first line is its title; Markdown)" }
+                    textarea #proposal-description name="description" rows="4" required {}
+                    div #proposal-preview.preview aria-live="polite" {}
+                    button type="submit" disabled { "Propose" }
+                    p #propose-state.state role="status" {}
+                }
+            }
+        }
+    }
 }
 
 /// The settings the DAO controls and what the treasury received.
@@ -177,6 +248,7 @@ pub(crate) async fn proposal(State(hub): State<Hub>, Path(id): Path<String>) -> 
         p.kind { "Proposal " code { (format::short_hash(&proposal.proposal_id)) } }
         h1 { (title) }
         p { span class=(format!("badge state {state}")) data-state=(state) { (state) } " · proposed by " (address(&proposal.proposer)) }
+        (vote_panel(&detail))
         section #actions aria-labelledby="actions-h" {
             h2 #actions-h { "What it does" }
             @if detail.actions.is_empty() { p.empty { "No action." } }
@@ -227,7 +299,41 @@ pub(crate) async fn proposal(State(hub): State<Hub>, Path(id): Path<String>) -> 
             }
         }
     };
-    Ok(page(Head::new(title, format!("A proposal to Agora's DAO, {state}.")), None, body))
+    let head = Head {
+        scripts: &[crate::assets::WALLET_JS_PATH],
+        ..Head::new(title, format!("A proposal to Agora's DAO, {state}."))
+    };
+    Ok(page(head, None, body))
+}
+
+/// Voting, queueing and executing with a wallet; the proposal's calls ride along as data, since
+/// queueing and executing name them again (with the description's hash).
+fn vote_panel(detail: &agora_api::ProposalDetail) -> Markup {
+    let join =
+        |field: fn(&ProposalAction) -> &str| detail.actions.iter().map(field).collect::<Vec<_>>().join(",");
+    html! {
+        section #vote-panel aria-labelledby="vote-panel-h"
+            data-proposal-id=(detail.proposal.proposal_id) data-description=(detail.proposal.description)
+            data-targets=(join(|a| &a.target)) data-values=(join(|a| &a.value)) data-calldatas=(join(|a| &a.calldata))
+        {
+            h2 #vote-panel-h { "Your vote" }
+            p #vote-hint.note { "Voting needs a browser wallet and JavaScript; or " code { "agora dao vote " (detail.proposal.proposal_id) " for" } "." }
+            form #vote-form.action hidden {
+                fieldset {
+                    legend { "Vote" }
+                    label.check { input type="radio" name="support" value="1" checked; " For" }
+                    label.check { input type="radio" name="support" value="0"; " Against" }
+                    label.check { input type="radio" name="support" value="2"; " Abstain" }
+                }
+                label for="vote-reason" { "Reason (optional, public)" }
+                textarea #vote-reason name="reason" rows="2" maxlength="2000" {}
+                button type="submit" { "Cast vote" }
+            }
+            button #queue-button type="button" hidden { "Queue for execution" }
+            button #execute-button type="button" hidden { "Execute" }
+            p #vote-state.state role="status" {}
+        }
+    }
 }
 
 /// A proposal's action in words, e.g. "Set the protocol fee to 2.5 %", "Delist asset 12",

@@ -64,6 +64,8 @@ export interface HubFixture {
   eth: { assetId: string; digest: string; content: string };
   /** An asset sold in an EIP-2612 stablecoin, which the wallet's account holds. */
   usd: { assetId: string; token: string };
+  /** A free asset of several MiB whose orders last an hour: a download to cut off and resume. */
+  large: { assetId: string; size: number; digest: string };
 }
 
 /** Every field of {@link HubFixture}, by path, with its type. */
@@ -94,6 +96,9 @@ const FIXTURE_FIELDS: [string, "number" | "string"][] = [
   ["eth.content", "string"],
   ["usd.assetId", "string"],
   ["usd.token", "string"],
+  ["large.assetId", "string"],
+  ["large.size", "number"],
+  ["large.digest", "string"],
 ];
 
 let fixtureRead: HubFixture | undefined;

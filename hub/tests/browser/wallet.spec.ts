@@ -1,13 +1,15 @@
 // The wallet flows of an asset page, driven by clicking, with a test wallet that forwards to the
 // real anvil (test-wallet.ts): connecting and refusing a wrong chain, buying with ETH and with an
 // EIP-2612 stablecoin (one signature, one transaction), downloading with the sha-256 checked in the
-// browser (and refusing altered bytes), buy-and-download in one transaction, a declined signature
-// and a revert in words. Every effect is checked by reading the chain directly.
+// browser (and refusing altered bytes), buy-and-download in one transaction, a declined signature,
+// a revert in words, giving tokens away and releasing revenue. Every effect is checked by reading
+// the chain directly.
 import { expect, test, type Page } from "@playwright/test";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { type Address, createPublicClient, createWalletClient, getAddress, http, zeroAddress } from "viem";
 
-import { accessTokenAbi, ierc20Abi, marketplaceAbi } from "../../web/generated/abi";
+import { accessTokenAbi, ierc20Abi, marketplaceAbi, revenueSplitterAbi } from "../../web/generated/abi";
 import { axe, hubFixture, shoot, watch } from "./helpers";
 import { type TestWallet, installTestWallet } from "./test-wallet";
 
@@ -194,4 +196,107 @@ test("a revert reads as the protocol's sentence: the price changed after the pag
   } finally {
     await setPrice(listing.price);
   }
+});
+
+test("gives access tokens to another account: the sender no longer holds them", async ({ page }) => {
+  const { eth } = hubFixture();
+  await connected(page, eth.assetId);
+  // The downloads above spent what the purchases bought: one more to give.
+  await page.locator("#buy-form button[type=submit]").click();
+  await expect(state(page)).toHaveText(/^Bought 1 access token/, { timeout: 60_000 });
+  const before = await accessTokens(page);
+  expect(before).toBeGreaterThan(0n);
+  const friend = getAddress("0x000000000000000000000000000000000000f00d");
+  const token = getAddress((await page.locator("#access").getAttribute("data-access-token")) ?? zeroAddress);
+  const theirs = () => rpc().readContract({ address: token, abi: accessTokenAbi, functionName: "balanceOf", args: [friend] });
+  const friendBefore = await theirs();
+  await page.locator("#transfer-form input[name=to]").fill("0x1234");
+  await page.locator("#transfer-form button[type=submit]").click();
+  await expect(state(page)).toHaveText("The recipient must be an address (0x and 40 hex digits).");
+  await page.locator("#transfer-form input[name=to]").fill(friend);
+  await page.locator("#transfer-form button[type=submit]").click();
+  await expect(state(page)).toHaveText(`Gave 1 access token to ${friend}: they no longer give you access.`, { timeout: 60_000 });
+  expect(await accessTokens(page)).toBe(before - 1n);
+  expect(await theirs()).toBe(friendBefore + 1n);
+});
+
+test("the publisher releases the revenue waiting in the splitter", async ({ page }) => {
+  const { eth, owner, wallet } = hubFixture();
+  // The publisher's own wallet: anvil signs for every dev account.
+  await installTestWallet(page, { ...wallet, account: owner });
+  await page.goto(`/assets/${eth.assetId}`);
+  await page.getByRole("button", { name: "Connect wallet" }).click();
+  const status = (await (await page.request.get("/api/status")).json()) as { contracts: { revenueSplitter: Address } };
+  const splitter = getAddress(status.contracts.revenueSplitter);
+  const waiting = () =>
+    rpc().readContract({ address: splitter, abi: revenueSplitterAbi, functionName: "releasable", args: [BigInt(eth.assetId), zeroAddress, getAddress(owner)] });
+  const before = await waiting();
+  expect(before, "the sales above left revenue for the publisher").toBeGreaterThan(0n);
+  const release = page.locator("#release-box button[data-currency]");
+  await expect(release).toHaveText(/^Release [\d.]+ ETH$/);
+  await shoot(page, "wallet-release");
+  await release.click();
+  await expect(page.locator("#release-state")).toHaveText(/^Released [\d.]+ ETH to your account\.$/, { timeout: 60_000 });
+  expect(await waiting()).toBe(0n);
+  await page.goto(`/accounts/${owner}`);
+  await expect(page.locator("#revenue")).toContainText("ETH");
+});
+
+test("a download cut off halfway resumes with a Range after a new signature and still verifies", async ({ page }) => {
+  const { large } = hubFixture();
+  // The network drops once: the first download's body breaks after half the bytes.
+  await page.addInitScript(() => {
+    const realFetch = window.fetch.bind(window);
+    let dropped = false;
+    window.fetch = async (input, init) => {
+      const response = await realFetch(input, init);
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      if (dropped || !url.endsWith("/v1/download") || !response.body) return response;
+      dropped = true;
+      const half = Number(response.headers.get("content-length")) / 2;
+      const reader = response.body.getReader();
+      let sent = 0;
+      // Pulled only when the page reads (no queue ahead), so every byte before the cut arrives.
+      const body = new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            if (sent >= half) {
+              void reader.cancel();
+              controller.error(new TypeError("network error"));
+              return;
+            }
+            const { done, value } = await reader.read();
+            if (done) return controller.close();
+            const kept = value.subarray(0, Math.min(value.byteLength, half - sent));
+            sent += kept.byteLength;
+            controller.enqueue(kept);
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      return new Response(body, { status: response.status, headers: response.headers });
+    };
+  });
+  const wallet = await connected(page, large.assetId);
+  await page.locator("#buy-form button[type=submit]").click();
+  await expect(state(page)).toHaveText(/^Bought 1 access token/, { timeout: 60_000 });
+  const ranges: (string | undefined)[] = [];
+  page.on("request", (request) => {
+    if (request.url().endsWith("/v1/download")) ranges.push(request.headers()["range"]);
+  });
+  await page.getByRole("button", { name: "Download and verify" }).click();
+  await expect(state(page)).toHaveText(`The connection broke after ${large.size / 2} bytes; resume to fetch the rest.`, { timeout: 60_000 });
+  await expect(page.locator("#download-progress")).toHaveAttribute("value", String(large.size / 2));
+  await expect(page.locator("#download-meter")).toHaveText(/^3\.0 MiB of 6\.0 MiB · /);
+  await shoot(page, "wallet-download-interrupted");
+  const download = page.waitForEvent("download", { timeout: 60_000 });
+  await page.getByRole("button", { name: "Resume download" }).click();
+  const saved = readFileSync(await (await download).path());
+  expect(saved.length).toBe(large.size);
+  expect(`0x${createHash("sha256").update(saved).digest("hex")}`).toBe(large.digest);
+  await expect(state(page)).toHaveText(`Verified: sha-256 ${large.digest} matches the chain. Saved as wrens.bin.`);
+  expect(ranges).toEqual([undefined, `bytes=${large.size / 2}-`]);
+  // One purchase and one token spent: the resume reused the order (the wallet only signed again).
+  expect(wallet.calls.filter((call) => call === "eth_sendTransaction")).toHaveLength(2);
+  expect(wallet.calls.filter((call) => call === "eth_signTypedData_v4")).toHaveLength(2);
 });

@@ -1,10 +1,18 @@
-// The wallet script every page loads: the header's wallet widget (EIP-6963 discovery, account,
-// network, switch, disconnect) and the actions of the page it is on. Pages work without it.
+// The wallet script: the header's wallet widget (EIP-6963 discovery, account, network, switch,
+// disconnect) and the actions of the page it is on (an asset's "Get access", the DAO's forms, a
+// proposal's vote). Pages work without it.
 
 import { startAccessPanel } from "./wallet/access";
+import { startDaoPanel, startVotePanel } from "./wallet/dao";
+import { startReleaseBox } from "./wallet/revenue";
 import { startSession } from "./wallet/session";
 
-const panel = document.getElementById("access");
-if (panel) startAccessPanel(panel);
+const access = document.getElementById("access");
+if (access) startAccessPanel(access);
+const release = document.getElementById("release-box");
+if (release) startReleaseBox(release);
+if (document.getElementById("dao-panel")) startDaoPanel();
+const vote = document.getElementById("vote-panel");
+if (vote) startVotePanel(vote);
 // hub.js sets this when the user clicked "Connect wallet" before this script was loaded.
 void startSession(window.agoraConnectOnLoad === true);

@@ -7,15 +7,14 @@ import { readContract } from "viem/actions";
 import { accessTokenAbi } from "../../generated/abi";
 import { type Listing, type Quote, buy, quote } from "./buy";
 import { formatAmount } from "./currency";
+import { byId, stateSetter } from "./dom";
 import { Interrupted, consumedOrder, download, providerInfo, rememberOrder, save } from "./download";
 import { type Units, explain } from "./errors";
+import { Told } from "./hub-api";
 import { type Session, currentSession, sessionEvents, walletConnected } from "./session";
+import { send } from "./tx";
 
 const MAX_AMOUNT = 1000n;
-
-function byId<T extends HTMLElement>(id: string): T | null {
-  return document.getElementById(id) as T | null;
-}
 
 /** `138 B`, `12.5 KiB`, `1.2 GiB`. */
 function size(bytes: number): string {
@@ -53,12 +52,11 @@ export function startAccessPanel(panel: HTMLElement): void {
   let busy = false;
   let units: Units = { symbol: "ETH", decimals: 18 };
   let shown: Quote | null = null;
+  /** Access tokens the account holds, as last read. */
+  let held = 0n;
+  const transferForm = byId<HTMLFormElement>("transfer-form");
 
-  const say = (text: string, kind: "info" | "error" | "done" = "info") => {
-    if (!state) return;
-    state.textContent = text;
-    state.dataset["kind"] = kind;
-  };
+  const say = stateSetter(state);
 
   function amount(): bigint | null {
     const text = amountInput?.value.trim() ?? "1";
@@ -74,22 +72,33 @@ export function startAccessPanel(panel: HTMLElement): void {
     if (downloadButton) downloadButton.disabled = !ready;
     // Connected (even on a wrong chain, which the header explains): the CLI hint is noise.
     if (hint) hint.hidden = session !== null || walletConnected();
-    if (!session || !listing || busy) return;
+    if (!session) {
+      if (transferForm) transferForm.hidden = true;
+      return;
+    }
+    if (busy) return;
     const n = amount();
-    if (n === null) {
+    if (listing && n === null) {
       say(`Choose from 1 to ${MAX_AMOUNT} access tokens.`, "error");
       return;
     }
     try {
-      const [q, held] = await Promise.all([
-        quote(session, listing, downloadNow?.checked ? 1n : n),
+      const [q, tokens] = await Promise.all([
+        listing && n !== null ? quote(session, listing, downloadNow?.checked ? 1n : n) : Promise.resolve(null),
         readContract(session.client, { address: accessToken, abi: accessTokenAbi, functionName: "balanceOf", args: [session.account] }),
       ]);
+      held = tokens;
+      if (transferForm) transferForm.hidden = held === 0n;
+      if (!q) {
+        say(`You hold ${tokens} access token${tokens === 1n ? "" : "s"}.`);
+        return;
+      }
       shown = q;
       units = q.units;
       const free = q.free > 0n ? ` (${q.free} of them free)` : "";
-      say(`You pay ${formatAmount(q.cost, q.units)} for ${q.amount} access token${q.amount === 1n ? "" : "s"}${free}; you hold ${held}.`);
-      if (buyButton) buyButton.textContent = `Buy for ${formatAmount(q.cost, q.units)}`;
+      const tokensText = `${q.amount} access token${q.amount === 1n ? "" : "s"}`;
+      say(q.cost === 0n ? `${tokensText} for free; you hold ${tokens}.` : `You pay ${formatAmount(q.cost, q.units)} for ${tokensText}${free}; you hold ${tokens}.`);
+      if (buyButton) buyButton.textContent = q.cost === 0n ? "Get for free" : `Buy for ${formatAmount(q.cost, q.units)}`;
     } catch (err) {
       say(await explain(err, units), "error");
     }
@@ -127,8 +136,14 @@ export function startAccessPanel(panel: HTMLElement): void {
       await action();
     } finally {
       busy = false;
-      if (buyButton) buyButton.disabled = currentSession() === null;
-      if (downloadButton) downloadButton.disabled = currentSession() === null;
+      const session = currentSession();
+      if (buyButton) buyButton.disabled = session === null || !listing;
+      if (downloadButton) downloadButton.disabled = session === null;
+      // The tokens held changed; the message of what was done stays.
+      if (session) {
+        held = await readContract(session.client, { address: accessToken, abi: accessTokenAbi, functionName: "balanceOf", args: [session.account] }).catch(() => held);
+        if (transferForm) transferForm.hidden = held === 0n;
+      }
     }
   }
 
@@ -166,6 +181,26 @@ export function startAccessPanel(panel: HTMLElement): void {
     void withBusy(async () => {
       const session = currentSession();
       if (session) await runDownload(session);
+    });
+  });
+
+  transferForm?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void withBusy(async () => {
+      const session = currentSession();
+      if (!session || !transferForm) return;
+      try {
+        const to = (transferForm.elements.namedItem("to") as HTMLInputElement).value.trim();
+        const count = (transferForm.elements.namedItem("amount") as HTMLInputElement).value.trim();
+        if (!isAddress(to)) throw new Told("The recipient must be an address (0x and 40 hex digits).");
+        if (!/^\d+$/.test(count) || BigInt(count) === 0n) throw new Told("Give at least one whole token.");
+        if (BigInt(count) > held) throw new Told(`You hold ${held} access token${held === 1n ? "" : "s"}.`);
+        const call = { address: accessToken, abi: accessTokenAbi, functionName: "transfer", args: [getAddress(to), BigInt(count)] } as const;
+        await send(session, call, "the transfer", (text) => say(text));
+        say(`Gave ${count} access token${count === "1" ? "" : "s"} to ${getAddress(to)}: they no longer give you access.`, "done");
+      } catch (err) {
+        say(await explain(err, units), "error");
+      }
     });
   });
 

@@ -4,14 +4,15 @@
 // for a download in the same transaction. The page follows the transaction from the wallet to the
 // block to the indexer.
 
-import { type Address, type Hash, type TransactionReceipt, parseSignature, zeroAddress } from "viem";
-import { getEip712Domain, readContract, signTypedData, simulateContract, waitForTransactionReceipt, writeContract } from "viem/actions";
+import { type Address, type TransactionReceipt, parseSignature, zeroAddress } from "viem";
+import { getBlock, getEip712Domain, readContract, signTypedData } from "viem/actions";
 
 import { ierc20Abi, ierc20PermitAbi, marketplaceAbi } from "../../generated/abi";
 import { erc20Units, formatAmount } from "./currency";
-import { Told, awaitIndexed } from "./hub-api";
-import type { Session } from "./session";
+import { Told } from "./hub-api";
 import type { Units } from "./errors";
+import type { Session } from "./session";
+import { send } from "./tx";
 
 /** What the asset page says about the purchase. */
 export interface Listing {
@@ -53,7 +54,8 @@ async function permit(session: Session, token: Address, value: bigint, status: (
     getEip712Domain(session.client, { address: token }),
     readContract(session.client, { address: token, abi: ierc20PermitAbi, functionName: "nonces", args: [session.account] }),
   ]);
-  const deadline = BigInt(Math.floor(Date.now() / 1000) + PERMIT_LIFETIME_S);
+  // The token checks the deadline against the chain's clock, which need not be the browser's.
+  const deadline = (await getBlock(session.client)).timestamp + BigInt(PERMIT_LIFETIME_S);
   status("Sign the payment permit in your wallet (a signature, not a transaction)…");
   const signature = await signTypedData(session.client, {
     account: session.account,
@@ -92,9 +94,7 @@ export async function buy(
   downloadVia: Address | null,
   status: (text: string) => void,
 ): Promise<TransactionReceipt> {
-  const market = session.deployment.contracts.marketplace;
   const eth = listing.currency === zeroAddress;
-  const base = { account: session.account, address: market, abi: marketplaceAbi } as const;
   const maxPrice = listing.shownPrice;
   const { assetId, currency } = listing;
   let signed: Awaited<ReturnType<typeof permit>> | null = null;
@@ -113,22 +113,14 @@ export async function buy(
     signed = await permit(session, currency, shown.cost, status);
   }
   const value = eth ? shown.cost : 0n;
-  // Simulated first, so a revert is explained before the wallet opens.
-  const { request } = downloadVia
+  const market = { address: session.deployment.contracts.marketplace, abi: marketplaceAbi } as const;
+  const what = downloadVia ? "the purchase (one token, spent for the download)" : "the purchase";
+  const receipt = downloadVia
     ? signed
-      ? await simulateContract(session.client, { ...base, functionName: "buyAndConsumeWithPermit", args: [assetId, downloadVia, currency, maxPrice, signed] })
-      : await simulateContract(session.client, { ...base, functionName: "buyAndConsume", args: [assetId, downloadVia, currency, maxPrice], value })
+      ? await send(session, { ...market, functionName: "buyAndConsumeWithPermit", args: [assetId, downloadVia, currency, maxPrice, signed] }, what, status)
+      : await send(session, { ...market, functionName: "buyAndConsume", args: [assetId, downloadVia, currency, maxPrice], value }, what, status)
     : signed
-      ? await simulateContract(session.client, { ...base, functionName: "buyWithPermit", args: [assetId, shown.amount, currency, maxPrice, signed] })
-      : await simulateContract(session.client, { ...base, functionName: "buy", args: [assetId, shown.amount, currency, maxPrice], value });
-  status("Confirm the purchase in your wallet…");
-  const hash: Hash = await writeContract(session.client, { ...request, chain: null } as never);
-  status(`Pending: transaction ${hash.slice(0, 10)}… sent, waiting for a block…`);
-  const receipt = await waitForTransactionReceipt(session.client, { hash });
-  if (receipt.status !== "success") throw new Told(`Transaction ${hash} was mined but reverted.`);
-  status(`Mined in block ${receipt.blockNumber}; waiting for the indexer…`);
-  if (!(await awaitIndexed(receipt.blockNumber))) {
-    status(`Mined in block ${receipt.blockNumber}; the indexer has not reached it yet, so the page will show it later.`);
-  }
+      ? await send(session, { ...market, functionName: "buyWithPermit", args: [assetId, shown.amount, currency, maxPrice, signed] }, what, status)
+      : await send(session, { ...market, functionName: "buy", args: [assetId, shown.amount, currency, maxPrice], value }, what, status);
   return receipt;
 }

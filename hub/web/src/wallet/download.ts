@@ -6,11 +6,12 @@
 
 import { type IHasher, createSHA256 } from "hash-wasm";
 import { type Address, type Hex, getAddress, parseEventLogs, toHex } from "viem";
-import { readContract, signTypedData, simulateContract, waitForTransactionReceipt, writeContract } from "viem/actions";
+import { readContract, signTypedData } from "viem/actions";
 
 import { accessTokenAbi } from "../../generated/abi";
 import { Told } from "./hub-api";
 import type { Session } from "./session";
+import { send } from "./tx";
 
 /** What the asset page says about the asset to download. */
 export interface DownloadTarget {
@@ -97,18 +98,8 @@ async function consume(session: Session, target: DownloadTarget, provider: Addre
     args: [session.account],
   });
   if (balance === 0n) throw new Told("You hold no access token of this asset: buy one first (or tick “download now” when buying).");
-  const { request } = await simulateContract(session.client, {
-    account: session.account,
-    address: target.accessToken,
-    abi: accessTokenAbi,
-    functionName: "consume",
-    args: [provider],
-  });
-  status("Confirm spending one access token in your wallet…");
-  const hash = await writeContract(session.client, { ...request, chain: null });
-  status("Spending one access token: waiting for the transaction to be mined…");
-  const receipt = await waitForTransactionReceipt(session.client, { hash });
-  if (receipt.status !== "success") throw new Told(`Transaction ${hash} reverted.`);
+  const call = { address: target.accessToken, abi: accessTokenAbi, functionName: "consume", args: [provider] } as const;
+  const receipt = await send(session, call, "spending one access token", status);
   return consumedOrder(receipt.logs);
 }
 
