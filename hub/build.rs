@@ -4,8 +4,8 @@
 //! `./scripts/setup.sh`) the build fails rather than embedding an empty script.
 //!
 //! The wallet script calls the contracts through ABIs that agora-contracts' build script writes
-//! from the forge artifacts (the same source as the Rust bindings) as `abi.ts`; this script copies
-//! it to `web/generated/abi.ts` (not committed), where esbuild and `tsc` find it.
+//! from its compilation of the contracts (the same source as the Rust bindings) as `abi.ts`; this
+//! script copies it to `web/generated/abi.ts` (not committed), where esbuild and `tsc` find it.
 
 use std::{
     env, fs,

@@ -22,7 +22,7 @@ echo "test: forge snapshot --check"
 node_modules/.bin/forge snapshot --check --no-match-test '^(testFuzz|invariant)_'
 
 # Compiled first: building agora-hub writes hub/web/generated/abi.ts (the contracts' ABIs from the
-# forge artifacts), which the page scripts are type-checked and bundled with.
+# compiled contracts), which the page scripts are type-checked and bundled with.
 echo "test: cargo test --workspace --locked --no-run"
 cargo test --workspace --locked --no-run
 

@@ -4,8 +4,9 @@
 //! with JavaScript off; a small script adds copy buttons, click-to-show card images, the live
 //! job page (server-sent events from [`compute`]'s stream, which follows the indexer) and the
 //! in-page receipt check. The wallet script connects a browser wallet (EIP-6963, EIP-1193) and
-//! signs what the pages offer (buy, download verified in the browser) with the contracts' ABIs
-//! from the forge artifacts; `/api/` gives it the deployment and the protocol's revert sentences.
+//! signs what the pages offer (buy and download verified in the browser, give tokens, release
+//! revenue, delegate, propose, vote, queue, execute) with the ABIs compiled with the bindings;
+//! `/api/` gives it the deployment and the protocol's revert sentences.
 //!
 //! [`app`] builds the router, [`serve`] runs it; `agora hub` and `agora dev` call them.
 

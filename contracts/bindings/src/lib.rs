@@ -2,8 +2,8 @@
 //!
 //! - The bindings: one module per contract of `contracts/src` (and [`mocks`] for the test
 //!   doubles of `contracts/test/mocks`), generated at build time by alloy's `sol!` from the
-//!   artifacts of the repository's pinned `forge`, so the Rust side can never drift from the
-//!   Solidity. Each contract type (e.g. [`Marketplace`]) has `deploy`, `new` (an instance at an
+//!   artifacts foundry-compilers makes with `foundry.toml`'s settings and the pinned solc (the
+//!   same bytecode as `forge build`, tested), so the Rust side can never drift from the Solidity. Each contract type (e.g. [`Marketplace`]) has `deploy`, `new` (an instance at an
 //!   address), one builder per function, and typed events and errors. [`erc`] holds the
 //!   standard interfaces (ERC-20, EIP-2612, ERC-5267, ERC-721) from the same compilation.
 //! - [`Revert`] decodes revert data into the custom error of whichever contract raised it.
