@@ -10,8 +10,7 @@
 
 use std::{
     env,
-    io::{Read, Write},
-    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    net::{Ipv4Addr, TcpListener},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     thread,
@@ -29,6 +28,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a stopped daemon may take to exit after SIGTERM before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one readiness probe waits for the API.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Starting or controlling a Kubo daemon failed.
 #[derive(Debug, thiserror::Error)]
@@ -132,11 +133,6 @@ impl KuboDaemon {
     /// The RPC API's base URL, e.g. `http://127.0.0.1:5001` (requests go to `/api/v0/…`).
     pub fn api_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.api_port)
-    }
-
-    /// The API's address.
-    pub fn api_addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.api_port))
     }
 
     /// The HTTP gateway's base URL (content at `/ipfs/<cid>`).
@@ -253,7 +249,7 @@ impl KuboDaemon {
                 self.child = None;
                 return Err(self.start_failed(format!("the daemon exited ({status})")));
             }
-            if api_answers(self.api_addr()) {
+            if api_answers(self.api_url()) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -298,18 +294,23 @@ fn configure(path: &Path, api_port: u16, gateway_port: u16) -> Result<(), Error>
     std::fs::write(path, text).map_err(|e| fail(e.to_string()))
 }
 
-/// Whether Kubo's RPC API answers `POST /api/v0/version` with 200.
-fn api_answers(addr: SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else { return false };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!(
-        "POST /api/v0/version HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
+/// Whether Kubo's RPC API at `url` answers `version`, asked through agora-ipfs (the one IPFS
+/// client). On a thread of its own with its own runtime: the daemon is started from synchronous
+/// code that may itself run inside a tokio runtime.
+fn api_answers(url: String) -> bool {
+    thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return false;
+        };
+        runtime.block_on(async {
+            match agora_ipfs::Storage::new(&url, PROBE_TIMEOUT) {
+                Ok(storage) => storage.version().await.is_ok(),
+                Err(_) => false,
+            }
+        })
+    })
+    .join()
+    .unwrap_or(false)
 }
 
 /// A loopback port that was free a moment ago; a clash makes the daemon fail loudly.
