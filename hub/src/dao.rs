@@ -248,7 +248,6 @@ pub(crate) async fn proposal(State(hub): State<Hub>, Path(id): Path<String>) -> 
         p.kind { "Proposal " code { (format::short_hash(&proposal.proposal_id)) } }
         h1 { (title) }
         p { span class=(format!("badge state {state}")) data-state=(state) { (state) } " · proposed by " (address(&proposal.proposer)) }
-        (vote_panel(&detail))
         section #actions aria-labelledby="actions-h" {
             h2 #actions-h { "What it does" }
             @if detail.actions.is_empty() { p.empty { "No action." } }
@@ -260,6 +259,8 @@ pub(crate) async fn proposal(State(hub): State<Hub>, Path(id): Path<String>) -> 
                 } }
             }
         }
+        // Read what it does first, then vote.
+        (vote_panel(&detail))
         div.asset-body {
             article.card-text aria-label="Description" {
                 @if body(proposal).is_empty() { p.empty { "The proposer wrote nothing more." } }
