@@ -216,7 +216,6 @@ export function startDaoPanel(): void {
         const delegatee = other ? getAddress(address) : session.account;
         const call = { address: session.deployment.contracts.agoraToken, abi: agoraTokenAbi, functionName: "delegate", args: [delegatee] } as const;
         await send(session, call, "the delegation", votesSay);
-        await refresh();
       } catch (err) {
         votesSay(await explain(err), "error");
       }

@@ -216,7 +216,8 @@ export async function download(
   }
   rememberOrder(session, target.assetId, provider, orderId);
 
-  const part = await partFor(`agora-${session.chainId}-${target.assetId}-${orderId}.part`);
+  const partName = `agora-${session.chainId}-${target.assetId}-${orderId}.part`;
+  const part = await partFor(partName);
   const hasher = await createSHA256();
   hasher.init();
   let offset = await part.size();
@@ -300,7 +301,7 @@ export async function download(
   forgetOrder(session, target.assetId, provider);
   if (digest !== target.digest.toLowerCase()) {
     await part.remove().catch(() => undefined);
-    parts.delete(`agora-${session.chainId}-${target.assetId}-${orderId}.part`);
+    parts.delete(partName);
     throw new Told(
       `Verification failed: the bytes have sha-256 ${digest}, the chain records ${target.digest}. The file was not saved.`,
     );
