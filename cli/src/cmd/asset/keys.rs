@@ -33,9 +33,7 @@ use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
 use super::{
-    IPFS_TIMEOUT, IpfsArgs, asset,
-    download::{provider_client, provider_info},
-    metadata,
+    IPFS_TIMEOUT, IpfsArgs, asset, metadata,
     publish::{add_sealed, holders_text},
 };
 use crate::{
@@ -153,7 +151,7 @@ pub(super) async fn new_holders(
             holders.push(registered_provider(agora, address).await?);
         }
     } else {
-        let http = provider_client()?;
+        let http = agora_client::provider::http_client();
         for url in urls {
             holders.push(provider_at(&http, url, agora.deployment.chain_id).await?);
         }
@@ -174,7 +172,7 @@ async fn provider_at(
     url: &str,
     chain_id: u64,
 ) -> Result<Holder> {
-    let info = provider_info(http, url, chain_id).await?;
+    let info = agora_client::provider::info(http, url, chain_id).await?;
     if info.scheme != SCHEME {
         bail!("provider {url} decrypts {:?}, not {SCHEME:?}", info.scheme);
     }
@@ -240,7 +238,7 @@ async fn registered_provider(agora: &Agora, address: Address) -> Result<Holder> 
 async fn provider_named(agora: &Agora, text: &str) -> Result<Holder> {
     match text.parse::<Address>() {
         Ok(address) => registered_provider(agora, address).await,
-        Err(_) => provider_at(&provider_client()?, text, agora.deployment.chain_id).await,
+        Err(_) => provider_at(&agora_client::provider::http_client(), text, agora.deployment.chain_id).await,
     }
 }
 

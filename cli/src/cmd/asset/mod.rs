@@ -22,15 +22,13 @@ mod publish;
 
 use std::time::Duration;
 
-use agora_contracts::{Agora, marketplace::Marketplace, permit::sign_permit, tx};
+use agora_client::market::{self, Purchased};
+use agora_contracts::{Agora, tx};
 use agora_provider::{
     metadata::{AssetMetadata, MAX_METADATA_BYTES},
     storage::Storage,
 };
-use alloy::{
-    primitives::{Address, B256, U256},
-    providers::Provider,
-};
+use alloy::primitives::{Address, B256, U256};
 use clap::{Args, Subcommand, ValueEnum};
 use eyre::{Result, bail, eyre};
 use serde::Serialize;
@@ -54,9 +52,6 @@ const IPFS_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long reading one metadata document for `list` and `show` may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long a permit signed for a purchase stays valid.
-const PERMIT_LIFETIME_SECS: u64 = 3600;
 
 /// Asset commands.
 #[derive(Debug, Subcommand)]
@@ -385,59 +380,20 @@ async fn buy(global: &GlobalArgs, args: BuyArgs) -> Result<()> {
         None => Currency::from_address(listing.currency),
     };
     let units = currency.units(agora.provider()).await?;
-    let explain = |e| revert::explain(e, &units);
     let max_price = match &args.max_price {
         Some(text) => units.parse(text)?,
         None => U256::from(listing.price),
     };
     let amount = U256::from(args.amount);
-    let quote =
-        tx::call("marketplace.quote", agora.marketplace.quote(args.id, signer.address, amount)).await?;
-    let cost = quote.cost;
-
-    let receipt = match currency {
-        Currency::Eth => {
-            let balance = agora.provider().get_balance(signer.address).await?;
-            if balance < cost {
-                bail!(
-                    "insufficient funds: {} has {}, buying {} access token(s) costs {}",
-                    signer.address,
-                    units.format(balance),
-                    args.amount,
-                    units.format(cost)
-                );
-            }
-            let call = agora.marketplace.buy(args.id, amount, currency.address(), max_price).value(cost);
-            tx::send("marketplace.buy", call).await.map_err(explain)?
-        }
-        Currency::Token(token) => {
-            let marketplace = *agora.marketplace.address();
-            match &signer.key {
-                Some(key) => {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_secs())
-                        .unwrap_or_default();
-                    let deadline = U256::from(now + PERMIT_LIFETIME_SECS);
-                    let permit =
-                        sign_permit(key, agora.provider(), token, marketplace, cost, deadline).await?;
-                    let call = agora.marketplace.buyWithPermit(args.id, amount, token, max_price, permit);
-                    tx::send("marketplace.buyWithPermit", call).await.map_err(explain)?
-                }
-                // A hardware wallet approves in its own transaction instead of signing a permit.
-                None => {
-                    let erc20 = agora_contracts::erc::IERC20::new(token, agora.provider().clone());
-                    tx::send("approve", erc20.approve(marketplace, cost)).await.map_err(explain)?;
-                    let call = agora.marketplace.buy(args.id, amount, token, max_price);
-                    tx::send("marketplace.buy", call).await.map_err(explain)?
-                }
-            }
-        }
+    let purchase = market::Purchase {
+        asset: args.id,
+        amount,
+        currency: currency.address(),
+        max_price,
+        buyer: signer.address,
+        key: signer.key.as_ref(),
     };
-    let purchase = receipt
-        .decoded_log::<Marketplace::Purchased>()
-        .ok_or_else(|| eyre!("marketplace.buy: the receipt has no Purchased event"))?
-        .data;
+    let Purchased { event: purchase, tx_hash } = market::buy(&agora, &purchase, &units).await?;
     let report = Purchase {
         asset_id: args.id.to_string(),
         buyer: signer.address,
@@ -446,7 +402,7 @@ async fn buy(global: &GlobalArgs, args: BuyArgs) -> Result<()> {
         free_amount: purchase.freeAmount.to_string(),
         paid: purchase.paid.to_string(),
         fee: purchase.fee.to_string(),
-        tx_hash: receipt.transaction_hash,
+        tx_hash,
     };
     if global.json {
         return output::json(&report);
