@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs the pinned toolchain, runs the Solidity tests, the hub's page-script
-# tests, then every Rust test (which compile the contracts with the same forge and run against a
-# real anvil).
+# tests, builds the Python wheel, then every Rust test (which compile the contracts with the same
+# forge and run against a real anvil; tests/python.rs runs pytest with the wheel).
 # With CI=true, forge uses the `ci` profile (deeper fuzz and invariant campaigns).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +29,11 @@ cargo test --workspace --locked --no-run
 # The hub's page scripts: type checks, the receipt check's unit tests, and a Chromium smoke test.
 echo "test: hub page scripts (scripts/test-hub-js.sh)"
 ./scripts/test-hub-js.sh
+
+# The Python package's wheel (maturin) in its venv; tests/python.rs runs pytest with it.
+echo "test: the Python package (scripts/python.sh build)"
+eval "$(./scripts/python.sh build)"
+export AGORA_PYTHON
 
 echo "test: cargo test --workspace --locked"
 cargo test --workspace --locked

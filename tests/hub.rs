@@ -7,7 +7,7 @@
 //! usage counts, the tally, the in-page receipt check, 404 and 503 pages, axe), which save
 //! screenshots of every page type at 375 and 1280 px under target/hub-screenshots/.
 
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::{process::Command, time::Duration};
 
 use agora_contracts::AgoraGovernor;
 use agora_e2e::*;
@@ -80,10 +80,6 @@ fn cards(html: &str) -> usize {
     html.matches("<li class=\"card\" data-asset-id=").count()
 }
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
-}
-
 #[test]
 fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     let (postgres, kubo) = services();
@@ -92,16 +88,7 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     let mut indexer = indexer(&chain, &postgres, &kubo);
 
     // An operator runs a provider for the job and its receipt.
-    let port = free_port();
-    let provider_url = format!("http://127.0.0.1:{port}");
-    chain.json(OPERATOR, &["provider", "init", "--listen", &format!("127.0.0.1:{port}")]);
-    chain.json(OPERATOR, &["provider", "register", "--endpoint", &provider_url, "--price", "0.01"]);
-    let mut run = Service::command(binary("agora"));
-    run.env("AGORA_RPC_URL", chain.anvil.endpoint())
-        .env("AGORA_IPFS_API", kubo.api_url())
-        .env("AGORA_PRIVATE_KEY", chain.key(OPERATOR))
-        .args(["provider", "run", "--config", "provider.toml"]);
-    let _provider = Service::start(&chain, run, "provider.log", provider_url.clone());
+    let (_provider, provider_url) = registered_provider(&chain, &kubo, OPERATOR, "0.01");
     let operator = chain.address(OPERATOR).to_string();
 
     // The catalogue: a priced (so encrypted) dataset, a hostile card, the model, fillers.

@@ -104,6 +104,7 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
         .current_dir(dir.path())
         .env_remove("DATABASE_URL")
+        .env("AGORA_DEV_SESSION", dir.path().join("dev.json"))
         .args(["dev", "--rpc-port", &rpc.to_string()])
         .args(["--indexer-listen", &format!("127.0.0.1:{indexer}")])
         .args(["--provider-listen", &format!("127.0.0.1:{provider}")])
@@ -218,6 +219,23 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
         assert!(catalogue.contains(name), "{name} missing from the hub's catalogue: {catalogue}");
     }
 
+    // The session the Python package's `Hub.local()` reads.
+    let session: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("dev.json")).unwrap_or_else(|err| panic!("dev.json: {err}")),
+    )
+    .unwrap_or_else(|err| panic!("dev.json: {err}"));
+    assert_eq!(session["indexerUrl"], format!("http://127.0.0.1:{indexer}"), "{session}");
+    assert_eq!(session["providerUrl"], format!("http://127.0.0.1:{provider}"), "{session}");
+    assert_eq!(session["ipfsApi"].as_str(), Some(ipfs_api.as_str()), "{session}");
+    assert!(session["rpcUrl"].as_str().is_some_and(|url| url.contains(&rpc.to_string())), "{session}");
+    assert!(
+        session["manifest"]
+            .as_str()
+            .is_some_and(|path| path.ends_with("31337.json") && std::path::Path::new(path).is_file()),
+        "{session}"
+    );
+    assert_eq!(session["consumerKey"].as_str().map(str::len), Some(66), "{session}");
+
     let pid = child.id().to_string();
     assert!(run(Command::new("kill").args(["-INT", &pid])).status.success());
     let mut status = None;
@@ -233,6 +251,7 @@ fn dev_brings_up_every_service_with_a_demo_catalogue_and_ctrl_c_stops_it() {
         panic!("agora dev did not stop within 20 s of Ctrl-C")
     });
     assert!(status.success(), "agora dev exited with {status}");
+    assert!(!dir.path().join("dev.json").exists(), "agora dev left its session file behind");
     // Its services went with it.
     let health = Command::new("curl")
         .args(["-sf", "--max-time", "2"])

@@ -63,6 +63,11 @@ pub fn assert_one_line_error(output: &Output, needle: &str) {
     assert!(err.starts_with("error: ") && err.contains(needle), "expected {needle:?} in {err}");
 }
 
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+}
+
 /// An anvil chain and a working folder holding its deployment manifest (`deploy/deployments`),
 /// the keystores and whatever files the journey writes.
 pub struct Chain {
@@ -332,6 +337,27 @@ pub fn provider(chain: &Chain, kubo: &KuboDaemon, account: usize) -> Service {
         .arg("--database")
         .arg(chain.dir.path().join(format!("provider-{account}.sqlite")));
     Service::start(chain, command, &format!("provider-{account}.log"), format!("http://{listen}"))
+}
+
+/// An operator's provider as `agora provider` sets one up: `provider init` (a config file),
+/// `provider register` on the ComputeMarket at `price` ETH a job, then `provider run` — its
+/// service and URL. Register it before publishing what it should hold the content keys of.
+pub fn registered_provider(
+    chain: &Chain,
+    kubo: &KuboDaemon,
+    account: usize,
+    price: &str,
+) -> (Service, String) {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    chain.json(account, &["provider", "init", "--listen", &format!("127.0.0.1:{port}")]);
+    chain.json(account, &["provider", "register", "--endpoint", &url, "--price", price]);
+    let mut run = Service::command(binary("agora"));
+    run.env("AGORA_RPC_URL", chain.anvil.endpoint())
+        .env("AGORA_IPFS_API", kubo.api_url())
+        .env("AGORA_PRIVATE_KEY", chain.key(account))
+        .args(["provider", "run", "--config", "provider.toml"]);
+    (Service::start(chain, run, "provider.log", url.clone()), url)
 }
 
 /// The last lines of a log file.

@@ -128,6 +128,7 @@ pub async fn run(global: &GlobalArgs, args: DevArgs) -> Result<()> {
 
     let provider_url = format!("http://{}", args.provider_listen);
     let hub_url = serve_hub(&args, &provider_url).await?;
+    let hub_url_for_session = hub_url.clone();
     register_provider(global, &rpc, &provider_key, &provider_url).await?;
     let demo = match args.no_demo {
         true => None,
@@ -173,6 +174,19 @@ pub async fn run(global: &GlobalArgs, args: DevArgs) -> Result<()> {
     for line in next_steps(&session, demo.as_ref()) {
         println!("{line}");
     }
+    // What `agora.Hub.local()` (the Python package) reads, so a newcomer types nothing there.
+    let described = DevSession {
+        chain_id: deployment.chain_id,
+        rpc_url: rpc.to_string(),
+        indexer_url: format!("http://{}", args.indexer_listen),
+        provider_url: session.provider_url.clone(),
+        hub_url: hub_url_for_session,
+        ipfs_api: session.ipfs_api.clone(),
+        manifest: manifest.clone(),
+        consumer_key: session.consumer_key.clone(),
+    };
+    let session_file = described.write()?;
+    println!("session for agora.Hub.local(): {}", session_file.display());
     println!("ready (Ctrl-C to stop)");
 
     tokio::select! {
@@ -182,8 +196,56 @@ pub async fn run(global: &GlobalArgs, args: DevArgs) -> Result<()> {
     for (_, child) in &mut children {
         child.kill().await.ok();
     }
+    std::fs::remove_file(&session_file).ok();
     println!("stopped");
     Ok(())
+}
+
+/// The running stack as JSON: where the Python package's `Hub.local()`
+/// finds the chain, the indexer, the provider, Kubo, the manifest and the dev consumer's key
+/// (one of anvil's well-known test keys, never a real one).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DevSession {
+    chain_id: u64,
+    rpc_url: String,
+    indexer_url: String,
+    provider_url: String,
+    hub_url: String,
+    ipfs_api: String,
+    manifest: PathBuf,
+    consumer_key: String,
+}
+
+/// `$AGORA_DEV_SESSION`, else `$XDG_STATE_HOME/agora/dev.json`, else
+/// `~/.local/state/agora/dev.json` (the Python package looks in the same places).
+fn dev_session_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("AGORA_DEV_SESSION") {
+        return Some(PathBuf::from(path));
+    }
+    let state = match std::env::var_os("XDG_STATE_HOME") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(std::env::var_os("HOME")?).join(".local/state"),
+    };
+    Some(state.join("agora/dev.json"))
+}
+
+impl DevSession {
+    /// Writes the session (readable by its owner only: it holds a key) and returns its path.
+    fn write(&self) -> Result<PathBuf> {
+        let path = dev_session_path().ok_or_else(|| eyre!("no HOME: set AGORA_DEV_SESSION"))?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).wrap_err_with(|| format!("writing {}", path.display()))?;
+        std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(self)?)
+            .wrap_err_with(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
 }
 
 /// Starts the web hub in this process over the dev indexer and provider; it stops with it.

@@ -1,0 +1,548 @@
+//! `agora._agora`: the native half of the `agora` Python package.
+//!
+//! One [`Client`] holds what the Rust side of Agora already has: the protocol's contracts
+//! through alloy ([`agora_contracts::Agora`], signing with the user's key), the indexer's typed
+//! client ([`agora_api::client::Client`]), the flows every surface shares ([`agora_client`]:
+//! buying with a permit, spending an access token, a provider download resumed with `Range`
+//! and checked against the chain) and Kubo ([`agora_ipfs::Storage`]). Python adds the
+//! user-facing layer (`agora.Hub`, `agora.fs`), no Ethereum logic.
+//!
+//! Every call releases the GIL while it waits and answers Ctrl-C within a tenth of a second
+//! (as `KeyboardInterrupt`). Failures are raised as the classes of `agora.errors`, with the
+//! protocol's sentence for a revert (`agora_contracts::words`), never a panic or a hex blob.
+
+use std::{future::Future, path::PathBuf, str::FromStr, time::Duration};
+
+use agora_api::{
+    ListQuery,
+    assets::AssetQuery,
+    client::{Client as Indexer, ClientError},
+};
+use agora_client::{
+    market::{self, Purchase},
+    provider::{self, Download, Progress},
+};
+use agora_contracts::erc::IERC20Metadata;
+use agora_contracts::{Agora, Deployment, signing_provider, tx, words::Units};
+use agora_ipfs::Storage;
+use alloy::{
+    primitives::{Address, B256, U256},
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+    transports::http::reqwest,
+};
+use pyo3::{prelude::*, types::PyDict};
+use url::Url;
+
+/// How long one Kubo request may take.
+const IPFS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often a waiting call looks for Ctrl-C.
+const SIGNAL_POLL: Duration = Duration::from_millis(100);
+
+/// How many bytes a download reports progress after, at most (and once at its end).
+const PROGRESS_STEP: u64 = 1 << 20;
+
+/// A failure on its way to Python: the `agora.errors` class to raise and its message, the
+/// custom error's name for a revert, or an exception already raised (Ctrl-C).
+enum Failure {
+    Raise { class: &'static str, message: String, error: Option<String> },
+    Python(PyErr),
+}
+
+impl Failure {
+    fn new(class: &'static str, message: impl Into<String>) -> Self {
+        Self::Raise { class, message: message.into(), error: None }
+    }
+
+    fn into_py(self) -> PyErr {
+        let (class, message, error) = match self {
+            Self::Python(err) => return err,
+            Self::Raise { class, message, error } => (class, message, error),
+        };
+        Python::attach(|py| {
+            let raised = py.import("agora.errors").and_then(|errors| {
+                let exception = errors.getattr(class)?.call1((message.clone(),))?;
+                exception.setattr("error", error)?;
+                Ok(exception)
+            });
+            match raised {
+                Ok(exception) => PyErr::from_value(exception),
+                Err(err) => err,
+            }
+        })
+    }
+}
+
+impl From<agora_client::Error> for Failure {
+    fn from(err: agora_client::Error) -> Self {
+        use agora_client::Error as E;
+        let class = match &err {
+            E::Unreachable { .. } | E::NotAProvider { .. } => "ProviderUnavailable",
+            E::WrongChain { .. } => "ConfigurationError",
+            E::Refused { status: 401 | 403 | 409 | 410, .. } | E::NoAccessToken { .. } => "AccessRefused",
+            E::Refused { status: 404, .. } => "UnknownAsset",
+            E::Refused { status: 502..=504, .. } => "ProviderUnavailable",
+            E::Refused { .. } => "AgoraError",
+            E::InsufficientFunds { .. } => "InsufficientPayment",
+            E::Contract { .. } => match err.revert_name().as_deref() {
+                Some(name) if name.ends_with("PriceAboveMax") => "PriceChanged",
+                Some(name) if name.ends_with("WrongValue") || name.contains("InsufficientBalance") => {
+                    "InsufficientPayment"
+                }
+                Some(name) if name.ends_with("Delisted") => "Delisted",
+                Some(name) if name.ends_with("UnknownAsset") => "UnknownAsset",
+                _ => "ContractError",
+            },
+            E::BrokenOff { .. } | E::PartTooLong { .. } => "DownloadInterrupted",
+            E::DigestMismatch { .. } => "DigestMismatch",
+            E::Io { .. } => "AgoraError",
+            E::Sign { .. } => "ConfigurationError",
+        };
+        Self::Raise { class, message: err.to_string(), error: err.revert_name() }
+    }
+}
+
+impl From<agora_contracts::Error> for Failure {
+    fn from(err: agora_contracts::Error) -> Self {
+        agora_client::Error::contract(err, &Units::eth()).into()
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(err: ClientError) -> Self {
+        match err.status() {
+            Some(404) => Self::new("UnknownAsset", err.to_string()),
+            Some(400) => Self::new("AgoraError", err.to_string()),
+            _ => Self::new("IndexerUnavailable", format!("the indexer: {err}")),
+        }
+    }
+}
+
+type Outcome<T> = Result<T, Failure>;
+
+/// A decimal uint256 from Python (an `int` or its text).
+fn uint(text: &str, what: &str) -> Outcome<U256> {
+    U256::from_str(text.trim())
+        .map_err(|_| Failure::new("ConfigurationError", format!("{what} {text:?} is not a whole number")))
+}
+
+/// The connection to one Agora deployment, as one account (or read-only without a key).
+#[pyclass(module = "agora._agora", frozen)]
+struct Client {
+    runtime: tokio::runtime::Runtime,
+    agora: Agora,
+    key: Option<PrivateKeySigner>,
+    indexer: Indexer,
+    http: reqwest::Client,
+    ipfs: Option<Storage>,
+}
+
+impl Client {
+    /// Runs `future` without the GIL, answering Ctrl-C as `KeyboardInterrupt`.
+    fn run<T: Send>(&self, py: Python<'_>, future: impl Future<Output = Outcome<T>> + Send) -> PyResult<T> {
+        py.detach(|| {
+            self.runtime.block_on(async {
+                tokio::select! {
+                    outcome = future => outcome,
+                    interrupted = interrupted() => Err(Failure::Python(interrupted)),
+                }
+            })
+        })
+        .map_err(Failure::into_py)
+    }
+
+    fn key(&self) -> Outcome<&PrivateKeySigner> {
+        self.key.as_ref().ok_or_else(|| {
+            Failure::new(
+                "ConfigurationError",
+                "this needs an account: pass key=… or keystore=… to Hub, or set AGORA_PRIVATE_KEY",
+            )
+        })
+    }
+
+    async fn stored(&self, id: U256) -> Outcome<agora_contracts::asset_registry::IAssetRegistry::Asset> {
+        Ok(tx::call(format!("registry.getAsset({id})"), self.agora.registry.getAsset(id)).await?)
+    }
+
+    async fn units(&self, currency: Address) -> Outcome<Units> {
+        if currency.is_zero() {
+            return Ok(Units::eth());
+        }
+        let erc20 = IERC20Metadata::new(currency, self.agora.provider());
+        let decimals = tx::call("currency.decimals", erc20.decimals()).await?;
+        let symbol = erc20.symbol().call().await.unwrap_or_else(|_| currency.to_string());
+        Ok(Units { symbol, decimals })
+    }
+}
+
+/// Resolves once Python has a pending signal (Ctrl-C): the exception it raises.
+async fn interrupted() -> PyErr {
+    loop {
+        tokio::time::sleep(SIGNAL_POLL).await;
+        if let Err(err) = Python::attach(|py| py.check_signals()) {
+            return err;
+        }
+    }
+}
+
+#[pymethods]
+impl Client {
+    /// Connects to the chain at `rpc_url` (checking it is the manifest's chain), the indexer at
+    /// `indexer_url` and, when given, Kubo's RPC API at `ipfs_api`; `key` is a 0x-prefixed
+    /// private key, or None for a read-only client.
+    #[new]
+    #[pyo3(signature = (rpc_url, indexer_url, manifest, key=None, ipfs_api=None))]
+    fn new(
+        py: Python<'_>,
+        rpc_url: &str,
+        indexer_url: &str,
+        manifest: PathBuf,
+        key: Option<&str>,
+        ipfs_api: Option<&str>,
+    ) -> PyResult<Self> {
+        let config = |message: String| Failure::new("ConfigurationError", message).into_py();
+        let rpc: Url = rpc_url.parse().map_err(|err| config(format!("rpc_url {rpc_url:?}: {err}")))?;
+        let indexer_base: Url =
+            indexer_url.parse().map_err(|err| config(format!("indexer_url {indexer_url:?}: {err}")))?;
+        let deployment = Deployment::read(&manifest).map_err(|err| config(err.to_string()))?;
+        let key = key
+            .map(|text| {
+                text.trim().parse::<PrivateKeySigner>().map_err(|_| {
+                    config("key is not a private key: 32 bytes of hex, 0x-prefixed (never printed)".into())
+                })
+            })
+            .transpose()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|err| config(format!("starting the I/O runtime: {err}")))?;
+        // The HTTP clients register with the runtime they are built in.
+        let (ipfs, provider, indexer, http) = {
+            let _entered = runtime.enter();
+            let ipfs = ipfs_api
+                .map(|api| {
+                    Storage::new(api, IPFS_TIMEOUT).map_err(|err| config(format!("ipfs_api {api:?}: {err}")))
+                })
+                .transpose()?;
+            let provider = match &key {
+                Some(key) => signing_provider(rpc.clone(), key.clone()),
+                None => ProviderBuilder::new().connect_http(rpc.clone()).erased(),
+            };
+            let indexer = Indexer::new(indexer_base).with_timeout(Duration::from_secs(30));
+            (ipfs, provider, indexer, provider::http_client())
+        };
+        let expected = deployment.chain_id;
+        let chain_id = py
+            .detach(|| {
+                runtime.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(30), provider.get_chain_id()).await
+                })
+            })
+            .map_err(|_| {
+                Failure::new("ConfigurationError", format!("{rpc} did not answer within 30 s")).into_py()
+            })?
+            .map_err(|err| {
+                Failure::new("ConfigurationError", format!("{rpc} is unreachable: {err}")).into_py()
+            })?;
+        if chain_id != expected {
+            return Err(config(format!(
+                "{rpc} is chain {chain_id}, but the manifest {} is for chain {expected}",
+                manifest.display()
+            )));
+        }
+        Ok(Self { runtime, agora: Agora::new(deployment, provider), key, indexer, http, ipfs })
+    }
+
+    /// The account's address (0x-prefixed, checksummed), or None without a key.
+    #[getter]
+    fn address(&self) -> Option<String> {
+        self.key.as_ref().map(|key| key.address().to_string())
+    }
+
+    /// The chain id of the deployment.
+    #[getter]
+    fn chain_id(&self) -> u64 {
+        self.agora.deployment.chain_id
+    }
+
+    /// One page of the catalogue as JSON (the indexer's `GET /assets`); `query` is its
+    /// parameters as a JSON object (`q`, `kind`, `priced`, `limit`, `cursor`, …).
+    fn assets(&self, py: Python<'_>, query: &str) -> PyResult<String> {
+        let query: AssetQuery = serde_json::from_str(query)
+            .map_err(|err| Failure::new("ConfigurationError", format!("search: {err}")).into_py())?;
+        let page = self.run(py, async { Ok(self.indexer.assets(&query).await?) })?;
+        Ok(serde_json::to_string(&page).unwrap_or_default())
+    }
+
+    /// One asset with its history, split, sales and lineage, as JSON (`GET /assets/{id}`).
+    fn asset(&self, py: Python<'_>, asset_id: &str) -> PyResult<String> {
+        let id = uint(asset_id, "asset id").map_err(Failure::into_py)?;
+        let detail = self.run(py, async { Ok(self.indexer.asset(&id.to_string()).await?) })?;
+        Ok(serde_json::to_string(&detail).unwrap_or_default())
+    }
+
+    /// The registered compute providers as JSON (`GET /providers`).
+    fn providers(&self, py: Python<'_>) -> PyResult<String> {
+        let page = self.run(py, async { Ok(self.indexer.providers(&ListQuery::default()).await?) })?;
+        Ok(serde_json::to_string(&page).unwrap_or_default())
+    }
+
+    /// `address`'s access orders as JSON (`GET /accounts/{address}/orders`), newest first.
+    fn orders(&self, py: Python<'_>, address: &str) -> PyResult<String> {
+        let page =
+            self.run(py, async { Ok(self.indexer.account_orders(address, &Default::default()).await?) })?;
+        Ok(serde_json::to_string(&page).unwrap_or_default())
+    }
+
+    /// What `amount` access tokens of `asset_id` cost this account now: a dict with `cost`,
+    /// `free` (base units, as int), `currency`, `symbol`, `decimals` and `text`.
+    fn quote<'py>(&self, py: Python<'py>, asset_id: &str, amount: u64) -> PyResult<Bound<'py, PyDict>> {
+        let id = uint(asset_id, "asset id").map_err(Failure::into_py)?;
+        let buyer = self.key.as_ref().map(PrivateKeySigner::address).unwrap_or_default();
+        let (quote, currency, units) = self.run(py, async {
+            self.stored(id).await?;
+            let listing = tx::call("marketplace.getListing", self.agora.marketplace.getListing(id)).await?;
+            let quote =
+                tx::call("marketplace.quote", self.agora.marketplace.quote(id, buyer, U256::from(amount)))
+                    .await?;
+            let units = self.units(listing.currency).await?;
+            Ok((quote, listing.currency, units))
+        })?;
+        let dict = PyDict::new(py);
+        dict.set_item("cost", quote.cost.to_string().parse::<u128>().unwrap_or(u128::MAX))?;
+        dict.set_item("free", quote.freeAmount.to_string().parse::<u128>().unwrap_or(u128::MAX))?;
+        dict.set_item("currency", currency.to_string())?;
+        dict.set_item("symbol", &units.symbol)?;
+        dict.set_item("decimals", units.decimals)?;
+        dict.set_item("text", units.format(quote.cost))?;
+        Ok(dict)
+    }
+
+    /// Buys `amount` access tokens of `asset_id` at most at `max_price` a token (in the
+    /// currency's units, e.g. "0.01"; the listed price when None). A dict of the purchase.
+    #[pyo3(signature = (asset_id, amount=1, max_price=None))]
+    fn buy<'py>(
+        &self,
+        py: Python<'py>,
+        asset_id: &str,
+        amount: u64,
+        max_price: Option<&str>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let id = uint(asset_id, "asset id").map_err(Failure::into_py)?;
+        if amount == 0 {
+            return Err(Failure::new("ConfigurationError", "amount must be at least 1").into_py());
+        }
+        let key = self.key().map_err(Failure::into_py)?;
+        let (purchased, units) = self.run(py, async {
+            self.stored(id).await?;
+            let listing = tx::call("marketplace.getListing", self.agora.marketplace.getListing(id)).await?;
+            let units = self.units(listing.currency).await?;
+            let max_price = match max_price {
+                Some(text) => units.parse(text).map_err(|err| {
+                    Failure::new("ConfigurationError", format!("max_price {text:?}: {err}"))
+                })?,
+                None => U256::from(listing.price),
+            };
+            let purchase = Purchase {
+                asset: id,
+                amount: U256::from(amount),
+                currency: listing.currency,
+                max_price,
+                buyer: key.address(),
+                key: Some(key),
+            };
+            Ok((market::buy(&self.agora, &purchase, &units).await?, units))
+        })?;
+        let event = &purchased.event;
+        let dict = PyDict::new(py);
+        dict.set_item("asset_id", id.to_string())?;
+        dict.set_item("amount", event.amount.to_string())?;
+        dict.set_item("free_amount", event.freeAmount.to_string())?;
+        dict.set_item("paid", units.format(event.paid))?;
+        dict.set_item("fee", units.format(event.fee))?;
+        dict.set_item("tx_hash", purchased.tx_hash.to_string())?;
+        Ok(dict)
+    }
+
+    /// Access tokens of `asset_id` this account holds.
+    fn access_balance(&self, py: Python<'_>, asset_id: &str) -> PyResult<u64> {
+        let id = uint(asset_id, "asset id").map_err(Failure::into_py)?;
+        let holder = self.key().map_err(Failure::into_py)?.address();
+        self.run(py, async {
+            let stored = self.stored(id).await?;
+            let token = self.agora.access_token_at(stored.accessToken);
+            let balance = tx::call("accessToken.balanceOf", token.balanceOf(holder)).await?;
+            Ok(u64::try_from(balance).unwrap_or(u64::MAX))
+        })
+    }
+
+    /// The provider at `url` (its `/v1/info`, checked to serve this chain): its address.
+    fn provider_address(&self, py: Python<'_>, url: &str) -> PyResult<String> {
+        let chain_id = self.agora.deployment.chain_id;
+        self.run(py, async { Ok(provider::info(&self.http, url, chain_id).await?.address.to_string()) })
+    }
+
+    /// Spends one access token of `asset_id` for the provider at `provider_url`: the order id.
+    fn consume(&self, py: Python<'_>, asset_id: &str, provider_url: &str) -> PyResult<String> {
+        let id = uint(asset_id, "asset id").map_err(Failure::into_py)?;
+        let consumer = self.key().map_err(Failure::into_py)?.address();
+        let chain_id = self.agora.deployment.chain_id;
+        self.run(py, async {
+            let stored = self.stored(id).await?;
+            let info = provider::info(&self.http, provider_url, chain_id).await?;
+            let order = market::consume(&self.agora, id, stored.accessToken, consumer, info.address).await?;
+            Ok(order.to_string())
+        })
+    }
+
+    /// The asset's content digest on chain (0x-prefixed sha-256), and whether it is compute-only.
+    fn digest(&self, py: Python<'_>, asset_id: &str) -> PyResult<(String, bool)> {
+        let id = uint(asset_id, "asset id").map_err(Failure::into_py)?;
+        self.run(py, async {
+            let stored = self.stored(id).await?;
+            Ok((stored.contentDigest.to_string(), stored.computeOnly))
+        })
+    }
+
+    /// Downloads `asset_id` with order `order_id` from the provider at `provider_url` into
+    /// `part` (resuming from its length with `Range`), then checks its sha-256 against the
+    /// chain: a mismatch deletes `part` and raises `DigestMismatch`. `progress(done, total)`
+    /// is called as bytes arrive. Returns (size, resumed_from).
+    #[pyo3(signature = (asset_id, provider_url, order_id, part, progress=None))]
+    fn download(
+        &self,
+        py: Python<'_>,
+        asset_id: &str,
+        provider_url: &str,
+        order_id: &str,
+        part: PathBuf,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<(u64, u64)> {
+        let id = uint(asset_id, "asset id").map_err(Failure::into_py)?;
+        let order_id = uint(order_id, "order id").map_err(Failure::into_py)?;
+        let key = self.key().map_err(Failure::into_py)?;
+        let chain_id = self.agora.deployment.chain_id;
+        self.run(py, async {
+            let stored = self.stored(id).await?;
+            if stored.computeOnly {
+                return Err(Failure::new(
+                    "AccessRefused",
+                    format!(
+                        "asset {id} is compute-only: its content never leaves a provider (run a job on it)"
+                    ),
+                ));
+            }
+            let info = provider::info(&self.http, provider_url, chain_id).await?;
+            let download = Download {
+                http: &self.http,
+                url: provider_url,
+                domain: info.domain(chain_id),
+                key,
+                asset_id: id,
+                order_id,
+            };
+            let mut reported = 0u64;
+            let mut report = |Progress { done, total }: Progress| {
+                if let Some(callback) = &progress
+                    && (done >= reported + PROGRESS_STEP || done == total || done < reported)
+                {
+                    reported = done;
+                    Python::attach(|py| {
+                        if let Err(err) = callback.call1(py, (done, total)) {
+                            err.print(py);
+                        }
+                    });
+                }
+            };
+            let resumed = download.fetch(&part, &mut report).await?;
+            let size = match provider::verify(&part, id, stored.contentDigest) {
+                Ok(size) => size,
+                Err(err) => {
+                    let _ = std::fs::remove_file(&part);
+                    return Err(err.into());
+                }
+            };
+            Ok((size, resumed))
+        })
+    }
+
+    /// Fetches `cid` from Kubo into `dest`, keeping it only when its sha-256 is `sha256`
+    /// (a model folder's file, as its manifest lists it). Returns its size.
+    fn ipfs_fetch(&self, py: Python<'_>, cid: &str, sha256: &str, dest: PathBuf) -> PyResult<u64> {
+        let expected = B256::from_str(sha256).map_err(|_| {
+            Failure::new("AgoraError", format!("{sha256:?} is not a sha-256 digest")).into_py()
+        })?;
+        let storage = self.ipfs.as_ref().ok_or_else(|| {
+            Failure::new("ConfigurationError", "reading a model's files needs Kubo: pass ipfs_api=… to Hub")
+                .into_py()
+        })?;
+        self.run(py, async {
+            use futures::StreamExt;
+            let io = |err: std::io::Error| {
+                Failure::new("AgoraError", format!("writing {}: {err}", dest.display()))
+            };
+            let mut stream = storage.cat_verified(cid, expected);
+            let mut file = tokio::fs::File::create(&dest).await.map_err(io)?;
+            let mut size = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    Err(err) => {
+                        drop(file);
+                        let _ = std::fs::remove_file(&dest);
+                        let class =
+                            if err.to_string().contains("sha-256") { "DigestMismatch" } else { "AgoraError" };
+                        return Err(Failure::new(class, format!("IPFS {cid}: {err}")));
+                    }
+                };
+                tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await.map_err(io)?;
+                size += chunk.len() as u64;
+            }
+            tokio::io::AsyncWriteExt::flush(&mut file).await.map_err(io)?;
+            Ok(size)
+        })
+    }
+}
+
+/// Reads a JSON keystore (geth's format) with `password`: the private key, 0x-prefixed.
+#[pyfunction]
+fn decrypt_keystore(py: Python<'_>, path: PathBuf, password: &str) -> PyResult<String> {
+    let password = password.to_owned();
+    py.detach(move || {
+        PrivateKeySigner::decrypt_keystore(&path, password).map(|key| key.to_bytes().to_string())
+    })
+    .map_err(|err| Failure::new("ConfigurationError", format!("keystore: {err} (wrong password?)")).into_py())
+}
+
+/// A contract's revert data as the protocol's sentence (the same table as the CLI and the hub).
+#[pyfunction]
+#[pyo3(signature = (data, symbol="ETH", decimals=18))]
+fn explain_revert(data: &str, symbol: &str, decimals: u8) -> PyResult<String> {
+    let bytes = alloy::hex::decode(data.trim())
+        .map_err(|_| Failure::new("AgoraError", "revert data is not hex").into_py())?;
+    let units = Units { symbol: symbol.to_owned(), decimals };
+    Ok(agora_contracts::Revert::decode(&bytes)
+        .map(|revert| agora_contracts::words::describe(&revert, &units))
+        .unwrap_or_else(|| {
+            format!("the contract refused with data {data} (not one of the protocol's errors)")
+        }))
+}
+
+/// A model or dataset card's Markdown as sanitized HTML: the web hub's renderer (raw HTML shown
+/// as text, only http/https/mailto links, no remote image loaded), for `Asset._repr_html_`.
+#[pyfunction]
+fn render_card(markdown: &str) -> String {
+    agora_hub::markdown::render(markdown)
+}
+
+/// The module.
+#[pymodule]
+fn _agora(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<Client>()?;
+    module.add_function(wrap_pyfunction!(decrypt_keystore, module)?)?;
+    module.add_function(wrap_pyfunction!(explain_revert, module)?)?;
+    module.add_function(wrap_pyfunction!(render_card, module)?)?;
+    Ok(())
+}
