@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 
 const PUBLISHER: usize = 1;
 const BUYER: usize = 2;
+/// A second buyer, of what the first publishes from Python.
+const OTHER: usize = 3;
 const OPERATOR: usize = 9;
 
 /// The CSV a data scientist reads back with pandas: values checked cell by cell.
@@ -124,6 +126,7 @@ fn the_python_package_reads_buys_and_refuses_as_promised() {
         "ipfsApi": kubo.api_url(),
         "buyerKey": chain.key(BUYER),
         "buyer": chain.address(BUYER).to_string(),
+        "otherKey": chain.key(OTHER),
         "pricedCsv": { "assetId": priced_csv.parse::<u64>().unwrap_or_default(), "content": FINCHES },
         "pricedParquet": { "assetId": priced_parquet.parse::<u64>().unwrap_or_default() },
         "timed": { "assetId": timed.parse::<u64>().unwrap_or_default(), "content": WRENS },

@@ -239,7 +239,7 @@ fn bad_asset_input_gets_one_line_errors_and_exit_code_1() {
         &stack.agora(1, &["asset", "publish", "missing.csv", "--kind", "dataset", "--price", "1"]),
         "cannot read missing.csv",
     );
-    assert_one_line_error(&publish(&["--price", "1", "--split", "0xabc=10000"]), "malformed --split");
+    assert_one_line_error(&publish(&["--price", "1", "--split", "0xabc=10000"]), "malformed split");
     assert_one_line_error(
         &publish(&["--price", "1", "--currency", "dollars"]),
         "neither `eth` nor an ERC-20 address",

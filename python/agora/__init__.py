@@ -14,6 +14,7 @@ byte is returned. Failures are :mod:`agora.errors` exceptions, in words.
 
 from . import errors
 from ._agora import explain_revert
+from .aio import AsyncHub
 from .hub import Asset, Hub
 
-__all__ = ["Asset", "Hub", "errors", "explain_revert"]
+__all__ = ["Asset", "AsyncHub", "Hub", "errors", "explain_revert"]

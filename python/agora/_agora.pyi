@@ -36,6 +36,27 @@ class Client:
         part: str | os.PathLike[str],
         progress: Callable[[int, int], None] | None = None,
     ) -> tuple[int, int]: ...
+    def publish(
+        self,
+        path: str | os.PathLike[str],
+        kind: str,
+        price: str = "0",
+        currency: str | None = None,
+        splits: list[str] = ...,
+        name: str | None = None,
+        description: str = "",
+        card: str | None = None,
+        license: str | None = None,
+        tags: list[str] = ...,
+        sample: str | os.PathLike[str] | None = None,
+        compute_only: bool = False,
+        access_duration: int = 0,
+        free_per_address: int = 0,
+        encrypt: bool | None = None,
+        providers: list[str] = ...,
+        provider_custody: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]: ...
     def ipfs_fetch(self, cid: str, sha256: str, dest: str | os.PathLike[str]) -> int: ...
 
 def decrypt_keystore(path: str | os.PathLike[str], password: str) -> str: ...

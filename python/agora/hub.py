@@ -14,16 +14,22 @@ unless ``auto_consume=True`` allows it to spend an access token the account hold
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import html
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from . import _agora
 from .errors import AccessRefused, ConfigurationError, UnknownAsset
+
+if TYPE_CHECKING:
+    from .aio import AsyncHub
 
 #: Where `agora dev` describes the stack it started (URLs, manifest, a funded dev key).
 DEV_SESSION_ENV = "AGORA_DEV_SESSION"
@@ -292,6 +298,73 @@ class Hub:
         self._orders().remember(asset_id, self._client.provider_address(url), order)
         return order
 
+    # --- publishing ------------------------------------------------------------------------
+
+    def publish(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        kind: str = "dataset",
+        price: str | int | float = "0",
+        currency: str | None = None,
+        splits: dict[str, int] | list[tuple[str, int]] | None = None,
+        name: str | None = None,
+        description: str = "",
+        card: str | os.PathLike[str] | None = None,
+        license: str | None = None,
+        tags: list[str] | tuple[str, ...] = (),
+        sample: str | os.PathLike[str] | None = None,
+        compute_only: bool = False,
+        access_duration: int = 0,
+        free_per_address: int = 0,
+        encrypt: bool | None = None,
+        providers: list[str] | tuple[str, ...] = (),
+        provider_custody: bool = False,
+        progress: bool = True,
+    ) -> dict[str, Any]:
+        """Publishes a file, or a folder as a model, exactly as ``agora asset publish`` does.
+
+        ``price`` is in the currency's units (``"0.01"`` ETH, or an ERC-20 ``currency``'s).
+        Priced and compute-only content is encrypted before it reaches IPFS, its key wrapped for
+        this account and the providers named in ``providers`` (URLs), or else every active
+        provider; ``encrypt=True`` encrypts a free asset too, ``encrypt=False`` publishes a priced
+        one in the clear (anyone could then read it without paying). ``splits`` shares the sales
+        (``{address: basis points}``, summing to 10000). ``card`` is Markdown (text, or a path
+        to a file), ``sample`` a CSV or JSONL file whose first rows are shown publicly.
+        """
+        shares = splits.items() if isinstance(splits, dict) else (splits or [])
+        card_text = Path(card).read_text() if isinstance(card, os.PathLike) else card
+        source = Path(path)
+        if source.is_dir():
+            total: int | None = sum(f.stat().st_size for f in source.iterdir() if f.is_file())
+        else:
+            total = source.stat().st_size if source.is_file() else None
+        bar = _progress_bar(f"publishing {source.name}", total) if progress else None
+        try:
+            return self._client.publish(
+                source,
+                kind,
+                str(price),
+                currency,
+                [f"{address}:{bps}" for address, bps in shares],
+                name,
+                description,
+                card_text,
+                license,
+                list(tags),
+                Path(sample) if sample is not None else None,
+                compute_only,
+                access_duration,
+                free_per_address,
+                encrypt,
+                list(providers),
+                provider_custody,
+                (lambda done: bar(done, bar.total or done)) if bar is not None else None,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+
     # --- reading content -------------------------------------------------------------------
 
     def download(
@@ -362,10 +435,11 @@ class Hub:
                     "which use it in compute jobs; its files are never handed out"
                 )
             blob = self._blob(entry["sha256"])
-            if not blob.exists():
-                part = blob.with_name(blob.name + ".part")
-                self._client.ipfs_fetch(entry["cid"], entry["sha256"], part)
-                part.replace(blob)
+            with _exclusive(blob):
+                if not blob.exists():
+                    part = blob.with_name(blob.name + ".part")
+                    self._client.ipfs_fetch(entry["cid"], entry["sha256"], part)
+                    part.replace(blob)
             return blob
 
         digest, compute_only = self._client.digest(str(asset_id))
@@ -376,11 +450,27 @@ class Hub:
         blob = self._blob(digest)
         if blob.exists():
             return blob
+        # One download per digest at a time, across threads and processes: the others wait for
+        # it and read the copy it leaves (or try themselves if it failed).
+        with _exclusive(blob):
+            if blob.exists():
+                return blob
+            return self._fetch(asset_id, blob, provider, auto_consume, progress)
+
+    def _fetch(
+        self,
+        asset_id: int,
+        blob: Path,
+        provider: str | None,
+        auto_consume: bool,
+        progress: bool | Callable[[int, int], None],
+    ) -> Path:
+        """Downloads the asset into ``blob`` with an order this account may use."""
         url = self._provider_url(provider)
         provider_address = self._client.provider_address(url).lower()
         orders = self._orders()
         part = blob.with_name(blob.name + ".part")
-        callback = _progress_bar(asset_id) if progress is True else (progress or None)
+        callback = _progress_bar(f"asset {asset_id}") if progress is True else (progress or None)
         def fetch(order: int) -> Path:
             self._client.download(str(asset_id), url, str(order), part, callback)
             orders.forget(asset_id, provider_address, order)
@@ -400,6 +490,13 @@ class Hub:
         finally:
             if callback is not None and hasattr(callback, "close"):
                 callback.close()
+
+    @property
+    def aio(self) -> AsyncHub:
+        """This hub's calls as coroutines (``await hub.aio.buy(12)``)."""
+        from .aio import AsyncHub
+
+        return AsyncHub(self)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -482,26 +579,44 @@ class _Orders:
         ]
 
     def remember(self, asset_id: int, provider: str, order: int) -> None:
-        rows = self._read()
-        rows.append({"asset": asset_id, "provider": provider.lower(), "order": order})
-        self._write(rows)
+        with _exclusive(self.path):
+            rows = self._read()
+            rows.append({"asset": asset_id, "provider": provider.lower(), "order": order})
+            self._write(rows)
 
     def forget(self, asset_id: int, provider: str, order: int) -> None:
-        rows = [
-            r
-            for r in self._read()
-            if not (r.get("asset") == asset_id and str(r.get("provider", "")).lower() == provider.lower() and r.get("order") == order)
-        ]
-        self._write(rows)
+        def same(r: dict[str, Any]) -> bool:
+            return (
+                r.get("asset") == asset_id
+                and str(r.get("provider", "")).lower() == provider.lower()
+                and r.get("order") == order
+            )
+
+        with _exclusive(self.path):
+            self._write([r for r in self._read() if not same(r)])
 
 
-def _progress_bar(asset_id: int) -> Callable[[int, int], None]:
-    """A tqdm bar in bytes, fed by the download's (done, total) reports."""
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Holds an exclusive lock on ``path``'s ``.lock`` file (flock: threads and processes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _progress_bar(description: str, total: int | None = None) -> Any:
+    """A tqdm bar in bytes, fed with (done, total) reports; ``close()`` ends it."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=f"asset {asset_id}")
+    bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=description, total=total)
 
     class Report:
+        total = bar.total
+
         def __call__(self, done: int, total: int) -> None:
             if bar.total != total:
                 bar.total = total

@@ -19,11 +19,17 @@ use agora_api::{
     client::{Client as Indexer, ClientError},
 };
 use agora_client::{
+    card,
+    keys::{Owner, Sealing, new_holders},
     market::{self, Purchase},
     provider::{self, Download, Progress},
+    publish::{self, Listing, Source, UploadProgress},
 };
 use agora_contracts::erc::IERC20Metadata;
-use agora_contracts::{Agora, Deployment, signing_provider, tx, words::Units};
+use agora_contracts::{
+    Agora, Deployment, signing_provider, tx,
+    words::{self, Units},
+};
 use agora_ipfs::Storage;
 use alloy::{
     primitives::{Address, B256, U256},
@@ -74,6 +80,17 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// A report from a flow that words its failures as a chain of causes: a revert inside
+    /// keeps its class, anything else is an `AgoraError` with the whole chain as its message.
+    fn from_report(report: eyre::Report) -> Self {
+        match report.downcast::<agora_client::Error>() {
+            Ok(err) => err.into(),
+            Err(report) => Self::new("AgoraError", format!("{report:#}")),
+        }
+    }
+}
+
 impl From<agora_client::Error> for Failure {
     fn from(err: agora_client::Error) -> Self {
         use agora_client::Error as E;
@@ -121,6 +138,11 @@ impl From<ClientError> for Failure {
 
 type Outcome<T> = Result<T, Failure>;
 
+/// A flow's chain-of-causes result as an outcome (see [`Failure::from_report`]).
+fn checked<T>(result: eyre::Result<T>) -> Outcome<T> {
+    result.map_err(Failure::from_report)
+}
+
 /// A decimal uint256 from Python (an `int` or its text).
 fn uint(text: &str, what: &str) -> Outcome<U256> {
     U256::from_str(text.trim())
@@ -157,6 +179,15 @@ impl Client {
             Failure::new(
                 "ConfigurationError",
                 "this needs an account: pass key=… or keystore=… to Hub, or set AGORA_PRIVATE_KEY",
+            )
+        })
+    }
+
+    fn storage(&self) -> Outcome<&Storage> {
+        self.ipfs.as_ref().ok_or_else(|| {
+            Failure::new(
+                "ConfigurationError",
+                "this needs Kubo (IPFS): pass ipfs_api=… to Hub, or set AGORA_IPFS_API",
             )
         })
     }
@@ -468,16 +499,158 @@ impl Client {
         })
     }
 
+    /// Publishes the file or model folder at `path` as the CLI's `asset publish` does (the
+    /// same checks, encryption rule, key holders, metadata and transaction). A dict of what was
+    /// published.
+    #[pyo3(signature = (
+        path, kind, price="0", currency=None, splits=Vec::new(), name=None, description=String::new(),
+        card=None, license=None, tags=Vec::new(), sample=None, compute_only=false, access_duration=0,
+        free_per_address=0, encrypt=None, providers=Vec::new(), provider_custody=false, progress=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn publish<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        kind: &str,
+        price: &str,
+        currency: Option<&str>,
+        splits: Vec<String>,
+        name: Option<String>,
+        description: String,
+        card: Option<String>,
+        license: Option<String>,
+        tags: Vec<String>,
+        sample: Option<PathBuf>,
+        compute_only: bool,
+        access_duration: u32,
+        free_per_address: u8,
+        encrypt: Option<bool>,
+        providers: Vec<String>,
+        provider_custody: bool,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let refuse = |message: String| Failure::new("ConfigurationError", message).into_py();
+        let code = words::asset_kind_code(kind)
+            .ok_or_else(|| refuse(format!("kind {kind:?}: one of {}", words::ASSET_KINDS.join(", "))))?;
+        let key = self.key().map_err(Failure::into_py)?;
+        let storage = self.storage().map_err(Failure::into_py)?;
+        if encrypt == Some(false) && compute_only {
+            return Err(refuse(
+                "encrypt=False cannot be compute-only: content in the clear on IPFS can be read by anyone"
+                    .into(),
+            ));
+        }
+        let currency = match currency {
+            None => Address::ZERO,
+            Some(text) if text.eq_ignore_ascii_case("eth") => Address::ZERO,
+            Some(text) => text
+                .parse()
+                .map_err(|_| refuse(format!("currency {text:?} is neither \"eth\" nor an address")))?,
+        };
+        let report = self.run(py, async {
+            let split = checked(publish::parse_splits(&splits))?;
+            if let Some(card) = &card {
+                checked(card::check_card(card))?;
+            }
+            let tags = checked(card::check_tags(&tags))?;
+            let sample = match &sample {
+                Some(sample) if card::same_bytes(sample, &path) => {
+                    return Err(Failure::new(
+                        "ConfigurationError",
+                        "the sample is the content itself: its preview would be readable by anyone; give a few rows of it",
+                    ));
+                }
+                Some(sample) => Some(checked(card::read_sample(sample))?),
+                None => None,
+            };
+            if code == words::asset_kind_code("algorithm").unwrap_or_default() {
+                checked(publish::check_algorithm(&path).await)?;
+            }
+            let source = checked(Source::read(&path))?;
+            if matches!(source, Source::Folder { .. }) && kind != "model" {
+                return Err(Failure::new(
+                    "ConfigurationError",
+                    format!("{} is a folder: a folder is published as a model (kind=\"model\")", path.display()),
+                ));
+            }
+            let units = self.units(currency).await?;
+            let price = units
+                .parse(price)
+                .map_err(|err| Failure::new("ConfigurationError", format!("price {price:?}: {err}")))?;
+            let encrypted = encrypt.unwrap_or(!price.is_zero() || compute_only);
+            if !encrypted && !providers.is_empty() {
+                return Err(Failure::new(
+                    "ConfigurationError",
+                    "providers= names who holds the content key, but this asset is published in the clear: pass encrypt=True",
+                ));
+            }
+            let sealing = match encrypted {
+                true => {
+                    let owner = Owner { address: key.address(), key: Some(key) };
+                    let holders = checked(new_holders(&self.agora, owner, &providers, provider_custody).await)?;
+                    Some(checked(Sealing::new(holders))?)
+                }
+                false => None,
+            };
+            let report = progress.map(|callback| {
+                let callback = std::sync::Arc::new(callback);
+                let bytes: agora_ipfs::Progress = std::sync::Arc::new(move |done| {
+                    Python::attach(|py| {
+                        if let Err(err) = callback.call1(py, (done,)) {
+                            err.print(py);
+                        }
+                    });
+                });
+                UploadProgress { step: Box::new(|_| {}), bytes }
+            });
+            let report = report.unwrap_or_else(UploadProgress::silent);
+            let uploaded = checked(publish::upload(storage, &path, &source, sealing.as_ref(), &report).await)?;
+            let extra = [
+                ("license", license.map(|license| serde_json::json!(license))),
+                (agora_provider::metadata::CARD, card.map(|card| serde_json::json!(card))),
+                (agora_provider::metadata::TAGS, (!tags.is_empty()).then(|| serde_json::json!(tags))),
+                (agora_provider::metadata::SAMPLE, sample.map(|sample| serde_json::json!(sample))),
+            ];
+            let listing = Listing {
+                owner: key.address(),
+                kind: code,
+                compute_only,
+                access_duration,
+                currency,
+                price,
+                free_per_address,
+                split,
+                name: name.unwrap_or_else(|| source.name().to_owned()),
+                description,
+                extra: extra.into_iter().filter_map(|(key, value)| Some((key, value?))).collect(),
+            };
+            let published =
+                checked(publish::register(&self.agora, storage, &source, &uploaded, listing, &units).await)?;
+            let holders = uploaded.encryption.as_ref().map(|e| e.holders()).unwrap_or_default();
+            Ok((published, uploaded.added, encrypted, holders))
+        })?;
+        let (published, added, encrypted, holders) = report;
+        let dict = PyDict::new(py);
+        dict.set_item("asset_id", published.asset_id.to_string())?;
+        dict.set_item("access_token", published.access_token.to_string())?;
+        dict.set_item("content_cid", &added.cid)?;
+        dict.set_item("digest", added.sha256.to_string())?;
+        dict.set_item("size", added.size)?;
+        dict.set_item("metadata_cid", &published.metadata_cid)?;
+        dict.set_item("encrypted", encrypted)?;
+        dict.set_item("key_holders", holders.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        dict.set_item("tx_hash", published.tx_hash.to_string())?;
+        Ok(dict)
+    }
+
     /// Fetches `cid` from Kubo into `dest`, keeping it only when its sha-256 is `sha256`
     /// (a model folder's file, as its manifest lists it). Returns its size.
     fn ipfs_fetch(&self, py: Python<'_>, cid: &str, sha256: &str, dest: PathBuf) -> PyResult<u64> {
         let expected = B256::from_str(sha256).map_err(|_| {
             Failure::new("AgoraError", format!("{sha256:?} is not a sha-256 digest")).into_py()
         })?;
-        let storage = self.ipfs.as_ref().ok_or_else(|| {
-            Failure::new("ConfigurationError", "reading a model's files needs Kubo: pass ipfs_api=… to Hub")
-                .into_py()
-        })?;
+        let storage = self.storage().map_err(Failure::into_py)?;
         self.run(py, async {
             use futures::StreamExt;
             let io = |err: std::io::Error| {

@@ -46,10 +46,15 @@ def options(stack: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     }
 
 
+def hub_from(options: dict[str, Any], **changes: Any) -> Hub:
+    """A Hub with ``options`` (as the ``options`` fixture holds them), some changed."""
+    opts = {**options, **changes}
+    return Hub(opts.pop("rpc_url"), opts.pop("indexer_url"), **opts)
+
+
 @pytest.fixture
 def hub(options: dict[str, Any]) -> Hub:
-    opts = dict(options)
-    return Hub(opts.pop("rpc_url"), opts.pop("indexer_url"), **opts)
+    return hub_from(options)
 
 
 class _Hostile(BaseHTTPRequestHandler):

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from agora import Hub, errors
+from conftest import hub_from
 
 
 def test_a_priced_csv_is_refused_until_bought_then_read_with_pandas(
@@ -88,8 +89,7 @@ def test_timed_orders_are_reused_and_datasets_loads_the_csv(
     assert loaded.to_dict() == {"site": ["north", "south"], "count": [12, 7]}
 
     # Another machine (an empty cache) reads with the same hour-long order, spending nothing.
-    other = {**options, "cache_dir": str(tmp_path / "other")}
-    fresh = Hub(other.pop("rpc_url"), other.pop("indexer_url"), **other)
+    fresh = hub_from(options, cache_dir=str(tmp_path / "other"))
     held = fresh.access_tokens(asset)
     with fresh.open(asset) as file:
         assert file.read().decode() == stack["timed"]["content"]
@@ -117,3 +117,36 @@ def test_download_writes_a_verified_file(hub: Hub, stack: dict[str, Any], tmp_pa
     assert target.read_text() == stack["pricedCsv"]["content"]
     with pytest.raises(FileExistsError):
         hub.download(asset, target)
+
+
+def test_concurrent_reads_share_one_download_and_one_token(
+    hub: Hub, options: dict[str, Any], stack: dict[str, Any]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    asset = stack["pricedCsv"]["assetId"]
+    hub.buy(asset, amount=2)
+    held = hub.access_tokens(asset)
+    readers = [hub_from(options) for _ in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(lambda h: h.local_copy(asset, auto_consume=True), readers))
+    assert len(set(paths)) == 1 and paths[0].read_text() == stack["pricedCsv"]["content"]
+    assert hub.access_tokens(asset) == held - 1
+
+
+def test_async_twins_run_side_by_side(hub: Hub, stack: dict[str, Any], tmp_path: Any) -> None:
+    import asyncio
+
+    async def main() -> tuple[Any, ...]:
+        return await asyncio.gather(
+            hub.aio.search("finch"),
+            hub.aio.asset(stack["timed"]["assetId"]),
+            hub.aio.quote(stack["pricedCsv"]["assetId"]),
+            hub.aio.buy(stack["timed"]["assetId"]),
+        )
+
+    found, timed, quote, bought = asyncio.run(main())
+    assert stack["pricedCsv"]["assetId"] in {a.asset_id for a in found}
+    assert timed.access_duration == 3600
+    assert quote["cost"] == 10**15 and quote["text"] == "0.001 ETH"
+    assert bought["amount"] == "1"

@@ -122,6 +122,19 @@ pub fn ether(wei: U256) -> String {
     Units::eth().format(wei)
 }
 
+/// The asset kinds (`IAssetRegistry.AssetKind`) by their numbers.
+pub const ASSET_KINDS: [&str; 5] = ["dataset", "model", "algorithm", "app", "notebook"];
+
+/// An asset kind's name (`IAssetRegistry.AssetKind`), `unknown` past the known ones.
+pub fn asset_kind_name(code: u8) -> &'static str {
+    ASSET_KINDS.get(usize::from(code)).copied().unwrap_or("unknown")
+}
+
+/// An asset kind's number from its name.
+pub fn asset_kind_code(name: &str) -> Option<u8> {
+    ASSET_KINDS.iter().position(|kind| *kind == name).and_then(|code| u8::try_from(code).ok())
+}
+
 /// A compute job's status (`ComputeMarket.JobStatus`) by name.
 pub fn job_status_name(status: u8) -> &'static str {
     match status {

@@ -1,9 +1,6 @@
-//! Who holds an encrypted asset's content key.
+//! Who holds an encrypted asset's content key after it is published (who holds it at publish is
+//! [`agora_client::keys::new_holders`]'s choice).
 //!
-//! - At publish ([`new_holders`]): the owner's own key, always (so the owner, not a provider,
-//!   controls the key), and the providers named by URL, or else every active provider
-//!   registered on the ComputeMarket. A registered provider's public key is recovered from the
-//!   signature of its registration transaction, so nothing is taken on a provider's word.
 //! - `agora asset share` ([`share`]): the owner unwraps its copy and wraps it for one more
 //!   provider; a new metadata version names it, no content is re-uploaded.
 //! - `agora asset rekey` ([`rekey`]): the owner decrypts the content from IPFS, seals it under a
@@ -12,30 +9,28 @@
 //!   ciphertext still opens with the old key, which it may have kept: rekeying stops future
 //!   access through the current metadata, it cannot take back what was already readable.
 
-use std::collections::BTreeSet;
-
+use agora_client::{
+    keys::{Holder, Sealing, provider_named, registered_provider},
+    publish::MANIFEST_FILE_NAME,
+};
 use agora_contracts::{Agora, tx};
 use agora_provider::{
-    crypto::{ContentKey, CryptoError, Encryption, SCHEME, public_key_of},
+    crypto::{ContentKey, CryptoError, Encryption, public_key_of},
     jobs::{MAX_DOCUMENT_BYTES, ModelFile, ModelManifest},
     metadata::AssetMetadata,
-    storage::{Added, Progress, Storage, StorageError, collect, sha256},
+    storage::{Added, Storage, StorageError, collect, sha256},
 };
 use alloy::{
     primitives::{Address, B256, U256},
-    providers::Provider,
     signers::local::PrivateKeySigner,
 };
 use clap::Args;
 use eyre::{Result, bail, eyre};
 use futures::StreamExt;
 use serde_json::json;
-use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
-use super::{
-    IPFS_TIMEOUT, IpfsArgs, asset, metadata,
-    publish::{add_sealed, holders_text},
-};
+use super::{IPFS_TIMEOUT, IpfsArgs, asset, metadata, publish::holders_text};
 use crate::{
     GlobalArgs, chain,
     currency::Units,
@@ -74,172 +69,6 @@ pub struct RekeyArgs {
     /// The signer (the asset's owner, holding its copy of the key).
     #[command(flatten)]
     pub signer: SignerArgs,
-}
-
-/// Someone a content key is wrapped for.
-#[derive(Debug, Clone)]
-pub(super) struct Holder {
-    /// Its address (the wrapped key names it).
-    pub(super) address: Address,
-    /// Its uncompressed secp256k1 public key.
-    pub(super) public_key: Vec<u8>,
-}
-
-/// A fresh content key and who it is wrapped for.
-pub(super) struct Sealing {
-    key: ContentKey,
-    holders: Vec<Holder>,
-}
-
-impl Sealing {
-    /// A fresh key for `holders`.
-    pub(super) fn new(holders: Vec<Holder>) -> Result<Self> {
-        if holders.is_empty() {
-            bail!("nobody would hold the content key: the asset could never be read");
-        }
-        Ok(Self { key: ContentKey::generate(), holders })
-    }
-
-    /// The header of `size` bytes of content, its key wrapped for every holder.
-    pub(super) fn content_header(&self, size: u64) -> Result<Encryption> {
-        let mut header = Encryption::new(size);
-        for holder in &self.holders {
-            header
-                .add_holder(&self.key, holder.address, &holder.public_key)
-                .map_err(|err| eyre!("cannot wrap the content key for {}: {err}", holder.address))?;
-        }
-        Ok(header)
-    }
-
-    /// Seals what `plaintext` yields under `header` while adding it to IPFS; what was added
-    /// (the plaintext's size and sha-256) and the header.
-    pub(super) async fn add<R>(
-        &self,
-        storage: &Storage,
-        plaintext: R,
-        header: Encryption,
-        progress: Option<Progress>,
-    ) -> Result<(Added, Option<Encryption>)>
-    where
-        R: AsyncRead + Send + Sync + Unpin + 'static,
-    {
-        let added = add_sealed(storage, plaintext, &self.key, &header, progress).await?;
-        Ok((added, Some(header)))
-    }
-}
-
-/// Who holds a new asset's key: the signer (unless `provider_custody`; a hardware wallet cannot
-/// decrypt), and the providers at `urls`, or else every active provider on the ComputeMarket.
-pub(super) async fn new_holders(
-    agora: &Agora,
-    signer: &Signer,
-    urls: &[String],
-    provider_custody: bool,
-) -> Result<Vec<Holder>> {
-    let mut holders = Vec::new();
-    match (&signer.key, provider_custody) {
-        (Some(key), _) => holders.push(Holder { address: key.address(), public_key: public_key_of(key) }),
-        (None, true) => {}
-        (None, false) => bail!(
-            "{} is a hardware wallet, which cannot decrypt: the owner's copy of the content key needs a software key \
-             (--keystore or AGORA_PRIVATE_KEY), or pass --provider-custody to let only providers hold the key",
-            signer.address
-        ),
-    }
-    if urls.is_empty() {
-        for address in active_providers(agora).await? {
-            holders.push(registered_provider(agora, address).await?);
-        }
-    } else {
-        let http = agora_client::provider::http_client();
-        for url in urls {
-            holders.push(provider_at(&http, url, agora.deployment.chain_id).await?);
-        }
-    }
-    let mut seen = BTreeSet::new();
-    holders.retain(|holder| seen.insert(holder.address));
-    if holders.is_empty() {
-        bail!(
-            "nobody would hold the content key: name a provider with --provider, or drop --provider-custody"
-        );
-    }
-    Ok(holders)
-}
-
-/// The provider serving at `url`, by its `/v1/info`.
-async fn provider_at(
-    http: &alloy::transports::http::reqwest::Client,
-    url: &str,
-    chain_id: u64,
-) -> Result<Holder> {
-    let info = agora_client::provider::info(http, url, chain_id).await?;
-    if info.scheme != SCHEME {
-        bail!("provider {url} decrypts {:?}, not {SCHEME:?}", info.scheme);
-    }
-    Ok(Holder { address: info.address, public_key: info.public_key })
-}
-
-/// Providers registered on the ComputeMarket and not leaving it, in registration order.
-async fn active_providers(agora: &Agora) -> Result<Vec<Address>> {
-    let logs = agora
-        .compute_market
-        .ProviderRegistered_filter()
-        .from_block(agora.deployment.deployment_block)
-        .query()
-        .await
-        .map_err(|err| eyre!("reading the ComputeMarket's registered providers: {err}"))?;
-    let mut active = Vec::new();
-    for (event, _) in logs {
-        if active.contains(&event.provider) {
-            continue;
-        }
-        let record =
-            tx::call("computeMarket.getProvider", agora.compute_market.getProvider(event.provider)).await?;
-        if record.registered && record.exitAvailableAt == 0 {
-            active.push(event.provider);
-        }
-    }
-    Ok(active)
-}
-
-/// A provider registered on the ComputeMarket, its public key recovered from the signature of
-/// the transaction that registered it.
-async fn registered_provider(agora: &Agora, address: Address) -> Result<Holder> {
-    let logs = agora
-        .compute_market
-        .ProviderRegistered_filter()
-        .topic1(address)
-        .from_block(agora.deployment.deployment_block)
-        .query()
-        .await
-        .map_err(|err| eyre!("reading provider {address}'s registration: {err}"))?;
-    let Some(tx_hash) = logs.last().and_then(|(_, log)| log.transaction_hash) else {
-        bail!("{address} never registered on the ComputeMarket: name the provider by its URL instead");
-    };
-    let registration = agora
-        .provider()
-        .get_transaction_by_hash(tx_hash)
-        .await?
-        .ok_or_else(|| eyre!("the chain no longer serves provider {address}'s registration {tx_hash}"))?;
-    let envelope = registration.inner.inner();
-    let key = envelope
-        .signature()
-        .recover_from_prehash(&envelope.signature_hash())
-        .map_err(|err| eyre!("cannot recover provider {address}'s key from its registration: {err}"))?;
-    if Address::from_public_key(&key) != address {
-        bail!(
-            "provider {address} was registered by a contract, which cannot decrypt: name a provider by its URL"
-        );
-    }
-    Ok(Holder { address, public_key: key.to_encoded_point(false).as_bytes().to_vec() })
-}
-
-/// `text` as a provider: an address on the ComputeMarket, or a URL.
-async fn provider_named(agora: &Agora, text: &str) -> Result<Holder> {
-    match text.parse::<Address>() {
-        Ok(address) => registered_provider(agora, address).await,
-        Err(_) => provider_at(&agora_client::provider::http_client(), text, agora.deployment.chain_id).await,
-    }
 }
 
 /// An asset the signer owns, its metadata and the content key its copy unwraps to.
@@ -350,7 +179,7 @@ pub(super) async fn rekey(global: &GlobalArgs, args: RekeyArgs) -> Result<()> {
     }
     let sealing = Sealing::new(holders)?;
     let content = &owned.metadata.content;
-    let is_manifest = content.file_name.as_deref() == Some(super::publish::MANIFEST_FILE_NAME)
+    let is_manifest = content.file_name.as_deref() == Some(MANIFEST_FILE_NAME)
         && owned.stored.kind == super::Kind::Model as u8;
     let (added, encryption, files) = if is_manifest {
         reseal_model(&storage, &owned, &sealing).await?

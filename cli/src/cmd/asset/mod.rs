@@ -13,7 +13,6 @@
 //!   that a rerun resumes with a `Range`, and keep the file only when its sha-256 is the one
 //!   recorded on chain.
 
-mod card;
 mod derived;
 mod download;
 mod keys;
@@ -133,16 +132,7 @@ pub enum Kind {
     Notebook = 4,
 }
 
-pub(crate) fn kind_name(code: u8) -> &'static str {
-    match code {
-        0 => "dataset",
-        1 => "model",
-        2 => "algorithm",
-        3 => "app",
-        4 => "notebook",
-        _ => "unknown",
-    }
-}
+pub(crate) use agora_contracts::words::asset_kind_name as kind_name;
 
 /// The Kubo node content goes to.
 #[derive(Debug, Clone, Args)]
@@ -343,30 +333,6 @@ pub(crate) async fn asset(
     tx::call(format!("registry.getAsset({id})"), agora.registry.getAsset(id))
         .await
         .map_err(|e| revert::explain(e, &Units::eth()))
-}
-
-/// `address:bps` shares, sorted by address as the splitter requires; they must sum to 10000.
-pub fn parse_splits(specs: &[String]) -> Result<Vec<(Address, u16)>> {
-    let mut shares = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let malformed = || eyre!("malformed --split {spec:?}: expected ADDRESS:BPS, e.g. 0xA11c…:7000");
-        let (address, bps) = spec.split_once(':').ok_or_else(malformed)?;
-        let address: Address = address.trim().parse().map_err(|_| malformed())?;
-        let bps: u16 = bps.trim().parse().map_err(|_| malformed())?;
-        if bps == 0 || address.is_zero() {
-            bail!("--split {spec:?}: the address must not be zero and the share at least 1 bps");
-        }
-        shares.push((address, bps));
-    }
-    shares.sort();
-    if let Some(pair) = shares.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-        bail!("--split names {} twice", pair[0].0);
-    }
-    let sum: u32 = shares.iter().map(|(_, bps)| u32::from(*bps)).sum();
-    if !shares.is_empty() && sum != 10_000 {
-        bail!("--split shares sum to {sum} bps; they must sum to 10000");
-    }
-    Ok(shares)
 }
 
 async fn buy(global: &GlobalArgs, args: BuyArgs) -> Result<()> {
@@ -624,24 +590,4 @@ async fn load(agora: &Agora, storage: &Storage, id: U256) -> Result<AssetView> {
         delisted: listing.delisted,
         split: split.into_iter().map(|s| Share { recipient: s.recipient, bps: s.bps }).collect(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_are_sorted_checked_and_refused_when_malformed() {
-        let a = "0x00000000000000000000000000000000000000aa";
-        let b = "0x00000000000000000000000000000000000000bb";
-        let shares = parse_splits(&[format!("{b}:3000"), format!("{a}:7000")]).unwrap();
-        assert_eq!(shares, [(a.parse().unwrap(), 7000), (b.parse().unwrap(), 3000)]);
-        assert!(parse_splits(&[]).unwrap().is_empty());
-        for bad in [format!("{a}=7000"), "nobody:10000".into(), format!("{a}:lots")] {
-            assert!(parse_splits(&[bad]).unwrap_err().to_string().starts_with("malformed --split"));
-        }
-        let err = parse_splits(&[format!("{a}:7000"), format!("{b}:2000")]).unwrap_err();
-        assert!(err.to_string().contains("sum to 9000 bps"));
-        assert!(parse_splits(&[format!("{a}:5000"), format!("{a}:5000")]).is_err());
-    }
 }

@@ -17,31 +17,26 @@
 //! against the output hash posted on chain first ([`super::derived`]); the bytes uploaded must
 //! be the ones checked, and the metadata records the lineage.
 
-use std::{
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::{path::PathBuf, sync::Arc};
 
-use agora_contracts::{asset_registry::IAssetRegistry::PublishParams, tx};
-use agora_provider::{
-    crypto::{ContentKey, Encryption},
-    jobs::{MAX_DOCUMENT_BYTES, ModelFile, ModelManifest, is_plain_file_name},
-    metadata::{self, AssetMetadata, ContentRef},
-    storage::{Added, HashingReader, Progress, Storage},
+use agora_client::{
+    card,
+    keys::{Owner, Sealing, new_holders},
+    publish::{self, Listing, Source, UploadProgress},
 };
-use agora_sandbox::{Limits, ModuleInfo, SandboxError, validate_module};
+use agora_contracts::tx;
+use agora_provider::{crypto::Encryption, metadata, storage::Storage};
 use alloy::{
     hex,
-    primitives::{Address, B256, U256, aliases::U80},
+    primitives::{Address, U256},
 };
 use clap::Args;
-use eyre::{Result, WrapErr, bail, eyre};
+use eyre::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Value, json};
-use tokio::io::AsyncRead;
+use serde_json::json;
 
-use super::{IPFS_TIMEOUT, IpfsArgs, Kind, derived, keys, kind_name, parse_splits};
-use crate::{GlobalArgs, chain, currency::Currency, output, revert, wallet::SignerArgs};
+use super::{IPFS_TIMEOUT, IpfsArgs, Kind, derived};
+use crate::{GlobalArgs, chain, currency::Currency, output, wallet::SignerArgs};
 
 /// Arguments of `asset publish`.
 #[derive(Debug, Args)]
@@ -147,7 +142,7 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         );
     }
     let currency = Currency::parse(&args.currency)?;
-    let own_split = parse_splits(&args.splits)?;
+    let own_split = publish::parse_splits(&args.splits)?;
     let upstream_share = args.upstream_share.as_deref().map(derived::parse_share).transpose()?;
     let storage = Storage::new(&args.ipfs.api, IPFS_TIMEOUT)?;
     let derivation = match args.from_job {
@@ -163,14 +158,14 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         (None, None) => bail!("give the PATH to publish, or --from-job JOB_ID"),
     };
     let module = match args.kind {
-        Kind::Algorithm => Some(check_algorithm(&path).await?),
+        Kind::Algorithm => Some(publish::check_algorithm(&path).await?),
         _ => None,
     };
-    let card_text = args.card.as_deref().map(super::card::read_card).transpose()?;
-    let tags = super::card::check_tags(&args.tags)?;
-    let sample = args.sample.as_deref().map(super::card::read_sample).transpose()?;
+    let card_text = args.card.as_deref().map(card::read_card).transpose()?;
+    let tags = card::check_tags(&args.tags)?;
+    let sample = args.sample.as_deref().map(card::read_sample).transpose()?;
     if let Some(sample_path) = &args.sample
-        && super::card::same_bytes(sample_path, &path)
+        && card::same_bytes(sample_path, &path)
     {
         bail!(
             "the sample {} is the content itself: its preview would be readable by anyone; give a few rows of it instead",
@@ -189,16 +184,11 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         Some(derivation) => derivation.split(own_split, signer.address)?,
         None => own_split,
     };
-    let (recipients, bps): (Vec<_>, Vec<_>) = split.iter().copied().unzip();
     if let Some(missing) = derivation.as_ref().and_then(|d| d.receipt_missing.as_ref()) {
         eprintln!("warning: the provider's receipt is not included in the metadata: {missing}");
     }
     let units = currency.units(agora.provider()).await?;
     let price = units.parse(&args.price)?;
-    let price = u128::try_from(price)
-        .ok()
-        .and_then(|price| U80::try_from(price).ok())
-        .ok_or_else(|| eyre!("price {} is above the largest the registry stores", args.price))?;
     let encrypt = !args.public && (!price.is_zero() || args.compute_only || args.private);
     if !encrypt && !args.providers.is_empty() {
         bail!(
@@ -212,10 +202,11 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
     }
     // The key holders are settled before anything is uploaded, so a provider that is down or
     // on another chain costs nothing.
+    let owner = Owner { address: signer.address, key: signer.key.as_ref() };
     let sealing = match encrypt {
-        true => Some(keys::Sealing::new(
-            keys::new_holders(&agora, &signer, &args.providers, args.provider_custody).await?,
-        )?),
+        true => {
+            Some(Sealing::new(new_holders(&agora, owner, &args.providers, args.provider_custody).await?)?)
+        }
         false => None,
     };
     storage.version().await?;
@@ -225,94 +216,50 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let uploaded = match &source {
-        Source::File { name, size } => {
-            bar.set_message(format!("uploading {name}"));
-            let progress = bar.clone();
-            let progress: Progress = Arc::new(move |done| progress.set_position(done));
-            let file = tokio::fs::File::open(&path)
-                .await
-                .wrap_err_with(|| format!("cannot read {}", path.display()))?;
-            let added = match &sealing {
-                None => storage.add_reader(file, Some(progress)).await.map(|a| (a, None)).map_err(Into::into),
-                Some(sealing) => {
-                    sealing.add(&storage, file, sealing.content_header(*size)?, Some(progress)).await
-                }
-            };
-            added.and_then(|(added, encryption)| {
-                check_size(&path, added.size, *size)?;
-                let file = ModelFile {
-                    name: name.clone(),
-                    cid: added.cid.clone(),
-                    sha256: added.sha256,
-                    encryption: None,
-                };
-                Ok((added, encryption, vec![(file, *size)]))
-            })
-        }
-        Source::Folder { files, .. } => add_folder(&storage, files, sealing.as_ref(), &bar).await,
+    let (step, position) = (bar.clone(), bar.clone());
+    let progress = UploadProgress {
+        step: Box::new(move |message| step.set_message(message)),
+        bytes: Arc::new(move |done| position.set_position(done)),
     };
+    let uploaded = publish::upload(&storage, &path, &source, sealing.as_ref(), &progress).await;
     bar.finish_and_clear();
-    let (added, encryption, listed) = uploaded?;
+    let uploaded = uploaded?;
+    let added = &uploaded.added;
     if let Some(module) = &module
         && hex::encode(added.sha256) != module.digest
     {
         bail!("{} changed while it was uploaded: it is not the module that was checked", path.display());
     }
     if let Some(derivation) = &derivation {
-        derivation.check_uploaded(&listed)?;
+        derivation.check_uploaded(&uploaded.listed)?;
     }
-    let key_holders = encryption.as_ref().map(Encryption::holders).unwrap_or_default();
-    let files: Vec<Value> = listed
-        .iter()
-        .map(
-            |(file, size)| json!({ "name": file.name, "cid": file.cid, "size": size, "sha256": file.sha256 }),
-        )
-        .collect();
+    let key_holders = uploaded.encryption.as_ref().map(Encryption::holders).unwrap_or_default();
+    let files = uploaded.files();
 
     let kind = args.kind as u8;
-    let metadata = AssetMetadata {
+    let extra = [
+        ("license", args.license.map(|license| json!(license))),
+        (metadata::CARD, card_text.map(|card| json!(card))),
+        (metadata::TAGS, (!tags.is_empty()).then(|| json!(tags))),
+        (metadata::SAMPLE, sample.map(|sample| json!(sample))),
+        ("derivedFrom", derivation.as_ref().map(|d| json!(d.derived_from))),
+    ];
+    let listing = Listing {
+        owner: signer.address,
+        kind,
+        compute_only: args.compute_only,
+        access_duration: args.access_duration,
+        currency: currency.address(),
+        price,
+        free_per_address: args.free,
+        split: split.clone(),
         name: args.name.unwrap_or_else(|| source.name().to_owned()),
         description: args.description,
-        content: ContentRef {
-            cid: added.cid.clone(),
-            size: added.size,
-            file_name: Some(source.content_file_name().to_owned()),
-            encryption,
-        },
-        extra: serde_json::Map::from_iter(
-            [
-                ("kind", Some(json!(kind_name(kind)))),
-                ("license", args.license.map(|license| json!(license))),
-                (metadata::CARD, card_text.map(|card| json!(card))),
-                (metadata::TAGS, (!tags.is_empty()).then(|| json!(tags))),
-                (metadata::SAMPLE, sample.map(|sample| json!(sample))),
-                ("computeOnly", Some(json!(args.compute_only))),
-                ("files", Some(json!(files))),
-                ("derivedFrom", derivation.as_ref().map(|d| json!(d.derived_from))),
-            ]
-            .into_iter()
-            .filter_map(|(key, value)| Some((key.to_owned(), value?))),
-        ),
+        extra: extra.into_iter().filter_map(|(key, value)| Some((key, value?))).collect(),
     };
-    let metadata_cid = storage.add_bytes(serde_json::to_vec_pretty(&metadata)?).await?.cid;
-
-    let published = agora
-        .publish(PublishParams {
-            owner: signer.address,
-            kind,
-            computeOnly: args.compute_only,
-            accessDuration: args.access_duration,
-            contentDigest: added.sha256,
-            metadataCid: metadata_cid.clone(),
-            currency: currency.address(),
-            price,
-            freePerAddress: args.free,
-            splitRecipients: recipients,
-            splitBps: bps,
-        })
-        .await
-        .map_err(|e| revert::explain(e, &units))?;
+    let published = publish::register(&agora, &storage, &source, &uploaded, listing, &units).await?;
+    let metadata_cid = published.metadata_cid.clone();
+    let listed = &uploaded.listed;
     let did = tx::call("registry.did", agora.registry.did(published.asset_id)).await?;
     let mut report = json!({
         "assetId": published.asset_id.to_string(),
@@ -378,7 +325,7 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
     if let Some(derivation) = &derivation {
         rows.extend(derivation_rows(derivation, &split));
     }
-    rows.extend([("metadata".into(), metadata_cid), ("price".into(), units.format(U256::from(price)))]);
+    rows.extend([("metadata".into(), metadata_cid), ("price".into(), units.format(price))]);
     output::table(&rows);
     match encrypt {
         true => {
@@ -396,33 +343,6 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         false => println!("public: the content is readable by anyone from IPFS"),
     }
     Ok(())
-}
-
-/// Reads the module at `path` and checks that the sandbox can run it, before anything is
-/// uploaded or sent to the chain; compiling it can take seconds, so off the async threads.
-async fn check_algorithm(path: &Path) -> Result<ModuleInfo> {
-    let refuse = |reason: &dyn std::fmt::Display| {
-        eyre!("{} is not an algorithm the sandbox can run: {reason}", path.display())
-    };
-    let meta = std::fs::metadata(path).map_err(|err| eyre!("cannot read {}: {err}", path.display()))?;
-    if meta.is_dir() {
-        return Err(refuse(
-            &"it is a folder, and an algorithm is one WebAssembly module file (WASI preview 1; \
-              `agora algorithm new` starts one)",
-        ));
-    }
-    if !meta.is_file() {
-        return Err(refuse(&"it is not a regular file"));
-    }
-    let (size, limit) = (meta.len(), Limits::default().max_module_bytes);
-    if size > limit {
-        return Err(refuse(&SandboxError::ModuleTooLarge { size, limit }));
-    }
-    let bytes = tokio::fs::read(path).await.wrap_err_with(|| format!("cannot read {}", path.display()))?;
-    tokio::task::spawn_blocking(move || validate_module(&bytes))
-        .await
-        .wrap_err("checking the module failed")?
-        .map_err(|err| refuse(&err))
 }
 
 /// What `derivedFrom` records, for the table: the job, its output, its inputs, the receipt
@@ -472,255 +392,4 @@ pub(super) fn holders_text(holders: &[Address], owner: Address) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Refuses content that changed size while it was read.
-fn check_size(path: &Path, read: u64, expected: u64) -> Result<()> {
-    if read != expected {
-        bail!("{} changed while it was uploaded ({read} bytes, was {expected})", path.display());
-    }
-    Ok(())
-}
-
-/// What `asset publish` uploads: one file as it is, or a model folder whose files are listed,
-/// each with its CID and sha-256, in a [`ModelManifest`] that becomes the asset's content.
-#[derive(Debug)]
-enum Source {
-    /// A single file.
-    File {
-        /// Its file name.
-        name: String,
-        /// Its length.
-        size: u64,
-    },
-    /// A folder's regular files, sorted by name.
-    Folder {
-        /// The folder's name.
-        name: String,
-        /// Its files.
-        files: Vec<FolderFile>,
-    },
-}
-
-/// One regular file of a model folder.
-#[derive(Debug, PartialEq, Eq)]
-struct FolderFile {
-    /// Its plain file name, as the manifest lists it.
-    name: String,
-    path: PathBuf,
-    size: u64,
-}
-
-/// The file name a folder's manifest is downloaded as.
-pub(super) const MANIFEST_FILE_NAME: &str = "manifest.json";
-
-/// An upper bound on the length of the CIDs Kubo returns (CIDv1, base32, sha-256: 59 characters).
-const CID_LENGTH_BOUND: usize = 64;
-
-impl Source {
-    /// Reads what is at `path`; a folder must hold only regular files with plain names, which
-    /// is what a flat manifest can describe and what a provider will fetch into a model folder.
-    fn read(path: &Path) -> Result<Self> {
-        let meta = std::fs::metadata(path).map_err(|err| eyre!("cannot read {}: {err}", path.display()))?;
-        // `.` and `..` have no file name of their own: take the folder's.
-        let name = path
-            .file_name()
-            .map(ToOwned::to_owned)
-            .or_else(|| std::fs::canonicalize(path).ok()?.file_name().map(ToOwned::to_owned))
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if meta.is_file() {
-            return Ok(Self::File { name, size: meta.len() });
-        }
-        if !meta.is_dir() {
-            bail!("{} is neither a file nor a folder", path.display());
-        }
-        Ok(Self::Folder { name, files: model_folder(path)? })
-    }
-
-    /// Bytes uploaded (a folder's: its files', without the manifest).
-    fn size(&self) -> u64 {
-        match self {
-            Self::File { size, .. } => *size,
-            Self::Folder { files, .. } => files.iter().map(|f| f.size).sum(),
-        }
-    }
-
-    /// The default asset name.
-    fn name(&self) -> &str {
-        match self {
-            Self::File { name, .. } | Self::Folder { name, .. } => name,
-        }
-    }
-
-    /// The content's file name in the metadata.
-    fn content_file_name(&self) -> &str {
-        match self {
-            Self::File { name, .. } => name,
-            Self::Folder { .. } => MANIFEST_FILE_NAME,
-        }
-    }
-}
-
-/// The regular files of `dir`, sorted by name. Refuses, naming the entry, what a flat
-/// [`ModelManifest`] cannot hold: subfolders, symbolic links, special files and names that
-/// [`is_plain_file_name`] rejects (hidden files included); and an empty folder, or one with
-/// more files than a provider's manifest limit takes.
-fn model_folder(dir: &Path) -> Result<Vec<FolderFile>> {
-    let unreadable = |err: std::io::Error| eyre!("cannot read {}: {err}", dir.display());
-    let mut entries =
-        std::fs::read_dir(dir).map_err(unreadable)?.collect::<Result<Vec<_>, _>>().map_err(unreadable)?;
-    entries.sort_by_key(std::fs::DirEntry::file_name);
-    let mut files = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let path = entry.path();
-        // `file_type` does not follow symbolic links.
-        let file_type = entry.file_type().map_err(|err| eyre!("cannot read {}: {err}", path.display()))?;
-        if file_type.is_symlink() {
-            bail!(
-                "{} is a symbolic link: a model folder is published with regular files only (copy the file in instead)",
-                path.display()
-            );
-        }
-        if file_type.is_dir() {
-            bail!(
-                "{} is a subfolder: a model manifest lists the files of one folder, without subfolders (move or remove it)",
-                path.display()
-            );
-        }
-        if !file_type.is_file() {
-            bail!("{} is not a regular file", path.display());
-        }
-        let Some(name) =
-            entry.file_name().to_str().filter(|name| is_plain_file_name(name)).map(str::to_owned)
-        else {
-            bail!(
-                "{} is not a plain file name (ASCII letters, digits, '.', '_' and '-', no leading dot): rename or remove it",
-                path.display()
-            );
-        };
-        let size = entry.metadata().map_err(|err| eyre!("cannot read {}: {err}", path.display()))?.len();
-        files.push(FolderFile { name, path, size });
-    }
-    if files.is_empty() {
-        bail!("{} is empty: a model folder needs at least one file", dir.display());
-    }
-    let bound = ModelManifest {
-        files: files
-            .iter()
-            .map(|f| ModelFile {
-                name: f.name.clone(),
-                cid: "b".repeat(CID_LENGTH_BOUND),
-                sha256: B256::ZERO,
-                // A sealed file's header: the bound holds for private models too.
-                encryption: Some(Encryption::new(u64::MAX)),
-            })
-            .collect(),
-    };
-    if serde_json::to_vec_pretty(&bound)?.len() > MAX_DOCUMENT_BYTES {
-        bail!(
-            "{} holds {} files: their manifest would exceed the {MAX_DOCUMENT_BYTES} bytes a provider reads",
-            dir.display(),
-            files.len()
-        );
-    }
-    Ok(files)
-}
-
-/// Adds each file to IPFS (one progress bar over them all), then their [`ModelManifest`]: the
-/// manifest's CID, size and sha-256 (the asset's content) with its header when it is sealed,
-/// and each file as listed with its size. With `sealing`, each file is sealed under a header of
-/// its own, listed in the manifest, and the manifest is sealed as the content.
-async fn add_folder(
-    storage: &Storage,
-    files: &[FolderFile],
-    sealing: Option<&keys::Sealing>,
-    bar: &ProgressBar,
-) -> Result<(Added, Option<Encryption>, Vec<(ModelFile, u64)>)> {
-    let mut listed = Vec::with_capacity(files.len());
-    let mut done = 0;
-    for (index, file) in files.iter().enumerate() {
-        bar.set_message(format!("uploading {} ({}/{})", file.name, index + 1, files.len()));
-        let progress = bar.clone();
-        let offset = done;
-        let progress: Progress = Arc::new(move |bytes| progress.set_position(offset + bytes));
-        let reader = tokio::fs::File::open(&file.path)
-            .await
-            .wrap_err_with(|| format!("cannot read {}", file.path.display()))?;
-        let (added, encryption) = match sealing {
-            None => (storage.add_reader(reader, Some(progress)).await?, None),
-            Some(sealing) => sealing.add(storage, reader, Encryption::new(file.size), Some(progress)).await?,
-        };
-        check_size(&file.path, added.size, file.size)?;
-        done += added.size;
-        listed.push((
-            ModelFile { name: file.name.clone(), cid: added.cid, sha256: added.sha256, encryption },
-            added.size,
-        ));
-    }
-    bar.set_message("uploading the manifest");
-    let manifest = ModelManifest { files: listed.iter().map(|(file, _)| file.clone()).collect() };
-    let manifest = serde_json::to_vec_pretty(&manifest)?;
-    let (added, encryption) = match sealing {
-        None => (storage.add_bytes(manifest).await?, None),
-        Some(sealing) => {
-            let header = sealing.content_header(manifest.len() as u64)?;
-            sealing.add(storage, std::io::Cursor::new(manifest), header, None).await?
-        }
-    };
-    Ok((added, encryption, listed))
-}
-
-/// Encrypts what `plaintext` yields under `header` with `key` while adding it to IPFS: what
-/// IPFS stores is the ciphertext; the size and sha-256 returned are the plaintext's (the
-/// on-chain digest is the plaintext's).
-pub(super) async fn add_sealed<R>(
-    storage: &Storage,
-    plaintext: R,
-    key: &ContentKey,
-    header: &Encryption,
-    progress: Option<Progress>,
-) -> Result<Added>
-where
-    R: AsyncRead + Send + Sync + Unpin + 'static,
-{
-    let plaintext = HashingReader::new(plaintext, progress);
-    let digest = plaintext.digest_handle();
-    let ciphertext = header.encrypting_reader(key, plaintext)?;
-    let stored = storage.add_reader(ciphertext, None).await?;
-    let (sha256, size) = digest.finish();
-    Ok(Added { cid: stored.cid, size, sha256 })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_model_folder_lists_its_plain_files_by_name_and_refuses_what_a_manifest_cannot_hold() {
-        let dir = tempfile::tempdir().unwrap();
-        let refusal = |dir: &Path| model_folder(dir).unwrap_err().to_string();
-        assert!(refusal(dir.path()).ends_with("is empty: a model folder needs at least one file"));
-        std::fs::write(dir.path().join("tokenizer.json"), b"{}").unwrap();
-        std::fs::write(dir.path().join("config.json"), b"{\"a\":1}").unwrap();
-        let files = model_folder(dir.path()).unwrap();
-        let names: Vec<_> = files.iter().map(|f| (f.name.as_str(), f.size)).collect();
-        assert_eq!(names, [("config.json", 7), ("tokenizer.json", 2)]);
-
-        std::fs::create_dir(dir.path().join("1_Pooling")).unwrap();
-        assert!(refusal(dir.path()).contains("1_Pooling is a subfolder"));
-        std::fs::remove_dir(dir.path().join("1_Pooling")).unwrap();
-        std::os::unix::fs::symlink("config.json", dir.path().join("link.json")).unwrap();
-        assert!(refusal(dir.path()).contains("link.json is a symbolic link"));
-        std::fs::remove_file(dir.path().join("link.json")).unwrap();
-        for bad in [".source", "weights (1).bin"] {
-            std::fs::write(dir.path().join(bad), b"x").unwrap();
-            assert!(refusal(dir.path()).contains("is not a plain file name"), "{bad}");
-            std::fs::remove_file(dir.path().join(bad)).unwrap();
-        }
-        for i in 0..400 {
-            std::fs::write(dir.path().join(format!("shard-{i:04}.bin")), b"x").unwrap();
-        }
-        assert!(refusal(dir.path()).contains("holds 402 files: their manifest would exceed"));
-    }
 }

@@ -1,6 +1,6 @@
-//! What `asset publish` adds to the metadata for people browsing the hub: the Markdown card
-//! (`--card`), tags (`--tag`) and a public preview of the first rows of a CSV or JSONL sample
-//! (`--sample`), each checked before anything is sent.
+//! What publishing adds to the metadata for people browsing the hub: the Markdown card, tags and
+//! a public preview of the first rows of a CSV or JSONL sample, each checked before anything is
+//! sent (the CLI's `--card`, `--tag`, `--sample`; the Python package's `card=`, `tags=`, `sample=`).
 
 use std::path::Path;
 
@@ -9,16 +9,16 @@ use eyre::{Result, bail, eyre};
 use serde_json::Value;
 
 /// Largest card accepted, in bytes.
-pub(super) const MAX_CARD_BYTES: u64 = 64 * 1024;
+pub const MAX_CARD_BYTES: u64 = 64 * 1024;
 /// Most tags.
-pub(super) const MAX_TAGS: usize = 20;
+pub const MAX_TAGS: usize = 20;
 /// Longest tag, in characters.
-pub(super) const MAX_TAG_CHARS: usize = 32;
+pub const MAX_TAG_CHARS: usize = 32;
 /// Most bytes of a sample file read for its preview.
 const MAX_SAMPLE_READ: u64 = 1024 * 1024;
 
 /// The card at `path`: UTF-8 Markdown of at most [`MAX_CARD_BYTES`].
-pub(super) fn read_card(path: &Path) -> Result<String> {
+pub fn read_card(path: &Path) -> Result<String> {
     let meta =
         std::fs::metadata(path).map_err(|err| eyre!("cannot read the card {}: {err}", path.display()))?;
     if meta.len() > MAX_CARD_BYTES {
@@ -32,9 +32,17 @@ pub(super) fn read_card(path: &Path) -> Result<String> {
     String::from_utf8(bytes).map_err(|_| eyre!("the card {} is not UTF-8 text", path.display()))
 }
 
+/// A card given as text (the Python package's `card=`): at most [`MAX_CARD_BYTES`].
+pub fn check_card(text: &str) -> Result<()> {
+    if text.len() as u64 > MAX_CARD_BYTES {
+        bail!("the card is {} bytes; a card is at most {MAX_CARD_BYTES} bytes", text.len());
+    }
+    Ok(())
+}
+
 /// The tags, checked: each lowercase letters, digits and `-`, 1 to [`MAX_TAG_CHARS`]
 /// characters, at most [`MAX_TAGS`], duplicates dropped (order kept).
-pub(super) fn check_tags(tags: &[String]) -> Result<Vec<String>> {
+pub fn check_tags(tags: &[String]) -> Result<Vec<String>> {
     if tags.len() > MAX_TAGS {
         bail!("{} tags given; an asset takes at most {MAX_TAGS}", tags.len());
     }
@@ -57,7 +65,7 @@ pub(super) fn check_tags(tags: &[String]) -> Result<Vec<String>> {
 
 /// The preview of the sample at `path`: its first [`MAX_SAMPLE_ROWS`] rows as a table, read as
 /// JSON Lines when the name ends in `.jsonl`/`.ndjson`, else as CSV.
-pub(super) fn read_sample(path: &Path) -> Result<Sample> {
+pub fn read_sample(path: &Path) -> Result<Sample> {
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let file =
         std::fs::File::open(path).map_err(|err| eyre!("cannot read the sample {}: {err}", path.display()))?;
@@ -144,7 +152,7 @@ fn jsonl(reader: impl std::io::Read, file_name: String) -> Result<Sample, String
 }
 
 /// Whether the files at `a` and `b` hold the same bytes (a sample must not be the content).
-pub(super) fn same_bytes(a: &Path, b: &Path) -> bool {
+pub fn same_bytes(a: &Path, b: &Path) -> bool {
     match (std::fs::metadata(a), std::fs::metadata(b)) {
         (Ok(x), Ok(y)) if x.is_file() && y.is_file() && x.len() == y.len() => {
             matches!((std::fs::read(a), std::fs::read(b)), (Ok(x), Ok(y)) if x == y)
