@@ -55,7 +55,10 @@ fn the_python_package_reads_buys_and_refuses_as_promised() {
         std::fs::write(&path, contents).unwrap_or_else(|err| panic!("{err}"));
         path.to_string_lossy().into_owned()
     };
-    let publish = |args: &[&str]| text(&chain.json(PUBLISHER, args)["assetId"]);
+    let publish = |args: &[&str]| -> u64 {
+        let id = text(&chain.json(PUBLISHER, args)["assetId"]);
+        id.parse().unwrap_or_else(|err| panic!("asset id {id:?}: {err}"))
+    };
 
     let finches = write("finches.csv", FINCHES.as_bytes());
     #[rustfmt::skip]
@@ -127,11 +130,11 @@ fn the_python_package_reads_buys_and_refuses_as_promised() {
         "buyerKey": chain.key(BUYER),
         "buyer": chain.address(BUYER).to_string(),
         "otherKey": chain.key(OTHER),
-        "pricedCsv": { "assetId": priced_csv.parse::<u64>().unwrap_or_default(), "content": FINCHES },
-        "pricedParquet": { "assetId": priced_parquet.parse::<u64>().unwrap_or_default() },
-        "timed": { "assetId": timed.parse::<u64>().unwrap_or_default(), "content": WRENS },
-        "computeOnly": { "assetId": compute_only.parse::<u64>().unwrap_or_default() },
-        "model": { "assetId": model_id.parse::<u64>().unwrap_or_default(), "config": config },
+        "pricedCsv": { "assetId": priced_csv, "content": FINCHES },
+        "pricedParquet": { "assetId": priced_parquet },
+        "timed": { "assetId": timed, "content": WRENS },
+        "computeOnly": { "assetId": compute_only },
+        "model": { "assetId": model_id, "config": config },
         "unknownAssetId": 999,
         "downUrl": format!("http://127.0.0.1:{}", free_port()),
     });

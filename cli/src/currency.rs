@@ -1,6 +1,5 @@
 //! What a price is paid in: ETH or an ERC-20, and amounts in its units ("0.01 ETH", "2.5 mUSD").
 
-use agora_contracts::erc::IERC20Metadata;
 pub use agora_contracts::words::Units;
 use alloy::{primitives::Address, providers::DynProvider};
 use eyre::{Result, eyre};
@@ -40,15 +39,7 @@ impl Currency {
 
     /// The currency's units, read from the token for an ERC-20.
     pub async fn units(self, provider: &DynProvider) -> Result<Units> {
-        let Self::Token(token) = self else { return Ok(Units::eth()) };
-        let erc20 = IERC20Metadata::new(token, provider);
-        let decimals = erc20
-            .decimals()
-            .call()
-            .await
-            .map_err(|_| eyre!("currency {token} is not an ERC-20 token (it has no decimals())"))?;
-        let symbol = erc20.symbol().call().await.unwrap_or_else(|_| token.to_string());
-        Ok(Units { symbol, decimals })
+        Ok(agora_client::market::units(provider, self.address()).await?)
     }
 }
 

@@ -50,6 +50,12 @@ pub enum Error {
         /// Who holds none.
         holder: Address,
     },
+    /// A currency address that is not an ERC-20 token.
+    #[error("currency {token} is not an ERC-20 token (it has no decimals())")]
+    NotACurrency {
+        /// The address.
+        token: Address,
+    },
     /// The buyer cannot pay.
     #[error("insufficient funds: {holder} has {has}, buying {amount} access token(s) costs {cost}")]
     InsufficientFunds {

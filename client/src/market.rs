@@ -1,11 +1,16 @@
 //! Buying access tokens and spending one for a provider.
 
 use agora_contracts::{
-    AccessToken, Agora, erc::IERC20, marketplace::Marketplace, permit::sign_permit, tx, words::Units,
+    AccessToken, Agora,
+    erc::{IERC20, IERC20Metadata},
+    marketplace::Marketplace,
+    permit::sign_permit,
+    tx,
+    words::Units,
 };
 use alloy::{
     primitives::{Address, TxHash, U256},
-    providers::Provider,
+    providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
 };
 
@@ -114,6 +119,18 @@ pub async fn consume(
         })
     })?;
     Ok(consumed.data.orderId)
+}
+
+/// The units amounts of `currency` are written in: ETH for address(0), else the ERC-20's symbol
+/// and decimals read from the token.
+pub async fn units(provider: &DynProvider, currency: Address) -> Result<Units, Error> {
+    if currency.is_zero() {
+        return Ok(Units::eth());
+    }
+    let erc20 = IERC20Metadata::new(currency, provider);
+    let decimals = erc20.decimals().call().await.map_err(|_| Error::NotACurrency { token: currency })?;
+    let symbol = erc20.symbol().call().await.unwrap_or_else(|_| currency.to_string());
+    Ok(Units { symbol, decimals })
 }
 
 /// Seconds since the Unix epoch by this machine's clock.

@@ -220,17 +220,19 @@ impl Download<'_> {
 }
 
 /// Checks that the file at `path` is asset `asset`'s content, whose digest on chain is
-/// `expected`; its size when it is.
+/// `expected`; its size when it is. A mismatch deletes the file: the bytes are wrong whichever
+/// attempt brought them, so there is nothing to resume from.
 pub fn verify(path: &Path, asset: U256, expected: B256) -> Result<u64, Error> {
     let (actual, size) = sha256_file(path)?;
     if actual != expected {
+        let _ = std::fs::remove_file(path);
         return Err(Error::DigestMismatch { asset, expected, actual });
     }
     Ok(size)
 }
 
 /// sha-256 and length of the file at `path`.
-pub fn sha256_file(path: &Path) -> Result<(B256, u64), Error> {
+fn sha256_file(path: &Path) -> Result<(B256, u64), Error> {
     let io = |source| Error::Io { what: format!("cannot read {}", path.display()), source };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut hasher = Sha256::new();

@@ -88,14 +88,8 @@ class AgoraFileSystem(AbstractFileSystem):
             raise UnknownAsset(f"agora://{asset_id} is a file, not a model folder: it has no {inner!r}")
         for entry in self.hub.model_files(asset_id, **self._read_options()):
             if entry["name"] == inner:
-                return {"name": f"{name}/{inner}", "size": self._file_size(entry), "type": "file", "sha256": entry["sha256"]}
+                return {"name": f"{name}/{inner}", "size": None, "type": "file", "sha256": entry["sha256"]}
         raise UnknownAsset(f"model {asset_id} has no file {inner!r}")
-
-    def _file_size(self, entry: dict[str, Any]) -> int | None:
-        size = entry.get("size")
-        if isinstance(size, int):
-            return size
-        return None
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         asset_id, inner = self._split(path)
@@ -104,7 +98,7 @@ class AgoraFileSystem(AbstractFileSystem):
             entries = [self.info(path)]
         else:
             entries = [
-                {"name": f"{asset_id}/{e['name']}", "size": self._file_size(e), "type": "file", "sha256": e["sha256"]}
+                {"name": f"{asset_id}/{e['name']}", "size": None, "type": "file", "sha256": e["sha256"]}
                 for e in self.hub.model_files(asset_id, **self._read_options())
             ]
         return entries if detail else [e["name"] for e in entries]
@@ -125,9 +119,3 @@ class AgoraFileSystem(AbstractFileSystem):
             stop = size if end is None else (end if end >= 0 else max(size + end, 0))
             file.seek(begin)
             return file.read(max(stop - begin, 0))
-
-    def created(self, path: str) -> Any:
-        raise NotImplementedError
-
-    def modified(self, path: str) -> Any:
-        raise NotImplementedError

@@ -131,7 +131,7 @@ class Asset:
         if self.price == 0:
             return "free"
         if not self.currency or int(self.currency, 16) == 0:
-            return f"{_decimal(self.price, 18)} ETH"
+            return _agora.format_amount(str(self.price), "ETH", 18)
         return f"{self.price} base units of {self.currency}"
 
     def _repr_html_(self) -> str:
@@ -157,13 +157,6 @@ class Asset:
             + (f"<div class='agora-card'>{card}</div>" if card else "")
             + "</div>"
         )
-
-
-def _decimal(amount: int, decimals: int) -> str:
-    whole, frac = divmod(amount, 10**decimals)
-    if not frac:
-        return str(whole)
-    return f"{whole}.{str(frac).rjust(decimals, '0').rstrip('0')}"
 
 
 class Hub:
@@ -294,9 +287,9 @@ class Hub:
     def consume(self, asset_id: int, provider: str | None = None) -> int:
         """Spends one access token for ``provider``: the access order reads then use."""
         url = self._provider_url(provider)
-        order = int(self._client.consume(str(asset_id), url))
-        self._orders().remember(asset_id, self._client.provider_address(url), order)
-        return order
+        order, provider_address = self._client.consume(str(asset_id), url)
+        self._orders().remember(asset_id, provider_address, int(order))
+        return int(order)
 
     # --- publishing ------------------------------------------------------------------------
 
@@ -471,6 +464,7 @@ class Hub:
         orders = self._orders()
         part = blob.with_name(blob.name + ".part")
         callback = _progress_bar(f"asset {asset_id}") if progress is True else (progress or None)
+
         def fetch(order: int) -> Path:
             self._client.download(str(asset_id), url, str(order), part, callback)
             orders.forget(asset_id, provider_address, order)

@@ -25,7 +25,6 @@ use agora_client::{
     provider::{self, Download, Progress},
     publish::{self, Listing, Source, UploadProgress},
 };
-use agora_contracts::erc::IERC20Metadata;
 use agora_contracts::{
     Agora, Deployment, signing_provider, tx,
     words::{self, Units},
@@ -114,7 +113,7 @@ impl From<agora_client::Error> for Failure {
             E::BrokenOff { .. } | E::PartTooLong { .. } => "DownloadInterrupted",
             E::DigestMismatch { .. } => "DigestMismatch",
             E::Io { .. } => "AgoraError",
-            E::Sign { .. } => "ConfigurationError",
+            E::Sign { .. } | E::NotACurrency { .. } => "ConfigurationError",
         };
         Self::Raise { class, message: err.to_string(), error: err.revert_name() }
     }
@@ -197,13 +196,7 @@ impl Client {
     }
 
     async fn units(&self, currency: Address) -> Outcome<Units> {
-        if currency.is_zero() {
-            return Ok(Units::eth());
-        }
-        let erc20 = IERC20Metadata::new(currency, self.agora.provider());
-        let decimals = tx::call("currency.decimals", erc20.decimals()).await?;
-        let symbol = erc20.symbol().call().await.unwrap_or_else(|_| currency.to_string());
-        Ok(Units { symbol, decimals })
+        Ok(market::units(self.agora.provider(), currency).await?)
     }
 }
 
@@ -342,8 +335,8 @@ impl Client {
             Ok((quote, listing.currency, units))
         })?;
         let dict = PyDict::new(py);
-        dict.set_item("cost", quote.cost.to_string().parse::<u128>().unwrap_or(u128::MAX))?;
-        dict.set_item("free", quote.freeAmount.to_string().parse::<u128>().unwrap_or(u128::MAX))?;
+        dict.set_item("cost", u128::try_from(quote.cost).unwrap_or(u128::MAX))?;
+        dict.set_item("free", u128::try_from(quote.freeAmount).unwrap_or(u128::MAX))?;
         dict.set_item("currency", currency.to_string())?;
         dict.set_item("symbol", &units.symbol)?;
         dict.set_item("decimals", units.decimals)?;
@@ -415,8 +408,9 @@ impl Client {
         self.run(py, async { Ok(provider::info(&self.http, url, chain_id).await?.address.to_string()) })
     }
 
-    /// Spends one access token of `asset_id` for the provider at `provider_url`: the order id.
-    fn consume(&self, py: Python<'_>, asset_id: &str, provider_url: &str) -> PyResult<String> {
+    /// Spends one access token of `asset_id` for the provider at `provider_url`: the order id
+    /// and the provider's address.
+    fn consume(&self, py: Python<'_>, asset_id: &str, provider_url: &str) -> PyResult<(String, String)> {
         let id = uint(asset_id, "asset id").map_err(Failure::into_py)?;
         let consumer = self.key().map_err(Failure::into_py)?.address();
         let chain_id = self.agora.deployment.chain_id;
@@ -424,7 +418,7 @@ impl Client {
             let stored = self.stored(id).await?;
             let info = provider::info(&self.http, provider_url, chain_id).await?;
             let order = market::consume(&self.agora, id, stored.accessToken, consumer, info.address).await?;
-            Ok(order.to_string())
+            Ok((order.to_string(), info.address.to_string()))
         })
     }
 
@@ -488,13 +482,7 @@ impl Client {
                 }
             };
             let resumed = download.fetch(&part, &mut report).await?;
-            let size = match provider::verify(&part, id, stored.contentDigest) {
-                Ok(size) => size,
-                Err(err) => {
-                    let _ = std::fs::remove_file(&part);
-                    return Err(err.into());
-                }
-            };
+            let size = provider::verify(&part, id, stored.contentDigest)?;
             Ok((size, resumed))
         })
     }
@@ -665,8 +653,10 @@ impl Client {
                     Err(err) => {
                         drop(file);
                         let _ = std::fs::remove_file(&dest);
-                        let class =
-                            if err.to_string().contains("sha-256") { "DigestMismatch" } else { "AgoraError" };
+                        let class = match err {
+                            agora_ipfs::StorageError::DigestMismatch { .. } => "DigestMismatch",
+                            _ => "AgoraError",
+                        };
                         return Err(Failure::new(class, format!("IPFS {cid}: {err}")));
                     }
                 };
@@ -687,6 +677,14 @@ fn decrypt_keystore(py: Python<'_>, path: PathBuf, password: &str) -> PyResult<S
         PrivateKeySigner::decrypt_keystore(&path, password).map(|key| key.to_bytes().to_string())
     })
     .map_err(|err| Failure::new("ConfigurationError", format!("keystore: {err} (wrong password?)")).into_py())
+}
+
+/// `amount` base units written in the currency's units (`0.001 ETH`), as the CLI and the hub
+/// write amounts.
+#[pyfunction]
+fn format_amount(amount: &str, symbol: &str, decimals: u8) -> PyResult<String> {
+    let amount = uint(amount, "amount").map_err(Failure::into_py)?;
+    Ok(Units { symbol: symbol.to_owned(), decimals }.format(amount))
 }
 
 /// A contract's revert data as the protocol's sentence (the same table as the CLI and the hub).
@@ -717,5 +715,6 @@ fn _agora(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(decrypt_keystore, module)?)?;
     module.add_function(wrap_pyfunction!(explain_revert, module)?)?;
     module.add_function(wrap_pyfunction!(render_card, module)?)?;
+    module.add_function(wrap_pyfunction!(format_amount, module)?)?;
     Ok(())
 }

@@ -94,8 +94,7 @@ pub(super) async fn download(global: &GlobalArgs, args: DownloadArgs) -> Result<
     let size = match provider::verify(&part, args.id, stored.contentDigest) {
         Ok(size) => size,
         Err(err) => {
-            // The bytes are wrong whichever attempt brought them: nothing to resume from.
-            let _ = std::fs::remove_file(&part);
+            // `verify` deleted the bytes; the order has nothing left to resume.
             let _ = std::fs::remove_file(&pending_path);
             bail!("{err}; deleted {}", part.display());
         }
@@ -138,13 +137,13 @@ fn read_pending(path: &Path) -> Option<PendingOrder> {
 /// Streams the content into `part` with a progress bar; a refusal of a remembered order says
 /// how to drop it, and a break-off that the `.part` file is kept for a rerun.
 async fn fetch(target: &Download<'_>, part: &Path, remembered: Option<&Path>) -> Result<u64> {
-    let bar = ProgressBar::hidden().with_style(
+    // Its length comes with the provider's first answer.
+    let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
     bar.set_message(format!("downloading asset {}", target.asset_id));
-    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     let result = target
         .fetch(part, &mut |Progress { done, total }| {
             bar.set_length(total);
