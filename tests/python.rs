@@ -1,6 +1,7 @@
 //! The Python package over a real stack (anvil, PostgreSQL, Kubo, indexer, a registered
 //! provider): the journeys publish a priced CSV (so encrypted), a priced Parquet table, a free
-//! CSV whose orders last an hour, a compute-only dataset and the MiniLM model folder; then
+//! CSV whose orders last an hour, a compute-only dataset, a CSV priced in a stablecoin and the
+//! MiniLM model folder; then
 //! pytest (python/tests) runs against them with the wheel that `scripts/python.sh` built and
 //! installed — buying, pandas/PyArrow/`datasets` reads through `agora://`, ranged reads, a
 //! model file, and every error the package promises. pytest writes straight to the terminal,
@@ -94,6 +95,13 @@ fn the_python_package_reads_buys_and_refuses_as_promised() {
         "asset", "publish", &finches, "--kind", "dataset", "--price", "0.001", "--compute-only",
         "--name", "Finch measurements (compute only)",
     ]);
+    // Priced in a 6-decimal EIP-2612 stablecoin the buyer holds: bought with a permit.
+    let usd = chain.stablecoin(chain.address(BUYER), 10_000_000).to_string();
+    #[rustfmt::skip]
+    let stablecoin = publish(&[
+        "asset", "publish", &wrens, "--kind", "dataset", "--price", "2.5", "--currency", &usd,
+        "--name", "Wren counts (mUSD)",
+    ]);
     let model = chain.dir.path().join("all-MiniLM-L6-v2");
     std::fs::create_dir(&model).unwrap_or_else(|err| panic!("{err}"));
     let installed = agora_deploy::services::model::minilm_dir().unwrap_or_else(|missing| panic!("{missing}"));
@@ -118,7 +126,7 @@ fn the_python_package_reads_buys_and_refuses_as_promised() {
         let page = indexer.get("/assets?limit=100");
         page["items"]
             .as_array()
-            .is_some_and(|items| items.len() == 5 && items.iter().all(|a| a["metadataStatus"] == "fetched"))
+            .is_some_and(|items| items.len() == 6 && items.iter().all(|a| a["metadataStatus"] == "fetched"))
     });
 
     let fixture = json!({
@@ -134,6 +142,7 @@ fn the_python_package_reads_buys_and_refuses_as_promised() {
         "pricedParquet": { "assetId": priced_parquet },
         "timed": { "assetId": timed, "content": WRENS },
         "computeOnly": { "assetId": compute_only },
+        "stablecoin": { "assetId": stablecoin },
         "model": { "assetId": model_id, "config": config },
         "unknownAssetId": 999,
         "downUrl": format!("http://127.0.0.1:{}", free_port()),

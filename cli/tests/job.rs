@@ -103,7 +103,7 @@ fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_dis
     );
     assert_one_line_error(
         &refused,
-        "would refuse this --spec: invalid job spec: batch_size must be at least 1",
+        "would refuse this spec: invalid job spec: batch_size must be at least 1",
     );
     let refused = stack.agora(
         CONSUMER,
@@ -175,7 +175,7 @@ fn a_consumer_submits_an_embed_job_gets_a_verified_result_and_is_refunded_or_dis
     let to_cheat = |extra: &[&str]| {
         stack.agora(CONSUMER, &submit_args(&dataset, &model, &cheat, r#"{"kind":"embed"}"#, extra))
     };
-    assert_one_line_error(&to_cheat(&[]), "the provider at http://127.0.0.1:9/ is not reachable");
+    assert_one_line_error(&to_cheat(&[]), "provider http://127.0.0.1:9/ is unreachable");
     assert_one_line_error(
         &to_cheat(&["--provider-url", &url]),
         &format!("wrong provider: the service at {url}/ is {operator}, not {cheat}"),

@@ -288,7 +288,7 @@ fn a_jobs_output_is_published_with_its_lineage_and_an_output_that_does_not_match
     assert!(out.status.success(), "{}", stderr(&out));
     let warning = stderr(&out);
     assert!(
-        warning.starts_with("warning: the provider's receipt is not included in the metadata: the provider at http://127.0.0.1:9/ is not reachable"),
+        warning.starts_with("warning: the provider's receipt is not included in the metadata: provider http://127.0.0.1:9/ is unreachable"),
         "{warning}"
     );
     let table = stdout(&out);

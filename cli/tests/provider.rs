@@ -82,7 +82,7 @@ fn an_operator_configures_registers_runs_and_leaves_with_its_stake() {
     );
     assert_one_line_error(
         &stack.agora(OTHER, &["provider", "status", &operator.to_string(), "--url", "http://127.0.0.1:1"]),
-        "is not reachable",
+        "is unreachable",
     );
     drop(provider);
 

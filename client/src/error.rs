@@ -22,6 +22,16 @@ pub enum Error {
         /// What is wrong with its answer.
         problem: String,
     },
+    /// The service at the URL is another provider than the one asked for.
+    #[error("wrong provider: the service at {url} is {serves}, not {expected}")]
+    WrongProvider {
+        /// The URL.
+        url: String,
+        /// Whom it serves as (an address, or what it is instead).
+        serves: String,
+        /// The provider asked for.
+        expected: Address,
+    },
     /// The provider serves another chain.
     #[error("provider {url} serves chain {served}, not chain {expected}")]
     WrongChain {
@@ -33,8 +43,10 @@ pub enum Error {
         expected: u64,
     },
     /// The provider refused the request, with its reason.
-    #[error("provider refused the download ({status}): {message}")]
+    #[error("provider refused the {action} ({status}): {message}")]
     Refused {
+        /// What was asked ("download", "job request", …).
+        action: &'static str,
         /// The HTTP status.
         status: u16,
         /// The provider's `error` message.

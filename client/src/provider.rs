@@ -182,7 +182,7 @@ impl Download<'_> {
                         tokio::time::sleep(IN_PROGRESS_WAIT).await;
                         continue;
                     }
-                    return Err(Error::Refused { status, message });
+                    return Err(Error::Refused { action: "download", status, message });
                 }
             }
             let resumed = if status == 206 { offset } else { 0 };

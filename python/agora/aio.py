@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .hub import Asset, Hub
+from .job import Job, JobResult, JobState, Verdict
 
 
 class AsyncHub:
@@ -54,3 +55,19 @@ class AsyncHub:
     async def open(self, asset_id: int, path_in_folder: str | None = None, **options: Any) -> IO[bytes]:
         """:meth:`Hub.open`: the verified copy, opened once it is local."""
         return await asyncio.to_thread(self.hub.open, asset_id, path_in_folder, **options)
+
+    async def run_job(self, kind: str | None = None, **arguments: Any) -> Job:
+        """:meth:`Hub.run_job`."""
+        return await asyncio.to_thread(self.hub.run_job, kind, **arguments)
+
+    async def wait(self, job: Job, timeout: float | None = None) -> JobState:
+        """:meth:`Job.wait`, without a progress bar."""
+        return await asyncio.to_thread(job.wait, timeout, False)
+
+    async def result(self, job: Job, path: str | os.PathLike[str] | None = None) -> JobResult:
+        """:meth:`Job.result`."""
+        return await asyncio.to_thread(job.result, path)
+
+    async def verify(self, job: Job, **arguments: Any) -> Verdict:
+        """:meth:`Job.verify`."""
+        return await asyncio.to_thread(job.verify, **arguments)

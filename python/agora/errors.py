@@ -68,6 +68,11 @@ class DownloadInterrupted(AgoraError):
     """The download broke off; what arrived is kept, and the next read resumes from it."""
 
 
+class JobFailed(AgoraError):
+    """The provider ended the job without a result (its reason in the message); the payment
+    comes back with ``agora job refund`` once the deadline has passed."""
+
+
 __all__ = [
     "AccessRefused",
     "AgoraError",
@@ -77,6 +82,7 @@ __all__ = [
     "DigestMismatch",
     "DownloadInterrupted",
     "IndexerUnavailable",
+    "JobFailed",
     "InsufficientPayment",
     "PriceChanged",
     "ProviderUnavailable",

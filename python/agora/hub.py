@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable
 
 from . import _agora
 from .errors import AccessRefused, ConfigurationError, UnknownAsset
+from .job import Job
 
 if TYPE_CHECKING:
     from .aio import AsyncHub
@@ -81,10 +82,17 @@ class Asset:
     file_name: str | None = None
     #: The revenue split, ``(recipient, basis points)``, when read with :meth:`Hub.asset`.
     split: tuple[tuple[str, int], ...] = ()
+    #: The currency's symbol and decimals (read from the token for an ERC-20).
+    units: tuple[str, int] = ("ETH", 18)
     metadata: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_api(cls, row: dict[str, Any], split: list[dict[str, Any]] | None = None) -> Asset:
+    def from_api(
+        cls,
+        row: dict[str, Any],
+        split: list[dict[str, Any]] | None = None,
+        units: tuple[str, int] = ("ETH", 18),
+    ) -> Asset:
         meta = row.get("metadata") or {}
         content = meta.get("content") or {}
         text = lambda key: meta[key] if isinstance(meta.get(key), str) else None  # noqa: E731
@@ -111,6 +119,7 @@ class Asset:
             size=content.get("size") if isinstance(content.get("size"), int) else None,
             file_name=content.get("fileName") if isinstance(content.get("fileName"), str) else None,
             split=tuple((s["recipient"], int(s["bps"])) for s in split or ()),
+            units=units,
             metadata=meta,
         )
 
@@ -125,14 +134,13 @@ class Asset:
         return self.kind == "model" and self.file_name == MODEL_MANIFEST
 
     def price_text(self) -> str:
-        """The price in words: ``free``, ``0.01 ETH``, or ``2500000 (base units of 0x…)``."""
+        """The price in words: ``free``, ``0.01 ETH``, ``2.5 mUSD``."""
         if self.price is None:
             return "not for sale"
         if self.price == 0:
             return "free"
-        if not self.currency or int(self.currency, 16) == 0:
-            return _agora.format_amount(str(self.price), "ETH", 18)
-        return f"{self.price} base units of {self.currency}"
+        symbol, decimals = self.units
+        return _agora.format_amount(str(self.price), symbol, decimals)
 
     def _repr_html_(self) -> str:
         e = html.escape
@@ -200,6 +208,7 @@ class Hub:
         self._client = _agora.Client(rpc_url, indexer_url, os.fspath(manifest), key, ipfs_api)
         self.provider = provider or os.environ.get("AGORA_PROVIDER_URL")
         self.cache_dir = Path(cache_dir) if cache_dir else _cache_home()
+        self._currencies: dict[str, tuple[str, int]] = {}
 
     @classmethod
     def local(cls, session: str | os.PathLike[str] | None = None, **overrides: Any) -> Hub:
@@ -261,12 +270,12 @@ class Hub:
             "limit": str(limit),
         }
         page = json.loads(self._client.assets(json.dumps({k: v for k, v in params.items() if v is not None})))
-        return [Asset.from_api(row) for row in page["items"]]
+        return [Asset.from_api(row, units=self._units(row.get("currency"))) for row in page["items"]]
 
     def asset(self, asset_id: int) -> Asset:
         """One asset, with its revenue split."""
         detail = json.loads(self._client.asset(str(asset_id)))
-        return Asset.from_api(detail, detail.get("split"))
+        return Asset.from_api(detail, detail.get("split"), self._units(detail.get("currency")))
 
     def quote(self, asset_id: int, amount: int = 1) -> dict[str, Any]:
         """What ``amount`` access tokens cost this account now (``cost``, ``free``, ``text``, …)."""
@@ -485,6 +494,49 @@ class Hub:
             if callback is not None and hasattr(callback, "close"):
                 callback.close()
 
+    def run_job(
+        self,
+        kind: str | None = None,
+        *,
+        dataset: int,
+        model: int,
+        provider: str | None = None,
+        spec: dict[str, Any] | None = None,
+        deadline: int = 3600,
+        max_price: str | None = None,
+        max_total: str | None = None,
+        **options: Any,
+    ) -> Job:
+        """Runs a compute job over ``dataset`` with ``model`` (or an algorithm asset) at
+        ``provider`` (its URL; the hub's provider by default) and returns its :class:`Job`.
+
+        What runs is ``kind`` with ``options`` (``run_job("embed", dataset=3, model=4,
+        text_field="text")``), or a whole runtime ``spec`` dict. Before anything is signed the
+        job is checked and priced; an access token of each priced input this account holds none
+        of is bought in the same transaction as the job opens, and the provider's price (at most
+        ``max_price``) is escrowed until the result is final. ``max_total`` refuses a job that
+        costs more in all (raising :class:`~agora.errors.PriceChanged`). The provider has
+        ``deadline`` seconds of chain time to post a result.
+        """
+        if spec is None:
+            if kind is None:
+                raise ConfigurationError("run_job needs a kind (e.g. 'embed') or a whole spec")
+            spec = {"kind": kind, **options}
+        elif kind is not None or options:
+            raise ConfigurationError("give either kind with its options or a whole spec, not both")
+        url = self._provider_url(provider)
+        report = json.loads(
+            self._client.submit_job(
+                str(dataset), str(model), url, json.dumps(spec), deadline, max_price, max_total
+            )
+        )
+        return Job(self, int(report["jobId"]), url, report)
+
+    def job(self, job_id: int, provider: str | None = None) -> Job:
+        """Job ``job_id``, to follow, fetch or verify (its provider's registered endpoint unless
+        ``provider`` gives its URL)."""
+        return Job(self, job_id, provider)
+
     @property
     def aio(self) -> AsyncHub:
         """This hub's calls as coroutines (``await hub.aio.buy(12)``)."""
@@ -493,6 +545,15 @@ class Hub:
         return AsyncHub(self)
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _units(self, currency: str | None) -> tuple[str, int]:
+        """A currency's symbol and decimals, read from the token once per hub."""
+        if not currency or int(currency, 16) == 0:
+            return ("ETH", 18)
+        key = currency.lower()
+        if key not in self._currencies:
+            self._currencies[key] = self._client.currency_units(currency)
+        return self._currencies[key]
 
     def _blob(self, digest: str) -> Path:
         folder = self.cache_dir / "blobs"

@@ -39,6 +39,8 @@ use alloy::{
 use pyo3::{prelude::*, types::PyDict};
 use url::Url;
 
+mod job;
+
 /// How long one Kubo request may take.
 const IPFS_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -95,9 +97,10 @@ impl From<agora_client::Error> for Failure {
         use agora_client::Error as E;
         let class = match &err {
             E::Unreachable { .. } | E::NotAProvider { .. } => "ProviderUnavailable",
-            E::WrongChain { .. } => "ConfigurationError",
-            E::Refused { status: 401 | 403 | 409 | 410, .. } | E::NoAccessToken { .. } => "AccessRefused",
-            E::Refused { status: 404, .. } => "UnknownAsset",
+            E::WrongChain { .. } | E::WrongProvider { .. } => "ConfigurationError",
+            E::Refused { action: "download", status: 401 | 403 | 409 | 410, .. }
+            | E::NoAccessToken { .. } => "AccessRefused",
+            E::Refused { action: "download", status: 404, .. } => "UnknownAsset",
             E::Refused { status: 502..=504, .. } => "ProviderUnavailable",
             E::Refused { .. } => "AgoraError",
             E::InsufficientFunds { .. } => "InsufficientPayment",
@@ -402,6 +405,17 @@ impl Client {
         })
     }
 
+    /// The currency at `address` (an ERC-20): its symbol and decimals.
+    fn currency_units(&self, py: Python<'_>, address: &str) -> PyResult<(String, u8)> {
+        let address = Address::from_str(address.trim()).map_err(|_| {
+            Failure::new("ConfigurationError", format!("currency {address:?} is not an address")).into_py()
+        })?;
+        self.run(py, async {
+            let units = self.units(address).await?;
+            Ok((units.symbol, units.decimals))
+        })
+    }
+
     /// The provider at `url` (its `/v1/info`, checked to serve this chain): its address.
     fn provider_address(&self, py: Python<'_>, url: &str) -> PyResult<String> {
         let chain_id = self.agora.deployment.chain_id;
@@ -630,6 +644,65 @@ impl Client {
         dict.set_item("key_holders", holders.iter().map(ToString::to_string).collect::<Vec<_>>())?;
         dict.set_item("tx_hash", published.tx_hash.to_string())?;
         Ok(dict)
+    }
+
+    /// Runs a compute job: `spec` (JSON: a runtime job, e.g. `{"kind":"embed"}`) over
+    /// `dataset` with `model` at the provider at `provider_url`, buying the access tokens it
+    /// spends with it. Refused before anything is signed when the job costs more than
+    /// `max_total` (in the provider's currency's units). The submission as JSON.
+    #[pyo3(signature = (dataset, model, provider_url, spec, deadline_secs=3600, max_price=None, max_total=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn submit_job(
+        &self,
+        py: Python<'_>,
+        dataset: &str,
+        model: &str,
+        provider_url: &str,
+        spec: &str,
+        deadline_secs: u64,
+        max_price: Option<&str>,
+        max_total: Option<&str>,
+    ) -> PyResult<String> {
+        let submission =
+            job::Submission { dataset, model, provider_url, spec, deadline_secs, max_price, max_total };
+        self.run(py, async { Ok(job::submit(self, submission).await?.to_string()) })
+    }
+
+    /// Job `job_id` on chain and at its provider (at `provider_url`, else its registered
+    /// endpoint), as JSON.
+    #[pyo3(signature = (job_id, provider_url=None))]
+    fn job_state(&self, py: Python<'_>, job_id: &str, provider_url: Option<&str>) -> PyResult<String> {
+        self.run(py, async { Ok(job::state(self, job_id, provider_url).await?.to_string()) })
+    }
+
+    /// Job `job_id`'s receipt, checked against the chain; with `output`, its files fetched into
+    /// that (empty) folder and their hash checked. As JSON.
+    #[pyo3(signature = (job_id, provider_url=None, output=None))]
+    fn job_result(
+        &self,
+        py: Python<'_>,
+        job_id: &str,
+        provider_url: Option<&str>,
+        output: Option<PathBuf>,
+    ) -> PyResult<String> {
+        self.run(py, async { Ok(job::result(self, job_id, provider_url, output).await?.to_string()) })
+    }
+
+    /// Re-executes job `job_id` locally and compares with its posted output hash; `dataset` is
+    /// the dataset's plaintext when IPFS holds only its ciphertext. The verdict as JSON.
+    #[pyo3(signature = (job_id, provider_url=None, dataset=None, work_dir=None))]
+    fn verify_job(
+        &self,
+        py: Python<'_>,
+        job_id: &str,
+        provider_url: Option<&str>,
+        dataset: Option<PathBuf>,
+        work_dir: Option<PathBuf>,
+    ) -> PyResult<String> {
+        let dataset = dataset.as_deref();
+        self.run(py, async {
+            Ok(job::verify(self, job_id, provider_url, dataset, work_dir).await?.to_string())
+        })
     }
 
     /// Fetches `cid` from Kubo into `dest`, keeping it only when its sha-256 is `sha256`

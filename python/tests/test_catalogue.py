@@ -79,3 +79,18 @@ def test_hub_local_reads_the_session_agora_dev_writes(
     monkeypatch.setenv("AGORA_DEV_SESSION", str(tmp_path / "missing.json"))
     with pytest.raises(errors.ConfigurationError, match="no `agora dev` is running"):
         Hub.local()
+
+
+def test_a_stablecoin_price_reads_in_its_units_and_is_paid_with_a_permit(
+    hub: Hub, options: dict[str, Any], stack: dict[str, Any]
+) -> None:
+    asset_id = stack["stablecoin"]["assetId"]
+    asset = hub.asset(asset_id)
+    assert asset.units == ("mUSD", 6) and asset.price == 2_500_000
+    assert asset.price_text() == "2.5 mUSD" and "2.5 mUSD" in asset._repr_html_()
+    assert hub.quote(asset_id)["text"] == "2.5 mUSD"
+    # One signature (EIP-2612 permit) and one transaction: no approve first.
+    bought = hub.buy(asset_id, max_price="2.5")
+    assert bought["paid"] == "2.5 mUSD" and hub.access_tokens(asset_id) == 1
+    with pytest.raises(errors.PriceChanged, match="2.5 mUSD"):
+        hub.buy(asset_id, max_price="2.4")

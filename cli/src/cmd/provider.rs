@@ -381,11 +381,8 @@ async fn status(global: &GlobalArgs, args: StatusArgs) -> Result<()> {
     let service = match &args.url {
         Some(url) => {
             let service = Service::new(Some(url), "")?;
-            let health = service.get("/health").await?;
-            let info = service.get("/v1/info").await?;
-            if info["provider"].as_str().and_then(|s| s.parse::<Address>().ok()) != Some(address) {
-                bail!("wrong provider: the service at {url} is {}, not {address}", info["provider"]);
-            }
+            let health = service.get("/health", "health check").await?;
+            let info = service.check_identity(address, agora.deployment.chain_id).await?;
             Some(json!({ "health": health, "info": info }))
         }
         None => None,

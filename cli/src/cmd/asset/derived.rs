@@ -241,7 +241,7 @@ async fn receipt(
 ) -> Result<SignedReceipt> {
     let registered = provider_record(agora, job.provider).await?;
     let service = Service::new(None, &registered.endpoint)?;
-    let body = service.get(&format!("/v1/jobs/{id}/result")).await?;
+    let body = service.get(&format!("/v1/jobs/{id}/result"), "result request").await?;
     let receipt: SignedReceipt = serde_json::from_value(body["receipt"].clone())
         .map_err(|err| eyre!("the provider's receipt is malformed: {err}"))?;
     let domain = agora_provider::access::domain(agora.deployment.chain_id, job.provider);

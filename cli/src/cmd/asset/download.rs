@@ -153,7 +153,7 @@ async fn fetch(target: &Download<'_>, part: &Path, remembered: Option<&Path>) ->
     bar.finish_and_clear();
     match result {
         Ok(resumed) => Ok(resumed),
-        Err(agora_client::Error::Refused { status, message }) => {
+        Err(agora_client::Error::Refused { status, message, .. }) => {
             let hint = match remembered {
                 Some(path) if matches!(status, 403 | 404 | 410) => format!(
                     " (order {} was remembered in {}: delete it to spend a new access token)",

@@ -22,11 +22,9 @@ mod publish;
 use std::time::Duration;
 
 use agora_client::market::{self, Purchased};
+pub(crate) use agora_client::metadata;
 use agora_contracts::{Agora, tx};
-use agora_provider::{
-    metadata::{AssetMetadata, MAX_METADATA_BYTES},
-    storage::Storage,
-};
+use agora_provider::{metadata::AssetMetadata, storage::Storage};
 use alloy::primitives::{Address, B256, U256};
 use clap::{Args, Subcommand, ValueEnum};
 use eyre::{Result, bail, eyre};
@@ -526,16 +524,6 @@ impl AssetView {
 fn short(address: Address) -> String {
     let text = address.to_string();
     format!("{}…{}", &text[..6], &text[text.len() - 4..])
-}
-
-/// An asset's metadata document from IPFS, parsed.
-pub(crate) async fn metadata(storage: &Storage, cid: &str) -> Result<AssetMetadata> {
-    let bytes = storage
-        .cat_to_vec(cid, MAX_METADATA_BYTES)
-        .await
-        .map_err(|err| eyre!("cannot read metadata {cid} from IPFS: {err}"))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|err| eyre!("metadata {cid} is not an asset metadata document: {err}"))
 }
 
 async fn load(agora: &Agora, storage: &Storage, id: U256) -> Result<AssetView> {

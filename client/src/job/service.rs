@@ -1,7 +1,7 @@
-//! A provider's HTTP service as the CLI talks to it ([`Service`]), and a job's output folder
-//! on IPFS ([`output_files`], [`fetch_output`]).
+//! A provider's job API as a consumer calls it ([`Service`]), and a job's output folder on
+//! IPFS ([`output_files`], [`fetch_output`]).
 
-use std::time::Duration;
+use std::{path::Path, time::Duration};
 
 use agora_provider::storage::Storage;
 use alloy::{primitives::Address, transports::http::reqwest};
@@ -10,29 +10,32 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
+use crate::{Error, error::cause};
+
 /// How long one request to a provider may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most files an output folder may hold (a model manifest lists about 400 at most).
 const MAX_OUTPUT_FILES: usize = 1_024;
 
-/// A provider's HTTP service.
-pub(crate) struct Service {
-    client: reqwest::Client,
+/// A provider's HTTP service. Its failures are [`Error::Unreachable`] and [`Error::Refused`]
+/// (with the provider's reason), so every surface tells them apart.
+pub struct Service {
+    http: reqwest::Client,
     /// Its base URL.
-    pub(crate) base: Url,
+    pub base: Url,
 }
 
 impl Service {
     /// The service at `url`, or else at the provider's registered `endpoint`.
-    pub(crate) fn new(url: Option<&Url>, endpoint: &str) -> Result<Self> {
+    pub fn new(url: Option<&Url>, endpoint: &str) -> Result<Self> {
         let base = match url {
             Some(url) => url.clone(),
             None => endpoint.parse().map_err(|_| {
-                eyre!("the provider's registered endpoint {endpoint:?} is not a URL: pass --provider-url")
+                eyre!("the provider's registered endpoint {endpoint:?} is not a URL: give the provider's URL")
             })?,
         };
-        let client = reqwest::Client::builder().timeout(HTTP_TIMEOUT).build()?;
-        Ok(Self { client, base })
+        let http = reqwest::Client::builder().timeout(HTTP_TIMEOUT).build()?;
+        Ok(Self { http, base })
     }
 
     fn url(&self, path: &str) -> String {
@@ -40,48 +43,57 @@ impl Service {
     }
 
     /// `GET path` as JSON; a refusal is an error carrying the provider's message.
-    pub(crate) async fn get(&self, path: &str) -> Result<Value> {
-        Ok(self.get_response(path).await?.json().await.unwrap_or(Value::Null))
+    pub async fn get(&self, path: &str, action: &'static str) -> Result<Value, Error> {
+        Ok(self.get_response(path, action).await?.json().await.unwrap_or(Value::Null))
     }
 
     /// `GET path`, its body unread; a refusal is an error carrying the provider's message.
-    pub(crate) async fn get_response(&self, path: &str) -> Result<reqwest::Response> {
-        self.checked(self.client.get(self.url(path)).send().await).await
+    pub async fn get_response(&self, path: &str, action: &'static str) -> Result<reqwest::Response, Error> {
+        self.checked(self.http.get(self.url(path)).send().await, action).await
     }
 
-    pub(crate) async fn post(&self, path: &str, body: &impl Serialize) -> Result<Value> {
-        let sent = self.client.post(self.url(path)).json(body).send().await;
-        Ok(self.checked(sent).await?.json().await.unwrap_or(Value::Null))
+    /// `POST path` with a JSON body, answered with JSON.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+        action: &'static str,
+    ) -> Result<Value, Error> {
+        let sent = self.http.post(self.url(path)).json(body).send().await;
+        Ok(self.checked(sent, action).await?.json().await.unwrap_or(Value::Null))
     }
 
-    /// The response, or an error carrying the provider's message when it is unreachable or refused.
-    async fn checked(&self, sent: reqwest::Result<reqwest::Response>) -> Result<reqwest::Response> {
-        let response = sent.map_err(|err| {
-            let why = if err.is_timeout() { "it timed out" } else { "the connection failed" };
-            eyre!("the provider at {} is not reachable ({why})", self.base)
-        })?;
+    /// The response, or the error that says why there is none.
+    async fn checked(
+        &self,
+        sent: reqwest::Result<reqwest::Response>,
+        action: &'static str,
+    ) -> Result<reqwest::Response, Error> {
+        let response =
+            sent.map_err(|err| Error::Unreachable { url: self.base.to_string(), cause: cause(&err) })?;
         let status = response.status();
         if !status.is_success() {
             let body: Value = response.json().await.unwrap_or(Value::Null);
-            let message = body["error"].as_str().unwrap_or("no reason given");
-            bail!("the provider at {} refused: {message} (HTTP {})", self.base, status.as_u16());
+            let message = body["error"].as_str().unwrap_or("no reason given").to_owned();
+            return Err(Error::Refused { action, status: status.as_u16(), message });
         }
         Ok(response)
     }
 
-    /// Fails unless the service is `provider` on `chain_id` (`GET /v1/info`).
-    pub(crate) async fn check_identity(&self, provider: Address, chain_id: u64) -> Result<Value> {
-        let info = self.get("/v1/info").await?;
+    /// Fails unless the service is `provider` on `chain_id` (`GET /v1/info`); its info.
+    pub async fn check_identity(&self, provider: Address, chain_id: u64) -> Result<Value, Error> {
+        let info = self.get("/v1/info", "info request").await?;
         let serves: Option<Address> = info["provider"].as_str().and_then(|s| s.parse().ok());
         if serves != Some(provider) {
-            bail!(
-                "wrong provider: the service at {} is {}, not {provider}",
-                self.base,
-                serves.map_or_else(|| "not an Agora provider".to_owned(), |a| a.to_string())
-            );
+            return Err(Error::WrongProvider {
+                url: self.base.to_string(),
+                serves: serves.map_or_else(|| "not an Agora provider".to_owned(), |a| a.to_string()),
+                expected: provider,
+            });
         }
-        if info["chainId"].as_u64() != Some(chain_id) {
-            bail!("the provider at {} serves chain {}, not chain {chain_id}", self.base, info["chainId"]);
+        let served = info["chainId"].as_u64().unwrap_or_default();
+        if served != chain_id {
+            return Err(Error::WrongChain { url: self.base.to_string(), served, expected: chain_id });
         }
         Ok(info)
     }
@@ -89,7 +101,7 @@ impl Service {
 
 /// The names of the files directly in the output folder `cid`, as the runtime hashes them;
 /// refused when it holds none, too many, or a name no provider writes.
-pub(crate) async fn output_files(storage: &Storage, cid: &str) -> Result<Vec<String>> {
+pub async fn output_files(storage: &Storage, cid: &str) -> Result<Vec<String>> {
     let links =
         storage.ls(cid).await.map_err(|err| eyre!("listing the output folder {cid} on IPFS: {err}"))?;
     let mut names = Vec::new();
@@ -109,12 +121,7 @@ pub(crate) async fn output_files(storage: &Storage, cid: &str) -> Result<Vec<Str
 }
 
 /// Streams the files `names` of the output folder `cid` into the folder `dir` (created).
-pub(crate) async fn fetch_output(
-    storage: &Storage,
-    cid: &str,
-    names: &[String],
-    dir: &std::path::Path,
-) -> Result<()> {
+pub async fn fetch_output(storage: &Storage, cid: &str, names: &[String], dir: &Path) -> Result<()> {
     use tokio::io::AsyncWriteExt as _;
     tokio::fs::create_dir_all(dir).await.wrap_err_with(|| format!("creating {}", dir.display()))?;
     for name in names {
