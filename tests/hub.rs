@@ -44,13 +44,16 @@ fn text(value: &Value) -> String {
     value.as_str().unwrap_or_else(|| panic!("not a string: {value}")).to_owned()
 }
 
-/// `agora hub` over `indexer`, its pages on a loopback port.
-fn hub(chain: &Chain, indexer: &str, provider: Option<&str>, log: &str) -> Service {
+/// `agora hub` over `indexer` (and, when given, a provider and Kubo), its pages on a loopback port.
+fn hub(chain: &Chain, indexer: &str, provider: Option<&str>, ipfs_api: Option<&str>, log: &str) -> Service {
     let listen = format!("127.0.0.1:{}", free_port());
     let mut command = Service::command(binary("agora"));
     command.args(["hub", "--indexer", indexer, "--listen", &listen, "--page-size", &PAGE_SIZE.to_string()]);
     if let Some(provider) = provider {
         command.args(["--provider", provider]);
+    }
+    if let Some(api) = ipfs_api {
+        command.args(["--ipfs-api", api]);
     }
     Service::start(chain, command, log, format!("http://{listen}"))
 }
@@ -65,6 +68,16 @@ fn page(url: &str) -> (u16, String) {
         let response = client.get(url).send().await.unwrap_or_else(|err| panic!("GET {url}: {err}"));
         let status = response.status().as_u16();
         (status, response.text().await.unwrap_or_else(|err| panic!("GET {url}: {err}")))
+    })
+}
+
+/// `POST url` with a JSON `body`: the status and the answer (null when it is not JSON).
+fn post_json(url: &str, body: &str) -> (u16, Value) {
+    block_on(async {
+        let client = reqwest::Client::new();
+        let request = client.post(url).header("content-type", "application/json").body(body.to_owned());
+        let response = request.send().await.unwrap_or_else(|err| panic!("POST {url}: {err}"));
+        (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     })
 }
 
@@ -232,7 +245,7 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         })
     });
 
-    let hub = hub(&chain, &indexer.url, Some(&provider_url), "hub.log");
+    let hub = hub(&chain, &indexer.url, Some(&provider_url), Some(&kubo.api_url()), "hub.log");
 
     // The catalogue, its search, filters and pages.
     let home = ok(&hub, "/");
@@ -424,6 +437,59 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         assert!(body.contains("data-service=\"indexer\""), "{body}");
     }
 
+    // Running a job from the page: the form offers the inputs and providers, the chosen ones
+    // selected, and says who holds an encrypted input's key (checked before paying).
+    let new_job = ok(&hub, &format!("/jobs/new?dataset={dataset}&model={model}"));
+    assert!(new_job.contains("id=\"job-form\""), "{new_job}");
+    assert!(new_job.contains(&format!("value=\"{dataset}\" selected")), "{new_job}");
+    assert!(new_job.contains(&format!("value=\"{model}\" selected")), "{new_job}");
+    let option = new_job
+        .split(&format!("value=\"{dataset}\" selected"))
+        .nth(1)
+        .and_then(|rest| rest.split('>').next());
+    let holders =
+        option.and_then(|o| o.split("data-key-holders=\"").nth(1)).and_then(|rest| rest.split('"').next());
+    assert!(holders.is_some_and(|h| h.split(',').any(|a| a == operator.to_lowercase())), "{option:?}");
+    assert!(
+        ok(&hub, &format!("/assets/{dataset}")).contains(&format!("href=\"/jobs/new?dataset={dataset}\""))
+    );
+
+    // A dispute's reason goes on IPFS through the hub, as the CLI writes it; nothing else does.
+    let reason_url = format!("{}/api/disputes/reason", hub.url);
+    let said = "The embeddings do not reproduce.";
+    let (status, added) = post_json(&reason_url, &json!({ "jobId": job, "reason": said }).to_string());
+    assert_eq!(status, 201, "{added}");
+    let stored = block_on(async {
+        let cat = format!("{}/api/v0/cat?arg={}", kubo.api_url(), text(&added["cid"]));
+        let response =
+            reqwest::Client::new().post(&cat).send().await.unwrap_or_else(|err| panic!("{cat}: {err}"));
+        response.json::<Value>().await.unwrap_or_else(|err| panic!("{cat}: {err}"))
+    });
+    assert_eq!(stored, json!({ "jobId": job, "reason": said }));
+    #[rustfmt::skip]
+    let refused = [
+        (json!({ "jobId": "1e9", "reason": "r" }).to_string(), "decimal digits"),
+        (json!({ "jobId": "9".repeat(79), "reason": "r" }).to_string(), "decimal digits"),
+        (json!({ "jobId": job, "reason": "  " }).to_string(), "printable"),
+        (json!({ "jobId": job, "reason": "a\u{1b}[31mb" }).to_string(), "printable"),
+        (json!({ "jobId": job, "reason": "x".repeat(2001) }).to_string(), "printable"),
+        (json!({ "jobId": job, "reason": "r", "pin": "everything" }).to_string(), "unknown field"),
+        ("not json".to_owned(), "expected"),
+    ];
+    for (body, needle) in refused {
+        let (status, answer) = post_json(&reason_url, &body);
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer["error"].as_str().is_some_and(|e| e.contains(needle)), "{body}: {answer}");
+    }
+    let (status, _) = post_json(&reason_url, &"x".repeat(20 * 1024));
+    assert_eq!(status, 413, "a body over the hub's limit");
+    let (status, answer) = post_json(
+        &format!("{}/api/disputes/reason", down.url),
+        &json!({ "jobId": job, "reason": said }).to_string(),
+    );
+    assert_eq!(status, 503, "{answer}");
+    assert!(answer["error"].as_str().is_some_and(|e| e.contains("--ipfs-api")), "{answer}");
+
     // The same pages in a real browser.
     let fixture = json!({
         "pageSize": PAGE_SIZE,
@@ -440,6 +506,7 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
             "for": tally.forVotes.to_string(), "against": tally.againstVotes.to_string(), "abstain": tally.abstainVotes.to_string(),
         },
         "job": { "jobId": job },
+        "compute": { "modelId": model, "provider": operator.to_lowercase() },
         "owner": chain.address(PUBLISHER).to_string().to_lowercase(),
         "wallet": {
             "rpcUrl": chain.anvil.endpoint(),
@@ -492,5 +559,5 @@ fn give_votes(chain: &Chain, to: usize, amount: U256) {
 /// A hub over an indexer address nothing listens on.
 fn hub_without_indexer(chain: &Chain) -> Service {
     let nobody = format!("http://127.0.0.1:{}", free_port());
-    hub(chain, &nobody, None, "hub-down.log")
+    hub(chain, &nobody, None, None, "hub-down.log")
 }

@@ -83,11 +83,59 @@ pub(crate) async fn revert(
     Ok(Json(Explained { message }))
 }
 
+/// Longest dispute reason taken from a page, in characters.
+const MAX_REASON_CHARS: usize = 2000;
+
+/// `POST /api/disputes/reason` body: why a job's posted result is wrong.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct DisputeReason {
+    /// The job, in decimal digits.
+    job_id: String,
+    /// The challenger's words.
+    reason: String,
+}
+
+/// What `/api/disputes/reason` answers: the CID `ComputeMarket.dispute` names.
+#[derive(Debug, Serialize)]
+pub(crate) struct Added {
+    cid: String,
+}
+
+/// `POST /api/disputes/reason`: puts a dispute's reason on IPFS as the CLI's `agora job dispute`
+/// does (`{"jobId": "…", "reason": "…"}`), so the page can name its CID on chain. Only this
+/// small document is taken: the hub is not an open pinning service.
+pub(crate) async fn dispute_reason(
+    State(hub): State<Hub>,
+    body: Result<Json<DisputeReason>, JsonRejection>,
+) -> Result<(StatusCode, Json<Added>), ApiError> {
+    let Json(body) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let job_id = body.job_id.trim();
+    if job_id.is_empty() || job_id.len() > 78 || !job_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::BadRequest("`jobId` must be a job id in decimal digits".into()));
+    }
+    let reason = body.reason.trim();
+    let printable = |c: char| !c.is_control() || c == '\n' || c == '\t';
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS || !reason.chars().all(printable) {
+        return Err(ApiError::BadRequest(format!(
+            "the reason must be 1 to {MAX_REASON_CHARS} printable characters"
+        )));
+    }
+    let ipfs = hub.ipfs().ok_or(ApiError::NoIpfs)?;
+    let document = serde_json::json!({ "jobId": job_id, "reason": reason });
+    let bytes = serde_json::to_vec_pretty(&document).unwrap_or_default();
+    let added = ipfs.add_bytes(bytes).await.map_err(|err| ApiError::Ipfs(err.to_string()))?;
+    Ok((StatusCode::CREATED, Json(Added { cid: added.cid })))
+}
+
 /// A failed `/api/` request: a status and `{"error": "..."}`.
 #[derive(Debug)]
 pub(crate) enum ApiError {
     BadRequest(String),
     Indexer(String),
+    /// The hub was started without Kubo.
+    NoIpfs,
+    Ipfs(String),
 }
 
 impl IntoResponse for ApiError {
@@ -95,6 +143,12 @@ impl IntoResponse for ApiError {
         let (status, error) = match self {
             Self::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
             Self::Indexer(message) => (StatusCode::BAD_GATEWAY, format!("the indexer failed: {message}")),
+            Self::NoIpfs => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this hub has no IPFS node to put the document on (its operator sets one with `agora hub --ipfs-api URL`)"
+                    .to_owned(),
+            ),
+            Self::Ipfs(message) => (StatusCode::BAD_GATEWAY, format!("IPFS failed: {message}")),
         };
         (status, Json(serde_json::json!({ "error": error }))).into_response()
     }
@@ -115,7 +169,10 @@ mod tests {
         let query: RevertQuery = serde_json::from_value(body).map_err(|err| err.to_string())?;
         match revert(Ok(Json(query))).await {
             Ok(Json(explained)) => Ok(explained.message),
-            Err(ApiError::BadRequest(message) | ApiError::Indexer(message)) => Err(message),
+            Err(ApiError::BadRequest(message) | ApiError::Indexer(message) | ApiError::Ipfs(message)) => {
+                Err(message)
+            }
+            Err(ApiError::NoIpfs) => Err("no IPFS".into()),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The asset page (`/assets/{id}`): its card, what is verified and how, its files, every
 //! metadata version with what changed, its usage and sales, and its lineage.
 
-use agora_api::{AssetDetail, AssetVersion, LineageLink};
+use agora_api::{AssetDetail, AssetKind, AssetVersion, LineageLink};
 use axum::extract::{Path, State};
 use maud::{Markup, PreEscaped, html};
 
@@ -140,6 +140,13 @@ fn get_access(detail: &AssetDetail, meta: &Meta<'_>, fee_bps: Option<u32>) -> Ma
                     progress #download-progress hidden max="100" value="0" {}
                     p #download-meter.meter hidden {}
                 }
+            }
+            @if matches!(asset.kind, AssetKind::Dataset | AssetKind::Model | AssetKind::Algorithm) {
+                @let (param, label) = match asset.kind {
+                    AssetKind::Dataset => ("dataset", "Run a compute job on this dataset"),
+                    _ => ("model", "Run a compute job with it"),
+                };
+                p { a #run-job.button href=(format!("/jobs/new?{param}={id}")) { (label) } }
             }
             p #access-hint.note {
                 "Buying and downloading here need a browser wallet and JavaScript. The CLI does the same: "

@@ -4,7 +4,7 @@
 
 use std::{convert::Infallible, time::Duration};
 
-use agora_api::{ComputeProvider, Job, JobStatus, ListQuery};
+use agora_api::{Asset, AssetQuery, ComputeProvider, Job, JobStatus, ListQuery};
 use axum::{
     extract::{Path, Query, State},
     response::sse::{Event, KeepAlive, Sse},
@@ -18,6 +18,7 @@ use crate::{
     Hub,
     format::{self, address, hash},
     layout::{Head, PageError, page},
+    meta::Meta,
 };
 
 /// How long the hub waits for a provider's `/health` or receipt.
@@ -60,6 +61,7 @@ pub(crate) async fn providers(
     let body = html! {
         h1 { "Compute providers" }
         p.lead { "Providers stake to run jobs over data that never leaves them. A job's payment waits in escrow until its result is posted and the challenge window closes." }
+        p { a.button href="/jobs/new" { "Run a compute job" } }
         @if list.items.is_empty() { p.empty { "No provider is registered." } }
         @else {
             div.scroll { table #providers {
@@ -126,6 +128,115 @@ pub(crate) async fn provider(State(hub): State<Hub>, Path(who): Path<String>) ->
     ))
 }
 
+/// The inputs a job page offers at most, per kind.
+const MAX_CHOICES: u32 = 100;
+
+/// The job kinds a provider runs, with the options each starts from in the form.
+const JOB_KINDS: [(&str, &str, &str); 4] = [
+    (
+        "embed",
+        "Embed the text of each row (sentence embeddings)",
+        r#"{"text_field": "text", "batch_size": 32}"#,
+    ),
+    ("train", "Train a classifier on a labelled table", r#"{"label_column": "label", "epochs": 5}"#),
+    ("predict", "Predict with a trained classifier", "{}"),
+    ("algorithm", "Run an algorithm asset (WebAssembly)", r#"{"args": []}"#),
+];
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewJobQuery {
+    dataset: Option<String>,
+    model: Option<String>,
+    provider: Option<String>,
+}
+
+/// `GET /jobs/new`: the form that runs a compute job from the page. The page script checks the
+/// spec with the chosen provider (which puts it on IPFS), shows each input's cost, the
+/// provider's price and the DAO's fee before the wallet opens, opens the job (buying the tokens
+/// it spends in the same transaction) and sends the signed request to the provider.
+pub(crate) async fn new_job(
+    State(hub): State<Hub>,
+    Query(query): Query<NewJobQuery>,
+) -> Result<Markup, PageError> {
+    let api = hub.api();
+    let of_kind = |kind: &str| AssetQuery {
+        kind: Some(kind.to_owned()),
+        limit: Some(MAX_CHOICES.to_string()),
+        ..AssetQuery::default()
+    };
+    let (datasets, models, algorithms) = (of_kind("dataset"), of_kind("model"), of_kind("algorithm"));
+    let all_providers = ListQuery::page(None, MAX_CHOICES);
+    let (datasets, models, algorithms, providers) = tokio::try_join!(
+        api.assets(&datasets),
+        api.assets(&models),
+        api.assets(&algorithms),
+        api.providers(&all_providers),
+    )?;
+    let providers: Vec<&ComputeProvider> = providers.items.iter().filter(|p| p.active).collect();
+    let chosen =
+        |wanted: &Option<String>, id: &str| wanted.as_deref().is_some_and(|w| w.eq_ignore_ascii_case(id));
+    let option = |asset: &Asset, wanted: &Option<String>| {
+        let meta = Meta::of(asset);
+        let price = asset.price.as_deref().map_or("not for sale".to_owned(), |p| match p {
+            "0" => "free".to_owned(),
+            p => format::amount(p, asset.currency.as_deref()),
+        });
+        html! {
+            option value=(asset.asset_id) selected[chosen(wanted, &asset.asset_id)]
+                data-kind=(asset.kind.as_str()) data-key-holders=[meta.key_holders().map(|h| h.join(","))] {
+                "#" (asset.asset_id) " " (meta.name()) " (" (price) ")"
+            }
+        }
+    };
+    let body = html! {
+        h1 { "Run a compute job" }
+        p.lead { "A provider runs the job next to the data, which never leaves it. Its price waits in escrow until the result is posted and the challenge window closes; an access token of each priced input is spent (bought with the job when you hold none)." }
+        @if datasets.items.is_empty() || providers.is_empty() {
+            p.empty { "Running a job needs a dataset and an active provider; this deployment has "
+                (datasets.items.len()) " datasets and " (providers.len()) " active providers." }
+        } @else {
+            form #job-form.panel data-kinds=(serde_json::to_string(&JOB_KINDS.iter().map(|(k, _, o)| (k, o)).collect::<Vec<_>>()).unwrap_or_default()) {
+                label for="job-dataset" { "Dataset" }
+                select #job-dataset name="dataset" required { @for asset in &datasets.items { (option(asset, &query.dataset)) } }
+                label for="job-model" { "Model or algorithm" }
+                select #job-model name="model" required {
+                    @for asset in models.items.iter().chain(&algorithms.items) { (option(asset, &query.model)) }
+                }
+                label for="job-provider" { "Provider" }
+                select #job-provider name="provider" required {
+                    @for p in &providers {
+                        option value=(p.provider.to_ascii_lowercase()) selected[chosen(&query.provider, &p.provider)] data-endpoint=(p.endpoint) {
+                            (format::short(&p.provider)) " — " (format::amount(&p.price, Some(&p.currency))) " a job, stake " (format::amount(&p.stake, None))
+                        }
+                    }
+                }
+                label for="job-kind" { "Job" }
+                select #job-kind name="kind" { @for (kind, label, _) in JOB_KINDS { option value=(kind) { (label) } } }
+                label for="job-options" { "Options (JSON: the job's settings)" }
+                textarea #job-options name="options" rows="4" spellcheck="false" { (JOB_KINDS[0].2) }
+                label for="job-deadline" { "Hours the provider has to post a result" }
+                input #job-deadline name="deadline" type="number" min="1" max="720" value="1" required;
+                div.actions {
+                    button #job-review type="submit" disabled { "Review the cost" }
+                    button #job-run type="button" hidden { "Pay and run" }
+                }
+                table #job-costs hidden { caption { "What the job costs you" } tbody {} }
+                p #job-state.state role="status" {}
+                noscript { p.warn { "Running a job from the page needs JavaScript and a browser wallet. With the CLI: "
+                    code { "agora job submit --dataset ID --model ID --provider ADDRESS --spec '{\"kind\":\"embed\"}'" } } }
+            }
+        }
+    };
+    let head = Head {
+        scripts: &[crate::assets::WALLET_JS_PATH],
+        ..Head::new(
+            "Run a compute job",
+            "Run a compute job over a dataset on Agora: pick the inputs and a provider.",
+        )
+    };
+    Ok(page(head, None, body))
+}
+
 /// GETs `path` of a provider's `endpoint` as JSON within [`PROVIDER_TIMEOUT`]; the error says why not.
 async fn provider_get(hub: &Hub, endpoint: &str, path: &str) -> Result<Value, String> {
     let url = url::Url::parse(endpoint)
@@ -154,6 +265,7 @@ pub(crate) async fn jobs(
         hub.api().jobs(&ListQuery { status: query.status, ..ListQuery::page(query.cursor, 50) }).await?;
     let body = html! {
         h1 { "Compute jobs" }
+        p { a.button href="/jobs/new" { "Run a compute job" } }
         @if list.items.is_empty() { p.empty { "No job yet." } }
         @else {
             div.scroll { table #jobs {
@@ -185,6 +297,14 @@ pub(crate) async fn job(State(hub): State<Hub>, Path(id): Path<String>) -> Resul
         None => None,
     };
     let live = is_live(job.status).then_some(job.job_id.as_str());
+    // Until its result is final, the page follows the job at its provider (its progress) too.
+    let endpoint = match job.status {
+        JobStatus::Open | JobStatus::ResultPosted => {
+            find_provider(&hub, &job.provider).await.ok().flatten().map(|p| p.endpoint)
+        }
+        _ => None,
+    };
+    let challengeable = job.status == JobStatus::ResultPosted;
     let body = html! {
         p.kind { "Compute job" }
         h1 { "Job " (job.job_id) }
@@ -214,10 +334,31 @@ pub(crate) async fn job(State(hub): State<Hub>, Path(id): Path<String>) -> Resul
                 @if !is_live(job.status) { li { (status_label(job.status)) " (block " (job.updated_block) @if let Some(t) = job.updated_at { ", " (format::time(t)) } ")" } }
             }
         }
+        @if let Some(endpoint) = &endpoint {
+            section #job-progress data-endpoint=(endpoint.trim_end_matches('/')) data-job-id=(job.job_id) hidden aria-labelledby="job-progress-h" {
+                h2 #job-progress-h { "At the provider" }
+                p #job-progress-text aria-live="polite" {}
+                progress #job-progress-bar max="1" value="0" {}
+            }
+        }
         @if let Some(receipt) = receipt { (receipt_section(&job, status.chain_id, receipt)) }
+        @if challengeable {
+            section #dispute data-job-id=(job.job_id) data-challenge-end=[job.challenge_end] hidden aria-labelledby="dispute-h" {
+                h2 #dispute-h { "Challenge the result" }
+                p { "If the output is wrong (re-execute it with " code { "agora job verify " (job.job_id) } "), challenge it before the window closes. You bond the DAO's dispute bond; the DAO rules, and a result ruled wrong refunds the consumer and returns your bond." }
+                label for="dispute-reason" { "Why the result is wrong" }
+                textarea #dispute-reason rows="3" maxlength="2000" {}
+                button #dispute-submit type="button" { "Challenge" }
+                p #dispute-state.state role="status" {}
+            }
+        }
+    };
+    let scripts: &'static [&'static str] = match challengeable {
+        true => &[crate::assets::RECEIPT_JS_PATH, crate::assets::WALLET_JS_PATH],
+        false => &[crate::assets::RECEIPT_JS_PATH],
     };
     let head = Head {
-        scripts: &[crate::assets::RECEIPT_JS_PATH],
+        scripts,
         ..Head::new(
             format!("Job {}", job.job_id),
             format!("Compute job {} on Agora: {}", job.job_id, status_label(job.status)),

@@ -48,6 +48,9 @@ pub struct HubConfig {
     pub indexer: Url,
     /// A provider to ask for job receipts when a job's provider is not registered (optional).
     pub provider: Option<Url>,
+    /// Kubo's RPC API, for the small documents a page's transaction names (a dispute's reason);
+    /// optional: without it those actions say the hub cannot.
+    pub ipfs_api: Option<Url>,
     /// How long one indexer request may take.
     pub indexer_timeout: Duration,
     /// Assets per catalogue page (1 to 100).
@@ -57,7 +60,13 @@ pub struct HubConfig {
 impl HubConfig {
     /// The indexer at `indexer`, no fallback provider, a 5 s indexer timeout.
     pub fn new(indexer: Url) -> Self {
-        Self { indexer, provider: None, indexer_timeout: Duration::from_secs(5), page_size: 24 }
+        Self {
+            indexer,
+            provider: None,
+            ipfs_api: None,
+            indexer_timeout: Duration::from_secs(5),
+            page_size: 24,
+        }
     }
 }
 
@@ -71,12 +80,14 @@ struct Inner {
     api: agora_api::Client,
     http: reqwest::Client,
     provider: Option<String>,
+    ipfs: Option<agora_ipfs::Storage>,
     page_size: u32,
 }
 
 impl Hub {
-    /// A hub over the services `config` names.
-    pub fn new(config: &HubConfig) -> Self {
+    /// A hub over the services `config` names; fails only on an IPFS API URL Kubo's client
+    /// cannot use.
+    pub fn new(config: &HubConfig) -> Result<Self, agora_ipfs::StorageError> {
         let api = agora_api::Client::new(config.indexer.clone()).with_timeout(config.indexer_timeout);
         // Providers' endpoints come from the chain: no redirects followed to somewhere else.
         let http = reqwest::Client::builder()
@@ -85,7 +96,11 @@ impl Hub {
             .unwrap_or_default();
         let provider = config.provider.as_ref().map(|url| url.as_str().trim_end_matches('/').to_owned());
         let page_size = config.page_size.clamp(1, 100);
-        Self { inner: Arc::new(Inner { api, http, provider, page_size }) }
+        let ipfs = match &config.ipfs_api {
+            Some(url) => Some(agora_ipfs::Storage::new(url.as_str(), IPFS_TIMEOUT)?),
+            None => None,
+        };
+        Ok(Self { inner: Arc::new(Inner { api, http, provider, ipfs, page_size }) })
     }
 
     pub(crate) fn api(&self) -> &agora_api::Client {
@@ -100,10 +115,17 @@ impl Hub {
         self.inner.provider.as_deref()
     }
 
+    pub(crate) fn ipfs(&self) -> Option<&agora_ipfs::Storage> {
+        self.inner.ipfs.as_ref()
+    }
+
     pub(crate) fn page_size(&self) -> u32 {
         self.inner.page_size
     }
 }
+
+/// Longest one Kubo request may take.
+const IPFS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Longest a page may take to render (the indexer's own timeout is shorter).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -121,11 +143,13 @@ pub fn app(hub: Hub) -> Router {
         .route("/providers", get(compute::providers))
         .route("/providers/{address}", get(compute::provider))
         .route("/jobs", get(compute::jobs))
+        .route("/jobs/new", get(compute::new_job))
         .route("/jobs/{id}", get(compute::job))
         .route("/static/{file}", get(assets::file))
         .route("/openapi.json", get(openapi))
         .route("/api/status", get(api::status))
         .route("/api/revert", axum::routing::post(api::revert))
+        .route("/api/disputes/reason", axum::routing::post(api::dispute_reason))
         .route("/health", get(|| async { "ok" }))
         .fallback(|| async { PageError::NotFound("page".into()) })
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
@@ -168,5 +192,6 @@ pub async fn serve(
     config: &HubConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(Hub::new(config))).with_graceful_shutdown(shutdown).await
+    let hub = Hub::new(config).map_err(std::io::Error::other)?;
+    axum::serve(listener, app(hub)).with_graceful_shutdown(shutdown).await
 }

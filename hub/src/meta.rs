@@ -82,6 +82,16 @@ impl<'a> Meta<'a> {
         self.content()?.get("size")?.as_u64()
     }
 
+    /// Who holds the content key of an encrypted asset (lowercase addresses); None when the
+    /// content is not encrypted.
+    pub(crate) fn key_holders(&self) -> Option<Vec<String>> {
+        let keys = self.content()?.get("encryption")?.get("wrappedKeys")?.as_array()?;
+        let holder = |key: &Value| {
+            key.get("holder").or_else(|| key.get("provider"))?.as_str().map(str::to_ascii_lowercase)
+        };
+        Some(keys.iter().filter_map(holder).collect())
+    }
+
     pub(crate) fn file_name(&self) -> Option<&'a str> {
         self.content()?.get("fileName")?.as_str()
     }

@@ -272,8 +272,9 @@ impl ProviderState {
     }
 }
 
-/// The router: `/health`, `/metrics`, `/v1/info`, `POST /v1/download`, `POST /v1/jobs`,
-/// `GET`/`DELETE /v1/jobs/{id}`, `GET /v1/jobs/{id}/result`, `GET /v1/jobs/{id}/log`.
+/// The router: `/health`, `/metrics`, `/v1/info`, `POST /v1/download`, `POST /v1/specs`,
+/// `POST /v1/jobs`, `GET`/`DELETE /v1/jobs/{id}`, `GET /v1/jobs/{id}/result`,
+/// `GET /v1/jobs/{id}/log`.
 pub fn app(state: Arc<ProviderState>) -> Router {
     let limits = state.limits.clone();
     Router::new()
@@ -281,6 +282,7 @@ pub fn app(state: Arc<ProviderState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/info", get(info))
         .route("/v1/download", post(download))
+        .route("/v1/specs", post(put_spec))
         .route("/v1/jobs", post(submit_job))
         .route("/v1/jobs/{id}", get(job_status).delete(cancel_job))
         .route("/v1/jobs/{id}/result", get(job_result))
@@ -817,6 +819,28 @@ async fn submit_job(
     tracing::info!(%job_id, consumer = %signer, kind = plan.plan.spec.kind(), "job queued");
     Ok((StatusCode::ACCEPTED, Json(json!({ "jobId": job_id.to_string(), "status": JobStatus::Queued })))
         .into_response())
+}
+
+/// `POST /v1/specs`: a job spec document checked against this provider's limits and added to
+/// IPFS in its canonical form (the CLI's), before any money moves: a browser, which cannot
+/// reach Kubo, opens its job with the CID answered. Only a valid spec within the limits is
+/// kept, at most [`MAX_DOCUMENT_BYTES`].
+async fn put_spec(
+    State(state): State<Arc<ProviderState>>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let service = state.jobs.get().ok_or(JobRefusal::Disabled)?;
+    if body.len() > MAX_DOCUMENT_BYTES {
+        return Err(JobRefusal::BadSpec(format!(
+            "the spec document is larger than {MAX_DOCUMENT_BYTES} bytes"
+        ))
+        .into());
+    }
+    let spec = SpecDocument::parse(&body)?;
+    spec.job.check(service.limits()).map_err(|err| JobRefusal::BadSpec(err.to_string()))?;
+    let canonical = serde_json::to_vec_pretty(&spec).map_err(|err| JobRefusal::BadSpec(err.to_string()))?;
+    let cid = state.storage.add_bytes(canonical).await?.cid;
+    Ok((StatusCode::CREATED, Json(json!({ "cid": cid, "kind": spec.job.kind() }))).into_response())
 }
 
 /// What a worker needs: the spec document and the inputs named by the job's assets; refused

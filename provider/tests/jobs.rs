@@ -14,7 +14,10 @@ use agora_contracts::{ComputeMarket, compute_market::IComputeMarket, tx};
 use agora_provider::{
     Identity,
     crypto::{ContentKey, Encryption},
-    jobs::{JobRequest, ModelFile, ModelManifest, SignedJobRequest, SignedReceipt},
+    jobs::{
+        JobRequest, MAX_DOCUMENT_BYTES, ModelFile, ModelManifest, SignedJobRequest, SignedReceipt,
+        SpecDocument,
+    },
     metadata::AssetMetadata,
     storage::sha256,
     worker::JobsConfig,
@@ -423,6 +426,33 @@ async fn jobs_that_are_not_ours_unpaid_late_or_badly_signed_are_refused() -> Res
     expect_refusal(market.submit(&url, &market.request(BUYER, restricted, 10)?).await?, 403, &not_allowed)
         .await?;
     tx::send("reopen", owner.setAlgorithmRestricted(market.dataset, false)).await?;
+
+    // A browser checks its spec here and has it put on IPFS before it pays: only a readable
+    // spec within this provider's limits is kept, in the canonical form the CLI adds.
+    let put_spec = |body: Vec<u8>| stack.http.post(format!("{url}/v1/specs")).body(body).send();
+    let spec_bytes = serde_json::to_vec(
+        &serde_json::json!({ "version": 1, "job": { "kind": "embed", "batch_size": 2 } }),
+    )?;
+    let kept = put_spec(spec_bytes.clone()).await?;
+    ensure!(kept.status() == 201, "put spec: {} {}", kept.status(), kept.text().await?);
+    let kept: Value = kept.json().await?;
+    let canonical = serde_json::to_vec_pretty(&SpecDocument::parse(&spec_bytes)?)?;
+    ensure!(kept["cid"] == stack.storage.add_bytes(canonical).await?.cid, "{kept}");
+    ensure!(kept["kind"] == "embed", "{kept}");
+    for (body, status, says) in [
+        (br#"{"version":2,"job":{"kind":"embed"}}"#.to_vec(), 422, "unsupported version"),
+        (
+            br#"{"version":1,"job":{"kind":"embed","batch_size":0}}"#.to_vec(),
+            422,
+            "batch_size must be at least 1",
+        ),
+        (br#"{"version":1,"job":{"kind":"dance"}}"#.to_vec(), 422, "dance"),
+        (b"not json".to_vec(), 422, "expected"),
+    ] {
+        expect_refusal(put_spec(body).await?, status, says).await?;
+    }
+    let oversized = put_spec(vec![b' '; 2 * MAX_DOCUMENT_BYTES]).await?;
+    ensure!(matches!(oversized.status().as_u16(), 413 | 422), "oversized spec: {}", oversized.status());
 
     // None of these was admitted.
     for id in [elsewhere, job, unfunded, unreadable, soon, restricted] {

@@ -127,7 +127,7 @@ pub async fn run(global: &GlobalArgs, args: DevArgs) -> Result<()> {
     wait_http(&format!("http://{}/health", args.provider_listen), "agora-provider", &mut children).await?;
 
     let provider_url = format!("http://{}", args.provider_listen);
-    let hub_url = serve_hub(&args, &provider_url).await?;
+    let hub_url = serve_hub(&args, &provider_url, &ipfs.api_url()).await?;
     let hub_url_for_session = hub_url.clone();
     register_provider(global, &rpc, &provider_key, &provider_url).await?;
     let demo = match args.no_demo {
@@ -249,9 +249,10 @@ impl DevSession {
 }
 
 /// Starts the web hub in this process over the dev indexer and provider; it stops with it.
-async fn serve_hub(args: &DevArgs, provider_url: &str) -> Result<String> {
+async fn serve_hub(args: &DevArgs, provider_url: &str, ipfs_api: &str) -> Result<String> {
     let mut config = agora_hub::HubConfig::new(format!("http://{}", args.indexer_listen).parse()?);
     config.provider = Some(provider_url.parse()?);
+    config.ipfs_api = Some(ipfs_api.parse()?);
     let listener = tokio::net::TcpListener::bind(&args.hub_listen)
         .await
         .wrap_err_with(|| format!("listening for the hub on {}", args.hub_listen))?;

@@ -15,7 +15,7 @@ use url::Url;
 
 /// Serve the web hub (catalogue, assets, accounts, DAO, providers, jobs) over an indexer.
 ///
-/// Example: agora hub --indexer http://127.0.0.1:8080 --provider http://127.0.0.1:8700 --listen 127.0.0.1:8000
+/// Example: agora hub --indexer http://127.0.0.1:8080 --provider http://127.0.0.1:8700 --ipfs-api http://127.0.0.1:5001 --listen 127.0.0.1:8000
 #[derive(Debug, Args, Serialize)]
 pub struct HubArgs {
     /// TOML config file (keys as in the flags, with underscores).
@@ -30,6 +30,11 @@ pub struct HubArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<Url>,
+    /// Kubo's RPC API, where the pages put the small documents a transaction names, such as a
+    /// dispute's reason (AGORA_HUB_IPFS_API; without it those actions say the hub cannot).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipfs_api: Option<Url>,
     /// Address to serve on (AGORA_HUB_LISTEN; default 127.0.0.1:8000).
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,6 +55,7 @@ pub struct HubArgs {
 struct Settings {
     indexer: Url,
     provider: Option<Url>,
+    ipfs_api: Option<Url>,
     #[serde(default = "default_listen")]
     listen: String,
     #[serde(default = "default_timeout")]
@@ -98,6 +104,7 @@ pub async fn run(args: HubArgs) -> Result<()> {
     let config = HubConfig {
         indexer: settings.indexer,
         provider: settings.provider,
+        ipfs_api: settings.ipfs_api,
         indexer_timeout: std::time::Duration::from_secs(settings.indexer_timeout_secs),
         page_size: settings.page_size,
     };

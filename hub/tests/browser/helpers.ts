@@ -56,6 +56,8 @@ export interface HubFixture {
   proposal: { proposalId: string; for: string; against: string; abstain: string };
   /** A job with a posted result and a receipt. */
   job: { jobId: string };
+  /** What a job run from the page uses: the MiniLM model (free) and the provider (lowercase). */
+  compute: { modelId: string; provider: string };
   /** The publisher's address, lowercase. */
   owner: string;
   /** The browser's test wallet: anvil's RPC, the dev account it signs as, the deployment's chain. */
@@ -87,6 +89,8 @@ const FIXTURE_FIELDS: [string, "number" | "string"][] = [
   ["proposal.against", "string"],
   ["proposal.abstain", "string"],
   ["job.jobId", "string"],
+  ["compute.modelId", "string"],
+  ["compute.provider", "string"],
   ["owner", "string"],
   ["wallet.rpcUrl", "string"],
   ["wallet.account", "string"],

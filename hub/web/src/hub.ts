@@ -100,8 +100,51 @@ function followJob(jobId: string): void {
   source.addEventListener("done", () => source.close());
 }
 
+/** What a provider's job event stream (`GET /v1/jobs/{id}`, `text/event-stream`) sends. */
+interface ProviderJobState {
+  status: string;
+  reason: string | null;
+  progress: { phase: string; done: number; total: number } | null;
+}
+
+/** Shows the job's progress at its provider (section `#job-progress`) until the provider ends it. */
+function followProvider(section: HTMLElement): void {
+  const endpoint = section.dataset["endpoint"];
+  const jobId = section.dataset["jobId"];
+  if (!endpoint || !jobId) return;
+  const text = document.getElementById("job-progress-text");
+  const bar = document.getElementById("job-progress-bar") as HTMLProgressElement | null;
+  // EventSource asks with `Accept: text/event-stream`; the provider answers any origin.
+  const source = new EventSource(`${endpoint}/v1/jobs/${encodeURIComponent(jobId)}`);
+  source.addEventListener("status", (event) => {
+    let state: ProviderJobState;
+    try {
+      state = JSON.parse((event as MessageEvent<string>).data) as ProviderJobState;
+    } catch {
+      return;
+    }
+    section.hidden = false;
+    section.dataset["status"] = state.status;
+    const phase = state.progress ? ` — ${state.progress.phase.replace(/_/g, " ")} ${state.progress.done} of ${state.progress.total}` : "";
+    const status = state.status.charAt(0).toUpperCase() + state.status.slice(1);
+    if (text) text.textContent = `${status}${phase}${state.reason ? `: ${state.reason}` : ""}`;
+    if (bar) {
+      const done = state.status === "succeeded";
+      bar.max = done ? 1 : Math.max(state.progress?.total ?? 1, 1);
+      bar.value = done ? 1 : (state.progress?.done ?? 0);
+    }
+    if (!["queued", "running"].includes(state.status)) source.close();
+  });
+  // A provider that does not know the job (not sent to it yet) or is down: nothing to show.
+  source.addEventListener("error", () => {
+    if (source.readyState === EventSource.CLOSED && section.dataset["status"] === undefined) section.hidden = true;
+  });
+}
+
 const liveJob = document.querySelector<HTMLElement>("main[data-live-job]")?.dataset["liveJob"];
 if (liveJob) followJob(liveJob);
+const providerProgress = document.getElementById("job-progress");
+if (providerProgress) followProvider(providerProgress);
 
 /** Where the wallet script is (the widget's `data-script`); null when the page has no widget. */
 const walletRoot = document.getElementById("wallet");

@@ -1,8 +1,9 @@
 // The wallet script: the header's wallet widget (EIP-6963 discovery, account, network, switch,
 // disconnect) and the actions of the page it is on (an asset's "Get access", the DAO's forms, a
-// proposal's vote). Pages work without it.
+// proposal's vote, running a compute job, challenging a result). Pages work without it.
 
 import { startAccessPanel } from "./wallet/access";
+import { startDisputePanel, startJobForm } from "./wallet/compute";
 import { startDaoPanel, startVotePanel } from "./wallet/dao";
 import { startReleaseBox } from "./wallet/revenue";
 import { startSession } from "./wallet/session";
@@ -12,6 +13,10 @@ if (access) startAccessPanel(access);
 const release = document.getElementById("release-box");
 if (release) startReleaseBox(release);
 if (document.getElementById("dao-panel")) startDaoPanel();
+const jobForm = document.getElementById("job-form");
+if (jobForm instanceof HTMLFormElement) startJobForm(jobForm);
+const dispute = document.getElementById("dispute");
+if (dispute) startDisputePanel(dispute);
 const vote = document.getElementById("vote-panel");
 if (vote) startVotePanel(vote);
 // hub.js sets this when the user clicked "Connect wallet" before this script was loaded.

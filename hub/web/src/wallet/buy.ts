@@ -8,7 +8,7 @@ import { type Address, type TransactionReceipt, parseSignature, zeroAddress } fr
 import { getBlock, getEip712Domain, readContract, signTypedData } from "viem/actions";
 
 import { ierc20Abi, ierc20PermitAbi, marketplaceAbi } from "../../generated/abi";
-import { erc20Units, formatAmount } from "./currency";
+import { formatAmount, unitsOf } from "./currency";
 import { Told } from "./hub-api";
 import type { Units } from "./errors";
 import type { Session } from "./session";
@@ -42,7 +42,7 @@ export async function quote(session: Session, listing: Listing, amount: bigint):
       functionName: "quote",
       args: [listing.assetId, session.account, amount],
     }),
-    listing.currency === zeroAddress ? Promise.resolve({ symbol: "ETH", decimals: 18 }) : erc20Units(session, listing.currency),
+    unitsOf(session, listing.currency),
   ]);
   return { amount, cost, free, units };
 }

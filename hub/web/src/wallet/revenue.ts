@@ -1,19 +1,15 @@
 // An asset's revenue waiting for the connected account in the revenue splitter, per currency, with
 // a button that releases it (anyone may release for a recipient; the page does it for yourself).
 
-import { type Address, getAddress, zeroAddress } from "viem";
+import { getAddress } from "viem";
 import { readContract } from "viem/actions";
 
 import { revenueSplitterAbi } from "../../generated/abi";
-import { erc20Units, formatAmount } from "./currency";
+import { formatAmount, unitsOf } from "./currency";
 import { stateSetter } from "./dom";
-import { type Units, explain } from "./errors";
-import { type Session, currentSession, sessionEvents } from "./session";
+import { explain } from "./errors";
+import { currentSession, sessionEvents } from "./session";
 import { send } from "./tx";
-
-async function unitsOf(session: Session, currency: Address): Promise<Units> {
-  return currency === zeroAddress ? { symbol: "ETH", decimals: 18 } : erc20Units(session, currency);
-}
 
 export function startReleaseBox(box: HTMLElement): void {
   const assetId = BigInt(box.dataset["asset"] ?? "0");
