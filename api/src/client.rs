@@ -10,7 +10,7 @@ use url::Url;
 use crate::{
     Account, Asset, AssetDetail, AssetFacets, AssetQuery, ComputeProvider, CursorQuery, ErrorBody,
     FacetQuery, Governance, Health, Holder, Job, ListQuery, Order, Page, Proposal, ProposalDetail, Ready,
-    Sale, Status, Vote,
+    RevenueWaiting, Sale, Status, Vote,
 };
 
 /// How long a request may take, connecting and reading the answer included, unless
@@ -168,6 +168,12 @@ impl Client {
     /// `GET /accounts/{address}`: an account's assets, access tokens, orders and releases.
     pub async fn account(&self, address: &str) -> Result<Account, ClientError> {
         self.get(&["accounts", address], None::<&()>).await
+    }
+
+    /// `GET /accounts/{address}/revenue`: what waits for the account in the revenue splitter,
+    /// read from the chain now.
+    pub async fn revenue_waiting(&self, address: &str) -> Result<RevenueWaiting, ClientError> {
+        self.get(&["accounts", address, "revenue"], None::<&()>).await
     }
 
     /// `GET /accounts/{address}/orders`: an account's access orders, newest first.
@@ -368,5 +374,15 @@ mod tests {
         );
         let err = client("mailto:indexer@example.com").health().await.unwrap_err();
         assert!(matches!(err, ClientError::Unreachable { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn an_https_indexer_is_dialled_with_the_crates_own_tls() {
+        // Without a TLS backend an https URL fails before any connection ("scheme is not http");
+        // with the crate's own, it is dialled, and a closed port refuses the connection.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let err = client(&format!("https://127.0.0.1:{port}")).health().await.unwrap_err();
+        let ClientError::Unreachable { source, .. } = &err else { panic!("{err:?}") };
+        assert!(source.is_connect() && !source.is_builder(), "{source:?}");
     }
 }

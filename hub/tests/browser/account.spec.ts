@@ -1,6 +1,6 @@
 // The account page over the live indexer: what the publisher owns.
 import { expect, test } from "@playwright/test";
-import { axe, expectFitsPhone, hubFixture, shoot, watch } from "./helpers";
+import { axe, expectFitsPhone, hubFixture, shoot, shootDark, watch } from "./helpers";
 
 let watched: { problems: string[] };
 
@@ -32,6 +32,7 @@ test.describe("account page", () => {
       await expect(card.locator("p.meta code")).toHaveText(`${owner.slice(0, 6)}…${owner.slice(-4)}`);
     }
     await shoot(page, "account");
+    await shootDark(page, "account");
     await expectFitsPhone(page);
     await axe(page);
   });

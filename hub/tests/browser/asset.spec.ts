@@ -1,7 +1,7 @@
 // Asset pages over the live indexer: an ordinary asset's head, usage and versions, and an asset
 // whose card is hostile Markdown, which must run nothing and fetch nothing until asked.
 import { expect, test } from "@playwright/test";
-import { axe, expectFitsPhone, hubFixture, shoot, watch } from "./helpers";
+import { axe, expectFitsPhone, hubFixture, shoot, shootDark, watch } from "./helpers";
 
 /** A 1×1 transparent PNG: what "img.example" serves here, so no test needs the network. */
 const PIXEL = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==", "base64");
@@ -45,6 +45,7 @@ test.describe("asset page", () => {
     await expect(page.locator("#sales tbody tr")).toHaveCount(asset.sales);
     await expect(page.locator("header.asset-head .badge.locked")).toHaveText("encrypted");
     await shoot(page, "asset");
+    await shootDark(page, "asset");
     await expectFitsPhone(page);
     await axe(page);
   });

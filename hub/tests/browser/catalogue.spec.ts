@@ -1,7 +1,7 @@
 // The catalogue (`/`, `/assets`) over the live indexer: listing, search from the header, the kind
 // filter, cursor pagination, sorting, the skip link, and what a first visit costs.
 import { expect, test, type Page } from "@playwright/test";
-import { axe, expectFitsPhone, follow, hubFixture, shoot, watch } from "./helpers";
+import { axe, expectFitsPhone, follow, hubFixture, shoot, shootDark, watch } from "./helpers";
 
 /** Most a first load of `/` may transfer, every request included. */
 const MAX_FIRST_LOAD_BYTES = 200 * 1024;
@@ -54,6 +54,7 @@ test.describe("catalogue", () => {
       await expect(card.locator("h3 a")).toHaveAttribute("href", `/assets/${id}`);
     }
     await shoot(page, "catalogue");
+    await shootDark(page, "catalogue");
     await expectFitsPhone(page);
     await axe(page);
   });

@@ -1,7 +1,7 @@
 // The DAO pages over the live indexer: the proposal list, and a proposal's tally, state and votes,
 // which must agree with what the Governor says on chain.
 import { expect, test, type Locator } from "@playwright/test";
-import { axe, expectFitsPhone, follow, hubFixture, shoot, watch } from "./helpers";
+import { axe, expectFitsPhone, follow, hubFixture, shoot, shootDark, watch } from "./helpers";
 
 /** Every state the hub can show a proposal in (hub/src/dao.rs `state`). */
 const STATES = ["pending", "active", "succeeded", "defeated", "queued", "executed", "canceled"];
@@ -73,6 +73,7 @@ test.describe("DAO", () => {
     if (BigInt(proposal.for) > 0n) await expect(votes.filter({ has: page.locator("td:nth-child(2)", { hasText: /^for$/ }) })).not.toHaveCount(0);
     await expect(page.locator("#voters h2")).toHaveText(`Votes (${await votes.count()})`);
     await shoot(page, "proposal");
+    await shootDark(page, "proposal");
     await expectFitsPhone(page);
     await axe(page);
   });

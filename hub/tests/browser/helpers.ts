@@ -27,6 +27,20 @@ export async function shoot(page: Page, name: string): Promise<string[]> {
   return files;
 }
 
+/**
+ * The page in the dark theme (`prefers-color-scheme: dark`): axe's checks (contrast included) and
+ * screenshots `{name}-dark-375.png`, `{name}-dark-1280.png`; the light theme is restored after.
+ */
+export async function shootDark(page: Page, name: string): Promise<string[]> {
+  await page.emulateMedia({ colorScheme: "dark" });
+  try {
+    await axe(page);
+    return await shoot(page, `${name}-dark`);
+  } finally {
+    await page.emulateMedia({ colorScheme: "light" });
+  }
+}
+
 /** Runs axe on the page as it is now and fails listing every serious or critical violation. */
 export async function axe(page: Page): Promise<void> {
   const results = await new AxeBuilder({ page }).analyze();

@@ -1,7 +1,7 @@
 // Compute pages over the live stack: a finished job whose provider's signed receipt the page
 // checks in the browser (and catches when tampered with), and the providers with their health.
 import { expect, test, type Page } from "@playwright/test";
-import { axe, expectFitsPhone, follow, hubFixture, shoot, watch } from "./helpers";
+import { axe, expectFitsPhone, follow, hubFixture, shoot, shootDark, watch } from "./helpers";
 
 /** Changes the last hex digit of `receipt.outputHash` in the page's receipt JSON; returns the text it had. */
 async function tamperOutputHash(page: Page): Promise<string> {
@@ -44,6 +44,7 @@ test.describe("job page", () => {
     const signer = (await check.textContent())?.match(/0x[0-9a-fA-F]{40}/)?.[0] ?? "";
     expect(signer.toLowerCase(), "the signer named is the job's provider").toBe(provider);
     await shoot(page, "job");
+    await shootDark(page, "job");
     await axe(page);
 
     const original = await tamperOutputHash(page);

@@ -9,7 +9,7 @@ import { expect, test, type Page } from "@playwright/test";
 import { type Address, createPublicClient, getAddress, http } from "viem";
 
 import { accessTokenAbi, assetRegistryAbi, computeMarketAbi } from "../../web/generated/abi";
-import { axe, expectFitsPhone, hubFixture, shoot, watch } from "./helpers";
+import { axe, expectFitsPhone, hubFixture, shoot, shootDark, watch } from "./helpers";
 import { installTestWallet } from "./test-wallet";
 
 // A job runs (MiniLM over three sentences), the indexer catches up, then a dispute.
@@ -86,6 +86,7 @@ test("runs an embed job from the page, follows it to its result, and challenges 
   await expect(costs.locator("tr[data-cost=total] td")).toHaveText(held === 0n ? "0.011 ETH" : "0.01 ETH");
   await axe(page);
   await shoot(page, "job-new-costs");
+  await shootDark(page, "job-new-costs");
 
   // One transaction opens the job (buying the dataset's token with it), one signature sends it.
   const sentBefore = testWallet.calls.filter((method) => method === "eth_sendTransaction").length;
