@@ -437,6 +437,15 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         assert!(body.contains("data-service=\"indexer\""), "{body}");
     }
 
+    // What waits for the publisher in the splitter (its sales), as the indexer reads it from the
+    // chain, on its account page.
+    let publisher = chain.address(PUBLISHER).to_string();
+    let revenue = indexer.get(&format!("/accounts/{publisher}/revenue"));
+    let waiting = text(&revenue["items"][0]["assetId"]);
+    assert_eq!(waiting, dataset, "{revenue}");
+    let account_page = ok(&hub, &format!("/accounts/{publisher}"));
+    assert!(account_page.contains(&format!("data-waiting=\"{dataset}\"")), "{account_page}");
+
     // Running a job from the page: the form offers the inputs and providers, the chosen ones
     // selected, and says who holds an encrypted input's key (checked before paying).
     let new_job = ok(&hub, &format!("/jobs/new?dataset={dataset}&model={model}"));

@@ -91,6 +91,31 @@ pub struct Order {
     pub tx_hash: String,
 }
 
+/// What waits for an account in the revenue splitter, read from the chain when asked
+/// (`releasable`): per asset whose split names it now or named it before, per currency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevenueWaiting {
+    /// The account: a lowercase 0x-prefixed address.
+    pub account: String,
+    /// The block the amounts were read at.
+    pub block_number: u64,
+    /// Each (asset, currency) with something to release, by asset id then currency.
+    pub items: Vec<Waiting>,
+}
+
+/// Revenue an account can release: `RevenueSplitter.release(assetId, currency, account)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Waiting {
+    /// The asset: a decimal uint256.
+    pub asset_id: String,
+    /// The currency: a lowercase 0x-prefixed address, the zero address for ETH.
+    pub currency: String,
+    /// How much: a decimal uint256 in the currency's base units, above 0.
+    pub amount: String,
+}
+
 /// Revenue released to a recipient by the revenue splitter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -29,7 +29,7 @@ pub mod governance;
 pub mod page;
 pub mod service;
 
-pub use accounts::{AccessTokenBalance, Account, AccountVote, Order, Release};
+pub use accounts::{AccessTokenBalance, Account, AccountVote, Order, Release, RevenueWaiting, Waiting};
 pub use assets::{
     Asset, AssetDetail, AssetFacets, AssetKind, AssetQuery, AssetVersion, FacetCount, FacetQuery, Holder,
     LineageLink, MetadataStatus, Revenue, Sale, SplitShare,

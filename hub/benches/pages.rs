@@ -58,7 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     seed_synthetic_catalogue(&pool, CHAIN, assets).await?;
     println!("seeded {assets} synthetic assets in {:.1} s", seeding.elapsed().as_secs_f64());
 
-    let state = AppState { pool, chain_id: CHAIN, metrics: None, max_lag: 5, contracts: None };
+    let state = AppState { pool, chain_id: CHAIN, metrics: None, max_lag: 5, contracts: None, chain: None };
     let indexer = TcpListener::bind("127.0.0.1:0").await?;
     let indexer_url = format!("http://{}", indexer.local_addr()?);
     tokio::spawn(api::serve(indexer, state, std::future::pending()));

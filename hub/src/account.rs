@@ -13,7 +13,8 @@ use crate::{
 
 /// `GET /accounts/{address}`.
 pub(crate) async fn account(State(hub): State<Hub>, Path(who): Path<String>) -> Result<Markup, PageError> {
-    let account = hub.api().account(&who).await?;
+    let (account, waiting) = tokio::join!(hub.api().account(&who), hub.api().revenue_waiting(&who));
+    let account = account?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let now = i64::try_from(now).unwrap_or(i64::MAX);
     let title = format!("Account {}", format::short(&account.address));
@@ -79,6 +80,25 @@ pub(crate) async fn account(State(hub): State<Hub>, Path(who): Path<String>) -> 
                         }
                     } }
                 } }
+            }
+        }
+        section #waiting aria-labelledby="waiting-h" {
+            h2 #waiting-h { "Revenue waiting to be released" }
+            @match &waiting {
+                Ok(waiting) if waiting.items.is_empty() => p.empty { "None (read from the chain at block " (waiting.block_number) ")." },
+                Ok(waiting) => {
+                    p.note { "Your share of sales waits in the revenue splitter until it is released (anyone may release it to you; an asset's page does it with a wallet). Read from the chain at block " (waiting.block_number) "." }
+                    div.scroll { table {
+                        thead { tr { th scope="col" { "From" } th scope="col" { "Amount" } } }
+                        tbody { @for item in &waiting.items {
+                            tr data-waiting=(item.asset_id) {
+                                td { a href=(format!("/assets/{}", item.asset_id)) { "Asset " (item.asset_id) } }
+                                td { (format::amount(&item.amount, Some(&item.currency))) }
+                            }
+                        } }
+                    } }
+                }
+                Err(err) => p.empty { "Not known: the indexer could not read the chain (" (err) ")." },
             }
         }
         section #revenue aria-labelledby="revenue-h" {

@@ -586,6 +586,7 @@ async fn main() {
         metrics: Some(syncer.metrics()),
         max_lag: 10,
         contracts: Some(chain.deployment.contracts),
+        chain: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sales =

@@ -169,7 +169,7 @@ pub async fn run(
         head_timeout: Duration::from_secs(config.head_timeout_secs.max(1)),
         ..SyncConfig::default()
     };
-    let mut syncer = Syncer::new(provider, pool.clone(), &deployment, sync_config)
+    let mut syncer = Syncer::new(provider.clone(), pool.clone(), &deployment, sync_config)
         .with_progress(progress)
         .with_ws(config.ws_url.clone());
     let state = AppState {
@@ -178,6 +178,10 @@ pub async fn run(
         metrics: Some(syncer.metrics()),
         max_lag: config.max_lag,
         contracts: Some(deployment.contracts),
+        chain: Some(api::ChainReads {
+            provider: provider.clone(),
+            splitter: deployment.contracts.revenue_splitter,
+        }),
     };
     let listener = TcpListener::bind(config.listen)
         .await

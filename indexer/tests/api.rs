@@ -12,7 +12,7 @@ use agora_api::{
 };
 use agora_contracts::tx;
 use agora_indexer::{
-    api::{self, AppState},
+    api::{self, AppState, ChainReads},
     db,
     metadata::{FetchError, MetadataFetcher, RetryPolicy, fetch_pending},
 };
@@ -62,9 +62,91 @@ async fn setup() -> (Chain, Db, Scenario, Server) {
         metrics: None,
         max_lag: 5,
         contracts: None,
+        chain: Some(ChainReads {
+            provider: chain.reader.clone(),
+            splitter: chain.deployment.contracts.revenue_splitter,
+        }),
     };
     let server = Server::start(state).await;
     (chain, db, s, server)
+}
+
+/// What the splitter says `account` can release, read directly: (asset, currency, amount) above 0.
+async fn releasable_on_chain(
+    chain: &Chain,
+    assets: &[U256],
+    account: Address,
+) -> Vec<(String, String, String)> {
+    let splitter = agora_contracts::RevenueSplitter::new(
+        chain.deployment.contracts.revenue_splitter,
+        chain.reader.clone(),
+    );
+    let mut found = Vec::new();
+    for asset in assets {
+        for currency in splitter.currenciesOf(*asset).call().await.unwrap() {
+            let amount = splitter.releasable(*asset, currency, account).call().await.unwrap();
+            if !amount.is_zero() {
+                found.push((asset.to_string(), format!("{currency:#x}"), amount.to_string()));
+            }
+        }
+    }
+    found
+}
+
+fn waiting(body: &Value) -> Vec<(String, String, String)> {
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["assetId"].as_str().unwrap().to_owned(),
+                w["currency"].as_str().unwrap().to_owned(),
+                w["amount"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn revenue_waiting_is_what_the_splitter_says_and_a_release_clears_it() {
+    let (chain, db, s, server) = setup().await;
+    let assets = [s.dataset, s.algorithm];
+    for who in [&s.publisher, &s.friend, &s.buyer, &s.provider] {
+        let body = server.ok(&format!("/accounts/{:#x}/revenue", who.address)).await;
+        assert_eq!(body["account"], format!("{:#x}", who.address));
+        assert_eq!(waiting(&body), releasable_on_chain(&chain, &assets, who.address).await, "{body}");
+    }
+    // The publisher is paid by the sales: something waits, until it releases it.
+    let publisher = format!("/accounts/{:#x}/revenue", s.publisher.address);
+    let before = waiting(&server.ok(&publisher).await);
+    assert!(!before.is_empty(), "the scenario's sales leave the publisher revenue to release");
+    let splitter = chain.as_actor(&s.publisher).splitter;
+    for (asset, currency, _) in &before {
+        let call = splitter.release(asset.parse().unwrap(), currency.parse().unwrap(), s.publisher.address);
+        tx::send("release", call).await.unwrap();
+    }
+    assert_eq!(waiting(&server.ok(&publisher).await), Vec::new());
+
+    let (status, body) = server.get("/accounts/nobody/revenue").await;
+    assert_eq!(
+        (status, body["error"].as_str().is_some_and(|e| e.contains("address"))),
+        (400, true),
+        "{body}"
+    );
+    // An API without an RPC URL says so.
+    let readless = Server::start(AppState {
+        pool: db.pool.clone(),
+        chain_id: chain.deployment.chain_id,
+        metrics: None,
+        max_lag: 5,
+        contracts: None,
+        chain: None,
+    })
+    .await;
+    let (status, body) = readless.get(&publisher).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("RPC URL")), "{body}");
 }
 
 fn ids(page: &Value) -> Vec<String> {
@@ -233,6 +315,7 @@ async fn every_endpoint_answers_and_bad_parameters_get_400() {
         metrics: Some(metrics),
         max_lag: 5,
         contracts: None,
+        chain: None,
     })
     .await;
     let status = live.ok("/status").await;
@@ -264,6 +347,7 @@ const ROUTES: &[&str] = &[
     "/assets/{id}/holders",
     "/accounts/{address}",
     "/accounts/{address}/orders",
+    "/accounts/{address}/revenue",
     "/governance",
     "/proposals",
     "/proposals/{id}",
@@ -429,6 +513,8 @@ async fn the_openapi_document_describes_every_route_and_every_answer() {
         "AccessTokenBalance",
         "Order",
         "Release",
+        "RevenueWaiting",
+        "Waiting",
         "Proposal",
         "ProposalDetail",
         "ProposalStatus",
@@ -577,6 +663,10 @@ async fn the_typed_client_reads_every_route() {
     assert_eq!((friend.releases.len(), friend.releases[0].asset_id.as_deref()), (1, Some(dataset.as_str())));
     let publisher = client.account(&lower(s.publisher.address)).await.unwrap();
     assert_eq!((publisher.assets.len(), publisher.assets_count), (2, 2));
+    let waiting = client.revenue_waiting(&lower(s.publisher.address)).await.unwrap();
+    assert_eq!(waiting.account, lower(s.publisher.address));
+    assert!(waiting.items.iter().all(|w| w.asset_id == dataset && w.amount != "0"), "{waiting:?}");
+    assert!(!waiting.items.is_empty(), "the publisher's sales wait in the splitter");
 
     // Governance.
     let proposals = client.proposals(&ListQuery::default()).await.unwrap();
@@ -996,6 +1086,7 @@ async fn failures_are_recorded_and_the_database_never_leaks() {
         metrics: None,
         max_lag: 5,
         contracts: None,
+        chain: None,
     })
     .await;
     let orders = format!("/accounts/{}/orders", Address::ZERO);
@@ -1258,6 +1349,7 @@ async fn seeded_fuzz_of_every_route_never_gets_a_5xx() {
         "/assets/{id}/holders",
         "/accounts/{address}",
         "/accounts/{address}/orders",
+        "/accounts/{address}/revenue",
         "/governance",
         "/proposals",
         "/proposals/{id}",

@@ -32,7 +32,8 @@ async fn serve(
     chain_id: u64,
     contracts: Option<agora_contracts::ContractAddresses>,
 ) -> (Server, Client) {
-    let state = AppState { pool: db.pool.clone(), chain_id, metrics: None, max_lag: 1_000, contracts };
+    let state =
+        AppState { pool: db.pool.clone(), chain_id, metrics: None, max_lag: 1_000, contracts, chain: None };
     let server = Server::start(state).await;
     let client = Client::new(Url::parse(&server.base).unwrap());
     (server, client)

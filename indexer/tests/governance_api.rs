@@ -30,6 +30,7 @@ async fn serve(chain: &Chain, db: &Db) -> Server {
         metrics: None,
         max_lag: 5,
         contracts: None,
+        chain: None,
     })
     .await
 }

@@ -166,7 +166,14 @@ async fn derived_assets_link_up_and_downstream_and_hostile_lineage_records_nothi
     let report = fetch_pending(&db.pool, &docs, &RetryPolicy::default(), 100).await.unwrap();
     assert_eq!((report.fetched, report.failed), (documents.len() + 3 + 2, 0), "{report:?}");
 
-    let state = AppState { pool: db.pool.clone(), chain_id, metrics: None, max_lag: 1_000, contracts: None };
+    let state = AppState {
+        pool: db.pool.clone(),
+        chain_id,
+        metrics: None,
+        max_lag: 1_000,
+        contracts: None,
+        chain: None,
+    };
     let server = Server::start(state).await;
     let detail = |id: U256| {
         let server = &server;

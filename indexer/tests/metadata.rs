@@ -176,6 +176,7 @@ fn api_server_state(chain: &Chain, db: &Db) -> agora_indexer::api::AppState {
         metrics: None,
         max_lag: 1_000,
         contracts: None,
+        chain: None,
     }
 }
 

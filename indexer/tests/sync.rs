@@ -495,6 +495,7 @@ async fn strings_postgres_cannot_store_never_stop_the_sync() {
         metrics: None,
         max_lag: 5,
         contracts: None,
+        chain: None,
     };
     let server = Server::start(state).await;
     let page = server.ok("/assets?include_delisted=true").await;

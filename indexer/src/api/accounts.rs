@@ -2,6 +2,13 @@
 
 use agora_api::{
     AccessTokenBalance, Account, AccountVote, Asset, CursorQuery, ErrorBody, Order, Page, Release,
+    RevenueWaiting, Waiting,
+};
+use agora_contracts::RevenueSplitter;
+use alloy::{
+    eips::BlockId,
+    primitives::{Address, U256},
+    providers::Provider,
 };
 use axum::{
     Json,
@@ -248,4 +255,81 @@ pub(super) async fn account_orders(
     };
     let items = orders(&state, &who, (before.0, &before.1, &before.2), limit).await?;
     Ok(Json(page_of(items, limit, |last| format!("{}:{}:{}", last.block_number, last.order_id, last.token))))
+}
+
+/// The most assets `/accounts/{address}/revenue` asks the chain about.
+const MAX_REVENUE_ASSETS: usize = 100;
+
+#[utoipa::path(
+    get,
+    path = "/accounts/{address}/revenue",
+    tag = "accounts",
+    summary = "What waits for the account in the revenue splitter, read from the chain now \
+               (`releasable`): per asset whose split names it now or named it before (100 assets \
+               at most, by id), per currency, amounts above 0",
+    params(("address" = String, Path, description = "The account: a 0x-prefixed address")),
+    responses(
+        (status = 200, description = "What the account can release", body = RevenueWaiting),
+        (status = 400, description = "The address is not a 0x-prefixed 20-byte hex address",
+         body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+        (status = 502, description = "The chain did not answer", body = ErrorBody),
+        (status = 503, description = "This API was started without an RPC URL", body = ErrorBody),
+    )
+)]
+pub(super) async fn account_revenue(
+    State(state): State<AppState>,
+    address: Result<Path<String>, PathRejection>,
+) -> Result<Json<RevenueWaiting>, ApiError> {
+    let Path(address) = address?;
+    let who = parse_address("address", &address)?;
+    let reads = state.chain.as_ref().ok_or(ApiError::NoChain)?;
+    // Every asset whose split names the account now, whose revenue it released before, or whose
+    // split named it before (the address, left-padded to a word, inside a `SplitUpdated`).
+    let named: Vec<String> = sqlx::query_scalar(
+        "SELECT asset_id::TEXT FROM splits WHERE chain_id = $1 AND $2 = ANY(recipients)
+         UNION SELECT asset_id::TEXT FROM releases
+           WHERE chain_id = $1 AND recipient = $2 AND asset_id IS NOT NULL",
+    )
+    .bind(chain(&state))
+    .bind(&who)
+    .fetch_all(&state.pool)
+    .await?;
+    let word: Vec<u8> = [&[0u8; 12][..], &who].concat();
+    let earlier: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT topics FROM events
+         WHERE chain_id = $1 AND name = 'SplitUpdated' AND position($2 IN data) > 0",
+    )
+    .bind(chain(&state))
+    .bind(&word)
+    .fetch_all(&state.pool)
+    .await?;
+    let mut assets: Vec<U256> = named.iter().filter_map(|id| id.parse().ok()).collect();
+    // topic 1 is the indexed asset id.
+    assets.extend(earlier.iter().filter_map(|topics| Some(U256::from_be_slice(topics.get(32..64)?))));
+    assets.sort();
+    assets.dedup();
+    assets.truncate(MAX_REVENUE_ASSETS);
+
+    let account = Address::from_slice(&who);
+    let failed = |err: alloy::contract::Error| ApiError::Chain(err.to_string());
+    let block = reads.provider.get_block_number().await.map_err(|err| ApiError::Chain(err.to_string()))?;
+    let at = BlockId::number(block);
+    let splitter = RevenueSplitter::new(reads.splitter, reads.provider.clone());
+    let mut items = Vec::new();
+    for asset in assets {
+        let currencies = splitter.currenciesOf(asset).block(at).call().await.map_err(failed)?;
+        for currency in currencies {
+            let amount =
+                splitter.releasable(asset, currency, account).block(at).call().await.map_err(failed)?;
+            if !amount.is_zero() {
+                items.push(Waiting {
+                    asset_id: asset.to_string(),
+                    currency: hex(currency.as_slice()),
+                    amount: amount.to_string(),
+                });
+            }
+        }
+    }
+    Ok(Json(RevenueWaiting { account: hex(&who), block_number: block, items }))
 }

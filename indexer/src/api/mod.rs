@@ -59,6 +59,18 @@ pub struct AppState {
     /// The contracts of the deployment indexed, which `/status` names; none when the state was
     /// made without a manifest.
     pub contracts: Option<ContractAddresses>,
+    /// The chain, for what is read from it when asked (`/accounts/{address}/revenue`); none for
+    /// an API started without an RPC URL, which then answers those routes 503.
+    pub chain: Option<ChainReads>,
+}
+
+/// An RPC provider and the revenue splitter it is asked about.
+#[derive(Clone)]
+pub struct ChainReads {
+    /// The RPC provider.
+    pub provider: alloy::providers::DynProvider,
+    /// The `RevenueSplitter`'s address.
+    pub splitter: Address,
 }
 
 /// The error every handler returns; database details are logged, never sent.
@@ -76,6 +88,12 @@ pub enum ApiError {
     /// A row holds a value no answer can carry (a status this version does not know).
     #[error("internal error")]
     Corrupt(String),
+    /// The route reads the chain, and this API was started without an RPC URL.
+    #[error("this API reads no chain: start it with an RPC URL to answer this")]
+    NoChain,
+    /// The chain did not answer a read.
+    #[error("the chain did not answer: {0}")]
+    Chain(String),
 }
 
 impl IntoResponse for ApiError {
@@ -91,6 +109,8 @@ impl IntoResponse for ApiError {
                 tracing::error!(what, "unexpected value in the database");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            Self::NoChain => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Chain(_) => StatusCode::BAD_GATEWAY,
         };
         (status, Json(ErrorBody { error: self.to_string() })).into_response()
     }
@@ -159,6 +179,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(assets::asset_holders))
         .routes(routes!(accounts::account))
         .routes(routes!(accounts::account_orders))
+        .routes(routes!(accounts::account_revenue))
         .routes(routes!(governance::governance))
         .routes(routes!(governance::proposals))
         .routes(routes!(governance::proposal))
