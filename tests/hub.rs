@@ -168,10 +168,12 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     // A dataset sold in an EIP-2612 stablecoin, which the browser's wallet holds.
     let usd = chain.stablecoin(chain.address(BROWSER), 100_000_000);
     let usd_file = write("finches.csv", "beak,wing\n11.2,64\n");
+    // Its public sample is a Parquet table written by PyArrow.
+    let parquet_sample = repo_root().join("client/tests/fixtures/finches.parquet");
     #[rustfmt::skip]
     let usd_asset = publish(&[
         "asset", "publish", &usd_file, "--kind", "dataset", "--price", "2.5", "--currency", &usd.to_string(),
-        "--name", "Finch beaks",
+        "--name", "Finch beaks", "--sample", &parquet_sample.to_string_lossy(),
     ]);
     // A larger free dataset whose orders last an hour, for a download the browser resumes.
     let wrens: Vec<u8> = (0..LARGE_BYTES).map(|i| (i * 7 % 251) as u8).collect();
@@ -312,6 +314,11 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     );
     assert!(asset_page.contains("birdsong") && asset_page.contains("id=\"preview\""), "{asset_page}");
     assert!(asset_page.contains("<td>A nightingale sings at night.</td>"), "{asset_page}");
+    let parquet_page = ok(&hub, &format!("/assets/{usd_asset}"));
+    assert!(
+        parquet_page.contains("finches.parquet") && parquet_page.contains("<td>Genovesa</td>"),
+        "{parquet_page}"
+    );
 
     // The hostile card is rendered as text: nothing that runs, nothing loaded.
     let hostile_page = ok(&hub, &format!("/assets/{hostile}"));

@@ -1,6 +1,6 @@
 //! What publishing adds to the metadata for people browsing the hub: the Markdown card, tags and
-//! a public preview of the first rows of a CSV or JSONL sample, each checked before anything is
-//! sent (the CLI's `--card`, `--tag`, `--sample`; the Python package's `card=`, `tags=`, `sample=`).
+//! a public preview of the first rows of a CSV, JSONL or Parquet sample, each checked before
+//! anything is sent (the CLI's `--card`, `--tag`, `--sample`; the Python package's `card=`, `tags=`, `sample=`).
 
 use std::path::Path;
 
@@ -16,6 +16,10 @@ pub const MAX_TAGS: usize = 20;
 pub const MAX_TAG_CHARS: usize = 32;
 /// Most bytes of a sample file read for its preview.
 const MAX_SAMPLE_READ: u64 = 1024 * 1024;
+/// Largest Parquet sample: it is read whole (its footer is at the end), and the first row group's
+/// columns may decompress to at most [`MAX_PARQUET_UNCOMPRESSED`].
+const MAX_PARQUET_BYTES: u64 = 8 * 1024 * 1024;
+const MAX_PARQUET_UNCOMPRESSED: i64 = 64 * 1024 * 1024;
 
 /// The card at `path`: UTF-8 Markdown of at most [`MAX_CARD_BYTES`].
 pub fn read_card(path: &Path) -> Result<String> {
@@ -64,17 +68,19 @@ pub fn check_tags(tags: &[String]) -> Result<Vec<String>> {
 }
 
 /// The preview of the sample at `path`: its first [`MAX_SAMPLE_ROWS`] rows as a table, read as
-/// JSON Lines when the name ends in `.jsonl`/`.ndjson`, else as CSV.
+/// JSON Lines when the name ends in `.jsonl`/`.ndjson`, as Parquet when it ends in `.parquet`,
+/// else as CSV.
 pub fn read_sample(path: &Path) -> Result<Sample> {
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let file =
         std::fs::File::open(path).map_err(|err| eyre!("cannot read the sample {}: {err}", path.display()))?;
-    let reader = std::io::Read::take(file, MAX_SAMPLE_READ);
     let lower = file_name.to_ascii_lowercase();
-    let sample = if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
-        jsonl(reader, file_name)
+    let sample = if lower.ends_with(".parquet") {
+        parquet_rows(file, file_name)
+    } else if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+        jsonl(std::io::Read::take(file, MAX_SAMPLE_READ), file_name)
     } else {
-        csv_rows(reader, file_name)
+        csv_rows(std::io::Read::take(file, MAX_SAMPLE_READ), file_name)
     }
     .map_err(|reason| eyre!("the sample {} cannot be previewed: {reason}", path.display()))?;
     if sample.rows.is_empty() {
@@ -105,6 +111,55 @@ fn csv_rows(reader: impl std::io::Read, file_name: String) -> Result<Sample, Str
         rows.push((0..columns.len()).map(|i| cell(record.get(i).unwrap_or(""))).collect());
     }
     Ok(Sample { file_name, columns, rows })
+}
+
+fn parquet_rows(file: std::fs::File, file_name: String) -> Result<Sample, String> {
+    use parquet::{
+        file::reader::{FileReader, SerializedFileReader},
+        record::Field,
+    };
+    let size = file.metadata().map_err(|err| err.to_string())?.len();
+    if size > MAX_PARQUET_BYTES {
+        return Err(format!(
+            "{size} bytes; a Parquet sample is at most {MAX_PARQUET_BYTES} (write its first rows to a small file)"
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_PARQUET_BYTES), &mut bytes)
+        .map_err(|err| err.to_string())?;
+    let reader =
+        SerializedFileReader::new(bytes::Bytes::from(bytes)).map_err(|err| format!("not Parquet: {err}"))?;
+    let metadata = reader.metadata();
+    let schema = metadata.file_metadata().schema_descr();
+    if schema.num_columns() > MAX_SAMPLE_COLUMNS {
+        return Err(format!(
+            "{} columns; a preview shows at most {MAX_SAMPLE_COLUMNS}",
+            schema.num_columns()
+        ));
+    }
+    if let Some(group) = metadata.row_groups().first()
+        && group.columns().iter().map(|c| c.uncompressed_size()).sum::<i64>() > MAX_PARQUET_UNCOMPRESSED
+    {
+        return Err(format!(
+            "its first row group is larger than {MAX_PARQUET_UNCOMPRESSED} bytes uncompressed"
+        ));
+    }
+    let rows = reader.get_row_iter(None).map_err(|err| format!("not Parquet: {err}"))?;
+    let mut columns: Vec<String> = Vec::new();
+    let mut table = Vec::new();
+    for row in rows.take(MAX_SAMPLE_ROWS) {
+        let row = row.map_err(|err| format!("not Parquet: {err}"))?;
+        if columns.is_empty() {
+            columns = row.get_column_iter().map(|(name, _)| cell(name)).collect();
+        }
+        let text = |field: &Field| match field {
+            Field::Null => String::new(),
+            Field::Str(text) => cell(text),
+            other => cell(&other.to_string()),
+        };
+        table.push(row.get_column_iter().map(|(_, field)| text(field)).collect());
+    }
+    Ok(Sample { file_name, columns, rows: table })
 }
 
 fn jsonl(reader: impl std::io::Read, file_name: String) -> Result<Sample, String> {
@@ -186,6 +241,32 @@ mod tests {
         // Each object's keys in serde_json's order (sorted), new keys after the ones seen before.
         assert_eq!(sample.columns, ["n", "text", "tags"]);
         assert_eq!(sample.rows, [vec!["1", "a", ""], vec!["", "b", "[\"x\"]"]]);
+    }
+
+    /// A file in `client/tests/fixtures` (written by PyArrow 26: `python/requirements-test.txt`).
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    }
+
+    #[test]
+    fn a_parquet_sample_written_by_pyarrow_previews_its_first_rows() {
+        let sample = read_sample(&fixture("finches.parquet")).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(sample.file_name, "finches.parquet");
+        assert_eq!(sample.columns, ["island", "beak_mm", "count", "seen"]);
+        assert_eq!(sample.rows.len(), 4);
+        assert_eq!(sample.rows[0], ["Daphne", "11.2", "3", "2024-05-01"]);
+        // A null is an empty cell.
+        assert_eq!(sample.rows[2][0], "");
+        // A codec that needs a C library is refused in words, not a panic.
+        let zstd = read_sample(&fixture("finches-zstd.parquet")).unwrap_err().to_string();
+        assert!(zstd.contains("cannot be previewed") && zstd.to_lowercase().contains("zstd"), "{zstd}");
+        // Not Parquet at all; too large to read whole.
+        let (_dir, path) = write("fake.parquet", "island,beak\nDaphne,11.2\n");
+        assert!(read_sample(&path).unwrap_err().to_string().contains("not Parquet"));
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.parquet");
+        std::fs::File::create(&big).and_then(|f| f.set_len(MAX_PARQUET_BYTES + 1)).unwrap();
+        assert!(read_sample(&big).unwrap_err().to_string().contains("a Parquet sample is at most"));
     }
 
     #[test]

@@ -332,7 +332,7 @@ class Hub:
         provider; ``encrypt=True`` encrypts a free asset too, ``encrypt=False`` publishes a priced
         one in the clear (anyone could then read it without paying). ``splits`` shares the sales
         (``{address: basis points}``, summing to 10000). ``card`` is Markdown (text, or a path
-        to a file), ``sample`` a CSV or JSONL file whose first rows are shown publicly.
+        to a file), ``sample`` a CSV, JSONL or Parquet file whose first rows are shown publicly.
         """
         shares = splits.items() if isinstance(splits, dict) else (splits or [])
         card_text = Path(card).read_text() if isinstance(card, os.PathLike) else card

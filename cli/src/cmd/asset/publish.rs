@@ -97,8 +97,8 @@ pub struct PublishArgs {
     /// A tag for the catalogue's filters (repeat for several): lowercase letters, digits, '-'.
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
-    /// A public sample of the data (CSV, or JSON Lines named .jsonl): its first rows go into the
-    /// metadata as a preview anyone can see. It must not be the content itself.
+    /// A public sample of the data (CSV, JSON Lines named .jsonl, or Parquet named .parquet): its
+    /// first rows go into the metadata as a preview anyone can see. It must not be the content itself.
     #[arg(long, value_name = "FILE")]
     pub sample: Option<PathBuf>,
     /// Encrypt the content even though it is free (priced and compute-only content is
