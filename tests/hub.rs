@@ -319,6 +319,11 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         parquet_page.contains("finches.parquet") && parquet_page.contains("<td>Genovesa</td>"),
         "{parquet_page}"
     );
+    // A stablecoin price in its units, as the indexer read them from the token.
+    assert!(parquet_page.contains("2.5 mUSD") && !parquet_page.contains("units of"), "{parquet_page}");
+    let currencies = indexer.get("/currencies");
+    let musd = json!({ "currency": usd.to_string().to_lowercase(), "symbol": "mUSD", "decimals": 6, "allowed": true });
+    assert_eq!(currencies["items"][1], musd, "{currencies}");
 
     // The hostile card is rendered as text: nothing that runs, nothing loaded.
     let hostile_page = ok(&hub, &format!("/assets/{hostile}"));

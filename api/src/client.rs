@@ -8,9 +8,9 @@ use serde_json::Value;
 use url::Url;
 
 use crate::{
-    Account, Asset, AssetDetail, AssetFacets, AssetQuery, ComputeProvider, CursorQuery, ErrorBody,
-    FacetQuery, Governance, Health, Holder, Job, ListQuery, Order, Page, Proposal, ProposalDetail, Ready,
-    RevenueWaiting, Sale, Status, Vote,
+    Account, Asset, AssetDetail, AssetFacets, AssetQuery, ComputeProvider, Currencies, CursorQuery,
+    ErrorBody, FacetQuery, Governance, Health, Holder, Job, ListQuery, Order, Page, Proposal, ProposalDetail,
+    Ready, RevenueWaiting, Sale, Status, Vote,
 };
 
 /// How long a request may take, connecting and reading the answer included, unless
@@ -168,6 +168,11 @@ impl Client {
     /// `GET /accounts/{address}`: an account's assets, access tokens, orders and releases.
     pub async fn account(&self, address: &str) -> Result<Account, ClientError> {
         self.get(&["accounts", address], None::<&()>).await
+    }
+
+    /// `GET /currencies`: how amounts are written in each currency the protocol names.
+    pub async fn currencies(&self) -> Result<Currencies, ClientError> {
+        self.get(&["currencies"], None::<&()>).await
     }
 
     /// `GET /accounts/{address}/revenue`: what waits for the account in the revenue splitter,

@@ -40,7 +40,9 @@ pub use governance::{
     ActionArg, Governance, Proposal, ProposalAction, ProposalDetail, ProposalStatus, TreasuryInflow, Vote,
 };
 pub use page::Page;
-pub use service::{Contracts, CursorQuery, ErrorBody, Health, ListQuery, Ready, Status};
+pub use service::{
+    Contracts, Currencies, CurrencyUnits, CursorQuery, ErrorBody, Health, ListQuery, Ready, Status,
+};
 /// The URL type [`Client::new`] takes, so callers need no `url` dependency of their own.
 pub use url::Url;
 

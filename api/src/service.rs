@@ -59,6 +59,30 @@ impl Status {
     }
 }
 
+/// How amounts are written in each currency the protocol names: ETH, then every ERC-20 (an
+/// allowed currency, a listing's or a provider's) whose units the indexer has read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Currencies {
+    /// ETH first, then the tokens by address.
+    pub items: Vec<CurrencyUnits>,
+}
+
+/// One currency's units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrencyUnits {
+    /// The currency: a lowercase 0x-prefixed address, the zero address for ETH.
+    pub currency: String,
+    /// Its symbol (`ETH`, the token's `symbol()`); empty for a token without ERC-20 metadata,
+    /// whose amounts are base units.
+    pub symbol: String,
+    /// Its decimals (18 for ETH, the token's `decimals()`).
+    pub decimals: u8,
+    /// Whether the DAO's allow-list admits it now (ETH always).
+    pub allowed: bool,
+}
+
 /// The addresses of a deployment's contracts, each a lowercase 0x-prefixed address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -1,6 +1,6 @@
 //! How values read on a page: amounts with their decimals, short addresses, identicons, times.
 
-use std::fmt::Write as _;
+use std::{collections::BTreeMap, fmt::Write as _, sync::RwLock};
 
 use maud::{Markup, PreEscaped, html};
 
@@ -20,11 +20,31 @@ pub(crate) fn units(raw: &str, decimals: usize) -> String {
     if fraction.is_empty() { whole.to_owned() } else { format!("{whole}.{fraction}") }
 }
 
-/// An amount of `currency`: ETH for the native currency, else base units of the token.
+/// The symbol and decimals of each ERC-20 the indexer has read (`GET /currencies`), by lowercase
+/// address. A token's units never change, so one map serves every page; the hub refreshes it
+/// ([`remember_units`]) as new currencies appear.
+static TOKEN_UNITS: RwLock<BTreeMap<String, (String, u8)>> = RwLock::new(BTreeMap::new());
+
+/// Records the units of `currencies` for [`amount`].
+pub(crate) fn remember_units(currencies: &[agora_api::CurrencyUnits]) {
+    let mut known = TOKEN_UNITS.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for c in currencies.iter().filter(|c| !c.symbol.is_empty()) {
+        known.insert(c.currency.to_ascii_lowercase(), (c.symbol.clone(), c.decimals));
+    }
+}
+
+/// An amount of `currency`: ETH for the native currency, a token's amount in its units when the
+/// indexer has read them (`2.5 mUSD`), else base units of the token.
 pub(crate) fn amount(raw: &str, currency: Option<&str>) -> String {
     match currency {
         None | Some(NATIVE) => format!("{} ETH", units(raw, 18)),
-        Some(token) => format!("{} units of {}", units(raw, 0), short(token)),
+        Some(token) => {
+            let known = TOKEN_UNITS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match known.get(&token.to_ascii_lowercase()) {
+                Some((symbol, decimals)) => format!("{} {symbol}", units(raw, usize::from(*decimals))),
+                None => format!("{} units of {}", units(raw, 0), short(token)),
+            }
+        }
     }
 }
 

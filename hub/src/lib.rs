@@ -82,6 +82,8 @@ struct Inner {
     provider: Option<String>,
     ipfs: Option<agora_ipfs::Storage>,
     page_size: u32,
+    /// When the currencies' units were last asked of the indexer.
+    units_asked: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Hub {
@@ -100,7 +102,8 @@ impl Hub {
             Some(url) => Some(agora_ipfs::Storage::new(url.as_str(), IPFS_TIMEOUT)?),
             None => None,
         };
-        Ok(Self { inner: Arc::new(Inner { api, http, provider, ipfs, page_size }) })
+        let units_asked = std::sync::Mutex::new(None);
+        Ok(Self { inner: Arc::new(Inner { api, http, provider, ipfs, page_size, units_asked }) })
     }
 
     pub(crate) fn api(&self) -> &agora_api::Client {
@@ -123,6 +126,10 @@ impl Hub {
         self.inner.page_size
     }
 }
+
+/// How often the hub asks the indexer for the currencies' units (a new currency shows in its
+/// units within this time).
+const UNITS_EVERY: Duration = Duration::from_secs(30);
 
 /// Longest one Kubo request may take.
 const IPFS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -155,6 +162,7 @@ pub fn app(hub: Hub) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
         // The event streams outlive the page timeout, so they are routed outside it.
         .route("/jobs/{id}/events", get(compute::job_events))
+        .layer(middleware::from_fn_with_state(hub.clone(), refresh_units))
         .layer(middleware::from_fn(refuse_nul))
         .layer(RequestBodyLimitLayer::new(16 * 1024))
         .layer(SetResponseHeaderLayer::overriding(
@@ -175,6 +183,28 @@ async fn openapi(
     axum::extract::State(hub): axum::extract::State<Hub>,
 ) -> Result<axum::Json<serde_json::Value>, PageError> {
     Ok(axum::Json(hub.api().openapi().await?))
+}
+
+/// Asks the indexer for the currencies' units at most every [`UNITS_EVERY`] before a page is
+/// rendered, so amounts read in their units ([`format::amount`]); an indexer that does not
+/// answer leaves the units known so far.
+async fn refresh_units(
+    axum::extract::State(hub): axum::extract::State<Hub>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let due = {
+        let mut asked = hub.inner.units_asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = asked.is_none_or(|at| at.elapsed() >= UNITS_EVERY);
+        if due {
+            *asked = Some(std::time::Instant::now());
+        }
+        due
+    };
+    if due && let Ok(currencies) = hub.api().currencies().await {
+        format::remember_units(&currencies.items);
+    }
+    next.run(request).await
 }
 
 /// A path or query holding `%00` is refused before any handler runs (no service takes NUL).

@@ -2285,6 +2285,56 @@ pub async fn proposals_without_quorum(
     rows.iter().map(|row| Ok((number(row, "proposal_id")?, number(row, "vote_start")?))).collect()
 }
 
+/// ERC-20 currencies the protocol names (the allow-list, listings, providers) whose units are
+/// not recorded yet, at most `limit`.
+pub async fn tokens_without_units(pool: &PgPool, chain_id: u64, limit: i64) -> Result<Vec<Address>, DbError> {
+    let tokens: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT token FROM (
+             SELECT currency AS token FROM currencies WHERE chain_id = $1
+             UNION SELECT currency FROM listings WHERE chain_id = $1
+             UNION SELECT currency FROM compute_providers WHERE chain_id = $1
+         ) named
+         WHERE token <> '\\x0000000000000000000000000000000000000000'::bytea
+           AND NOT EXISTS (SELECT 1 FROM token_units u WHERE u.chain_id = $1 AND u.token = named.token)
+         ORDER BY token LIMIT $2",
+    )
+    .bind(i64_of(chain_id))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(q("find tokens without units"))?;
+    tokens
+        .iter()
+        .map(|token| {
+            (token.len() == 20)
+                .then(|| Address::from_slice(token))
+                .ok_or(DbError::Corrupt { what: "token address" })
+        })
+        .collect()
+}
+
+/// Records the units `token` writes amounts in.
+pub async fn set_token_units(
+    pool: &PgPool,
+    chain_id: u64,
+    token: Address,
+    symbol: &str,
+    decimals: u8,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO token_units (chain_id, token, symbol, decimals) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (chain_id, token) DO NOTHING",
+    )
+    .bind(i64_of(chain_id))
+    .bind(token.as_slice())
+    .bind(symbol)
+    .bind(i16::from(decimals))
+    .execute(pool)
+    .await
+    .map_err(q("record a token's units"))?;
+    Ok(())
+}
+
 /// Records `quorum` for proposal `proposal_id`, as read for snapshot `vote_start` (a proposal a
 /// reorg replaced meanwhile, with another snapshot, is left alone).
 pub async fn set_quorum(

@@ -24,7 +24,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use agora_contracts::{AgoraGovernor, AssetRegistry::AssetRegistryEvents, ContractAddresses, Deployment};
+use agora_contracts::{
+    AgoraGovernor, AssetRegistry::AssetRegistryEvents, ContractAddresses, Deployment, erc::IERC20Metadata,
+};
 use alloy::{
     eips::BlockNumberOrTag,
     primitives::{Address, B256},
@@ -468,6 +470,7 @@ impl Syncer {
             return Ok(true);
         }
         self.fill_quorums(head).await?;
+        self.fill_token_units().await?;
         db::set_head(&self.pool, self.chain_id, head).await?;
         Ok(false)
     }
@@ -495,6 +498,41 @@ impl Syncer {
                     return Ok(());
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Reads `symbol()` and `decimals()` of every ERC-20 the protocol names and has no units
+    /// recorded for (a few per step). When the node does not answer, the token is asked again at
+    /// a later step; a token that answers but not as ERC-20 metadata (a revert, a malformed
+    /// string) is recorded without a symbol, and its amounts read as base units.
+    async fn fill_token_units(&self) -> Result<(), SyncError> {
+        const PER_STEP: i64 = 16;
+        /// Longest symbol kept (a token's own string, shown on pages).
+        const MAX_SYMBOL_CHARS: usize = 32;
+        for token in db::tokens_without_units(&self.pool, self.chain_id, PER_STEP).await? {
+            let erc20 = IERC20Metadata::new(token, self.provider.clone());
+            let (symbol_call, decimals_call) = (erc20.symbol(), erc20.decimals());
+            let (symbol, decimals) = match tokio::try_join!(symbol_call.call(), decimals_call.call()) {
+                Ok(units) => units,
+                Err(alloy::contract::Error::TransportError(err)) => {
+                    self.metrics.rpc_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %err, %token, "could not read a token's units; asking again later");
+                    continue;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, %token, "a currency without ERC-20 metadata: amounts in base units");
+                    (String::new(), 0)
+                }
+            };
+            let symbol: String = symbol
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_SYMBOL_CHARS)
+                .collect::<String>()
+                .trim()
+                .to_owned();
+            db::set_token_units(&self.pool, self.chain_id, token, &symbol, decimals).await?;
         }
         Ok(())
     }

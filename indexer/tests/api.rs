@@ -340,6 +340,7 @@ const ROUTES: &[&str] = &[
     "/status",
     "/metrics",
     "/openapi.json",
+    "/currencies",
     "/assets",
     "/assets/facets",
     "/assets/{id}",
@@ -515,6 +516,8 @@ async fn the_openapi_document_describes_every_route_and_every_answer() {
         "Release",
         "RevenueWaiting",
         "Waiting",
+        "Currencies",
+        "CurrencyUnits",
         "Proposal",
         "ProposalDetail",
         "ProposalStatus",
@@ -663,6 +666,8 @@ async fn the_typed_client_reads_every_route() {
     assert_eq!((friend.releases.len(), friend.releases[0].asset_id.as_deref()), (1, Some(dataset.as_str())));
     let publisher = client.account(&lower(s.publisher.address)).await.unwrap();
     assert_eq!((publisher.assets.len(), publisher.assets_count), (2, 2));
+    let currencies = client.currencies().await.unwrap();
+    assert_eq!((currencies.items[0].symbol.as_str(), currencies.items[0].decimals), ("ETH", 18));
     let waiting = client.revenue_waiting(&lower(s.publisher.address)).await.unwrap();
     assert_eq!(waiting.account, lower(s.publisher.address));
     assert!(waiting.items.iter().all(|w| w.asset_id == dataset && w.amount != "0"), "{waiting:?}");
@@ -1343,6 +1348,7 @@ async fn seeded_fuzz_of_every_route_never_gets_a_5xx() {
         "/status",
         "/metrics",
         "/openapi.json",
+        "/currencies",
         "/assets",
         "/assets/{id}",
         "/assets/{id}/sales",

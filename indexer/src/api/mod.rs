@@ -172,6 +172,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(status::status))
         .routes(routes!(status::metrics))
         .routes(routes!(status::openapi))
+        .routes(routes!(status::currencies))
         .routes(routes!(search::assets))
         .routes(routes!(search::asset_facets))
         .routes(routes!(assets::asset))

@@ -6,7 +6,7 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
-use agora_api::{Contracts, ErrorBody, Health, Ready, Status};
+use agora_api::{Contracts, Currencies, CurrencyUnits, ErrorBody, Health, Ready, Status};
 use agora_contracts::ContractAddresses;
 use axum::{
     Json,
@@ -186,4 +186,43 @@ static OPENAPI_JSON: LazyLock<String> = LazyLock::new(|| super::openapi_document
 )]
 pub(super) async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON.as_str()).into_response()
+}
+
+/// A token's units as recorded, with its place on the allow-list.
+#[derive(Debug, sqlx::FromRow)]
+struct UnitsRow {
+    token: Vec<u8>,
+    symbol: String,
+    decimals: i16,
+    allowed: bool,
+}
+
+#[utoipa::path(
+    get,
+    path = "/currencies",
+    tag = "service",
+    summary = "How amounts are written in each currency: ETH, then every ERC-20 the protocol \
+               names (allowed, listed or a provider's) with its symbol and decimals",
+    responses(
+        (status = 200, description = "The currencies", body = Currencies),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    )
+)]
+pub(super) async fn currencies(State(state): State<AppState>) -> Result<Json<Currencies>, ApiError> {
+    let rows: Vec<UnitsRow> = sqlx::query_as(
+        "SELECT u.token, u.symbol, u.decimals, COALESCE(c.allowed, false) AS allowed
+         FROM token_units u LEFT JOIN currencies c ON c.chain_id = u.chain_id AND c.currency = u.token
+         WHERE u.chain_id = $1 ORDER BY u.token",
+    )
+    .bind(chain(&state))
+    .fetch_all(&state.pool)
+    .await?;
+    let eth = CurrencyUnits { currency: hex(&[0u8; 20]), symbol: "ETH".into(), decimals: 18, allowed: true };
+    let tokens = rows.into_iter().map(|row| CurrencyUnits {
+        currency: hex(&row.token),
+        symbol: row.symbol,
+        decimals: u8::try_from(row.decimals).unwrap_or(0),
+        allowed: row.allowed,
+    });
+    Ok(Json(Currencies { items: std::iter::once(eth).chain(tokens).collect() }))
 }
