@@ -74,7 +74,10 @@ fn an_operator_configures_registers_runs_and_leaves_with_its_stake() {
     assert_eq!(status["activeJobs"], 0);
     assert_eq!(status["service"]["health"]["status"], "ok");
     assert_eq!(status["service"]["info"]["chainId"], 31337);
-    assert_eq!(status["service"]["info"]["jobKinds"][0], "embed");
+    assert_eq!(
+        status["service"]["info"]["jobKinds"],
+        serde_json::json!(["embed", "train", "predict", "algorithm"])
+    );
     assert_eq!(status["claimable"][0]["amount"], "0");
     assert_one_line_error(
         &stack.agora(OTHER, &["provider", "status", &stack.address(OTHER).to_string(), "--url", &url]),

@@ -585,7 +585,7 @@ async fn info(State(state): State<Arc<ProviderState>>) -> Response {
         "provider": state.address(),
         "chainId": state.chain_id,
         "contracts": state.deployment.contracts,
-        "jobKinds": if state.jobs.get().is_some() { vec!["embed", "train", "predict"] } else { Vec::new() },
+        "jobKinds": if state.jobs.get().is_some() { vec!["embed", "train", "predict", "algorithm"] } else { Vec::new() },
         // What one job may ask for here: clients check a spec against it before they pay.
         "jobLimits": state.jobs.get().map(|jobs| jobs.limits()),
         "version": env!("CARGO_PKG_VERSION"),

@@ -160,7 +160,7 @@ pub async fn plan(agora: &Agora, storage: &Storage, consumer: Address, request: 
         let asset = tx::call("registry.getAsset", agora.registry.getAsset(model))
             .await
             .map_err(|err| Error::contract(err, &Units::eth()))?;
-        if asset.kind != words::asset_kind_code("algorithm").unwrap_or_default() {
+        if asset.kind != agora_provider::chain::ALGORITHM_KIND {
             bail!(
                 "asset {model} is a {}, not an algorithm: an algorithm job runs an algorithm asset's WebAssembly module",
                 words::asset_kind_name(asset.kind)

@@ -292,7 +292,7 @@ async function run(plan: Plan, say: (text: string) => void): Promise<bigint> {
     refusal = "it did not answer";
   }
   if (refusal !== null) {
-    throw new Told(`Job ${jobId} is open and paid on chain, but the provider refused it: ${refusal}. Its payment comes back with a refund after the deadline (see the job's page).`);
+    throw new Told(`Job ${jobId} is open and paid on chain, but the provider refused it: ${refusal}. Its payment comes back with a refund after the deadline (the job's page: /jobs/${jobId}).`);
   }
   return jobId;
 }
