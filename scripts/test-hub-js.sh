@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The hub's browser-side checks, without the Rust server:
 #   1. type-checks hub/web (the page scripts) and hub/tests/browser (the Playwright specs);
-#   2. the receipt check's unit tests (hub/web/test/, bundled for node by esbuild, `node --test`);
+#   2. the receipt check's and the sealing's unit tests (hub/web/test/, bundled for node by esbuild,
+#      `node --test`; the sealing's against a fixture the Rust side reads too);
 #   3. the browser smoke test: builds the bundles next to a copy of hub/tests/browser/fixtures/,
 #      serves them on a free loopback port and runs Playwright's `smoke` project in Chromium.
 # Screenshots go to $HUB_SCREENSHOTS (default target/hub-screenshots). Extra arguments go to
@@ -26,7 +27,7 @@ echo "test-hub-js: tsc (hub/web, hub/tests/browser)"
 "$bin/tsc" -p hub/web
 "$bin/tsc" -p hub/tests/browser
 
-echo "test-hub-js: node --test (receipt check)"
+echo "test-hub-js: node --test (receipt check, sealing)"
 unit="$root/target/hub-web-test"
 rm -rf "$unit"
 # Bundled so node can load the TypeScript sources; viem stays a package import.

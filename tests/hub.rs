@@ -53,7 +53,7 @@ fn hub(chain: &Chain, indexer: &str, provider: Option<&str>, ipfs_api: Option<&s
         command.args(["--provider", provider]);
     }
     if let Some(api) = ipfs_api {
-        command.args(["--ipfs-api", api]);
+        command.args(["--ipfs-api", api, "--max-upload-mib", &MAX_UPLOAD_MIB.to_string()]);
     }
     Service::start(chain, command, log, format!("http://{listen}"))
 }
@@ -511,6 +511,8 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     assert_eq!(status, 503, "{answer}");
     assert!(answer["error"].as_str().is_some_and(|e| e.contains("--ipfs-api")), "{answer}");
 
+    publish_api_refuses_what_the_cli_would(&hub, &down, &operator);
+
     // The same pages in a real browser.
     let fixture = json!({
         "pageSize": PAGE_SIZE,
@@ -536,6 +538,10 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         },
         "eth": { "assetId": dataset, "digest": detail["contentDigest"], "content": SENTENCES },
         "usd": { "assetId": usd_asset, "token": usd.to_string() },
+        "browserPublish": {
+            "name": BROWSER_ASSET, "modelName": BROWSER_MODEL,
+            "maxUpload": MAX_UPLOAD_MIB * 1024 * 1024, "content": BROWSER_CSV,
+        },
         "large": {
             "assetId": large, "size": LARGE_BYTES,
             "digest": indexer.get(&format!("/assets/{large}"))["contentDigest"],
@@ -561,6 +567,132 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         "the browser specs failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+    browser_sealed_assets_read_back_with_the_cli(&chain, &indexer, &provider_url);
+}
+
+/// The upload limit of the test hub (`--max-upload-mib`).
+const MAX_UPLOAD_MIB: u64 = 1;
+/// What the publish spec (`wallet-publish.spec.ts`) publishes from the browser, priced and sealed.
+const BROWSER_CSV: &str = "species,wing_mm\nzebra finch,55\ngouldian finch,58\nstrawberry finch,48\n";
+const BROWSER_ASSET: &str = "Browser finches";
+const BROWSER_MODEL: &str = "Browser tiny model";
+
+/// What the browser sealed, read back by the CLI's code: a buyer downloads the priced CSV through
+/// the provider (which unwraps its copy of the key and decrypts the STREAM chunks) and gets the
+/// bytes the page read; the owner re-encrypts both assets with `agora asset rekey`, which unwraps
+/// the owner's copy (wrapped in the browser for the key its signature gave) and checks the
+/// decrypted content (the model's manifest and each file) against the digests.
+fn browser_sealed_assets_read_back_with_the_cli(chain: &Chain, indexer: &Service, provider: &str) {
+    let find = |name: &str| {
+        let found = indexer.get(&format!("/assets?q={}", name.replace(' ', "+")));
+        let items = found["items"].as_array().cloned().unwrap_or_default();
+        let asset = items
+            .iter()
+            .find(|a| a["metadata"]["name"].as_str().is_some_and(|n| n.starts_with(name)))
+            .unwrap_or_else(|| panic!("the browser's {name:?} is not in the catalogue: {found}"));
+        text(&asset["assetId"])
+    };
+    let (csv, model) = (find(BROWSER_ASSET), find(BROWSER_MODEL));
+    chain.json(BUYER, &["asset", "buy", &csv]);
+    let out = chain.dir.path().join("browser-finches.csv");
+    let out_text = out.display().to_string();
+    chain.json(BUYER, &["asset", "download", &csv, "--provider", provider, "--output", &out_text]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap_or_default(), BROWSER_CSV);
+    for id in [&csv, &model] {
+        let rekeyed = chain.json(BROWSER, &["asset", "rekey", id]);
+        assert_eq!(text(&rekeyed["assetId"]), *id, "{rekeyed}");
+    }
+}
+
+/// The publish page's API refuses, with a status and a reason, what `agora asset publish` would:
+/// metadata that is malformed, hostile or oversized, content in the clear that is compute-only, a
+/// key wrapped for nobody; uploads over the limit, and on a hub that takes none. The providers
+/// that can hold a key are listed with the key their address is made from.
+fn publish_api_refuses_what_the_cli_would(hub: &Service, down: &Service, operator: &str) {
+    let url = format!("{}/api/metadata", hub.url);
+    let cid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+    let header = json!({ "scheme": "chacha20poly1305-stream-be32", "chunkSize": 65536, "noncePrefix": "0x01020304050607", "plaintextSize": 10 });
+    let content = json!({ "cid": cid, "size": 10, "fileName": "a.csv" });
+    let files =
+        json!([{ "name": "a.csv", "cid": cid, "size": 10, "sha256": format!("0x{}", "ab".repeat(32)) }]);
+    let new = |edit: &dyn Fn(&mut Value)| {
+        let mut body =
+            json!({ "name": "A", "kind": "dataset", "content": content, "files": files, "tags": ["t"] });
+        edit(&mut body);
+        body.to_string()
+    };
+    let (status, written) = post_json(&url, &new(&|_| {}));
+    assert_eq!(status, 201, "{written}");
+    assert!(written["cid"].as_str().is_some_and(|c| c.starts_with("baf")), "{written}");
+    #[rustfmt::skip]
+    let refused: [(String, &str); 13] = [
+        (new(&|b| b["name"] = json!("  ")), "the name must be"),
+        (new(&|b| b["name"] = json!("a\u{7}b")), "the name must be"),
+        (new(&|b| b["kind"] = json!("virus")), "`kind` must be one of"),
+        (new(&|b| b["tags"] = json!(["Not A Tag"])), "lowercase letters"),
+        (new(&|b| b["license"] = json!("<script>")), "SPDX"),
+        (new(&|b| b["card"] = json!("x".repeat(70 * 1024))), "a card is at most"),
+        (new(&|b| b["computeOnly"] = json!(true)), "compute-only content must be encrypted"),
+        (new(&|b| b["content"]["encryption"] = header.clone()), "wrapped for nobody"),
+        (new(&|b| b["content"]["cid"] = json!("../../etc/passwd")), "is not a CID"),
+        (new(&|b| b["content"]["fileName"] = json!("../a.csv")), "without a path"),
+        (new(&|b| b["assetId"] = json!("1")), "keeps the asset's kind"),
+        (new(&|b| b["pin"] = json!(true)), "unknown field"),
+        ("[]".to_owned(), "expected"),
+    ];
+    for (body, needle) in refused {
+        let (status, answer) = post_json(&url, &body);
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer["error"].as_str().is_some_and(|e| e.contains(needle)), "{needle}: {answer}");
+    }
+    let (status, answer) = post_json(&url, &json!({ "assetId": "99999", "name": "x" }).to_string());
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"].as_str().is_some_and(|e| e.contains("there is no asset 99999")), "{answer}");
+    let (status, _) = post_json(&url, &"x".repeat(300 * 1024));
+    assert_eq!(status, 413, "a document over what a provider reads");
+    let (status, preview) = post_json(
+        &format!("{}/api/markdown", hub.url),
+        &json!({ "markdown": "**b**<img src=x onerror=alert(1)>" }).to_string(),
+    );
+    assert_eq!(status, 200, "{preview}");
+    let html = text(&preview["html"]);
+    assert!(html.contains("<strong>b</strong>") && !html.contains("<img"), "{html}");
+
+    let upload = |url: &str, bytes: usize| {
+        block_on(async {
+            let response = reqwest::Client::new()
+                .post(format!("{url}/api/uploads"))
+                .body(vec![7u8; bytes])
+                .send()
+                .await
+                .unwrap_or_else(|err| panic!("upload: {err}"));
+            (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+        })
+    };
+    let (status, uploaded) = upload(&hub.url, 1000);
+    assert_eq!(status, 201, "{uploaded}");
+    assert_eq!(uploaded["size"], 1000, "{uploaded}");
+    assert_eq!(text(&uploaded["sha256"]), {
+        use sha2::Digest;
+        alloy::hex::encode_prefixed(sha2::Sha256::digest([7u8; 1000]))
+    });
+    let (status, answer) = upload(&hub.url, (MAX_UPLOAD_MIB * 1024 * 1024 + 1) as usize);
+    assert_eq!(status, 413, "{answer}");
+    let (status, answer) = upload(&down.url, 10);
+    assert_eq!(status, 503, "{answer}");
+    assert!(text(&answer["error"]).contains("does not take uploads"), "{answer}");
+
+    let (status, holders) = page(&format!("{}/api/key-holders", hub.url));
+    assert_eq!(status, 200, "{holders}");
+    let holders: Value = serde_json::from_str(&holders).unwrap_or_default();
+    let listed =
+        holders.as_array().and_then(|all| all.iter().find(|h| h["provider"] == operator.to_lowercase()));
+    let key = listed.and_then(|h| h["publicKey"].as_str()).unwrap_or_else(|| panic!("{holders}"));
+    let key = alloy::hex::decode(key).unwrap_or_default();
+    assert_eq!(
+        alloy::primitives::Address::from_raw_public_key(&key[1..]).to_string().to_lowercase(),
+        operator.to_lowercase()
     );
 }
 

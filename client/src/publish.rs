@@ -124,6 +124,37 @@ pub struct Listing {
     pub extra: Vec<(&'static str, Value)>,
 }
 
+/// What an asset's metadata document says beside its content: every surface that publishes
+/// (the CLI, Python, the hub's publish page) writes the document through [`Described::metadata`].
+#[derive(Debug, Clone)]
+pub struct Described {
+    /// The asset's name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// The asset kind's code (`words::ASSET_KINDS`).
+    pub kind: u8,
+    /// Never downloaded, only computed on.
+    pub compute_only: bool,
+    /// Extra fields (license, card, tags, sample, derivedFrom, …), as the caller checked them.
+    pub extra: Vec<(&'static str, Value)>,
+}
+
+impl Described {
+    /// The metadata document of `content`, whose files `files` lists (a single file lists
+    /// itself): name and description, `kind`, the extra fields, `computeOnly` and `files`.
+    pub fn metadata(self, content: ContentRef, files: Value) -> AssetMetadata {
+        let mut extra = serde_json::Map::new();
+        extra.insert("kind".into(), json!(words::asset_kind_name(self.kind)));
+        for (key, value) in self.extra {
+            extra.insert(key.to_owned(), value);
+        }
+        extra.insert("computeOnly".into(), json!(self.compute_only));
+        extra.insert("files".into(), files);
+        AssetMetadata { name: self.name, description: self.description, content, extra }
+    }
+}
+
 /// An asset as [`register`] published it.
 #[derive(Debug, Clone)]
 pub struct Published {
@@ -153,24 +184,20 @@ pub async fn register(
         .ok_or_else(|| {
             eyre!("price {} is above the largest the registry stores", units.format(listing.price))
         })?;
-    let mut extra = serde_json::Map::new();
-    extra.insert("kind".into(), json!(words::asset_kind_name(listing.kind)));
-    for (key, value) in listing.extra {
-        extra.insert(key.to_owned(), value);
-    }
-    extra.insert("computeOnly".into(), json!(listing.compute_only));
-    extra.insert("files".into(), json!(uploaded.files()));
-    let metadata = AssetMetadata {
+    let content = ContentRef {
+        cid: uploaded.added.cid.clone(),
+        size: uploaded.added.size,
+        file_name: Some(source.content_file_name().to_owned()),
+        encryption: uploaded.encryption.clone(),
+    };
+    let described = Described {
         name: listing.name,
         description: listing.description,
-        content: ContentRef {
-            cid: uploaded.added.cid.clone(),
-            size: uploaded.added.size,
-            file_name: Some(source.content_file_name().to_owned()),
-            encryption: uploaded.encryption.clone(),
-        },
-        extra,
+        kind: listing.kind,
+        compute_only: listing.compute_only,
+        extra: listing.extra,
     };
+    let metadata = described.metadata(content, json!(uploaded.files()));
     let metadata_cid = storage.add_bytes(serde_json::to_vec_pretty(&metadata)?).await?.cid;
     let (recipients, bps): (Vec<_>, Vec<_>) = listing.split.iter().copied().unzip();
     let published = agora

@@ -136,6 +136,10 @@ pub(crate) enum ApiError {
     /// The hub was started without Kubo.
     NoIpfs,
     Ipfs(String),
+    /// What the hub was asked for is turned off here.
+    Unavailable(String),
+    /// An upload over the hub's limit, in bytes.
+    TooLarge(u64),
 }
 
 impl IntoResponse for ApiError {
@@ -149,6 +153,11 @@ impl IntoResponse for ApiError {
                     .to_owned(),
             ),
             Self::Ipfs(message) => (StatusCode::BAD_GATEWAY, format!("IPFS failed: {message}")),
+            Self::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, message),
+            Self::TooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the upload is larger than this hub takes ({limit} bytes)"),
+            ),
         };
         (status, Json(serde_json::json!({ "error": error }))).into_response()
     }
@@ -173,6 +182,8 @@ mod tests {
                 Err(message)
             }
             Err(ApiError::NoIpfs) => Err("no IPFS".into()),
+            Err(ApiError::Unavailable(message)) => Err(message),
+            Err(ApiError::TooLarge(limit)) => Err(format!("too large: {limit}")),
         }
     }
 

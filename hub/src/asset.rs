@@ -61,6 +61,7 @@ pub(crate) async fn asset(State(hub): State<Hub>, Path(id): Path<String>) -> Res
             }
         }
         (revenue_split(&detail))
+        (edit_metadata(&detail, &meta))
         (preview(&meta))
         (files(&meta))
         (versions(&detail.history, detail.history_count))
@@ -70,6 +71,42 @@ pub(crate) async fn asset(State(hub): State<Hub>, Path(id): Path<String>) -> Res
     };
     let head = Head { scripts: &[crate::assets::WALLET_JS_PATH], ..Head::new(name, description) };
     Ok(page(head, None, body))
+}
+
+/// The owner's "Edit metadata": a new version of the document (name, description, license, tags,
+/// card; the content stays), shown by the wallet script to the connected owner only.
+fn edit_metadata(detail: &AssetDetail, meta: &Meta<'_>) -> Markup {
+    let asset = &detail.asset;
+    html! {
+        @if asset.metadata.is_some() {
+            section #edit-metadata data-asset=(asset.asset_id) data-owner=(asset.owner) aria-labelledby="edit-h" hidden {
+                h2 #edit-h { "Edit metadata" }
+                p.note { "You own this asset: a new version of its metadata document goes to IPFS and the registry points to it (version " (asset.version + 1) "). The content and its digest stay as they are." }
+                form.panel {
+                    label for="edit-name" { "Name" }
+                    input #edit-name name="name" value=(meta.text("name").unwrap_or_default()) required maxlength="200";
+                    label for="edit-description" { "Description" }
+                    textarea #edit-description name="description" rows="2" { (meta.description().unwrap_or_default()) }
+                    label for="edit-license" { "License (SPDX id)" }
+                    input #edit-license name="license" value=(meta.license().unwrap_or_default()) maxlength="64";
+                    label for="edit-tags" { "Tags (comma-separated)" }
+                    input #edit-tags name="tags" value=(meta.tags().join(", "));
+                    div.card-editor {
+                        div {
+                            label for="edit-card" { "Card (Markdown)" }
+                            textarea #edit-card name="card" rows="10" { (meta.text("card").unwrap_or_default()) }
+                        }
+                        div {
+                            p.label { "Preview" }
+                            div #edit-preview.card.preview aria-live="polite" {}
+                        }
+                    }
+                    div.actions { button type="submit" { "Publish version " (asset.version + 1) } }
+                    p #edit-state.state role="status" {}
+                }
+            }
+        }
+    }
 }
 
 fn urlencode(value: &str) -> String {

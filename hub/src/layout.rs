@@ -59,6 +59,7 @@ pub(crate) fn page(head: Head, live_job: Option<&str>, body: Markup) -> Markup {
                         a href="/dao" { "DAO" }
                         a href="/providers" { "Providers" }
                         a href="/jobs" { "Jobs" }
+                        a href="/publish" { "Publish" }
                     }
                     // hub.js offers to connect and loads the wallet script (heavy: viem) only then, or
                     // at once on pages with actions and for a wallet remembered from an earlier page.

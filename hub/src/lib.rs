@@ -5,8 +5,10 @@
 //! job page (server-sent events from [`compute`]'s stream, which follows the indexer) and the
 //! in-page receipt check. The wallet script connects a browser wallet (EIP-6963, EIP-1193) and
 //! signs what the pages offer (buy and download verified in the browser, give tokens, release
-//! revenue, delegate, propose, vote, queue, execute) with the ABIs compiled with the bindings;
-//! `/api/` gives it the deployment and the protocol's revert sentences.
+//! revenue, delegate, propose, vote, queue, execute, run and challenge jobs, publish and edit
+//! metadata) with the ABIs compiled with the bindings; `/api/` gives it the deployment, the
+//! protocol's revert sentences, and what publishing needs from the hub ([`publish`]: uploads to
+//! its Kubo node, the metadata document in the CLI's format, the providers' keys).
 //!
 //! [`app`] builds the router, [`serve`] runs it; `agora hub` and `agora dev` call them.
 
@@ -21,6 +23,7 @@ mod format;
 mod layout;
 pub mod markdown;
 mod meta;
+mod publish;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -39,6 +42,8 @@ use tower_http::{
 };
 use url::Url;
 
+use agora_provider::metadata::MAX_METADATA_BYTES;
+
 use crate::layout::PageError;
 
 /// Where the hub finds the services it shows.
@@ -51,6 +56,9 @@ pub struct HubConfig {
     /// Kubo's RPC API, for the small documents a page's transaction names (a dispute's reason);
     /// optional: without it those actions say the hub cannot.
     pub ipfs_api: Option<Url>,
+    /// Largest upload the publish page may send, in bytes; 0 (the default) takes none. Uploads
+    /// also need `ipfs_api`: the hub pins what it is sent on that node.
+    pub max_upload: u64,
     /// How long one indexer request may take.
     pub indexer_timeout: Duration,
     /// Assets per catalogue page (1 to 100).
@@ -64,6 +72,7 @@ impl HubConfig {
             indexer,
             provider: None,
             ipfs_api: None,
+            max_upload: 0,
             indexer_timeout: Duration::from_secs(5),
             page_size: 24,
         }
@@ -82,6 +91,9 @@ struct Inner {
     provider: Option<String>,
     ipfs: Option<agora_ipfs::Storage>,
     page_size: u32,
+    max_upload: u64,
+    /// Uploads streaming to Kubo at once.
+    uploads: tokio::sync::Semaphore,
     /// When the currencies' units were last asked of the indexer.
     units_asked: std::sync::Mutex<Option<std::time::Instant>>,
 }
@@ -103,7 +115,10 @@ impl Hub {
             None => None,
         };
         let units_asked = std::sync::Mutex::new(None);
-        Ok(Self { inner: Arc::new(Inner { api, http, provider, ipfs, page_size, units_asked }) })
+        let (max_upload, uploads) = (config.max_upload, tokio::sync::Semaphore::new(MAX_UPLOADS));
+        Ok(Self {
+            inner: Arc::new(Inner { api, http, provider, ipfs, page_size, max_upload, uploads, units_asked }),
+        })
     }
 
     pub(crate) fn api(&self) -> &agora_api::Client {
@@ -125,11 +140,23 @@ impl Hub {
     pub(crate) fn page_size(&self) -> u32 {
         self.inner.page_size
     }
+
+    pub(crate) fn max_upload(&self) -> u64 {
+        self.inner.max_upload
+    }
+
+    /// Waits for a turn to stream an upload to Kubo ([`MAX_UPLOADS`] at once).
+    pub(crate) async fn upload_permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.inner.uploads.acquire().await.ok()
+    }
 }
 
 /// How often the hub asks the indexer for the currencies' units (a new currency shows in its
 /// units within this time).
 const UNITS_EVERY: Duration = Duration::from_secs(30);
+
+/// Uploads the hub streams to Kubo at once; more wait their turn.
+const MAX_UPLOADS: usize = 4;
 
 /// Longest one Kubo request may take.
 const IPFS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -152,6 +179,8 @@ pub fn app(hub: Hub) -> Router {
         .route("/jobs", get(compute::jobs))
         .route("/jobs/new", get(compute::new_job))
         .route("/jobs/{id}", get(compute::job))
+        .route("/publish", get(publish::page_view))
+        .route("/api/key-holders", get(publish::key_holders))
         .route("/static/{file}", get(assets::file))
         .route("/openapi.json", get(openapi))
         .route("/api/status", get(api::status))
@@ -165,6 +194,17 @@ pub fn app(hub: Hub) -> Router {
         .layer(middleware::from_fn_with_state(hub.clone(), refresh_units))
         .layer(middleware::from_fn(refuse_nul))
         .layer(RequestBodyLimitLayer::new(16 * 1024))
+        // Outside the 16 KiB limit: a card's preview and a metadata document (up to what a
+        // provider reads), and uploads, which count their own bytes against `--max-upload`.
+        .route(
+            "/api/markdown",
+            axum::routing::post(publish::markdown).layer(RequestBodyLimitLayer::new(MAX_METADATA_BYTES)),
+        )
+        .route(
+            "/api/metadata",
+            axum::routing::post(publish::metadata).layer(RequestBodyLimitLayer::new(MAX_METADATA_BYTES)),
+        )
+        .route("/api/uploads", axum::routing::post(publish::upload))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(

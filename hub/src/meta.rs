@@ -19,7 +19,7 @@ impl<'a> Meta<'a> {
         Self { doc: asset.metadata.as_ref(), id: &asset.asset_id }
     }
 
-    fn text(&self, key: &str) -> Option<&'a str> {
+    pub(crate) fn text(&self, key: &str) -> Option<&'a str> {
         self.doc?.get(key)?.as_str().map(str::trim).filter(|s| !s.is_empty())
     }
 

@@ -533,6 +533,28 @@ mod tests {
         assert_eq!(run(cipher, key).await.unwrap(), plain);
     }
 
+    /// The one format, both ways: what the hub's page script seals and wraps
+    /// (`hub/web/src/wallet/seal.ts`, whose node test reads the same fixture) is what this
+    /// module seals and unwraps.
+    #[tokio::test]
+    async fn the_browser_seals_and_wraps_as_this_module_does() {
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../hub/web/test/fixtures/sealed.json")).unwrap();
+        let bytes = |field: &str| alloy::hex::decode(fixture[field].as_str().unwrap()).unwrap();
+        let key = ContentKey(bytes("contentKey").try_into().unwrap());
+        let size = fixture["plaintextSize"].as_u64().unwrap();
+        let mut header = Encryption::new(size);
+        header.nonce_prefix = bytes("noncePrefix").into();
+        let plain: Vec<u8> = (0..size as usize).map(|i| ((i * 31 + 7) % 251) as u8).collect();
+        let cipher = encrypt(&header, &key, &plain).await;
+        assert_eq!(crate::storage::sha256(&cipher).to_vec(), bytes("ciphertextSha256"));
+        let secret = bytes("holderSecretKey");
+        for wrapped in ["wrappedByRust", "wrappedByBrowser"] {
+            let wrapped = WrappedKey { holder: Address::ZERO, key: bytes(wrapped).into() };
+            assert_eq!(ContentKey::unwrap(&wrapped, &secret).unwrap().0, key.0);
+        }
+    }
+
     #[test]
     fn keys_unwrap_only_for_their_provider() {
         let signer = alloy::signers::local::PrivateKeySigner::random();

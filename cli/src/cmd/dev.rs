@@ -253,6 +253,8 @@ async fn serve_hub(args: &DevArgs, provider_url: &str, ipfs_api: &str) -> Result
     let mut config = agora_hub::HubConfig::new(format!("http://{}", args.indexer_listen).parse()?);
     config.provider = Some(provider_url.parse()?);
     config.ipfs_api = Some(ipfs_api.parse()?);
+    // The dev hub's publish page takes files up to 1 GiB.
+    config.max_upload = 1 << 30;
     let listener = tokio::net::TcpListener::bind(&args.hub_listen)
         .await
         .wrap_err_with(|| format!("listening for the hub on {}", args.hub_listen))?;

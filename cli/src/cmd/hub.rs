@@ -35,6 +35,11 @@ pub struct HubArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ipfs_api: Option<Url>,
+    /// Largest file the publish page may upload, in MiB (AGORA_HUB_MAX_UPLOAD_MIB; default 0: the
+    /// page takes no uploads). Needs --ipfs-api: the hub pins what it is sent on that Kubo node.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_upload_mib: Option<u64>,
     /// Address to serve on (AGORA_HUB_LISTEN; default 127.0.0.1:8000).
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,6 +61,8 @@ struct Settings {
     indexer: Url,
     provider: Option<Url>,
     ipfs_api: Option<Url>,
+    #[serde(default)]
+    max_upload_mib: u64,
     #[serde(default = "default_listen")]
     listen: String,
     #[serde(default = "default_timeout")]
@@ -101,10 +108,14 @@ pub async fn run(args: HubArgs) -> Result<()> {
     if !(1..=100).contains(&settings.page_size) {
         eyre::bail!("page_size must be from 1 to 100, not {}", settings.page_size);
     }
+    if settings.max_upload_mib > 0 && settings.ipfs_api.is_none() {
+        eyre::bail!("max_upload_mib needs ipfs_api: uploads go to that Kubo node");
+    }
     let config = HubConfig {
         indexer: settings.indexer,
         provider: settings.provider,
         ipfs_api: settings.ipfs_api,
+        max_upload: settings.max_upload_mib.saturating_mul(1024 * 1024),
         indexer_timeout: std::time::Duration::from_secs(settings.indexer_timeout_secs),
         page_size: settings.page_size,
     };

@@ -74,6 +74,8 @@ export interface HubFixture {
   compute: { modelId: string; provider: string };
   /** The publisher's address, lowercase. */
   owner: string;
+  /** What the publish spec publishes (the Rust test finds the assets by name and reads the content back) and the hub's upload limit in bytes. */
+  browserPublish: { name: string; modelName: string; maxUpload: number; content: string };
   /** The browser's test wallet: anvil's RPC, the dev account it signs as, the deployment's chain. */
   wallet: { rpcUrl: string; account: string; chainId: number };
   /** An asset sold in ETH (the priced dataset): its digest on chain and its content. */
@@ -117,6 +119,10 @@ const FIXTURE_FIELDS: [string, "number" | "string"][] = [
   ["large.assetId", "string"],
   ["large.size", "number"],
   ["large.digest", "string"],
+  ["browserPublish.name", "string"],
+  ["browserPublish.modelName", "string"],
+  ["browserPublish.maxUpload", "number"],
+  ["browserPublish.content", "string"],
 ];
 
 let fixtureRead: HubFixture | undefined;

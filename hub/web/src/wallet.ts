@@ -1,10 +1,12 @@
 // The wallet script: the header's wallet widget (EIP-6963 discovery, account, network, switch,
-// disconnect) and the actions of the page it is on (an asset's "Get access", the DAO's forms, a
-// proposal's vote, running a compute job, challenging a result). Pages work without it.
+// disconnect) and the actions of the page it is on (an asset's "Get access" and its owner's "Edit
+// metadata", publishing, the DAO's forms, a proposal's vote, running a compute job, challenging a
+// result). Pages work without it.
 
 import { startAccessPanel } from "./wallet/access";
 import { startDisputePanel, startJobForm } from "./wallet/compute";
 import { startDaoPanel, startVotePanel } from "./wallet/dao";
+import { startMetadataPanel, startPublishForm } from "./wallet/publish";
 import { startReleaseBox } from "./wallet/revenue";
 import { startSession } from "./wallet/session";
 
@@ -17,6 +19,10 @@ const jobForm = document.getElementById("job-form");
 if (jobForm instanceof HTMLFormElement) startJobForm(jobForm);
 const dispute = document.getElementById("dispute");
 if (dispute) startDisputePanel(dispute);
+const publishForm = document.getElementById("publish-form");
+if (publishForm instanceof HTMLFormElement) startPublishForm(publishForm);
+const editMetadata = document.getElementById("edit-metadata");
+if (editMetadata) startMetadataPanel(editMetadata);
 const vote = document.getElementById("vote-panel");
 if (vote) startVotePanel(vote);
 // hub.js sets this when the user clicked "Connect wallet" before this script was loaded.
