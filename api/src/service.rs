@@ -47,6 +47,14 @@ pub struct Status {
     /// The contracts of the deployment indexed, as its manifest names them; null when the
     /// indexer was started without one.
     pub contracts: Option<Contracts>,
+    /// Whether this API reads a database it cannot write: a streaming replica, or a session
+    /// `agora-indexer serve` made read-only. False for the writer.
+    #[serde(default)]
+    pub read_only: bool,
+    /// On a streaming replica, how far its replay trails the primary, in seconds (0 once it has
+    /// replayed everything it received); null on a primary.
+    #[serde(default)]
+    pub replication_lag_seconds: Option<f64>,
 }
 
 impl Status {
@@ -182,6 +190,8 @@ mod tests {
             events_per_second: None,
             reorgs: None,
             contracts: None,
+            read_only: false,
+            replication_lag_seconds: None,
         };
         assert_eq!(status.did("7"), None);
         status.contracts = Some(Contracts {

@@ -19,7 +19,7 @@ use alloy::primitives::{Address, B256, Bytes, U256};
 use serde_json::{Value, json};
 use sqlx::{
     PgConnection, PgPool, Row,
-    postgres::{PgPoolOptions, PgRow},
+    postgres::{PgConnectOptions, PgPoolOptions, PgRow},
 };
 
 use crate::{
@@ -64,6 +64,21 @@ pub enum DbError {
         /// Where this indexer believed it was.
         expected: u64,
     },
+    /// The writer was pointed at a database it cannot write (a streaming replica).
+    #[error(
+        "the database is read-only (a streaming replica?): run the writer (`agora-indexer run`) against the primary, and `agora-indexer serve` against a replica"
+    )]
+    ReadOnly,
+    /// A read-only API was pointed at a database whose schema is not this version's.
+    #[error(
+        "the database's schema is at migration {found:?}, this version reads migration {expected}: start or upgrade the writer (`agora-indexer run`) against the primary first"
+    )]
+    SchemaMismatch {
+        /// The newest migration the database has applied, if any.
+        found: Option<i64>,
+        /// The newest migration this version has.
+        expected: i64,
+    },
     /// A stored value does not have the shape the schema promises.
     #[error("database holds an invalid {what}")]
     Corrupt {
@@ -80,9 +95,67 @@ fn q(action: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
     let pool =
         PgPoolOptions::new().max_connections(max_connections).connect(url).await.map_err(q("connect"))?;
+    if replication(&pool).await.map_err(q("ask whether the database is a replica"))?.read_only {
+        return Err(DbError::ReadOnly);
+    }
     sqlx::migrate!("./migrations").run(&pool).await?;
     backfill_governance_details(&pool).await?;
     Ok(pool)
+}
+
+/// A pool for an API that only reads, over a database another indexer writes (typically a
+/// streaming replica of the writer's primary): every session is read-only
+/// (`default_transaction_read_only`), no migration is run, and the schema must be exactly the one
+/// this version's migrations make.
+pub async fn connect_read_only(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
+    let options = <PgConnectOptions as std::str::FromStr>::from_str(url)
+        .map_err(q("read the database URL"))?
+        .options([("default_transaction_read_only", "on")]);
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .connect_with(options)
+        .await
+        .map_err(q("connect"))?;
+    let expected = sqlx::migrate!("./migrations").iter().map(|m| m.version).max().unwrap_or_default();
+    let migrated: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&pool)
+        .await
+        .map_err(q("look for the migrations table"))?;
+    let found: Option<i64> = match migrated {
+        true => sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&pool)
+            .await
+            .map_err(q("read the applied migrations"))?,
+        false => None,
+    };
+    if found != Some(expected) {
+        return Err(DbError::SchemaMismatch { found, expected });
+    }
+    Ok(pool)
+}
+
+/// Whether a database can be written, and a replica's replay lag.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Replication {
+    /// The session cannot write: the server is a standby, or the session was made read-only.
+    pub read_only: bool,
+    /// On a standby, seconds its replay trails what it last replayed of the primary's
+    /// transactions; 0 once it has replayed all it received; `None` on a primary.
+    pub lag_seconds: Option<f64>,
+}
+
+/// Asks the server whether it is a standby (`pg_is_in_recovery`) and how far its replay trails.
+pub async fn replication(pool: &PgPool) -> Result<Replication, sqlx::Error> {
+    let (in_recovery, read_only, lag): (bool, bool, Option<f64>) = sqlx::query_as(
+        "SELECT pg_is_in_recovery(), \
+                current_setting('transaction_read_only') = 'on', \
+                CASE WHEN NOT pg_is_in_recovery() THEN NULL \
+                     WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
+                     ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8, 0) END",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Replication { read_only: in_recovery || read_only, lag_seconds: lag })
 }
 
 /// The events whose rows migration 0011 added: each proposal's actions, queue and execution

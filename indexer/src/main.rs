@@ -1,4 +1,5 @@
-//! `agora-indexer`: sync Agora's contracts into PostgreSQL and serve the HTTP API.
+//! `agora-indexer`: sync Agora's contracts into PostgreSQL and serve the HTTP API (`run`), or
+//! serve it read-only from a streaming replica (`serve`).
 
 use std::path::PathBuf;
 
@@ -61,6 +62,13 @@ enum Command {
     /// Example: `agora-indexer run --rpc-url http://127.0.0.1:8545
     /// --database-url postgres://postgres@127.0.0.1/agora --manifest deploy/deployments/31337.json`
     Run(RunArgs),
+    /// Serve the HTTP API only, read-only, from a database another `run` writes: typically a
+    /// PostgreSQL streaming replica of the writer's primary. Many can run beside one writer.
+    ///
+    /// Example: `agora-indexer serve --rpc-url http://127.0.0.1:8545
+    /// --database-url postgres://postgres@127.0.0.1:5433/agora --manifest deploy/deployments/31337.json
+    /// --listen 127.0.0.1:8081`
+    Serve,
     /// Delete everything indexed for the manifest's chain.
     ///
     /// Example: `agora-indexer reset --database-url postgres://… --manifest deploy/deployments/31337.json`
@@ -122,6 +130,15 @@ async fn main() -> eyre::Result<()> {
             let config = load_config(&cli.global, false)?;
             service::reset(&config).await?;
             tracing::info!("reset done");
+        }
+        Command::Serve => {
+            let config = load_config(&cli.global, false)?;
+            let (stop, shutdown) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = stop.send(true);
+            });
+            service::serve(config, shutdown).await?;
         }
         Command::Run(args) => {
             let config = load_config(&cli.global, args.reset_on_new_chain)?;

@@ -1,5 +1,6 @@
-//! The indexer as a service: its configuration and `run`, which syncs, fetches metadata and
-//! serves the API until shutdown.
+//! The indexer as a service: its configuration; `run`, the writer, which syncs, fetches metadata
+//! and serves the API until shutdown; and `serve`, an API that only reads, over a streaming
+//! replica of the writer's PostgreSQL (PostgreSQL's own replication; nothing home-made).
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -215,6 +216,39 @@ pub async fn run(
         task.abort();
     }
     Ok(result?)
+}
+
+/// Serves the API, and nothing else, from `config.database_url` until `shutdown` turns true: a
+/// database the writer (`run`) fills, typically a streaming replica of its primary. Every session
+/// is read-only and no migration runs; the schema must be this version's
+/// ([`db::connect_read_only`]). `/status` says it is read-only and, on a replica, how far its
+/// replay trails; the RPC URL serves the routes that read the chain.
+pub async fn serve(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
+    let deployment = Deployment::read(&config.manifest)?;
+    let url = Url::parse(&config.rpc_url)
+        .map_err(|e| RunError::RpcUrl { url: config.rpc_url.clone(), message: e.to_string() })?;
+    let pool = db::connect_read_only(&config.database_url, 16).await?;
+    let state = AppState {
+        pool,
+        chain_id: deployment.chain_id,
+        metrics: None,
+        max_lag: config.max_lag,
+        contracts: Some(deployment.contracts),
+        chain: Some(api::ChainReads {
+            provider: sync::http_provider(url),
+            splitter: deployment.contracts.revenue_splitter,
+        }),
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| RunError::Listen { addr: config.listen, source })?;
+    tracing::info!(addr = %config.listen, "read-only http api listening");
+    let mut shutdown = shutdown;
+    api::serve(listener, state, async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    })
+    .await
+    .map_err(|source| RunError::Listen { addr: config.listen, source })
 }
 
 /// Deletes everything indexed for the manifest's chain.

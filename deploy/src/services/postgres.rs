@@ -15,7 +15,7 @@ use std::{
 };
 
 /// The server binaries a cluster needs.
-const BINARIES: &[&str] = &["initdb", "pg_ctl", "postgres", "createdb"];
+const BINARIES: &[&str] = &["initdb", "pg_ctl", "postgres", "createdb", "pg_basebackup"];
 
 /// How long the server may take to accept connections after `pg_ctl start`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -117,16 +117,65 @@ impl PostgresCluster {
                 OsStr::new("--locale=C"),
             ],
         )?;
+        cluster.serve()?;
+        Ok(cluster)
+    }
+
+    /// A streaming replica of this cluster, as PostgreSQL's own replication makes one: a base
+    /// backup taken with `pg_basebackup -R` (which writes `primary_conninfo` and
+    /// `standby.signal`) into a folder of its own, started as a hot standby on another free
+    /// loopback port. It follows this cluster's WAL until either stops and refuses writes.
+    pub fn start_replica(&self) -> Result<Self, Error> {
+        let dir = tempfile::Builder::new()
+            .prefix("agora-postgres-replica-")
+            .tempdir()
+            .map_err(io("create a tempdir"))?;
+        if self.as_postgres_user {
+            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()))?;
+        }
+        let mut replica = Self {
+            bin_dir: self.bin_dir.clone(),
+            dir,
+            port: 0,
+            as_postgres_user: self.as_postgres_user,
+            next_db: AtomicU32::new(0),
+        };
+        let data = replica.data_dir();
+        let port = self.port.to_string();
+        replica.run_pg(
+            "pg_basebackup",
+            [
+                OsStr::new("-h"),
+                OsStr::new("127.0.0.1"),
+                OsStr::new("-p"),
+                OsStr::new(&port),
+                OsStr::new("-U"),
+                OsStr::new(SUPERUSER),
+                OsStr::new("-D"),
+                data.as_os_str(),
+                OsStr::new("-R"),
+                OsStr::new("--wal-method=stream"),
+                OsStr::new("--checkpoint=fast"),
+                OsStr::new("--no-sync"),
+            ],
+        )?;
+        replica.serve()?;
+        Ok(replica)
+    }
+
+    /// Starts the server of this cluster's data folder on a free loopback port.
+    fn serve(&mut self) -> Result<(), Error> {
+        let data = self.data_dir();
         // A port that was free a moment ago; a clash makes `pg_ctl` fail loudly, never silently.
-        cluster.port = free_port()?;
+        self.port = free_port()?;
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=200",
-            cluster.port,
-            cluster.dir.path().display()
+            self.port,
+            self.dir.path().display()
         );
-        let log = cluster.log_path();
-        cluster.run_pg(
+        let log = self.log_path();
+        self.run_pg(
             "pg_ctl",
             [
                 OsStr::new("start"),
@@ -141,8 +190,7 @@ impl PostgresCluster {
                 OsStr::new("30"),
             ],
         )?;
-        cluster.wait_ready()?;
-        Ok(cluster)
+        self.wait_ready()
     }
 
     /// The loopback port the server listens on.

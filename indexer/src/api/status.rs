@@ -16,6 +16,7 @@ use axum::{
 };
 
 use super::{ApiError, AppState, chain, hex};
+use crate::db;
 
 #[utoipa::path(
     get,
@@ -98,7 +99,10 @@ pub(super) async fn status(State(state): State<AppState>) -> Result<Json<Status>
         }
         None => (None, None),
     };
+    let replication = db::replication(&state.pool).await?;
     Ok(Json(Status {
+        read_only: replication.read_only,
+        replication_lag_seconds: replication.lag_seconds,
         chain_id: state.chain_id,
         head_block: p.as_ref().map(|p| p.head),
         indexed_block: p.as_ref().map(|p| p.indexed),
