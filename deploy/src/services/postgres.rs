@@ -144,20 +144,14 @@ impl PostgresCluster {
         let port = self.port.to_string();
         replica.run_pg(
             "pg_basebackup",
-            [
-                OsStr::new("-h"),
-                OsStr::new("127.0.0.1"),
-                OsStr::new("-p"),
-                OsStr::new(&port),
-                OsStr::new("-U"),
-                OsStr::new(SUPERUSER),
+            to_server(&port).into_iter().chain([
                 OsStr::new("-D"),
                 data.as_os_str(),
                 OsStr::new("-R"),
                 OsStr::new("--wal-method=stream"),
                 OsStr::new("--checkpoint=fast"),
                 OsStr::new("--no-sync"),
-            ],
+            ]),
         )?;
         replica.serve()?;
         Ok(replica)
@@ -214,18 +208,7 @@ impl PostgresCluster {
             return Err(Error::InvalidName(name.to_owned()));
         }
         let port = self.port.to_string();
-        self.run_pg(
-            "createdb",
-            [
-                OsStr::new("-h"),
-                OsStr::new("127.0.0.1"),
-                OsStr::new("-p"),
-                OsStr::new(&port),
-                OsStr::new("-U"),
-                OsStr::new(SUPERUSER),
-                OsStr::new(name),
-            ],
-        )?;
+        self.run_pg("createdb", to_server(&port).into_iter().chain([OsStr::new(name)]))?;
         Ok(self.url_of(name))
     }
 
@@ -294,6 +277,11 @@ impl Drop for PostgresCluster {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// The arguments of a client program that connect it to the server on `port` as the superuser.
+fn to_server(port: &str) -> [&OsStr; 6] {
+    ["-h", "127.0.0.1", "-p", port, "-U", SUPERUSER].map(OsStr::new)
 }
 
 fn run(cmd: &mut Command) -> Result<Output, Error> {
