@@ -20,7 +20,7 @@ fi
 corpus="$(mktemp -d)/corpus.jsonl"
 cd "$root"
 AGORA_MODEL_DIR="$model" AGORA_BENCH_CORPUS="$corpus" RAYON_NUM_THREADS="$threads" \
-  cargo bench --quiet -p agora-runtime --bench embed_throughput 2>/dev/null | grep '^candle'
+  cargo bench --quiet -p agora-runtime --bench embed_throughput 2>/dev/null | grep -E '^(candle|cpu)'
 
 "$venv/bin/python" - "$model" "$corpus" "$threads" <<'PY'
 import json, sys, time

@@ -200,5 +200,24 @@ fn main() {
         100.0 * gflops / peak,
         flops / n as f64 / 1e9,
     );
+    // Which machine the figures belong to, and the matrix kernels gemm picked on it (its x86-v4
+    // kernels are compiled in and chosen when the CPU has AVX-512).
+    let model_name = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let features = &outcome.run.cpu_features;
+    let kernels = if features.contains("avx512f") {
+        "gemm x86-v4 (AVX-512)"
+    } else if features.contains("avx2") && features.contains("fma") {
+        "gemm x86-v3 (AVX2+FMA)"
+    } else {
+        "gemm baseline"
+    };
+    println!("cpu     {model_name}; features {features}; kernels {kernels}");
     eprintln!("output hash {}", outcome.run.output_hash);
 }

@@ -30,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+mod attention;
 mod bert;
 mod classifier;
 mod dataset;
