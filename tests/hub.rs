@@ -511,7 +511,7 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     assert_eq!(status, 503, "{answer}");
     assert!(answer["error"].as_str().is_some_and(|e| e.contains("--ipfs-api")), "{answer}");
 
-    publish_api_refuses_what_the_cli_would(&hub, &down, &operator);
+    publish_api_refuses_what_the_cli_would(&hub, &down, &operator, &kubo.api_url());
 
     // The same pages in a real browser.
     let fixture = json!({
@@ -609,7 +609,7 @@ fn browser_sealed_assets_read_back_with_the_cli(chain: &Chain, indexer: &Service
 /// metadata that is malformed, hostile or oversized, content in the clear that is compute-only, a
 /// key wrapped for nobody; uploads over the limit, and on a hub that takes none. The providers
 /// that can hold a key are listed with the key their address is made from.
-fn publish_api_refuses_what_the_cli_would(hub: &Service, down: &Service, operator: &str) {
+fn publish_api_refuses_what_the_cli_would(hub: &Service, down: &Service, operator: &str, kubo_api: &str) {
     let url = format!("{}/api/metadata", hub.url);
     let cid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
     let header = json!({ "scheme": "chacha20poly1305-stream-be32", "chunkSize": 65536, "noncePrefix": "0x01020304050607", "plaintextSize": 10 });
@@ -679,6 +679,30 @@ fn publish_api_refuses_what_the_cli_would(hub: &Service, down: &Service, operato
     });
     let (status, answer) = upload(&hub.url, (MAX_UPLOAD_MIB * 1024 * 1024 + 1) as usize);
     assert_eq!(status, 413, "{answer}");
+    // Without a length announced, the hub counts the bytes and cuts the upload at its limit;
+    // Kubo's add fails, so nothing partial is pinned.
+    let pins = || {
+        block_on(async {
+            let url = format!("{}/api/v0/pin/ls?type=recursive", kubo_api);
+            let response =
+                reqwest::Client::new().post(&url).send().await.unwrap_or_else(|err| panic!("{url}: {err}"));
+            let listed: Value = response.json().await.unwrap_or_default();
+            listed["Keys"].as_object().map_or(0, serde_json::Map::len)
+        })
+    };
+    let pinned = pins();
+    let (status, answer) = block_on(async {
+        let chunks = (0..=(MAX_UPLOAD_MIB * 4)).map(|_| Ok::<_, std::io::Error>(vec![9u8; 256 * 1024]));
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/uploads", hub.url))
+            .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("upload: {err}"));
+        (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+    });
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(pins(), pinned, "a cut upload pinned something");
     let (status, answer) = upload(&down.url, 10);
     assert_eq!(status, 503, "{answer}");
     assert!(text(&answer["error"]).contains("does not take uploads"), "{answer}");

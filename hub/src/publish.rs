@@ -185,22 +185,24 @@ pub(crate) async fn upload(
     let forward = tokio::spawn(async move {
         let mut stream = body.into_data_stream();
         let mut read = 0u64;
-        loop {
-            let next = match tokio::time::timeout(UPLOAD_IDLE, stream.next()).await {
-                Ok(next) => next,
-                Err(_) => return Err(UploadCut::Stalled),
+        let cut = loop {
+            let chunk = match tokio::time::timeout(UPLOAD_IDLE, stream.next()).await {
+                Err(_) => break UploadCut::Stalled,
+                Ok(None) => return Ok(()),
+                Ok(Some(Err(err))) => break UploadCut::Broken(err.to_string()),
+                Ok(Some(Ok(chunk))) => chunk,
             };
-            let Some(chunk) = next else { return Ok(()) };
-            let chunk = chunk.map_err(|err| UploadCut::Broken(err.to_string()))?;
             read += chunk.len() as u64;
             if read > limit {
-                let _ = sender.send(Err(std::io::Error::other("upload too large"))).await;
-                return Err(UploadCut::TooLarge);
+                break UploadCut::TooLarge;
             }
             if sender.send(Ok(chunk)).await.is_err() {
                 return Ok(());
             }
-        }
+        };
+        // An error, not the end of the stream: Kubo's add fails, so nothing partial is pinned.
+        let _ = sender.send(Err(std::io::Error::other("the upload was cut off"))).await;
+        Err(cut)
     });
     let reader = tokio_util::io::StreamReader::new(receiver);
     let added = ipfs.add_reader(reader, None).await;
