@@ -626,10 +626,11 @@ fn publish_api_refuses_what_the_cli_would(hub: &Service, down: &Service, operato
     assert_eq!(status, 201, "{written}");
     assert!(written["cid"].as_str().is_some_and(|c| c.starts_with("baf")), "{written}");
     #[rustfmt::skip]
-    let refused: [(String, &str); 13] = [
+    let refused: [(String, &str); 14] = [
         (new(&|b| b["name"] = json!("  ")), "the name must be"),
         (new(&|b| b["name"] = json!("a\u{7}b")), "the name must be"),
         (new(&|b| b["kind"] = json!("virus")), "`kind` must be one of"),
+        (new(&|b| b["kind"] = json!("algorithm")), "checks the module first"),
         (new(&|b| b["tags"] = json!(["Not A Tag"])), "lowercase letters"),
         (new(&|b| b["license"] = json!("<script>")), "SPDX"),
         (new(&|b| b["card"] = json!("x".repeat(70 * 1024))), "a card is at most"),

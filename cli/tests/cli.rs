@@ -171,6 +171,12 @@ fn the_hub_refuses_a_bad_configuration_in_one_line() {
         &run(hub().args(indexer).env("AGORA_HUB_PAGE_SIZE", "many")),
         "invalid hub configuration",
     );
+    assert_one_line_error(
+        &run(hub().args(indexer).args(["--max-upload-mib", "64"])),
+        "max_upload_mib needs ipfs_api",
+    );
+    // Not a size: clap's error.
+    assert_eq!(run(hub().args(indexer).args(["--max-upload-mib", "lots"])).status.code(), Some(2));
     std::fs::write(dir.path().join("hub.toml"), "indexer = \"http://127.0.0.1:1\"\ncolour = \"red\"\n")
         .unwrap();
     assert_one_line_error(&run(hub().args(["--config", "hub.toml"])), "colour");

@@ -195,7 +195,7 @@ pub fn app(hub: Hub) -> Router {
         .layer(middleware::from_fn(refuse_nul))
         .layer(RequestBodyLimitLayer::new(16 * 1024))
         // Outside the 16 KiB limit: a card's preview and a metadata document (up to what a
-        // provider reads), and uploads, which count their own bytes against `--max-upload`.
+        // provider reads), and uploads, which count their own bytes against `--max-upload-mib`.
         .route(
             "/api/markdown",
             axum::routing::post(publish::markdown).layer(RequestBodyLimitLayer::new(MAX_METADATA_BYTES)),

@@ -6,7 +6,7 @@
 //! through [`agora_client::publish::Described`]), then sends `AssetRegistry.publish` from the
 //! wallet. An owner's new metadata version goes through [`metadata`] too.
 //!
-//! Uploads are off unless the operator allows them (`agora hub --max-upload`): the hub then pins
+//! Uploads are off unless the operator allows them (`agora hub --max-upload-mib`): the hub then pins
 //! what anyone sends, up to that size, on its Kubo node.
 
 use std::time::Duration;
@@ -61,7 +61,7 @@ pub(crate) async fn page_view(State(hub): State<Hub>) -> Result<Markup, PageErro
         h1 { "Publish an asset" }
         p.lead { "Your file or model folder goes to IPFS, its metadata with it, and the asset is minted to your wallet as an NFT with its own access token. Priced and compute-only content is encrypted in this browser before it leaves it: IPFS holds ciphertext only, and the key is wrapped for you and the providers you trust, exactly as " code { "agora asset publish" } " does." }
         @if !uploads {
-            p.empty #publish-off { "This hub does not take uploads (its operator enables them with " code { "agora hub --max-upload SIZE --ipfs-api URL" } "). Publish with the CLI: " code { "agora asset publish FILE --kind dataset --price 0.01" } }
+            p.empty #publish-off { "This hub does not take uploads (its operator enables them with " code { "agora hub --max-upload-mib N --ipfs-api URL" } "). Publish with the CLI: " code { "agora asset publish FILE --kind dataset --price 0.01" } }
         } @else {
             form #publish-form.panel data-max-upload=(hub.max_upload()) {
                 fieldset {
@@ -161,7 +161,7 @@ pub(crate) struct Uploaded {
 }
 
 /// `POST /api/uploads`: the request body, as it is (the page sends ciphertext for sealed
-/// content), added and pinned on the hub's Kubo node. At most `--max-upload` bytes; a body that
+/// content), added and pinned on the hub's Kubo node. At most `--max-upload-mib`; a body that
 /// stalls for [`UPLOAD_IDLE`] is dropped. Nothing is pinned when the upload fails.
 pub(crate) async fn upload(
     State(hub): State<Hub>,
@@ -421,8 +421,13 @@ fn checked_fields(request: &MetadataRequest) -> Result<Fields, ApiError> {
 fn new_document(request: &MetadataRequest, fields: Fields) -> Result<AssetMetadata, ApiError> {
     let bad = |message: String| ApiError::BadRequest(message);
     let kind = request.kind.as_deref().ok_or_else(|| bad("`kind` is missing".into()))?;
-    let kind = words::asset_kind_code(kind)
-        .ok_or_else(|| bad(format!("`kind` must be one of {}", words::ASSET_KINDS.join(", "))))?;
+    if !PAGE_KINDS.contains(&kind) {
+        return Err(bad(format!(
+            "`kind` must be one of {} (an algorithm is published with `agora asset publish FILE.wasm --kind algorithm`, which checks the module first)",
+            PAGE_KINDS.join(", ")
+        )));
+    }
+    let kind = words::asset_kind_code(kind).ok_or_else(|| bad(format!("unknown kind {kind:?}")))?;
     let content = request.content.clone().ok_or_else(|| bad("`content` is missing".into()))?;
     check_cid(&content.cid).map_err(|why| bad(format!("content: {why}")))?;
     if let Some(name) = &content.file_name
