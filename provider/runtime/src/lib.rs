@@ -34,6 +34,7 @@ mod attention;
 mod bert;
 mod classifier;
 mod dataset;
+mod dense;
 mod embed;
 mod error;
 pub mod job;
