@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// `job verify`, `provider run` and `dev` run jobs, which allocate a buffer per tensor op:
+/// mimalloc reuses them where glibc returned them to the kernel and faulted them in again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // SAFETY: first thing in main, before any other thread (`job verify` and `provider run`
     // compute with candle).

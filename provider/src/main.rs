@@ -2,6 +2,11 @@
 
 use std::path::PathBuf;
 
+/// Jobs allocate a buffer per tensor op: mimalloc reuses them where glibc returned them to the
+/// kernel and faulted them in again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use agora_provider::config::{Config, load_signer};
 use alloy::signers::local::PrivateKeySigner;
 use clap::Parser;

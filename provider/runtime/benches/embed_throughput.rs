@@ -14,6 +14,10 @@ use std::time::Instant;
 use agora_runtime::{EmbedSpec, EmbeddingModel, Inputs, Limits, Runtime};
 use candle_core::{Device, Tensor};
 
+/// The allocator the provider and the CLI run jobs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const WORDS: &[&str] = &[
     "the",
     "data",
