@@ -7,7 +7,7 @@ import { readContract } from "viem/actions";
 import { accessTokenAbi } from "../../generated/abi";
 import { type Listing, type Quote, buy, quote } from "./buy";
 import { formatAmount } from "./currency";
-import { byId, stateSetter } from "./dom";
+import { byId, byteSize, stateSetter } from "./dom";
 import { Interrupted, consumedOrder, download, providerInfo, rememberOrder, save } from "./download";
 import { type Units, explain } from "./errors";
 import { Told } from "./hub-api";
@@ -15,18 +15,6 @@ import { type Session, currentSession, sessionEvents, walletConnected } from "./
 import { send } from "./tx";
 
 const MAX_AMOUNT = 1000n;
-
-/** `138 B`, `12.5 KiB`, `1.2 GiB`. */
-function size(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 export function startAccessPanel(panel: HTMLElement): void {
   const data = panel.dataset;
@@ -116,7 +104,7 @@ export function startAccessPanel(panel: HTMLElement): void {
           bar.max = total;
           bar.value = bytes;
         }
-        if (meter) meter.textContent = `${size(bytes)}${total ? ` of ${size(total)}` : ""} · ${size(Math.round(rate))}/s`;
+        if (meter) meter.textContent = `${byteSize(bytes)}${total ? ` of ${byteSize(total)}` : ""} · ${byteSize(Math.round(rate))}/s`;
       }, order);
       const link = save(done.file, target.fileName);
       say(`Verified: sha-256 ${done.digest} matches the chain. Saved as ${target.fileName}.`, "done");

@@ -21,7 +21,7 @@ import { publicKeyToAddress } from "viem/accounts";
 import { signMessage } from "viem/actions";
 
 import { assetRegistryAbi } from "../../generated/abi";
-import { byId, stateSetter } from "./dom";
+import { byId, byteSize, stateSetter } from "./dom";
 import { explain } from "./errors";
 import { Told } from "./hub-api";
 import { type Encryption, newContentKey, newHeader, sealBytes, sealFile, wrapKey } from "./seal";
@@ -59,18 +59,6 @@ interface Uploaded {
 /** A plain file name (`jobs::is_plain_file_name`): what a model manifest may list. */
 function isPlainFileName(name: string): boolean {
   return name.length > 0 && name.length <= 255 && !name.startsWith(".") && /^[A-Za-z0-9._-]+$/.test(name);
-}
-
-function bytesText(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB"];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** The folder's files, checked as the CLI checks a model folder. */
@@ -315,12 +303,12 @@ export function startPublishForm(form: HTMLFormElement): void {
         pickedText.textContent = !picked
           ? "Nothing chosen yet."
           : picked.kind === "file"
-            ? `${picked.file.name}, ${bytesText(size)}`
-            : `Folder ${picked.name}: ${picked.files.length} files, ${bytesText(size)} (published as a model)`;
+            ? `${picked.file.name}, ${byteSize(size)}`
+            : `Folder ${picked.name}: ${picked.files.length} files, ${byteSize(size)} (published as a model)`;
         pickedText.dataset["kind"] = "info";
       }
       if (picked && maxUpload > 0 && size > maxUpload) {
-        throw new Told(`That is ${bytesText(size)}; this hub takes uploads of at most ${bytesText(maxUpload)} (the CLI has no such limit).`);
+        throw new Told(`That is ${byteSize(size)}; this hub takes uploads of at most ${byteSize(maxUpload)} (the CLI has no such limit).`);
       }
       if (picked?.kind === "folder") {
         const kind = byId<HTMLSelectElement>("publish-kind");
