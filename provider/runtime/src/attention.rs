@@ -15,17 +15,17 @@ use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 /// The attention of every sequence of a batch, over its fused q/k/v projection.
-pub(crate) struct Attention {
+pub(crate) struct Attention<'a> {
     /// Heads per layer.
     pub(crate) heads: usize,
     /// Width of one head.
     pub(crate) head_dim: usize,
     /// `(batch, len)` row-major: 0 for a token, the lowest f32 for padding (as transformers'
     /// `finfo(dtype).min` mask), added to every score of that key.
-    pub(crate) mask: Vec<f32>,
+    pub(crate) mask: &'a [f32],
 }
 
-impl CustomOp1 for Attention {
+impl CustomOp1 for Attention<'_> {
     fn name(&self) -> &'static str {
         "bert-attention"
     }
@@ -51,7 +51,7 @@ impl CustomOp1 for Attention {
     }
 }
 
-impl Attention {
+impl Attention<'_> {
     /// One sequence: `qkv` is `(len, 3·hidden)`, `out` `(len, hidden)`.
     fn sequence(&self, out: &mut [f32], qkv: &[f32], mask: &[f32], len: usize, scale: f32) {
         let (hd, hidden) = (self.head_dim, self.heads * self.head_dim);
@@ -151,7 +151,7 @@ mod tests {
         let real = [7usize, 4, 1];
         let mask: Vec<f32> =
             real.iter().flat_map(|&n| (0..len).map(move |t| if t < n { 0.0 } else { -f32::MAX })).collect();
-        let op = Attention { heads, head_dim: hd, mask: mask.clone() };
+        let op = Attention { heads, head_dim: hd, mask: &mask };
         let fused = qkv.apply_op1_no_bwd(&op).unwrap();
 
         let split = qkv.reshape((batch, len, 3 * heads, hd)).unwrap().transpose(1, 2).unwrap();
@@ -177,7 +177,7 @@ mod tests {
     #[test]
     fn refuses_a_projection_that_does_not_match_its_heads() {
         let qkv = Tensor::zeros((1, 2, 10), DType::F32, &Device::Cpu).unwrap();
-        let op = Attention { heads: 2, head_dim: 2, mask: vec![0.0; 2] };
+        let op = Attention { heads: 2, head_dim: 2, mask: &[0.0; 2] };
         let err = qkv.apply_op1_no_bwd(&op).unwrap_err().to_string();
         assert!(err.contains("does not match 2 heads"), "{err}");
     }

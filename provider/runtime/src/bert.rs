@@ -75,6 +75,15 @@ struct Layer {
     intermediate: Linear,
     output: Linear,
     output_norm: LayerNorm,
+    /// The four projections as [`Dense`] ops, made once at load, for the CPU f32 path.
+    cpu: Projections,
+}
+
+struct Projections {
+    qkv: Dense,
+    attention_out: Dense,
+    intermediate: Dense,
+    output: Dense,
 }
 
 impl Bert {
@@ -98,13 +107,24 @@ impl Bert {
                     [Some(q), Some(k), Some(v)] => Some(Tensor::cat(&[q, k, v], 0)?),
                     _ => None,
                 };
+                let qkv = Linear::new(weight, bias);
+                let attention_out = linear(h, h, a.pp("output.dense"))?;
+                let intermediate = linear(h, config.intermediate_size, l.pp("intermediate.dense"))?;
+                let output = linear(config.intermediate_size, h, l.pp("output.dense"))?;
+                let cpu = Projections {
+                    qkv: dense(&qkv)?,
+                    attention_out: dense(&attention_out)?,
+                    intermediate: dense(&intermediate)?,
+                    output: dense(&output)?,
+                };
                 Ok(Layer {
-                    qkv: Linear::new(weight, bias),
-                    attention_out: linear(h, h, a.pp("output.dense"))?,
+                    qkv,
+                    attention_out,
                     attention_norm: layer_norm(h, eps, a.pp("output.LayerNorm"))?,
-                    intermediate: linear(h, config.intermediate_size, l.pp("intermediate.dense"))?,
-                    output: linear(config.intermediate_size, h, l.pp("output.dense"))?,
+                    intermediate,
+                    output,
                     output_norm: layer_norm(h, eps, l.pp("output.LayerNorm"))?,
+                    cpu,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -146,12 +166,12 @@ impl Bert {
 
     fn layer(&self, l: &Layer, x: &Tensor, bias: &Bias) -> Result<Tensor> {
         let Bias::Rows(mask) = bias else { return self.layer_as_candle_ops(l, x, bias) };
-        let qkv = dense(&l.qkv)?.forward(x, None)?;
-        let op = Attention { heads: self.heads, head_dim: self.head_dim, mask: mask.clone() };
+        let qkv = l.cpu.qkv.forward(x, None)?;
+        let op = Attention { heads: self.heads, head_dim: self.head_dim, mask };
         let context = qkv.apply_op1_no_bwd(&op)?;
-        let x = l.attention_norm.forward(&dense(&l.attention_out)?.forward(&context, Some(x))?)?;
-        let inner = self.activation(&dense(&l.intermediate)?.forward(&x, None)?)?;
-        l.output_norm.forward(&dense(&l.output)?.forward(&inner, Some(&x))?)
+        let x = l.attention_norm.forward(&l.cpu.attention_out.forward(&context, Some(x))?)?;
+        let inner = self.activation(&l.cpu.intermediate.forward(&x, None)?)?;
+        l.output_norm.forward(&l.cpu.output.forward(&inner, Some(&x))?)
     }
 
     /// A layer as candle ops, where [`Dense`] and [`Attention`] do not run (another device or dtype).
@@ -185,7 +205,7 @@ impl Bert {
     }
 }
 
-/// `layer` as a [`Dense`] (its bias read out once per call: a few hundred values).
+/// `layer` as a [`Dense`], its bias read out to the host once.
 fn dense(layer: &Linear) -> Result<Dense> {
     let bias = match layer.bias() {
         Some(bias) => bias.to_vec1::<f32>()?,
