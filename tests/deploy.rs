@@ -9,7 +9,10 @@ use agora_contracts::{
     marketplace::Marketplace,
 };
 use agora_e2e::*;
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::{
+    primitives::U256,
+    providers::{Provider, ProviderBuilder},
+};
 
 const SEPOLIA: u64 = 11_155_111;
 
@@ -40,6 +43,10 @@ fn deploy_to_a_sepolia_chain_then_rerun_and_index_it() {
     assert!(dry.status.success(), "{}", stderr(&dry));
     let dry: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap_or_else(|err| panic!("{err}"));
     assert!(dry["totalGas"].as_u64().is_some_and(|gas| gas > 1_000_000), "{dry}");
+    // The dry run names the allocation and every governance setting, in seconds.
+    assert_eq!(dry["governance"]["votingPeriod"], 432_000, "{dry}");
+    assert_eq!(dry["governance"]["timelockDelay"], 172_800, "{dry}");
+    assert_eq!(dry["allocation"]["grants"], serde_json::json!([]), "{dry}");
     assert_eq!(nonce(), 0, "a dry run sent a transaction");
     assert!(!chain.manifest_path().exists(), "a dry run wrote a manifest");
 
@@ -54,7 +61,7 @@ fn deploy_to_a_sepolia_chain_then_rerun_and_index_it() {
     let plan = agora_contracts::deploy::plan(deployer, &DeployParams::default());
     assert_eq!(manifest.contracts, plan.addresses);
     for planned in &plan.contracts {
-        let recorded = manifest.constructor_args.get(planned.name);
+        let recorded = manifest.constructor_args.get(&planned.name);
         assert_eq!(recorded, Some(&planned.constructor_args), "{}: constructor arguments", planned.name);
     }
 
@@ -75,6 +82,26 @@ fn deploy_to_a_sepolia_chain_then_rerun_and_index_it() {
             let held = timelock.hasRole(role, deployer).call().await.unwrap_or_else(|err| panic!("{err}"));
             assert!(!held, "the deployer kept timelock role {role}");
         }
+    });
+
+    // The supply went to the declared allocation: 60 % to the treasury, 40 % to the rewards
+    // reserve, none to the deployer.
+    let allocation =
+        manifest.allocation.clone().unwrap_or_else(|| panic!("the manifest records the allocation"));
+    block_on(async {
+        let token = agora_contracts::AgoraToken::new(c.agora_token, &provider);
+        let balance = |who| {
+            let call = token.balanceOf(who);
+            async move { call.call().await.unwrap_or_else(|err| panic!("{err}")) }
+        };
+        assert_eq!(balance(c.timelock).await, allocation.treasury);
+        assert_eq!(balance(c.rewards).await, allocation.rewards_reserve);
+        assert_eq!(balance(deployer).await, U256::ZERO, "the deployer holds no AGORA");
+        assert_eq!(
+            token.totalSupply().call().await.unwrap_or_else(|err| panic!("{err}")),
+            allocation.supply()
+        );
+        assert_eq!(token.CLOCK_MODE().call().await.unwrap_or_else(|err| panic!("{err}")), "mode=timestamp");
     });
 
     // A re-run finds everything in place, sends nothing and leaves the manifest as it was.

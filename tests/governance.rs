@@ -62,13 +62,14 @@ fn a_fee_change_lives_through_the_dao_and_the_next_purchase_pays_it() {
     let path = format!("/proposals/{id}");
     indexer.synced(&chain);
     let seen = indexer.get(&path);
-    assert_eq!(
-        (seen["status"].clone(), seen["description"].clone()),
-        (json!("created"), json!("Fee to 1.5%"))
-    );
+    // The CLI ends the description with OpenZeppelin's front-running guard.
+    let suffix = format!("Fee to 1.5%\n\n#proposer={}", chain.address(0).to_string().to_lowercase());
+    assert_eq!((seen["status"].clone(), seen["description"].clone()), (json!("created"), json!(suffix)));
     assert_eq!(seen["votes"], json!([]));
 
-    chain.rpc("anvil_mine", json!([2]));
+    // The governor's clock is the block timestamp: the local preset opens the vote a second after.
+    chain.rpc("evm_increaseTime", json!([2]));
+    chain.rpc("anvil_mine", json!([1]));
     chain.json(0, &["dao", "vote", &id, "for"]);
     indexer.synced(&chain);
     let seen = indexer.get(&path);
@@ -76,7 +77,8 @@ fn a_fee_change_lives_through_the_dao_and_the_next_purchase_pays_it() {
     assert_eq!(seen["votes"][0]["voter"], json!(chain.address(0).to_string().to_lowercase()), "{seen}");
     assert_eq!(seen["votes"][0]["support"], 1, "{seen}");
 
-    chain.rpc("anvil_mine", json!([51]));
+    chain.rpc("evm_increaseTime", json!([301]));
+    chain.rpc("anvil_mine", json!([1]));
     assert_eq!(chain.json(0, &["dao", "status", &id])["state"], "succeeded");
     chain.json(0, &["dao", "queue", &id]);
     indexer.synced(&chain);

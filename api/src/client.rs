@@ -10,7 +10,7 @@ use url::Url;
 use crate::{
     Account, Asset, AssetDetail, AssetFacets, AssetQuery, ComputeProvider, Currencies, CursorQuery,
     ErrorBody, FacetQuery, Governance, Health, Holder, Job, ListQuery, Order, Page, Proposal, ProposalDetail,
-    Ready, RevenueWaiting, Sale, Status, Vote,
+    Ready, RevenueWaiting, RewardsUsage, RewardsWindow, Sale, Status, Vote,
 };
 
 /// How long a request may take, connecting and reading the answer included, unless
@@ -193,6 +193,11 @@ impl Client {
     /// `GET /governance`: the DAO's contracts, settings, proposal count and treasury inflows.
     pub async fn governance(&self) -> Result<Governance, ClientError> {
         self.get(&["governance"], None::<&()>).await
+    }
+
+    /// `GET /rewards/usage`: points earned by use in `[start, end)`.
+    pub async fn rewards_usage(&self, window: &RewardsWindow) -> Result<RewardsUsage, ClientError> {
+        self.get(&["rewards", "usage"], Some(window)).await
     }
 
     /// `GET /proposals`: governance proposals, by id.

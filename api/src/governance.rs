@@ -1,8 +1,8 @@
 //! Governance: the DAO's settings and treasury inflows, its proposals with their actions, and
-//! their votes.
+//! their votes; the points of rewards by use.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::names;
 
@@ -209,4 +209,38 @@ pub struct TreasuryInflow {
     pub from_sales: String,
     /// Of which from the compute market (fees on jobs, slashes, forfeited bonds).
     pub from_compute: String,
+}
+
+/// Points earned by use between two times (`/rewards/usage`), by the formula of
+/// `agora_contracts::rewards`: what an epoch's AGORA is shared by. The same as a recomputation
+/// from the chain's raw logs, only faster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RewardsUsage {
+    /// The window's first second (unix), included.
+    pub start: i64,
+    /// The window's end (unix), excluded.
+    pub end: i64,
+    /// Every account with points, smallest address first.
+    pub accounts: Vec<AccountPoints>,
+}
+
+/// One account's points in a rewards window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountPoints {
+    /// A lowercase 0x-prefixed address.
+    pub account: String,
+    /// Its points.
+    pub points: u64,
+}
+
+/// The window of `/rewards/usage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RewardsWindow {
+    /// The first second (unix), included.
+    pub start: i64,
+    /// The end (unix), excluded.
+    pub end: i64,
 }

@@ -37,7 +37,8 @@ pub use assets::{
 pub use client::{Client, ClientError};
 pub use compute::{ComputeProvider, Job, JobInput, JobStatus};
 pub use governance::{
-    ActionArg, Governance, Proposal, ProposalAction, ProposalDetail, ProposalStatus, TreasuryInflow, Vote,
+    AccountPoints, ActionArg, Governance, Proposal, ProposalAction, ProposalDetail, ProposalStatus,
+    RewardsUsage, RewardsWindow, TreasuryInflow, Vote,
 };
 pub use page::Page;
 pub use service::{

@@ -39,6 +39,12 @@ pub struct Status {
     pub indexed_block: Option<u64>,
     /// `headBlock - indexedBlock`; null before indexing started.
     pub lag: Option<u64>,
+    /// The chain's time as indexed: unix seconds of the newest block whose header the indexer
+    /// holds (the head, once level with it). The DAO's clock is the block timestamp, so a
+    /// proposal is pending, active or closed by this time; null before the indexer has followed
+    /// the head.
+    #[serde(default)]
+    pub indexed_time: Option<i64>,
     /// Events indexed per second since the process started; null when the syncer runs in
     /// another process.
     pub events_per_second: Option<f64>,
@@ -187,6 +193,7 @@ mod tests {
             head_block: None,
             indexed_block: None,
             lag: None,
+            indexed_time: None,
             events_per_second: None,
             reorgs: None,
             contracts: None,

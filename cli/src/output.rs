@@ -16,7 +16,7 @@ pub fn table(rows: &[(String, String)]) {
     }
 }
 
-pub use agora_contracts::words::ether;
+pub use agora_contracts::words::{duration, ether};
 
 #[cfg(test)]
 mod tests {

@@ -10,8 +10,13 @@ use std::process::Command;
 use agora_contracts::marketplace::Marketplace;
 use alloy::providers::ProviderBuilder;
 
-/// anvil's first dev account: it deployed the protocol, so it holds the votes.
+/// anvil's first dev account: it deployed the protocol, and the local allocation grants it 10 %
+/// of the AGORA supply (more than the 4 % quorum).
 const DEPLOYER: usize = 0;
+
+/// Seconds after which a local vote is surely closed: the local preset's five-minute voting
+/// period (a quorum reached late extends it by only a minute).
+const VOTE_LASTS: u64 = 301;
 
 #[test]
 fn a_fee_change_is_delegated_proposed_voted_queued_and_executed() {
@@ -25,10 +30,12 @@ fn a_fee_change_is_delegated_proposed_voted_queued_and_executed() {
     assert_eq!(stack.json(DEPLOYER, &["dao", "status", &id])["state"], "pending");
     assert_one_line_error(&stack.agora(DEPLOYER, &["dao", "vote", &id, "for"]), "is pending");
 
-    stack.mine(2);
+    // Time is the block timestamp's: the local preset opens a vote a second after the proposal
+    // and keeps it open five minutes.
+    stack.advance(2);
     stack.json(DEPLOYER, &["dao", "vote", &id, "for"]);
     assert_one_line_error(&stack.agora(DEPLOYER, &["dao", "queue", &id]), "is active");
-    stack.mine(51);
+    stack.advance(VOTE_LASTS);
     let status = stack.json(DEPLOYER, &["dao", "status", &id]);
     assert_eq!(status["state"], "succeeded");
     assert_eq!(status["for"], delegated["votes"]);
@@ -100,11 +107,11 @@ fn a_raw_proposal_with_two_calls_is_listed_voted_queued_and_executed() {
     assert_eq!(listed[1]["proposalId"], other["proposalId"]);
     assert!(listed.iter().all(|p| p["state"] == "pending" && p["for"] == "0"), "{listed:?}");
 
-    stack.mine(2);
+    stack.advance(2);
     stack.json(DEPLOYER, &["dao", "vote", &id, "for"]);
     let other_id = other["proposalId"].as_str().unwrap();
     stack.json(DEPLOYER, &["dao", "vote", other_id, "against"]);
-    stack.mine(51);
+    stack.advance(VOTE_LASTS);
     let listed = stack.json(DEPLOYER, &["dao", "list"]);
     assert_eq!(listed[0]["state"], "succeeded");
     assert_ne!(listed[0]["for"], "0");
@@ -190,4 +197,143 @@ fn the_treasury_shows_held_and_accrued_fees_per_currency_and_anyone_releases_the
     assert_eq!(released[0]["accruedSales"], "0");
     let again = stack.json(buyer, &["dao", "treasury", "--release"]);
     assert_eq!(again[0]["released"], "0", "nothing accrued since: nothing sent");
+}
+
+/// Voting without gas: account 3 signs a delegation and a vote; account 5, holding no AGORA
+/// itself, relays both and pays the gas; the vote counts for account 3. A replayed signature, one
+/// for another chain and a file that is no signed message are refused with one-line errors.
+#[test]
+fn a_signed_delegation_and_vote_are_relayed_by_someone_else() {
+    const VOTER: usize = 3;
+    const RELAYER: usize = 5;
+    let stack = Stack::start();
+    let dir = stack.dir.path();
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+
+    let delegation = path("delegation.json");
+    stack.json(VOTER, &["dao", "delegate", "--sign-only", "--output", &delegation]);
+    let relayed = stack.json(RELAYER, &["dao", "relay", &delegation]);
+    let address =
+        |value: &serde_json::Value| value.as_str().unwrap().parse::<alloy::primitives::Address>().unwrap();
+    assert_eq!(
+        (address(&relayed["signer"]), address(&relayed["relayer"])),
+        (stack.address(VOTER), stack.address(RELAYER))
+    );
+    assert_one_line_error(&stack.agora(RELAYER, &["dao", "relay", &delegation]), "nonce");
+
+    let proposed = stack.json(DEPLOYER, &["dao", "propose", "--description", "Fee to 1%", "set-fee", "100"]);
+    let id = proposed["proposalId"].as_str().unwrap().to_owned();
+    stack.advance(2);
+    let vote = path("vote.json");
+    stack.json(VOTER, &["dao", "vote", &id, "for", "--sign-only", "--output", &vote]);
+    let signed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&vote).unwrap()).unwrap();
+    assert_eq!((signed["kind"].as_str(), signed["support"].as_u64()), (Some("vote"), Some(1)));
+
+    // Signed for another chain: refused before anything is sent.
+    let mut elsewhere = signed.clone();
+    elsewhere["chainId"] = serde_json::json!(11_155_111);
+    let other = path("other-chain.json");
+    std::fs::write(&other, elsewhere.to_string()).unwrap();
+    assert_one_line_error(&stack.agora(RELAYER, &["dao", "relay", &other]), "chain 11155111");
+    let junk = path("junk.json");
+    std::fs::write(&junk, "{\"kind\":\"vote\"}").unwrap();
+    assert_one_line_error(&stack.agora(RELAYER, &["dao", "relay", &junk]), "not a signed vote or delegation");
+
+    stack.json(RELAYER, &["dao", "relay", &vote]);
+    let status = stack.json(DEPLOYER, &["dao", "status", &id]);
+    assert_ne!(status["for"], "0", "the relayed vote counts for the voter: {status}");
+    // The same signature again: its nonce is used up.
+    assert_one_line_error(&stack.agora(RELAYER, &["dao", "relay", &vote]), "nonce");
+}
+
+/// Earned by use: a sale earns its buyer and the asset's owner points in the epoch it falls in;
+/// once the epoch has ended, anyone computes the same distribution from the chain's logs, the DAO
+/// funds it by proposal, and the buyer claims its share (once).
+#[test]
+fn a_sale_earns_agora_in_its_epoch_funded_by_the_dao_and_claimed_once() {
+    const PUBLISHER: usize = 1;
+    const BUYER: usize = 2;
+    const IDLE: usize = 6;
+    let stack = Stack::with_kubo();
+    let (file, _) = write_file(stack.dir.path(), "finches.csv", 4096);
+    stack.json(PUBLISHER, &["asset", "publish", &file, "--kind", "dataset", "--price", "0.01"]);
+    stack.json(BUYER, &["asset", "buy", "1"]);
+
+    // The local preset's epochs are hours from 2026-01-01 (unix 1767225600).
+    let now = stack.now();
+    let epoch = ((now - 1_767_225_600) / 3_600).to_string();
+    assert_one_line_error(
+        &stack.agora(IDLE, &["dao", "rewards", "compute", "--epoch", &epoch]),
+        "usage is not final yet",
+    );
+    stack.advance(3_600);
+    let computed = stack.json(IDLE, &["dao", "rewards", "compute", "--epoch", &epoch, "--json"]);
+    let accounts = computed["accounts"].as_array().unwrap();
+    let of = |who: usize| {
+        accounts
+            .iter()
+            .find(|a| {
+                a["account"].as_str().unwrap().parse::<alloy::primitives::Address>().unwrap()
+                    == stack.address(who)
+            })
+            .unwrap_or_else(|| panic!("{who} earned nothing: {computed}"))
+            .clone()
+    };
+    // One point each; each share is capped at 10 % of the 200 000 AGORA default budget.
+    let budget: alloy::primitives::U256 = computed["budget"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        budget,
+        alloy::primitives::U256::from(200_000u64)
+            * alloy::primitives::U256::from(10u64).pow(alloy::primitives::U256::from(18))
+    );
+    assert_eq!((of(BUYER)["points"].as_u64(), of(PUBLISHER)["points"].as_u64()), (Some(1), Some(1)));
+    let share = (budget / alloy::primitives::U256::from(10)).to_string();
+    assert_eq!(
+        (of(BUYER)["amount"].as_str(), of(PUBLISHER)["amount"].as_str()),
+        (Some(share.as_str()), Some(share.as_str()))
+    );
+    assert_eq!(accounts.len(), 2, "{computed}");
+    assert_one_line_error(
+        &stack.agora(BUYER, &["dao", "rewards", "claim", "--epoch", &epoch]),
+        "not funded yet",
+    );
+
+    // The DAO funds it: the proposal carries the recomputed root and total.
+    stack.json(DEPLOYER, &["dao", "delegate"]);
+    let proposed = stack.json(
+        DEPLOYER,
+        &[
+            "dao",
+            "propose",
+            "--description",
+            "Rewards for the first hour",
+            "rewards-epoch",
+            "--epoch",
+            &epoch,
+        ],
+    );
+    let id = proposed["proposalId"].as_str().unwrap().to_owned();
+    stack.advance(2);
+    stack.json(DEPLOYER, &["dao", "vote", &id, "for"]);
+    stack.advance(VOTE_LASTS);
+    stack.json(DEPLOYER, &["dao", "queue", &id]);
+    stack.advance(2);
+    stack.json(DEPLOYER, &["dao", "execute", &id]);
+
+    let claimed = stack.json(BUYER, &["dao", "rewards", "claim", "--epoch", &epoch, "--json"]);
+    assert_eq!(claimed["amount"], share.as_str());
+    let reminded = stack.agora(PUBLISHER, &["dao", "rewards", "claim", "--epoch", &epoch]);
+    assert!(String::from_utf8_lossy(&reminded.stdout).contains("agora dao delegate"), "{reminded:?}");
+    assert_one_line_error(
+        &stack.agora(BUYER, &["dao", "rewards", "claim", "--epoch", &epoch]),
+        "already claimed",
+    );
+    assert_one_line_error(
+        &stack.agora(IDLE, &["dao", "rewards", "claim", "--epoch", &epoch]),
+        "earned nothing",
+    );
+    assert_one_line_error(
+        &stack.agora(BUYER, &["dao", "rewards", "claim", "--epoch", &epoch, "--budget", "1"]),
+        "pass the --budget",
+    );
 }

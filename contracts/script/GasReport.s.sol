@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {Script, console} from "forge-std/Script.sol";
 import {ProtocolDeployer} from "./ProtocolDeployer.sol";
+import {AgoraToken} from "../src/governance/AgoraToken.sol";
 import {IAssetRegistry} from "../src/interfaces/IAssetRegistry.sol";
 import {IMarketplace} from "../src/interfaces/IMarketplace.sol";
 import {IComputeMarket} from "../src/interfaces/IComputeMarket.sol";
@@ -41,14 +42,21 @@ contract GasReport is Script {
         usd = new MockStablecoin();
         address[] memory currencies = new address[](1);
         currencies[0] = address(usd);
+        // The deployer is granted the supply, to hand out to the flows' voters.
+        ProtocolDeployer.Allocation memory allocation;
+        allocation.grants = new AgoraToken.InitialBalance[](1);
+        allocation.grants[0] = AgoraToken.InitialBalance(deployer, 1_000_000 ether);
         p = ProtocolDeployer.deploy(
             ProtocolDeployer.Settings({
                 deployer: deployer,
-                agoraSupply: 1_000_000 ether,
+                allocation: allocation,
                 timelockDelay: 1,
                 votingDelay: 1,
                 votingPeriod: 5,
                 quorumPercent: 4,
+                voteExtension: 1,
+                rewardsEpochStart: uint64(block.timestamp),
+                rewardsEpochLength: 7 days,
                 feeBps: 250,
                 minStake: 1 ether,
                 challengeWindow: 1,

@@ -1,5 +1,6 @@
 //! agora-deploy: deploys the protocol and starts the local stack's services.
 //!
+//! - [`dao`]: a network's governance settings and AGORA allocation from `networks.toml`.
 //! - [`demo`]: the generated data of `agora dev`'s demo catalogue.
 //! - [`network`]: named networks (local anvil, Sepolia, Base Sepolia, Polygon Amoy) and the
 //!   chain-id check made before anything is sent.
@@ -8,6 +9,7 @@
 //! - [`services`]: throwaway local PostgreSQL clusters and Kubo daemons, used by `agora dev`
 //!   and by every crate's tests.
 
+pub mod dao;
 pub mod demo;
 pub mod network;
 pub mod protocol;

@@ -10,6 +10,8 @@ use alloy::providers::Provider;
 use serde::Deserialize;
 use url::Url;
 
+use crate::dao::{AllocationConfig, DaoConfig};
+
 /// The networks shipped with Agora.
 const BUILT_IN: &str = include_str!("../networks.toml");
 
@@ -25,6 +27,12 @@ pub struct Network {
     /// The environment variable holding the RPC URL (public networks; URLs often carry API keys).
     #[serde(default)]
     pub rpc_url_env: Option<String>,
+    /// Governance settings for a deployment here (over the preset's).
+    #[serde(default)]
+    pub dao: Option<DaoConfig>,
+    /// The AGORA allocation for a deployment here (instead of the preset's).
+    #[serde(default)]
+    pub allocation: Option<AllocationConfig>,
 }
 
 /// A set of named networks.
@@ -80,6 +88,14 @@ pub enum NetworkError {
         #[source]
         source: alloy::transports::TransportError,
     },
+    /// The network's `dao` or `allocation` table cannot be deployed.
+    #[error("network {name:?}: {message}")]
+    Dao {
+        /// The network.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The RPC serves another chain than the network's.
     #[error(
         "wrong chain: the RPC at {url} reports chain id {actual}, but network {name:?} is chain {expected}"
@@ -123,6 +139,16 @@ impl Networks {
 }
 
 impl Network {
+    /// The deployment parameters for this network: `preset` with its `dao` and `allocation`.
+    pub fn deploy_params(
+        &self,
+        name: &str,
+        preset: agora_contracts::DeployParams,
+    ) -> Result<agora_contracts::DeployParams, NetworkError> {
+        crate::dao::apply(preset, self.dao.as_ref(), self.allocation.as_ref())
+            .map_err(|message| NetworkError::Dao { name: name.to_owned(), message })
+    }
+
     /// The RPC URL: `override_url` if given, else the fixed URL, else the environment variable's.
     pub fn rpc_url(&self, name: &str, override_url: Option<&Url>) -> Result<Url, NetworkError> {
         if let Some(url) = override_url {
@@ -174,6 +200,8 @@ pub fn redact(url: &Url) -> String {
 
 #[cfg(test)]
 mod tests {
+    use agora_contracts::DeployParams;
+
     use super::*;
 
     #[test]
@@ -185,6 +213,22 @@ mod tests {
             ids,
             [("base-sepolia", 84532), ("local", 31337), ("polygon-amoy", 80002), ("sepolia", 11_155_111)]
         );
+    }
+
+    #[test]
+    fn public_testnets_govern_in_days_and_mint_nothing_to_the_deployer() {
+        let networks = Networks::built_in();
+        for name in ["sepolia", "base-sepolia", "polygon-amoy"] {
+            let params = networks.get(name).unwrap().deploy_params(name, DeployParams::default()).unwrap();
+            assert_eq!(
+                (params.voting_delay, params.voting_period, params.vote_extension, params.timelock_min_delay),
+                (86_400, 432_000, 86_400, 172_800),
+                "{name}"
+            );
+            assert!(params.allocation.grants.is_empty() && params.allocation.vesting.is_empty(), "{name}");
+        }
+        let local = networks.get("local").unwrap().deploy_params("local", DeployParams::local()).unwrap();
+        assert_eq!(local, DeployParams::local(), "the local preset is used as it is");
     }
 
     #[test]
@@ -201,7 +245,13 @@ mod tests {
         assert_eq!(local.rpc_url("local", Some(&other)).unwrap(), other);
         assert_eq!(local.rpc_url("local", None).unwrap().as_str(), "http://127.0.0.1:8545/");
 
-        let custom = Network { chain_id: 1, rpc_url: None, rpc_url_env: Some("AGORA_TEST_UNSET_RPC".into()) };
+        let custom = Network {
+            chain_id: 1,
+            rpc_url: None,
+            rpc_url_env: Some("AGORA_TEST_UNSET_RPC".into()),
+            dao: None,
+            allocation: None,
+        };
         let err = custom.rpc_url("custom", None).unwrap_err().to_string();
         assert!(err.contains("set AGORA_TEST_UNSET_RPC or pass --rpc-url"), "{err}");
     }

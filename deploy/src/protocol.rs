@@ -93,6 +93,9 @@ pub async fn deploy(
             previous.deployment_block = previous.deployment_block.min(fresh.deployment_block);
             previous.transactions.extend(fresh.transactions);
             previous.constructor_args = fresh.constructor_args;
+            previous.allocation = fresh.allocation;
+            previous.vesting_wallets = fresh.vesting_wallets;
+            previous.governance = fresh.governance;
             previous
         }
         None => fresh,

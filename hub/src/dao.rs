@@ -13,17 +13,19 @@ use crate::{
     markdown,
 };
 
-/// A proposal's state as a voter reads it, from the indexed status, the chain's head block, the
-/// tally and the quorum.
-pub(crate) fn state(proposal: &Proposal, head: Option<u64>) -> &'static str {
-    let at = |n: &str| n.parse::<u64>().ok();
+/// A proposal's state as a voter reads it, from the indexed status, the chain's time (the
+/// governor's clock is the block timestamp, `Status::indexed_time`), the tally and the quorum,
+/// by the governor's own rule: pending until its snapshot time, active until its deadline
+/// (which a late quorum extends; the indexer follows `ProposalExtended`).
+pub(crate) fn state(proposal: &Proposal, now: Option<i64>) -> &'static str {
+    let at = |n: &str| n.parse::<i64>().ok();
     match proposal.status {
         ProposalStatus::Queued => "queued",
         ProposalStatus::Executed => "executed",
         ProposalStatus::Canceled => "canceled",
-        ProposalStatus::Created => match (head, at(&proposal.vote_start), at(&proposal.vote_end)) {
-            (Some(head), Some(start), _) if head < start => "pending",
-            (Some(head), _, Some(end)) if head <= end => "active",
+        ProposalStatus::Created => match (now, at(&proposal.vote_start), at(&proposal.vote_end)) {
+            (Some(now), Some(start), _) if now <= start => "pending",
+            (Some(now), _, Some(end)) if now <= end => "active",
             (Some(_), _, Some(_)) => {
                 // GovernorCountingSimple: for and abstain count towards the quorum, and for must
                 // beat against. A quorum not read yet is taken as reached (the chain decides).
@@ -35,6 +37,11 @@ pub(crate) fn state(proposal: &Proposal, head: Option<u64>) -> &'static str {
             _ => "pending",
         },
     }
+}
+
+/// A governor timepoint (unix seconds, a decimal string) in UTC.
+fn timepoint(seconds: &str) -> String {
+    seconds.parse::<i64>().map(format::time).unwrap_or_else(|_| format!("at unix time {seconds}"))
 }
 
 fn wei(votes: &str) -> u128 {
@@ -61,9 +68,14 @@ fn title(proposal: &Proposal) -> String {
     }
 }
 
-/// The description after its first line (the title the page already shows).
+/// The description after its first line (the title the page already shows), without the
+/// `#proposer=0x…` suffix the CLI and the hub append (the page names the proposer).
 fn body(proposal: &Proposal) -> &str {
-    proposal.description.split_once('\n').map_or("", |(_, rest)| rest.trim())
+    let rest = proposal.description.split_once('\n').map_or("", |(_, rest)| rest.trim());
+    match rest.rsplit_once("#proposer=") {
+        Some((before, suffix)) if suffix.len() == 42 && suffix.starts_with("0x") => before.trim(),
+        _ => rest,
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,7 +89,7 @@ pub(crate) async fn dao(State(hub): State<Hub>, Query(query): Query<DaoQuery>) -
     let list = ListQuery::page(query.cursor, 50);
     let (proposals, status, governance) =
         tokio::try_join!(api.proposals(&list), api.status(), api.governance())?;
-    let head = status.head_block;
+    let now = status.indexed_time;
     let body = html! {
         h1 { "DAO" }
         p.lead { "Holders of the governance token propose and vote on the protocol's fees, listings, disputes and treasury. A proposal that passes waits in the timelock before it runs." }
@@ -89,7 +101,7 @@ pub(crate) async fn dao(State(hub): State<Hub>, Query(query): Query<DaoQuery>) -
             @else {
                 ol.proposals {
                     @for proposal in &proposals.items {
-                        @let state = state(proposal, head);
+                        @let state = state(proposal, now);
                         li data-proposal-id=(proposal.proposal_id) {
                             a href=(format!("/dao/proposals/{}", proposal.proposal_id)) { (title(proposal)) }
                             " " span class=(format!("badge state {state}")) { (state) }
@@ -186,8 +198,8 @@ fn overview(g: &Governance) -> Markup {
                 dt { "Protocol fee on sales" } dd data-setting="protocol-fee" { (known(g.protocol_fee_bps.map(|b| format::percent(u64::from(b))))) }
                 dt { "Fee on compute jobs" } dd { (known(g.compute_fee_bps.map(|b| format::percent(u64::from(b))))) }
                 dt { "Quorum" } dd { (known(g.quorum_percent.map(|q| format!("{q} % of the votes at the snapshot")))) }
-                dt { "Voting" } dd { (known(g.voting_delay.zip(g.voting_period).map(|(d, p)| format!("opens {d} blocks after a proposal, lasts {p} blocks")))) }
-                dt { "Timelock delay" } dd { (known(g.timelock_delay.map(|s| format!("{s} s between queueing and execution")))) }
+                dt { "Voting" } dd { (known(g.voting_delay.zip(g.voting_period).map(|(d, p)| format!("opens {} after a proposal, lasts {}", format::duration(d.unsigned_abs()), format::duration(p.unsigned_abs()))))) }
+                dt { "Timelock delay" } dd { (known(g.timelock_delay.map(|s| format!("{} between queueing and execution", format::duration(s.unsigned_abs()))))) }
                 dt { "Proposal threshold" } dd { (known(g.proposal_threshold.as_deref().map(|t| format!("{} votes", format::units(t, 18))))) }
                 dt { "Treasury (timelock)" } dd { (address(&g.timelock)) }
             }
@@ -242,7 +254,7 @@ pub(crate) async fn proposal(State(hub): State<Hub>, Path(id): Path<String>) -> 
     let (detail, status) = tokio::try_join!(api.proposal(&id), api.status())?;
     let when = |at: Option<i64>| at.map(|t| format!(" ({})", format::time(t))).unwrap_or_default();
     let proposal = &detail.proposal;
-    let state = state(proposal, status.head_block);
+    let state = state(proposal, status.indexed_time);
     let title = title(proposal);
     let body = html! {
         p.kind { "Proposal " code { (format::short_hash(&proposal.proposal_id)) } }
@@ -272,13 +284,13 @@ pub(crate) async fn proposal(State(hub): State<Hub>, Path(id): Path<String>) -> 
                     h2 #timeline-h { "Timeline" }
                     ol.timeline {
                         li { "Proposed at block " (proposal.created_block) (when(proposal.created_at)) }
-                        li { "Voting opens at block " (proposal.vote_start) }
-                        li { "Voting closes at block " (proposal.vote_end) }
+                        li { "Voting opens " (timepoint(&proposal.vote_start)) }
+                        li { "Voting closes " (timepoint(&proposal.vote_end)) }
                         @if let Some(eta) = &proposal.eta { li { "Queued" (when(proposal.queued_at)) "; executable from " (eta.parse::<i64>().map(format::time).unwrap_or_else(|_| eta.clone())) } }
                         @if proposal.status == ProposalStatus::Executed { li { "Executed" (when(proposal.executed_at)) } }
                         @if proposal.status == ProposalStatus::Canceled { li { "Canceled" } }
                     }
-                    @if let Some(head) = status.head_block { p.note { "The chain is at block " (head) "." } }
+                    @if let Some(now) = status.indexed_time { p.note { "The chain's clock reads " (format::time(now)) "; a quorum reached late extends the vote." } }
                 }
             }
         }
@@ -404,6 +416,11 @@ mod tests {
     #[test]
     fn states_follow_the_clock_the_tally_and_the_quorum() {
         assert_eq!(state(&proposal("0", "0", "0", None), Some(9)), "pending");
+        assert_eq!(
+            state(&proposal("0", "0", "0", None), Some(10)),
+            "pending",
+            "until the snapshot has passed"
+        );
         assert_eq!(state(&proposal("5", "0", "0", None), Some(20)), "active");
         assert_eq!(state(&proposal("5", "1", "0", Some("4")), Some(21)), "succeeded");
         assert_eq!(

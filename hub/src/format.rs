@@ -125,22 +125,7 @@ pub(crate) fn bytes(n: u64) -> String {
     if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
-/// A unix time as UTC `YYYY-MM-DD HH:MM`.
-pub(crate) fn time(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let seconds = unix.rem_euclid(86_400);
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", seconds / 3600, seconds % 3600 / 60)
-}
+pub(crate) use agora_contracts::words::{duration, time};
 
 /// Basis points as a percentage: `250` → `2.5 %`, `125` → `1.25 %`.
 pub(crate) fn percent(bps: u64) -> String {
@@ -172,9 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn times_and_sizes() {
-        assert_eq!(time(0), "1970-01-01 00:00 UTC");
-        assert_eq!(time(1_796_558_400), "2026-12-06 12:00 UTC");
+    fn sizes_and_percentages() {
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(12), "12 B");
         assert_eq!(percent(250), "2.5 %");

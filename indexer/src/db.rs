@@ -1316,10 +1316,12 @@ async fn rollback(conn: &mut PgConnection, chain_id: u64, ancestor: u64) -> Resu
             .await
             .map_err(q("reset the journaled span"))?;
     }
-    // A quorum is read from the chain, not from events: one whose snapshot block was rolled
-    // back may differ on the new branch, and is asked for again.
+    // A quorum is read from the chain, not from events: one whose snapshot (a timestamp) is after
+    // the ancestor's may differ on the new branch, and is asked for again (all of them when the
+    // ancestor's timestamp is not known).
     sqlx::query(
-        "UPDATE proposals SET quorum = NULL WHERE chain_id = $1 AND vote_start > $2 AND quorum IS NOT NULL",
+        "UPDATE proposals SET quorum = NULL WHERE chain_id = $1 AND quorum IS NOT NULL AND vote_start >=
+           COALESCE((SELECT timestamp FROM blocks WHERE chain_id = $1 AND number = $2), 0)",
     )
     .bind(chain)
     .bind(i64_of(ancestor))
@@ -1501,6 +1503,7 @@ fn source_of(name: &str) -> Option<Source> {
         Source::Splitter,
         Source::Compute,
         Source::AccessToken,
+        Source::Rewards,
     ]
     .into_iter()
     .find(|s| s.as_str() == name)
@@ -1547,6 +1550,7 @@ fn touched(log: &RawLog, event: &Event) -> Vec<(&'static str, Value)> {
                 AgoraGovernorEvents::ProposalQueued(e) => e.proposalId,
                 AgoraGovernorEvents::ProposalExecuted(e) => e.proposalId,
                 AgoraGovernorEvents::ProposalCanceled(e) => e.proposalId,
+                AgoraGovernorEvents::ProposalExtended(e) => e.proposalId,
                 _ => return Vec::new(),
             };
             vec![("proposals", json!({ "proposal_id": id.to_string() }))]
@@ -1844,6 +1848,19 @@ async fn apply(
         }
         Event::Governor(AgoraGovernorEvents::ProposalCanceled(e)) => {
             proposal_status(conn, chain, e.proposalId, "canceled").await
+        }
+        // A quorum reached late moved the vote's end (GovernorPreventLateQuorum).
+        Event::Governor(AgoraGovernorEvents::ProposalExtended(e)) => {
+            exec(
+                conn,
+                sqlx::query(
+                    "UPDATE proposals SET vote_end = $3::numeric WHERE chain_id = $1 AND proposal_id = $2::numeric",
+                )
+                .bind(chain)
+                .bind(dec(e.proposalId))
+                .bind(e.extendedDeadline.to_string()),
+            )
+            .await
         }
         Event::Token(AgoraTokenEvents::DelegateChanged(e)) => {
             exec(
@@ -2336,19 +2353,14 @@ pub async fn record_deployment(
     Ok(())
 }
 
-/// The proposals of `chain_id` whose quorum is not known yet although their snapshot block is
-/// below `head`, so the governor can answer: (proposal id, snapshot block).
-pub async fn proposals_without_quorum(
-    pool: &PgPool,
-    chain_id: u64,
-    head: u64,
-) -> Result<Vec<(U256, U256)>, DbError> {
+/// The proposals of `chain_id` whose quorum is not known yet: (proposal id, snapshot), the
+/// snapshot a timestamp (the governor's clock).
+pub async fn proposals_without_quorum(pool: &PgPool, chain_id: u64) -> Result<Vec<(U256, U256)>, DbError> {
     let rows = sqlx::query(
         "SELECT proposal_id::text AS proposal_id, vote_start::text AS vote_start FROM proposals
-         WHERE chain_id = $1 AND quorum IS NULL AND vote_start < $2 ORDER BY proposal_id",
+         WHERE chain_id = $1 AND quorum IS NULL ORDER BY proposal_id",
     )
     .bind(i64_of(chain_id))
-    .bind(i64_of(head))
     .fetch_all(pool)
     .await
     .map_err(q("find proposals without a quorum"))?;

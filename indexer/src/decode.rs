@@ -15,9 +15,10 @@ pub mod calls;
 use std::collections::HashMap;
 
 use agora_contracts::{
-    AccessToken::AccessTokenEvents, AgoraGovernor::AgoraGovernorEvents, AgoraTimelock::AgoraTimelockEvents,
-    AgoraToken::AgoraTokenEvents, AssetRegistry::AssetRegistryEvents, ComputeMarket::ComputeMarketEvents,
-    ContractAddresses, Deployment, Marketplace::MarketplaceEvents, RevenueSplitter::RevenueSplitterEvents,
+    AccessToken::AccessTokenEvents, AgoraGovernor::AgoraGovernorEvents, AgoraRewards::AgoraRewardsEvents,
+    AgoraTimelock::AgoraTimelockEvents, AgoraToken::AgoraTokenEvents, AssetRegistry::AssetRegistryEvents,
+    ComputeMarket::ComputeMarketEvents, ContractAddresses, Deployment, Marketplace::MarketplaceEvents,
+    RevenueSplitter::RevenueSplitterEvents,
 };
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
@@ -43,6 +44,8 @@ pub enum Source {
     Compute,
     /// One asset's access-token clone.
     AccessToken,
+    /// `AgoraRewards`: epochs funded and rewards claimed (kept as raw events).
+    Rewards,
 }
 
 impl Source {
@@ -57,6 +60,7 @@ impl Source {
             Self::Splitter => "RevenueSplitter",
             Self::Compute => "ComputeMarket",
             Self::AccessToken => "AccessToken",
+            Self::Rewards => "AgoraRewards",
         }
     }
 }
@@ -81,6 +85,8 @@ pub enum Event {
     Compute(ComputeMarketEvents),
     /// From an access-token clone.
     AccessToken(AccessTokenEvents),
+    /// From `AgoraRewards`.
+    Rewards(AgoraRewardsEvents),
 }
 
 /// A log as the sync hands it over: where it is, who emitted it and its raw contents.
@@ -155,6 +161,7 @@ pub fn decode(source: Source, topics: &[B256], data: &[u8]) -> Decoded {
         Source::Splitter => dec!(RevenueSplitterEvents, Splitter),
         Source::Compute => dec!(ComputeMarketEvents, Compute),
         Source::AccessToken => dec!(AccessTokenEvents, AccessToken),
+        Source::Rewards => dec!(AgoraRewardsEvents, Rewards),
     }
 }
 
@@ -302,8 +309,11 @@ impl AddressBook {
             (c.marketplace, Source::Marketplace),
             (c.revenue_splitter, Source::Splitter),
             (c.compute_market, Source::Compute),
+            (c.rewards, Source::Rewards),
         ]
         .into_iter()
+        // A manifest from before AgoraRewards names the zero address for it.
+        .filter(|(address, _)| !address.is_zero())
         .collect();
         Self { fixed, clones: HashMap::new() }
     }
@@ -379,6 +389,7 @@ mod tests {
             marketplace: a(6),
             revenue_splitter: a(7),
             compute_market: a(8),
+            rewards: a(9),
         }
     }
 
@@ -459,6 +470,7 @@ mod tests {
             RevenueSplitterEvents::SIGNATURES,
             ComputeMarketEvents::SIGNATURES,
             AccessTokenEvents::SIGNATURES,
+            AgoraRewardsEvents::SIGNATURES,
         ];
         let mut with_strings: Vec<&str> =
             all.concat().into_iter().filter(|signature| signature.contains("string")).collect();

@@ -12,7 +12,7 @@
 //!   ancestor among the stored hashes, fetches the new canonical blocks and rolls back and
 //!   re-applies in one transaction. A reorg deeper than the window is an error that stops it.
 //! - Level with the head, the sync asks the governor for the quorum of each proposal whose
-//!   snapshot block has passed (the one value the indexer reads from the chain rather than from
+//!   snapshot time has passed (the one value the indexer reads from the chain rather than from
 //!   events: `quorum(voteStart)` cannot be answered before), once per proposal.
 
 use std::{
@@ -29,7 +29,7 @@ use agora_contracts::{
 };
 use alloy::{
     eips::BlockNumberOrTag,
-    primitives::{Address, B256},
+    primitives::{Address, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::{
         client::ClientBuilder,
@@ -475,18 +475,21 @@ impl Syncer {
         Ok(false)
     }
 
-    /// Asks the governor for the quorum of every proposal whose snapshot block is below `head`
-    /// and whose quorum is not recorded yet. The governor cannot answer `quorum(voteStart)` before
-    /// the snapshot; after it the answer never changes (unless a reorg replaces the snapshot's
-    /// block, and a rollback clears the quorums it may have changed). A failed call is logged
-    /// and asked again at the next step level with the head.
+    /// Asks the governor for the quorum of every proposal whose snapshot (a timestamp: the
+    /// governor's clock) is before `head`'s and whose quorum is not recorded yet. The governor
+    /// cannot answer `quorum(voteStart)` before the snapshot; after it the answer never changes
+    /// (unless a reorg replaces the blocks after it, and a rollback clears the quorums it may have
+    /// changed). A failed call is logged and asked again at the next step level with the head.
     async fn fill_quorums(&self, head: u64) -> Result<(), SyncError> {
-        let pending = db::proposals_without_quorum(&self.pool, self.chain_id, head).await?;
+        let pending = db::proposals_without_quorum(&self.pool, self.chain_id).await?;
         if pending.is_empty() {
             return Ok(());
         }
+        let Some(now) = self.header(head).await?.map(|h| h.timestamp) else {
+            return Ok(());
+        };
         let governor = AgoraGovernor::new(self.contracts.governor, self.provider.clone());
-        for (proposal, snapshot) in pending {
+        for (proposal, snapshot) in pending.into_iter().filter(|(_, snapshot)| *snapshot < U256::from(now)) {
             match governor.quorum(snapshot).call().await {
                 Ok(quorum) => db::set_quorum(&self.pool, self.chain_id, proposal, snapshot, quorum).await?,
                 Err(err) => {

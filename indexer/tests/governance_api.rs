@@ -76,20 +76,15 @@ async fn propose(chain: &Chain, proposer: &Actor, calls: &Calls) -> U256 {
     id
 }
 
-/// `voter` (who holds most votes) passes proposal `id` of `calls` once its vote opened:
+/// `voter` (who holds most votes) passes proposal `id` once its vote opened:
 /// votes for it, waits out the vote, queues and executes it.
-async fn pass(chain: &Chain, voter: &Actor, id: U256, calls: &Calls) {
+async fn pass(chain: &Chain, voter: &Actor, id: U256) {
     let governor = chain.as_actor(voter).governor;
     tx::send("castVote", governor.castVote(id, 1)).await.unwrap();
-    chain.mine(u64::from(chain.params.voting_period) + 1).await;
-    let hash = keccak256(calls.description.as_bytes());
-    let (targets, values, calldatas) = (calls.targets.clone(), calls.values.clone(), calls.calldatas.clone());
-    tx::send("queue", governor.queue(targets.clone(), values.clone(), calldatas.clone(), hash))
-        .await
-        .unwrap();
-    chain.provider().anvil_increase_time(chain.params.timelock_min_delay + 1).await.unwrap();
-    chain.mine(1).await;
-    tx::send("execute", governor.execute(targets, values, calldatas, hash)).await.unwrap();
+    chain.advance(chain.vote_lasts()).await;
+    tx::send("queue", governor.queue_1(id)).await.unwrap();
+    chain.advance(chain.params.timelock_min_delay + 1).await;
+    tx::send("execute", governor.execute_1(id)).await.unwrap();
 }
 
 fn arg(action: &Value, name: &str) -> Value {
@@ -182,8 +177,8 @@ async fn the_dao_its_actions_quorums_treasury_and_the_compute_details_are_served
             "args": [],
         })
     );
-    // Once the snapshot block is behind the head, the sync reads the quorum.
-    chain.mine(u64::from(params.voting_delay) + 1).await;
+    // Once the snapshot time is behind the head's, the sync reads the quorum.
+    chain.advance(params.voting_delay + 1).await;
     sync_to_head(&chain, &db.pool, small_ranges(8)).await;
     let snapshot: U256 = pending["voteStart"].as_str().unwrap().parse().unwrap();
     let quorum = tx::call("quorum", chain.agora.governor.quorum(snapshot)).await.unwrap();
@@ -191,7 +186,7 @@ async fn the_dao_its_actions_quorums_treasury_and_the_compute_details_are_served
     assert_eq!(count(&db.pool, "SELECT count(*) FROM proposals WHERE quorum IS NULL").await, 0);
 
     // It passes; then anyone pays the accrued fees out to the treasury.
-    pass(&chain, &s.voter, fee_id, &fee).await;
+    pass(&chain, &s.voter, fee_id).await;
     let sales = tx::call("accruedFees", chain.agora.splitter.accruedFees(Address::ZERO)).await.unwrap();
     let compute =
         tx::call("accruedFees", chain.agora.compute_market.accruedFees(Address::ZERO)).await.unwrap();
@@ -307,7 +302,7 @@ async fn a_reorg_that_orphans_a_proposal_removes_its_actions() {
         ],
     );
     let id = propose(&chain, &chain.actor(1), &calls).await;
-    chain.mine(2).await;
+    chain.advance(chain.params.voting_delay + 1).await;
     sync_to_head(&chain, &db.pool, config.clone()).await;
     let server = serve(&chain, &db).await;
     let proposal = server.ok(&format!("/proposals/{id}")).await;

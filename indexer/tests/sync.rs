@@ -379,7 +379,7 @@ async fn strings_postgres_cannot_store_never_stop_the_sync() {
     let (publisher, provider, voter) = (chain.actor(1), chain.actor(3), chain.actor(5));
     let as_publisher = chain.as_actor(&publisher);
     let as_voter = chain.as_actor(&voter);
-    tx::send("transfer AGORA", chain.agora.token.transfer(voter.address, ETHER * U256::from(10_000_000)))
+    tx::send("transfer AGORA", chain.agora.token.transfer(voter.address, ETHER * U256::from(5_000_000)))
         .await
         .unwrap();
     tx::send("delegate", as_voter.token.delegate(voter.address)).await.unwrap();
@@ -408,7 +408,7 @@ async fn strings_postgres_cannot_store_never_stop_the_sync() {
     .await
     .unwrap();
     tx::send("propose", as_voter.governor.propose(targets, values, calldatas, description)).await.unwrap();
-    chain.mine(u64::from(chain.params.voting_delay) + 1).await;
+    chain.advance(chain.params.voting_delay + 1).await;
     tx::send("castVote", as_voter.governor.castVoteWithReason(proposal_id, 0, "no\0way".into()))
         .await
         .unwrap();

@@ -1,21 +1,33 @@
 //! `agora dao`: voting power, proposals of ready-made kinds or of raw calls, votes, the list of
 //! every proposal, and a passed proposal's way through the timelock. A proposal is addressed by
-//! its id alone: queue, execute and list read its calls back from the governor's
-//! `ProposalCreated` events.
+//! its id alone: the governor keeps each proposal's calls (GovernorStorage), so queue and
+//! execute take just the id; list and status read descriptions from `ProposalCreated` events.
+//! Times are unix seconds (the governor's clock is the block timestamp), printed in UTC.
+//!
+//! `propose` ends every description with `#proposer=<your address>`, OpenZeppelin's guard
+//! against front-running: nobody else can submit the same proposal first and take its id.
+
+use std::path::PathBuf;
 
 use agora_contracts::words::proposal_state_name;
 use agora_contracts::{
-    Agora, agora_governor::AgoraGovernor, compute_market::ComputeMarket, erc::IERC20,
-    marketplace::Marketplace, tx,
+    Agora,
+    agora_governor::AgoraGovernor,
+    agora_rewards::AgoraRewards,
+    ballot::{self, RelayError, SignedMessage},
+    compute_market::ComputeMarket,
+    erc::IERC20,
+    marketplace::Marketplace,
+    tx,
 };
 use alloy::{
-    primitives::{Address, Bytes, U256, keccak256},
+    primitives::{Address, Bytes, U256},
     providers::Provider,
     rpc::types::Filter,
     sol_types::{SolCall, SolEvent},
 };
 use clap::{Args, Subcommand, ValueEnum};
-use eyre::{Result, bail, eyre};
+use eyre::{Result, WrapErr, bail, eyre};
 use serde::Serialize;
 use serde_json::json;
 
@@ -37,10 +49,16 @@ pub enum DaoCommand {
     ///
     /// Example: agora dao propose --description "Lower the fee to 1.5%" set-fee 150
     Propose(ProposeArgs),
-    /// Vote on an active proposal.
+    /// Vote on an active proposal; with --sign-only, sign the vote for someone else to relay
+    /// (you pay no gas).
     ///
-    /// Example: agora dao vote 4242… for
+    /// Example: agora dao vote 4242… for --sign-only --output vote.json
     Vote(VoteArgs),
+    /// Send a vote or delegation someone signed with --sign-only: the signer's vote counts, you
+    /// pay the gas. Checked against this deployment's chain and contracts first.
+    ///
+    /// Example: agora dao relay vote.json
+    Relay(RelayArgs),
     /// Queue a succeeded proposal on the timelock.
     ///
     /// Example: agora dao queue 4242…
@@ -57,6 +75,9 @@ pub enum DaoCommand {
     ///
     /// Example: agora dao list --json
     List,
+    /// AGORA earned by use: compute an epoch's distribution, claim your share.
+    #[command(subcommand)]
+    Rewards(super::rewards::RewardsCommand),
     /// What the treasury (the timelock) holds and what fees have accrued for it, per currency
     /// (ETH, every currency ever allowed, and any --currency); --release pays the accrued fees
     /// in (anyone may).
@@ -80,11 +101,39 @@ pub struct TreasuryArgs {
     pub signer: SignerArgs,
 }
 
+/// Where a signature made with --sign-only goes.
+#[derive(Debug, Args)]
+pub struct SignOnlyArgs {
+    /// Sign an EIP-712 message instead of sending a transaction: anyone can relay it with
+    /// `agora dao relay` and pay its gas. It counts once, on this deployment's chain only.
+    #[arg(long)]
+    pub sign_only: bool,
+    /// With --sign-only: write the signed message to this file [default: print it].
+    #[arg(long, requires = "sign_only")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `dao relay`.
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// The signed message (JSON, as `--sign-only` writes it).
+    pub file: PathBuf,
+    /// The signer (the relayer, who pays the gas).
+    #[command(flatten)]
+    pub signer: SignerArgs,
+}
+
 /// Arguments of `dao delegate`.
 #[derive(Debug, Args)]
 pub struct DelegateArgs {
     /// Who receives your votes [default: you].
     pub to: Option<Address>,
+    /// With --sign-only: seconds the signed delegation stays valid.
+    #[arg(long, default_value_t = 7 * 24 * 60 * 60, requires = "sign_only")]
+    pub valid_for: u64,
+    /// Sign instead of sending.
+    #[command(flatten)]
+    pub sign: SignOnlyArgs,
     /// The signer (the AGORA holder).
     #[command(flatten)]
     pub signer: SignerArgs,
@@ -146,6 +195,11 @@ pub enum ProposalKind {
         #[arg(long, default_value = "eth")]
         currency: String,
     },
+    /// Fund an ended rewards epoch from the reserve: its Merkle root and total, recomputed from
+    /// the chain (`agora dao rewards compute`); the description records the budget and cap.
+    ///
+    /// Example: agora dao propose --description "Rewards for epoch 3" rewards-epoch --epoch 3
+    RewardsEpoch(super::rewards::EpochArgs),
     /// Any calls, as raw calldata: one action per --target, with the --value and --calldata
     /// at the same position (both optional: none means 0 wei and empty calldata for all).
     ///
@@ -210,6 +264,9 @@ pub struct VoteArgs {
     /// Your vote.
     #[arg(value_enum)]
     pub support: Support,
+    /// Sign instead of sending.
+    #[command(flatten)]
+    pub sign: SignOnlyArgs,
     /// The signer (the voter).
     #[command(flatten)]
     pub signer: SignerArgs,
@@ -232,14 +289,11 @@ pub struct StatusArgs {
     pub id: U256,
 }
 
-/// A proposal's calls and description, as proposed.
+/// A proposal's targets, description and vote start, as proposed.
 struct Proposal {
     targets: Vec<Address>,
-    values: Vec<U256>,
-    calldatas: Vec<Bytes>,
     description: String,
     vote_start: U256,
-    vote_end: U256,
 }
 
 /// Runs a DAO command.
@@ -248,6 +302,51 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
     let explain = |err| revert::explain(err, &units);
     match command {
         DaoCommand::Treasury(args) => treasury(global, args).await,
+        DaoCommand::Rewards(command) => super::rewards::run(global, command).await,
+        DaoCommand::Delegate(args) if args.sign.sign_only => {
+            let (agora, signer) = chain::writer(global, &args.signer).await?;
+            let key = signing_key(&signer)?;
+            let to = args.to.unwrap_or(signer.address);
+            let now =
+                agora.provider().get_block_by_number(Default::default()).await?.map(|b| b.header.timestamp);
+            let expiry = U256::from(now.unwrap_or_default().saturating_add(args.valid_for));
+            let message = ballot::sign_delegation(key, &agora, to, expiry).await.map_err(explain)?;
+            signed(global, &args.sign, &message)
+        }
+        DaoCommand::Vote(args) if args.sign.sign_only => {
+            let (agora, signer) = chain::writer(global, &args.signer).await?;
+            let key = signing_key(&signer)?;
+            let message =
+                ballot::sign_vote(key, &agora, args.id, args.support as u8).await.map_err(explain)?;
+            signed(global, &args.sign, &message)
+        }
+        DaoCommand::Relay(args) => {
+            let text = std::fs::read_to_string(&args.file)
+                .wrap_err_with(|| format!("cannot read {}", args.file.display()))?;
+            let message: SignedMessage = serde_json::from_str(&text)
+                .wrap_err_with(|| format!("{} is not a signed vote or delegation", args.file.display()))?;
+            let (agora, signer) = chain::writer(global, &args.signer).await?;
+            let receipt = match ballot::relay(&agora, &message).await {
+                Ok(receipt) => receipt,
+                Err(RelayError::Send(err)) => return Err(explain(err)),
+                Err(err) => bail!("{err}"),
+            };
+            let what = match &message {
+                SignedMessage::Vote { proposal_id, support, .. } => {
+                    format!("vote {} on proposal {proposal_id}", support_name(*support))
+                }
+                SignedMessage::Delegation { delegatee, .. } => format!("delegation to {delegatee}"),
+            };
+            if global.json {
+                return output::json(&json!({
+                    "signer": message.signer(),
+                    "relayer": signer.address,
+                    "txHash": receipt.transaction_hash,
+                }));
+            }
+            println!("relayed {}'s {what}; {} paid the gas", message.signer(), signer.address);
+            Ok(())
+        }
         DaoCommand::Delegate(args) => {
             let (agora, signer) = chain::writer(global, &args.signer).await?;
             let to = args.to.unwrap_or(signer.address);
@@ -264,11 +363,25 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
             if let ProposalKind::Raw { targets, values, calldatas } = &args.kind {
                 raw_actions(targets, values, calldatas)?;
             }
-            let (agora, _) = chain::writer(global, &args.signer).await?;
+            let (agora, signer) = chain::writer(global, &args.signer).await?;
+            let mut description = args.description;
+            if let ProposalKind::RewardsEpoch(epoch) = &args.kind {
+                let budget = epoch.budget.clone().unwrap_or_else(|| {
+                    Units { symbol: String::new(), decimals: 18 }
+                        .format(agora_contracts::rewards::default_budget(&agora.deployment))
+                        .trim()
+                        .to_owned()
+                });
+                description.push_str(&format!(
+                    "\n\nRecompute with: agora dao rewards compute --epoch {} --budget {budget} --cap-bps {}",
+                    epoch.epoch, epoch.cap_bps
+                ));
+            }
             let actions = calls_of(&agora, args.kind).await?;
             let (targets, (values, calldatas)): (Vec<_>, (Vec<_>, Vec<_>)) =
                 actions.into_iter().map(|(target, value, calldata)| (target, (value, calldata))).unzip();
-            let call = agora.governor.propose(targets, values, calldatas, args.description);
+            let description = with_proposer_suffix(&description, signer.address);
+            let call = agora.governor.propose(targets, values, calldatas, description);
             let receipt = tx::send("governor.propose", call).await.map_err(explain)?;
             let created = receipt
                 .decoded_log::<AgoraGovernor::ProposalCreated>()
@@ -283,8 +396,9 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
             }
             println!("proposal {}", created.proposalId);
             println!(
-                "voting opens after block {} and closes at block {}",
-                created.voteStart, created.voteEnd
+                "voting opens at {} and closes at {} (later if quorum is reached late)",
+                unix_time(created.voteStart),
+                unix_time(created.voteEnd)
             );
             Ok(())
         }
@@ -302,23 +416,21 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
         }
         DaoCommand::Queue(args) => {
             let (agora, _) = chain::writer(global, &args.signer).await?;
-            let p = proposal(&agora, args.id).await?;
-            let hash = keccak256(p.description.as_bytes());
-            let call = agora.governor.queue(p.targets, p.values, p.calldatas, hash);
-            tx::send("governor.queue", call).await.map_err(explain)?;
+            tx::send("governor.queue", agora.governor.queue_1(args.id)).await.map_err(explain)?;
             let eta = tx::call("governor.proposalEta", agora.governor.proposalEta(args.id)).await?;
             if global.json {
                 return output::json(&json!({ "proposalId": args.id.to_string(), "eta": eta.to_string() }));
             }
-            println!("queued proposal {}; executable from unix time {eta}", args.id);
+            println!("queued proposal {}; executable from {}", args.id, unix_time(eta));
             Ok(())
         }
         DaoCommand::Execute(args) => {
             let (agora, _) = chain::writer(global, &args.signer).await?;
-            let p = proposal(&agora, args.id).await?;
-            let hash = keccak256(p.description.as_bytes());
-            let value = p.values.iter().fold(U256::ZERO, |sum, v| sum + *v);
-            let call = agora.governor.execute(p.targets, p.values, p.calldatas, hash).value(value);
+            let details = tx::call("governor.proposalDetails", agora.governor.proposalDetails(args.id))
+                .await
+                .map_err(explain)?;
+            let value = details.values.iter().fold(U256::ZERO, |sum, v| sum + *v);
+            let call = agora.governor.execute_1(args.id).value(value);
             let receipt = tx::send("governor.execute", call).await.map_err(explain)?;
             if global.json {
                 return output::json(
@@ -374,12 +486,15 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
             let p = proposal(&agora, args.id).await?;
             let state = tx::call("governor.state", agora.governor.state(args.id)).await?;
             let votes = tx::call("governor.proposalVotes", agora.governor.proposalVotes(args.id)).await?;
+            // The deadline a late quorum extended, not the one proposed.
+            let deadline =
+                tx::call("governor.proposalDeadline", agora.governor.proposalDeadline(args.id)).await?;
             let status = json!({
                 "proposalId": args.id.to_string(),
                 "state": proposal_state_name(state),
                 "description": p.description,
                 "voteStart": p.vote_start.to_string(),
-                "voteEnd": p.vote_end.to_string(),
+                "voteEnd": deadline.to_string(),
                 "for": votes.forVotes.to_string(),
                 "against": votes.againstVotes.to_string(),
                 "abstain": votes.abstainVotes.to_string(),
@@ -392,7 +507,7 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
                 ("proposal".into(), args.id.to_string()),
                 ("state".into(), proposal_state_name(state).into()),
                 ("description".into(), p.description),
-                ("voting".into(), format!("blocks {} to {}", p.vote_start, p.vote_end)),
+                ("voting".into(), format!("{} to {}", unix_time(p.vote_start), unix_time(deadline))),
                 ("for".into(), format_agora(votes.forVotes)),
                 ("against".into(), format_agora(votes.againstVotes)),
                 ("abstain".into(), format_agora(votes.abstainVotes)),
@@ -538,6 +653,18 @@ async fn calls_of(agora: &Agora, kind: ProposalKind) -> Result<Vec<(Address, U25
                 ComputeMarket::ruleDisputeCall { jobId: job, providerAtFault: provider_at_fault, slash };
             (*agora.compute_market.address(), U256::ZERO, call.abi_encode().into())
         }
+        ProposalKind::RewardsEpoch(epoch) => {
+            let c = super::rewards::compute(agora, &epoch).await?;
+            if c.distribution.amounts.is_empty() {
+                bail!("nobody earned anything in rewards epoch {}: there is nothing to fund", epoch.epoch);
+            }
+            let call = AgoraRewards::fundEpochCall {
+                epoch_: U256::from(epoch.epoch),
+                root: c.distribution.root(),
+                total: c.distribution.total(),
+            };
+            (*agora.rewards.address(), U256::ZERO, call.abi_encode().into())
+        }
         ProposalKind::Raw { targets, values, calldatas } => {
             return raw_actions(&targets, &values, &calldatas);
         }
@@ -678,14 +805,62 @@ async fn proposal(agora: &Agora, id: U256) -> Result<Proposal> {
         .into_iter()
         .find(|event| event.proposalId == id)
         .ok_or_else(|| eyre!("unknown proposal {id}: the governor has no such proposal"))?;
-    Ok(Proposal {
-        targets: created.targets,
-        values: created.values,
-        calldatas: created.calldatas,
-        description: created.description,
-        vote_start: created.voteStart,
-        vote_end: created.voteEnd,
-    })
+    Ok(Proposal { targets: created.targets, description: created.description, vote_start: created.voteStart })
+}
+
+/// The local key a --sign-only signature needs.
+fn signing_key(signer: &crate::wallet::Signer) -> Result<&alloy::signers::local::PrivateKeySigner> {
+    signer
+        .key
+        .as_ref()
+        .ok_or_else(|| eyre!("--sign-only signs with a keystore or a private key, not a hardware wallet"))
+}
+
+/// Prints or writes a signed message, with the command that relays it.
+fn signed(global: &GlobalArgs, sign: &SignOnlyArgs, message: &SignedMessage) -> Result<()> {
+    let json = serde_json::to_string_pretty(message)? + "\n";
+    match &sign.output {
+        Some(path) => {
+            std::fs::write(path, &json).wrap_err_with(|| format!("cannot write {}", path.display()))?;
+            if global.json {
+                return output::json(&json!({ "signer": message.signer(), "file": path }));
+            }
+            println!(
+                "signed by {}; anyone relays it with: agora dao relay {}",
+                message.signer(),
+                path.display()
+            );
+        }
+        None => print!("{json}"),
+    }
+    Ok(())
+}
+
+fn support_name(support: u8) -> &'static str {
+    match support {
+        0 => "against",
+        1 => "for",
+        2 => "abstain",
+        _ => "of an unknown kind",
+    }
+}
+
+/// `description` ending in `#proposer=<proposer>` (OpenZeppelin's front-running guard), unless
+/// it already ends in a proposer suffix.
+fn with_proposer_suffix(description: &str, proposer: Address) -> String {
+    let tail = description.rsplit_once("#proposer=").map(|(_, tail)| tail);
+    if tail.is_some_and(|tail| tail.len() == 42 && tail.starts_with("0x")) {
+        return description.to_owned();
+    }
+    format!("{description}\n\n#proposer={proposer:#x}")
+}
+
+/// A governor timepoint (unix seconds) in UTC.
+fn unix_time(seconds: impl Into<U256>) -> String {
+    let seconds: U256 = seconds.into();
+    i64::try_from(seconds)
+        .map(agora_contracts::words::time)
+        .unwrap_or_else(|_| format!("unix time {seconds}"))
 }
 
 fn format_agora(votes: U256) -> String {

@@ -1,8 +1,11 @@
 //! `agora deploy`: the whole protocol on one network, idempotently, with a manifest.
 
-use agora_contracts::{DeployParams, signing_provider};
+use agora_contracts::{DeployParams, Deployment, signing_provider, words::Units};
 use agora_deploy::{network::redact, protocol, services::anvil};
-use alloy::{primitives::B256, providers::ProviderBuilder};
+use alloy::{
+    primitives::{B256, U256},
+    providers::ProviderBuilder,
+};
 use clap::{Args, ValueEnum};
 use eyre::{Result, WrapErr};
 use serde::Serialize;
@@ -19,7 +22,10 @@ pub struct DeployArgs {
     /// at the network's gas price; nothing is sent to the network and no key is needed.
     #[arg(long)]
     pub dry_run: bool,
-    /// Parameter preset: `public` (one-hour timelock) or `local` (one-second timelock, for dev chains).
+    /// Parameter preset: `public` (days: a day's voting delay, five days of voting, a two-day
+    /// timelock; the supply to the treasury and the rewards reserve) or `local` (seconds, and AGORA
+    /// granted to the dev accounts). The network's `dao` and `allocation` tables in networks.toml
+    /// override it.
     #[arg(long, value_enum, default_value_t = Preset::Public)]
     pub preset: Preset,
     /// CREATE2 salt (32-byte hex); another salt deploys an independent copy.
@@ -52,6 +58,9 @@ struct DryRunReport {
     cost_wei: String,
     deployer_balance_wei: String,
     contracts: agora_contracts::ContractAddresses,
+    allocation: Option<agora_contracts::deploy::Allocation>,
+    vesting_wallets: Vec<agora_contracts::manifest::VestingWallet>,
+    governance: Option<agora_contracts::manifest::GovernanceSettings>,
 }
 
 #[derive(Serialize)]
@@ -63,10 +72,11 @@ struct DryRunTx {
 /// Runs `agora deploy`.
 pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
     let (network, url) = global.network()?;
-    let mut params = match args.preset {
+    let preset = match args.preset {
         Preset::Public => DeployParams::default(),
         Preset::Local => DeployParams::local(),
     };
+    let mut params = network.deploy_params(&global.network, preset)?;
     if let Some(salt) = args.salt {
         params.salt = salt;
     }
@@ -92,6 +102,9 @@ pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
                 cost_wei: report.cost.to_string(),
                 deployer_balance_wei: report.deployer_balance.to_string(),
                 contracts: report.deployment.contracts,
+                allocation: report.deployment.allocation.clone(),
+                vesting_wallets: report.deployment.vesting_wallets.clone(),
+                governance: report.deployment.governance.clone(),
             });
         }
         let mut rows: Vec<(String, String)> =
@@ -105,6 +118,8 @@ pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
             global.network, report.chain_id
         );
         output::table(&rows);
+        println!();
+        print_dao(&report.deployment);
         if report.deployer_balance < report.cost {
             println!("warning: the deployer cannot pay for this deployment at the current gas price");
         }
@@ -142,7 +157,74 @@ pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
         ("RevenueSplitter".into(), c.revenue_splitter.to_string()),
         ("ComputeMarket".into(), c.compute_market.to_string()),
         ("AccessToken (implementation)".into(), c.access_token_implementation.to_string()),
+        ("AgoraRewards".into(), c.rewards.to_string()),
         ("deployment block".into(), deployment.deployment_block.to_string()),
     ]);
+    println!();
+    print_dao(&deployment);
     Ok(())
+}
+
+/// The allocation and the governance settings a deployment mints and sets.
+fn print_dao(deployment: &Deployment) {
+    let units = Units { symbol: "AGORA".into(), decimals: 18 };
+    if let Some(allocation) = &deployment.allocation {
+        let supply = allocation.supply();
+        let share = |amount: U256| {
+            let bps = if supply.is_zero() { U256::ZERO } else { amount * U256::from(10_000) / supply };
+            format!("{} ({}.{:02} %)", units.format(amount), bps / U256::from(100), bps % U256::from(100))
+        };
+        let c = deployment.contracts;
+        let mut rows = vec![
+            ("supply".to_owned(), units.format(supply)),
+            (format!("treasury (timelock {})", c.timelock), share(allocation.treasury)),
+            (format!("rewards reserve (AgoraRewards {})", c.rewards), share(allocation.rewards_reserve)),
+        ];
+        for (v, wallet) in allocation.vesting.iter().zip(&deployment.vesting_wallets) {
+            rows.push((
+                format!("vesting {} (wallet {})", v.beneficiary, wallet.wallet),
+                format!(
+                    "{}, from unix {} over {}, cliff {}",
+                    share(v.amount),
+                    v.start,
+                    output::duration(v.duration),
+                    output::duration(v.cliff)
+                ),
+            ));
+        }
+        for g in &allocation.grants {
+            let who = if g.holder == deployment.deployer {
+                format!("{} (the deployer)", g.holder)
+            } else {
+                g.holder.to_string()
+            };
+            rows.push((format!("grant {who}"), share(g.amount)));
+        }
+        let to_deployer: U256 =
+            allocation.grants.iter().filter(|g| g.holder == deployment.deployer).map(|g| g.amount).sum();
+        rows.push(("the deployer keeps".to_owned(), units.format(to_deployer)));
+        println!("AGORA allocation:");
+        output::table(&rows);
+        println!();
+    }
+    if let Some(g) = &deployment.governance {
+        println!("governance (time in seconds, the block timestamp's clock):");
+        output::table(&[
+            ("voting delay".into(), output::duration(g.voting_delay)),
+            ("voting period".into(), output::duration(g.voting_period)),
+            ("late-quorum extension".into(), output::duration(g.vote_extension)),
+            ("timelock delay".into(), output::duration(g.timelock_delay)),
+            ("quorum".into(), format!("{} % of the supply", g.quorum_percent)),
+            ("proposal threshold".into(), units.format(g.proposal_threshold)),
+            ("proposal guardian".into(), g.guardian.to_string()),
+            (
+                "rewards epochs".into(),
+                format!(
+                    "{} each, from unix {}",
+                    output::duration(g.rewards_epoch_length),
+                    g.rewards_epoch_start
+                ),
+            ),
+        ]);
+    }
 }

@@ -8,5 +8,6 @@ pub mod dev;
 pub mod hub;
 pub mod job;
 pub mod provider;
+pub mod rewards;
 pub mod split;
 pub mod wallet;

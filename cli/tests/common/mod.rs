@@ -14,7 +14,7 @@ use agora_deploy::services::kubo::KuboDaemon;
 use alloy::{
     node_bindings::{Anvil, AnvilInstance},
     primitives::{Address, U256},
-    providers::{ProviderBuilder, ext::AnvilApi},
+    providers::{Provider, ProviderBuilder, ext::AnvilApi},
     signers::local::PrivateKeySigner,
 };
 use serde_json::Value;
@@ -239,20 +239,22 @@ impl Stack {
         tokio::runtime::Runtime::new().unwrap_or_else(|err| panic!("tokio: {err}")).block_on(future)
     }
 
+    /// The latest block's timestamp.
+    pub fn now(&self) -> u64 {
+        let provider = ProviderBuilder::new().connect_http(self.chain.endpoint_url());
+        self.block_on(async move {
+            let block =
+                provider.get_block_by_number(Default::default()).await.unwrap_or_else(|err| panic!("{err}"));
+            block.unwrap_or_else(|| panic!("no latest block")).header.timestamp
+        })
+    }
+
     /// Moves the chain's clock forward by `seconds` and mines a block.
     pub fn advance(&self, seconds: u64) {
         let provider = ProviderBuilder::new().connect_http(self.chain.endpoint_url());
         self.block_on(async move {
             provider.anvil_increase_time(seconds).await.unwrap_or_else(|err| panic!("{err}"));
             provider.anvil_mine(Some(1), None).await.unwrap_or_else(|err| panic!("{err}"));
-        });
-    }
-
-    /// Mines `blocks` blocks.
-    pub fn mine(&self, blocks: u64) {
-        let provider = ProviderBuilder::new().connect_http(self.chain.endpoint_url());
-        self.block_on(async move {
-            provider.anvil_mine(Some(blocks), None).await.unwrap_or_else(|err| panic!("{err}"));
         });
     }
 

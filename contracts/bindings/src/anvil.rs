@@ -44,6 +44,20 @@ pub async fn disallow_currency(
     send_as_timelock(rpc_url, deployment, deployment.contracts.marketplace, call.abi_encode(), action).await
 }
 
+/// Funds rewards epoch `epoch` with `root` and `total` (`AgoraRewards.fundEpoch`) as the DAO's
+/// timelock, impersonated on the anvil at `rpc_url`, instead of by proposal. Returns the receipt.
+pub async fn fund_rewards_epoch(
+    rpc_url: Url,
+    deployment: &Deployment,
+    epoch: U256,
+    root: alloy::primitives::B256,
+    total: U256,
+) -> Result<TransactionReceipt, Error> {
+    let call = crate::AgoraRewards::fundEpochCall { epoch_: epoch, root, total };
+    let action = format!("rewards.fundEpoch({epoch}) as the timelock");
+    send_as_timelock(rpc_url, deployment, deployment.contracts.rewards, call.abi_encode(), action).await
+}
+
 /// Sends `input` to `to` from the deployment's timelock, which the node signs for while it is
 /// impersonated; the timelock is given 1 ETH for gas when it has less.
 async fn send_as_timelock(

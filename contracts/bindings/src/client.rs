@@ -12,8 +12,8 @@ use alloy::{
 };
 
 use crate::{
-    AccessToken, AgoraGovernor, AgoraTimelock, AgoraToken, AssetRegistry, ComputeMarket, Deployment,
-    Marketplace, RevenueSplitter,
+    AccessToken, AgoraGovernor, AgoraRewards, AgoraTimelock, AgoraToken, AssetRegistry, ComputeMarket,
+    Deployment, Marketplace, RevenueSplitter,
     asset_registry::IAssetRegistry,
     tx::{self, Error},
 };
@@ -55,6 +55,8 @@ pub struct Agora {
     pub splitter: RevenueSplitter::RevenueSplitterInstance<DynProvider>,
     /// `ComputeMarket`.
     pub compute_market: ComputeMarket::ComputeMarketInstance<DynProvider>,
+    /// `AgoraRewards` (at the zero address for a deployment made before it existed).
+    pub rewards: AgoraRewards::AgoraRewardsInstance<DynProvider>,
 }
 
 impl Agora {
@@ -68,7 +70,8 @@ impl Agora {
             registry: AssetRegistry::new(c.asset_registry, provider.clone()),
             marketplace: Marketplace::new(c.marketplace, provider.clone()),
             splitter: RevenueSplitter::new(c.revenue_splitter, provider.clone()),
-            compute_market: ComputeMarket::new(c.compute_market, provider),
+            compute_market: ComputeMarket::new(c.compute_market, provider.clone()),
+            rewards: AgoraRewards::new(c.rewards, provider),
             deployment,
         }
     }

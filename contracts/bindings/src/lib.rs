@@ -11,7 +11,10 @@
 //! - [`deploy`]: [`deploy_protocol`], the one place that knows the deployment order and wiring;
 //!   deterministic CREATE2 addresses ([`deploy::plan`]) and idempotent re-runs.
 //! - [`client`]: [`Agora`], the protocol's contracts as typed instances over one provider.
+//! - [`ballot`]: votes and delegations signed off chain (EIP-712) and relayed by anyone.
 //! - [`permit`]: signing EIP-2612 permits for paying with a stablecoin in one transaction.
+//! - [`rewards`]: AGORA earned by use, per epoch, from the chain's own records, and the Merkle
+//!   tree `AgoraRewards` pays it by.
 //! - [`tx`]: sending transactions with errors that carry the step and the decoded revert.
 //! - [`words`]: custom errors as sentences, job and proposal states by name, amounts in their
 //!   currency's units: the one table the CLI, the hub and the Python package share.
@@ -24,10 +27,12 @@ mod generated {
 }
 
 pub mod anvil;
+pub mod ballot;
 pub mod client;
 pub mod deploy;
 pub mod manifest;
 pub mod permit;
+pub mod rewards;
 pub mod tx;
 pub mod words;
 

@@ -3,8 +3,10 @@
 
 use std::{collections::BTreeMap, fs, io, path::Path};
 
-use alloy::primitives::{Address, Bytes, TxHash};
+use alloy::primitives::{Address, Bytes, TxHash, U256};
 use serde::{Deserialize, Serialize};
+
+pub use crate::deploy::Allocation;
 
 /// One deployment of the whole protocol on one chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +26,16 @@ pub struct Deployment {
     pub constructor_args: BTreeMap<String, Bytes>,
     /// Every transaction of the deployment, in the order sent.
     pub transactions: Vec<DeploymentTransaction>,
+    /// The AGORA allocation minted at deployment; absent from manifests written before the
+    /// allocation existed (their deployer received the whole supply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocation: Option<Allocation>,
+    /// The vesting wallets of the allocation, in its order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vesting_wallets: Vec<VestingWallet>,
+    /// The governance settings deployed (seconds), as `agora deploy --dry-run` printed them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governance: Option<GovernanceSettings>,
     /// Git revision of the contracts' sources, when the deployer knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_revision: Option<String>,
@@ -49,6 +61,45 @@ pub struct ContractAddresses {
     pub revenue_splitter: Address,
     /// `ComputeMarket`, compute providers, jobs and their escrow.
     pub compute_market: Address,
+    /// `AgoraRewards`, the rewards reserve paid out by epoch (the zero address in manifests
+    /// written before it existed).
+    #[serde(default)]
+    pub rewards: Address,
+}
+
+/// One vesting wallet of a deployment's allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VestingWallet {
+    /// Who it releases to.
+    pub beneficiary: Address,
+    /// The `AgoraVestingWallet`.
+    pub wallet: Address,
+}
+
+/// The DAO's settings at deployment. Durations are seconds (the governor's clock is the block
+/// timestamp).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GovernanceSettings {
+    /// Seconds between a proposal and its vote.
+    pub voting_delay: u64,
+    /// Seconds a vote lasts.
+    pub voting_period: u64,
+    /// Seconds a vote stays open at least after a late quorum.
+    pub vote_extension: u64,
+    /// Seconds between queueing and executing.
+    pub timelock_delay: u64,
+    /// Votes needed to propose, in AGORA base units.
+    pub proposal_threshold: U256,
+    /// Quorum in percent of the supply.
+    pub quorum_percent: u64,
+    /// Who may cancel any proposal.
+    pub guardian: Address,
+    /// When rewards epoch 0 starts (unix seconds).
+    pub rewards_epoch_start: u64,
+    /// Seconds per rewards epoch.
+    pub rewards_epoch_length: u64,
 }
 
 /// One transaction sent while deploying.
@@ -146,6 +197,7 @@ mod tests {
                 marketplace: a,
                 revenue_splitter: a,
                 compute_market: a,
+                rewards: a,
             },
             constructor_args: BTreeMap::from([("AgoraToken".to_owned(), Bytes::from_static(&[1, 2]))]),
             transactions: vec![DeploymentTransaction {
@@ -153,6 +205,9 @@ mod tests {
                 tx_hash: b256!("0x00000000000000000000000000000000000000000000000000000000000000ff"),
                 block_number: 1,
             }],
+            allocation: None,
+            vesting_wallets: Vec::new(),
+            governance: None,
             git_revision: None,
         }
     }

@@ -81,6 +81,9 @@ pub enum Error {
         /// Where the factory should be.
         factory: alloy::primitives::Address,
     },
+    /// The deployment's AGORA allocation cannot be minted as declared.
+    #[error("the AGORA allocation is not valid: {0}")]
+    InvalidAllocation(String),
     /// A plain RPC request failed.
     #[error("{action}: {source}")]
     Rpc {

@@ -6,12 +6,13 @@
 
 use alloy::primitives::{
     Address, U256,
-    utils::{format_units, parse_units},
+    utils::{ParseUnits, format_units, parse_units},
 };
 
 use crate::{
     Revert, access_token::AccessToken::AccessTokenErrors as AccessToken,
     agora_governor::AgoraGovernor::AgoraGovernorErrors as Governor,
+    agora_rewards::AgoraRewards::AgoraRewardsErrors as Rewards,
     agora_token::AgoraToken::AgoraTokenErrors as AgoraToken,
     asset_registry::AssetRegistry::AssetRegistryErrors as Registry,
     compute_market::ComputeMarket::ComputeMarketErrors as Market,
@@ -60,11 +61,13 @@ impl Units {
                 decimals,
             });
         }
-        parse_units(text, decimals).map(Into::into).map_err(|_| AmountError::NotAnAmount {
-            text: text.to_owned(),
-            symbol: self.symbol.clone(),
-            decimals,
-        })
+        let not_an_amount =
+            || AmountError::NotAnAmount { text: text.to_owned(), symbol: self.symbol.clone(), decimals };
+        match parse_units(text, decimals) {
+            Ok(ParseUnits::U256(amount)) => Ok(amount),
+            // A negative amount would wrap around to a huge unsigned one.
+            Ok(ParseUnits::I256(_)) | Err(_) => Err(not_an_amount()),
+        }
     }
 }
 
@@ -146,6 +149,38 @@ pub fn job_status_name(status: u8) -> &'static str {
         5 => "refunded",
         6 => "ruled against the provider",
         _ => "in an unknown state",
+    }
+}
+
+/// A unix time as UTC `YYYY-MM-DD HH:MM`.
+pub fn time(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let seconds = unix.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", seconds / 3600, seconds % 3600 / 60)
+}
+
+/// A duration in seconds in the largest unit that divides it exactly: `5 days`, `1 day`, `2 h`,
+/// `5 min`, `90 s` (governance settings, vesting, epochs).
+pub fn duration(seconds: u64) -> String {
+    match seconds {
+        0 => "0 s".into(),
+        s if s % 86_400 == 0 => {
+            let days = s / 86_400;
+            format!("{days} day{}", if days == 1 { "" } else { "s" })
+        }
+        s if s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
     }
 }
 
@@ -365,6 +400,7 @@ pub fn sentence(revert: &Revert, units: &Units) -> Option<String> {
                 "invalid grant: the recipient must not be zero and the amount at least 1".into()
             }
             AccessToken::ERC20InsufficientBalance(e) => balance(e.sender, e.balance, e.needed),
+            AccessToken::InvalidAccountNonce(e) => used_nonce(e.account, e.currentNonce),
             AccessToken::ERC20InsufficientAllowance(e) => allowance(e.spender, e.allowance, e.needed),
             _ => return None,
         },
@@ -376,9 +412,64 @@ pub fn sentence(revert: &Revert, units: &Units) -> Option<String> {
             ),
             Governor::GovernorNonexistentProposal(e) => format!("unknown proposal {}", e.proposalId),
             Governor::GovernorAlreadyCastVote(e) => format!("{} has already voted on this proposal", e.voter),
+            Governor::GovernorRestrictedProposer(e) => format!(
+                "the description ends in #proposer= naming another account: only that account may propose it, not {}",
+                e.proposer
+            ),
+            Governor::GovernorInsufficientProposerVotes(e) => format!(
+                "{} has {} of votes, proposing needs {}",
+                e.proposer,
+                agora_units().format(e.votes),
+                agora_units().format(e.threshold)
+            ),
+            Governor::GovernorUnableToCancel(e) => format!(
+                "{} may not cancel proposal {}: only the proposal guardian may, at any stage",
+                e.account, e.proposalId
+            ),
+            Governor::GovernorInvalidSignature(e) => format!(
+                "the vote signature is not {}'s for this governor, chain and nonce (signed elsewhere, or already used)",
+                e.voter
+            ),
+            _ => return None,
+        },
+        Revert::AgoraRewards(err) => match err {
+            Rewards::AgoraRewards__EpochAlreadyFunded(e) => {
+                format!("rewards epoch {} is already funded", e.epoch)
+            }
+            Rewards::AgoraRewards__EpochNotFunded(e) => {
+                format!("rewards epoch {} is not funded yet: the DAO funds an epoch by proposal", e.epoch)
+            }
+            Rewards::AgoraRewards__EpochNotEnded(e) => {
+                format!("rewards epoch {} has not ended yet (it ends at unix time {})", e.epoch, e.endsAt)
+            }
+            Rewards::AgoraRewards__EmptyEpoch(_) => "a rewards epoch needs a non-zero root and total".into(),
+            Rewards::AgoraRewards__InsufficientReserve(e) => format!(
+                "the rewards reserve has {} left, the epoch needs {}",
+                agora_units().format(e.available),
+                agora_units().format(e.requested)
+            ),
+            Rewards::AgoraRewards__AlreadyClaimed(e) => {
+                format!("{} has already claimed rewards epoch {}", e.account, e.epoch)
+            }
+            Rewards::AgoraRewards__InvalidProof(e) => format!(
+                "{} for {} is not in rewards epoch {}'s tree: wrong amount, account or proof",
+                agora_units().format(e.amount),
+                e.account,
+                e.epoch
+            ),
+            Rewards::AgoraRewards__EpochOverdrawn(e) => format!(
+                "rewards epoch {} has {} left, the claim is {}",
+                e.epoch,
+                agora_units().format(e.remaining),
+                agora_units().format(e.amount)
+            ),
             _ => return None,
         },
         Revert::AgoraToken(err) => match err {
+            AgoraToken::InvalidAccountNonce(e) => used_nonce(e.account, e.currentNonce),
+            AgoraToken::VotesExpiredSignature(e) => {
+                format!("the signed delegation expired at {}: sign it again", time_of(e.expiry))
+            }
             AgoraToken::ERC20InsufficientBalance(e) => balance(e.sender, e.balance, e.needed),
             AgoraToken::ERC20InsufficientAllowance(e) => allowance(e.spender, e.allowance, e.needed),
             _ => return None,
@@ -386,6 +477,18 @@ pub fn sentence(revert: &Revert, units: &Units) -> Option<String> {
         _ => return None,
     };
     Some(text)
+}
+
+fn used_nonce(account: Address, next: U256) -> String {
+    format!("the signature's nonce is used up ({account}'s next nonce is {next}): sign it again")
+}
+
+fn time_of(unix: U256) -> String {
+    i64::try_from(unix).map(time).unwrap_or_else(|_| format!("unix time {unix}"))
+}
+
+fn agora_units() -> Units {
+    Units { symbol: "AGORA".into(), decimals: 18 }
 }
 
 fn unknown(asset: U256) -> String {
@@ -409,6 +512,20 @@ mod tests {
 
     const ALICE: Address = address!("0x00000000000000000000000000000000000000a1");
     const BOB: Address = address!("0x00000000000000000000000000000000000000b0");
+
+    #[test]
+    fn times_are_utc_minutes() {
+        assert_eq!(time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(time(1_796_558_400), "2026-12-06 12:00 UTC");
+    }
+
+    #[test]
+    fn durations_use_the_largest_exact_unit() {
+        let cases = [(0, "0 s"), (1, "1 s"), (90, "90 s"), (300, "5 min"), (7_200, "2 h"), (86_400, "1 day")];
+        for (seconds, text) in cases.into_iter().chain([(432_000, "5 days")]) {
+            assert_eq!(duration(seconds), text);
+        }
+    }
 
     #[test]
     fn a_changed_price_names_both_prices_in_the_currency() {
@@ -493,5 +610,9 @@ mod tests {
         assert_eq!(Units::eth().format(Units::eth().parse("0.01").unwrap()), "0.01 ETH");
         assert!(usd.parse("0.0000001").unwrap_err().to_string().contains("more decimals"));
         assert!(usd.parse("lots").is_err());
+        assert!(
+            usd.parse("-1").unwrap_err().to_string().contains("not an amount"),
+            "a negative amount would wrap"
+        );
     }
 }

@@ -4,11 +4,15 @@
 mod common;
 
 use agora_contracts::{
-    DeployParams, Deployment,
-    deploy::{CREATE2_FACTORY, plan},
+    Agora, AgoraVestingWallet, DeployParams, Deployment,
+    deploy::{CREATE2_FACTORY, Grant, Vesting, plan},
     deploy_protocol, tx,
 };
-use alloy::{node_bindings::Anvil, primitives::Address, providers::Provider};
+use alloy::{
+    node_bindings::Anvil,
+    primitives::{Address, U256},
+    providers::Provider,
+};
 use common::{Chain, anvil_path};
 use eyre::Result;
 
@@ -31,6 +35,7 @@ async fn deploys_and_wires_the_protocol() -> Result<()> {
         c.marketplace,
         c.revenue_splitter,
         c.compute_market,
+        c.rewards,
     ];
     for (i, address) in addresses.iter().enumerate() {
         assert_ne!(*address, Address::ZERO);
@@ -38,9 +43,10 @@ async fn deploys_and_wires_the_protocol() -> Result<()> {
         let code = alloy::providers::Provider::get_code_at(chain.provider(), *address).await?;
         assert!(!code.is_empty(), "no code at {address}");
     }
-    // 7 deployments, 3 role changes, 1 initialize; every transaction in the manifest.
-    assert_eq!(d.transactions.len(), 11);
-    assert_eq!(d.transactions[0].step, "deploy AgoraToken");
+    // 8 deployments, 3 role changes, 1 initialize, 1 reserve transfer; every transaction in the
+    // manifest.
+    assert_eq!(d.transactions.len(), 13);
+    assert_eq!(d.transactions[0].step, "deploy AgoraTimelock");
     assert!(d.transactions.windows(2).all(|w| w[0].block_number <= w[1].block_number));
     assert_eq!(Deployment::from_json(&d.to_json())?, *d);
 
@@ -79,7 +85,70 @@ async fn deploys_and_wires_the_protocol() -> Result<()> {
     assert_eq!(tx::call("timelock", agora.governor.timelock()).await?, c.timelock);
     assert_eq!(tx::call("symbol", agora.token.symbol()).await?, "AGORA");
     assert_eq!(tx::call("name", agora.token.name()).await?, "Agora");
-    assert_eq!(tx::call("balanceOf", agora.token.balanceOf(d.deployer)).await?, chain.params.initial_supply);
+    assert_eq!(tx::call("CLOCK_MODE", agora.token.CLOCK_MODE()).await?, "mode=timestamp");
+    assert_eq!(tx::call("proposalGuardian", agora.governor.proposalGuardian()).await?, c.timelock);
+    assert_eq!(
+        tx::call("lateQuorumVoteExtension", agora.governor.lateQuorumVoteExtension()).await?,
+        alloy::primitives::aliases::U48::from(chain.params.vote_extension)
+    );
+    assert_eq!(d.governance, Some(chain.params.governance(c.timelock)));
+    assert_eq!(d.allocation.as_ref(), Some(&chain.params.allocation));
+    Ok(())
+}
+
+/// Every line of a declared allocation is on chain after the deployment, the supply is their
+/// sum, and a deployer that grants itself nothing holds nothing.
+#[tokio::test]
+async fn the_supply_goes_to_the_declared_allocation_and_none_to_the_deployer() -> Result<()> {
+    let chain = Chain::start().await?;
+    let team = chain.actor(7)?.address;
+    let grantee = chain.actor(8)?.address;
+    let now = chain.now().await?;
+    let mut params =
+        DeployParams { salt: alloy::primitives::B256::repeat_byte(0x44), ..DeployParams::default() };
+    params.allocation.vesting.push(Vesting {
+        beneficiary: team,
+        amount: U256::from(5u128 * 10u128.pow(24)),
+        start: now,
+        duration: 1000,
+        cliff: 100,
+    });
+    params.allocation.grants.push(Grant { holder: grantee, amount: U256::from(10u128.pow(24)) });
+    let d = deploy_protocol(chain.provider(), chain.deployer.address, &params).await?;
+    let agora = Agora::new(d.clone(), chain.provider().clone());
+    let balance = |who: Address| {
+        let call = agora.token.balanceOf(who);
+        async move { tx::call("balanceOf", call).await }
+    };
+    let a = &params.allocation;
+    assert_eq!(tx::call("totalSupply", agora.token.totalSupply()).await?, a.supply());
+    assert_eq!(balance(d.contracts.timelock).await?, a.treasury);
+    assert_eq!(balance(d.contracts.rewards).await?, a.rewards_reserve);
+    assert_eq!(balance(grantee).await?, U256::from(10u128.pow(24)));
+    assert_eq!(d.vesting_wallets.len(), 1);
+    let wallet = d.vesting_wallets[0];
+    assert_eq!(wallet.beneficiary, team);
+    assert_eq!(balance(wallet.wallet).await?, U256::from(5u128 * 10u128.pow(24)));
+    assert_eq!(balance(d.deployer).await?, U256::ZERO, "the deployer keeps nothing by default");
+    let vesting = AgoraVestingWallet::new(wallet.wallet, chain.provider().clone());
+    assert_eq!(tx::call("owner", vesting.owner()).await?, team);
+    assert_eq!(tx::call("cliff", vesting.cliff()).await?, U256::from(now + 100));
+    let rewards = &agora.rewards;
+    assert_eq!(tx::call("token", rewards.token()).await?, d.contracts.agora_token);
+    assert_eq!(tx::call("owner", rewards.owner()).await?, d.contracts.timelock);
+    assert_eq!(tx::call("unallocated", rewards.unallocated()).await?, a.rewards_reserve);
+
+    // A re-run sends nothing: in particular the reserve is not transferred twice.
+    let again = deploy_protocol(chain.provider(), chain.deployer.address, &params).await?;
+    assert!(again.transactions.is_empty(), "re-run sent {:?}", again.transactions);
+
+    // An allocation that cannot be minted is refused before anything is sent.
+    let mut bad = DeployParams { salt: alloy::primitives::B256::repeat_byte(0x45), ..params.clone() };
+    bad.allocation.grants.push(Grant { holder: grantee, amount: U256::ZERO });
+    let before = chain.provider().get_block_number().await?;
+    let err = deploy_protocol(chain.provider(), chain.deployer.address, &bad).await.err();
+    assert!(matches!(err, Some(tx::Error::InvalidAllocation(_))), "{err:?}");
+    assert_eq!(chain.provider().get_block_number().await?, before);
     Ok(())
 }
 
@@ -96,10 +165,10 @@ async fn deploys_at_planned_addresses_and_a_rerun_sends_nothing() -> Result<()> 
     let planned = plan(chain.deployer.address, &chain.params);
     assert_eq!(first.contracts, planned.addresses);
     for contract in &planned.contracts {
-        assert_eq!(first.constructor_args.get(contract.name), Some(&contract.constructor_args));
+        assert_eq!(first.constructor_args.get(&contract.name), Some(&contract.constructor_args));
         let initcode = [
             contract.initcode[..contract.initcode.len() - contract.constructor_args.len()].as_ref(),
-            first.constructor_args[contract.name].as_ref(),
+            first.constructor_args[&contract.name].as_ref(),
         ]
         .concat();
         assert_eq!(CREATE2_FACTORY.create2_from_code(chain.params.salt, initcode), contract.address);
@@ -120,7 +189,7 @@ async fn a_different_salt_deploys_an_independent_copy() -> Result<()> {
     let chain = Chain::start().await?;
     let params = DeployParams { salt: alloy::primitives::B256::repeat_byte(0x42), ..chain.params.clone() };
     let copy = deploy_protocol(chain.provider(), chain.deployer.address, &params).await?;
-    assert_eq!(copy.transactions.len(), 11);
+    assert_eq!(copy.transactions.len(), 13);
     assert_ne!(copy.contracts.marketplace, chain.deployment.contracts.marketplace);
     assert_eq!(copy.contracts, plan(chain.deployer.address, &params).addresses);
     Ok(())

@@ -7,13 +7,39 @@ import {ERC20Votes} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Vo
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 
 /// @title AgoraToken
-/// @notice The DAO's governance token ("Agora", "AGORA"): ERC-20 with checkpointed votes (ERC20Votes,
-/// block-number clock) and EIP-2612 permit. The whole supply is minted once, at deployment.
+/// @notice The DAO's governance token ("Agora", "AGORA"): ERC-20 with checkpointed votes (ERC20Votes)
+/// and EIP-2612 permit. Its clock is the block timestamp (ERC-6372 "mode=timestamp"), so the
+/// governor's delays mean the same number of seconds on every chain. The whole supply is minted
+/// once, at deployment, to the holders of the declared allocation (the timelock's treasury,
+/// vesting wallets, the rewards reserve, grants); nobody can mint afterwards.
 contract AgoraToken is ERC20, ERC20Permit, ERC20Votes {
-    /// @param initialHolder Receives the whole supply.
-    /// @param initialSupply The supply, in wei-like units (18 decimals).
-    constructor(address initialHolder, uint256 initialSupply) ERC20("Agora", "AGORA") ERC20Permit("Agora") {
-        _mint(initialHolder, initialSupply);
+    /// @notice One line of the allocation minted at deployment.
+    struct InitialBalance {
+        address holder;
+        uint256 amount;
+    }
+
+    /// @notice The allocation names no holder, or a holder with nothing.
+    error AgoraToken__EmptyAllocation();
+
+    /// @param allocation Who receives what; the supply is their sum.
+    constructor(InitialBalance[] memory allocation) ERC20("Agora", "AGORA") ERC20Permit("Agora") {
+        if (allocation.length == 0) revert AgoraToken__EmptyAllocation();
+        for (uint256 i = 0; i < allocation.length; ++i) {
+            if (allocation[i].amount == 0) revert AgoraToken__EmptyAllocation();
+            _mint(allocation[i].holder, allocation[i].amount);
+        }
+    }
+
+    /// @notice ERC-6372: the votes clock is the block timestamp.
+    function clock() public view override returns (uint48) {
+        return uint48(block.timestamp);
+    }
+
+    /// @notice ERC-6372: the clock's description.
+    // solhint-disable-next-line func-name-mixedcase
+    function CLOCK_MODE() public pure override returns (string memory) {
+        return "mode=timestamp";
     }
 
     /// @inheritdoc ERC20Permit

@@ -5,142 +5,15 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IGovernor} from "@openzeppelin/contracts/governance/IGovernor.sol";
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
-import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
-import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
+import {Votes} from "@openzeppelin/contracts/governance/utils/Votes.sol";
+import {GovernanceFixture} from "../utils/GovernanceFixture.sol";
 import {AccessToken} from "../../src/AccessToken.sol";
 import {IMarketplace} from "../../src/interfaces/IMarketplace.sol";
 import {IComputeMarket} from "../../src/interfaces/IComputeMarket.sol";
 import {IAssetRegistry} from "../../src/interfaces/IAssetRegistry.sol";
 
-contract AgoraTokenTest is ProtocolFixture {
-    bytes32 internal constant PERMIT_TYPEHASH =
-        keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)");
-
-    function test_constructor_mintsWholeSupplyToDeployer() public view {
-        assertEq(agora.name(), "Agora");
-        assertEq(agora.symbol(), "AGORA");
-        assertEq(agora.decimals(), 18);
-        assertEq(agora.totalSupply(), AGORA_SUPPLY);
-        assertEq(agora.balanceOf(deployer), AGORA_SUPPLY);
-    }
-
-    function test_clock_isBlockNumber() public {
-        vm.roll(1234);
-        assertEq(agora.clock(), 1234);
-        assertEq(agora.CLOCK_MODE(), "mode=blocknumber&from=default");
-    }
-
-    function test_delegate_givesVotesOnlyAfterDelegation() public {
-        vm.prank(deployer);
-        assertTrue(agora.transfer(bob, 1000 ether));
-        assertEq(agora.getVotes(bob), 0);
-
-        vm.prank(bob);
-        agora.delegate(bob);
-        uint256 delegatedAt = block.number;
-        assertEq(agora.getVotes(bob), 1000 ether);
-        assertEq(agora.delegates(bob), bob);
-
-        vm.roll(block.number + 1);
-        assertEq(agora.getPastVotes(bob, delegatedAt), 1000 ether);
-        assertEq(agora.getPastVotes(bob, delegatedAt - 1), 0);
-    }
-
-    function test_delegate_toAnotherAccount() public {
-        vm.prank(deployer);
-        assertTrue(agora.transfer(bob, 1000 ether));
-        vm.prank(bob);
-        agora.delegate(carol);
-        assertEq(agora.getVotes(carol), 1000 ether);
-        assertEq(agora.getVotes(bob), 0);
-    }
-
-    function test_transfer_movesVotesBetweenDelegates() public {
-        vm.prank(deployer);
-        agora.delegate(deployer);
-        vm.prank(bob);
-        agora.delegate(bob);
-        vm.prank(deployer);
-        assertTrue(agora.transfer(bob, 300 ether));
-        assertEq(agora.getVotes(deployer), AGORA_SUPPLY - 300 ether);
-        assertEq(agora.getVotes(bob), 300 ether);
-    }
-
-    function test_permit_setsAllowanceAndUsesNonce() public {
-        (address owner, uint256 key) = makeAddrAndKey("permitOwner");
-        vm.prank(deployer);
-        assertTrue(agora.transfer(owner, 10 ether));
-        uint256 deadline = block.timestamp + 1 hours;
-        (uint8 v, bytes32 r, bytes32 s) = _signPermit(key, owner, bob, 5 ether, 0, deadline);
-
-        agora.permit(owner, bob, 5 ether, deadline, v, r, s);
-        assertEq(agora.allowance(owner, bob), 5 ether);
-        assertEq(agora.nonces(owner), 1);
-
-        vm.prank(bob);
-        assertTrue(agora.transferFrom(owner, bob, 5 ether));
-        assertEq(agora.balanceOf(bob), 5 ether);
-    }
-
-    function test_permit_revertsWhenReplayed() public {
-        (address owner, uint256 key) = makeAddrAndKey("permitOwner");
-        uint256 deadline = block.timestamp + 1 hours;
-        (uint8 v, bytes32 r, bytes32 s) = _signPermit(key, owner, bob, 5 ether, 0, deadline);
-        agora.permit(owner, bob, 5 ether, deadline, v, r, s);
-        vm.expectPartialRevert(ERC20Permit.ERC2612InvalidSigner.selector);
-        agora.permit(owner, bob, 5 ether, deadline, v, r, s);
-    }
-
-    function test_permit_revertsWhenExpired() public {
-        (address owner, uint256 key) = makeAddrAndKey("permitOwner");
-        uint256 deadline = block.timestamp + 1 hours;
-        (uint8 v, bytes32 r, bytes32 s) = _signPermit(key, owner, bob, 5 ether, 0, deadline);
-        vm.warp(deadline + 1);
-        vm.expectRevert(abi.encodeWithSelector(ERC20Permit.ERC2612ExpiredSignature.selector, deadline));
-        agora.permit(owner, bob, 5 ether, deadline, v, r, s);
-    }
-
-    function test_permit_revertsWhenSignerIsNotOwner() public {
-        (address owner,) = makeAddrAndKey("permitOwner");
-        (address other, uint256 otherKey) = makeAddrAndKey("other");
-        uint256 deadline = block.timestamp + 1 hours;
-        (uint8 v, bytes32 r, bytes32 s) = _signPermit(otherKey, owner, bob, 5 ether, 0, deadline);
-        vm.expectRevert(abi.encodeWithSelector(ERC20Permit.ERC2612InvalidSigner.selector, other, owner));
-        agora.permit(owner, bob, 5 ether, deadline, v, r, s);
-    }
-
-    function _signPermit(
-        uint256 key,
-        address owner,
-        address spender,
-        uint256 value,
-        uint256 nonce,
-        uint256 deadline
-    ) internal view returns (uint8, bytes32, bytes32) {
-        bytes32 structHash = keccak256(abi.encode(PERMIT_TYPEHASH, owner, spender, value, nonce, deadline));
-        bytes32 digest = keccak256(abi.encodePacked("\x19\x01", agora.DOMAIN_SEPARATOR(), structHash));
-        return vm.sign(key, digest);
-    }
-}
-
-contract AgoraGovernorTest is ProtocolFixture {
+contract AgoraGovernorTest is GovernanceFixture {
     string internal constant REASON_CID = "bafkreidelistreasondelistreasondelistreasondelistreasondel";
-    uint256 internal constant ALICE_VOTES = 50_000 ether; // 5%: above quorum on its own
-    uint256 internal constant CAROL_VOTES = 10_000 ether; // 1%: below quorum
-
-    function setUp() public override {
-        super.setUp();
-        vm.startPrank(deployer);
-        assertTrue(agora.transfer(alice, ALICE_VOTES));
-        assertTrue(agora.transfer(carol, CAROL_VOTES));
-        agora.delegate(deployer);
-        vm.stopPrank();
-        vm.prank(alice);
-        agora.delegate(alice);
-        vm.prank(carol);
-        agora.delegate(carol);
-        vm.roll(block.number + 1);
-    }
 
     // ---------------------------------------------------------------- wiring
 
@@ -153,7 +26,38 @@ contract AgoraGovernorTest is ProtocolFixture {
         assertEq(address(governor.token()), address(agora));
         assertEq(governor.timelock(), address(timelock));
         assertEq(timelock.getMinDelay(), TIMELOCK_DELAY);
-        assertEq(governor.quorum(block.number - 1), AGORA_SUPPLY * QUORUM_PERCENT / 100);
+        assertEq(governor.quorum(block.timestamp - 1), QUORUM);
+        assertEq(governor.lateQuorumVoteExtension(), VOTE_EXTENSION);
+        assertEq(governor.proposalGuardian(), address(timelock));
+        assertEq(governor.proposalCount(), 0);
+    }
+
+    function test_clock_isTheTokensTimestampClock() public {
+        vm.warp(1_700_000_000);
+        vm.roll(42);
+        assertEq(governor.clock(), 1_700_000_000);
+        assertEq(governor.CLOCK_MODE(), "mode=timestamp");
+        // Quorum is read at a past second, like votes.
+        assertEq(governor.quorum(block.timestamp - 1), QUORUM);
+        vm.expectRevert(
+            abi.encodeWithSelector(Votes.ERC5805FutureLookup.selector, block.timestamp, block.timestamp)
+        );
+        governor.quorum(block.timestamp);
+    }
+
+    function test_propose_countsDelayAndPeriodInSeconds() public {
+        uint256 proposalId = _propose(
+            alice, address(marketplace), abi.encodeCall(marketplace.setProtocolFee, (0)), "Zero fee"
+        );
+        assertEq(governor.proposalSnapshot(proposalId), block.timestamp + VOTING_DELAY);
+        assertEq(governor.proposalDeadline(proposalId), block.timestamp + VOTING_DELAY + VOTING_PERIOD);
+        // Blocks do not move the clock: only seconds do.
+        vm.roll(block.number + VOTING_DELAY + 1);
+        _assertState(proposalId, IGovernor.ProposalState.Pending);
+        vm.warp(block.timestamp + VOTING_DELAY);
+        _assertState(proposalId, IGovernor.ProposalState.Pending);
+        vm.warp(block.timestamp + 1);
+        _assertState(proposalId, IGovernor.ProposalState.Active);
     }
 
     function test_timelock_deployerHoldsNoRole() public view {
@@ -173,6 +77,7 @@ contract AgoraGovernorTest is ProtocolFixture {
         assertEq(marketplace.feeRecipient(), address(timelock));
         assertEq(compute.owner(), address(timelock));
         assertEq(compute.feeRecipient(), address(timelock));
+        assertEq(rewards.owner(), address(timelock));
     }
 
     function test_timelockOwnedFunctions_revertWhenCalledDirectly() public {
@@ -197,6 +102,8 @@ contract AgoraGovernorTest is ProtocolFixture {
             compute.setFeeRecipient(caller);
             vm.expectRevert(unauthorized);
             compute.ruleDispute(1, true, 0);
+            vm.expectRevert(unauthorized);
+            rewards.fundEpoch(0, keccak256("root"), 1 ether);
             vm.expectRevert(
                 abi.encodeWithSelector(TimelockController.TimelockUnauthorizedCaller.selector, caller)
             );
@@ -309,11 +216,11 @@ contract AgoraGovernorTest is ProtocolFixture {
         vm.prank(carol);
         uint256 proposalId = governor.propose(targets, values, calldatas, description);
         assertEq(uint8(governor.state(proposalId)), uint8(IGovernor.ProposalState.Pending));
-        vm.roll(block.number + VOTING_DELAY + 1);
+        vm.warp(block.timestamp + VOTING_DELAY + 1);
         assertEq(uint8(governor.state(proposalId)), uint8(IGovernor.ProposalState.Active));
         vm.prank(carol);
         governor.castVote(proposalId, 1);
-        vm.roll(block.number + VOTING_PERIOD + 1);
+        vm.warp(block.timestamp + VOTING_PERIOD + 1);
 
         (, uint256 forVotes,) = governor.proposalVotes(proposalId);
         assertEq(forVotes, CAROL_VOTES);
@@ -335,12 +242,12 @@ contract AgoraGovernorTest is ProtocolFixture {
             _single(address(marketplace), abi.encodeCall(marketplace.setProtocolFee, (0)));
         vm.prank(alice);
         uint256 proposalId = governor.propose(targets, values, calldatas, "Zero fee");
-        vm.roll(block.number + VOTING_DELAY + 1);
+        vm.warp(block.timestamp + VOTING_DELAY + 1);
         vm.prank(alice);
         governor.castVote(proposalId, 1);
         vm.prank(deployer);
         governor.castVote(proposalId, 0);
-        vm.roll(block.number + VOTING_PERIOD + 1);
+        vm.warp(block.timestamp + VOTING_PERIOD + 1);
         assertEq(uint8(governor.state(proposalId)), uint8(IGovernor.ProposalState.Defeated));
     }
 
@@ -349,7 +256,7 @@ contract AgoraGovernorTest is ProtocolFixture {
             _single(address(marketplace), abi.encodeCall(marketplace.setProtocolFee, (0)));
         vm.prank(alice);
         uint256 proposalId = governor.propose(targets, values, calldatas, "Zero fee");
-        vm.roll(block.number + VOTING_DELAY + 1);
+        vm.warp(block.timestamp + VOTING_DELAY + 1);
         // Tokens moved after the snapshot do not vote.
         vm.prank(deployer);
         assertTrue(agora.transfer(bob, 100_000 ether));
@@ -371,10 +278,10 @@ contract AgoraGovernorTest is ProtocolFixture {
         bytes32 descriptionHash = keccak256("Early");
         vm.prank(alice);
         uint256 proposalId = governor.propose(targets, values, calldatas, "Early");
-        vm.roll(block.number + VOTING_DELAY + 1);
+        vm.warp(block.timestamp + VOTING_DELAY + 1);
         vm.prank(alice);
         governor.castVote(proposalId, 1);
-        vm.roll(block.number + VOTING_PERIOD + 1);
+        vm.warp(block.timestamp + VOTING_PERIOD + 1);
         governor.queue(targets, values, calldatas, descriptionHash);
         assertEq(uint8(governor.state(proposalId)), uint8(IGovernor.ProposalState.Queued));
 
@@ -388,51 +295,6 @@ contract AgoraGovernorTest is ProtocolFixture {
     }
 
     // ---------------------------------------------------------------- helpers
-
-    /// @dev Proposes as alice, votes it through with the deployer's weight, queues and executes.
-    function _passAndExecute(address target, bytes memory data, string memory description)
-        internal
-        returns (uint256 proposalId)
-    {
-        proposalId = _passAndQueue(target, data, description);
-        _execute(target, data, description);
-    }
-
-    /// @dev Proposes as alice, votes it through with the deployer's weight, queues it and waits out the
-    /// timelock delay; the next call may execute it.
-    function _passAndQueue(address target, bytes memory data, string memory description)
-        internal
-        returns (uint256 proposalId)
-    {
-        (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = _single(target, data);
-        vm.prank(alice);
-        proposalId = governor.propose(targets, values, calldatas, description);
-        vm.roll(block.number + VOTING_DELAY + 1);
-        vm.prank(deployer);
-        governor.castVote(proposalId, 1);
-        vm.roll(block.number + VOTING_PERIOD + 1);
-        assertEq(uint8(governor.state(proposalId)), uint8(IGovernor.ProposalState.Succeeded));
-        governor.queue(targets, values, calldatas, keccak256(bytes(description)));
-        assertEq(uint8(governor.state(proposalId)), uint8(IGovernor.ProposalState.Queued));
-        vm.warp(block.timestamp + TIMELOCK_DELAY);
-    }
-
-    function _execute(address target, bytes memory data, string memory description) internal {
-        (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = _single(target, data);
-        governor.execute(targets, values, calldatas, keccak256(bytes(description)));
-    }
-
-    function _single(address target, bytes memory data)
-        internal
-        pure
-        returns (address[] memory targets, uint256[] memory values, bytes[] memory calldatas)
-    {
-        targets = new address[](1);
-        values = new uint256[](1);
-        calldatas = new bytes[](1);
-        targets[0] = target;
-        calldatas[0] = data;
-    }
 
     function _disputedJob(uint128 price) internal returns (uint256 jobId) {
         (uint256 datasetId, AccessToken datasetToken) = _publish(_params(alice, address(0), 1 ether));

@@ -5,6 +5,8 @@ import {Test} from "forge-std/Test.sol";
 import {AgoraToken} from "../../src/governance/AgoraToken.sol";
 import {AgoraTimelock} from "../../src/governance/AgoraTimelock.sol";
 import {AgoraGovernor} from "../../src/governance/AgoraGovernor.sol";
+import {AgoraRewards} from "../../src/governance/AgoraRewards.sol";
+import {AgoraVestingWallet} from "../../src/governance/AgoraVestingWallet.sol";
 import {AssetRegistry} from "../../src/AssetRegistry.sol";
 import {AccessToken} from "../../src/AccessToken.sol";
 import {Marketplace} from "../../src/Marketplace.sol";
@@ -17,8 +19,10 @@ import {ProtocolDeployer} from "../../script/ProtocolDeployer.sol";
 /// @notice Deploys and wires the whole protocol the way the Rust deployer does, for every test suite.
 abstract contract ProtocolFixture is Test {
     uint256 internal constant TIMELOCK_DELAY = 1 hours;
-    uint48 internal constant VOTING_DELAY = 1;
-    uint32 internal constant VOTING_PERIOD = 50;
+    uint48 internal constant VOTING_DELAY = 1 days;
+    uint32 internal constant VOTING_PERIOD = 5 days;
+    uint48 internal constant VOTE_EXTENSION = 1 days;
+    uint64 internal constant REWARDS_EPOCH_LENGTH = 7 days;
     uint256 internal constant QUORUM_PERCENT = 4;
     uint16 internal constant FEE_BPS = 250;
     uint256 internal constant MIN_STAKE = 1 ether;
@@ -27,6 +31,12 @@ abstract contract ProtocolFixture is Test {
     uint256 internal constant DISPUTE_BOND = 0.1 ether;
     uint64 internal constant RULING_WINDOW = 14 days;
     uint256 internal constant AGORA_SUPPLY = 1_000_000 ether;
+    /// @dev The fixture's allocation: 40 % treasury, 20 % rewards reserve, 10 % vesting to carol,
+    /// 30 % granted to the deployer (which the governance tests hand out to voters).
+    uint256 internal constant TREASURY = 400_000 ether;
+    uint256 internal constant REWARDS_RESERVE = 200_000 ether;
+    uint256 internal constant VESTED = 100_000 ether;
+    uint256 internal constant DEPLOYER_GRANT = 300_000 ether;
 
     address internal deployer = makeAddr("deployer");
     address internal alice = makeAddr("alice");
@@ -37,6 +47,8 @@ abstract contract ProtocolFixture is Test {
     AgoraToken internal agora;
     AgoraTimelock internal timelock;
     AgoraGovernor internal governor;
+    AgoraRewards internal rewards;
+    AgoraVestingWallet internal carolVesting;
     AssetRegistry internal registry;
     AccessToken internal accessTokenImpl;
     Marketplace internal marketplace;
@@ -45,15 +57,31 @@ abstract contract ProtocolFixture is Test {
     MockStablecoin internal usd;
 
     function setUp() public virtual {
+        ProtocolDeployer.Allocation memory allocation;
+        allocation.treasury = TREASURY;
+        allocation.rewardsReserve = REWARDS_RESERVE;
+        allocation.vesting = new ProtocolDeployer.Vesting[](1);
+        allocation.vesting[0] = ProtocolDeployer.Vesting({
+            beneficiary: carol,
+            amount: VESTED,
+            start: uint64(block.timestamp),
+            duration: 365 days,
+            cliff: 90 days
+        });
+        allocation.grants = new AgoraToken.InitialBalance[](1);
+        allocation.grants[0] = AgoraToken.InitialBalance(deployer, DEPLOYER_GRANT);
         vm.startPrank(deployer);
         ProtocolDeployer.Protocol memory p = ProtocolDeployer.deploy(
             ProtocolDeployer.Settings({
                 deployer: deployer,
-                agoraSupply: AGORA_SUPPLY,
+                allocation: allocation,
                 timelockDelay: TIMELOCK_DELAY,
                 votingDelay: VOTING_DELAY,
                 votingPeriod: VOTING_PERIOD,
                 quorumPercent: QUORUM_PERCENT,
+                voteExtension: VOTE_EXTENSION,
+                rewardsEpochStart: uint64(block.timestamp),
+                rewardsEpochLength: REWARDS_EPOCH_LENGTH,
                 feeBps: FEE_BPS,
                 minStake: MIN_STAKE,
                 challengeWindow: CHALLENGE_WINDOW,
@@ -64,6 +92,7 @@ abstract contract ProtocolFixture is Test {
             })
         );
         (agora, timelock, governor, registry) = (p.agora, p.timelock, p.governor, p.registry);
+        (rewards, carolVesting) = (p.rewards, p.vestingWallets[0]);
         (accessTokenImpl, marketplace, splitter, compute) =
         (p.accessTokenImpl, p.marketplace, p.splitter, p.compute);
         vm.stopPrank();

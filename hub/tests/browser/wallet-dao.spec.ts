@@ -43,10 +43,10 @@ test("delegate, propose a fee change, vote, queue and execute it from the page; 
   await page.goto("/dao");
   await page.getByRole("button", { name: "Connect wallet" }).click();
   const votes = page.locator("#votes-state");
-  await expect(votes).toHaveText(/^You hold 10000000 AGORA; your voting power is 0 votes; delegated to nobody yet/);
+  await expect(votes).toHaveText(/^You hold 5000000 AGORA; your voting power is 0 votes; delegated to nobody yet/);
 
   await page.locator("#delegate-form button[type=submit]").click();
-  await expect(votes).toHaveText("You hold 10000000 AGORA; your voting power is 10000000 votes; delegated to yourself.", { timeout: 60_000 });
+  await expect(votes).toHaveText("You hold 5000000 AGORA; your voting power is 5000000 votes; delegated to yourself.", { timeout: 60_000 });
 
   // The form refuses what the marketplace would, before anything is signed.
   await page.locator("#fee-bps").fill("5000");
@@ -61,8 +61,10 @@ test("delegate, propose a fee change, vote, queue and execute it from the page; 
   await page.waitForURL(/\/dao\/proposals\/\d+$/, { timeout: 60_000 });
   await expect(page.locator("h1")).toHaveText("Fee to 2%");
 
-  // Voting opens after the voting delay (blocks).
-  await anvil("anvil_mine", ["0x2"]);
+  // Voting opens after the voting delay: a second on the local chain (the clock is the block
+  // timestamp).
+  await anvil("evm_increaseTime", [2]);
+  await anvil("anvil_mine", ["0x1"]);
   await page.reload();
   await page.getByLabel("Against", { exact: true }).check();
   await page.getByLabel("For", { exact: true }).check();
@@ -73,8 +75,9 @@ test("delegate, propose a fee change, vote, queue and execute it from the page; 
   await page.reload();
   await expect(page.locator("#voters")).toContainText("Cheaper data for everyone.");
 
-  // After the voting period: queue, wait out the timelock's delay, execute.
-  await anvil("anvil_mine", ["0x33"]);
+  // After the voting period (five minutes locally): queue, wait out the timelock's delay, execute.
+  await anvil("evm_increaseTime", [301]);
+  await anvil("anvil_mine", ["0x1"]);
   await page.reload();
   await page.getByRole("button", { name: "Queue for execution" }).click();
   await expect(page.locator("#vote-state")).toHaveText(/^Queued( in the timelock\.|: it can run from)/, { timeout: 60_000 });

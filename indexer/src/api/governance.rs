@@ -17,6 +17,9 @@ use super::{
     ApiError, AppState, EMBEDDED, NEWEST, bad_cursor, block_time, chain, cursor_keys, cursor_position, hex,
     list_page, not_one_of, page_of, parse_address, parse_uint, sub_limit,
 };
+use agora_contracts::ContractAddresses;
+use alloy::primitives::Address;
+
 use crate::decode::{Setting, Source, calls};
 
 /// A proposal's columns as [`ProposalRow`] names them.
@@ -200,7 +203,7 @@ async fn actions(state: &AppState, proposal_id: &str) -> Result<Vec<ProposalActi
 
 /// The row of `deployments`: the contracts the sync follows on this chain, as its manifest says.
 #[derive(Debug, sqlx::FromRow)]
-struct DeploymentRow {
+pub(super) struct DeploymentRow {
     agora_token: Vec<u8>,
     timelock: Vec<u8>,
     governor: Vec<u8>,
@@ -212,6 +215,23 @@ struct DeploymentRow {
 }
 
 impl DeploymentRow {
+    /// The contracts the sync recorded, with `extra`'s (the manifest's, when this API has one)
+    /// for the two the table does not keep: the access-token implementation and `AgoraRewards`.
+    pub(super) fn contracts(&self, extra: Option<&ContractAddresses>) -> ContractAddresses {
+        let at = |bytes: &[u8]| if bytes.len() == 20 { Address::from_slice(bytes) } else { Address::ZERO };
+        ContractAddresses {
+            agora_token: at(&self.agora_token),
+            timelock: at(&self.timelock),
+            governor: at(&self.governor),
+            asset_registry: at(&self.asset_registry),
+            access_token_implementation: extra.map_or(Address::ZERO, |c| c.access_token_implementation),
+            marketplace: at(&self.marketplace),
+            revenue_splitter: at(&self.revenue_splitter),
+            compute_market: at(&self.compute_market),
+            rewards: extra.map_or(Address::ZERO, |c| c.rewards),
+        }
+    }
+
     /// Each protocol contract's address with its role.
     fn roles(self) -> Vec<(Vec<u8>, Source)> {
         vec![
@@ -227,7 +247,7 @@ impl DeploymentRow {
 }
 
 /// The deployment the sync recorded for this chain when it started; `None` before it has.
-async fn deployment(state: &AppState) -> Result<Option<DeploymentRow>, ApiError> {
+pub(super) async fn deployment(state: &AppState) -> Result<Option<DeploymentRow>, ApiError> {
     Ok(sqlx::query_as(
         "SELECT agora_token, timelock, governor, asset_registry, marketplace, revenue_splitter, compute_market,
            marketplace_fee_bps

@@ -18,6 +18,7 @@ mod accounts;
 mod assets;
 mod compute;
 mod governance;
+mod rewards;
 mod search;
 mod status;
 
@@ -185,6 +186,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(governance::proposals))
         .routes(routes!(governance::proposal))
         .routes(routes!(governance::proposal_votes))
+        .routes(routes!(rewards::usage))
         .routes(routes!(compute::providers))
         .routes(routes!(compute::provider))
         .routes(routes!(compute::jobs))

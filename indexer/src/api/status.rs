@@ -100,7 +100,13 @@ pub(super) async fn status(State(state): State<AppState>) -> Result<Json<Status>
         None => (None, None),
     };
     let replication = db::replication(&state.pool).await?;
+    let indexed_time: Option<i64> =
+        sqlx::query_scalar("SELECT timestamp FROM blocks WHERE chain_id = $1 ORDER BY number DESC LIMIT 1")
+            .bind(chain(&state))
+            .fetch_optional(&state.pool)
+            .await?;
     Ok(Json(Status {
+        indexed_time,
         read_only: replication.read_only,
         replication_lag_seconds: replication.lag_seconds,
         chain_id: state.chain_id,

@@ -10,9 +10,10 @@
 //! ERC-20, which is what a treasury transfer of a token calls.
 
 use agora_contracts::{
-    AgoraGovernor::AgoraGovernorCalls, AgoraTimelock::AgoraTimelockCalls, AgoraToken::AgoraTokenCalls,
-    AssetRegistry::AssetRegistryCalls, ComputeMarket::ComputeMarketCalls, Deployment, Marketplace,
-    Marketplace::MarketplaceCalls, RevenueSplitter::RevenueSplitterCalls, erc::IERC20::IERC20Calls,
+    AgoraGovernor::AgoraGovernorCalls, AgoraRewards::AgoraRewardsCalls, AgoraTimelock::AgoraTimelockCalls,
+    AgoraToken::AgoraTokenCalls, AssetRegistry::AssetRegistryCalls, ComputeMarket::ComputeMarketCalls,
+    Deployment, Marketplace, Marketplace::MarketplaceCalls, RevenueSplitter::RevenueSplitterCalls,
+    erc::IERC20::IERC20Calls,
 };
 use alloy::{
     dyn_abi::{DynSolType, DynSolValue},
@@ -96,6 +97,17 @@ pub fn call(target: Option<Source>, calldata: &[u8]) -> Option<Call> {
                     C::updateQuorumNumerator(c) => named!(c; newQuorumNumerator),
                     C::updateTimelock(c) => named!(c; newTimelock),
                     C::relay(c) => named!(c; target, value, data),
+                    C::setProposalGuardian(c) => named!(c; newProposalGuardian),
+                    C::setLateQuorumVoteExtension(c) => named!(c; newVoteExtension),
+                    _ => return None,
+                })
+            })
+        }
+        Some(Source::Rewards) => {
+            decode::<AgoraRewardsCalls>(calldata, AgoraRewardsCalls::signature_by_selector, |call| {
+                use AgoraRewardsCalls as C;
+                Some(match call {
+                    C::fundEpoch(c) => named!(c; epoch_, root, total),
                     _ => return None,
                 })
             })

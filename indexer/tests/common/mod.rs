@@ -122,6 +122,19 @@ impl Chain {
         self.provider().anvil_mine(Some(blocks), None).await.expect("mine");
     }
 
+    /// Moves anvil's clock `seconds` forward and mines a block at the new time (the DAO counts
+    /// time by block timestamp).
+    pub async fn advance(&self, seconds: u64) {
+        self.provider().anvil_increase_time(seconds).await.expect("advance time");
+        self.mine(1).await;
+    }
+
+    /// Seconds from a proposal's vote opening until it is surely closed (a quorum reached late
+    /// extends it).
+    pub fn vote_lasts(&self) -> u64 {
+        u64::from(self.params.voting_period).max(self.params.vote_extension) + 1
+    }
+
     pub async fn head(&self) -> u64 {
         self.provider().get_block_number().await.expect("head")
     }
@@ -351,7 +364,7 @@ pub async fn scenario(chain: &Chain) -> Scenario {
     .expect("buy");
 
     // Governance: votes delegated, a proposal, a vote for it.
-    tx::send("transfer AGORA", chain.agora.token.transfer(voter.address, ETHER * U256::from(10_000_000)))
+    tx::send("transfer AGORA", chain.agora.token.transfer(voter.address, ETHER * U256::from(5_000_000)))
         .await
         .expect("give AGORA");
     let as_voter = chain.as_actor(&voter);
@@ -386,22 +399,14 @@ pub async fn scenario(chain: &Chain) -> Scenario {
     )
     .await
     .expect("propose");
-    chain.mine(u64::from(chain.params.voting_delay) + 1).await;
+    chain.advance(chain.params.voting_delay + 1).await;
     tx::send("castVote", as_voter.governor.castVoteWithReason(proposal_id, 1, "yes".into()))
         .await
         .expect("vote");
-    chain.mine(u64::from(chain.params.voting_period) + 1).await;
-    tx::send(
-        "queue",
-        as_voter.governor.queue(targets.clone(), values.clone(), calldatas.clone(), description_hash),
-    )
-    .await
-    .expect("queue");
-    chain.provider().anvil_increase_time(chain.params.timelock_min_delay + 1).await.expect("advance time");
-    chain.mine(1).await;
-    tx::send("execute", as_voter.governor.execute(targets, values, calldatas, description_hash))
-        .await
-        .expect("execute");
+    chain.advance(chain.vote_lasts()).await;
+    tx::send("queue", as_voter.governor.queue_1(proposal_id)).await.expect("queue");
+    chain.advance(chain.params.timelock_min_delay + 1).await;
+    tx::send("execute", as_voter.governor.execute_1(proposal_id)).await.expect("execute");
 
     Scenario {
         dataset: dataset.asset_id,

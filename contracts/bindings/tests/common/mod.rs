@@ -164,24 +164,17 @@ impl Chain {
             governor.propose(targets.clone(), values.clone(), calldatas.clone(), description.to_owned()),
         )
         .await?;
-        self.mine(u64::from(self.params.voting_delay) + 1).await?;
+        self.advance_time(self.params.voting_delay + 1).await?;
         for voter in voters {
             // Support 1 = for (GovernorCountingSimple).
             tx::send("castVote", self.agora_as(voter).governor.castVote(proposal_id, 1)).await?;
         }
-        self.mine(u64::from(self.params.voting_period) + 1).await?;
-        tx::send(
-            "queue",
-            governor.queue(targets.clone(), values.clone(), calldatas.clone(), description_hash),
-        )
-        .await?;
+        // A quorum reached late keeps the vote open at least `vote_extension` longer.
+        self.advance_time(u64::from(self.params.voting_period).max(self.params.vote_extension) + 1).await?;
+        tx::send("queue", governor.queue_1(proposal_id)).await?;
         self.advance_time(self.params.timelock_min_delay + 1).await?;
         let total_value = values.iter().fold(U256::ZERO, |sum, v| sum + *v);
-        tx::send(
-            "execute",
-            governor.execute(targets, values, calldatas, description_hash).value(total_value),
-        )
-        .await?;
+        tx::send("execute", governor.execute_1(proposal_id).value(total_value)).await?;
         // ProposalState.Executed = 7.
         let state = tx::call("state", governor.state(proposal_id)).await?;
         ensure!(state == 7, "proposal {proposal_id} ended in state {state}, not Executed");

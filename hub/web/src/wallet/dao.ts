@@ -236,7 +236,7 @@ export function startDaoPanel(): void {
           address: session.deployment.contracts.governor,
           abi: agoraGovernorAbi,
           functionName: "propose",
-          args: [actions.map((a) => a.target), actions.map((a) => a.value), actions.map((a) => a.calldata), description],
+          args: [actions.map((a) => a.target), actions.map((a) => a.value), actions.map((a) => a.calldata), withProposerSuffix(description, session.account)],
         } as const;
         const receipt = await send(session, call, "the proposal", proposeSay);
         const [created] = parseEventLogs({ abi: agoraGovernorAbi, eventName: "ProposalCreated", logs: receipt.logs });
@@ -262,6 +262,21 @@ export function startDaoPanel(): void {
 // ---- /dao/proposals/{id}: vote, queue, execute ------------------------------------------------
 
 /** OpenZeppelin's `IGovernor.ProposalState`. */
+/** A governor timepoint (unix seconds: its clock is the block timestamp) as the hub writes times. */
+function utc(seconds: bigint): string {
+  return `${new Date(Number(seconds) * 1000).toISOString().replace("T", " ").slice(0, 16)} UTC`;
+}
+
+/**
+ * `description` ending in `#proposer=<account>`, as `agora dao propose` ends it: OpenZeppelin's
+ * guard against front-running, so nobody else can submit the same proposal first and take its id.
+ */
+export function withProposerSuffix(description: string, account: string): string {
+  const tail = description.split("#proposer=").pop() ?? "";
+  if (description.includes("#proposer=") && /^0x[0-9a-fA-F]{40}$/.test(tail)) return description;
+  return `${description}\n\n#proposer=${account.toLowerCase()}`;
+}
+
 const STATES = ["pending", "active", "canceled", "defeated", "succeeded", "queued", "expired", "executed"] as const;
 
 export function startVotePanel(panel: HTMLElement): void {
@@ -296,7 +311,7 @@ export function startVotePanel(panel: HTMLElement): void {
       switch (state) {
         case "pending": {
           const snapshot = await read<bigint>("proposalSnapshot", [proposalId]);
-          say(`Voting opens after block ${snapshot}.`);
+          say(`Voting opens at ${utc(snapshot)}.`);
           break;
         }
         case "active": {
@@ -319,7 +334,7 @@ export function startVotePanel(panel: HTMLElement): void {
             executeButton.hidden = false;
             executeButton.disabled = now < eta;
           }
-          say(now < eta ? `Queued: it can run from ${new Date(Number(eta) * 1000).toISOString().replace("T", " ").slice(0, 16)} UTC.` : "Queued and ready: anyone may execute it.");
+          say(now < eta ? `Queued: it can run from ${utc(eta)}.` : "Queued and ready: anyone may execute it.");
           break;
         }
         default:
