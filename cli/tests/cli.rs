@@ -41,7 +41,8 @@ fn dry_run_prints_gas_and_cost_without_a_key_or_a_transaction() {
     assert!(output.status.success(), "{}", stderr(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["chainId"], SEPOLIA);
-    assert_eq!(report["transactions"].as_array().map(Vec::len), Some(11));
+    assert_eq!(report["transactions"].as_array().map(Vec::len), Some(13));
+    assert_eq!(report["allocation"]["grants"], serde_json::json!([]), "the deployer is granted nothing");
     assert!(report["totalGas"].as_u64().unwrap() > 5_000_000);
     assert_eq!(report["deployerBalanceWei"], "0");
     assert!(!dir.path().join("deploy").exists(), "a dry run wrote a manifest");
