@@ -85,7 +85,7 @@ fn bad_input_gets_one_line_errors_and_a_failing_exit_code() {
     // A deployer with no ETH: the node's refusal comes back as one line.
     let poor = "0x0000000000000000000000000000000000000000000000000000000000000001";
     let out = run(agora(dir.path()).args(["--rpc-url", &url, "deploy"]).env("AGORA_PRIVATE_KEY", poor));
-    assert_one_line_error(&out, "deploy AgoraToken");
+    assert_one_line_error(&out, "deploy AgoraTimelock");
     assert!(stderr(&out).to_lowercase().contains("insufficient funds"), "{}", stderr(&out));
     // A node that is not there.
     drop(chain);
