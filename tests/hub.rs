@@ -184,8 +184,9 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         "asset", "publish", &wrens_file.to_string_lossy(), "--kind", "dataset", "--price", "0",
         "--access-duration", "3600", "--name", "Wren songs",
     ]);
-    // The browser's wallet (dev account 4) holds 5 % of the AGORA supply from the local
-    // allocation's grants: enough for the 4 % quorum on its own.
+    // Votes for the browser's wallet (dev account 4): 5 % of the supply, enough for the 4 %
+    // quorum on its own.
+    give_votes(&chain, BROWSER, U256::from(5_000_000u64) * U256::from(10u64).pow(U256::from(18)));
     let published = 5 + FILLERS;
     // One filler is delisted by the DAO below: hidden from the catalogue, shown with a banner.
     let delisted = fillers[0].clone();
@@ -724,6 +725,20 @@ fn publish_api_refuses_what_the_cli_would(hub: &Service, down: &Service, operato
         alloy::primitives::Address::from_raw_public_key(&key[1..]).to_string().to_lowercase(),
         operator.to_lowercase()
     );
+}
+
+/// Sends `amount` AGORA from dev account 0 (granted 10 % of the supply by the local allocation)
+/// to dev account `to`.
+fn give_votes(chain: &Chain, to: usize, amount: U256) {
+    use agora_contracts::{AgoraToken, signing_provider, tx};
+    let signer: alloy::signers::local::PrivateKeySigner =
+        chain.key(0).parse().unwrap_or_else(|err| panic!("{err}"));
+    let token = AgoraToken::new(
+        chain.manifest().contracts.agora_token,
+        signing_provider(chain.anvil.endpoint_url(), signer),
+    );
+    block_on(tx::send("AGORA transfer", token.transfer(chain.address(to), amount)))
+        .unwrap_or_else(|err| panic!("{err}"));
 }
 
 /// A hub over an indexer address nothing listens on.
