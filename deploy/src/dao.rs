@@ -80,9 +80,7 @@ pub struct GrantConfig {
 
 /// Whole AGORA (`"1000"`, `"0.5"`) in base units.
 fn agora(field: &str, text: &str) -> Result<U256, String> {
-    Units { symbol: "AGORA".into(), decimals: 18 }
-        .parse(text.trim())
-        .map_err(|err| format!("{field} = {text:?}: {err}"))
+    Units::agora().parse(text.trim()).map_err(|err| format!("{field} = {text:?}: {err}"))
 }
 
 impl AllocationConfig {

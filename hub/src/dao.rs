@@ -48,14 +48,9 @@ fn wei(votes: &str) -> u128 {
     votes.parse().unwrap_or(u128::MAX)
 }
 
-/// A vote's `support` in words (GovernorCountingSimple's 0, 1, 2).
+/// A vote's `support` in words (the shared table's; a value outside a `u8` is unknown too).
 pub(crate) fn support_word(support: i16) -> &'static str {
-    match support {
-        0 => "against",
-        1 => "for",
-        2 => "abstain",
-        _ => "unknown",
-    }
+    u8::try_from(support).map_or("unknown", agora_contracts::words::support_name)
 }
 
 /// The first line of a proposal's description: its title.

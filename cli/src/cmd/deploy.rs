@@ -167,7 +167,7 @@ pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
 
 /// The allocation and the governance settings a deployment mints and sets.
 fn print_dao(deployment: &Deployment) {
-    let units = Units { symbol: "AGORA".into(), decimals: 18 };
+    let units = Units::agora();
     if let Some(allocation) = &deployment.allocation {
         let supply = allocation.supply();
         let share = |amount: U256| {

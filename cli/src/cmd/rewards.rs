@@ -78,14 +78,10 @@ pub struct Computed {
     pub distribution: Distribution,
 }
 
-fn agora_units() -> Units {
-    Units { symbol: "AGORA".into(), decimals: 18 }
-}
-
 /// Computes epoch `args.epoch` of `agora`'s deployment from raw logs; refuses an epoch that has
 /// not ended (its usage is not final).
 pub async fn compute(agora: &Agora, args: &EpochArgs) -> Result<Computed> {
-    let units = agora_units();
+    let units = Units::agora();
     let explain = |err| revert::explain(err, &units);
     if agora.deployment.contracts.rewards.is_zero() {
         bail!("this deployment predates AgoraRewards: it has no rewards reserve");
@@ -155,7 +151,7 @@ struct Line<'a> {
 
 /// Runs a rewards command.
 pub async fn run(global: &GlobalArgs, command: RewardsCommand) -> Result<()> {
-    let units = agora_units();
+    let units = Units::agora();
     match command {
         RewardsCommand::Compute(args) => {
             let agora = chain::reader(global).await?;

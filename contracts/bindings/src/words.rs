@@ -35,6 +35,11 @@ impl Units {
         Self { symbol: "ETH".into(), decimals: 18 }
     }
 
+    /// AGORA, the governance token: 18 decimals.
+    pub fn agora() -> Self {
+        Self { symbol: "AGORA".into(), decimals: 18 }
+    }
+
     /// `amount` base units with up to 6 decimals, e.g. `0.012345 ETH`.
     pub fn format(&self, amount: U256) -> String {
         let Ok(text) = format_units(amount, self.decimals) else {
@@ -181,6 +186,16 @@ pub fn duration(seconds: u64) -> String {
         s if s % 3_600 == 0 => format!("{} h", s / 3_600),
         s if s % 60 == 0 => format!("{} min", s / 60),
         s => format!("{s} s"),
+    }
+}
+
+/// A vote's `support` in words (GovernorCountingSimple's 0, 1, 2).
+pub fn support_name(support: u8) -> &'static str {
+    match support {
+        0 => "against",
+        1 => "for",
+        2 => "abstain",
+        _ => "unknown",
     }
 }
 
@@ -419,8 +434,8 @@ pub fn sentence(revert: &Revert, units: &Units) -> Option<String> {
             Governor::GovernorInsufficientProposerVotes(e) => format!(
                 "{} has {} of votes, proposing needs {}",
                 e.proposer,
-                agora_units().format(e.votes),
-                agora_units().format(e.threshold)
+                Units::agora().format(e.votes),
+                Units::agora().format(e.threshold)
             ),
             Governor::GovernorUnableToCancel(e) => format!(
                 "{} may not cancel proposal {}: only the proposal guardian may, at any stage",
@@ -445,30 +460,30 @@ pub fn sentence(revert: &Revert, units: &Units) -> Option<String> {
             Rewards::AgoraRewards__EmptyEpoch(_) => "a rewards epoch needs a non-zero root and total".into(),
             Rewards::AgoraRewards__InsufficientReserve(e) => format!(
                 "the rewards reserve has {} left, the epoch needs {}",
-                agora_units().format(e.available),
-                agora_units().format(e.requested)
+                Units::agora().format(e.available),
+                Units::agora().format(e.requested)
             ),
             Rewards::AgoraRewards__AlreadyClaimed(e) => {
                 format!("{} has already claimed rewards epoch {}", e.account, e.epoch)
             }
             Rewards::AgoraRewards__InvalidProof(e) => format!(
                 "{} for {} is not in rewards epoch {}'s tree: wrong amount, account or proof",
-                agora_units().format(e.amount),
+                Units::agora().format(e.amount),
                 e.account,
                 e.epoch
             ),
             Rewards::AgoraRewards__EpochOverdrawn(e) => format!(
                 "rewards epoch {} has {} left, the claim is {}",
                 e.epoch,
-                agora_units().format(e.remaining),
-                agora_units().format(e.amount)
+                Units::agora().format(e.remaining),
+                Units::agora().format(e.amount)
             ),
             _ => return None,
         },
         Revert::AgoraToken(err) => match err {
             AgoraToken::InvalidAccountNonce(e) => used_nonce(e.account, e.currentNonce),
             AgoraToken::VotesExpiredSignature(e) => {
-                format!("the signed delegation expired at {}: sign it again", time_of(e.expiry))
+                format!("the signed delegation expired at {}: sign it again", unix_time(e.expiry))
             }
             AgoraToken::ERC20InsufficientBalance(e) => balance(e.sender, e.balance, e.needed),
             AgoraToken::ERC20InsufficientAllowance(e) => allowance(e.spender, e.allowance, e.needed),
@@ -483,12 +498,9 @@ fn used_nonce(account: Address, next: U256) -> String {
     format!("the signature's nonce is used up ({account}'s next nonce is {next}): sign it again")
 }
 
-fn time_of(unix: U256) -> String {
+/// A unix time held in a uint256 (a governor timepoint, an expiry) in UTC, as [`time`] writes it.
+pub fn unix_time(unix: U256) -> String {
     i64::try_from(unix).map(time).unwrap_or_else(|_| format!("unix time {unix}"))
-}
-
-fn agora_units() -> Units {
-    Units { symbol: "AGORA".into(), decimals: 18 }
 }
 
 fn unknown(asset: U256) -> String {
