@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use agora_contracts::words::proposal_state_name;
+use agora_contracts::words::{proposal_state_name, support_name, unix_time};
 use agora_contracts::{
     Agora,
     agora_governor::AgoraGovernor,
@@ -76,6 +76,8 @@ pub enum DaoCommand {
     /// Example: agora dao list --json
     List,
     /// AGORA earned by use: compute an epoch's distribution, claim your share.
+    ///
+    /// Example: agora dao rewards compute --epoch 3
     #[command(subcommand)]
     Rewards(super::rewards::RewardsCommand),
     /// What the treasury (the timelock) holds and what fees have accrued for it, per currency
@@ -836,15 +838,6 @@ fn signed(global: &GlobalArgs, sign: &SignOnlyArgs, message: &SignedMessage) -> 
     Ok(())
 }
 
-fn support_name(support: u8) -> &'static str {
-    match support {
-        0 => "against",
-        1 => "for",
-        2 => "abstain",
-        _ => "of an unknown kind",
-    }
-}
-
 /// `description` ending in `#proposer=<proposer>` (OpenZeppelin's front-running guard), unless
 /// it already ends in a proposer suffix.
 fn with_proposer_suffix(description: &str, proposer: Address) -> String {
@@ -855,14 +848,6 @@ fn with_proposer_suffix(description: &str, proposer: Address) -> String {
     format!("{description}\n\n#proposer={proposer:#x}")
 }
 
-/// A governor timepoint (unix seconds) in UTC.
-fn unix_time(seconds: impl Into<U256>) -> String {
-    let seconds: U256 = seconds.into();
-    i64::try_from(seconds)
-        .map(agora_contracts::words::time)
-        .unwrap_or_else(|_| format!("unix time {seconds}"))
-}
-
 fn format_agora(votes: U256) -> String {
-    Units { symbol: "AGORA".into(), decimals: 18 }.format(votes)
+    Units::agora().format(votes)
 }
