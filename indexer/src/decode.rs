@@ -608,8 +608,8 @@ mod tests {
         assert!(book.add_clone(clone, 10));
         assert!(!book.add_clone(clone, 10));
         assert_eq!(book.source_of(clone), Some(Source::AccessToken));
-        assert_eq!(book.all_addresses().len(), 8);
-        assert_eq!(book.fixed_addresses().len(), 7);
+        assert_eq!(book.all_addresses().len(), 9);
+        assert_eq!(book.fixed_addresses().len(), 8);
         book.forget_clones_after(9);
         assert_eq!(book.source_of(clone), None);
         assert_eq!(book.clone_count(), 0);
