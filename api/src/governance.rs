@@ -108,6 +108,10 @@ pub struct Vote {
     pub reason: String,
     /// The block of the vote.
     pub block_number: i64,
+    /// Who sent the vote's transaction when it was not the voter: the account that relayed the
+    /// voter's EIP-712 signature (`castVoteBySig`) and paid its gas; a lowercase 0x-prefixed
+    /// address. Null when the voter sent it, or for votes indexed before senders were recorded.
+    pub relayer: Option<String>,
 }
 
 /// One call a proposal makes when it is executed (sent by the timelock).

@@ -297,7 +297,10 @@ pub(crate) async fn proposal(State(hub): State<Hub>, Path(id): Path<String>) -> 
                     thead { tr { th scope="col" { "Voter" } th scope="col" { "Vote" } th scope="col" { "Weight" } th scope="col" { "Reason" } } }
                     tbody { @for vote in &detail.votes {
                         tr {
-                            td { (address(&vote.voter)) }
+                            td {
+                                (address(&vote.voter))
+                                @if let Some(relayer) = &vote.relayer { br; small.note { "signed; relayed by " (address(relayer)) } }
+                            }
                             td { (support_word(vote.support)) }
                             td { (format::units(&vote.weight, 18)) }
                             td { (vote.reason) }

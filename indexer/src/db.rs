@@ -189,7 +189,7 @@ async fn backfill_governance_details(pool: &PgPool) -> Result<(), DbError> {
     }
     let rows = sqlx::query(
         "SELECT chain_id, block_number, block_hash, log_index, tx_hash, address, source, topics, data,
-           block_timestamp
+           block_timestamp, tx_from
          FROM events WHERE name = ANY($1) ORDER BY chain_id, block_number, log_index",
     )
     .bind(GOVERNANCE_DETAIL_EVENTS)
@@ -612,6 +612,8 @@ struct Vote {
     support: u8,
     weight: U256,
     reason: String,
+    /// The transaction's sender, when it was read.
+    sent_by: Option<Address>,
 }
 
 /// A `Released` or `FeesReleased` event as a row of `releases`.
@@ -635,6 +637,7 @@ impl Bulk {
             support,
             weight,
             reason: reason.to_owned(),
+            sent_by: log.tx_from,
         };
         match event {
             Event::Splitter(RevenueSplitterEvents::Released(e)) if mode == WriteMode::Copy => {
@@ -859,11 +862,12 @@ async fn write_votes(conn: &mut PgConnection, chain: i64, votes: &[Vote]) -> Res
     let weights: Vec<String> = votes.iter().map(|v| dec(v.weight)).collect();
     let reasons: Vec<&str> = votes.iter().map(|v| v.reason.as_str()).collect();
     let blocks: Vec<i64> = votes.iter().map(|v| i64_of(v.block)).collect();
+    let senders: Vec<Option<Vec<u8>>> = votes.iter().map(|v| v.sent_by.map(bytes)).collect();
     sqlx::query(
-        "INSERT INTO votes (chain_id, proposal_id, voter, support, weight, reason, block_number)
-         SELECT $1, u.proposal::numeric, u.voter, u.support, u.weight::numeric, u.reason, u.b
-         FROM UNNEST($2::text[], $3::bytea[], $4::smallint[], $5::text[], $6::text[], $7::bigint[])
-           AS u(proposal, voter, support, weight, reason, b)",
+        "INSERT INTO votes (chain_id, proposal_id, voter, support, weight, reason, block_number, sent_by)
+         SELECT $1, u.proposal::numeric, u.voter, u.support, u.weight::numeric, u.reason, u.b, u.sender
+         FROM UNNEST($2::text[], $3::bytea[], $4::smallint[], $5::text[], $6::text[], $7::bigint[], $8::bytea[])
+           AS u(proposal, voter, support, weight, reason, b, sender)",
     )
     .bind(chain)
     .bind(&proposals)
@@ -872,6 +876,7 @@ async fn write_votes(conn: &mut PgConnection, chain: i64, votes: &[Vote]) -> Res
     .bind(&weights)
     .bind(reasons)
     .bind(blocks)
+    .bind(senders)
     .execute(&mut *conn)
     .await
     .map_err(q("write votes"))?;
@@ -981,7 +986,7 @@ async fn prepare_staging(conn: &mut PgConnection) -> Result<(), DbError> {
         "SET LOCAL client_min_messages = warning;
          CREATE TEMP TABLE IF NOT EXISTS events_staging (block_number BIGINT, block_hash BYTEA,
            log_index BIGINT, tx_hash BYTEA, address BYTEA, source TEXT, name TEXT, topics BYTEA, data BYTEA,
-           block_timestamp BIGINT);
+           block_timestamp BIGINT, tx_from BYTEA);
          CREATE TEMP TABLE IF NOT EXISTS purchases_staging (block_number BIGINT, log_index BIGINT,
            tx_hash BYTEA, asset_id TEXT, buyer BYTEA, currency BYTEA, amount TEXT, free_amount TEXT,
            paid TEXT, fee TEXT);
@@ -1041,7 +1046,7 @@ async fn copy_events(
     }
     let mut rows = BinaryRows::with_capacity(logs.len() * 400);
     for (log, decoded) in logs {
-        rows.row(10)
+        rows.row(11)
             .int8(i64_of(log.block_number))
             .bytea(log.block_hash.as_slice())
             .int8(i64_of(log.log_index))
@@ -1055,19 +1060,24 @@ async fn copy_events(
             Some(time) => rows.int8(i64_of(time)),
             None => rows.null(),
         };
+        match log.tx_from {
+            Some(sender) => rows.bytea(sender.as_slice()),
+            None => rows.null(),
+        };
     }
     copy_in(
         conn,
         "COPY events_staging (block_number, block_hash, log_index, tx_hash, address, source, name, topics, data,
-           block_timestamp) FROM STDIN (FORMAT binary)",
+           block_timestamp, tx_from) FROM STDIN (FORMAT binary)",
         rows,
         "copy events",
     )
     .await?;
     let rows = sqlx::query(
         "INSERT INTO events (chain_id, block_number, block_hash, log_index, tx_hash, address, source, name, topics, data,
-           block_timestamp)
-         SELECT $1, block_number, block_hash, log_index, tx_hash, address, source, name, topics, data, block_timestamp
+           block_timestamp, tx_from)
+         SELECT $1, block_number, block_hash, log_index, tx_hash, address, source, name, topics, data, block_timestamp,
+           tx_from
          FROM events_staging
          ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING
          RETURNING block_hash, log_index",
@@ -1200,8 +1210,8 @@ async fn insert_events_one_by_one(
     for (log, decoded) in logs {
         let inserted = sqlx::query(
             "INSERT INTO events (chain_id, block_number, block_hash, log_index, tx_hash, address, source,
-               name, topics, data, block_timestamp)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+               name, topics, data, block_timestamp, tx_from)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING",
         )
         .bind(chain)
@@ -1215,6 +1225,7 @@ async fn insert_events_one_by_one(
         .bind(log.topics.iter().flat_map(|t| t.0).collect::<Vec<u8>>())
         .bind(log.data.as_ref())
         .bind(log.block_timestamp.map(i64_of))
+        .bind(log.tx_from.map(bytes))
         .execute(&mut *conn)
         .await
         .map_err(q("insert an event"))?;
@@ -1244,6 +1255,7 @@ async fn insert_events(
     let mut topics = Vec::with_capacity(logs.len());
     let mut data = Vec::with_capacity(logs.len());
     let mut times = Vec::with_capacity(logs.len());
+    let mut senders = Vec::with_capacity(logs.len());
     for (log, decoded) in logs {
         numbers.push(i64_of(log.block_number));
         hashes.push(log.block_hash.to_vec());
@@ -1255,12 +1267,13 @@ async fn insert_events(
         topics.push(log.topics.iter().flat_map(|t| t.0).collect::<Vec<u8>>());
         data.push(log.data.to_vec());
         times.push(log.block_timestamp.map(i64_of));
+        senders.push(log.tx_from.map(|a| a.to_vec()));
     }
     let rows = sqlx::query(
         "INSERT INTO events (chain_id, block_number, block_hash, log_index, tx_hash, address, source, name, topics, data,
-           block_timestamp)
+           block_timestamp, tx_from)
          SELECT $1, * FROM UNNEST($2::bigint[], $3::bytea[], $4::bigint[], $5::bytea[], $6::bytea[],
-                                  $7::text[], $8::text[], $9::bytea[], $10::bytea[], $11::bigint[])
+                                  $7::text[], $8::text[], $9::bytea[], $10::bytea[], $11::bigint[], $12::bytea[])
          ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING
          RETURNING block_hash, log_index",
     )
@@ -1275,6 +1288,7 @@ async fn insert_events(
     .bind(topics)
     .bind(data)
     .bind(times)
+    .bind(senders)
     .fetch_all(&mut *conn)
     .await
     .map_err(q("insert events"))?;
@@ -1457,7 +1471,8 @@ async fn recompute(conn: &mut PgConnection, chain_id: u64) -> Result<(), DbError
         .map_err(q("clear the undo log"))?;
     delete_chain_rows(conn, DERIVED_TABLES, chain_id).await?;
     let rows = sqlx::query(
-        "SELECT block_number, block_hash, log_index, tx_hash, address, source, topics, data, block_timestamp
+        "SELECT block_number, block_hash, log_index, tx_hash, address, source, topics, data, block_timestamp,
+           tx_from
          FROM events WHERE chain_id = $1 ORDER BY block_number, log_index",
     )
     .bind(chain)
@@ -1474,7 +1489,7 @@ async fn recompute(conn: &mut PgConnection, chain_id: u64) -> Result<(), DbError
 }
 
 /// A row of `events` (its `source`, `block_number`, `block_hash`, `log_index`, `tx_hash`,
-/// `address`, `topics`, `data` and `block_timestamp`) as the log it was stored from, and the role
+/// `address`, `topics`, `data`, `block_timestamp` and `tx_from`) as the log it was stored from, and the role
 /// of the contract that emitted it.
 fn stored_log(row: &PgRow) -> Result<(Source, RawLog), DbError> {
     let source = source_of(row.get("source")).ok_or(DbError::Corrupt { what: "event source" })?;
@@ -1489,6 +1504,12 @@ fn stored_log(row: &PgRow) -> Result<(Source, RawLog), DbError> {
         topics: topics.chunks(32).map(B256::from_slice).collect(),
         data: Bytes::from(row.get::<Vec<u8>, _>("data")),
         block_timestamp: row.get::<Option<i64>, _>("block_timestamp").map(u64_of),
+        tx_from: row
+            .get::<Option<Vec<u8>>, _>("tx_from")
+            .map(|a| {
+                Address::try_from(a.as_slice()).map_err(|_| DbError::Corrupt { what: "transaction sender" })
+            })
+            .transpose()?,
     };
     Ok((source, log))
 }
@@ -1825,10 +1846,10 @@ async fn apply(
             .await
         }
         Event::Governor(AgoraGovernorEvents::VoteCast(e)) => {
-            vote(conn, chain, block, e.proposalId, e.voter, e.support, e.weight, &e.reason).await
+            vote(conn, chain, log, e.proposalId, e.voter, e.support, e.weight, &e.reason).await
         }
         Event::Governor(AgoraGovernorEvents::VoteCastWithParams(e)) => {
-            vote(conn, chain, block, e.proposalId, e.voter, e.support, e.weight, &e.reason).await
+            vote(conn, chain, log, e.proposalId, e.voter, e.support, e.weight, &e.reason).await
         }
         Event::Governor(AgoraGovernorEvents::ProposalQueued(e)) => {
             exec(
@@ -2170,7 +2191,7 @@ async fn insert_release(
 async fn vote(
     conn: &mut PgConnection,
     chain: i64,
-    block: i64,
+    log: &RawLog,
     proposal_id: U256,
     voter: Address,
     support: u8,
@@ -2180,8 +2201,8 @@ async fn vote(
     exec(
         conn,
         sqlx::query(
-            "INSERT INTO votes (chain_id, proposal_id, voter, support, weight, reason, block_number)
-             VALUES ($1, $2::numeric, $3, $4, $5::numeric, $6, $7)",
+            "INSERT INTO votes (chain_id, proposal_id, voter, support, weight, reason, block_number, sent_by)
+             VALUES ($1, $2::numeric, $3, $4, $5::numeric, $6, $7, $8)",
         )
         .bind(chain)
         .bind(dec(proposal_id))
@@ -2189,7 +2210,8 @@ async fn vote(
         .bind(i16::from(support))
         .bind(dec(weight))
         .bind(reason)
-        .bind(block),
+        .bind(i64_of(log.block_number))
+        .bind(log.tx_from.map(bytes)),
     )
     .await?;
     // GovernorCountingSimple: 0 against, 1 for, 2 abstain.

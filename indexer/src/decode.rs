@@ -109,6 +109,9 @@ pub struct RawLog {
     /// Unix time of the block: the log's `blockTimestamp` (or the header the sync read);
     /// `None` when the node gave neither.
     pub block_timestamp: Option<u64>,
+    /// The sender of the transaction, read (from its receipt) only for the logs whose rows
+    /// record it: votes, where it tells a relayer from the voter. `None` for the others.
+    pub tx_from: Option<Address>,
 }
 
 impl RawLog {
@@ -123,6 +126,7 @@ impl RawLog {
             topics: log.topics().to_vec(),
             data: log.data().data.clone(),
             block_timestamp: log.block_timestamp,
+            tx_from: None,
         })
     }
 }

@@ -35,6 +35,7 @@ use alloy::{
         client::ClientBuilder,
         types::{Filter, Header},
     },
+    sol_types::SolEvent,
     transports::{
         RpcError, TransportError,
         http::reqwest::Url,
@@ -149,12 +150,16 @@ pub enum SyncError {
     /// The node does not have a block it just announced (it is still syncing or reorging).
     #[error("the node has no block {0}")]
     MissingBlock(u64),
+    /// The node has no receipt for a transaction whose logs it served (it is still syncing or
+    /// reorging).
+    #[error("the node has no receipt for transaction {0}")]
+    MissingReceipt(B256),
 }
 
 impl SyncError {
     /// Whether waiting and trying again may help (the node blinked, a reorg is in progress).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Rpc { .. } | Self::MissingBlock(_))
+        matches!(self, Self::Rpc { .. } | Self::MissingBlock(_) | Self::MissingReceipt(_))
     }
 }
 
@@ -682,6 +687,7 @@ impl Syncer {
                 .find(|b| b.number == log.block_number && b.hash == log.block_hash)
                 .map(|b| b.timestamp);
         }
+        self.read_vote_senders(&mut logs).await?;
         let journal = matches!(scope, Scope::Block(_));
         logs.sort_by_key(|l| (l.block_number, l.log_index));
         logs.dedup_by_key(|l| (l.block_number, l.log_index));
@@ -779,6 +785,35 @@ impl Syncer {
         self.indexed = merged.last().map_or(ancestor, |b| b.to);
         self.metrics.reorgs.fetch_add(1, Ordering::Relaxed);
         self.metrics.indexed_block.store(self.indexed, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Reads who sent each transaction that cast a vote (the voter, or a relayer of the voter's
+    /// signature): one receipt per such transaction; votes are few, so this costs little.
+    async fn read_vote_senders(&self, logs: &mut [RawLog]) -> Result<(), SyncError> {
+        let mut senders = std::collections::HashMap::new();
+        for log in logs.iter_mut() {
+            let is_vote = log.topics.first().is_some_and(|topic| {
+                *topic == AgoraGovernor::VoteCast::SIGNATURE_HASH
+                    || *topic == AgoraGovernor::VoteCastWithParams::SIGNATURE_HASH
+            });
+            if !is_vote || self.book.source_of(log.address) != Some(decode::Source::Governor) {
+                continue;
+            }
+            let sender = match senders.get(&log.tx_hash) {
+                Some(sender) => *sender,
+                None => {
+                    let receipt = self
+                        .provider
+                        .get_transaction_receipt(log.tx_hash)
+                        .await
+                        .map_err(rpc(format!("eth_getTransactionReceipt {}", log.tx_hash)))?
+                        .ok_or(SyncError::MissingReceipt(log.tx_hash))?;
+                    *senders.entry(log.tx_hash).or_insert(receipt.from)
+                }
+            };
+            log.tx_from = Some(sender);
+        }
         Ok(())
     }
 

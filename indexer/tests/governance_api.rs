@@ -1,14 +1,14 @@
 //! The DAO and compute details of the API over a database synced from a real anvil: a
 //! proposal's decoded actions (and an unknown target's calldata kept as it is), its quorum once
 //! the snapshot passed, `/governance` after an executed fee change and released fees, a
-//! provider's job counts and `/providers/{address}`, a job's inputs; and a reorg that orphans a
-//! proposal removes its actions.
+//! provider's job counts and `/providers/{address}`, a job's inputs, a vote relayed by another
+//! account than its voter; and a reorg that orphans a proposal removes its actions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use agora_api::{Client, Url};
-use agora_contracts::{ComputeMarket, Marketplace, tx};
+use agora_contracts::{ComputeMarket, Marketplace, ballot, tx};
 use agora_indexer::api::AppState;
 use alloy::{
     primitives::{Address, Bytes, U256, keccak256},
@@ -185,7 +185,10 @@ async fn the_dao_its_actions_quorums_treasury_and_the_compute_details_are_served
     assert_eq!(server.ok(&format!("/proposals/{fee_id}")).await["quorum"], quorum.to_string());
     assert_eq!(count(&db.pool, "SELECT count(*) FROM proposals WHERE quorum IS NULL").await, 0);
 
-    // It passes; then anyone pays the accrued fees out to the treasury.
+    // Account 3 abstains by signature, which the stranger relays (and pays for); then the vote
+    // passes, and anyone pays the accrued fees out to the treasury.
+    let signed = ballot::sign_vote(&chain.actor(3).signer, &chain.agora, fee_id, 2).await.unwrap();
+    ballot::relay(&chain.as_actor(&chain.actor(7)), &signed).await.unwrap();
     pass(&chain, &s.voter, fee_id).await;
     let sales = tx::call("accruedFees", chain.agora.splitter.accruedFees(Address::ZERO)).await.unwrap();
     let compute =
@@ -208,6 +211,11 @@ async fn the_dao_its_actions_quorums_treasury_and_the_compute_details_are_served
     );
     let executed = server.ok(&format!("/proposals/{fee_id}")).await;
     assert_eq!(executed["status"], "executed");
+    let votes = executed["votes"].as_array().unwrap();
+    let vote_of = |voter: Address| votes.iter().find(|v| v["voter"] == lower(voter)).unwrap();
+    let (relayed, direct) = (vote_of(chain.actor(3).address), vote_of(s.voter.address));
+    assert_eq!((&relayed["support"], &relayed["relayer"]), (&json!(2), &json!(lower(stranger))), "{relayed}");
+    assert_eq!((&direct["support"], &direct["relayer"]), (&json!(1), &Value::Null), "{direct}");
     assert!(executed["executedAt"].as_i64() >= executed["queuedAt"].as_i64(), "{executed}");
 
     // The same through the typed client.

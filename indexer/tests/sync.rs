@@ -224,6 +224,7 @@ async fn backfill_mirrors_the_contracts_state() {
         chain.deployment.contracts.marketplace,
         chain.deployment.contracts.revenue_splitter,
         chain.deployment.contracts.compute_market,
+        chain.deployment.contracts.rewards,
         s.dataset_token,
         s.algorithm_token,
     ];
@@ -309,7 +310,8 @@ async fn stored_logs(
     use agora_indexer::decode::{RawLog, Source, decode};
     use alloy::primitives::{B256, Bytes};
     let rows = sqlx::query(
-        "SELECT block_number, block_hash, log_index, tx_hash, address, source, topics, data, block_timestamp FROM events ORDER BY block_number, log_index",
+        "SELECT block_number, block_hash, log_index, tx_hash, address, source, topics, data, block_timestamp, tx_from
+         FROM events ORDER BY block_number, log_index",
     )
     .fetch_all(pool)
     .await
@@ -326,6 +328,7 @@ async fn stored_logs(
                 topics: topics.chunks(32).map(B256::from_slice).collect(),
                 data: Bytes::from(row.get::<Vec<u8>, _>(7)),
                 block_timestamp: row.get::<Option<i64>, _>(8).map(|t| t as u64),
+                tx_from: row.get::<Option<Vec<u8>>, _>(9).map(|a| Address::from_slice(&a)),
             };
             let source = match row.get::<&str, _>(5) {
                 "AgoraToken" => Source::Token,

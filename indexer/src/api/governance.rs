@@ -350,6 +350,7 @@ struct VoteRow {
     weight: String,
     reason: String,
     block_number: i64,
+    sent_by: Option<Vec<u8>>,
 }
 
 /// A proposal's votes older than `before` (block number, voter), newest first.
@@ -360,7 +361,7 @@ async fn votes(
     limit: i64,
 ) -> Result<Vec<Vote>, ApiError> {
     let rows: Vec<VoteRow> = sqlx::query_as(
-        "SELECT voter, support, weight::text AS weight, reason, block_number FROM votes
+        "SELECT voter, support, weight::text AS weight, reason, block_number, sent_by FROM votes
          WHERE chain_id = $1 AND proposal_id = $2::numeric AND (block_number, voter) < ($3, $4)
          ORDER BY block_number DESC, voter DESC LIMIT $5",
     )
@@ -379,6 +380,7 @@ async fn votes(
             weight: r.weight,
             reason: r.reason,
             block_number: r.block_number,
+            relayer: r.sent_by.filter(|sender| *sender != r.voter).map(|sender| hex(&sender)),
         })
         .collect())
 }

@@ -65,6 +65,7 @@ impl Db {
 pub struct Actor {
     pub address: Address,
     pub provider: DynProvider,
+    pub signer: PrivateKeySigner,
 }
 
 pub struct Chain {
@@ -150,7 +151,11 @@ impl Chain {
 
 fn actor_of(anvil: &AnvilInstance, index: usize) -> Actor {
     let signer = PrivateKeySigner::from(anvil.keys()[index].clone());
-    Actor { address: signer.address(), provider: signing_provider(anvil.endpoint_url(), signer) }
+    Actor {
+        address: signer.address(),
+        provider: signing_provider(anvil.endpoint_url(), signer.clone()),
+        signer,
+    }
 }
 
 /// Sync settings that exercise range mode with small ranges and several in flight.
