@@ -248,7 +248,8 @@ fn a_signed_delegation_and_vote_are_relayed_by_someone_else() {
 
 /// Earned by use: a sale earns its buyer and the asset's owner points in the epoch it falls in;
 /// once the epoch has ended, anyone computes the same distribution from the chain's logs, the DAO
-/// funds it by proposal, and the buyer claims its share (once).
+/// funds it by proposal, and the buyer claims its share (once), then delegates and votes with it
+/// by signatures another account relays.
 #[test]
 fn a_sale_earns_agora_in_its_epoch_funded_by_the_dao_and_claimed_once() {
     const PUBLISHER: usize = 1;
@@ -336,4 +337,22 @@ fn a_sale_earns_agora_in_its_epoch_funded_by_the_dao_and_claimed_once() {
         &stack.agora(BUYER, &["dao", "rewards", "claim", "--epoch", &epoch, "--budget", "1"]),
         "pass the --budget",
     );
+
+    // The buyer takes part with what it holds (the local preset's 5 M and its reward), without gas:
+    // it signs a delegation and a vote on the next proposal; the idle account relays both.
+    let path = |name: &str| stack.dir.path().join(name).to_string_lossy().into_owned();
+    let delegation = path("buyer-delegation.json");
+    stack.json(BUYER, &["dao", "delegate", "--sign-only", "--output", &delegation]);
+    stack.json(IDLE, &["dao", "relay", &delegation]);
+    let proposed = stack.json(DEPLOYER, &["dao", "propose", "--description", "Fee to 2%", "set-fee", "200"]);
+    let next = proposed["proposalId"].as_str().unwrap().to_owned();
+    stack.advance(2);
+    let vote = path("buyer-vote.json");
+    stack.json(BUYER, &["dao", "vote", &next, "for", "--sign-only", "--output", &vote]);
+    let relayed = stack.json(IDLE, &["dao", "relay", &vote]);
+    assert_eq!(address_of(&relayed["relayer"]), stack.address(IDLE));
+    let held = alloy::primitives::U256::from(5_000_000u64)
+        * alloy::primitives::U256::from(10u64).pow(alloy::primitives::U256::from(18))
+        + share.parse::<alloy::primitives::U256>().unwrap();
+    assert_eq!(stack.json(DEPLOYER, &["dao", "status", &next])["for"], held.to_string());
 }
