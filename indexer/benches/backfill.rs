@@ -41,11 +41,13 @@ const TXS_PER_BLOCK: usize = 100;
 /// Accounts 2.. buy, consume, pass tokens on, vote and open jobs; account 1 publishes, runs the
 /// compute provider and makes the proposals.
 const BUYERS: usize = 28;
-/// A proposal every this many blocks; each is open to votes for `VOTING_BLOCKS` blocks.
+/// A proposal every this many blocks; votes are cast on it while it is active (the voting period
+/// is in seconds: `voting_period / BLOCK_SECONDS` blocks).
 const PROPOSAL_EVERY: u64 = 10;
-const VOTING_BLOCKS: u64 = 40;
+/// Seconds between two generated blocks, as on mainnet.
+const BLOCK_SECONDS: u64 = 12;
 /// Bumped whenever `generate` changes: a chain saved by another version is not reused.
-const GENERATOR_VERSION: u32 = 4;
+const GENERATOR_VERSION: u32 = 5;
 
 /// The generated chain as saved next to its anvil state.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -192,7 +194,7 @@ async fn generate(chain: &Chain, target: u64, seed: u64) -> Generated {
     let mut rng = Rng(seed);
     let mut events = 0u64;
     let mut block = chain.head().await;
-    // Twelve seconds a block, as on mainnet (and the same timestamps on every generation).
+    // BLOCK_SECONDS a block (and the same timestamps on every generation).
     let mut timestamp = chain.now().await;
     let gas_price = chain.provider().get_gas_price().await.unwrap() * 2;
     while events < target {
@@ -218,9 +220,11 @@ async fn generate(chain: &Chain, target: u64, seed: u64) -> Generated {
                 .call()
                 .await
                 .unwrap();
-            // Voting opens once the snapshot block (one voting delay on) has passed.
-            let opens = block + u64::from(chain.params.voting_delay) + 1;
-            proposals.push((id, opens, opens + VOTING_BLOCKS - 1, vec![false; buyers.len()]));
+            // Voting opens in the first block after the snapshot time (one voting delay on) and
+            // closes at the end of the voting period: both times, in blocks of BLOCK_SECONDS.
+            let opens = block + u64::from(chain.params.voting_delay).div_ceil(BLOCK_SECONDS) + 1;
+            let lasts = u64::from(chain.params.voting_period) / BLOCK_SECONDS;
+            proposals.push((id, opens, opens + lasts - 1, vec![false; buyers.len()]));
             events += 1; // ProposalCreated
             let propose = as_publisher.governor.propose(targets, values, calldatas, description);
             pending.push((publisher_index, propose.into_transaction_request()));
@@ -334,7 +338,7 @@ async fn generate(chain: &Chain, target: u64, seed: u64) -> Generated {
             })
             .collect();
         send_all(pending).await;
-        timestamp += 12;
+        timestamp += BLOCK_SECONDS;
         chain.provider().anvil_set_next_block_timestamp(timestamp).await.unwrap();
         chain.provider().anvil_mine(Some(1), None).await.unwrap();
         for (owed, bought) in owed.iter_mut().zip(bought) {
