@@ -222,7 +222,7 @@ async fn generate(chain: &Chain, target: u64, seed: u64) -> Generated {
                 .unwrap();
             // Voting opens in the first block after the snapshot time (one voting delay on) and
             // closes at the end of the voting period: both times, in blocks of BLOCK_SECONDS.
-            let opens = block + u64::from(chain.params.voting_delay).div_ceil(BLOCK_SECONDS) + 1;
+            let opens = block + chain.params.voting_delay.div_ceil(BLOCK_SECONDS) + 1;
             let lasts = u64::from(chain.params.voting_period) / BLOCK_SECONDS;
             proposals.push((id, opens, opens + lasts - 1, vec![false; buyers.len()]));
             events += 1; // ProposalCreated

@@ -330,7 +330,7 @@ pub async fn run(global: &GlobalArgs, command: DaoCommand) -> Result<()> {
             let (agora, signer) = chain::writer(global, &args.signer).await?;
             let receipt = match ballot::relay(&agora, &message).await {
                 Ok(receipt) => receipt,
-                Err(RelayError::Send(err)) => return Err(explain(err)),
+                Err(RelayError::Send(err)) => return Err(explain(*err)),
                 Err(err) => bail!("{err}"),
             };
             let what = match &message {

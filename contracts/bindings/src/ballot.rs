@@ -190,7 +190,14 @@ pub enum RelayError {
     /// The transaction failed (the contract's revert says why: a used nonce, an expired
     /// delegation, a closed vote).
     #[error(transparent)]
-    Send(#[from] Error),
+    Send(Box<Error>),
+}
+
+impl From<Error> for RelayError {
+    fn from(err: Error) -> Self {
+        // Boxed: a revert's data is large, and every check of a message returns this type.
+        Self::Send(Box::new(err))
+    }
 }
 
 impl SignedMessage {
