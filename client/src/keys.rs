@@ -96,8 +96,8 @@ pub async fn new_holders(
         ),
     }
     if urls.is_empty() {
-        for address in active_providers(agora).await? {
-            holders.push(registered_provider(agora, address).await?);
+        for provider in active_providers(agora).await? {
+            holders.push(registered_provider(agora, provider.address).await?);
         }
     } else {
         let http = crate::provider::http_client();
@@ -128,8 +128,19 @@ async fn provider_at(
     Ok(Holder { address: info.address, public_key: info.public_key })
 }
 
+/// A provider registered on the ComputeMarket and not leaving it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveProvider {
+    /// Its address.
+    pub address: Address,
+    /// The URL it serves at, as it registered it.
+    pub endpoint: String,
+    /// What it staked on the ComputeMarket (what it stands to lose if it cheats), in wei.
+    pub stake: u128,
+}
+
 /// Providers registered on the ComputeMarket and not leaving it, in registration order.
-async fn active_providers(agora: &Agora) -> Result<Vec<Address>> {
+pub async fn active_providers(agora: &Agora) -> Result<Vec<ActiveProvider>> {
     let logs = agora
         .compute_market
         .ProviderRegistered_filter()
@@ -139,13 +150,17 @@ async fn active_providers(agora: &Agora) -> Result<Vec<Address>> {
         .map_err(|err| eyre!("reading the ComputeMarket's registered providers: {err}"))?;
     let mut active = Vec::new();
     for (event, _) in logs {
-        if active.contains(&event.provider) {
+        if active.iter().any(|known: &ActiveProvider| known.address == event.provider) {
             continue;
         }
         let record =
             tx::call("computeMarket.getProvider", agora.compute_market.getProvider(event.provider)).await?;
         if record.registered && record.exitAvailableAt == 0 {
-            active.push(event.provider);
+            active.push(ActiveProvider {
+                address: event.provider,
+                endpoint: record.endpoint,
+                stake: record.stake,
+            });
         }
     }
     Ok(active)

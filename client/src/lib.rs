@@ -9,6 +9,8 @@
 //! - [`keys`] and [`publish`]: who holds a new asset's content key, sealing content under it on
 //!   its way to IPFS (one format for every surface), the metadata document and the asset on
 //!   chain; [`card`] checks what the metadata shows people (card, tags, sample).
+//! - [`pins`]: which known nodes (the user's Kubo, every active provider) keep an asset's
+//!   metadata and content pinned.
 //! - [`job`]: a compute job priced and checked before anything is signed, opened (buying the
 //!   access tokens it spends in the same transaction), followed at its provider, its receipt and
 //!   output checked against the chain, and re-executed locally to confirm or dispute it.
@@ -21,6 +23,7 @@ mod error;
 pub mod job;
 pub mod keys;
 pub mod market;
+pub mod pins;
 pub mod provider;
 pub mod publish;
 

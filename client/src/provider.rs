@@ -58,6 +58,69 @@ fn base_url(url: &str) -> &str {
     url.trim_end_matches('/')
 }
 
+/// How long a provider has to answer `/health` when providers are ranked.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A registered provider that can serve an asset, as [`candidates`] ranks them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Its address.
+    pub address: Address,
+    /// The URL it registered.
+    pub endpoint: String,
+    /// Its stake on the ComputeMarket, in wei.
+    pub stake: u128,
+    /// Whether it answered `/health` within two seconds.
+    pub healthy: bool,
+}
+
+/// The providers that can serve an asset whose content key is held by `holders` (`None`: a
+/// public asset, which every provider can serve), best first. The rule every surface follows:
+/// only active providers (registered on the ComputeMarket and not leaving it) that hold the key;
+/// those answering `/health` within two seconds first; then the largest stake first (what a
+/// provider stands to lose if it cheats); then registration order.
+pub async fn candidates(
+    agora: &agora_contracts::Agora,
+    holders: Option<&[Address]>,
+) -> eyre::Result<Vec<Candidate>> {
+    let http = reqwest::Client::builder().timeout(HEALTH_TIMEOUT).build().unwrap_or_default();
+    let mut ranked = Vec::new();
+    for provider in crate::keys::active_providers(agora).await? {
+        if holders.is_some_and(|holders| !holders.contains(&provider.address)) {
+            continue;
+        }
+        let health = http.get(format!("{}/health", base_url(&provider.endpoint))).send().await;
+        let healthy = health.is_ok_and(|response| response.status().is_success());
+        ranked.push(Candidate {
+            address: provider.address,
+            endpoint: provider.endpoint,
+            stake: provider.stake,
+            healthy,
+        });
+    }
+    // Stable: registration order breaks ties.
+    ranked.sort_by(|a, b| b.healthy.cmp(&a.healthy).then(b.stake.cmp(&a.stake)));
+    Ok(ranked)
+}
+
+/// Whether the provider at `url` pins `cid` on its Kubo (`GET /v1/pins/{cid}`).
+pub async fn pinned(http: &reqwest::Client, url: &str, cid: &str) -> crate::pins::Held {
+    use crate::pins::Held;
+    let response = match http.get(format!("{}/v1/pins/{cid}", base_url(url))).send().await {
+        Ok(response) => response,
+        Err(err) => return Held::Unreachable(cause(&err)),
+    };
+    if !response.status().is_success() {
+        return Held::Unreachable(format!("/v1/pins answered {}", response.status()));
+    }
+    let text = response.text().await.unwrap_or_default();
+    match serde_json::from_str::<Value>(&text).ok().and_then(|body| body["pinned"].as_bool()) {
+        Some(true) => Held::Pinned,
+        Some(false) => Held::NotPinned,
+        None => Held::Unreachable("/v1/pins did not answer {\"pinned\": true|false}".into()),
+    }
+}
+
 /// Reads the provider's `/v1/info` and checks it serves `chain_id`.
 pub async fn info(http: &reqwest::Client, url: &str, chain_id: u64) -> Result<ProviderInfo, Error> {
     let unreachable =

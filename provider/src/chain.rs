@@ -122,6 +122,47 @@ impl ChainReader {
         Ok(Some(info))
     }
 
+    /// The block the deployment was made in (nothing of it happened before).
+    pub fn deployment_block(&self) -> u64 {
+        self.from_block
+    }
+
+    /// The chain's newest block number.
+    pub async fn head(&self) -> Result<u64, ChainError> {
+        self.provider
+            .get_block_number()
+            .await
+            .map_err(|err| ChainError { action: "read the head block".into(), reason: err.to_string() })
+    }
+
+    /// The metadata assets named in blocks `from..=to`: `(asset id, metadata CID)` of each
+    /// `AssetPublished` and `MetadataUpdated`, in chain order.
+    pub async fn metadata_named(&self, from: u64, to: u64) -> Result<Vec<(U256, String)>, ChainError> {
+        let filter = Filter::new()
+            .address(*self.registry.address())
+            .event_signature(vec![
+                AssetRegistry::AssetPublished::SIGNATURE_HASH,
+                AssetRegistry::MetadataUpdated::SIGNATURE_HASH,
+            ])
+            .from_block(from)
+            .to_block(to);
+        let logs = self.provider.get_logs(&filter).await.map_err(|err| ChainError {
+            action: format!("registry metadata logs of blocks {from}..={to}"),
+            reason: err.to_string(),
+        })?;
+        Ok(logs
+            .iter()
+            .filter(|log| !log.removed)
+            .filter_map(|log| {
+                if let Ok(e) = log.log_decode::<AssetRegistry::AssetPublished>() {
+                    return Some((e.inner.data.assetId, e.inner.data.metadataCid));
+                }
+                let e = log.log_decode::<AssetRegistry::MetadataUpdated>().ok()?;
+                Some((e.inner.data.assetId, e.inner.data.metadataCid))
+            })
+            .collect())
+    }
+
     /// Drops the cached asset `asset_id`, so the next read asks the chain.
     pub fn forget_asset(&self, asset_id: U256) {
         write(&self.assets).remove(&asset_id);

@@ -97,6 +97,43 @@ pub struct Config {
     pub finalize_every_secs: u64,
     /// What one job may read and allocate (the `[job_limits]` table).
     pub job_limits: JobLimits,
+    /// Pinning the assets this provider serves on its own Kubo (the `[replication]` table).
+    pub replication: Replication,
+}
+
+/// The `[replication]` table: the provider pins, on its own Kubo, the metadata and content of
+/// every asset it can serve (public ones, and encrypted ones whose key is wrapped for it), so
+/// they stay available when the publisher's node goes away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Replication {
+    /// Whether to pin at all.
+    pub enabled: bool,
+    /// Seconds between two passes over the registry's new metadata (and the retries of assets
+    /// whose content could not be fetched yet).
+    pub every_secs: u64,
+    /// Seconds one pin (fetching the whole content over bitswap) may take.
+    pub pin_timeout_secs: u64,
+    /// Largest asset content pinned, bytes (as Kubo's `files stat` of its root reports it);
+    /// larger ones are served from the network but not kept.
+    pub max_asset_bytes: u64,
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Self { enabled: true, every_secs: 15, pin_timeout_secs: 3600, max_asset_bytes: 64 << 30 }
+    }
+}
+
+impl Replication {
+    /// The replicator's settings, or `None` when replication is off.
+    pub fn settings(&self) -> Option<crate::replicate::Settings> {
+        self.enabled.then(|| crate::replicate::Settings {
+            every: Duration::from_secs(self.every_secs.max(1)),
+            pin_timeout: Duration::from_secs(self.pin_timeout_secs.max(1)),
+            max_asset_bytes: self.max_asset_bytes,
+        })
+    }
 }
 
 /// The `[job_limits]` table. Its own keys bound the built-in kinds, checked before the work:
@@ -139,6 +176,7 @@ impl Default for Config {
             model_cache: 2,
             finalize_every_secs: 60,
             job_limits: JobLimits::default(),
+            replication: Replication::default(),
         }
     }
 }

@@ -16,6 +16,8 @@
 //!   `algorithm` jobs, the consumer's own WebAssembly module run in `agora-sandbox`.
 //! - [`access`]: the EIP-712 download request and the pure checks of an order against it.
 //! - [`chain`]: cached reads of assets and orders through alloy.
+//! - [`replicate`]: pins, on the provider's own Kubo, every asset it serves (public, or keyed
+//!   for it), following the registry's events, so content outlives its publisher's node.
 //! - [`db`]: SQLite (sqlx) for used nonces, served single-use orders and verified content.
 //! - [`range`]: HTTP `Range` parsing.
 //! - [`server`]: the axum service (`app`, `serve`); [`net`]: dropping clients that stop
@@ -42,6 +44,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod net;
 pub mod range;
+pub mod replicate;
 pub mod server;
 pub mod verify;
 pub mod worker;

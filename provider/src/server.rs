@@ -243,7 +243,17 @@ impl ProviderState {
         &self.metrics
     }
 
-    /// The database.
+    /// The chain reads (assets, orders, jobs).
+    pub fn chain(&self) -> &ChainReader {
+        &self.chain
+    }
+
+    /// The provider's Kubo.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The SQLite store.
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -281,6 +291,7 @@ pub fn app(state: Arc<ProviderState>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/v1/info", get(info))
+        .route("/v1/pins/{cid}", get(pin_status))
         .route("/v1/download", post(download))
         .route("/v1/specs", post(put_spec))
         .route("/v1/jobs", post(submit_job))
@@ -602,6 +613,22 @@ async fn info(State(state): State<Arc<ProviderState>>) -> Response {
         },
     }))
     .into_response()
+}
+
+/// Whether this provider's Kubo keeps `cid` pinned (`agora asset pins` asks every provider).
+async fn pin_status(
+    State(state): State<Arc<ProviderState>>,
+    axum::extract::Path(cid): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    // CIDs are base32 or base58 text: letters and digits, well under 128 characters.
+    if cid.is_empty() || cid.len() > 128 || !cid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ApiError::BadRequest {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("{:?} is not a CID", cid.chars().take(130).collect::<String>()),
+        });
+    }
+    let pinned = state.storage.is_pinned(&cid).await?;
+    Ok(Json(json!({ "cid": cid, "pinned": pinned })).into_response())
 }
 
 /// A download admitted by the access check, holding what must be released when it ends.
@@ -1173,7 +1200,11 @@ async fn keyed_metadata(
     }
 }
 
-async fn resolve_metadata(state: &ProviderState, cid: &str) -> Result<Arc<AssetMetadata>, ApiError> {
+/// The metadata document `cid`, cached; hostile documents are [`ApiError::BadMetadata`].
+pub(crate) async fn resolve_metadata(
+    state: &ProviderState,
+    cid: &str,
+) -> Result<Arc<AssetMetadata>, ApiError> {
     if let Some(found) = state.metadata.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(cid) {
         return Ok(found.clone());
     }
@@ -1506,6 +1537,10 @@ pub async fn run(
         Some(jobs) => Some(jobs.start().await?),
         None => None,
     };
+    let replicator = match config.replication.settings() {
+        Some(settings) => Some(crate::replicate::Replicator::new(state.clone(), settings)?.spawn()),
+        None => None,
+    };
     // Nonces are only needed until their requests expire.
     let pruner = tokio::spawn({
         let store = store.clone();
@@ -1521,6 +1556,9 @@ pub async fn run(
     });
     let result = serve(listener, state, shutdown).await.map_err(|source| RunError::Io { addr, source });
     pruner.abort();
+    if let Some(replicator) = replicator {
+        replicator.abort();
+    }
     if let Some(workers) = workers {
         workers.abort();
     }

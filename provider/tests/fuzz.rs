@@ -130,6 +130,7 @@ async fn seeded_fuzz_of_every_route_never_gets_a_5xx_and_the_provider_keeps_serv
         "/v1/jobs",
         "/v1/jobs/{id}",
         "/v1/jobs/{id}/result",
+        "/v1/pins/{id}",
     ];
     let methods = [
         reqwest::Method::GET,

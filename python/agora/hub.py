@@ -173,8 +173,9 @@ class Hub:
     ``key`` is a 0x-prefixed private key; ``keystore`` (with ``password``, or the
     ``AGORA_KEYSTORE_PASSWORD`` variable) a geth-style JSON keystore; without either,
     ``AGORA_PRIVATE_KEY`` is read, and without that the hub is read-only. The key is never
-    printed. ``provider`` is the provider URL reads go through (default: the first active one
-    the indexer lists); ``ipfs_api`` Kubo's RPC API, for the files of model folders.
+    printed. ``provider`` is the provider URL reads go through (default: per asset, the best
+    active provider holding its key, healthy first, largest stake first, as the CLI chooses);
+    ``ipfs_api`` Kubo's RPC API, for the files of model folders and for that choice.
     """
 
     def __init__(
@@ -295,7 +296,7 @@ class Hub:
 
     def consume(self, asset_id: int, provider: str | None = None) -> int:
         """Spends one access token for ``provider``: the access order reads then use."""
-        url = self._provider_url(provider)
+        url = self._provider_url(provider, asset_id)
         order, provider_address = self._client.consume(str(asset_id), url)
         self._orders().remember(asset_id, provider_address, int(order))
         return int(order)
@@ -468,7 +469,7 @@ class Hub:
         progress: bool | Callable[[int, int], None],
     ) -> Path:
         """Downloads the asset into ``blob`` with an order this account may use."""
-        url = self._provider_url(provider)
+        url = self._provider_url(provider, asset_id)
         provider_address = self._client.provider_address(url).lower()
         orders = self._orders()
         part = blob.with_name(blob.name + ".part")
@@ -524,7 +525,7 @@ class Hub:
             spec = {"kind": kind, **options}
         elif kind is not None or options:
             raise ConfigurationError("give either kind with its options or a whole spec, not both")
-        url = self._provider_url(provider)
+        url = self._provider_url(provider, dataset)
         report = json.loads(
             self._client.submit_job(
                 str(dataset), str(model), url, json.dumps(spec), deadline, max_price, max_total
@@ -563,15 +564,19 @@ class Hub:
     def _orders(self) -> _Orders:
         return _Orders(self.cache_dir / f"orders-{self.chain_id}-{(self.address or 'none').lower()}.json")
 
-    def _provider_url(self, provider: str | None) -> str:
+    def _provider_url(self, provider: str | None, asset_id: int) -> str:
+        """``provider``, else the hub's, else the best provider for the asset by the rule every
+        surface follows: active on the ComputeMarket, holding the asset's key when it is
+        encrypted, answering ``/health`` first, largest stake first."""
         url = provider or self.provider
         if url:
             return url
-        providers = json.loads(self._client.providers())["items"]
-        for entry in providers:
-            if entry.get("active") and entry.get("endpoint"):
-                return entry["endpoint"]
-        raise ConfigurationError("no provider: pass provider=… (its URL); the indexer lists no active one")
+        ranked = self._client.candidates(str(asset_id))
+        if ranked:
+            return ranked[0]
+        raise ConfigurationError(
+            f"no active provider can serve asset {asset_id} (none holds its key): pass provider=… (its URL)"
+        )
 
     def _usable_orders(self, asset_id: int, provider_address: str) -> list[int]:
         """Orders this account may still download with from that provider: the ones spent

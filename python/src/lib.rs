@@ -422,6 +422,21 @@ impl Client {
         self.run(py, async { Ok(provider::info(&self.http, url, chain_id).await?.address.to_string()) })
     }
 
+    /// The URLs of the providers that can serve `asset_id`, best first, by the rule every
+    /// surface follows (`agora_client::provider::candidates`): active on the ComputeMarket,
+    /// holding its key when it is encrypted, answering `/health` first, largest stake first.
+    fn candidates(&self, py: Python<'_>, asset_id: &str) -> PyResult<Vec<String>> {
+        let id = uint(asset_id, "asset id").map_err(Failure::into_py)?;
+        let storage = self.storage().map_err(Failure::into_py)?;
+        self.run(py, async {
+            let stored = self.stored(id).await?;
+            let metadata = checked(agora_client::metadata(storage, &stored.metadataCid).await)?;
+            let holders = metadata.content.encryption.as_ref().map(|e| e.holders());
+            let ranked = checked(provider::candidates(&self.agora, holders.as_deref()).await)?;
+            Ok(ranked.into_iter().map(|candidate| candidate.endpoint).collect())
+        })
+    }
+
     /// Spends one access token of `asset_id` for the provider at `provider_url`: the order id
     /// and the provider's address.
     fn consume(&self, py: Python<'_>, asset_id: &str, provider_url: &str) -> PyResult<(String, String)> {

@@ -7,6 +7,11 @@
 //! deletes the repository. [`KuboDaemon::stop`] and [`KuboDaemon::restart`] keep the repository
 //! and the ports, so a test can take IPFS away in the middle of a transfer and bring it back
 //! with the same content at the same URL.
+//!
+//! [`KuboDaemon::start_networked`] starts one online instead, with a swarm listener on a free
+//! loopback port (still no bootstrap peers, no mDNS): [`KuboDaemon::peer_with`] keeps it
+//! connected to another daemon through Kubo's peering (`ipfs swarm peering add`), and blocks
+//! move between them over bitswap, as between the nodes of a real deployment.
 
 use std::{
     env,
@@ -110,12 +115,23 @@ pub struct KuboDaemon {
     repo: tempfile::TempDir,
     api_port: u16,
     gateway_port: u16,
+    /// The swarm's port when online; `None` runs the daemon `--offline`.
+    swarm_port: Option<u16>,
 }
 
 impl KuboDaemon {
     /// Initialises a repository in a temporary folder and starts the daemon on free loopback
     /// ports, offline. Blocks until the API answers.
     pub fn start() -> Result<Self, Error> {
+        Self::start_with(false)
+    }
+
+    /// Like [`KuboDaemon::start`], but online, listening for peers on a free loopback port.
+    pub fn start_networked() -> Result<Self, Error> {
+        Self::start_with(true)
+    }
+
+    fn start_with(networked: bool) -> Result<Self, Error> {
         let binary = binary_path()?;
         let repo =
             tempfile::Builder::new().prefix("agora-kubo-").tempdir().map_err(io("create a tempdir"))?;
@@ -124,8 +140,9 @@ impl KuboDaemon {
         run(&mut init, "ipfs init --profile test")?;
         let api_port = free_port()?;
         let gateway_port = free_port()?;
-        configure(&repo.path().join("config"), api_port, gateway_port)?;
-        let mut daemon = Self { binary, child: None, repo, api_port, gateway_port };
+        let swarm_port = if networked { Some(free_port()?) } else { None };
+        configure(&repo.path().join("config"), api_port, gateway_port, swarm_port)?;
+        let mut daemon = Self { binary, child: None, repo, api_port, gateway_port, swarm_port };
         daemon.spawn()?;
         Ok(daemon)
     }
@@ -138,6 +155,39 @@ impl KuboDaemon {
     /// The HTTP gateway's base URL (content at `/ipfs/<cid>`).
     pub fn gateway_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.gateway_port)
+    }
+
+    /// The node's peer ID, from its repository's config.
+    pub fn peer_id(&self) -> Result<String, Error> {
+        let path = self.repo.path().join("config");
+        let fail = |reason: String| Error::Config { path: path.display().to_string(), reason };
+        let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
+        let config: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        config["Identity"]["PeerID"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| fail("no Identity.PeerID".into()))
+    }
+
+    /// The multiaddress peers reach this daemon at, e.g. `/ip4/127.0.0.1/tcp/4001/p2p/12D3…`;
+    /// `None` for an offline daemon.
+    pub fn swarm_address(&self) -> Result<Option<String>, Error> {
+        let Some(port) = self.swarm_port else { return Ok(None) };
+        Ok(Some(format!("/ip4/127.0.0.1/tcp/{port}/p2p/{}", self.peer_id()?)))
+    }
+
+    /// Keeps this (networked) daemon connected to `other`, reconnecting whenever the link
+    /// drops, with Kubo's peering (`ipfs swarm peering add`); for as long as this daemon runs.
+    pub fn peer_with(&self, other: &KuboDaemon) -> Result<(), Error> {
+        let Some(address) = other.swarm_address()? else {
+            return Err(Error::Config {
+                path: other.repo.path().display().to_string(),
+                reason: "an offline daemon has no swarm address to peer with".into(),
+            });
+        };
+        let mut add = self.command();
+        add.args(["swarm", "peering", "add", &address]);
+        run(&mut add, "ipfs swarm peering add")
     }
 
     /// The repository folder (`IPFS_PATH`).
@@ -232,8 +282,9 @@ impl KuboDaemon {
         let log_path = self.repo.path().join("daemon.log");
         let log = std::fs::File::create(&log_path).map_err(io("create the daemon log"))?;
         let log_err = log.try_clone().map_err(io("open the daemon log"))?;
+        let args: &[&str] = if self.swarm_port.is_some() { &["daemon"] } else { &["daemon", "--offline"] };
         let child = Command::new(&self.binary)
-            .args(["daemon", "--offline"])
+            .args(args)
             .env("IPFS_PATH", self.repo.path())
             .stdin(Stdio::null())
             .stdout(log)
@@ -273,8 +324,8 @@ impl Drop for KuboDaemon {
 }
 
 /// Rewrites the repository config: no bootstrap peers, no discovery, API and gateway on the
-/// given loopback ports, no swarm listeners.
-fn configure(path: &Path, api_port: u16, gateway_port: u16) -> Result<(), Error> {
+/// given loopback ports, a swarm listener on `swarm_port` (loopback) or none.
+fn configure(path: &Path, api_port: u16, gateway_port: u16, swarm_port: Option<u16>) -> Result<(), Error> {
     let fail = |reason: String| Error::Config { path: path.display().to_string(), reason };
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     let mut config: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
@@ -287,7 +338,9 @@ fn configure(path: &Path, api_port: u16, gateway_port: u16) -> Result<(), Error>
         .ok_or_else(|| fail("Addresses is not an object".into()))?;
     addresses.insert("API".into(), format!("/ip4/127.0.0.1/tcp/{api_port}").into());
     addresses.insert("Gateway".into(), format!("/ip4/127.0.0.1/tcp/{gateway_port}").into());
-    addresses.insert("Swarm".into(), serde_json::json!([]));
+    let swarm: Vec<String> =
+        swarm_port.map(|port| format!("/ip4/127.0.0.1/tcp/{port}")).into_iter().collect();
+    addresses.insert("Swarm".into(), serde_json::json!(swarm));
     addresses.insert("Announce".into(), serde_json::json!([]));
     addresses.insert("NoAnnounce".into(), serde_json::json!([]));
     let text = serde_json::to_string_pretty(&config).map_err(|e| fail(e.to_string()))?;

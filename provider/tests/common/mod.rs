@@ -240,8 +240,21 @@ impl Stack {
         compute_only: bool,
         access_duration: u32,
     ) -> Result<(U256, Address)> {
-        let publisher = self.chain.actor(PUBLISHER)?;
         let metadata_cid = self.storage.add_bytes(serde_json::to_vec(metadata)?).await?.cid;
+        self.publish_cid(kind, digest, metadata_cid, compute_only, access_duration).await
+    }
+
+    /// Publishes an asset of `kind` whose metadata document is `metadata_cid`, whatever it holds,
+    /// as the publisher, at [`PRICE`].
+    pub async fn publish_cid(
+        &self,
+        kind: u8,
+        digest: B256,
+        metadata_cid: String,
+        compute_only: bool,
+        access_duration: u32,
+    ) -> Result<(U256, Address)> {
+        let publisher = self.chain.actor(PUBLISHER)?;
         let params = IAssetRegistry::PublishParams {
             owner: publisher.address,
             kind,

@@ -112,6 +112,12 @@ pub enum AssetCommand {
     ///
     /// Example: agora asset algorithms 1 --restrict --allow 3 --allow 4
     Algorithms(AlgorithmsArgs),
+    /// Show which known nodes keep the asset: for its metadata and its content, whether your
+    /// Kubo and each active provider registered on the ComputeMarket pin it. Providers pin
+    /// what they serve, so an asset stays available when the node it was published from is gone.
+    ///
+    /// Example: agora asset pins 1 --json
+    Pins(ShowArgs),
 }
 
 /// What an asset is; the discriminants are `IAssetRegistry.AssetKind`'s numbers.
@@ -214,6 +220,39 @@ pub struct UpdateArgs {
     pub signer: SignerArgs,
 }
 
+/// One line per known node, one column per CID, and how many nodes pin each.
+fn print_placement(placement: &agora_client::pins::Placement) {
+    use agora_client::pins::Held;
+    for (index, (what, cid)) in ["metadata", "content"].iter().zip(&placement.cids).enumerate() {
+        println!(
+            "{what:<8}  {cid}  pinned by {} of {} nodes",
+            placement.replicas(index),
+            placement.nodes.len()
+        );
+    }
+    let rows: Vec<(String, String)> = placement
+        .nodes
+        .iter()
+        .map(|node| {
+            let name = match node.address {
+                Some(address) => format!("provider {}", short(address)),
+                None => "your Kubo".to_owned(),
+            };
+            let held: Vec<String> = node
+                .held
+                .iter()
+                .map(|held| match held {
+                    Held::Pinned => "pinned".to_owned(),
+                    Held::NotPinned => "not pinned".to_owned(),
+                    Held::Unreachable(why) => format!("unreachable ({why})"),
+                })
+                .collect();
+            (name, format!("{}  {}", node.url, held.join(", ")))
+        })
+        .collect();
+    output::table(&rows);
+}
+
 /// Runs an asset command.
 pub async fn run(global: &GlobalArgs, command: AssetCommand) -> Result<()> {
     match command {
@@ -265,6 +304,16 @@ pub async fn run(global: &GlobalArgs, command: AssetCommand) -> Result<()> {
                 })
                 .collect();
             output::table(&rows);
+            Ok(())
+        }
+        AssetCommand::Pins(args) => {
+            let agora = chain::reader(global).await?;
+            let storage = Storage::new(&args.ipfs.api, METADATA_TIMEOUT)?;
+            let placement = agora_client::pins::locate(&agora, &storage, args.id).await?;
+            if global.json {
+                return output::json(&placement);
+            }
+            print_placement(&placement);
             Ok(())
         }
         AssetCommand::Buy(args) => buy(global, args).await,

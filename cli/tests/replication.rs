@@ -1,0 +1,234 @@
+//! Content outlives the node it was published from: four Kubo daemons peered on loopback (the
+//! publisher's, two providers' and a buyer's). Each provider (`agora provider run`) pins what it
+//! serves on its own node; `agora asset pins` shows where each CID is kept; with the publisher's
+//! node stopped, the buyer still downloads the encrypted dataset through one provider and runs
+//! an algorithm job over it on the other.
+
+mod common;
+
+use common::*;
+use std::{
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use agora_deploy::services::kubo::KuboDaemon;
+use serde_json::Value;
+
+/// anvil accounts.
+const PUBLISHER: usize = 1;
+const BUYER: usize = 2;
+const OPERATORS: [usize; 2] = [3, 4];
+
+fn networked_kubo() -> KuboDaemon {
+    KuboDaemon::start_networked().unwrap_or_else(|err| {
+        panic!("cannot start Kubo ({err}); run ./scripts/setup.sh (it builds Kubo with ./scripts/kubo.sh)")
+    })
+}
+
+/// `agora --json <args>` as `account`, with its Kubo at `ipfs_api`; must succeed.
+fn json_via(stack: &Stack, ipfs_api: &str, account: usize, args: &[&str]) -> Value {
+    let out = run(stack.command(account, &["--json"]).args(args).env("AGORA_IPFS_API", ipfs_api));
+    assert!(out.status.success(), "agora {args:?}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}: {}", stdout(&out)))
+}
+
+/// Starts operator `operator`'s provider on its own Kubo at `ipfs_api`, registered at its URL,
+/// replicating every second; its URL and process.
+fn run_provider_on(stack: &Stack, operator: usize, ipfs_api: &str) -> (String, Background) {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let file = |what: &str| format!("provider-{operator}.{what}");
+    let config = file("toml");
+    let init = [
+        "provider",
+        "init",
+        "--config",
+        &config,
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--database",
+        &file("sqlite"),
+        "--job-dir",
+        &file("jobs"),
+        "--ipfs-api",
+        ipfs_api,
+    ];
+    stack.json(operator, &init);
+    let path = stack.path(&config);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{err}"));
+    assert!(text.contains("every_secs = 15"), "provider init writes the [replication] table: {text}");
+    std::fs::write(&path, text.replace("every_secs = 15", "every_secs = 1"))
+        .unwrap_or_else(|err| panic!("{err}"));
+    stack.json(operator, &["provider", "register", "--endpoint", &url, "--price", "0.05"]);
+    let run: Command = stack.command(operator, &["provider", "run", "--config", &config]);
+    let service = stack.spawn_provider(run, operator, &url);
+    (url, service)
+}
+
+/// `asset pins <id>` through `ipfs_api` until `done` holds (or a minute passed); the last answer.
+fn pins_until(stack: &Stack, ipfs_api: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let pins = json_via(stack, ipfs_api, BUYER, &["asset", "pins", id]);
+        if done(&pins) {
+            return pins;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "asset {id} never got there: {pins}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Whether every provider node pins every CID.
+fn providers_pin_all(pins: &Value) -> bool {
+    let nodes = pins["nodes"].as_array().cloned().unwrap_or_default();
+    let providers: Vec<&Value> = nodes.iter().filter(|n| n["kind"] == "provider").collect();
+    providers.len() == OPERATORS.len()
+        && providers
+            .iter()
+            .all(|n| n["held"].as_array().is_some_and(|held| held.iter().all(|h| h["state"] == "pinned")))
+}
+
+#[test]
+fn an_asset_outlives_the_node_it_was_published_from() {
+    let mut publisher_kubo = networked_kubo();
+    let provider_kubos = [networked_kubo(), networked_kubo()];
+    let buyer_kubo = networked_kubo();
+    let all: Vec<&KuboDaemon> =
+        [&publisher_kubo].into_iter().chain(&provider_kubos).chain([&buyer_kubo]).collect();
+    for a in &all {
+        for b in &all {
+            if a.api_url() != b.api_url() {
+                a.peer_with(b).unwrap_or_else(|err| panic!("peering: {err}"));
+            }
+        }
+    }
+    let stack = Stack::with_ipfs_api(publisher_kubo.api_url());
+    let mut providers: Vec<(String, Background)> = OPERATORS
+        .iter()
+        .zip(&provider_kubos)
+        .map(|(&operator, kubo)| run_provider_on(&stack, operator, &kubo.api_url()))
+        .collect();
+
+    // Priced, so encrypted, its key wrapped for the owner and both active providers; the
+    // algorithm is sold in the clear.
+    let table = "id,height,city\n1,1.80,Paris\n2,1.65,Lyon\n3,1.75,Paris\n4,1.90,Nice\n";
+    let file = stack.write("people.csv", table.as_bytes());
+    let published =
+        stack.json(PUBLISHER, &["asset", "publish", &file, "--kind", "dataset", "--price", "0.001"]);
+    let dataset = published["assetId"].as_str().unwrap_or_default().to_owned();
+    let module = agora_deploy::services::algorithms::example("stats-go").unwrap_or_else(|m| panic!("{m}"));
+    let module = module.display().to_string();
+    let args = ["asset", "publish", &module, "--kind", "algorithm", "--price", "0.002", "--public"];
+    let algorithm = stack.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
+
+    // Both providers pin both assets' metadata and content; the publisher's node pins what it
+    // added.
+    let publisher_api = publisher_kubo.api_url();
+    let pins = pins_until(&stack, &publisher_api, &dataset, providers_pin_all);
+    assert_eq!(pins["cids"].as_array().map(Vec::len), Some(2), "{pins}");
+    assert_eq!(pins["nodes"][0]["kind"], "kubo");
+    assert_eq!(pins["nodes"][0]["held"], serde_json::json!([{ "state": "pinned" }, { "state": "pinned" }]));
+    pins_until(&stack, &publisher_api, &algorithm, providers_pin_all);
+    let table = stdout(&run(&mut stack.command(BUYER, &["asset", "pins", &dataset])));
+    assert!(table.contains("pinned by 3 of 3 nodes"), "{table}");
+    assert_one_line_error(&stack.agora(BUYER, &["asset", "pins", "999"]), "999");
+
+    // The publisher's node goes away; the buyer works through its own node.
+    publisher_kubo.stop().unwrap_or_else(|err| panic!("{err}"));
+    let buyer_api = buyer_kubo.api_url();
+    let pins = json_via(&stack, &buyer_api, BUYER, &["asset", "pins", &dataset]);
+    assert!(providers_pin_all(&pins), "{pins}");
+    assert_eq!(pins["nodes"][0]["held"][0]["state"], "notPinned", "{pins}");
+
+    // Without --provider, the best active provider holding the key serves it.
+    json_via(&stack, &buyer_api, BUYER, &["asset", "buy", &dataset, "--amount", "2"]);
+    let plaintext = std::fs::read(&file).unwrap_or_else(|err| panic!("{err}"));
+    let output = stack.path("people-downloaded.csv").display().to_string();
+    let first = json_via(&stack, &buyer_api, BUYER, &["asset", "download", &dataset, "-o", &output]);
+    assert_eq!(std::fs::read(&output).unwrap_or_else(|err| panic!("{err}")), plaintext, "{first}");
+    let served_by = address_of(&first["provider"]);
+    let index = OPERATORS
+        .iter()
+        .position(|&operator| stack.address(operator) == served_by)
+        .unwrap_or_else(|| panic!("served by a registered provider: {first}"));
+
+    // That provider dies in the middle of the next download: half the file is in the `.part`
+    // file, the order remembered next to it is bound to the dead provider. The rerun falls over
+    // to the other provider (for the buyer's second access token) and resumes with a Range.
+    let again = stack.path("people-again.csv").display().to_string();
+    let half = plaintext.len() / 2;
+    std::fs::write(format!("{again}.part"), &plaintext[..half]).unwrap_or_else(|err| panic!("{err}"));
+    let order: alloy::primitives::U256 =
+        first["orderId"].as_str().unwrap_or_default().parse().unwrap_or_default();
+    let bound = serde_json::json!({
+        "assetId": format!("{:#x}", dataset.parse::<u64>().unwrap_or_default()),
+        "orderId": format!("{order:#x}"),
+        "provider": served_by,
+    });
+    std::fs::write(format!("{again}.part.order"), bound.to_string()).unwrap_or_else(|err| panic!("{err}"));
+    drop(providers.remove(index));
+    let out = run(stack
+        .command(BUYER, &["--json", "asset", "download", &dataset, "-o", &again])
+        .env("AGORA_IPFS_API", &buyer_api));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains(&format!("order {order} is bound to provider {served_by}, which could not serve it")),
+        "{}",
+        stderr(&out)
+    );
+    let resumed: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(resumed["resumedFrom"].as_u64(), Some(half as u64), "{resumed}");
+    let survivor = OPERATORS[1 - index];
+    assert_eq!(address_of(&resumed["provider"]), stack.address(survivor), "{resumed}");
+    assert_eq!(std::fs::read(&again).unwrap_or_else(|err| panic!("{err}")), plaintext);
+
+    // An algorithm job over the dataset runs on the surviving provider.
+    let operator = stack.address(survivor).to_string();
+    let spec = r#"{"kind":"algorithm","args":["--top","2"]}"#;
+    let submit = [
+        "job",
+        "submit",
+        "--dataset",
+        &dataset,
+        "--model",
+        &algorithm,
+        "--provider",
+        &operator,
+        "--spec",
+        spec,
+    ];
+    let submitted = json_via(&stack, &buyer_api, BUYER, &submit);
+    let job = submitted["jobId"].as_str().unwrap_or_default().to_owned();
+    let out = stack.path("stats").display().to_string();
+    let result =
+        json_via(&stack, &buyer_api, BUYER, &["job", "result", &job, "--wait", "180", "--output", &out]);
+    assert_eq!(result["files"], serde_json::json!(["stats.json"]), "{result}");
+    let stats: Value = serde_json::from_slice(
+        &std::fs::read(stack.path("stats/stats.json")).unwrap_or_else(|err| panic!("{err}")),
+    )
+    .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(stats["rows"].as_u64(), Some(4), "{stats}");
+
+    // With no provider left that answers, the order bound to the last one is explained.
+    drop(providers);
+    let last = stack.path("people-last.csv").display().to_string();
+    std::fs::write(format!("{last}.part"), &plaintext[..half]).unwrap_or_else(|err| panic!("{err}"));
+    let bound = serde_json::json!({
+        "assetId": format!("{:#x}", dataset.parse::<u64>().unwrap_or_default()),
+        "orderId": "0x9",
+        "provider": stack.address(survivor),
+    });
+    std::fs::write(format!("{last}.part.order"), bound.to_string()).unwrap_or_else(|err| panic!("{err}"));
+    let out = run(stack
+        .command(BUYER, &["asset", "download", &dataset, "-o", &last])
+        .env("AGORA_IPFS_API", &buyer_api));
+    assert_one_line_error(
+        &out,
+        &format!(
+            "order 9 is bound to provider {}: rerun this command to resume there",
+            stack.address(survivor)
+        ),
+    );
+}
