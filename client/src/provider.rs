@@ -84,20 +84,25 @@ pub async fn candidates(
     holders: Option<&[Address]>,
 ) -> eyre::Result<Vec<Candidate>> {
     let http = reqwest::Client::builder().timeout(HEALTH_TIMEOUT).build().unwrap_or_default();
-    let mut ranked = Vec::new();
-    for provider in crate::keys::active_providers(agora).await? {
-        if holders.is_some_and(|holders| !holders.contains(&provider.address)) {
-            continue;
+    let serving = crate::keys::active_providers(agora)
+        .await?
+        .into_iter()
+        .filter(|provider| holders.is_none_or(|holders| holders.contains(&provider.address)));
+    // Asked all at once: a dead provider costs the timeout once, not once per provider.
+    let mut ranked = futures::future::join_all(serving.map(|provider| {
+        let http = &http;
+        async move {
+            let health = http.get(format!("{}/health", base_url(&provider.endpoint))).send().await;
+            let healthy = health.is_ok_and(|response| response.status().is_success());
+            Candidate {
+                address: provider.address,
+                endpoint: provider.endpoint,
+                stake: provider.stake,
+                healthy,
+            }
         }
-        let health = http.get(format!("{}/health", base_url(&provider.endpoint))).send().await;
-        let healthy = health.is_ok_and(|response| response.status().is_success());
-        ranked.push(Candidate {
-            address: provider.address,
-            endpoint: provider.endpoint,
-            stake: provider.stake,
-            healthy,
-        });
-    }
+    }))
+    .await;
     // Stable: registration order breaks ties.
     ranked.sort_by(|a, b| b.healthy.cmp(&a.healthy).then(b.stake.cmp(&a.stake)));
     Ok(ranked)

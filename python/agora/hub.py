@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable
 
 from . import _agora
-from .errors import AccessRefused, ConfigurationError, UnknownAsset
+from .errors import AccessRefused, ConfigurationError, DownloadInterrupted, ProviderUnavailable, UnknownAsset
 from .job import Job
 
 if TYPE_CHECKING:
@@ -468,8 +468,34 @@ class Hub:
         auto_consume: bool,
         progress: bool | Callable[[int, int], None],
     ) -> Path:
-        """Downloads the asset into ``blob`` with an order this account may use."""
-        url = self._provider_url(provider, asset_id)
+        """Downloads the asset into ``blob`` with an order this account may use: from
+        ``provider`` (or the hub's), else from the best provider for it, falling over to the next
+        when one does not answer or breaks off (the ``.part`` file resumes there with ``Range``;
+        an order is bound to its provider, so the next one needs another access token)."""
+        url = provider or self.provider
+        if url:
+            return self._fetch_from(asset_id, blob, url, auto_consume, progress)
+        failures = []
+        for url in self._client.candidates(str(asset_id)):
+            try:
+                return self._fetch_from(asset_id, blob, url, auto_consume, progress)
+            except (ProviderUnavailable, DownloadInterrupted) as err:
+                failures.append(f"{url}: {err}")
+        if not failures:
+            raise ConfigurationError(
+                f"no active provider can serve asset {asset_id} (none holds its key): pass provider=… (its URL)"
+            )
+        raise ProviderUnavailable(f"no provider could serve asset {asset_id}: " + "; ".join(failures))
+
+    def _fetch_from(
+        self,
+        asset_id: int,
+        blob: Path,
+        url: str,
+        auto_consume: bool,
+        progress: bool | Callable[[int, int], None],
+    ) -> Path:
+        """Downloads the asset into ``blob`` from the provider at ``url``."""
         provider_address = self._client.provider_address(url).lower()
         orders = self._orders()
         part = blob.with_name(blob.name + ".part")

@@ -119,6 +119,21 @@ def test_download_writes_a_verified_file(hub: Hub, stack: dict[str, Any], tmp_pa
         hub.download(asset, target)
 
 
+def test_without_a_provider_the_best_registered_one_serves(
+    options: dict[str, Any], stack: dict[str, Any], tmp_path: Any
+) -> None:
+    # No provider named: chosen as the CLI chooses (active, holding the key, healthy, stake).
+    hub = hub_from(options, provider=None)
+    ranked = hub._client.candidates(str(stack["pricedCsv"]["assetId"]))
+    assert [url.rstrip("/") for url in ranked] == [stack["providerUrl"]]
+    asset = stack["pricedCsv"]["assetId"]
+    hub.buy(asset)
+    target = hub.download(asset, tmp_path / "chosen.csv", auto_consume=True, progress=False)
+    assert target.read_text() == stack["pricedCsv"]["content"]
+    with pytest.raises(errors.UnknownAsset):
+        hub._client.candidates(str(stack["unknownAssetId"]))
+
+
 def test_concurrent_reads_share_one_download_and_one_token(
     hub: Hub, options: dict[str, Any], stack: dict[str, Any]
 ) -> None:
