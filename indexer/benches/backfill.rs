@@ -5,7 +5,11 @@
 //!   side by side (binary `COPY`, the default; array-bound `INSERT`s; the row-by-row baseline,
 //!   one `INSERT` per row), next to a bare `eth_getLogs` sweep of the same chain;
 //! - the `agora-indexer` binary with its default settings: backfill time and peak memory;
-//! - head latency (block mined → row visible) and 64-block reorg recovery time.
+//! - head latency (block mined → row visible) and 64-block reorg recovery time;
+//! - one writer, readers on a streaming replica (PostgreSQL's `pg_basebackup -R`): the replica's
+//!   replay lag sampled every 100 ms during the writer's backfill (p50, p99, max: the figure
+//!   `/status` reports), then requests/s of one vs two `agora-indexer serve` processes on the
+//!   replica under the same load.
 //!
 //! The chain is generated once per size and seed and saved (anvil's state, gzipped) under
 //! `~/.cache/agora/bench/` (`$AGORA_CACHE/bench/`), so every later run indexes the same blocks.
@@ -676,4 +680,132 @@ async fn main() {
         "64-block reorg recovery ({orphaned} of {indexed} events orphaned): {:.0} ms",
         t.elapsed().as_secs_f64() * 1e3
     );
+
+    replicas(&chain, &generated, config.clone(), events).await;
+}
+
+/// One writer on a primary, readers on a streaming replica of it: the replica's lag during the
+/// writer's backfill, then the API's requests/s from one and from two read-only processes.
+async fn replicas(chain: &Chain, generated: &Generated, config: SyncConfig, events: i64) {
+    use agora_deploy::services::postgres::PostgresCluster;
+    let primary = PostgresCluster::start().expect("PostgreSQL");
+    let url = primary.fresh_database().expect("a database");
+    let pool = agora_indexer::db::connect(&url, 8).await.expect("connect and migrate");
+    let standby = tokio::task::block_in_place(|| primary.start_replica()).expect("a streaming replica");
+    let replica_url = standby.url_of(url.rsplit('/').next().unwrap());
+    let replica =
+        sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&replica_url).await.unwrap();
+
+    let mut syncer = chain.syncer(&pool, SyncConfig { exit_at_head: true, ..config });
+    let writer = tokio::spawn(async move {
+        let (_stop, shutdown) = tokio::sync::watch::channel(false);
+        syncer.run(shutdown).await
+    });
+    let mut lags = Vec::new();
+    let t = Instant::now();
+    while !writer.is_finished() {
+        let status = agora_indexer::db::replication(&replica).await.unwrap();
+        lags.push(status.lag_seconds.unwrap_or(0.0) * 1e3);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    writer.await.unwrap().unwrap();
+    let backfill = t.elapsed();
+    let head = count(&pool, "SELECT indexed_block FROM chain_state").await;
+    let caught_up = Instant::now();
+    while count(&replica, "SELECT COALESCE(max(indexed_block), 0) FROM chain_state").await < head {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!(
+        "replica during the writer's backfill ({events} events in {backfill:.1?}, {} samples): replay lag \
+         p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; caught up {:.0} ms after the writer finished",
+        lags.len(),
+        percentile(lags.clone(), 0.5),
+        percentile(lags.clone(), 0.99),
+        lags.iter().copied().fold(0.0, f64::max),
+        caught_up.elapsed().as_secs_f64() * 1e3
+    );
+
+    // The API from the replica: one `serve` process, then two, under the same load.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("manifest.json");
+    chain.deployment.write(&manifest).unwrap();
+    let serve = || {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listen = listener.local_addr().unwrap();
+        drop(listener);
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_agora-indexer"))
+            .arg("serve")
+            .env("AGORA_RPC_URL", chain.anvil.endpoint())
+            .env("AGORA_DATABASE_URL", &replica_url)
+            .env("AGORA_MANIFEST", &manifest)
+            .env("AGORA_LISTEN", listen.to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("agora-indexer serve");
+        (child, format!("http://{listen}"))
+    };
+    let buyer = format!("{:#x}", chain.actor(2).address);
+    let asset = generated.assets[0];
+    let routes = [
+        "/assets?limit=20".to_owned(),
+        format!("/assets/{asset}"),
+        format!("/assets/{asset}/sales?limit=20"),
+        format!("/accounts/{buyer}"),
+        "/proposals?limit=20".to_owned(),
+        "/jobs?limit=20".to_owned(),
+    ];
+    let http = alloy::transports::http::reqwest::Client::new();
+    let mut servers = Vec::new();
+    let mut rates = Vec::new();
+    for instances in [1, 2] {
+        while servers.len() < instances {
+            let (child, base) = serve();
+            let started = Instant::now();
+            while http.get(format!("{base}/status")).send().await.is_err() {
+                assert!(started.elapsed() < Duration::from_secs(30), "agora-indexer serve did not answer");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            servers.push((child, base));
+        }
+        let bases: Vec<String> = servers.iter().map(|(_, base)| base.clone()).collect();
+        let (rate, errors) = load(&http, &bases, &routes, 32, Duration::from_secs(10)).await;
+        assert_eq!(errors, 0, "every request answered 200");
+        println!(
+            "API from the replica, {instances} serve process(es), 32 requests in flight: {rate:.0} requests/s"
+        );
+        rates.push(rate);
+    }
+    println!("two read-only processes vs one: {:.2}x (both on this machine's cores)", rates[1] / rates[0]);
+}
+
+/// `in_flight` clients asking `routes` in turn of `bases` in turn for `span`: requests/s and the
+/// number of answers that were not 200.
+async fn load(
+    http: &alloy::transports::http::reqwest::Client,
+    bases: &[String],
+    routes: &[String],
+    in_flight: usize,
+    span: Duration,
+) -> (f64, usize) {
+    let deadline = Instant::now() + span;
+    let clients = (0..in_flight).map(|client| async move {
+        let (mut done, mut failed, mut i) = (0usize, 0usize, client);
+        while Instant::now() < deadline {
+            let url = format!("{}{}", bases[i % bases.len()], routes[i % routes.len()]);
+            match http.get(url).send().await {
+                Ok(response) if response.status().is_success() => {
+                    let _ = response.bytes().await;
+                    done += 1;
+                }
+                _ => failed += 1,
+            }
+            i += 1;
+        }
+        (done, failed)
+    });
+    let results = futures::future::join_all(clients).await;
+    let done: usize = results.iter().map(|r| r.0).sum();
+    (done as f64 / span.as_secs_f64(), results.iter().map(|r| r.1).sum())
 }
