@@ -112,6 +112,9 @@ async fn main() -> Result<()> {
         rate(size, from_peers)
     );
     println!("               B reads its own copy   {:>8.0} MiB/s ({local:.2?})", rate(size, local));
-    println!("               from peers vs its own copy: {:.2}×", local.as_secs_f64() / from_peers.as_secs_f64());
+    println!(
+        "               from peers vs its own copy: {:.2}×",
+        local.as_secs_f64() / from_peers.as_secs_f64()
+    );
     Ok(())
 }

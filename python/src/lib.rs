@@ -14,7 +14,6 @@
 use std::{future::Future, path::PathBuf, str::FromStr, time::Duration};
 
 use agora_api::{
-    ListQuery,
     assets::AssetQuery,
     client::{Client as Indexer, ClientError},
 };
@@ -308,12 +307,6 @@ impl Client {
         let id = uint(asset_id, "asset id").map_err(Failure::into_py)?;
         let detail = self.run(py, async { Ok(self.indexer.asset(&id.to_string()).await?) })?;
         Ok(serde_json::to_string(&detail).unwrap_or_default())
-    }
-
-    /// The registered compute providers as JSON (`GET /providers`).
-    fn providers(&self, py: Python<'_>) -> PyResult<String> {
-        let page = self.run(py, async { Ok(self.indexer.providers(&ListQuery::default()).await?) })?;
-        Ok(serde_json::to_string(&page).unwrap_or_default())
     }
 
     /// `address`'s access orders as JSON (`GET /accounts/{address}/orders`), newest first.
