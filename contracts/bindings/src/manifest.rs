@@ -67,6 +67,23 @@ pub struct ContractAddresses {
     pub rewards: Address,
 }
 
+impl ContractAddresses {
+    /// Every contract above, in the order of the fields.
+    pub fn all(&self) -> [Address; 9] {
+        [
+            self.agora_token,
+            self.timelock,
+            self.governor,
+            self.asset_registry,
+            self.access_token_implementation,
+            self.marketplace,
+            self.revenue_splitter,
+            self.compute_market,
+            self.rewards,
+        ]
+    }
+}
+
 /// One vesting wallet of a deployment's allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

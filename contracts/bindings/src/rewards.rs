@@ -275,18 +275,8 @@ pub async fn usage_from_logs(
 
 /// Removes the zero address and the protocol's own contracts, which earn nothing.
 pub fn exclude_protocol(usage: &mut Usage, c: &ContractAddresses) {
-    for account in [
-        Address::ZERO,
-        c.agora_token,
-        c.timelock,
-        c.governor,
-        c.asset_registry,
-        c.access_token_implementation,
-        c.marketplace,
-        c.revenue_splitter,
-        c.compute_market,
-        c.rewards,
-    ] {
+    usage.remove(&Address::ZERO);
+    for account in c.all() {
         usage.remove(&account);
     }
 }

@@ -26,17 +26,7 @@ async fn deploys_and_wires_the_protocol() -> Result<()> {
     assert_eq!(d.chain_id, chain.anvil.chain_id());
     assert_eq!(d.deployer, chain.deployer.address);
     assert!(d.deployment_block >= 1);
-    let addresses = [
-        c.agora_token,
-        c.timelock,
-        c.governor,
-        c.asset_registry,
-        c.access_token_implementation,
-        c.marketplace,
-        c.revenue_splitter,
-        c.compute_market,
-        c.rewards,
-    ];
+    let addresses = c.all();
     for (i, address) in addresses.iter().enumerate() {
         assert_ne!(*address, Address::ZERO);
         assert!(!addresses[..i].contains(address), "duplicate address {address}");
