@@ -402,7 +402,7 @@ type column struct {
 
 func (c *column) add(v []byte) {
 	c.rows++
-	s := bytes.TrimSpace(v)
+	s := trimSpace(v)
 	if len(s) == 0 {
 		c.missing++
 		return
@@ -412,8 +412,13 @@ func (c *column) add(v []byte) {
 		if c.numeric == 1 {
 			c.min, c.max = x, x
 		} else {
-			c.min = math.Min(c.min, x)
-			c.max = math.Max(c.max, x)
+			// math.Min and math.Max without their NaN cases (x is finite), -0 below +0.
+			if x < c.min || x == c.min && math.Signbit(x) {
+				c.min = x
+			}
+			if x > c.max || x == c.max && !math.Signbit(x) {
+				c.max = x
+			}
 		}
 		d := x - c.mean
 		c.mean += d / float64(c.numeric)
@@ -432,13 +437,55 @@ func (c *column) add(v []byte) {
 	}
 }
 
-// parseNumber parses a finite decimal number. Anything that cannot start one is refused
-// before strconv sees it, which keeps text columns cheap.
+// trimSpace is bytes.TrimSpace, with the common case (nothing to trim) decided inline.
+func trimSpace(v []byte) []byte {
+	if len(v) == 0 || v[0] > ' ' && v[0] < 0x80 && v[len(v)-1] > ' ' && v[len(v)-1] < 0x80 {
+		return v
+	}
+	return bytes.TrimSpace(v)
+}
+
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+	1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseNumber parses a finite decimal number, exactly as strconv.ParseFloat does. Plain
+// decimals ([+-]digits[.digits]) whose digits fit in 53 bits are read in one loop and
+// divided by an exact power of ten, which IEEE rounds correctly (Clinger's fast path, the one
+// strconv takes for them too); anything else goes to strconv. Anything that cannot start a
+// number is refused before strconv sees it, which keeps text columns cheap.
 func parseNumber(s []byte) (float64, bool) {
 	switch b := s[0]; {
 	case b >= '0' && b <= '9', b == '-', b == '+', b == '.':
 	default:
 		return 0, false
+	}
+	i, neg := 0, false
+	if s[0] == '-' || s[0] == '+' {
+		neg, i = s[0] == '-', 1
+	}
+	var mantissa uint64
+	digits, fraction, dot := 0, 0, false
+	for ; i < len(s); i++ {
+		b := s[i]
+		if b >= '0' && b <= '9' {
+			mantissa = mantissa*10 + uint64(b-'0')
+			digits++
+			if dot {
+				fraction++
+			}
+		} else if b == '.' && !dot {
+			dot = true
+		} else {
+			break
+		}
+	}
+	if i == len(s) && digits > 0 && digits <= 19 && mantissa < 1<<53 && fraction < len(pow10) {
+		x := float64(mantissa) / pow10[fraction]
+		if neg {
+			x = -x
+		}
+		return x, true
 	}
 	x, err := strconv.ParseFloat(string(s), 64)
 	return x, err == nil && !math.IsInf(x, 0) && !math.IsNaN(x)

@@ -2,7 +2,9 @@
 //! in the sandbox, 3 runs each, in the same process run; the same for the Rust k-means
 //! example on a tenth of that CSV (Rust's wasm code is close to its native code, so that line
 //! shows what the sandbox itself costs, where Go's shows mostly Go's WebAssembly backend);
-//! then the sandbox's fixed overhead: the p50 of 20 runs of a trivial WAT module. Prints
+//! the same for `benches/go-scan`, the simplest per-byte Go loop over the same CSV, which
+//! bounds what any Go program reaches as WASM under the sandbox's safeguards; then the
+//! sandbox's fixed overhead: the p50 of 20 runs of a trivial WAT module. Prints
 //! medians, MB/s and wasm/native.
 //!
 //! `cargo bench -p agora-sandbox --bench stats`. Env: `AGORA_BENCH_MB` (default 100).
@@ -66,6 +68,23 @@ struct Builds {
     stats_wasm: Vec<u8>,
     kmeans_native: PathBuf,
     kmeans_wasm: Vec<u8>,
+    scan_native: PathBuf,
+    scan_wasm: Vec<u8>,
+}
+
+/// Builds the Go program in `dir` for the host into `native`, and as a WASI module.
+fn go_build(dir: &Path, native: &Path) -> Vec<u8> {
+    let wasm = native.with_extension("wasm");
+    for (target, out) in [(None, native), (Some(("wasip1", "wasm")), wasm.as_path())] {
+        let mut go = Command::new("go");
+        go.args(["build", "-trimpath", "-o"]).arg(out).arg(".").current_dir(dir);
+        if let Some((os, arch)) = target {
+            go.envs([("GOOS", os), ("GOARCH", arch), ("CGO_ENABLED", "0")]);
+        }
+        let status = go.status().expect("go (needed for the native baseline)");
+        assert!(status.success(), "go build in {} failed", dir.display());
+    }
+    std::fs::read(wasm).unwrap()
 }
 
 fn build(root: &Path, work: &Path) -> Builds {
@@ -81,6 +100,8 @@ fn build(root: &Path, work: &Path) -> Builds {
         .status()
         .expect("go (needed for the native baseline)");
     assert!(status.success(), "go build failed");
+    let scan_native = work.join("go-scan");
+    let scan_wasm = go_build(&root.join("provider/sandbox/benches/go-scan"), &scan_native);
     let target = work.join("kmeans-target");
     let status = Command::new("cargo")
         .args(["build", "--quiet", "--release", "--locked", "--manifest-path"])
@@ -95,6 +116,8 @@ fn build(root: &Path, work: &Path) -> Builds {
         stats_wasm: std::fs::read(work.join("wasm/stats-go.wasm")).unwrap(),
         kmeans_native: target.join("release/kmeans"),
         kmeans_wasm: std::fs::read(work.join("wasm/kmeans-rust.wasm")).unwrap(),
+        scan_native,
+        scan_wasm,
     }
 }
 
@@ -183,6 +206,21 @@ fn main() {
             module: &builds.stats_wasm,
             args: &[],
             output: "stats.json",
+        },
+        &sandbox,
+        work.path(),
+    );
+
+    let scan_flags = ["-data".to_owned(), "/data/rows.csv".to_owned()];
+    compare(
+        &Case {
+            name: "go-scan",
+            data: &data,
+            native: &builds.scan_native,
+            native_args: &stats_flags,
+            module: &builds.scan_wasm,
+            args: &scan_flags,
+            output: "scan.txt",
         },
         &sandbox,
         work.path(),

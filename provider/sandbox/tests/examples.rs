@@ -218,3 +218,70 @@ fn again_seed(job: &Job, sandbox: &agora_sandbox::Sandbox, module: &[u8], seed: 
     let report: Value = serde_json::from_slice(&std::fs::read(out.join("kmeans.json")).unwrap()).unwrap();
     report["seed"].clone()
 }
+
+/// Every `"key": <number>` of a report, in order, read from the JSON text with Rust's correctly
+/// rounded parser (serde_json's default float parsing may be an ulp off).
+fn raw_numbers(report: &str, key: &str) -> Vec<f64> {
+    let pattern = format!("\"{key}\": ");
+    report
+        .match_indices(&pattern)
+        .map(|(at, _)| {
+            let text = &report[at + pattern.len()..];
+            text[..text.find([',', '\n']).unwrap()].parse().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn stats_go_parses_every_number_as_a_correctly_rounded_parser_does() {
+    // Decimals of 1 to 24 digits with the point anywhere (or nowhere), signed or not, so both
+    // the program's own fast path (up to 19 digits under 2^53) and strconv's take many; then the
+    // edge cases. One column per pair of values: its min and max give both back, bit for bit.
+    let mut state = 20u64;
+    let mut next = move |n: u64| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    let mut values: Vec<String> = (0..20_000)
+        .map(|_| {
+            let len = 1 + next(24) as usize;
+            let mut digits: String = (0..len).map(|_| char::from(b'0' + next(10) as u8)).collect();
+            if next(4) > 0 {
+                digits.insert(next(len as u64 + 1) as usize, '.');
+            }
+            let sign = ["", "-", "+"][next(3) as usize];
+            format!("{sign}{digits}")
+        })
+        .collect();
+    values.extend(
+        [
+            "-0", "+0.0", "0", "-.0", "1.", ".5", "9007199254740991", "9007199254740992", "9007199254740993",
+            "9007199254740992.5", "0.1", "0.30000000000000004", "1234.5600000000002", "1e5", "-2.5E-3",
+            "0.0000000000000000000001", "99999999999999999999", "18446744073709551616", "7.0e-22", "+3",
+        ]
+        .map(String::from),
+    );
+    // Neighbours share a column: -0 and +0.0 make one.
+    let first: Vec<String> = values.iter().step_by(2).cloned().collect();
+    let second: Vec<String> = values.iter().skip(1).step_by(2).cloned().collect();
+    let row = |cells: &[String]| cells.join(",") + "\n";
+    let header: Vec<String> = (0..first.len()).map(|i| format!("x{i}")).collect();
+    let csv = row(&header) + &row(&first) + &row(&second);
+    let job = Job::new("numbers.csv", csv.as_bytes());
+    let out = job.fresh_out();
+    job.run_into(examples_sandbox(), &algorithm("stats-go"), &[], 0, &out).unwrap();
+    let report = std::fs::read_to_string(out.join("stats.json")).unwrap();
+
+    let stats = stats_of(&out);
+    let columns = stats["columns"].as_array().unwrap();
+    assert_eq!(columns.len(), first.len());
+    assert!(columns.iter().all(|c| c["numeric"]["count"] == 2), "every value is a number");
+    let (mins, maxs) = (raw_numbers(&report, "min"), raw_numbers(&report, "max"));
+    for (i, (a, b)) in first.iter().zip(&second).enumerate() {
+        let (a, b): (f64, f64) = (a.parse().unwrap(), b.parse().unwrap());
+        // -0 sorts below +0, as math.Min has it.
+        let (min, max) = if a < b || a == b && a.is_sign_negative() { (a, b) } else { (b, a) };
+        assert_eq!(mins[i].to_bits(), min.to_bits(), "column x{i} min: {} vs {}", mins[i], min);
+        assert_eq!(maxs[i].to_bits(), max.to_bits(), "column x{i} max: {} vs {}", maxs[i], max);
+    }
+}

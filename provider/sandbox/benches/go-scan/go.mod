@@ -1,0 +1,3 @@
+module agora.example/go-scan
+
+go 1.21
