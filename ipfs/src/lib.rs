@@ -249,6 +249,7 @@ impl Storage {
     }
 
     /// Adds (and pins) a directory tree, streaming each file from disk; returns the root's CID.
+    /// An empty folder is added as the empty UnixFS directory.
     pub async fn add_dir(&self, dir: &Path) -> Result<String, StorageError> {
         let action = format!("add directory {}", dir.display());
         let io_err = |source| StorageError::Io { action: action.clone(), source };
@@ -259,6 +260,9 @@ impl Storage {
         let mut files = Vec::new();
         collect_files(dir, &mut files).map_err(io_err)?;
         let mut form = Form::default();
+        // The folder itself, as Kubo's own client sends it: an empty folder is then added too.
+        let folder: mime::Mime = "application/x-directory".parse().map_err(io::Error::other).map_err(io_err)?;
+        form.add_reader_file_with_mime("file", io::Cursor::new(Vec::new()), root_name.clone(), folder);
         for file in &files {
             let relative = file.strip_prefix(dir).map_err(|err| io_err(io::Error::other(err)))?;
             let name = format!("{root_name}/{}", relative.to_string_lossy());

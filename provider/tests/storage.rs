@@ -116,6 +116,11 @@ async fn a_directory_is_added_and_fetched_as_a_tar_and_missing_content_is_not_fo
     ensure!(tar.len() > 300_000, "the tar holds the files ({} bytes)", tar.len());
     ensure!(tar.windows(11).any(|w| w == b"config.json"), "the tar names config.json");
 
+    // An empty folder (an algorithm that wrote nothing) is the empty UnixFS directory.
+    let empty = dir.path().join("out");
+    std::fs::create_dir(&empty)?;
+    assert_eq!(storage.add_dir(&empty).await?, "bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354");
+
     // An offline node does not have content nobody added.
     let missing = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
     match storage.stat(missing).await {
