@@ -39,6 +39,20 @@ pub struct ChainError {
 /// `IAssetRegistry.AssetKind.Algorithm`.
 pub const ALGORITHM_KIND: u8 = 2;
 
+/// The `IComputeMarket.JobStatus` values the provider acts on.
+pub mod job_status {
+    /// Escrowed, waiting for a result.
+    pub const OPEN: u8 = 1;
+    /// A result is posted and open to challenge.
+    pub const RESULT_POSTED: u8 = 2;
+    /// Challenged; the DAO rules.
+    pub const DISPUTED: u8 = 3;
+    /// The consumer took the payment back after the deadline (or the provider declined it).
+    pub const REFUNDED: u8 = 5;
+    /// The DAO ruled against the provider: the consumer was paid back.
+    pub const RULED_AGAINST_PROVIDER: u8 = 6;
+}
+
 /// An asset as the provider needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssetInfo {

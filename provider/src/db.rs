@@ -337,29 +337,56 @@ impl Store {
         Ok(())
     }
 
-    /// At startup: marks jobs left running as failed (they were interrupted) and returns the
-    /// queued ones in admission order.
-    pub async fn recover_jobs(&self, now: u64) -> Result<Vec<U256>, DbError> {
+    /// At startup: puts jobs left running (interrupted by the restart) back in the queue, once
+    /// per job; a job interrupted a second time is failed instead, and returned in `failed` so
+    /// it can be declined on chain. Returns the queue in admission order and the failed jobs.
+    pub async fn recover_jobs(&self, now: u64) -> Result<Recovered, DbError> {
+        let mut tx = self.pool.begin().await.map_err(err("begin recovering jobs"))?;
+        let failed: Vec<(String,)> = sqlx::query_as(
+            "UPDATE jobs SET status = 'failed', reason = ?, updated_at = ? \
+             WHERE status = 'running' AND restarts >= ? RETURNING job_id",
+        )
+        .bind(format!("interrupted by a provider restart {MAX_RESTARTS_PER_JOB} times in a row"))
+        .bind(now as i64)
+        .bind(i64::from(MAX_RESTARTS_PER_JOB) - 1)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(err("fail jobs interrupted again"))?;
         sqlx::query(
-            "UPDATE jobs SET status = 'failed', reason = 'interrupted by a provider restart', updated_at = ? \
+            "UPDATE jobs SET status = 'queued', restarts = restarts + 1, progress = 0, updated_at = ? \
              WHERE status = 'running'",
         )
         .bind(now as i64)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map_err(err("fail interrupted jobs"))?;
-        let rows: Vec<(String,)> =
+        .map_err(err("requeue interrupted jobs"))?;
+        let queued: Vec<(String,)> =
             sqlx::query_as("SELECT job_id FROM jobs WHERE status = 'queued' ORDER BY rowid")
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(err("list queued jobs"))?;
-        Ok(rows.into_iter().filter_map(|(id,)| id.parse().ok()).collect())
+        tx.commit().await.map_err(err("commit recovered jobs"))?;
+        let ids = |rows: Vec<(String,)>| rows.into_iter().filter_map(|(id,)| id.parse().ok()).collect();
+        Ok(Recovered { queued: ids(queued), failed: ids(failed) })
     }
 
     /// Closes the pool (waits for connections to finish).
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// How many provider restarts may interrupt one running job: the first puts it back in the
+/// queue, the second fails it.
+pub const MAX_RESTARTS_PER_JOB: u8 = 2;
+
+/// What [`Store::recover_jobs`] did at startup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// Jobs to run, in admission order: queued ones and those a restart interrupted once.
+    pub queued: Vec<U256>,
+    /// Jobs failed for being interrupted [`MAX_RESTARTS_PER_JOB`] times.
+    pub failed: Vec<U256>,
 }
 
 /// A job as stored.
@@ -390,7 +417,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn queued_jobs_resume_and_running_ones_fail_after_a_restart() {
+    async fn queued_and_interrupted_jobs_resume_after_a_restart_and_fail_the_second_time() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("provider.sqlite");
         let who = Address::repeat_byte(1);
@@ -403,15 +430,26 @@ mod tests {
         assert!(!store.start_job(U256::from(2), 2).await.unwrap(), "a job starts once");
         store.close().await;
 
+        // The first restart puts the interrupted job back, in its admission place.
         let store = Store::open(&path).await.unwrap();
-        assert_eq!(store.recover_jobs(3).await.unwrap(), vec![U256::from(1), U256::from(3)]);
+        let all = vec![U256::from(1), U256::from(2), U256::from(3)];
+        assert_eq!(store.recover_jobs(3).await.unwrap(), Recovered { queued: all, failed: vec![] });
+        assert_eq!(store.job(U256::from(2)).await.unwrap().unwrap().status, "queued");
+        assert!(store.start_job(U256::from(2), 4).await.unwrap(), "an interrupted job runs again");
+        assert!(!store.start_job(U256::from(2), 4).await.unwrap(), "and starts once");
+        store.close().await;
+
+        // Interrupted again: failed, never run a third time.
+        let store = Store::open(&path).await.unwrap();
+        let recovered = store.recover_jobs(5).await.unwrap();
+        assert_eq!(recovered, Recovered { queued: vec![U256::from(1), U256::from(3)], failed: vec![U256::from(2)] });
         let interrupted = store.job(U256::from(2)).await.unwrap().unwrap();
         assert_eq!(interrupted.status, "failed");
-        assert!(interrupted.reason.unwrap().contains("interrupted"));
-        assert!(!store.start_job(U256::from(2), 4).await.unwrap(), "an interrupted job never reruns");
-        assert!(store.cancel_queued_job(U256::from(3), 5).await.unwrap());
-        assert!(!store.cancel_queued_job(U256::from(2), 5).await.unwrap(), "only queued jobs cancel at once");
-        assert!(!store.start_job(U256::from(3), 6).await.unwrap(), "a cancelled job never runs");
+        assert!(interrupted.reason.unwrap().contains("interrupted by a provider restart 2 times"));
+        assert!(!store.start_job(U256::from(2), 6).await.unwrap(), "a failed job never reruns");
+        assert!(store.cancel_queued_job(U256::from(3), 7).await.unwrap());
+        assert!(!store.cancel_queued_job(U256::from(2), 7).await.unwrap(), "only queued jobs cancel at once");
+        assert!(!store.start_job(U256::from(3), 8).await.unwrap(), "a cancelled job never runs");
     }
 
     #[tokio::test]

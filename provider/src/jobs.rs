@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     access::{Refusal, recover_typed, sign_typed},
+    chain::job_status::OPEN,
     crypto::Encryption,
     metadata::AssetMetadata,
 };
@@ -270,9 +271,6 @@ pub struct StoredPlan {
 pub fn inputs_hash(cids: &[String]) -> B256 {
     keccak256(cids.to_vec().abi_encode())
 }
-
-/// `IComputeMarket.JobStatus.Open`.
-const OPEN: u8 = 1;
 
 /// Why a job is refused; each maps to one HTTP status and message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -39,6 +39,7 @@ use tokio::{
 
 use crate::{
     algorithm::{self, AlgorithmRun},
+    chain::job_status::{DISPUTED, OPEN, REFUNDED, RESULT_POSTED, RULED_AGAINST_PROVIDER},
     crypto::{ContentKey, Encryption},
     db::{DbError, JobRow, Store},
     jobs::{InputRef, JobReceipt, MAX_DOCUMENT_BYTES, ModelManifest, SignedReceipt, StoredPlan, inputs_hash},
@@ -71,6 +72,12 @@ pub(crate) enum JobFailure {
     Plan(String),
     #[error("the job's deadline {0} passed before it ran")]
     DeadlinePassed(u64),
+    #[error("the job is no longer open on chain: its consumer was refunded before it ran")]
+    Refunded,
+    #[error(
+        "after a restart the job ran again and gave output hash {rerun}, but {posted} was posted before the restart"
+    )]
+    RerunDiffers { posted: B256, rerun: B256 },
     #[error("fetching input {cid}: {source}")]
     Fetch {
         cid: String,
@@ -165,8 +172,13 @@ impl Jobs {
     /// Recovers the persisted queue and starts the pool and the finalizer; abort the handle
     /// to stop both.
     pub async fn start(self: &Arc<Self>) -> Result<JoinHandle<()>, DbError> {
-        for job_id in self.store.recover_jobs(now()).await? {
+        let recovered = self.store.recover_jobs(now()).await?;
+        for job_id in recovered.queued {
             let _ = self.queue.send(job_id);
+        }
+        for job_id in recovered.failed {
+            tracing::warn!(%job_id, "job interrupted by provider restarts twice: failed");
+            self.decline(job_id).await;
         }
         let receiver = lock(&self.receiver).take();
         let jobs = self.clone();
@@ -336,7 +348,7 @@ impl Jobs {
                 tracing::warn!(%job_id, reason = %failure, "job failed");
                 let mut reason = without_paths(&failure.to_string(), &dir, &self.config.work_dir);
                 // No result will come: the consumer gets the payment back now, not at the deadline.
-                if self.decline(job_id).await {
+                if !matches!(failure, JobFailure::Refunded) && self.decline(job_id).await {
                     reason.push_str("; the job was declined on chain and its payment refunded");
                 }
                 self.store.fail_job(job_id, &reason, now()).await
@@ -364,6 +376,16 @@ impl Jobs {
         if now() > plan.deadline {
             return Err(JobFailure::DeadlinePassed(plan.deadline));
         }
+        // A job a restart interrupted may have posted its result already (the output hash is
+        // then on chain and is not posted again), or been refunded since (then it does not run).
+        let on_chain = tx::call("getJob", self.market.getJob(job_id))
+            .await
+            .map_err(|err| JobFailure::Internal(format!("reading the job on chain: {err}")))?;
+        let posted = match on_chain.status {
+            OPEN => None,
+            REFUNDED | RULED_AGAINST_PROVIDER => return Err(JobFailure::Refunded),
+            _ => Some(on_chain.outputHash),
+        };
         // A folder left by a crash belongs to a job that is failed now; start clean.
         if tokio::fs::try_exists(dir).await? {
             tokio::fs::remove_dir_all(dir).await?;
@@ -448,9 +470,17 @@ impl Jobs {
         let output_hash: B256 = format!("0x{}", outcome.run.output_hash)
             .parse()
             .map_err(|_| JobFailure::Internal("the runtime's output hash is not 32 bytes of hex".into()))?;
-        tx::send("postResult", self.market.postResult(job_id, output_cid.clone(), output_hash))
-            .await
-            .map_err(|err| JobFailure::Post(err.to_string()))?;
+        match posted {
+            None => {
+                tx::send("postResult", self.market.postResult(job_id, output_cid.clone(), output_hash))
+                    .await
+                    .map_err(|err| JobFailure::Post(err.to_string()))?;
+            }
+            Some(posted) if posted == output_hash => {
+                tracing::info!(%job_id, "result posted before the restart: the re-run matches it, not posted again");
+            }
+            Some(posted) => return Err(JobFailure::RerunDiffers { posted, rerun: output_hash }),
+        }
 
         let input_cids = plan.input_cids();
         let receipt = JobReceipt {
@@ -549,9 +579,6 @@ fn unseal(
         .map_err(|err| JobFailure::Decrypt { cid: input.cid.clone(), reason: err.to_string() })
 }
 
-/// `IComputeMarket.JobStatus` values the finalizer acts on.
-const RESULT_POSTED: u8 = 2;
-const DISPUTED: u8 = 3;
 
 /// Streams `input` into `path`; the file is complete only if its sha-256 matched.
 pub(crate) async fn fetch_input(storage: &Storage, input: &InputRef, path: &Path) -> Result<(), JobFailure> {
