@@ -3,6 +3,11 @@
 //! serves on its own node; `agora asset pins` shows where each CID is kept; with the publisher's
 //! node stopped, the buyer still downloads the encrypted dataset through one provider and runs
 //! an algorithm job over it on the other.
+//!
+//! Jobs outlive a provider that dies with them queued: three providers, one killed while it
+//! runs one job and holds two more; a new job goes to a live one, the dead one's jobs wait for
+//! it (they are its responsibility), and when it comes back each runs once, or, past its
+//! deadline, is refunded on chain and never runs.
 
 mod common;
 
@@ -33,6 +38,11 @@ fn json_via(stack: &Stack, ipfs_api: &str, account: usize, args: &[&str]) -> Val
     serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}: {}", stdout(&out)))
 }
 
+/// `agora provider run` for the provider [`run_provider_on`] set up for `operator`.
+fn provider_run(stack: &Stack, operator: usize) -> Command {
+    stack.command(operator, &["provider", "run", "--config", &format!("provider-{operator}.toml")])
+}
+
 /// Starts operator `operator`'s provider on its own Kubo at `ipfs_api`, registered at its URL,
 /// replicating every second; its URL and process.
 fn run_provider_on(stack: &Stack, operator: usize, ipfs_api: &str) -> (String, Background) {
@@ -61,8 +71,7 @@ fn run_provider_on(stack: &Stack, operator: usize, ipfs_api: &str) -> (String, B
     std::fs::write(&path, text.replace("every_secs = 15", "every_secs = 1"))
         .unwrap_or_else(|err| panic!("{err}"));
     stack.json(operator, &["provider", "register", "--endpoint", &url, "--price", "0.05"]);
-    let run: Command = stack.command(operator, &["provider", "run", "--config", &config]);
-    let service = stack.spawn_provider(run, operator, &url);
+    let service = stack.spawn_provider(provider_run(stack, operator), operator, &url);
     (url, service)
 }
 
@@ -231,4 +240,121 @@ fn an_asset_outlives_the_node_it_was_published_from() {
             stack.address(survivor)
         ),
     );
+}
+
+/// A free algorithm that counts to 1.6·10¹⁰ (several seconds in the sandbox) and writes nothing.
+const SPIN_MODULE: &str = r#"(module
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (local $i i64)
+    (loop $spin
+      (local.set $i (i64.add (local.get $i) (i64.const 1)))
+      (br_if $spin (i64.lt_u (local.get $i) (i64.const 16000000000))))))"#;
+
+/// `job status <id>`: the chain's view, with the provider's (or why it did not answer) in `service`.
+fn job_status(stack: &Stack, job: &str) -> Value {
+    stack.json(BUYER, &["job", "status", job])
+}
+
+/// `job result <id> --wait 180`; on failure, the job's status says why.
+fn job_result(stack: &Stack, job: &str) -> Value {
+    let out = stack.agora(BUYER, &["--json", "job", "result", job, "--wait", "180"]);
+    assert!(out.status.success(), "job {job}: {}; {}", stderr(&out), job_status(stack, job));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}: {}", stdout(&out)))
+}
+
+/// How many `ResultPosted` events job `job` has on chain.
+fn results_posted(stack: &Stack, job: &str) -> usize {
+    let market = stack.contracts_as(BUYER).compute_market;
+    let job: alloy::primitives::U256 = job.parse().unwrap_or_default();
+    stack.block_on(async move {
+        let posted = market.ResultPosted_filter().topic1(job).from_block(0).query().await;
+        posted.unwrap_or_else(|err| panic!("{err}")).len()
+    })
+}
+
+#[test]
+fn jobs_held_by_a_provider_that_dies_run_once_when_it_returns_or_are_refunded() {
+    let stack = Stack::with_kubo();
+    let ipfs_api = stack.kubo().api_url();
+    const DYING: usize = 3;
+    let mut providers: Vec<(usize, Background)> = [DYING, 4, 5]
+        .into_iter()
+        .map(|operator| (operator, run_provider_on(&stack, operator, &ipfs_api).1))
+        .collect();
+
+    let table = "id,height\n1,1.80\n2,1.65\n";
+    let data = stack.write("heights.csv", table.as_bytes());
+    let dataset = stack.json(PUBLISHER, &["asset", "publish", &data, "--kind", "dataset", "--price", "0"]);
+    let dataset = dataset["assetId"].as_str().unwrap_or_default().to_owned();
+    let module = stack.write("spin.wasm", &wat::parse_str(SPIN_MODULE).unwrap_or_else(|err| panic!("{err}")));
+    let args = ["asset", "publish", &module, "--kind", "algorithm", "--price", "0"];
+    let algorithm = stack.json(PUBLISHER, &args)["assetId"].as_str().unwrap_or_default().to_owned();
+    let dying = stack.address(DYING).to_string();
+    let submit = |provider: Option<&str>, deadline: &str| {
+        let mut args = vec!["job", "submit", "--dataset", &dataset, "--model", &algorithm];
+        args.extend(["--spec", r#"{"kind":"algorithm"}"#, "--deadline-secs", deadline]);
+        args.extend(provider.map(|provider| ["--provider", provider]).into_iter().flatten());
+        let submitted = stack.json(BUYER, &args);
+        (submitted["jobId"].as_str().unwrap_or_default().to_owned(), submitted)
+    };
+
+    // One worker: the first job runs, the other two wait in its queue. The provider dies then.
+    let (running, _) = submit(Some(&dying), "3600");
+    let (queued, _) = submit(Some(&dying), "3600");
+    let (expiring, expiring_job) = submit(Some(&dying), "120");
+    let started = Instant::now();
+    while job_status(&stack, &running)["service"]["status"] != "running" {
+        assert!(started.elapsed() < Duration::from_secs(60), "{}", job_status(&stack, &running));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(job_status(&stack, &queued)["service"]["status"], "queued");
+    drop(providers.remove(0));
+
+    // The dead provider's jobs stay open on chain (the one it ran posted nothing); asking after
+    // them says it is unreachable.
+    assert_eq!(job_status(&stack, &running)["status"], "open");
+    let status = job_status(&stack, &queued);
+    assert_eq!(status["status"], "open", "{status}");
+    assert!(status["service"]["error"].as_str().is_some_and(|e| e.contains("unreachable")), "{status}");
+    // A new job names no provider: a live one takes it, and the dead one is ranked last.
+    let (fresh, submitted) = submit(None, "3600");
+    let taken_by = address_of(&submitted["provider"]);
+    assert!([4, 5].iter().any(|&operator| stack.address(operator) == taken_by), "{submitted}");
+    let done = job_result(&stack, &fresh);
+    assert_eq!(address_of(&done["provider"]), taken_by, "{done}");
+
+    // Past its deadline, the consumer takes back the payment of the job the dead provider held;
+    // not before.
+    let early = stack.agora(BUYER, &["job", "refund", &expiring]);
+    assert_one_line_error(&early, "has not passed");
+    stack.advance(121);
+    let refunded = stack.json(BUYER, &["job", "refund", &expiring]);
+    assert_eq!(refunded["amount"], expiring_job["payment"], "{refunded}");
+
+    // Back with the same database: the interrupted job runs again and the queued one runs, each
+    // posting its result once; the refunded one never runs.
+    let url = stack.json(DYING, &["provider", "status", &dying])["endpoint"].as_str().unwrap_or_default().to_owned();
+    let _back = stack.spawn_provider(provider_run(&stack, DYING), DYING, &url);
+    for job in [&running, &queued] {
+        let result = job_result(&stack, job);
+        assert_eq!(address_of(&result["provider"]), stack.address(DYING), "{result}");
+        assert_eq!(results_posted(&stack, job), 1, "job {job} posted its result once");
+    }
+    let started = Instant::now();
+    let status = loop {
+        let status = job_status(&stack, &expiring);
+        if status["service"]["status"] != "queued" {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{status}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(status["status"], "refunded", "{status}");
+    assert_eq!(status["service"]["status"], "failed", "{status}");
+    assert!(
+        status["service"]["reason"].as_str().is_some_and(|r| r.contains("refunded before it ran")),
+        "{status}"
+    );
+    assert_eq!(results_posted(&stack, &expiring), 0);
 }

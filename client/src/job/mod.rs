@@ -184,6 +184,63 @@ pub async fn plan(agora: &Agora, storage: &Storage, consumer: Address, request: 
     Ok(Plan { consumer, dataset, model, provider, spec, registered, units, costs, fee_bps, service })
 }
 
+/// A provider [`plan_on_best`] passed over, and why.
+#[derive(Debug, Clone)]
+pub struct PassedOver {
+    /// Its address.
+    pub address: Address,
+    /// Why it could not take the job (unreachable, its limits, ...).
+    pub reason: String,
+}
+
+/// Plans the job on the best provider that takes it, for a consumer who names none: the
+/// providers [`crate::provider::candidates`] ranks (active, holding the key of every encrypted
+/// input the job reads, answering `/health` first, largest stake first), tried in that order
+/// until one's [`plan`] succeeds. Returns the plan and the providers passed over on the way.
+pub async fn plan_on_best(
+    agora: &Agora,
+    storage: &Storage,
+    consumer: Address,
+    dataset: U256,
+    model: U256,
+    spec: SpecDocument,
+) -> Result<(Plan, Vec<PassedOver>)> {
+    let mut holders: Option<Vec<Address>> = None;
+    for asset_id in std::iter::once(dataset).chain(spec.needs_model().then_some(model)) {
+        let stored = tx::call(format!("registry.getAsset({asset_id})"), agora.registry.getAsset(asset_id))
+            .await
+            .map_err(|err| Error::contract(err, &Units::eth()))?;
+        let metadata = crate::metadata(storage, &stored.metadataCid).await?;
+        if let Some(encryption) = &metadata.content.encryption {
+            let held = encryption.holders();
+            holders = Some(match holders {
+                None => held,
+                Some(before) => before.into_iter().filter(|address| held.contains(address)).collect(),
+            });
+        }
+    }
+    let ranked = crate::provider::candidates(agora, holders.as_deref()).await?;
+    if ranked.is_empty() {
+        bail!(
+            "no active provider can run this job{}: name one with --provider after the owner shares the key with it (`agora asset share`)",
+            match holders {
+                Some(_) => " (none holds the key of every encrypted input)",
+                None => " (none is registered on the ComputeMarket)",
+            }
+        );
+    }
+    let mut passed = Vec::new();
+    for candidate in ranked {
+        let request = Request { dataset, model, provider: candidate.address, spec: spec.clone(), url: None };
+        match plan(agora, storage, consumer, request).await {
+            Ok(plan) => return Ok((plan, passed)),
+            Err(err) => passed.push(PassedOver { address: candidate.address, reason: format!("{err:#}") }),
+        }
+    }
+    let reasons: Vec<String> = passed.iter().map(|p| format!("{}: {}", p.address, p.reason)).collect();
+    bail!("no provider took the job ({})", reasons.join("; "))
+}
+
 /// The job's inputs as the ComputeMarket will charge them to `consumer`.
 async fn input_costs(agora: &Agora, consumer: Address, dataset: U256, model: U256) -> Result<Vec<InputCost>> {
     let explain = |err| Error::contract(err, &Units::eth());

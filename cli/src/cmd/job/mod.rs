@@ -90,9 +90,11 @@ pub struct SubmitArgs {
     /// bought with the job when you hold none).
     #[arg(long, visible_alias = "algorithm")]
     pub model: U256,
-    /// The registered provider that runs it.
+    /// The registered provider that runs it [default: the best one that takes it: active, holding
+    /// the key of every encrypted input, answering /health, largest stake first; one that cannot
+    /// be reached or refuses the spec is passed over].
     #[arg(long)]
-    pub provider: Address,
+    pub provider: Option<Address>,
     /// What to run: a runtime job spec as JSON, or a file holding one, e.g. '{"kind":"embed"}'.
     #[arg(long)]
     pub spec: String,
@@ -285,14 +287,24 @@ async fn submit(global: &GlobalArgs, args: SubmitArgs) -> Result<()> {
     let key = signer.key.clone().ok_or_else(|| {
         eyre!("job requests are signed with a local key: use --keystore or AGORA_PRIVATE_KEY, not a hardware wallet")
     })?;
-    let request = job::Request {
-        dataset: args.dataset,
-        model: args.model,
-        provider: args.provider,
-        spec,
-        url: args.service.url.as_ref(),
+    let plan = match args.provider {
+        Some(provider) => {
+            let url = args.service.url.as_ref();
+            let request = job::Request { dataset: args.dataset, model: args.model, provider, spec, url };
+            job::plan(&agora, &storage, signer.address, request).await?
+        }
+        None => {
+            if args.service.url.is_some() {
+                bail!("--provider-url needs --provider: the URL is that provider's");
+            }
+            let (plan, passed) =
+                job::plan_on_best(&agora, &storage, signer.address, args.dataset, args.model, spec).await?;
+            for passed in passed {
+                eprintln!("passed over provider {}: {}", passed.address, passed.reason);
+            }
+            plan
+        }
     };
-    let plan = job::plan(&agora, &storage, signer.address, request).await?;
     let units = &plan.units;
     let max_payment = args.max_price.as_deref().map(|text| units.parse(text)).transpose()?;
     // What the job costs, shown before anything is signed.
@@ -336,7 +348,7 @@ async fn submit(global: &GlobalArgs, args: SubmitArgs) -> Result<()> {
             "jobId": job_id.to_string(),
             "inputs": inputs,
             "algorithmOrderId": submitted.algorithm_order_id.to_string(),
-            "provider": args.provider,
+            "provider": plan.provider,
             "specCid": submitted.spec_cid,
             "currency": plan.registered.currency,
             "payment": submitted.payment.to_string(),
@@ -348,7 +360,7 @@ async fn submit(global: &GlobalArgs, args: SubmitArgs) -> Result<()> {
     println!("submitted job {job_id} to {}", plan.service.base);
     output::table(&[
         ("job id".into(), job_id.to_string()),
-        ("provider".into(), args.provider.to_string()),
+        ("provider".into(), plan.provider.to_string()),
         ("payment (escrowed)".into(), units.format(submitted.payment)),
         ("deadline".into(), format!("{} (unix time)", submitted.deadline)),
         ("spec".into(), submitted.spec_cid),
