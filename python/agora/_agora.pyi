@@ -62,7 +62,7 @@ class Client:
         self,
         dataset: str,
         model: str,
-        provider_url: str,
+        provider_url: str | None,
         spec: str,
         deadline_secs: int = 3600,
         max_price: str | None = None,

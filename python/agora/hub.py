@@ -535,7 +535,9 @@ class Hub:
         **options: Any,
     ) -> Job:
         """Runs a compute job over ``dataset`` with ``model`` (or an algorithm asset) at
-        ``provider`` (its URL; the hub's provider by default) and returns its :class:`Job`.
+        ``provider`` (its URL; the hub's provider by default; with neither, the best provider
+        that takes the job, as ``agora job submit`` chooses without ``--provider``) and returns
+        its :class:`Job`.
 
         What runs is ``kind`` with ``options`` (``run_job("embed", dataset=3, model=4,
         text_field="text")``), or a whole runtime ``spec`` dict. Before anything is signed the
@@ -551,13 +553,13 @@ class Hub:
             spec = {"kind": kind, **options}
         elif kind is not None or options:
             raise ConfigurationError("give either kind with its options or a whole spec, not both")
-        url = self._provider_url(provider, dataset)
+        url = provider or self.provider
         report = json.loads(
             self._client.submit_job(
                 str(dataset), str(model), url, json.dumps(spec), deadline, max_price, max_total
             )
         )
-        return Job(self, int(report["jobId"]), url, report)
+        return Job(self, int(report["jobId"]), url or report["providerUrl"], report)
 
     def job(self, job_id: int, provider: str | None = None) -> Job:
         """Job ``job_id``, to follow, fetch or verify (its provider's registered endpoint unless

@@ -40,7 +40,8 @@ async fn service(client: &Client, id: U256, url: Option<&str>) -> Outcome<(job::
 pub(crate) struct Submission<'a> {
     pub(crate) dataset: &'a str,
     pub(crate) model: &'a str,
-    pub(crate) provider_url: &'a str,
+    /// `None`: the best provider that takes the job, by the rule every surface follows.
+    pub(crate) provider_url: Option<&'a str>,
     pub(crate) spec: &'a str,
     pub(crate) deadline_secs: u64,
     pub(crate) max_price: Option<&'a str>,
@@ -52,17 +53,25 @@ pub(crate) struct Submission<'a> {
 pub(crate) async fn submit(client: &Client, submission: Submission<'_>) -> Outcome<Value> {
     let dataset = uint(submission.dataset, "dataset")?;
     let model = uint(submission.model, "model")?;
-    let url = parse_url(submission.provider_url)?;
     let key = client.key()?;
     let storage = client.storage()?;
     let spec: Value = serde_json::from_str(submission.spec)
         .map_err(|err| Failure::new("ConfigurationError", format!("the job spec is not JSON: {err}")))?;
     let spec = job::spec_document(spec)
         .map_err(|err| Failure::new("ConfigurationError", format!("invalid job spec: {err:#}")))?;
-    let chain_id = client.agora.deployment.chain_id;
-    let address = provider::info(&client.http, url.as_str(), chain_id).await?.address;
-    let request = job::Request { dataset, model, provider: address, spec, url: Some(&url) };
-    let plan = checked(job::plan(&client.agora, storage, key.address(), request).await)?;
+    let plan = match submission.provider_url {
+        Some(url) => {
+            let url = parse_url(url)?;
+            let chain_id = client.agora.deployment.chain_id;
+            let address = provider::info(&client.http, url.as_str(), chain_id).await?.address;
+            let request = job::Request { dataset, model, provider: address, spec, url: Some(&url) };
+            checked(job::plan(&client.agora, storage, key.address(), request).await)?
+        }
+        None => {
+            let best = job::plan_on_best(&client.agora, storage, key.address(), dataset, model, spec);
+            checked(best.await)?.0
+        }
+    };
     let units = &plan.units;
     let amount = |text: &str, what: &str| {
         units.parse(text).map_err(|err| Failure::new("ConfigurationError", format!("{what} {text:?}: {err}")))
@@ -103,8 +112,8 @@ pub(crate) async fn submit(client: &Client, submission: Submission<'_>) -> Outco
     }
     Ok(json!({
         "jobId": submitted.job_id.to_string(),
-        "provider": address,
-        "providerUrl": url,
+        "provider": plan.provider,
+        "providerUrl": plan.service.base,
         "inputs": inputs,
         "payment": units.format(submitted.payment),
         "specCid": submitted.spec_cid,

@@ -655,7 +655,8 @@ impl Client {
     }
 
     /// Runs a compute job: `spec` (JSON: a runtime job, e.g. `{"kind":"embed"}`) over
-    /// `dataset` with `model` at the provider at `provider_url`, buying the access tokens it
+    /// `dataset` with `model` at the provider at `provider_url` (`None`: the best that takes it,
+    /// as `agora job submit` without `--provider` chooses), buying the access tokens it
     /// spends with it. Refused before anything is signed when the job costs more than
     /// `max_total` (in the provider's currency's units). The submission as JSON.
     #[pyo3(signature = (dataset, model, provider_url, spec, deadline_secs=3600, max_price=None, max_total=None))]
@@ -665,7 +666,7 @@ impl Client {
         py: Python<'_>,
         dataset: &str,
         model: &str,
-        provider_url: &str,
+        provider_url: Option<&str>,
         spec: &str,
         deadline_secs: u64,
         max_price: Option<&str>,

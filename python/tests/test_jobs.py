@@ -21,7 +21,7 @@ def consumer(options: dict[str, Any], stack: dict[str, Any]) -> Hub:
 
 
 def test_an_embedding_job_runs_its_output_is_checked_and_it_reproduces(
-    consumer: Hub, stack: dict[str, Any], tmp_path: Path
+    consumer: Hub, options: dict[str, Any], stack: dict[str, Any], tmp_path: Path
 ) -> None:
     dataset, model = stack["pricedCsv"]["assetId"], stack["model"]["assetId"]
     # IPFS holds only the dataset's ciphertext: the re-execution needs the plaintext, which this
@@ -53,6 +53,14 @@ def test_an_embedding_job_runs_its_output_is_checked_and_it_reproduces(
     assert verdict.matches, verdict
     assert verdict.posted == verdict.recomputed == result.output_hash
     assert verdict.receipt.startswith("checked")
+
+    # Named by no one (neither the call nor the hub), the provider is the best that takes the
+    # job: the stack's only one.
+    anywhere = hub_from(options, key=stack["otherKey"], provider=None).run_job(
+        "embed", dataset=dataset, model=model, text_field="island", batch_size=2
+    )
+    assert anywhere.submitted["providerUrl"].rstrip("/") == stack["providerUrl"], anywhere.submitted
+    assert anywhere.wait(timeout=300, progress=False).status == "succeeded"
 
     # The same job found again by id, at its provider's registered endpoint.
     again = consumer.job(job.job_id)
