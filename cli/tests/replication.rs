@@ -334,7 +334,10 @@ fn jobs_held_by_a_provider_that_dies_run_once_when_it_returns_or_are_refunded() 
 
     // Back with the same database: the interrupted job runs again and the queued one runs, each
     // posting its result once; the refunded one never runs.
-    let url = stack.json(DYING, &["provider", "status", &dying])["endpoint"].as_str().unwrap_or_default().to_owned();
+    let url = stack.json(DYING, &["provider", "status", &dying])["endpoint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let _back = stack.spawn_provider(provider_run(&stack, DYING), DYING, &url);
     for job in [&running, &queued] {
         let result = job_result(&stack, job);

@@ -261,7 +261,8 @@ impl Storage {
         collect_files(dir, &mut files).map_err(io_err)?;
         let mut form = Form::default();
         // The folder itself, as Kubo's own client sends it: an empty folder is then added too.
-        let folder: mime::Mime = "application/x-directory".parse().map_err(io::Error::other).map_err(io_err)?;
+        let folder: mime::Mime =
+            "application/x-directory".parse().map_err(io::Error::other).map_err(io_err)?;
         form.add_reader_file_with_mime("file", io::Cursor::new(Vec::new()), root_name.clone(), folder);
         for file in &files {
             let relative = file.strip_prefix(dir).map_err(|err| io_err(io::Error::other(err)))?;

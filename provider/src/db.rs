@@ -442,7 +442,10 @@ mod tests {
         // Interrupted again: failed, never run a third time.
         let store = Store::open(&path).await.unwrap();
         let recovered = store.recover_jobs(5).await.unwrap();
-        assert_eq!(recovered, Recovered { queued: vec![U256::from(1), U256::from(3)], failed: vec![U256::from(2)] });
+        assert_eq!(
+            recovered,
+            Recovered { queued: vec![U256::from(1), U256::from(3)], failed: vec![U256::from(2)] }
+        );
         let interrupted = store.job(U256::from(2)).await.unwrap().unwrap();
         assert_eq!(interrupted.status, "failed");
         assert!(interrupted.reason.unwrap().contains("interrupted by a provider restart 2 times"));

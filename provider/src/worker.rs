@@ -579,7 +579,6 @@ fn unseal(
         .map_err(|err| JobFailure::Decrypt { cid: input.cid.clone(), reason: err.to_string() })
 }
 
-
 /// Streams `input` into `path`; the file is complete only if its sha-256 matched.
 pub(crate) async fn fetch_input(storage: &Storage, input: &InputRef, path: &Path) -> Result<(), JobFailure> {
     let fetch_err = |source| JobFailure::Fetch { cid: input.cid.clone(), source };
