@@ -407,9 +407,26 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
         "{voter}"
     );
 
+    // Where the page downloads from: the hub's provider, which is also the one registered provider
+    // holding the key, listed once with its health.
+    let (status, body) = page(&format!("{}/api/assets/{dataset}/providers", hub.url));
+    assert_eq!(status, 200, "{body}");
+    let listed: Value = serde_json::from_str(&body).unwrap_or_default();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(
+        text(&listed[0]["endpoint"]).trim_end_matches('/'),
+        provider_url.trim_end_matches('/'),
+        "{listed}"
+    );
+    assert_eq!(listed[0]["address"], operator.as_str(), "{listed}");
+    assert_eq!(listed[0]["healthy"], true, "{listed}");
+
     // Wrong, hostile and oversized input: a clear page with the right status, and the hub stays up.
     let long = "x".repeat(4096);
-    let cases: [(&str, u16, &str); 11] = [
+    let cases: [(&str, u16, &str); 14] = [
+        ("/api/assets/not-a-number/providers", 400, "decimal digits"),
+        ("/api/assets/999999/providers", 404, "no asset 999999"),
+        (&format!("/api/assets/{}/providers", "9".repeat(200)), 400, "decimal digits"),
         ("/assets/999999", 404, "role=\"search\""),
         ("/no/such/page", 404, "Not found"),
         ("/jobs/999999", 404, "Not found"),

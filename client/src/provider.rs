@@ -83,9 +83,14 @@ pub async fn candidates(
     agora: &agora_contracts::Agora,
     holders: Option<&[Address]>,
 ) -> eyre::Result<Vec<Candidate>> {
+    Ok(rank(crate::keys::active_providers(agora).await?, holders).await)
+}
+
+/// [`candidates`] over `active` (active providers in registration order, however they were
+/// read: from the chain, or from the indexer as the hub reads them).
+pub async fn rank(active: Vec<crate::keys::ActiveProvider>, holders: Option<&[Address]>) -> Vec<Candidate> {
     let http = reqwest::Client::builder().timeout(HEALTH_TIMEOUT).build().unwrap_or_default();
-    let serving = crate::keys::active_providers(agora)
-        .await?
+    let serving = active
         .into_iter()
         .filter(|provider| holders.is_none_or(|holders| holders.contains(&provider.address)));
     // Asked all at once: a dead provider costs the timeout once, not once per provider.
@@ -105,7 +110,7 @@ pub async fn candidates(
     .await;
     // Stable: registration order breaks ties.
     ranked.sort_by(|a, b| b.healthy.cmp(&a.healthy).then(b.stake.cmp(&a.stake)));
-    Ok(ranked)
+    ranked
 }
 
 /// Whether the provider at `url` pins `cid` on its Kubo (`GET /v1/pins/{cid}`).

@@ -40,6 +40,86 @@ pub(crate) async fn status(State(hub): State<Hub>) -> Result<Json<HubStatus>, Ap
     Ok(Json(HubStatus { indexer, provider: hub.provider().map(str::to_owned) }))
 }
 
+/// One provider the page may download an asset from, in the order it tries them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DownloadProvider {
+    /// Its URL, without a trailing slash.
+    endpoint: String,
+    /// Its address on the ComputeMarket; null for the hub's own provider when it is not an
+    /// active registered one holding the key (the page reads its address from `/v1/info`).
+    address: Option<String>,
+    /// Whether it answered `/health` within two seconds; null when not asked.
+    healthy: Option<bool>,
+}
+
+/// `GET /api/assets/{id}/providers`: where the page downloads asset `id` from, in the order it
+/// tries them when one does not answer: the hub's own provider (when it has one), then the
+/// active providers that hold the asset's key (every one, for a public asset), ranked as every
+/// surface ranks them ([`agora_client::provider::rank`]: answering `/health` first, then the
+/// largest stake; the indexer lists providers by address, which breaks the remaining ties).
+pub(crate) async fn asset_providers(
+    State(hub): State<Hub>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<Vec<DownloadProvider>>, ApiError> {
+    if id.is_empty() || id.len() > 78 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::BadRequest("the asset id must be decimal digits".into()));
+    }
+    let all = agora_api::ListQuery::page(None, 100);
+    let (asset, providers) =
+        tokio::try_join!(hub.api().asset(&id), hub.api().providers(&all)).map_err(|err| match err {
+            agora_api::ClientError::Api { status: 404, .. } => ApiError::NotFound(format!("no asset {id}")),
+            err => ApiError::Indexer(err.to_string()),
+        })?;
+    let holders: Option<Vec<alloy::primitives::Address>> = match asset.asset.encrypted {
+        Some(true) => Some(
+            asset
+                .asset
+                .key_holders
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|holder| holder.parse().ok())
+                .collect(),
+        ),
+        _ => None,
+    };
+    let active = providers
+        .items
+        .into_iter()
+        .filter(|provider| provider.active)
+        .filter_map(|provider| {
+            Some(agora_client::keys::ActiveProvider {
+                address: provider.provider.parse().ok()?,
+                endpoint: provider.endpoint,
+                stake: provider.stake.parse().ok()?,
+            })
+        })
+        .collect();
+    let ranked = agora_client::provider::rank(active, holders.as_deref()).await;
+    let mut order: Vec<DownloadProvider> = hub
+        .provider()
+        .map(|own| DownloadProvider {
+            endpoint: own.trim_end_matches('/').to_owned(),
+            address: None,
+            healthy: None,
+        })
+        .into_iter()
+        .collect();
+    for candidate in ranked {
+        // Paths are appended to it.
+        let entry = DownloadProvider {
+            endpoint: candidate.endpoint.trim_end_matches('/').to_owned(),
+            address: Some(candidate.address.to_string()),
+            healthy: Some(candidate.healthy),
+        };
+        match order.iter_mut().find(|known| known.endpoint == entry.endpoint) {
+            Some(own) => *own = entry,
+            None => order.push(entry),
+        }
+    }
+    Ok(Json(order))
+}
+
 /// `POST /api/revert` body: revert data and the currency amounts in it are written in.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -132,6 +212,7 @@ pub(crate) async fn dispute_reason(
 #[derive(Debug)]
 pub(crate) enum ApiError {
     BadRequest(String),
+    NotFound(String),
     Indexer(String),
     /// The hub was started without Kubo.
     NoIpfs,
@@ -146,6 +227,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error) = match self {
             Self::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
+            Self::NotFound(message) => (StatusCode::NOT_FOUND, message),
             Self::Indexer(message) => (StatusCode::BAD_GATEWAY, format!("the indexer failed: {message}")),
             Self::NoIpfs => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -178,9 +260,12 @@ mod tests {
         let query: RevertQuery = serde_json::from_value(body).map_err(|err| err.to_string())?;
         match revert(Ok(Json(query))).await {
             Ok(Json(explained)) => Ok(explained.message),
-            Err(ApiError::BadRequest(message) | ApiError::Indexer(message) | ApiError::Ipfs(message)) => {
-                Err(message)
-            }
+            Err(
+                ApiError::BadRequest(message)
+                | ApiError::NotFound(message)
+                | ApiError::Indexer(message)
+                | ApiError::Ipfs(message),
+            ) => Err(message),
             Err(ApiError::NoIpfs) => Err("no IPFS".into()),
             Err(ApiError::Unavailable(message)) => Err(message),
             Err(ApiError::TooLarge(limit)) => Err(format!("too large: {limit}")),

@@ -184,6 +184,7 @@ pub fn app(hub: Hub) -> Router {
         .route("/static/{file}", get(assets::file))
         .route("/openapi.json", get(openapi))
         .route("/api/status", get(api::status))
+        .route("/api/assets/{id}/providers", get(api::asset_providers))
         .route("/api/revert", axum::routing::post(api::revert))
         .route("/api/disputes/reason", axum::routing::post(api::dispute_reason))
         .route("/health", get(|| async { "ok" }))

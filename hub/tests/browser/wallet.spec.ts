@@ -108,6 +108,44 @@ test("downloads, checks the sha-256 in the browser and saves the file", async ({
   await shoot(page, "wallet-downloaded");
 });
 
+test("passes over a provider that does not answer and one that fails, then downloads from the next", async ({ page }) => {
+  const { eth } = hubFixture();
+  await connected(page, eth.assetId);
+  // A token of its own, so the tests after this one keep theirs.
+  await page.locator("#buy-amount").fill("1");
+  await page.locator("#buy-form button[type=submit]").click();
+  await expect(state(page)).toHaveText(/^Bought 1 access token in block \d+; the indexer has it\.$/, { timeout: 60_000 });
+  const before = await accessTokens(page);
+  // Two providers ranked ahead of the real one: the first refuses connections; the second answers
+  // its info as the real one does, then fails every download with a 503.
+  const dead = "http://dead-provider.test";
+  const failing = "http://failing-provider.test";
+  await page.route(`${dead}/**`, (route) => route.abort("connectionrefused"));
+  let ranked: { endpoint: string }[] = [];
+  await page.route("**/api/assets/*/providers", async (route) => {
+    const response = await route.fetch();
+    ranked = (await response.json()) as { endpoint: string }[];
+    const real = ranked[0]?.endpoint ?? "";
+    await page.route(`${failing}/v1/info`, async (info) => info.fulfill({ response: await page.request.get(`${real}/v1/info`) }));
+    await page.route(`${failing}/v1/download`, (download) => download.fulfill({ status: 503, json: { error: "the provider is overloaded" } }));
+    await route.fulfill({ response, json: [{ endpoint: dead, address: null, healthy: false }, { endpoint: failing, address: null, healthy: true }, ...ranked] });
+  });
+  const download = page.waitForEvent("download");
+  await page.getByRole("button", { name: "Download and verify" }).click();
+  const saved = await download;
+  expect(readFileSync(await saved.path(), "utf8")).toBe(eth.content);
+  await expect(state(page)).toHaveText(`Verified: sha-256 ${eth.digest} matches the chain. Saved as ${saved.suggestedFilename()}.`);
+  // The hub lists the real provider, healthy; the order spent for the failing one (the same
+  // provider's address) served the download: one token in all.
+  expect(ranked).toEqual([expect.objectContaining({ healthy: true })]);
+  expect(await accessTokens(page)).toBe(before - 1n);
+  // The browser logs the two failures the page passed over; nothing else may be logged.
+  const expected = [/net::ERR_CONNECTION_REFUSED/, /status of 503/];
+  const unexpected = watched.problems.filter((problem) => !expected.some((pattern) => pattern.test(problem)));
+  expect(watched.problems.length - unexpected.length).toBe(2);
+  watched.problems = unexpected;
+});
+
 test("refuses bytes the provider altered and saves nothing", async ({ page }) => {
   const { eth } = hubFixture();
   await connected(page, eth.assetId);

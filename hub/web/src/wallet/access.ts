@@ -8,7 +8,7 @@ import { accessTokenAbi } from "../../generated/abi";
 import { type Listing, type Quote, buy, quote } from "./buy";
 import { formatAmount } from "./currency";
 import { byId, byteSize, stateSetter } from "./dom";
-import { Interrupted, consumedOrder, download, providerInfo, rememberOrder, save } from "./download";
+import { Interrupted, consumedOrder, download, firstProvider, rememberOrder, save } from "./download";
 import { type Units, explain } from "./errors";
 import { Told } from "./hub-api";
 import { type Session, currentSession, sessionEvents, walletConnected } from "./session";
@@ -92,7 +92,7 @@ export function startAccessPanel(panel: HTMLElement): void {
     }
   }
 
-  async function runDownload(session: Session, order?: bigint): Promise<void> {
+  async function runDownload(session: Session): Promise<void> {
     if (bar) {
       bar.hidden = false;
       bar.removeAttribute("value");
@@ -105,7 +105,7 @@ export function startAccessPanel(panel: HTMLElement): void {
           bar.value = bytes;
         }
         if (meter) meter.textContent = `${byteSize(bytes)}${total ? ` of ${byteSize(total)}` : ""} · ${byteSize(Math.round(rate))}/s`;
-      }, order);
+      });
       const link = save(done.file, target.fileName);
       say(`Verified: sha-256 ${done.digest} matches the chain. Saved as ${target.fileName}.`, "done");
       link.className = "save-again";
@@ -144,18 +144,14 @@ export function startAccessPanel(panel: HTMLElement): void {
       try {
         const wanted = downloadNow?.checked ? 1n : n;
         const q = shown?.amount === wanted ? shown : await quote(session, listing, wanted);
-        let provider: Address | null = null;
-        if (downloadNow?.checked) {
-          const url = session.deployment.provider;
-          if (!url) throw new Error("This hub has no provider to download from.");
-          provider = getAddress((await providerInfo(url, session.chainId)).provider);
-        }
+        // Bought to download now: the token is spent for the first provider that answers.
+        const provider: Address | null = downloadNow?.checked ? (await firstProvider(session, assetId)).address : null;
         const receipt = await buy(session, listing, q, provider, (text) => say(text));
         if (provider) {
           const order = consumedOrder(receipt.logs);
           rememberOrder(session, assetId, provider, order);
           say(`Bought and spent one access token (order ${order}) in block ${receipt.blockNumber}.`);
-          await runDownload(session, order);
+          await runDownload(session);
         } else {
           say(`Bought ${q.amount} access token${q.amount === 1n ? "" : "s"} in block ${receipt.blockNumber}; the indexer has it.`, "done");
         }

@@ -1,15 +1,18 @@
-// Downloading an asset from the page as the CLI does: spend an access token for the provider (or
-// reuse the order remembered for it), sign the provider's EIP-712 download request in the wallet,
-// stream the bytes into the browser's private file storage (OPFS) while hashing them, and offer
-// the file only when its sha-256 is the one on chain. An interrupted download resumes with a
-// `Range` (a fresh signature: the provider takes each request once); nothing unverified is saved.
+// Downloading an asset from the page as the CLI does: from the first provider that answers, in the
+// order the hub ranks them (its own, then the registered ones holding the key), spend an access
+// token for it (or reuse the order remembered for it), sign its EIP-712 download request in the
+// wallet, stream the bytes into the browser's private file storage (OPFS) while hashing them, and
+// offer the file only when its sha-256 is the one on chain. A provider that does not answer or
+// fails (5xx) is passed over for the next, which needs an access token of its own. An
+// interrupted download resumes with a `Range` (a fresh signature: the provider takes each request
+// once), from whichever provider answers then; nothing unverified is saved.
 
 import { type IHasher, createSHA256 } from "hash-wasm";
 import { type Address, type Hex, getAddress, parseEventLogs, toHex } from "viem";
 import { readContract, signTypedData } from "viem/actions";
 
 import { accessTokenAbi } from "../../generated/abi";
-import { Told } from "./hub-api";
+import { Told, assetProviders } from "./hub-api";
 import type { Session } from "./session";
 import { send } from "./tx";
 
@@ -37,6 +40,8 @@ export interface Downloaded {
   file: Blob;
   digest: string;
   orderId: bigint;
+  /** The provider that served it. */
+  url: string;
 }
 
 interface ProviderInfo {
@@ -48,10 +53,13 @@ interface ProviderInfo {
 /** How long a signed request stays valid: enough to start streaming, not to be replayed later. */
 const REQUEST_LIFETIME_S = 600;
 
+/** How long a provider has to answer `/v1/info` before the next one is tried. */
+const INFO_TIMEOUT_MS = 10_000;
+
 export async function providerInfo(url: string, chainId: number): Promise<ProviderInfo> {
   let response: Response;
   try {
-    response = await fetch(`${url}/v1/info`);
+    response = await fetch(`${url}/v1/info`, { signal: AbortSignal.timeout(INFO_TIMEOUT_MS) });
   } catch {
     throw new Told(`The provider at ${url} did not answer: it may be down; try again later.`);
   }
@@ -192,31 +200,78 @@ function randomNonce(): bigint {
   return BigInt(toHex(bytes));
 }
 
+/** A provider that answered `/v1/info` for this chain. */
+export interface Answering {
+  url: string;
+  info: ProviderInfo;
+  address: Address;
+}
+
+/** The providers of `assetId` that answer, in the hub's order; why the others did not lands in `passed`. */
+async function* answering(session: Session, assetId: bigint, passed: string[]): AsyncGenerator<Answering> {
+  for (const candidate of await assetProviders(assetId)) {
+    try {
+      const info = await providerInfo(candidate.endpoint, session.chainId);
+      yield { url: candidate.endpoint, info, address: getAddress(info.provider) };
+    } catch (err) {
+      if (!(err instanceof Told)) throw err;
+      passed.push(err.message);
+    }
+  }
+}
+
+function noProvider(passed: string[]): string {
+  return passed.length === 0
+    ? "No provider can serve this asset: none registered holds its key (its owner shares it with `agora asset share`)."
+    : `No provider could serve it. ${passed.join(" ")}`;
+}
+
+/** The first provider of `assetId` that answers: the one an access token is spent for when buying to download. */
+export async function firstProvider(session: Session, assetId: bigint): Promise<Answering> {
+  const passed: string[] = [];
+  for await (const provider of answering(session, assetId, passed)) return provider;
+  throw new Told(noProvider(passed));
+}
+
 /**
- * Downloads `target` through the hub's provider, verified against the chain. Throws
- * [`Interrupted`] when the connection breaks (call again to resume), a [`Told`] for everything the
- * user must act on.
+ * Downloads `target`, verified against the chain, from the first provider that serves it. Throws
+ * [`Interrupted`] when the connection breaks mid-way (call again to resume), a [`Told`] for
+ * everything the user must act on.
  */
 export async function download(
   session: Session,
   target: DownloadTarget,
   status: (text: string) => void,
   progress: Progress,
-  order?: bigint,
 ): Promise<Downloaded> {
-  const url = session.deployment.provider;
-  if (!url) throw new Told("This hub has no provider to download from (its operator sets one with `agora hub --provider URL`).");
-  status("Asking the provider…");
-  const info = await providerInfo(url, session.chainId);
-  const provider = getAddress(info.provider);
-
-  let orderId = order ?? rememberedOrder(session, target.assetId, provider);
-  if (orderId === null) {
-    orderId = await consume(session, target, provider, status);
+  const passed: string[] = [];
+  status("Asking the providers…");
+  for await (const provider of answering(session, target.assetId, passed)) {
+    const done = await downloadFrom(session, target, provider, status, progress);
+    if (done) return done;
+    passed.push(`The provider at ${provider.url} failed to serve it.`);
+    status(`The provider at ${provider.url} failed to serve it; trying the next one (its access token is bound to that provider)…`);
   }
-  rememberOrder(session, target.assetId, provider, orderId);
+  throw new Told(noProvider(passed));
+}
 
-  const partName = `agora-${session.chainId}-${target.assetId}-${orderId}.part`;
+/** One provider's attempt: null when it failed before sending a byte (no answer, or 5xx). */
+async function downloadFrom(
+  session: Session,
+  target: DownloadTarget,
+  provider: Answering,
+  status: (text: string) => void,
+  progress: Progress,
+): Promise<Downloaded | null> {
+  const { url, info, address } = provider;
+  let orderId = rememberedOrder(session, target.assetId, address);
+  if (orderId === null) {
+    orderId = await consume(session, target, address, status);
+  }
+  rememberOrder(session, target.assetId, address, orderId);
+
+  // The asset version's bytes, whichever order and provider fill them.
+  const partName = `agora-${session.chainId}-${target.assetId}-${target.digest.slice(2).toLowerCase()}.part`;
   const part = await partFor(partName);
   const hasher = await createSHA256();
   hasher.init();
@@ -256,13 +311,14 @@ export async function download(
       body: JSON.stringify({ assetId: toHex(target.assetId), orderId: toHex(orderId), nonce: toHex(nonce), expiry, signature }),
     });
   } catch {
-    throw new Interrupted(offset);
+    return null;
   }
+  if (response.status >= 500) return null;
   if (response.status === 416) {
     // Everything was already here: the check below decides.
   } else if (!response.ok) {
     const message = await refusal(response);
-    if (response.status === 403 || response.status === 409) forgetOrder(session, target.assetId, provider);
+    if (response.status === 403 || response.status === 409) forgetOrder(session, target.assetId, address);
     throw new Told(message);
   } else if (offset > 0 && response.status !== 206) {
     // The provider sent everything again: start over.
@@ -298,7 +354,7 @@ export async function download(
   }
 
   const digest = `0x${hasher.digest("hex")}`;
-  forgetOrder(session, target.assetId, provider);
+  forgetOrder(session, target.assetId, address);
   if (digest !== target.digest.toLowerCase()) {
     await part.remove().catch(() => undefined);
     parts.delete(partName);
@@ -306,7 +362,7 @@ export async function download(
       `Verification failed: the bytes have sha-256 ${digest}, the chain records ${target.digest}. The file was not saved.`,
     );
   }
-  return { file: await part.file(), digest, orderId };
+  return { file: await part.file(), digest, orderId, url };
 }
 
 /** Offers a verified file to the user as a download named `name`. */

@@ -45,6 +45,29 @@ export async function hubStatus(): Promise<HubStatus> {
   return json<HubStatus>(response);
 }
 
+/** One provider the page may download an asset from (`GET /api/assets/{id}/providers`). */
+export interface DownloadProvider {
+  endpoint: string;
+  /** Null for the hub's own provider when it is not a registered one holding the key. */
+  address: string | null;
+  /** Whether it answered `/health` when the hub asked; null when not asked. */
+  healthy: boolean | null;
+}
+
+/**
+ * Where the page downloads `assetId` from, in the order to try them: the hub's own provider, then
+ * the active providers holding its key, ranked as the CLI and the Python package rank them.
+ */
+export async function assetProviders(assetId: bigint): Promise<DownloadProvider[]> {
+  let response: Response;
+  try {
+    response = await fetch(`/api/assets/${assetId}/providers`, { headers: { accept: "application/json" } });
+  } catch {
+    throw new Told("The hub did not answer: check your connection and try again.");
+  }
+  return json<DownloadProvider[]>(response);
+}
+
 /** The deployment's contracts, or a failure that says the indexer does not know them. */
 export async function deployment(): Promise<HubStatus & { contracts: Contracts }> {
   const status = await hubStatus();
