@@ -356,7 +356,7 @@ fn jobs_held_by_a_provider_that_dies_run_once_when_it_returns_or_are_refunded() 
     assert_eq!(status["status"], "refunded", "{status}");
     assert_eq!(status["service"]["status"], "failed", "{status}");
     assert!(
-        status["service"]["reason"].as_str().is_some_and(|r| r.contains("refunded before it ran")),
+        status["service"]["reason"].as_str().is_some_and(|r| r.contains("its consumer was refunded")),
         "{status}"
     );
     assert_eq!(results_posted(&stack, &expiring), 0);

@@ -72,7 +72,7 @@ pub(crate) enum JobFailure {
     Plan(String),
     #[error("the job's deadline {0} passed before it ran")]
     DeadlinePassed(u64),
-    #[error("the job is no longer open on chain: its consumer was refunded before it ran")]
+    #[error("the job is no longer open on chain: its consumer was refunded")]
     Refunded,
     #[error(
         "after a restart the job ran again and gave output hash {rerun}, but {posted} was posted before the restart"
@@ -386,7 +386,7 @@ impl Jobs {
             REFUNDED | RULED_AGAINST_PROVIDER => return Err(JobFailure::Refunded),
             _ => Some(on_chain.outputHash),
         };
-        // A folder left by a crash belongs to a job that is failed now; start clean.
+        // A folder left by a crash belongs to this job's interrupted run; start clean.
         if tokio::fs::try_exists(dir).await? {
             tokio::fs::remove_dir_all(dir).await?;
         }
