@@ -317,6 +317,8 @@ fn jobs_held_by_a_provider_that_dies_run_once_when_it_returns_or_are_refunded() 
     let status = job_status(&stack, &queued);
     assert_eq!(status["status"], "open", "{status}");
     assert!(status["service"]["error"].as_str().is_some_and(|e| e.contains("unreachable")), "{status}");
+    let advice = format!("`agora job refund {queued}` takes the payment back after the deadline");
+    assert!(status["service"]["advice"].as_str().is_some_and(|a| a.contains(&advice)), "{status}");
     // A new job names no provider: a live one takes it, and the dead one is ranked last.
     let (fresh, submitted) = submit(None, "3600");
     let taken_by = address_of(&submitted["provider"]);

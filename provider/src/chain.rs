@@ -39,7 +39,7 @@ pub struct ChainError {
 /// `IAssetRegistry.AssetKind.Algorithm`.
 pub const ALGORITHM_KIND: u8 = 2;
 
-/// The `IComputeMarket.JobStatus` values the provider acts on.
+/// The `IComputeMarket.JobStatus` values the provider and its clients act on.
 pub mod job_status {
     /// Escrowed, waiting for a result.
     pub const OPEN: u8 = 1;
@@ -47,6 +47,8 @@ pub mod job_status {
     pub const RESULT_POSTED: u8 = 2;
     /// Challenged; the DAO rules.
     pub const DISPUTED: u8 = 3;
+    /// Paid out to the provider.
+    pub const FINALIZED: u8 = 4;
     /// The consumer took the payment back after the deadline (or the provider declined it).
     pub const REFUNDED: u8 = 5;
     /// The DAO ruled against the provider: the consumer was paid back.

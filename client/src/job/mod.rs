@@ -18,7 +18,7 @@ use agora_contracts::{
     words::{self, Units},
 };
 use agora_provider::{
-    chain::ChainReader,
+    chain::{ChainReader, job_status::RESULT_POSTED},
     jobs::{JobRequest, SignedJobRequest, SignedReceipt, SpecDocument},
     storage::Storage,
     verify::{self, Verdict},
@@ -44,8 +44,6 @@ const REQUEST_LIFETIME_SECS: u64 = 600;
 const ASSET_TTL: Duration = Duration::from_secs(30);
 /// How often [`wait`] asks the provider.
 const POLL: Duration = Duration::from_millis(500);
-/// `IComputeMarket.JobStatus.ResultPosted`.
-pub const RESULT_POSTED: u8 = 2;
 
 /// The spec document for `value`: a whole document (`{"version":1,"job":…}`) or just its job
 /// (`{"kind":"embed"}`), checked.

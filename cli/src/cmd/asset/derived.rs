@@ -20,7 +20,10 @@ use agora_contracts::{
     tx,
 };
 use agora_provider::{
-    chain::ChainReader,
+    chain::{
+        ChainReader,
+        job_status::{DISPUTED, FINALIZED, RESULT_POSTED},
+    },
     jobs::{ModelFile, Plan, SignedReceipt},
     metadata::{DerivedFrom, DerivedInput},
     storage::Storage,
@@ -39,11 +42,6 @@ use crate::{
     GlobalArgs, chain,
     cmd::job::{Service, fetch_output, job, output_files, provider_record, status_name},
 };
-
-/// `IComputeMarket.JobStatus` values whose output can be published.
-const RESULT_POSTED: u8 = 2;
-const DISPUTED: u8 = 3;
-const FINALIZED: u8 = 4;
 
 /// How long an input asset read from the chain stays cached while the job's plan is rebuilt.
 const ASSET_TTL: Duration = Duration::from_secs(30);

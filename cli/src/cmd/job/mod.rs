@@ -418,11 +418,19 @@ async fn status(global: &GlobalArgs, args: StatusArgs) -> Result<()> {
         Err(err) => Err(err),
     };
     let view = JobView::new(args.id, &job, &units);
+    // An open job whose provider does not answer stays bound to it on chain: say what can be done.
+    let advice = (service.is_err() && job.status == agora_provider::chain::job_status::OPEN).then(|| {
+        format!(
+            "the job stays with provider {}: it runs when the provider is back (its queue survives a restart), \
+             or `agora job refund {}` takes the payment back after the deadline {} (unix time)",
+            job.provider, args.id, job.deadline
+        )
+    });
     if global.json {
         let mut value = serde_json::to_value(&view)?;
         value["service"] = match &service {
             Ok(body) => body.clone(),
-            Err(err) => json!({ "error": format!("{err:#}") }),
+            Err(err) => json!({ "error": format!("{err:#}"), "advice": advice }),
         };
         return output::json(&value);
     }
@@ -441,7 +449,10 @@ async fn status(global: &GlobalArgs, args: StatusArgs) -> Result<()> {
             }
             rows.push(("at the provider".into(), text));
         }
-        Err(err) => rows.push(("at the provider".into(), format!("{err:#}"))),
+        Err(err) => {
+            rows.push(("at the provider".into(), format!("{err:#}")));
+            rows.extend(advice.map(|advice| ("what you can do".into(), advice)));
+        }
     }
     output::table(&rows);
     Ok(())
