@@ -19,6 +19,7 @@ use agora_contracts::{
 };
 use agora_provider::{
     chain::{ChainReader, job_status::RESULT_POSTED},
+    crypto::Encryption,
     jobs::{JobRequest, SignedJobRequest, SignedReceipt, SpecDocument},
     storage::Storage,
     verify::{self, Verdict},
@@ -205,11 +206,7 @@ pub async fn plan_on_best(
 ) -> Result<(Plan, Vec<PassedOver>)> {
     let mut holders: Option<Vec<Address>> = None;
     for asset_id in std::iter::once(dataset).chain(spec.needs_model().then_some(model)) {
-        let stored = tx::call(format!("registry.getAsset({asset_id})"), agora.registry.getAsset(asset_id))
-            .await
-            .map_err(|err| Error::contract(err, &Units::eth()))?;
-        let metadata = crate::metadata(storage, &stored.metadataCid).await?;
-        if let Some(encryption) = &metadata.content.encryption {
+        if let Some(encryption) = encryption_of(agora, storage, asset_id).await? {
             let held = encryption.holders();
             holders = Some(match holders {
                 None => held,
@@ -265,14 +262,18 @@ async fn input_costs(agora: &Agora, consumer: Address, dataset: U256, model: U25
     Ok(costs)
 }
 
-/// Refuses a job whose private input `asset_id` the provider holds no key for: it would be
-/// refused after the payment is escrowed.
-async fn check_key_held(agora: &Agora, storage: &Storage, asset_id: U256, provider: Address) -> Result<()> {
+/// The encryption header of asset `asset_id`'s current metadata; `None` for content in the clear.
+async fn encryption_of(agora: &Agora, storage: &Storage, asset_id: U256) -> Result<Option<Encryption>> {
     let stored = tx::call(format!("registry.getAsset({asset_id})"), agora.registry.getAsset(asset_id))
         .await
         .map_err(|err| Error::contract(err, &Units::eth()))?;
-    let metadata = crate::metadata(storage, &stored.metadataCid).await?;
-    let Some(encryption) = &metadata.content.encryption else { return Ok(()) };
+    Ok(crate::metadata(storage, &stored.metadataCid).await?.content.encryption)
+}
+
+/// Refuses a job whose private input `asset_id` the provider holds no key for: it would be
+/// refused after the payment is escrowed.
+async fn check_key_held(agora: &Agora, storage: &Storage, asset_id: U256, provider: Address) -> Result<()> {
+    let Some(encryption) = encryption_of(agora, storage, asset_id).await? else { return Ok(()) };
     if encryption.is_held_by(provider) {
         return Ok(());
     }

@@ -72,36 +72,28 @@ struct Builds {
     scan_wasm: Vec<u8>,
 }
 
-/// Builds the Go program in `dir` for the host into `native`, and as a WASI module.
-fn go_build(dir: &Path, native: &Path) -> Vec<u8> {
-    let wasm = native.with_extension("wasm");
-    for (target, out) in [(None, native), (Some(("wasip1", "wasm")), wasm.as_path())] {
-        let mut go = Command::new("go");
-        go.args(["build", "-trimpath", "-o"]).arg(out).arg(".").current_dir(dir);
-        if let Some((os, arch)) = target {
-            go.envs([("GOOS", os), ("GOARCH", arch), ("CGO_ENABLED", "0")]);
-        }
-        let status = go.status().expect("go (needed for the native baseline)");
-        assert!(status.success(), "go build in {} failed", dir.display());
+/// Builds the Go program in `dir` into `out`: for the host, or as a WASI module with `wasip1`.
+fn go_build(dir: &Path, out: &Path, wasip1: bool) {
+    let mut go = Command::new("go");
+    go.args(["build", "-trimpath", "-o"]).arg(out).arg(".").current_dir(dir);
+    if wasip1 {
+        go.envs([("GOOS", "wasip1"), ("GOARCH", "wasm"), ("CGO_ENABLED", "0")]);
     }
-    std::fs::read(wasm).unwrap()
+    let status = go.status().expect("go (needed for the native baseline)");
+    assert!(status.success(), "go build in {} failed", dir.display());
 }
 
 fn build(root: &Path, work: &Path) -> Builds {
     let status =
         Command::new(root.join("scripts/build-algorithms.sh")).arg(work.join("wasm")).status().unwrap();
     assert!(status.success(), "scripts/build-algorithms.sh failed");
+    // The example's module is the one the build script made; only its native twin is built here.
     let stats_native = work.join("stats-native");
-    let status = Command::new("go")
-        .args(["build", "-trimpath", "-o"])
-        .arg(&stats_native)
-        .arg(".")
-        .current_dir(root.join("examples/algorithms/stats-go"))
-        .status()
-        .expect("go (needed for the native baseline)");
-    assert!(status.success(), "go build failed");
+    go_build(&root.join("examples/algorithms/stats-go"), &stats_native, false);
+    let scan = root.join("provider/sandbox/benches/go-scan");
     let scan_native = work.join("go-scan");
-    let scan_wasm = go_build(&root.join("provider/sandbox/benches/go-scan"), &scan_native);
+    go_build(&scan, &scan_native, false);
+    go_build(&scan, &work.join("go-scan.wasm"), true);
     let target = work.join("kmeans-target");
     let status = Command::new("cargo")
         .args(["build", "--quiet", "--release", "--locked", "--manifest-path"])
@@ -117,7 +109,7 @@ fn build(root: &Path, work: &Path) -> Builds {
         kmeans_native: target.join("release/kmeans"),
         kmeans_wasm: std::fs::read(work.join("wasm/kmeans-rust.wasm")).unwrap(),
         scan_native,
-        scan_wasm,
+        scan_wasm: std::fs::read(work.join("go-scan.wasm")).unwrap(),
     }
 }
 
