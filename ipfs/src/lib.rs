@@ -22,6 +22,8 @@ use alloy::primitives::B256;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use ipfs_api_backend_hyper::{Form, IpfsApi, IpfsClient, TryFromUri, request::Add};
+use ipfs_api_prelude::{Backend, request::ApiRequest};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::compat::TokioAsyncReadCompatExt;
@@ -375,9 +377,159 @@ impl Storage {
         Ok(response.keys.into_iter().map(|(cid, pin)| (cid, pin.typ)).collect())
     }
 
+    /// This node's swarm addresses, each ending in `/p2p/<its peer id>`.
+    pub async fn addresses(&self) -> Result<Vec<String>, StorageError> {
+        Ok(self.deadline("ipfs id", self.client.id(None)).await?.addresses)
+    }
+
+    /// Dials the peer at multiaddr `address` (`…/p2p/<peer id>`).
+    pub async fn connect(&self, address: &str) -> Result<(), StorageError> {
+        self.deadline(&format!("swarm connect {address}"), self.client.swarm_connect(address)).await.map(drop)
+    }
+
     /// Whether `cid` is pinned recursively.
     pub async fn is_pinned(&self, cid: &str) -> Result<bool, StorageError> {
         Ok(self.pin_ls().await?.contains_key(cid))
+    }
+}
+
+/// The statuses a remote pin request can have (the IPFS Pinning Service API's `Status`).
+pub const REMOTE_PIN_STATUSES: [&str; 4] = ["queued", "pinning", "pinned", "failed"];
+
+/// A remote pinning service configured in a Kubo node (`ipfs pin remote service ls`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RemoteService {
+    /// The name Kubo knows it by.
+    #[serde(rename = "Service")]
+    pub name: String,
+    /// Its Pinning Service API endpoint.
+    #[serde(rename = "ApiEndpoint")]
+    pub endpoint: String,
+}
+
+/// A pin request at a remote pinning service, as Kubo reports it (`ipfs pin remote ls`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RemotePin {
+    /// The CID asked for.
+    #[serde(rename = "Cid")]
+    pub cid: String,
+    /// The request's name.
+    #[serde(rename = "Name", default)]
+    pub name: String,
+    /// One of [`REMOTE_PIN_STATUSES`].
+    #[serde(rename = "Status")]
+    pub status: String,
+}
+
+/// A Kubo RPC command the client has no method for: its path and its query as `(key, value)`
+/// pairs (a key may repeat, as Kubo's positional `arg` does).
+macro_rules! kubo_command {
+    ($name:ident, $path:literal) => {
+        #[derive(Serialize)]
+        #[serde(transparent)]
+        struct $name(Vec<(&'static str, String)>);
+
+        impl ApiRequest for $name {
+            const PATH: &'static str = $path;
+        }
+    };
+}
+
+kubo_command!(RemoteServiceLs, "/pin/remote/service/ls");
+kubo_command!(RemoteServiceAdd, "/pin/remote/service/add");
+kubo_command!(RemoteServiceRm, "/pin/remote/service/rm");
+kubo_command!(RemotePinAdd, "/pin/remote/add");
+kubo_command!(RemotePinLs, "/pin/remote/ls");
+
+#[derive(Deserialize)]
+struct RemoteServices {
+    #[serde(rename = "RemoteServices", default)]
+    services: Option<Vec<RemoteService>>,
+}
+
+/// Kubo's error body as `client`'s error.
+fn refusal<B: Backend>(_client: &B, body: Bytes) -> B::Error {
+    B::process_error_from_body(body)
+}
+
+impl Storage {
+    /// Sends `request` and returns the answer's body, or Kubo's refusal.
+    async fn command<Req: ApiRequest>(&self, action: &str, request: Req) -> Result<Bytes, StorageError> {
+        let (status, body) = self.deadline(action, self.client.request_raw(request, None)).await?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(StorageError::from_ipfs(action, refusal(&self.client, body)))
+        }
+    }
+
+    /// The remote pinning services this node knows.
+    pub async fn remote_services(&self) -> Result<Vec<RemoteService>, StorageError> {
+        let action = "pin remote service ls";
+        let body = self.command(action, RemoteServiceLs(Vec::new())).await?;
+        let services: RemoteServices = serde_json::from_slice(&body)
+            .map_err(|err| StorageError::Protocol { action: action.into(), reason: err.to_string() })?;
+        Ok(services.services.unwrap_or_default())
+    }
+
+    /// Makes `name` the remote pinning service at `endpoint` with access token `key`, replacing
+    /// what the node had under that name. The key is kept in the node's config, as Kubo does.
+    pub async fn set_remote_service(
+        &self,
+        name: &str,
+        endpoint: &str,
+        key: &str,
+    ) -> Result<(), StorageError> {
+        if self.remote_services().await?.iter().any(|service| service.name == name) {
+            let rm = RemoteServiceRm(vec![("arg", name.to_owned())]);
+            self.command(&format!("pin remote service rm {name}"), rm).await?;
+        }
+        let add = RemoteServiceAdd(vec![
+            ("arg", name.to_owned()),
+            ("arg", endpoint.to_owned()),
+            ("arg", key.to_owned()),
+        ]);
+        self.command(&format!("pin remote service add {name} {endpoint}"), add).await.map(drop)
+    }
+
+    /// Asks remote pinning service `service` to pin `cid` under `name`, without waiting for it
+    /// to be pinned (Kubo's `--background`); the request as the service answered it.
+    pub async fn remote_pin_add(
+        &self,
+        service: &str,
+        cid: &str,
+        name: &str,
+    ) -> Result<RemotePin, StorageError> {
+        let action = format!("pin remote add --service={service} {cid}");
+        let request = RemotePinAdd(vec![
+            ("arg", cid.to_owned()),
+            ("service", service.to_owned()),
+            ("name", name.to_owned()),
+            ("background", "true".to_owned()),
+        ]);
+        let body = self.command(&action, request).await?;
+        serde_json::from_slice(&body)
+            .map_err(|err| StorageError::Protocol { action, reason: err.to_string() })
+    }
+
+    /// The pin requests for `cids` (all when empty) at remote pinning service `service`, in
+    /// every status.
+    pub async fn remote_pins(&self, service: &str, cids: &[&str]) -> Result<Vec<RemotePin>, StorageError> {
+        let action = format!("pin remote ls --service={service}");
+        let mut query = vec![("service", service.to_owned())];
+        if !cids.is_empty() {
+            query.push(("cid", cids.join(",")));
+        }
+        query.extend(REMOTE_PIN_STATUSES.iter().map(|status| ("status", (*status).to_owned())));
+        let body = self.command(&action, RemotePinLs(query)).await?;
+        // One JSON object per line.
+        body.split(|&byte| byte == b'\n')
+            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+            .map(|line| {
+                serde_json::from_slice(line)
+                    .map_err(|err| StorageError::Protocol { action: action.clone(), reason: err.to_string() })
+            })
+            .collect()
     }
 }
 

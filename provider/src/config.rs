@@ -99,6 +99,55 @@ pub struct Config {
     pub job_limits: JobLimits,
     /// Pinning the assets this provider serves on its own Kubo (the `[replication]` table).
     pub replication: Replication,
+    /// The pinning service offered to publishers (the `[pinning]` table).
+    pub pinning: PinningService,
+}
+
+/// The `[pinning]` table: the IPFS Pinning Service API at `/pinning` ([`crate::pinning`]), for
+/// whoever holds one of the operator's tokens. Pins take `[replication]`'s `pin_timeout_secs`
+/// and `max_asset_bytes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PinningService {
+    /// The SHA-256 (hex) of each bearer token accepted; none turns the service off. Only
+    /// digests are configured, so the file gives no token away.
+    pub tokens_sha256: Vec<String>,
+    /// Pin requests one token may hold.
+    pub max_pins_per_token: u64,
+    /// Pins run at once.
+    pub workers: usize,
+}
+
+impl Default for PinningService {
+    fn default() -> Self {
+        Self { tokens_sha256: Vec::new(), max_pins_per_token: 10_000, workers: 2 }
+    }
+}
+
+impl PinningService {
+    /// The service's settings, or `None` when no token is configured; an entry that is not a
+    /// SHA-256 in hex is an error.
+    pub fn settings(&self, replication: &Replication) -> Result<Option<crate::pinning::Settings>, String> {
+        if self.tokens_sha256.is_empty() {
+            return Ok(None);
+        }
+        let tokens = self
+            .tokens_sha256
+            .iter()
+            .map(|digest| {
+                digest.trim().parse::<alloy::primitives::B256>().map_err(|_| {
+                    format!("[pinning] tokens_sha256: {digest:?} is not a SHA-256 in hex (64 hex digits)")
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Some(crate::pinning::Settings {
+            tokens,
+            max_pins_per_token: self.max_pins_per_token,
+            workers: self.workers.max(1),
+            pin_timeout: Duration::from_secs(replication.pin_timeout_secs.max(1)),
+            max_asset_bytes: replication.max_asset_bytes,
+        }))
+    }
 }
 
 /// The `[replication]` table: the provider pins, on its own Kubo, the metadata and content of
@@ -177,6 +226,7 @@ impl Default for Config {
             finalize_every_secs: 60,
             job_limits: JobLimits::default(),
             replication: Replication::default(),
+            pinning: PinningService::default(),
         }
     }
 }

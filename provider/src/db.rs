@@ -370,6 +370,190 @@ impl Store {
         Ok(Recovered { queued: ids(queued), failed: ids(failed) })
     }
 
+    /// Records a new pin request of `owner` (queued) unless `owner` already has `max_per_owner`;
+    /// `created` is `now_micros`, or one more than the newest request's when that is not later
+    /// (so it is unique). `None` when `owner` is at the limit.
+    pub async fn insert_pin(
+        &self,
+        owner: B256,
+        request: &NewPin<'_>,
+        now_micros: i64,
+        max_per_owner: u64,
+    ) -> Result<Option<PinRow>, DbError> {
+        sqlx::query_as(
+            "INSERT INTO pin_requests (request_id, owner, cid, name, origins, meta, status, created) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'queued', \
+                    (SELECT max(?7, coalesce(max(created), 0) + 1) FROM pin_requests) \
+             WHERE (SELECT count(*) FROM pin_requests WHERE owner = ?2) < ?8 \
+             RETURNING *",
+        )
+        .bind(request.request_id)
+        .bind(owner.as_slice())
+        .bind(request.cid)
+        .bind(request.name)
+        .bind(request.origins)
+        .bind(request.meta)
+        .bind(now_micros)
+        .bind(i64::try_from(max_per_owner).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err("record a pin request"))
+    }
+
+    /// `owner`'s pin request `request_id`.
+    pub async fn pin(&self, owner: B256, request_id: &str) -> Result<Option<PinRow>, DbError> {
+        sqlx::query_as("SELECT * FROM pin_requests WHERE owner = ? AND request_id = ?")
+            .bind(owner.as_slice())
+            .bind(request_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err("look up a pin request"))
+    }
+
+    /// `owner`'s pin requests that pass `filter` (all but its `meta`), newest first.
+    pub async fn pins(&self, owner: B256, filter: &PinFilter) -> Result<Vec<PinRow>, DbError> {
+        let mut query = sqlx::QueryBuilder::new("SELECT * FROM pin_requests WHERE owner = ");
+        query.push_bind(owner.as_slice().to_vec());
+        if !filter.cids.is_empty() {
+            query.push(" AND cid IN (");
+            let mut list = query.separated(", ");
+            for cid in &filter.cids {
+                list.push_bind(cid.clone());
+            }
+            query.push(")");
+        }
+        if !filter.statuses.is_empty() {
+            query.push(" AND status IN (");
+            let mut list = query.separated(", ");
+            for status in &filter.statuses {
+                list.push_bind(*status);
+            }
+            query.push(")");
+        }
+        if let Some((name, how)) = &filter.name {
+            query.push(match how {
+                NameMatch::Exact => " AND name = ",
+                NameMatch::IExact => " AND lower(name) = lower(",
+                NameMatch::Partial => " AND instr(name, ",
+                NameMatch::IPartial => " AND instr(lower(name), lower(",
+            });
+            query.push_bind(name.clone());
+            query.push(match how {
+                NameMatch::Exact => "",
+                NameMatch::IExact => ")",
+                NameMatch::Partial => ") > 0",
+                NameMatch::IPartial => ")) > 0",
+            });
+        }
+        if let Some(before) = filter.before_micros {
+            query.push(" AND created < ").push_bind(before);
+        }
+        if let Some(after) = filter.after_micros {
+            query.push(" AND created > ").push_bind(after);
+        }
+        query.push(" ORDER BY created DESC");
+        query.build_query_as().fetch_all(&self.pool).await.map_err(err("list pin requests"))
+    }
+
+    /// Deletes `owner`'s pin request `request_id`; the request, if there was one.
+    pub async fn delete_pin(&self, owner: B256, request_id: &str) -> Result<Option<PinRow>, DbError> {
+        sqlx::query_as("DELETE FROM pin_requests WHERE owner = ? AND request_id = ? RETURNING *")
+            .bind(owner.as_slice())
+            .bind(request_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err("delete a pin request"))
+    }
+
+    /// Replaces `owner`'s pin request `old` by a new one, in one transaction: the new request,
+    /// and the old one it replaced; `None` when `old` is not `owner`'s.
+    pub async fn replace_pin(
+        &self,
+        owner: B256,
+        old: &str,
+        request: &NewPin<'_>,
+        now_micros: i64,
+    ) -> Result<Option<(PinRow, PinRow)>, DbError> {
+        let mut tx = self.pool.begin().await.map_err(err("begin replacing a pin request"))?;
+        let removed: Option<PinRow> =
+            sqlx::query_as("DELETE FROM pin_requests WHERE owner = ? AND request_id = ? RETURNING *")
+                .bind(owner.as_slice())
+                .bind(old)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err("remove the replaced pin request"))?;
+        let Some(removed) = removed else { return Ok(None) };
+        let added: PinRow = sqlx::query_as(
+            "INSERT INTO pin_requests (request_id, owner, cid, name, origins, meta, status, created) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', \
+                     (SELECT max(?7, coalesce(max(created), 0) + 1) FROM pin_requests)) \
+             RETURNING *",
+        )
+        .bind(request.request_id)
+        .bind(owner.as_slice())
+        .bind(request.cid)
+        .bind(request.name)
+        .bind(request.origins)
+        .bind(request.meta)
+        .bind(now_micros)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(err("record the replacing pin request"))?;
+        tx.commit().await.map_err(err("commit a replaced pin request"))?;
+        Ok(Some((added, removed)))
+    }
+
+    /// Takes the oldest queued pin request for pinning (`pinning`); each is taken once.
+    pub async fn claim_pin(&self) -> Result<Option<PinRow>, DbError> {
+        sqlx::query_as(
+            "UPDATE pin_requests SET status = 'pinning' WHERE request_id = \
+             (SELECT request_id FROM pin_requests WHERE status = 'queued' ORDER BY created LIMIT 1) \
+             RETURNING *",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err("claim a queued pin request"))
+    }
+
+    /// Ends a pin request taken by [`Store::claim_pin`] as `pinned` or `failed` (with why);
+    /// `false` when it is no longer there (deleted or replaced meanwhile).
+    pub async fn finish_pin(
+        &self,
+        request_id: &str,
+        pinned: bool,
+        details: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let result = sqlx::query(
+            "UPDATE pin_requests SET status = ?, details = ? WHERE request_id = ? AND status = 'pinning'",
+        )
+        .bind(if pinned { "pinned" } else { "failed" })
+        .bind(details)
+        .bind(request_id)
+        .execute(&self.pool)
+        .await
+        .map_err(err("record a pin request's outcome"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Whether any pin request, of anyone, names `cid`.
+    pub async fn is_pin_requested(&self, cid: &str) -> Result<bool, DbError> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM pin_requests WHERE cid = ? LIMIT 1")
+            .bind(cid)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err("look up the pin requests of a CID"))?;
+        Ok(row.is_some())
+    }
+
+    /// At startup: pin requests a restart interrupted go back in the queue; how many.
+    pub async fn requeue_pins(&self) -> Result<u64, DbError> {
+        let result = sqlx::query("UPDATE pin_requests SET status = 'queued' WHERE status = 'pinning'")
+            .execute(&self.pool)
+            .await
+            .map_err(err("requeue interrupted pin requests"))?;
+        Ok(result.rows_affected())
+    }
+
     /// Closes the pool (waits for connections to finish).
     pub async fn close(&self) {
         self.pool.close().await;
@@ -387,6 +571,72 @@ pub struct Recovered {
     pub queued: Vec<U256>,
     /// Jobs failed for being interrupted [`MAX_RESTARTS_PER_JOB`] times.
     pub failed: Vec<U256>,
+}
+
+/// A new pin request, its JSON parts already checked and serialized.
+#[derive(Debug, Clone, Copy)]
+pub struct NewPin<'a> {
+    /// Its id.
+    pub request_id: &'a str,
+    /// The CID to pin.
+    pub cid: &'a str,
+    /// Its name.
+    pub name: Option<&'a str>,
+    /// Its origins, a JSON array of multiaddrs.
+    pub origins: &'a str,
+    /// Its meta, a JSON object of strings.
+    pub meta: &'a str,
+}
+
+/// How a pin request's name is matched (the Pinning Service API's `match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameMatch {
+    /// The same name.
+    Exact,
+    /// The same name, case aside.
+    IExact,
+    /// Names containing it.
+    Partial,
+    /// Names containing it, case aside.
+    IPartial,
+}
+
+/// Which pin requests [`Store::pins`] returns; an empty list or `None` does not filter.
+#[derive(Debug, Clone, Default)]
+pub struct PinFilter {
+    /// Any of these CIDs.
+    pub cids: Vec<String>,
+    /// Any of these statuses.
+    pub statuses: Vec<&'static str>,
+    /// A name, and how to match it.
+    pub name: Option<(String, NameMatch)>,
+    /// Created before this, microseconds since the epoch.
+    pub before_micros: Option<i64>,
+    /// Created after this.
+    pub after_micros: Option<i64>,
+}
+
+/// A pin request as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct PinRow {
+    /// Its id.
+    pub request_id: String,
+    /// The SHA-256 of the token that made it.
+    pub owner: Vec<u8>,
+    /// The CID to pin.
+    pub cid: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its origins, a JSON array.
+    pub origins: String,
+    /// Its meta, a JSON object.
+    pub meta: String,
+    /// `queued`, `pinning`, `pinned` or `failed`.
+    pub status: String,
+    /// When it was made, microseconds since the epoch (unique).
+    pub created: i64,
+    /// Why it failed.
+    pub details: Option<String>,
 }
 
 /// A job as stored.
@@ -415,6 +665,54 @@ pub struct JobRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn each_pin_request_is_claimed_once_under_concurrent_workers_and_a_restart_requeues() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("provider.sqlite")).await.unwrap();
+        let owner = B256::repeat_byte(7);
+        let mut created = Vec::new();
+        for i in 0..60 {
+            let id = format!("request-{i}");
+            let pin = NewPin { request_id: &id, cid: "bafkqaaa", name: None, origins: "[]", meta: "{}" };
+            // The same clock reading every time: `created` still comes out unique and rising.
+            let row = store.insert_pin(owner, &pin, 1_000, 60).await.unwrap().unwrap();
+            created.push(row.created);
+        }
+        assert!(created.windows(2).all(|pair| pair[0] < pair[1]), "{created:?}");
+        let over = NewPin { request_id: "over", cid: "bafkqaaa", name: None, origins: "[]", meta: "{}" };
+        assert!(store.insert_pin(owner, &over, 1_000, 60).await.unwrap().is_none(), "the quota holds");
+
+        let claims = (0..8).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(row) = store.claim_pin().await.unwrap() {
+                    mine.push(row.request_id);
+                }
+                mine
+            })
+        });
+        let mut claimed: Vec<String> = Vec::new();
+        for claim in futures::future::join_all(claims).await {
+            claimed.extend(claim.unwrap());
+        }
+        claimed.sort();
+        let before = claimed.len();
+        claimed.dedup();
+        assert_eq!((before, claimed.len()), (60, 60), "every request claimed, none twice");
+
+        assert!(store.finish_pin("request-0", true, None).await.unwrap());
+        assert!(!store.finish_pin("request-0", false, Some("late")).await.unwrap(), "finished once");
+        assert_eq!(store.requeue_pins().await.unwrap(), 59, "the interrupted ones are queued again");
+        assert!(
+            store.delete_pin(B256::ZERO, "request-1").await.unwrap().is_none(),
+            "only its owner removes it"
+        );
+        assert!(store.delete_pin(owner, "request-1").await.unwrap().is_some());
+        assert!(store.is_pin_requested("bafkqaaa").await.unwrap());
+        store.close().await;
+    }
 
     #[tokio::test]
     async fn queued_and_interrupted_jobs_resume_after_a_restart_and_fail_the_second_time() {

@@ -18,6 +18,8 @@
 //! - [`chain`]: cached reads of assets and orders through alloy.
 //! - [`replicate`]: pins, on the provider's own Kubo, every asset it serves (public, or keyed
 //!   for it), following the registry's events, so content outlives its publisher's node.
+//! - [`pinning`]: the IPFS Pinning Service API at `/pinning`, over the provider's Kubo, for
+//!   the publishers the operator gave a token (`ipfs pin remote add`).
 //! - [`db`]: SQLite (sqlx) for used nonces, served single-use orders and verified content.
 //! - [`range`]: HTTP `Range` parsing.
 //! - [`server`]: the axum service (`app`, `serve`); [`net`]: dropping clients that stop
@@ -43,6 +45,7 @@ pub mod jobs;
 pub mod metadata;
 pub mod metrics;
 pub mod net;
+pub mod pinning;
 pub mod range;
 pub mod replicate;
 pub mod server;

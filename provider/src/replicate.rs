@@ -182,6 +182,7 @@ impl Replicator {
         }
         for cid in [metadata_cid, content.as_str()] {
             self.storage.pin_add(cid).await.map_err(|err| err.to_string())?;
+            self.state.keep(cid);
         }
         Ok(Outcome::Pinned(vec![metadata_cid.to_owned(), content.clone()]))
     }

@@ -185,6 +185,9 @@ pub struct ProviderState {
     metadata: RwLock<BoundedMap<String, Arc<AssetMetadata>>>,
     verified: RwLock<BoundedMap<(String, B256), ()>>,
     jobs: OnceLock<Arc<Jobs>>,
+    pinning: OnceLock<Arc<crate::pinning::Pinning>>,
+    /// CIDs the replicator pinned (so a removed pin request does not unpin them).
+    kept: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for ProviderState {
@@ -225,6 +228,8 @@ impl ProviderState {
             metadata: RwLock::new(BoundedMap::new(CACHED_METADATA)),
             verified: RwLock::new(BoundedMap::new(CACHED_VERIFIED)),
             jobs: OnceLock::new(),
+            pinning: OnceLock::new(),
+            kept: Mutex::default(),
         })
     }
 
@@ -263,6 +268,27 @@ impl ProviderState {
         let _ = self.jobs.set(jobs);
     }
 
+    /// Turns the pinning service on (once, at startup); without it `/pinning` refuses every
+    /// request.
+    pub fn enable_pinning(&self, pinning: Arc<crate::pinning::Pinning>) {
+        let _ = self.pinning.set(pinning);
+    }
+
+    /// The pinning service, when on.
+    pub fn pinning(&self) -> Option<Arc<crate::pinning::Pinning>> {
+        self.pinning.get().cloned()
+    }
+
+    /// Records that the replicator keeps `cid` pinned.
+    pub fn keep(&self, cid: &str) {
+        self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(cid.to_owned());
+    }
+
+    /// Whether the replicator keeps `cid` pinned.
+    pub fn is_kept(&self, cid: &str) -> bool {
+        self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(cid)
+    }
+
     /// Waits, at most `within`, until no single-use download is in flight: a response cut off
     /// by a shutdown records its bytes from a task of its own, before its order is released.
     async fn single_use_idle(&self, within: Duration) {
@@ -284,7 +310,8 @@ impl ProviderState {
 
 /// The router: `/health`, `/metrics`, `/v1/info`, `POST /v1/download`, `POST /v1/specs`,
 /// `POST /v1/jobs`, `GET`/`DELETE /v1/jobs/{id}`, `GET /v1/jobs/{id}/result`,
-/// `GET /v1/jobs/{id}/log`.
+/// `GET /v1/jobs/{id}/log`, and the IPFS Pinning Service API under `/pinning`
+/// ([`crate::pinning`]).
 pub fn app(state: Arc<ProviderState>) -> Router {
     let limits = state.limits.clone();
     Router::new()
@@ -298,6 +325,7 @@ pub fn app(state: Arc<ProviderState>) -> Router {
         .route("/v1/jobs/{id}", get(job_status).delete(cancel_job))
         .route("/v1/jobs/{id}/result", get(job_result))
         .route("/v1/jobs/{id}/log", get(job_log))
+        .nest("/pinning", crate::pinning::routes())
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(
@@ -1459,6 +1487,9 @@ pub enum RunError {
     /// The chain could not be read.
     #[error(transparent)]
     Chain(#[from] crate::chain::ChainError),
+    /// A setting cannot be used.
+    #[error("{0}")]
+    Config(String),
     /// The node serves another chain than the manifest's.
     #[error("the RPC node is on chain {node}, the deployment manifest on chain {manifest}")]
     WrongChain {
@@ -1526,6 +1557,7 @@ pub async fn run(
     signer: PrivateKeySigner,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    let pinning = config.pinning.settings(&config.replication).map_err(RunError::Config)?;
     let state = build_state(config, signer).await?;
     let addr = config.listen.to_string();
     let listener = TcpListener::bind(config.listen)
@@ -1540,6 +1572,14 @@ pub async fn run(
     let replicator = match config.replication.settings() {
         Some(settings) => Some(crate::replicate::Replicator::new(state.clone(), settings)?.spawn()),
         None => None,
+    };
+    let pinners = match pinning {
+        Some(settings) => {
+            let pinning = crate::pinning::Pinning::new(settings);
+            state.enable_pinning(pinning.clone());
+            crate::pinning::spawn_workers(state.clone(), pinning).await?
+        }
+        None => Vec::new(),
     };
     // Nonces are only needed until their requests expire.
     let pruner = tokio::spawn({
@@ -1556,6 +1596,9 @@ pub async fn run(
     });
     let result = serve(listener, state, shutdown).await.map_err(|source| RunError::Io { addr, source });
     pruner.abort();
+    for pinner in pinners {
+        pinner.abort();
+    }
     if let Some(replicator) = replicator {
         replicator.abort();
     }
