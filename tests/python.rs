@@ -49,7 +49,13 @@ fn the_python_package_reads_buys_and_refuses_as_promised() {
     let mut indexer = indexer(&chain, &postgres, &kubo);
 
     // A registered provider, holding the content keys of what is published after it.
-    let (_provider, provider_url) = registered_provider(&chain, &kubo, OPERATOR, "0.01");
+    // It is also a pinning service, for the token the Python tests publish with.
+    let pinning_token = "python-publisher-pinning-token";
+    let digest = alloy::hex::encode(<sha2::Sha256 as sha2::Digest>::digest(pinning_token.as_bytes()));
+    let (_provider, provider_url) = registered_provider_edited(&chain, &kubo, OPERATOR, "0.01", |config| {
+        assert!(config.contains("tokens_sha256 = []"), "{config}");
+        config.replace("tokens_sha256 = []", &format!("tokens_sha256 = [\"{digest}\"]"))
+    });
 
     let write = |name: &str, contents: &[u8]| {
         let path = chain.dir.path().join(name);
@@ -134,6 +140,7 @@ fn the_python_package_reads_buys_and_refuses_as_promised() {
         "indexerUrl": indexer.url,
         "manifest": chain.manifest_path(),
         "providerUrl": provider_url,
+        "pinningToken": pinning_token,
         "ipfsApi": kubo.api_url(),
         "buyerKey": chain.key(BUYER),
         "buyer": chain.address(BUYER).to_string(),

@@ -4,6 +4,11 @@
 //! node stopped, the buyer still downloads the encrypted dataset through one provider and runs
 //! an algorithm job over it on the other.
 //!
+//! On a network whose `[pinning]` table names a pinning service (here a provider's `/pinning`,
+//! with its own replication off), publishing waits until the service keeps the asset's CIDs
+//! before minting it, mints nothing when the service refuses, and the asset outlives the
+//! publisher's node.
+//!
 //! Jobs outlive a provider that dies with them queued: three providers, one killed while it
 //! runs one job and holds two more; a new job goes to a live one, the dead one's jobs wait for
 //! it (they are its responsibility), and when it comes back each runs once, or, past its
@@ -46,6 +51,16 @@ fn provider_run(stack: &Stack, operator: usize) -> Command {
 /// Starts operator `operator`'s provider on its own Kubo at `ipfs_api`, registered at its URL,
 /// replicating every second; its URL and process.
 fn run_provider_on(stack: &Stack, operator: usize, ipfs_api: &str) -> (String, Background) {
+    run_provider_edited(stack, operator, ipfs_api, |text| text)
+}
+
+/// [`run_provider_on`] with the configuration `provider init` wrote passed through `edit`.
+fn run_provider_edited(
+    stack: &Stack,
+    operator: usize,
+    ipfs_api: &str,
+    edit: impl Fn(String) -> String,
+) -> (String, Background) {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let file = |what: &str| format!("provider-{operator}.{what}");
@@ -68,7 +83,7 @@ fn run_provider_on(stack: &Stack, operator: usize, ipfs_api: &str) -> (String, B
     let path = stack.path(&config);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{err}"));
     assert!(text.contains("every_secs = 15"), "provider init writes the [replication] table: {text}");
-    std::fs::write(&path, text.replace("every_secs = 15", "every_secs = 1"))
+    std::fs::write(&path, edit(text.replace("every_secs = 15", "every_secs = 1")))
         .unwrap_or_else(|err| panic!("{err}"));
     stack.json(operator, &["provider", "register", "--endpoint", &url, "--price", "0.05"]);
     let service = stack.spawn_provider(provider_run(stack, operator), operator, &url);
@@ -240,6 +255,100 @@ fn an_asset_outlives_the_node_it_was_published_from() {
             stack.address(survivor)
         ),
     );
+}
+
+/// How many assets the registry holds.
+fn total_assets(stack: &Stack) -> u64 {
+    let agora = stack.contracts_as(BUYER);
+    let total = stack.block_on(async { agora.registry.totalAssets().call().await });
+    total.unwrap_or_else(|err| panic!("{err}")).to::<u64>()
+}
+
+#[test]
+fn publishing_waits_for_the_networks_pinning_service_and_mints_nothing_without_it() {
+    const TOKEN: &str = "archive-token-for-the-publisher";
+    let mut publisher_kubo = networked_kubo();
+    let archive_kubo = networked_kubo();
+    let buyer_kubo = networked_kubo();
+    for (a, b) in
+        [(&publisher_kubo, &archive_kubo), (&publisher_kubo, &buyer_kubo), (&archive_kubo, &buyer_kubo)]
+    {
+        a.peer_with(b).unwrap_or_else(|err| panic!("peering: {err}"));
+    }
+    let stack = Stack::with_ipfs_api(publisher_kubo.api_url());
+    // The archive keeps only what it is asked to: its own replication is off.
+    let digest = sha256_hex(TOKEN.as_bytes());
+    let (url, _archive) = run_provider_edited(&stack, OPERATORS[0], &archive_kubo.api_url(), |text| {
+        assert!(text.contains("enabled = true") && text.contains("tokens_sha256 = []"), "{text}");
+        text.replace("enabled = true", "enabled = false")
+            .replace("tokens_sha256 = []", &format!("tokens_sha256 = [\"{digest}\"]"))
+    });
+    let networks = stack.write(
+        "networks.toml",
+        format!(
+            "[networks.local]\nchain_id = 31337\nrpc_url = \"http://127.0.0.1:8545\"\n\
+             [networks.local.pinning]\nreplicas = 1\nwait_secs = 60\n\
+             [[networks.local.pinning.services]]\nname = \"archive\"\nendpoint = \"{url}/pinning\"\nkey_env = \"ARCHIVE_PIN_KEY\"\n"
+        )
+        .as_bytes(),
+    );
+    let table = "id,height\n1,1.80\n2,1.65\n";
+    let file = stack.write("heights.csv", table.as_bytes());
+    let publish = |key: &str| {
+        run(stack
+            .command(PUBLISHER, &["--json", "--networks-file", &networks, "asset", "publish", &file])
+            .args(["--kind", "dataset", "--price", "0.001"])
+            .env("ARCHIVE_PIN_KEY", key))
+    };
+
+    // A key the service does not accept: nothing goes on chain.
+    let before = total_assets(&stack);
+    let refused = publish("a-wrong-key");
+    assert_one_line_error(&refused, "nothing was published on chain");
+    assert!(
+        stderr(&refused).contains("archive: unreachable") && stderr(&refused).contains("401"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(total_assets(&stack), before, "a refused replication mints nothing");
+    let unset = run(stack
+        .command(
+            PUBLISHER,
+            &["--networks-file", &networks, "asset", "publish", &file, "--kind", "dataset", "--price", "0"],
+        )
+        .env_remove("ARCHIVE_PIN_KEY"));
+    assert_one_line_error(&unset, "needs its access token in $ARCHIVE_PIN_KEY");
+
+    // The right key: the archive keeps both CIDs before the asset is minted.
+    let published = publish(TOKEN);
+    assert!(published.status.success(), "{}", stderr(&published));
+    let published = json_of(&published);
+    assert_eq!(
+        published["replicas"],
+        serde_json::json!([{ "service": "archive", "statuses": ["pinned", "pinned"] }]),
+        "{published}"
+    );
+    assert_eq!(total_assets(&stack), before + 1);
+    let id = published["assetId"].as_str().unwrap_or_default().to_owned();
+    let pins = run(stack
+        .command(BUYER, &["--json", "--networks-file", &networks, "asset", "pins", &id])
+        .env("AGORA_IPFS_API", publisher_kubo.api_url()));
+    assert!(pins.status.success(), "{}", stderr(&pins));
+    let pins = json_of(&pins);
+    let nodes = pins["nodes"].as_array().cloned().unwrap_or_default();
+    let service = nodes.iter().find(|node| node["kind"] == "service").unwrap_or_else(|| panic!("{pins}"));
+    assert_eq!(service["service"], "archive", "{pins}");
+    assert_eq!(service["held"], serde_json::json!([{ "state": "pinned" }, { "state": "pinned" }]), "{pins}");
+    let provider = nodes.iter().find(|node| node["kind"] == "provider").unwrap_or_else(|| panic!("{pins}"));
+    assert_eq!(provider["held"][1]["state"], "pinned", "the archive's Kubo holds the content: {pins}");
+
+    // The publisher's node goes away; the buyer downloads through the archive.
+    publisher_kubo.stop().unwrap_or_else(|err| panic!("{err}"));
+    let buyer_api = buyer_kubo.api_url();
+    json_via(&stack, &buyer_api, BUYER, &["asset", "buy", &id]);
+    let output = stack.path("heights-downloaded.csv").display().to_string();
+    json_via(&stack, &buyer_api, BUYER, &["asset", "download", &id, "-o", &output]);
+    assert_eq!(std::fs::read_to_string(&output).unwrap_or_else(|err| panic!("{err}")), table);
 }
 
 /// A free algorithm that counts to 1.6·10¹⁰ (several seconds in the sandbox) and writes nothing.

@@ -166,10 +166,17 @@ pub struct Published {
     pub metadata_cid: String,
     /// The publishing transaction.
     pub tx_hash: TxHash,
+    /// What the network's pinning services answered before the asset was minted.
+    pub replicas: Vec<crate::pins::Replica>,
 }
 
+/// The network's pinning services to ask before minting, and who hears their answers.
+pub type Replicate<'a> = (&'a crate::pins::Replication, &'a (dyn Fn(&[crate::pins::Replica]) + Send + Sync));
+
 /// Writes the metadata document for `uploaded` to IPFS and publishes the asset on chain;
-/// amounts in a revert's sentence are written in `units`.
+/// amounts in a revert's sentence are written in `units`. With `replicate`, the metadata and
+/// content are first kept by enough of the network's pinning services ([`crate::pins::replicate`]);
+/// when they are not, nothing goes on chain.
 pub async fn register(
     agora: &Agora,
     storage: &Storage,
@@ -177,6 +184,7 @@ pub async fn register(
     uploaded: &Uploaded,
     listing: Listing,
     units: &Units,
+    replicate: Option<Replicate<'_>>,
 ) -> Result<Published> {
     let price = u128::try_from(listing.price)
         .ok()
@@ -197,8 +205,20 @@ pub async fn register(
         compute_only: listing.compute_only,
         extra: listing.extra,
     };
+    let name = described.name.clone();
     let metadata = described.metadata(content, json!(uploaded.files()));
     let metadata_cid = storage.add_bytes(serde_json::to_vec_pretty(&metadata)?).await?.cid;
+    let replicas = match replicate {
+        Some((replication, progress)) => {
+            let label = |what: &str| format!("{} ({what})", name.chars().take(200).collect::<String>());
+            let cids =
+                [(metadata_cid.clone(), label("metadata")), (uploaded.added.cid.clone(), label("content"))];
+            crate::pins::replicate(storage, replication, &cids, progress).await.map_err(|err| {
+                eyre!("{err}; nothing was published on chain (the content stays pinned on your Kubo)")
+            })?
+        }
+        None => Vec::new(),
+    };
     let (recipients, bps): (Vec<_>, Vec<_>) = listing.split.iter().copied().unzip();
     let published = agora
         .publish(PublishParams {
@@ -221,6 +241,7 @@ pub async fn register(
         access_token: published.access_token,
         metadata_cid,
         tx_hash: published.tx_hash,
+        replicas,
     })
 }
 

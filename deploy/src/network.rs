@@ -33,6 +33,53 @@ pub struct Network {
     /// The AGORA allocation for a deployment here (instead of the preset's).
     #[serde(default)]
     pub allocation: Option<AllocationConfig>,
+    /// Remote pinning services an asset published here must be kept by before it is minted.
+    #[serde(default)]
+    pub pinning: Option<PinningConfig>,
+}
+
+/// `[networks.<name>.pinning]`: before an asset published on this network goes on chain, its
+/// metadata and content are pinned by at least `replicas` of these IPFS Pinning Service API
+/// services, asked through the publisher's Kubo (`ipfs pin remote add`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinningConfig {
+    /// How many services must report every CID pinned (the replication target).
+    pub replicas: usize,
+    /// How long publishing waits for them, seconds.
+    #[serde(default = "default_pinning_wait")]
+    pub wait_secs: u64,
+    /// The services, asked in this order.
+    pub services: Vec<PinningServiceConfig>,
+}
+
+fn default_pinning_wait() -> u64 {
+    600
+}
+
+/// One pinning service: a name the publisher's Kubo knows it by; with `endpoint` and `key_env`
+/// Agora (re)registers it there with the key from that environment variable, without them it
+/// must already be configured (`ipfs pin remote service add`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinningServiceConfig {
+    /// Its name in Kubo.
+    pub name: String,
+    /// Its Pinning Service API endpoint (e.g. `https://provider.example/pinning`).
+    #[serde(default)]
+    pub endpoint: Option<Url>,
+    /// The environment variable holding its access token.
+    #[serde(default)]
+    pub key_env: Option<String>,
+}
+
+/// A pinning service ready to ask: its name, and the endpoint and key to register it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinningService {
+    /// Its name in Kubo.
+    pub name: String,
+    /// Endpoint and key, when Agora registers it.
+    pub register: Option<(Url, String)>,
 }
 
 /// A set of named networks.
@@ -91,6 +138,14 @@ pub enum NetworkError {
     /// The network's `dao` or `allocation` table cannot be deployed.
     #[error("network {name:?}: {message}")]
     Dao {
+        /// The network.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The network's `pinning` table cannot be used.
+    #[error("network {name:?}, [pinning]: {message}")]
+    Pinning {
         /// The network.
         name: String,
         /// What is wrong.
@@ -163,6 +218,38 @@ impl Network {
             .filter(|value| !value.trim().is_empty())
             .ok_or_else(|| NetworkError::NoRpcUrl { name: name.to_owned(), env: env.clone() })?;
         Url::parse(value.trim()).map_err(|source| NetworkError::BadRpcUrl { name: name.to_owned(), source })
+    }
+
+    /// The network's pinning services with their keys read from the environment, the replica
+    /// count and the wait; `None` when it names none. The target itself is checked where it is
+    /// used (`agora_client::pins::Replication::new`), the same for every surface.
+    pub fn pinning_services(
+        &self,
+        name: &str,
+    ) -> Result<Option<(Vec<PinningService>, usize, std::time::Duration)>, NetworkError> {
+        let Some(config) = &self.pinning else { return Ok(None) };
+        let wrong = |message: String| NetworkError::Pinning { name: name.to_owned(), message };
+        let mut services = Vec::with_capacity(config.services.len());
+        for service in &config.services {
+            let register = match (&service.endpoint, &service.key_env) {
+                (None, None) => None,
+                (Some(endpoint), Some(env)) => {
+                    let key =
+                        std::env::var(env).ok().filter(|key| !key.trim().is_empty()).ok_or_else(|| {
+                            wrong(format!("service {:?} needs its access token in ${env}", service.name))
+                        })?;
+                    Some((endpoint.clone(), key.trim().to_owned()))
+                }
+                _ => {
+                    return Err(wrong(format!(
+                        "service {:?}: give both endpoint and key_env, or neither (then your Kubo must know it)",
+                        service.name
+                    )));
+                }
+            };
+            services.push(PinningService { name: service.name.clone(), register });
+        }
+        Ok(Some((services, config.replicas, std::time::Duration::from_secs(config.wait_secs))))
     }
 
     /// Fails unless `provider` (connected to `url`) serves this network's chain.
@@ -251,6 +338,7 @@ mod tests {
             rpc_url_env: Some("AGORA_TEST_UNSET_RPC".into()),
             dao: None,
             allocation: None,
+            pinning: None,
         };
         let err = custom.rpc_url("custom", None).unwrap_err().to_string();
         assert!(err.contains("set AGORA_TEST_UNSET_RPC or pass --rpc-url"), "{err}");
@@ -273,6 +361,48 @@ mod tests {
         assert!(Networks::with_file(&path).unwrap_err().to_string().contains("unknown field"));
         let missing = dir.path().join("missing.toml");
         assert!(matches!(Networks::with_file(&missing), Err(NetworkError::File { .. })));
+    }
+
+    #[test]
+    fn a_pinning_table_names_services_with_keys_from_the_environment() {
+        let network = |table: &str| -> Network {
+            toml::from_str(&format!("chain_id = 1\n[pinning]\n{table}")).unwrap_or_else(|err| panic!("{err}"))
+        };
+        // SAFETY: no other test reads or writes these variables.
+        unsafe { std::env::set_var("AGORA_TEST_PIN_KEY", " token-1 ") };
+        let two = "replicas = 1\n[[pinning.services]]\nname = \"a\"\nendpoint = \"https://pin.example/pinning\"\nkey_env = \"AGORA_TEST_PIN_KEY\"\n[[pinning.services]]\nname = \"b\"\n";
+        let (services, replicas, wait) = network(two).pinning_services("x").unwrap().unwrap();
+        assert_eq!((replicas, wait.as_secs()), (1, 600));
+        assert_eq!(
+            services[0].register.as_ref().map(|(url, key)| (url.as_str(), key.as_str())),
+            Some(("https://pin.example/pinning", "token-1"))
+        );
+        assert_eq!(services[1], PinningService { name: "b".into(), register: None });
+        assert_eq!(Networks::built_in().get("local").unwrap().pinning_services("local").unwrap(), None);
+
+        let refused = [
+            (
+                "replicas = 1\n[[pinning.services]]\nname = \"a\"\nendpoint = \"https://x\"\n",
+                "both endpoint and key_env",
+            ),
+            (
+                "replicas = 1\n[[pinning.services]]\nname = \"a\"\nkey_env = \"AGORA_TEST_PIN_KEY\"\n",
+                "both endpoint and key_env",
+            ),
+            (
+                "replicas = 1\n[[pinning.services]]\nname = \"a\"\nendpoint = \"https://x\"\nkey_env = \"AGORA_TEST_UNSET_PIN_KEY\"\n",
+                "$AGORA_TEST_UNSET_PIN_KEY",
+            ),
+        ];
+        for (table, message) in refused {
+            let err = network(table).pinning_services("x").unwrap_err().to_string();
+            assert!(err.contains(message), "{table}: {err}");
+        }
+        assert!(
+            toml::from_str::<Network>("chain_id = 1\n[pinning]\nreplicas = 1\nservices = []\ncopies = 2\n")
+                .is_err(),
+            "unknown keys are refused"
+        );
     }
 
     #[test]

@@ -517,9 +517,7 @@ impl Storage {
     pub async fn remote_pins(&self, service: &str, cids: &[&str]) -> Result<Vec<RemotePin>, StorageError> {
         let action = format!("pin remote ls --service={service}");
         let mut query = vec![("service", service.to_owned())];
-        if !cids.is_empty() {
-            query.push(("cid", cids.join(",")));
-        }
+        query.extend(cids.iter().map(|cid| ("cid", (*cid).to_owned())));
         query.extend(REMOTE_PIN_STATUSES.iter().map(|status| ("status", (*status).to_owned())));
         let body = self.command(&action, RemotePinLs(query)).await?;
         // One JSON object per line.

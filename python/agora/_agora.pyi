@@ -56,6 +56,7 @@ class Client:
         encrypt: bool | None = None,
         providers: list[str] = ...,
         provider_custody: bool = False,
+        pinning: str | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> dict[str, Any]: ...
     def submit_job(

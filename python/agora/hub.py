@@ -323,6 +323,7 @@ class Hub:
         encrypt: bool | None = None,
         providers: list[str] | tuple[str, ...] = (),
         provider_custody: bool = False,
+        pinning: dict[str, Any] | None = None,
         progress: bool = True,
     ) -> dict[str, Any]:
         """Publishes a file, or a folder as a model, exactly as ``agora asset publish`` does.
@@ -334,6 +335,12 @@ class Hub:
         one in the clear (anyone could then read it without paying). ``splits`` shares the sales
         (``{address: basis points}``, summing to 10000). ``card`` is Markdown (text, or a path
         to a file), ``sample`` a CSV, JSONL or Parquet file whose first rows are shown publicly.
+        ``pinning`` has the asset kept by IPFS pinning services before it is minted, as a
+        network's ``[pinning]`` table does for the CLI: ``{"replicas": 1, "wait_secs": 600,
+        "services": [{"name": "archive", "endpoint": "https://…/pinning", "key": token}]}``
+        (a service given by ``name`` alone must be configured in the Kubo node); when fewer
+        than ``replicas`` report every CID pinned, nothing goes on chain. The result's
+        ``replicas`` says what each service answered.
         """
         shares = splits.items() if isinstance(splits, dict) else (splits or [])
         card_text = Path(card).read_text() if isinstance(card, os.PathLike) else card
@@ -362,6 +369,7 @@ class Hub:
                 encrypt,
                 list(providers),
                 provider_custody,
+                json.dumps(pinning) if pinning is not None else None,
                 (lambda done: bar(done, bar.total or done)) if bar is not None else None,
             )
         finally:

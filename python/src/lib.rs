@@ -21,6 +21,7 @@ use agora_client::{
     card,
     keys::{Owner, Sealing, new_holders},
     market::{self, Purchase},
+    pins::{RemoteService, Replica, Replication},
     provider::{self, Download, Progress},
     publish::{self, Listing, Source, UploadProgress},
 };
@@ -35,7 +36,10 @@ use alloy::{
     signers::local::PrivateKeySigner,
     transports::http::reqwest,
 };
-use pyo3::{prelude::*, types::PyDict};
+use pyo3::{
+    prelude::*,
+    types::{PyDict, PyList},
+};
 use url::Url;
 
 mod job;
@@ -515,7 +519,8 @@ impl Client {
     #[pyo3(signature = (
         path, kind, price="0", currency=None, splits=Vec::new(), name=None, description=String::new(),
         card=None, license=None, tags=Vec::new(), sample=None, compute_only=false, access_duration=0,
-        free_per_address=0, encrypt=None, providers=Vec::new(), provider_custody=false, progress=None
+        free_per_address=0, encrypt=None, providers=Vec::new(), provider_custody=false, pinning=None,
+        progress=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn publish<'py>(
@@ -538,6 +543,7 @@ impl Client {
         encrypt: Option<bool>,
         providers: Vec<String>,
         provider_custody: bool,
+        pinning: Option<String>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let refuse = |message: String| Failure::new("ConfigurationError", message).into_py();
@@ -558,6 +564,7 @@ impl Client {
                 .parse()
                 .map_err(|_| refuse(format!("currency {text:?} is neither \"eth\" nor an address")))?,
         };
+        let replication = pinning.as_deref().map(replication).transpose().map_err(Failure::into_py)?;
         let report = self.run(py, async {
             let split = checked(publish::parse_splits(&splits))?;
             if let Some(card) = &card {
@@ -635,8 +642,11 @@ impl Client {
                 description,
                 extra: extra.into_iter().filter_map(|(key, value)| Some((key, value?))).collect(),
             };
-            let published =
-                checked(publish::register(&self.agora, storage, &source, &uploaded, listing, &units).await)?;
+            let quiet = |_: &[Replica]| {};
+            let replicate = replication.as_ref().map(|replication| (replication, &quiet as _));
+            let published = checked(
+                publish::register(&self.agora, storage, &source, &uploaded, listing, &units, replicate).await,
+            )?;
             let holders = uploaded.encryption.as_ref().map(|e| e.holders()).unwrap_or_default();
             Ok((published, uploaded.added, encrypted, holders))
         })?;
@@ -651,6 +661,14 @@ impl Client {
         dict.set_item("encrypted", encrypted)?;
         dict.set_item("key_holders", holders.iter().map(ToString::to_string).collect::<Vec<_>>())?;
         dict.set_item("tx_hash", published.tx_hash.to_string())?;
+        let replicas = PyList::empty(py);
+        for replica in &published.replicas {
+            let item = PyDict::new(py);
+            item.set_item("service", &replica.service)?;
+            item.set_item("statuses", &replica.statuses)?;
+            replicas.append(item)?;
+        }
+        dict.set_item("replicas", replicas)?;
         Ok(dict)
     }
 
@@ -799,4 +817,49 @@ fn _agora(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(render_card, module)?)?;
     module.add_function(wrap_pyfunction!(format_amount, module)?)?;
     Ok(())
+}
+
+/// `publish(pinning=...)`: the same table as a network's `[pinning]` in networks.toml, with each
+/// service's token given as `key` (Python reads its environment itself), as JSON.
+fn replication(json: &str) -> Result<Replication, Failure> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Table {
+        replicas: usize,
+        #[serde(default = "ten_minutes")]
+        wait_secs: u64,
+        services: Vec<Service>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Service {
+        name: String,
+        #[serde(default)]
+        endpoint: Option<String>,
+        #[serde(default)]
+        key: Option<String>,
+    }
+    fn ten_minutes() -> u64 {
+        600
+    }
+    let refuse = |message: String| Failure::new("ConfigurationError", format!("pinning: {message}"));
+    let table: Table = serde_json::from_str(json).map_err(|err| {
+        refuse(format!("{err}; expected {{\"replicas\": 1, \"services\": [{{\"name\": …, \"endpoint\": …, \"key\": …}}]}}"))
+    })?;
+    let services = table
+        .services
+        .into_iter()
+        .map(|service| match (service.endpoint, service.key) {
+            (Some(endpoint), Some(key)) => {
+                Ok(RemoteService { name: service.name, register: Some((endpoint, key)) })
+            }
+            (None, None) => Ok(RemoteService { name: service.name, register: None }),
+            _ => Err(refuse(format!(
+                "service {:?}: give both endpoint and key, or neither (then your Kubo must know it)",
+                service.name
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Replication::new(services, table.replicas, Duration::from_secs(table.wait_secs))
+        .map_err(|err| Failure::new("ConfigurationError", err.to_string()))
 }

@@ -92,3 +92,30 @@ def test_publishing_refuses_what_the_cli_refuses(hub: Hub, tmp_path: Path) -> No
         hub.publish(data, kind="algorithm", progress=False)
     with pytest.raises(errors.ConfigurationError, match="sample is the content itself"):
         hub.publish(data, sample=data, progress=False)
+
+
+def test_publishing_waits_for_pinning_services_and_mints_nothing_without_them(
+    hub: Hub, stack: dict[str, Any], tmp_path: Path
+) -> None:
+    data = tmp_path / "kept.csv"
+    data.write_text(ROWS)
+    endpoint = stack["providerUrl"].rstrip("/") + "/pinning"
+    service = {"name": "py-archive", "endpoint": endpoint, "key": stack["pinningToken"]}
+    published = hub.publish(data, price="0.001", pinning={"replicas": 1, "services": [service]}, progress=False)
+    assert published["replicas"] == [{"service": "py-archive", "statuses": ["pinned", "pinned"]}]
+    assert hub.publish(data, progress=False)["replicas"] == []
+
+    before = int(hub.publish(data, progress=False)["asset_id"])
+    wrong = {**service, "key": "not-the-token"}
+    with pytest.raises(errors.AgoraError, match="nothing was published on chain"):
+        hub.publish(data, pinning={"replicas": 1, "services": [wrong], "wait_secs": 30}, progress=False)
+    assert int(hub.publish(data, progress=False)["asset_id"]) == before + 1, "the refused one minted nothing"
+
+    for table, message in [
+        ({"replicas": 2, "services": [service]}, "at most the number of services"),
+        ({"replicas": 1, "services": [{"name": "x", "endpoint": endpoint}]}, "both endpoint and key"),
+        ({"replicas": 1, "services": [{"name": "never-configured"}]}, "not configured in your Kubo"),
+        ({"replicas": 1, "services": [service], "copies": 3}, "unknown field"),
+    ]:
+        with pytest.raises(errors.AgoraError, match=message):
+            hub.publish(data, pinning=table, progress=False)

@@ -348,9 +348,23 @@ pub fn registered_provider(
     account: usize,
     price: &str,
 ) -> (Service, String) {
+    registered_provider_edited(chain, kubo, account, price, |config| config)
+}
+
+/// [`registered_provider`] with the provider.toml `provider init` wrote passed through `edit`.
+pub fn registered_provider_edited(
+    chain: &Chain,
+    kubo: &KuboDaemon,
+    account: usize,
+    price: &str,
+    edit: impl Fn(String) -> String,
+) -> (Service, String) {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     chain.json(account, &["provider", "init", "--listen", &format!("127.0.0.1:{port}")]);
+    let config = chain.dir.path().join("provider.toml");
+    let text = std::fs::read_to_string(&config).unwrap_or_else(|err| panic!("{}: {err}", config.display()));
+    std::fs::write(&config, edit(text)).unwrap_or_else(|err| panic!("{}: {err}", config.display()));
     chain.json(account, &["provider", "register", "--endpoint", &url, "--price", price]);
     let mut run = Service::command(binary("agora"));
     run.env("AGORA_RPC_URL", chain.anvil.endpoint())

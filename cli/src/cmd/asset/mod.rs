@@ -113,8 +113,9 @@ pub enum AssetCommand {
     /// Example: agora asset algorithms 1 --restrict --allow 3 --allow 4
     Algorithms(AlgorithmsArgs),
     /// Show which known nodes keep the asset: for its metadata and its content, whether your
-    /// Kubo and each active provider registered on the ComputeMarket pin it. Providers pin
-    /// what they serve, so an asset stays available when the node it was published from is gone.
+    /// Kubo and each active provider registered on the ComputeMarket pin it, and where the
+    /// network's pinning services (its [pinning] table) stand. Providers pin what they serve,
+    /// so an asset stays available when the node it was published from is gone.
     ///
     /// Example: agora asset pins 1 --json
     Pins(ShowArgs),
@@ -234,9 +235,10 @@ fn print_placement(placement: &agora_client::pins::Placement) {
         .nodes
         .iter()
         .map(|node| {
-            let name = match node.address {
-                Some(address) => format!("provider {}", short(address)),
-                None => "your Kubo".to_owned(),
+            let name = match (node.address, &node.service) {
+                (Some(address), _) => format!("provider {}", short(address)),
+                (None, Some(service)) => format!("service {service}"),
+                (None, None) => "your Kubo".to_owned(),
             };
             let held: Vec<String> = node
                 .held
@@ -244,6 +246,8 @@ fn print_placement(placement: &agora_client::pins::Placement) {
                 .map(|held| match held {
                     Held::Pinned => "pinned".to_owned(),
                     Held::NotPinned => "not pinned".to_owned(),
+                    Held::Pending(status) => status.clone(),
+                    Held::Failed => "failed".to_owned(),
                     Held::Unreachable(why) => format!("unreachable ({why})"),
                 })
                 .collect();
@@ -309,7 +313,12 @@ pub async fn run(global: &GlobalArgs, command: AssetCommand) -> Result<()> {
         AssetCommand::Pins(args) => {
             let agora = chain::reader(global).await?;
             let storage = Storage::new(&args.ipfs.api, METADATA_TIMEOUT)?;
-            let placement = agora_client::pins::locate(&agora, &storage, args.id).await?;
+            let (network, _) = global.network()?;
+            let services: Vec<String> = network
+                .pinning
+                .map(|pinning| pinning.services.into_iter().map(|service| service.name).collect())
+                .unwrap_or_default();
+            let placement = agora_client::pins::locate(&agora, &storage, args.id, &services).await?;
             if global.json {
                 return output::json(&placement);
             }

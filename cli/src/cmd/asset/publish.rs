@@ -22,6 +22,7 @@ use std::{path::PathBuf, sync::Arc};
 use agora_client::{
     card,
     keys::{Owner, Sealing, new_holders},
+    pins::{RemoteService, Replica, Replication},
     publish::{self, Listing, Source, UploadProgress},
 };
 use agora_contracts::tx;
@@ -145,6 +146,7 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
     let own_split = publish::parse_splits(&args.splits)?;
     let upstream_share = args.upstream_share.as_deref().map(derived::parse_share).transpose()?;
     let storage = Storage::new(&args.ipfs.api, IPFS_TIMEOUT)?;
+    let replication = replication(global)?;
     let derivation = match args.from_job {
         Some(job) => {
             let output_file = args.output_file.as_deref();
@@ -257,7 +259,19 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         description: args.description,
         extra: extra.into_iter().filter_map(|(key, value)| Some((key, value?))).collect(),
     };
-    let published = publish::register(&agora, &storage, &source, &uploaded, listing, &units).await?;
+    let spinner = ProgressBar::new_spinner();
+    let report_replicas = |replicas: &[Replica]| {
+        let answers: Vec<String> = replicas
+            .iter()
+            .map(|replica| format!("{} {}", replica.service, replica.statuses.join("/")))
+            .collect();
+        spinner.set_message(format!("pinning services (metadata/content): {}", answers.join(", ")));
+        spinner.tick();
+    };
+    let replicate = replication.as_ref().map(|replication| (replication, &report_replicas as _));
+    let published = publish::register(&agora, &storage, &source, &uploaded, listing, &units, replicate).await;
+    spinner.finish_and_clear();
+    let published = published?;
     let metadata_cid = published.metadata_cid.clone();
     let listed = &uploaded.listed;
     let did = tx::call("registry.did", agora.registry.did(published.asset_id)).await?;
@@ -273,6 +287,7 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         "keyHolders": key_holders,
         "files": files,
         "txHash": published.tx_hash,
+        "replicas": published.replicas,
     });
     if let Some(module) = &module {
         report["module"] = json!({
@@ -326,6 +341,15 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         rows.extend(derivation_rows(derivation, &split));
     }
     rows.extend([("metadata".into(), metadata_cid), ("price".into(), units.format(price))]);
+    rows.extend(published.replicas.iter().map(|replica| {
+        (
+            "pinned by".into(),
+            format!(
+                "{} (metadata {}, content {})",
+                replica.service, replica.statuses[0], replica.statuses[1]
+            ),
+        )
+    }));
     output::table(&rows);
     match encrypt {
         true => {
@@ -343,6 +367,22 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         false => println!("public: the content is readable by anyone from IPFS"),
     }
     Ok(())
+}
+
+/// The pinning services the selected network has an asset kept by before it is minted.
+fn replication(global: &GlobalArgs) -> Result<Option<Replication>> {
+    let (network, _) = global.network()?;
+    let Some((services, replicas, wait)) = network.pinning_services(&global.network)? else {
+        return Ok(None);
+    };
+    let services = services
+        .into_iter()
+        .map(|service| RemoteService {
+            name: service.name,
+            register: service.register.map(|(endpoint, key)| (endpoint.to_string(), key)),
+        })
+        .collect();
+    Ok(Some(Replication::new(services, replicas, wait)?))
 }
 
 /// What `derivedFrom` records, for the table: the job, its output, its inputs, the receipt
