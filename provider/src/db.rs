@@ -380,24 +380,9 @@ impl Store {
         now_micros: i64,
         max_per_owner: u64,
     ) -> Result<Option<PinRow>, DbError> {
-        sqlx::query_as(
-            "INSERT INTO pin_requests (request_id, owner, cid, name, origins, meta, status, created) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'queued', \
-                    (SELECT max(?7, coalesce(max(created), 0) + 1) FROM pin_requests) \
-             WHERE (SELECT count(*) FROM pin_requests WHERE owner = ?2) < ?8 \
-             RETURNING *",
-        )
-        .bind(request.request_id)
-        .bind(owner.as_slice())
-        .bind(request.cid)
-        .bind(request.name)
-        .bind(request.origins)
-        .bind(request.meta)
-        .bind(now_micros)
-        .bind(i64::try_from(max_per_owner).unwrap_or(i64::MAX))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(err("record a pin request"))
+        insert_pin(&self.pool, owner, request, now_micros, max_per_owner)
+            .await
+            .map_err(err("record a pin request"))
     }
 
     /// `owner`'s pin request `request_id`.
@@ -483,22 +468,11 @@ impl Store {
                 .await
                 .map_err(err("remove the replaced pin request"))?;
         let Some(removed) = removed else { return Ok(None) };
-        let added: PinRow = sqlx::query_as(
-            "INSERT INTO pin_requests (request_id, owner, cid, name, origins, meta, status, created) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', \
-                     (SELECT max(?7, coalesce(max(created), 0) + 1) FROM pin_requests)) \
-             RETURNING *",
-        )
-        .bind(request.request_id)
-        .bind(owner.as_slice())
-        .bind(request.cid)
-        .bind(request.name)
-        .bind(request.origins)
-        .bind(request.meta)
-        .bind(now_micros)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(err("record the replacing pin request"))?;
+        // The replaced request made room: no quota to check.
+        let added = insert_pin(&mut *tx, owner, request, now_micros, u64::MAX)
+            .await
+            .map_err(err("record the replacing pin request"))?
+            .ok_or_else(|| DbError::Encode("a replacing pin request was not recorded".into()))?;
         tx.commit().await.map_err(err("commit a replaced pin request"))?;
         Ok(Some((added, removed)))
     }
@@ -558,6 +532,33 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// [`Store::insert_pin`] on `executor` (the pool, or a transaction).
+async fn insert_pin<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    owner: B256,
+    request: &NewPin<'_>,
+    now_micros: i64,
+    max_per_owner: u64,
+) -> Result<Option<PinRow>, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO pin_requests (request_id, owner, cid, name, origins, meta, status, created) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'queued', \
+                (SELECT max(?7, coalesce(max(created), 0) + 1) FROM pin_requests) \
+         WHERE (SELECT count(*) FROM pin_requests WHERE owner = ?2) < ?8 \
+         RETURNING *",
+    )
+    .bind(request.request_id)
+    .bind(owner.as_slice())
+    .bind(request.cid)
+    .bind(request.name)
+    .bind(request.origins)
+    .bind(request.meta)
+    .bind(now_micros)
+    .bind(i64::try_from(max_per_owner).unwrap_or(i64::MAX))
+    .fetch_optional(executor)
+    .await
 }
 
 /// How many provider restarts may interrupt one running job: the first puts it back in the

@@ -194,6 +194,19 @@ struct CheckedPin {
     meta: String,
 }
 
+impl CheckedPin {
+    /// The request to store, as `request_id`.
+    fn with_id<'a>(&'a self, request_id: &'a str) -> NewPin<'a> {
+        NewPin {
+            request_id,
+            cid: &self.cid,
+            name: self.name.as_deref(),
+            origins: &self.origins,
+            meta: &self.meta,
+        }
+    }
+}
+
 /// Whether `cid` looks like a CID: CIDv0 (`Qm…`, base58btc) or a multibase CIDv1 in base32
 /// (`b…`, what Kubo sends) or base36 (`k…`). Kubo decides the rest when it pins.
 fn is_cid(cid: &str) -> bool {
@@ -316,16 +329,9 @@ async fn add(
     let (pinning, owner) = authorize(&state, &headers)?;
     let pin = check_pin(&body)?;
     let id = request_id();
-    let new = NewPin {
-        request_id: &id,
-        cid: &pin.cid,
-        name: pin.name.as_deref(),
-        origins: &pin.origins,
-        meta: &pin.meta,
-    };
     let row = state
         .store()
-        .insert_pin(owner, &new, now_micros(), pinning.settings.max_pins_per_token)
+        .insert_pin(owner, &pin.with_id(&id), now_micros(), pinning.settings.max_pins_per_token)
         .await?
         .ok_or_else(|| PinError {
             status: StatusCode::TOO_MANY_REQUESTS,
@@ -335,9 +341,14 @@ async fn add(
                 pinning.settings.max_pins_per_token
             ),
         })?;
+    Ok(accepted(&state, &pinning, &row).await)
+}
+
+/// `202 Accepted` with the new request's status; the workers are woken for it.
+async fn accepted(state: &ProviderState, pinning: &Pinning, row: &PinRow) -> Response {
     pinning.queued.notify_waiters();
-    let delegates = delegates(&state, &pinning).await;
-    Ok((StatusCode::ACCEPTED, Json(pin_status(&row, &delegates))).into_response())
+    let delegates = delegates(state, pinning).await;
+    (StatusCode::ACCEPTED, Json(pin_status(row, &delegates))).into_response()
 }
 
 async fn status(
@@ -359,24 +370,15 @@ async fn replace(
     let (pinning, owner) = authorize(&state, &headers)?;
     let pin = check_pin(&body)?;
     let new_id = request_id();
-    let new = NewPin {
-        request_id: &new_id,
-        cid: &pin.cid,
-        name: pin.name.as_deref(),
-        origins: &pin.origins,
-        meta: &pin.meta,
-    };
     let (added, removed) = state
         .store()
-        .replace_pin(owner, &id, &new, now_micros())
+        .replace_pin(owner, &id, &pin.with_id(&new_id), now_micros())
         .await?
         .ok_or_else(|| PinError::not_found(&id))?;
-    pinning.queued.notify_waiters();
     if removed.cid != added.cid {
         release(&state, &removed.cid).await;
     }
-    let delegates = delegates(&state, &pinning).await;
-    Ok((StatusCode::ACCEPTED, Json(pin_status(&added, &delegates))).into_response())
+    Ok(accepted(&state, &pinning, &added).await)
 }
 
 async fn remove(
