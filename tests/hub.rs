@@ -100,8 +100,12 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     chain.ipfs_api = Some(kubo.api_url());
     let mut indexer = indexer(&chain, &postgres, &kubo);
 
-    // An operator runs a provider for the job and its receipt.
-    let (_provider, provider_url) = registered_provider(&chain, &kubo, OPERATOR, "0.01");
+    // An operator runs a provider for the job and its receipt; it is also a pinning service
+    // for the hub's operator's token.
+    let pinning_digest = alloy::hex::encode(<sha2::Sha256 as sha2::Digest>::digest(HUB_PIN_TOKEN.as_bytes()));
+    let (_provider, provider_url) = registered_provider_edited(&chain, &kubo, OPERATOR, "0.01", |config| {
+        config.replace("tokens_sha256 = []", &format!("tokens_sha256 = [\"{pinning_digest}\"]"))
+    });
     let operator = chain.address(OPERATOR).to_string();
 
     // The catalogue: a priced (so encrypted) dataset, a hostile card, the model, fillers.
@@ -535,6 +539,7 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     assert!(answer["error"].as_str().is_some_and(|e| e.contains("--ipfs-api")), "{answer}");
 
     publish_api_refuses_what_the_cli_would(&hub, &down, &operator, &kubo.api_url());
+    publishing_waits_for_the_networks_pinning_service(&chain, &indexer.url, &provider_url, &kubo.api_url());
 
     // The same pages in a real browser.
     let fixture = json!({
@@ -741,6 +746,74 @@ fn publish_api_refuses_what_the_cli_would(hub: &Service, down: &Service, operato
     assert_eq!(
         alloy::primitives::Address::from_raw_public_key(&key[1..]).to_string().to_lowercase(),
         operator.to_lowercase()
+    );
+}
+
+/// The token the provider's pinning service accepts from the hub's operator.
+const HUB_PIN_TOKEN: &str = "hub-operator-pinning-token";
+
+/// A hub on a network whose `[pinning]` table names the provider's pinning service writes a new
+/// asset's metadata only once the service keeps it and its content, says so, and refuses (502,
+/// before the wallet is asked) when the service does not take its token.
+fn publishing_waits_for_the_networks_pinning_service(
+    chain: &Chain,
+    indexer: &str,
+    provider: &str,
+    kubo_api: &str,
+) {
+    let networks = chain.dir.path().join("pinning-networks.toml");
+    std::fs::write(
+        &networks,
+        format!(
+            "[networks.local]\nchain_id = 31337\nrpc_url = \"http://127.0.0.1:8545\"\n\
+             [networks.local.pinning]\nreplicas = 1\nwait_secs = 60\n\
+             [[networks.local.pinning.services]]\nname = \"hub-archive\"\nendpoint = \"{provider}/pinning\"\nkey_env = \"HUB_PIN_KEY\"\n"
+        ),
+    )
+    .unwrap_or_else(|err| panic!("{err}"));
+    let pinned_hub = |key: &str, log: &str| {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut command = Service::command(binary("agora"));
+        command
+            .args(["hub", "--indexer", indexer, "--listen", &listen, "--ipfs-api", kubo_api])
+            .args(["--max-upload-mib", "1"])
+            .env("AGORA_NETWORKS_FILE", &networks)
+            .env("HUB_PIN_KEY", key);
+        Service::start(chain, command, log, format!("http://{listen}"))
+    };
+    let write = |hub: &Service, bytes: Vec<u8>| {
+        let uploaded = block_on(async {
+            let response = reqwest::Client::new()
+                .post(format!("{}/api/uploads", hub.url))
+                .body(bytes)
+                .send()
+                .await
+                .unwrap_or_else(|err| panic!("upload: {err}"));
+            response.json::<Value>().await.unwrap_or(Value::Null)
+        });
+        let cid = text(&uploaded["cid"]);
+        let files = json!([{ "name": "kept.csv", "cid": cid, "size": uploaded["size"], "sha256": uploaded["sha256"] }]);
+        let content = json!({ "cid": cid, "size": uploaded["size"], "fileName": "kept.csv" });
+        let body = json!({ "name": "Kept", "kind": "dataset", "content": content, "files": files });
+        post_json(&format!("{}/api/metadata", hub.url), &body.to_string())
+    };
+
+    let hub = pinned_hub(HUB_PIN_TOKEN, "hub-pinned.log");
+    let (status, written) = write(&hub, b"kept by the archive\n".to_vec());
+    assert_eq!(status, 201, "{written}");
+    assert_eq!(
+        written["replicas"],
+        json!([{ "service": "hub-archive", "statuses": ["pinned", "pinned"] }]),
+        "{written}"
+    );
+
+    let refused = pinned_hub("not-the-token", "hub-refused.log");
+    let (status, answer) = write(&refused, b"not kept\n".to_vec());
+    assert_eq!(status, 502, "{answer}");
+    let error = text(&answer["error"]);
+    assert!(
+        error.contains("hub-archive: unreachable") && error.contains("nothing was sent to your wallet"),
+        "{error}"
     );
 }
 

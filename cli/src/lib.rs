@@ -60,13 +60,35 @@ pub struct GlobalArgs {
 impl GlobalArgs {
     /// The selected network and its RPC URL.
     pub fn network(&self) -> Result<(Network, Url)> {
+        let network = self.network_definition()?;
+        let url = network.rpc_url(&self.network, self.rpc_url.as_ref())?;
+        Ok((network, url))
+    }
+
+    /// The selected network's definition, without resolving its RPC URL.
+    fn network_definition(&self) -> Result<Network> {
         let networks = match &self.networks_file {
             Some(path) => Networks::with_file(path)?,
             None => Networks::built_in(),
         };
-        let network = networks.get(&self.network)?.clone();
-        let url = network.rpc_url(&self.network, self.rpc_url.as_ref())?;
-        Ok((network, url))
+        Ok(networks.get(&self.network)?.clone())
+    }
+
+    /// The pinning services the selected network has an asset kept by before it is minted
+    /// (its `[pinning]` table), their keys read from the environment; `None` without one.
+    pub fn replication(&self) -> Result<Option<agora_client::pins::Replication>> {
+        let network = self.network_definition()?;
+        let Some((services, replicas, wait)) = network.pinning_services(&self.network)? else {
+            return Ok(None);
+        };
+        let services = services
+            .into_iter()
+            .map(|service| agora_client::pins::RemoteService {
+                name: service.name,
+                register: service.register.map(|(endpoint, key)| (endpoint.to_string(), key)),
+            })
+            .collect();
+        Ok(Some(agora_client::pins::Replication::new(services, replicas, wait)?))
     }
 }
 
@@ -127,7 +149,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Dev(args) => cmd::dev::run(&cli.global, args).await,
         Command::Deploy(args) => cmd::deploy::run(&cli.global, args).await,
-        Command::Hub(args) => cmd::hub::run(args).await,
+        Command::Hub(args) => cmd::hub::run(&cli.global, args).await,
         Command::Wallet(command) => cmd::wallet::run(&cli.global, command),
         Command::Asset(command) => cmd::asset::run(&cli.global, command).await,
         Command::Algorithm(command) => cmd::algorithm::run(&cli.global, command),

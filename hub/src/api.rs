@@ -221,6 +221,8 @@ pub(crate) enum ApiError {
     Unavailable(String),
     /// An upload over the hub's limit, in bytes.
     TooLarge(u64),
+    /// The network's pinning services did not keep a new asset.
+    Pinning(String),
 }
 
 impl IntoResponse for ApiError {
@@ -239,6 +241,10 @@ impl IntoResponse for ApiError {
             Self::TooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the upload is larger than this hub takes ({limit} bytes)"),
+            ),
+            Self::Pinning(message) => (
+                StatusCode::BAD_GATEWAY,
+                format!("{message}; so the asset is not published (nothing was sent to your wallet)"),
             ),
         };
         (status, Json(serde_json::json!({ "error": error }))).into_response()
@@ -269,6 +275,7 @@ mod tests {
             Err(ApiError::NoIpfs) => Err("no IPFS".into()),
             Err(ApiError::Unavailable(message)) => Err(message),
             Err(ApiError::TooLarge(limit)) => Err(format!("too large: {limit}")),
+            Err(ApiError::Pinning(message)) => Err(message),
         }
     }
 

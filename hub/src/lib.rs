@@ -63,6 +63,9 @@ pub struct HubConfig {
     pub indexer_timeout: Duration,
     /// Assets per catalogue page (1 to 100).
     pub page_size: u32,
+    /// The pinning services a new asset's metadata and content must be kept by before the page
+    /// has the wallet mint it (the network's `[pinning]` table), as `agora asset publish` does.
+    pub replication: Option<agora_client::pins::Replication>,
 }
 
 impl HubConfig {
@@ -75,6 +78,7 @@ impl HubConfig {
             max_upload: 0,
             indexer_timeout: Duration::from_secs(5),
             page_size: 24,
+            replication: None,
         }
     }
 }
@@ -92,6 +96,7 @@ struct Inner {
     ipfs: Option<agora_ipfs::Storage>,
     page_size: u32,
     max_upload: u64,
+    replication: Option<agora_client::pins::Replication>,
     /// Uploads streaming to Kubo at once.
     uploads: tokio::sync::Semaphore,
     /// When the currencies' units were last asked of the indexer.
@@ -117,7 +122,17 @@ impl Hub {
         let units_asked = std::sync::Mutex::new(None);
         let (max_upload, uploads) = (config.max_upload, tokio::sync::Semaphore::new(MAX_UPLOADS));
         Ok(Self {
-            inner: Arc::new(Inner { api, http, provider, ipfs, page_size, max_upload, uploads, units_asked }),
+            inner: Arc::new(Inner {
+                api,
+                http,
+                provider,
+                ipfs,
+                page_size,
+                max_upload,
+                replication: config.replication.clone(),
+                uploads,
+                units_asked,
+            }),
         })
     }
 
@@ -139,6 +154,10 @@ impl Hub {
 
     pub(crate) fn page_size(&self) -> u32 {
         self.inner.page_size
+    }
+
+    pub(crate) fn replication(&self) -> Option<&agora_client::pins::Replication> {
+        self.inner.replication.as_ref()
     }
 
     pub(crate) fn max_upload(&self) -> u64 {

@@ -325,6 +325,9 @@ pub(crate) struct Written {
     cid: String,
     /// For a new version: the asset's content digest on chain, which the version keeps.
     content_digest: Option<String>,
+    /// What the network's pinning services answered for a new asset (none without them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    replicas: Vec<agora_client::pins::Replica>,
 }
 
 /// `POST /api/metadata`: checks the fields as the CLI does and writes the document to IPFS.
@@ -367,7 +370,20 @@ pub(crate) async fn metadata(
         )));
     }
     let added = ipfs.add_bytes(bytes).await.map_err(|err| ApiError::Ipfs(err.to_string()))?;
-    Ok((StatusCode::CREATED, Json(Written { cid: added.cid, content_digest })))
+    // A new asset is kept by the network's pinning services before the wallet is asked to
+    // mint it, as `agora asset publish` does; a new version keeps the content already kept.
+    let replicas = match (hub.replication(), &request.content, &request.asset_id) {
+        (Some(replication), Some(content), None) => {
+            let label =
+                |what: &str| format!("{} ({what})", document.name.chars().take(200).collect::<String>());
+            let cids = [(added.cid.clone(), label("metadata")), (content.cid.clone(), label("content"))];
+            agora_client::pins::replicate(ipfs, replication, &cids, &|_| {})
+                .await
+                .map_err(|err| ApiError::Pinning(err.to_string()))?
+        }
+        _ => Vec::new(),
+    };
+    Ok((StatusCode::CREATED, Json(Written { cid: added.cid, content_digest, replicas })))
 }
 
 /// The name, description and extra fields of a request, checked.

@@ -331,6 +331,49 @@ async fn an_embed_job_runs_posts_a_verifiable_result_and_gets_paid() -> Result<(
     provider.stop().await
 }
 
+/// The crash window between posting a result on chain and recording it: the provider's SQLite
+/// still says `running` (as it would after a crash right after `postResult`). The restarted
+/// provider runs the job again, finds its result already on chain, checks the re-run matches
+/// it, and posts nothing a second time.
+#[tokio::test]
+async fn a_result_posted_just_before_a_crash_is_checked_not_posted_again_after_the_restart() -> Result<()> {
+    let market = Market::start().await?;
+    let stack = &market.stack;
+    let me = stack.provider_address();
+    let spec = serde_json::json!({ "version": 1, "job": { "kind": "embed", "batch_size": 2 } });
+    let job = market.open_job(BUYER, me, &spec, market.in_an_hour().await?).await?;
+    let (_work, provider) = market.serve(1).await?;
+    let first = run_to_success(&market, &provider.url, job, 1).await?;
+    provider.stop().await?;
+
+    let database = stack.db_dir.path().join("provider.sqlite");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", database.display())).await?;
+    let rewound = sqlx::query(
+        "UPDATE jobs SET status = 'running', result_cid = NULL, output_hash = NULL, receipt = NULL \
+         WHERE job_id = ?",
+    )
+    .bind(job.to_string())
+    .execute(&pool)
+    .await?;
+    ensure!(rewound.rows_affected() == 1, "the job's record");
+    pool.close().await;
+
+    let (_work, provider) = market.serve(1).await?;
+    let status = wait_for(stack, &provider.url, job).await?;
+    ensure!(status["status"] == "succeeded", "after the restart: {status}");
+    let again: Value =
+        stack.http.get(format!("{}/v1/jobs/{job}/result", provider.url)).send().await?.json().await?;
+    let first: SignedReceipt = serde_json::from_value(first["receipt"].clone())?;
+    let again: SignedReceipt = serde_json::from_value(again["receipt"].clone())?;
+    ensure!(again.receipt.outputHash == first.receipt.outputHash, "the re-run matches what is on chain");
+    let market_contract = &stack.chain.agora.compute_market;
+    let posted = market_contract.ResultPosted_filter().topic1(job).from_block(0).query().await?;
+    ensure!(posted.len() == 1, "ResultPosted {} times", posted.len());
+    let onchain = tx::call("getJob", market_contract.getJob(job)).await?;
+    ensure!(onchain.status == RESULT_POSTED, "{}", onchain.status);
+    provider.stop().await
+}
+
 #[tokio::test]
 async fn jobs_that_are_not_ours_unpaid_late_or_badly_signed_are_refused() -> Result<()> {
     let market = Market::start().await?;

@@ -84,7 +84,7 @@ fn default_timeout() -> u64 {
 }
 
 /// Runs the hub until Ctrl-C.
-pub async fn run(args: HubArgs) -> Result<()> {
+pub async fn run(global: &crate::GlobalArgs, args: HubArgs) -> Result<()> {
     let mut figment = Figment::new();
     if let Some(path) = &args.config {
         figment = figment.merge(Toml::file_exact(path));
@@ -118,6 +118,7 @@ pub async fn run(args: HubArgs) -> Result<()> {
         max_upload: settings.max_upload_mib.saturating_mul(1024 * 1024),
         indexer_timeout: std::time::Duration::from_secs(settings.indexer_timeout_secs),
         page_size: settings.page_size,
+        replication: global.replication()?,
     };
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await

@@ -314,6 +314,7 @@ pub async fn run(global: &GlobalArgs, command: AssetCommand) -> Result<()> {
             let agora = chain::reader(global).await?;
             let storage = Storage::new(&args.ipfs.api, METADATA_TIMEOUT)?;
             let (network, _) = global.network()?;
+            // The services are asked through your Kubo by name; their keys are not needed.
             let services: Vec<String> = network
                 .pinning
                 .map(|pinning| pinning.services.into_iter().map(|service| service.name).collect())

@@ -22,7 +22,7 @@ use std::{path::PathBuf, sync::Arc};
 use agora_client::{
     card,
     keys::{Owner, Sealing, new_holders},
-    pins::{RemoteService, Replica, Replication},
+    pins::Replica,
     publish::{self, Listing, Source, UploadProgress},
 };
 use agora_contracts::tx;
@@ -146,7 +146,7 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
     let own_split = publish::parse_splits(&args.splits)?;
     let upstream_share = args.upstream_share.as_deref().map(derived::parse_share).transpose()?;
     let storage = Storage::new(&args.ipfs.api, IPFS_TIMEOUT)?;
-    let replication = replication(global)?;
+    let replication = global.replication()?;
     let derivation = match args.from_job {
         Some(job) => {
             let output_file = args.output_file.as_deref();
@@ -367,22 +367,6 @@ pub(super) async fn publish(global: &GlobalArgs, args: PublishArgs) -> Result<()
         false => println!("public: the content is readable by anyone from IPFS"),
     }
     Ok(())
-}
-
-/// The pinning services the selected network has an asset kept by before it is minted.
-fn replication(global: &GlobalArgs) -> Result<Option<Replication>> {
-    let (network, _) = global.network()?;
-    let Some((services, replicas, wait)) = network.pinning_services(&global.network)? else {
-        return Ok(None);
-    };
-    let services = services
-        .into_iter()
-        .map(|service| RemoteService {
-            name: service.name,
-            register: service.register.map(|(endpoint, key)| (endpoint.to_string(), key)),
-        })
-        .collect();
-    Ok(Some(Replication::new(services, replicas, wait)?))
 }
 
 /// What `derivedFrom` records, for the table: the job, its output, its inputs, the receipt
