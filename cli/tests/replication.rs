@@ -36,6 +36,31 @@ fn networked_kubo() -> KuboDaemon {
     })
 }
 
+/// Peers every daemon with every other, both ways: each keeps reconnecting to the others.
+fn peer_all(all: &[&KuboDaemon]) {
+    for a in all {
+        for b in all {
+            if a.api_url() != b.api_url() {
+                a.peer_with(b).unwrap_or_else(|err| panic!("peering: {err}"));
+            }
+        }
+    }
+}
+
+/// Waits (at most 30 s) until `a` has a connection to `b`.
+fn wait_connected(a: &KuboDaemon, b: &KuboDaemon) {
+    let peer = b.peer_id().unwrap_or_else(|err| panic!("{err}"));
+    let started = Instant::now();
+    loop {
+        let peers = run(a.command().args(["swarm", "peers"]));
+        if stdout(&peers).contains(&peer) {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{} never connected to {peer}", a.api_url());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// `agora --json <args>` as `account`, with its Kubo at `ipfs_api`; must succeed.
 fn json_via(stack: &Stack, ipfs_api: &str, account: usize, args: &[&str]) -> Value {
     let out = run(stack.command(account, &["--json"]).args(args).env("AGORA_IPFS_API", ipfs_api));
@@ -120,13 +145,7 @@ fn an_asset_outlives_the_node_it_was_published_from() {
     let buyer_kubo = networked_kubo();
     let all: Vec<&KuboDaemon> =
         [&publisher_kubo].into_iter().chain(&provider_kubos).chain([&buyer_kubo]).collect();
-    for a in &all {
-        for b in &all {
-            if a.api_url() != b.api_url() {
-                a.peer_with(b).unwrap_or_else(|err| panic!("peering: {err}"));
-            }
-        }
-    }
+    peer_all(&all);
     let stack = Stack::with_ipfs_api(publisher_kubo.api_url());
     let mut providers: Vec<(String, Background)> = OPERATORS
         .iter()
@@ -270,11 +289,7 @@ fn publishing_waits_for_the_networks_pinning_service_and_mints_nothing_without_i
     let mut publisher_kubo = networked_kubo();
     let archive_kubo = networked_kubo();
     let buyer_kubo = networked_kubo();
-    for (a, b) in
-        [(&publisher_kubo, &archive_kubo), (&publisher_kubo, &buyer_kubo), (&archive_kubo, &buyer_kubo)]
-    {
-        a.peer_with(b).unwrap_or_else(|err| panic!("peering: {err}"));
-    }
+    peer_all(&[&publisher_kubo, &archive_kubo, &buyer_kubo]);
     let stack = Stack::with_ipfs_api(publisher_kubo.api_url());
     // The archive keeps only what it is asked to: its own replication is off.
     let digest = sha256_hex(TOKEN.as_bytes());
@@ -343,6 +358,7 @@ fn publishing_waits_for_the_networks_pinning_service_and_mints_nothing_without_i
     assert_eq!(provider["held"][1]["state"], "pinned", "the archive's Kubo holds the content: {pins}");
 
     // The publisher's node goes away; the buyer downloads through the archive.
+    wait_connected(&buyer_kubo, &archive_kubo);
     publisher_kubo.stop().unwrap_or_else(|err| panic!("{err}"));
     let buyer_api = buyer_kubo.api_url();
     json_via(&stack, &buyer_api, BUYER, &["asset", "buy", &id]);
