@@ -4,6 +4,10 @@
 # timed right before it. The Python side lives in a venv under the cache folder, installed
 # from PyPI on first use (PyTorch's wheel pulls CUDA packages; only the CPU is used).
 #   ./scripts/bench-embed.sh            # AGORA_BENCH_SENTENCES=500 for a quicker run
+#   AGORA_BENCH_ISA=avx2 ./scripts/bench-embed.sh
+#                                       # the AVX2 path on an AVX-512 machine: candle without
+#                                       # gemm's AVX-512 kernels, PyTorch (ATen, MKL, oneDNN)
+#                                       # held to AVX2
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${AGORA_CACHE:-$HOME/.cache/agora}"
@@ -17,10 +21,20 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sentence_trans
   "$venv/bin/pip" install --quiet sentence-transformers==6.2.0 torch==2.15.0
 fi
 
+features=()
+case "${AGORA_BENCH_ISA:-native}" in
+  native) ;;
+  avx2)
+    features=(--no-default-features)
+    export ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
+    ;;
+  *) echo "bench: AGORA_BENCH_ISA is native or avx2, not ${AGORA_BENCH_ISA}" >&2; exit 2 ;;
+esac
+
 corpus="$(mktemp -d)/corpus.jsonl"
 cd "$root"
 AGORA_MODEL_DIR="$model" AGORA_BENCH_CORPUS="$corpus" RAYON_NUM_THREADS="$threads" \
-  cargo bench --quiet -p agora-runtime --bench embed_throughput 2>/dev/null | grep -E '^(candle|cpu)'
+  cargo bench --quiet -p agora-runtime "${features[@]}" --bench embed_throughput 2>/dev/null | grep -E '^(candle|cpu)'
 
 "$venv/bin/python" - "$model" "$corpus" "$threads" <<'PY'
 import json, sys, time
@@ -52,5 +66,6 @@ gflops = total / secs / 1e9
 print(f"pytorch threads={torch.get_num_threads()} sentences={len(sentences)} time={secs:.2f}s "
       f"throughput={len(sentences)/secs:.1f} sentences/s model={gflops:.1f} GFLOP/s "
       f"matmul2048={peak:.1f} GFLOP/s ({100*gflops/peak:.0f}% of matmul) "
-      f"mean_gflop_per_sentence={total/len(sentences)/1e9:.3f} (torch {torch.__version__})")
+      f"mean_gflop_per_sentence={total/len(sentences)/1e9:.3f} (torch {torch.__version__}, "
+      f"kernels {torch.backends.cpu.get_cpu_capability()})")
 PY

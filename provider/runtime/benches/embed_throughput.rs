@@ -205,7 +205,7 @@ fn main() {
         flops / n as f64 / 1e9,
     );
     // Which machine the figures belong to, and the matrix kernels gemm picked on it (its x86-v4
-    // kernels are compiled in and chosen when the CPU has AVX-512).
+    // kernels are chosen when the CPU has AVX-512 and the `avx512` feature built them in).
     let model_name = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -218,7 +218,11 @@ fn main() {
     let kernels = if features.contains("avx512f") {
         "gemm x86-v4 (AVX-512)"
     } else if features.contains("avx2") && features.contains("fma") {
-        "gemm x86-v3 (AVX2+FMA)"
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            "gemm x86-v3 (AVX2+FMA; the AVX-512 kernels not built, --no-default-features)"
+        } else {
+            "gemm x86-v3 (AVX2+FMA)"
+        }
     } else {
         "gemm baseline"
     };

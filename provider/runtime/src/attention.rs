@@ -87,9 +87,11 @@ impl Attention<'_> {
                     Parallelism::None,
                 );
             }
-            for row in scores.chunks_exact_mut(len) {
-                softmax_masked(row, mask);
-            }
+            crate::wide::wide(|| {
+                for row in scores.chunks_exact_mut(len) {
+                    softmax_masked(row, mask);
+                }
+            });
             // SAFETY: as above.
             unsafe {
                 gemm(
@@ -118,21 +120,74 @@ impl Attention<'_> {
     }
 }
 
-/// `row + mask`, softmaxed in place.
+/// Lanes of the row reductions: the running maxima and sums are kept in eight lanes, combined
+/// in a fixed order at the end, which the compiler keeps in vector registers; the same bits on
+/// every CPU and thread count.
+pub(crate) const LANES: usize = 8;
+
+/// `row + mask`, softmaxed in place (inlined into [`crate::wide::wide`]'s kernel): the max, `exp(x − max)` with [`exp`], the sum, the scale,
+/// each a vectorised pass.
+#[inline(always)]
 fn softmax_masked(row: &mut [f32], mask: &[f32]) {
-    let mut max = f32::NEG_INFINITY;
-    for (score, &m) in row.iter_mut().zip(mask) {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let mut rows = row.chunks_exact_mut(LANES);
+    let mut masks = mask.chunks_exact(LANES);
+    for (scores, masks) in rows.by_ref().zip(masks.by_ref()) {
+        for ((lane, score), &m) in lanes.iter_mut().zip(scores.iter_mut()).zip(masks) {
+            *score += m;
+            *lane = lane.max(*score);
+        }
+    }
+    for (score, &m) in rows.into_remainder().iter_mut().zip(masks.remainder()) {
         *score += m;
-        max = max.max(*score);
+        lanes[0] = lanes[0].max(*score);
     }
-    let mut sum = 0f32;
+    let max = lanes.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     for score in row.iter_mut() {
-        *score = (*score - max).exp();
-        sum += *score;
+        *score = exp(*score - max);
     }
+    let mut sums = [0f32; LANES];
+    let mut rows = row.chunks_exact(LANES);
+    for scores in rows.by_ref() {
+        for (sum, score) in sums.iter_mut().zip(scores) {
+            *sum += score;
+        }
+    }
+    for (sum, score) in sums.iter_mut().zip(rows.remainder()) {
+        *sum += score;
+    }
+    let inverse = 1.0 / sums.iter().sum::<f32>();
     for score in row.iter_mut() {
-        *score /= sum;
+        *score *= inverse;
     }
+}
+
+/// `eˣ` for f32 up to `x = 88` (the softmax takes it of `x ≤ 0`), within 2 ulp of libm's:
+/// `x = n·ln 2 + r` with
+/// `|r| ≤ ln 2 / 2`, a degree-6 polynomial for `eʳ` (Cephes' coefficients), and `2ⁿ` put in the
+/// exponent bits. Plain multiplies and adds without branches, so the compiler vectorises it and
+/// no FMA changes the bits from one CPU to the next. Below −87.3 (a masked score) it is 0.
+#[inline(always)]
+pub(crate) fn exp(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let clamped = x.clamp(-87.3, 88.0);
+    // Round to nearest by adding and taking away 1.5·2²³ (no libm call, so it vectorises).
+    const ROUND: f32 = 12_582_912.0;
+    let n = (clamped * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = clamped - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    // 2ⁿ: n + 127 in the exponent field (n is within [−126, 127] here). Added to 2²³, the
+    // integer n + 127 is the low bits of the float's mantissa; shifting the bits by 23 moves it
+    // into the exponent field (and the rest out), with no float-to-int conversion.
+    let scale = f32::from_bits((n + 8_388_735.0).to_bits() << 23);
+    if x < -87.3 { 0.0 } else { e * scale }
 }
 
 #[cfg(test)]
@@ -172,6 +227,37 @@ mod tests {
         let only = v.get(2).unwrap().narrow(1, 0, 1).unwrap().reshape((1, hidden)).unwrap();
         let contexts = fused.get(2).unwrap();
         assert!(worst(&contexts, &only.broadcast_as((len, hidden)).unwrap()) < 1e-6);
+    }
+
+    #[test]
+    fn exp_is_within_two_ulp_of_libm_and_zero_for_masked_scores() {
+        let mut worst = 0u32;
+        for i in -870_000..=880_000 {
+            let x = i as f32 / 10_000.0;
+            let (ours, libm) = (exp(x), x.exp());
+            let ulp = (ours.to_bits() as i64 - libm.to_bits() as i64).unsigned_abs() as u32;
+            assert!(ulp <= 2, "exp({x}) = {ours}, libm {libm}");
+            worst = worst.max(ulp);
+        }
+        assert_eq!((exp(-f32::MAX), exp(-100.0), exp(0.0)), (0.0, 0.0, 1.0));
+        assert!(worst <= 2);
+    }
+
+    #[test]
+    fn softmax_matches_the_plain_one_on_odd_lengths() {
+        for len in [1usize, 5, 8, 13, 37] {
+            let mut row: Vec<f32> = (0..len).map(|i| ((i * 7919) % 23) as f32 / 3.0 - 4.0).collect();
+            let mask: Vec<f32> =
+                (0..len).map(|i| if i + 1 == len && len > 1 { -f32::MAX } else { 0.0 }).collect();
+            let shifted: Vec<f32> = row.iter().zip(&mask).map(|(x, m)| x + m).collect();
+            let max = shifted.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+            let exps: Vec<f64> = shifted.iter().map(|&x| f64::from(x - max).exp()).collect();
+            let total: f64 = exps.iter().sum();
+            softmax_masked(&mut row, &mask);
+            for (ours, e) in row.iter().zip(&exps) {
+                assert!((f64::from(*ours) - e / total).abs() < 1e-6, "len {len}: {row:?}");
+            }
+        }
     }
 
     #[test]

@@ -2,19 +2,47 @@
 //! residual the layer's output is added to, for the two projections a layer norm follows) and
 //! the `gemm` crate — the kernels candle's own products run — accumulates `x·Wᵀ` into it. Candle
 //! would zero the destination, multiply, then add the bias and the residual in two more passes
-//! over it. The split of the work over threads is gemm's, over rows and columns only, so the
-//! result is the same bits on any number of threads.
+//! over it. What follows the product in BERT — the exact GELU after the intermediate
+//! projection, the layer norm after the two projections with a residual — runs on each row
+//! while it is still in cache ([`Epilogue`]), instead of a pass (and a tensor) of its own. The
+//! split of the work over threads is gemm's, over rows and columns only, and each row's epilogue
+//! is computed in one fixed order, so the result is the same bits on any number of threads.
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
 
-/// `x·Wᵀ + b`, and `x·Wᵀ + b + residual`, with `W` `(out, in)`.
+use crate::wide::wide;
+
+/// What is applied to each output row after the product.
+pub(crate) enum Epilogue {
+    /// Nothing.
+    None,
+    /// The exact GELU, `0.5·x·(1 + erf(x/√2))`.
+    GeluErf,
+    /// Layer norm over the row: `(x − mean)/√(var + eps)·gamma + beta`.
+    LayerNorm {
+        /// The scale, `out` values.
+        gamma: Vec<f32>,
+        /// The shift, `out` values.
+        beta: Vec<f32>,
+        /// Added to the variance.
+        eps: f32,
+    },
+}
+
+/// `x·Wᵀ + b`, and `x·Wᵀ + b + residual`, with `W` `(out, in)`, then its [`Epilogue`].
 pub(crate) struct Dense {
     /// The weight, `(out, in)`: what [`Dense::forward`] hands the op as its second input.
     pub(crate) weight: Tensor,
     /// The bias, `out` values.
     pub(crate) bias: Vec<f32>,
+    /// What each output row goes through last.
+    pub(crate) epilogue: Epilogue,
 }
+
+/// Output values one thread takes at a time in an epilogue.
+const EPILOGUE_CHUNK: usize = 16 * 1024;
 
 impl Dense {
     /// `x·Wᵀ + b` over `x` `(batch, len, in)`; with `residual` (`(batch, len, out)`), plus it.
@@ -79,7 +107,74 @@ impl Dense {
                 parallelism,
             );
         }
+        self.finish(&mut dst, out)?;
         Ok((CpuStorage::F32(dst), Shape::from((batch, len, out))))
+    }
+
+    /// Applies the epilogue to `dst`'s rows of `out` values, over candle's threads.
+    fn finish(&self, dst: &mut [f32], out: usize) -> Result<()> {
+        match &self.epilogue {
+            Epilogue::None => {}
+            Epilogue::GeluErf => dst.par_chunks_mut(EPILOGUE_CHUNK).for_each(|chunk| {
+                wide(|| {
+                    for value in chunk {
+                        *value = gelu_erf(*value);
+                    }
+                })
+            }),
+            Epilogue::LayerNorm { gamma, beta, eps } => {
+                if gamma.len() != out || beta.len() != out {
+                    candle_core::bail!("dense: a layer norm of {} values after {out} outputs", gamma.len());
+                }
+                let rows_per_task = (EPILOGUE_CHUNK / out).max(1);
+                dst.par_chunks_mut(rows_per_task * out).for_each(|rows| {
+                    wide(|| {
+                        for row in rows.chunks_exact_mut(out) {
+                            layer_norm(row, gamma, beta, *eps);
+                        }
+                    })
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `0.5·x·(1 + erf(x/√2))`.
+#[inline(always)]
+pub(crate) fn gelu_erf(x: f32) -> f32 {
+    0.5 * x * (1.0 + crate::bert::erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// Lanes of the row sums, as the attention's softmax keeps them.
+use crate::attention::LANES;
+
+/// Sums `f` of each of `values` over [`LANES`] lanes, then the lanes in order.
+#[inline(always)]
+fn lane_sum(values: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut lanes = [0f32; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in chunks.by_ref() {
+        for (lane, &value) in lanes.iter_mut().zip(chunk) {
+            *lane += f(value);
+        }
+    }
+    for (lane, &value) in lanes.iter_mut().zip(chunks.remainder()) {
+        *lane += f(value);
+    }
+    lanes.iter().sum()
+}
+
+/// Layer norm of one row in place: the mean, then the variance around it (two passes, as
+/// PyTorch's CPU kernel, rather than E[x²] − E[x]², which loses digits).
+#[inline(always)]
+fn layer_norm(row: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    let n = row.len() as f32;
+    let mean = lane_sum(row, |x| x) / n;
+    let var = lane_sum(row, |x| (x - mean) * (x - mean)) / n;
+    let inv = 1.0 / (var + eps).sqrt();
+    for ((x, &g), &b) in row.iter_mut().zip(gamma).zip(beta) {
+        *x = (*x - mean) * inv * g + b;
     }
 }
 
@@ -140,7 +235,7 @@ mod tests {
         let x = Tensor::randn(0f32, 1.0, (3, 5, 40), &cpu).unwrap();
         let residual = Tensor::randn(0f32, 1.0, (3, 5, 24), &cpu).unwrap();
         let linear = Linear::new(weight.clone(), Some(bias.clone()));
-        let dense = Dense { weight, bias: bias.to_vec1().unwrap() };
+        let dense = Dense { weight, bias: bias.to_vec1().unwrap(), epilogue: Epilogue::None };
         let expected = linear.forward(&x).unwrap();
         assert!(worst(&dense.forward(&x, None).unwrap(), &expected) < 1e-4);
         let with_residual = dense.forward(&x, Some(&residual)).unwrap();
@@ -148,9 +243,40 @@ mod tests {
     }
 
     #[test]
+    fn the_gelu_and_layer_norm_epilogues_match_candles_ops() {
+        let cpu = Device::Cpu;
+        let weight = Tensor::randn(0f32, 1.0, (384, 96), &cpu).unwrap();
+        let bias = Tensor::randn(0f32, 1.0, 384, &cpu).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (2, 7, 96), &cpu).unwrap();
+        let residual = Tensor::randn(0f32, 1.0, (2, 7, 384), &cpu).unwrap();
+        let linear = Linear::new(weight.clone(), Some(bias.clone()));
+        let product = linear.forward(&x).unwrap();
+
+        let gelu =
+            Dense { weight: weight.clone(), bias: bias.to_vec1().unwrap(), epilogue: Epilogue::GeluErf };
+        assert!(worst(&gelu.forward(&x, None).unwrap(), &product.gelu_erf().unwrap()) < 1e-4);
+
+        let gamma = Tensor::randn(1f32, 0.1, 384, &cpu).unwrap();
+        let beta = Tensor::randn(0f32, 0.1, 384, &cpu).unwrap();
+        let norm = candle_nn::LayerNorm::new(gamma.clone(), beta.clone(), 1e-12);
+        let expected = norm.forward(&(&product + &residual).unwrap()).unwrap();
+        let epilogue = Epilogue::LayerNorm {
+            gamma: gamma.to_vec1().unwrap(),
+            beta: beta.to_vec1().unwrap(),
+            eps: 1e-12,
+        };
+        let fused = Dense { weight, bias: bias.to_vec1().unwrap(), epilogue };
+        assert!(worst(&fused.forward(&x, Some(&residual)).unwrap(), &expected) < 1e-4);
+    }
+
+    #[test]
     fn refuses_an_input_that_does_not_fit_its_weight() {
         let cpu = Device::Cpu;
-        let dense = Dense { weight: Tensor::zeros((4, 8), DType::F32, &cpu).unwrap(), bias: vec![0.0; 4] };
+        let dense = Dense {
+            weight: Tensor::zeros((4, 8), DType::F32, &cpu).unwrap(),
+            bias: vec![0.0; 4],
+            epilogue: Epilogue::None,
+        };
         let x = Tensor::zeros((1, 2, 6), DType::F32, &cpu).unwrap();
         let err = dense.forward(&x, None).unwrap_err().to_string();
         assert!(err.contains("does not fit a 4×8 weight"), "{err}");

@@ -41,6 +41,7 @@ pub mod job;
 mod output;
 mod rng;
 mod tensorfile;
+mod wide;
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -250,7 +251,8 @@ fn cpu_features() -> String {
         if std::arch::is_x86_feature_detected!("fma") {
             parts.push("fma");
         }
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        // gemm's AVX-512 kernels run only when they are built in (the `avx512` feature).
+        if cfg!(feature = "avx512") && std::arch::is_x86_feature_detected!("avx512f") {
             parts.push("avx512f");
         }
         parts.join("+")
