@@ -18,9 +18,8 @@
 //! libm's, neither needs a CPU feature, and nothing depends on the thread count, so outputs
 //! stay bit-identical across runs.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor};
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
-use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::{
@@ -197,7 +196,8 @@ impl Bert {
 
     fn activation(&self, inner: &Tensor) -> Result<Tensor> {
         match self.act {
-            HiddenAct::Gelu => gelu_erf(inner),
+            // On CPU f32 the exact GELU runs in the intermediate product's epilogue instead.
+            HiddenAct::Gelu => inner.gelu_erf(),
             HiddenAct::GeluApproximate => inner.gelu(),
             HiddenAct::Relu => inner.relu(),
         }
@@ -239,43 +239,6 @@ fn normalized(norm: &LayerNorm, eps: f64) -> Result<Epilogue> {
 enum Bias {
     Rows(Vec<f32>),
     Tensor(Tensor),
-}
-
-/// Exact GELU: [`FastGeluErf`] on CPU f32, candle's own elsewhere.
-fn gelu_erf(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
-        x.apply_op1_no_bwd(&FastGeluErf)
-    } else {
-        x.gelu_erf()
-    }
-}
-
-/// `0.5·x·(1 + erf(x/√2))` with [`erf`] below, over candle's threads.
-struct FastGeluErf;
-
-/// Values one thread takes at a time.
-const GELU_CHUNK: usize = 16 * 1024;
-
-impl CustomOp1 for FastGeluErf {
-    fn name(&self) -> &'static str {
-        "fast-gelu-erf"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(values) = storage else { candle_core::bail!("fast-gelu-erf: expected f32") };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("fast-gelu-erf: input is not contiguous")
-        };
-        // Element by element, so splitting the work over threads changes no bit.
-        let input = &values[start..end];
-        let mut out = vec![0f32; input.len()];
-        out.par_chunks_mut(GELU_CHUNK).zip(input.par_chunks(GELU_CHUNK)).for_each(|(out, input)| {
-            for (y, &x) in out.iter_mut().zip(input) {
-                *y = crate::dense::gelu_erf(x);
-            }
-        });
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
-    }
 }
 
 /// erf for f32 as a rational function of x on [-4, 4] (beyond it erf is ±1 in f32), the
