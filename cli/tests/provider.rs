@@ -108,7 +108,7 @@ fn an_operator_configures_registers_runs_and_leaves_with_its_stake() {
 #[test]
 fn every_provider_and_job_command_shows_an_example() {
     let commands = [
-        ("provider", ["init", "register", "run", "status", "withdraw"].as_slice()),
+        ("provider", ["init", "register", "run", "status", "withdraw", "pinning-token"].as_slice()),
         ("job", ["submit", "status", "result", "verify", "dispute", "refund"].as_slice()),
     ];
     for (group, names) in commands {
@@ -118,6 +118,23 @@ fn every_provider_and_job_command_shows_an_example() {
             assert!(help.contains("Example: agora "), "agora {group} {name} --help: {help}");
         }
     }
+}
+
+#[test]
+fn pinning_tokens_are_fresh_and_their_digest_is_what_the_provider_lists() {
+    let token = || {
+        let out =
+            run(Command::new(env!("CARGO_BIN_EXE_agora")).args(["--json", "provider", "pinning-token"]));
+        assert!(out.status.success(), "{}", stderr(&out));
+        json_of(&out)
+    };
+    let (a, b) = (token(), token());
+    let text = a["token"].as_str().unwrap_or_default();
+    assert_eq!(text.len(), 64, "{a}");
+    assert_ne!(a["token"], b["token"], "each token is new");
+    assert_eq!(format!("0x{}", a["sha256"].as_str().unwrap_or_default()), sha256_hex(text.as_bytes()));
+    let table = stdout(&run(Command::new(env!("CARGO_BIN_EXE_agora")).args(["provider", "pinning-token"])));
+    assert!(table.contains("tokens_sha256 = [\"") && table.contains("not kept anywhere"), "{table}");
 }
 
 #[test]

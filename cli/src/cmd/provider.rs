@@ -48,6 +48,12 @@ pub enum ProviderCommand {
     ///
     /// Example: agora provider withdraw --unstake
     Withdraw(WithdrawArgs),
+    /// Make an access token for this provider's pinning service (the IPFS Pinning Service API
+    /// at <URL>/pinning): prints the token, for the publisher (shown once, kept nowhere), and its
+    /// SHA-256, for `[pinning] tokens_sha256` in provider.toml.
+    ///
+    /// Example: agora provider pinning-token
+    PinningToken,
 }
 
 /// Arguments of `provider init`.
@@ -145,6 +151,7 @@ pub async fn run(global: &GlobalArgs, command: ProviderCommand) -> Result<()> {
         ProviderCommand::Run(args) => serve(args).await,
         ProviderCommand::Status(args) => status(global, args).await,
         ProviderCommand::Withdraw(args) => withdraw(global, args).await,
+        ProviderCommand::PinningToken => pinning_token(global),
     }
 }
 
@@ -185,6 +192,23 @@ fn init(global: &GlobalArgs, args: InitArgs) -> Result<()> {
     println!("wrote {} for network {} (chain {})", args.config.display(), global.network, network.chain_id);
     println!("next: agora provider register --endpoint <public URL> --price <per job>");
     println!("      agora provider run --config {}", args.config.display());
+    Ok(())
+}
+
+/// `provider pinning-token`: 32 random bytes as hex, and their SHA-256 as the provider lists it.
+fn pinning_token(global: &GlobalArgs) -> Result<()> {
+    use sha2::Digest;
+    let token = alloy::hex::encode(rand::random::<[u8; 32]>());
+    let digest = alloy::hex::encode(sha2::Sha256::digest(token.as_bytes()));
+    if global.json {
+        return output::json(&json!({ "token": token, "sha256": digest }));
+    }
+    println!("token   {token}");
+    println!("        give it to the publisher; it is not kept anywhere, so store it now");
+    println!("sha256  {digest}");
+    println!(
+        "        add it to provider.toml: [pinning] tokens_sha256 = [\"{digest}\"], then restart the provider"
+    );
     Ok(())
 }
 
