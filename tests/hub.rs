@@ -539,7 +539,13 @@ fn the_hub_shows_what_the_journeys_made_and_passes_its_browser_specs() {
     assert!(answer["error"].as_str().is_some_and(|e| e.contains("--ipfs-api")), "{answer}");
 
     publish_api_refuses_what_the_cli_would(&hub, &down, &operator, &kubo.api_url());
-    publishing_waits_for_the_networks_pinning_service(&chain, &indexer.url, &provider_url, &kubo.api_url());
+    publishing_waits_for_the_networks_pinning_service(
+        &chain,
+        &indexer.url,
+        &provider_url,
+        &kubo.api_url(),
+        &dataset,
+    );
 
     // The same pages in a real browser.
     let fixture = json!({
@@ -753,13 +759,15 @@ fn publish_api_refuses_what_the_cli_would(hub: &Service, down: &Service, operato
 const HUB_PIN_TOKEN: &str = "hub-operator-pinning-token";
 
 /// A hub on a network whose `[pinning]` table names the provider's pinning service writes a new
-/// asset's metadata only once the service keeps it and its content, says so, and refuses (502,
-/// before the wallet is asked) when the service does not take its token.
+/// asset's metadata (or a new version of an asset's) only once the service keeps it and its
+/// content, says so, and refuses (502, before the wallet is asked) when the service does not
+/// take its token.
 fn publishing_waits_for_the_networks_pinning_service(
     chain: &Chain,
     indexer: &str,
     provider: &str,
     kubo_api: &str,
+    asset: &str,
 ) {
     let networks = chain.dir.path().join("pinning-networks.toml");
     std::fs::write(
@@ -806,6 +814,11 @@ fn publishing_waits_for_the_networks_pinning_service(
         json!([{ "service": "hub-archive", "statuses": ["pinned", "pinned"] }]),
         "{written}"
     );
+    // An owner's new version of an asset's document too, with the content it keeps.
+    let version = json!({ "assetId": asset, "name": "Nightingale recordings, revised" });
+    let (status, written) = post_json(&format!("{}/api/metadata", hub.url), &version.to_string());
+    assert_eq!(status, 201, "{written}");
+    assert_eq!(written["replicas"][0]["statuses"], json!(["pinned", "pinned"]), "{written}");
 
     let refused = pinned_hub("not-the-token", "hub-refused.log");
     let (status, answer) = write(&refused, b"not kept\n".to_vec());

@@ -6,8 +6,8 @@
 //!
 //! On a network whose `[pinning]` table names a pinning service (here a provider's `/pinning`,
 //! with its own replication off), publishing waits until the service keeps the asset's CIDs
-//! before minting it, mints nothing when the service refuses, and the asset outlives the
-//! publisher's node.
+//! before minting it (and a new metadata version before sending it), sends nothing when the
+//! service refuses, and the asset outlives the publisher's node.
 //!
 //! Jobs outlive a provider that dies with them queued: three providers, one killed while it
 //! runs one job and holds two more; a new job goes to a live one, the dead one's jobs wait for
@@ -345,6 +345,30 @@ fn publishing_waits_for_the_networks_pinning_service_and_mints_nothing_without_i
     );
     assert_eq!(total_assets(&stack), before + 1);
     let id = published["assetId"].as_str().unwrap_or_default().to_owned();
+
+    // A new metadata version is kept by the archive before it goes on chain too.
+    let first = published["metadataCid"].as_str().unwrap_or_default();
+    let document = run(publisher_kubo.command().args(["cat", first]));
+    let mut document: Value = serde_json::from_slice(&document.stdout).unwrap_or_else(|err| panic!("{err}"));
+    document["name"] = serde_json::json!("Heights, version 2");
+    let path = stack.write("heights-v2.json", document.to_string().as_bytes());
+    let v2 = stdout(&run(publisher_kubo.command().args(["add", "-Q", "--cid-version", "1", &path])))
+        .trim()
+        .to_owned();
+    let update = |key: &str| {
+        let args = ["--json", "--networks-file", &networks, "asset", "update", &id, "--metadata-cid", &v2];
+        run(stack.command(PUBLISHER, &args).env("ARCHIVE_PIN_KEY", key))
+    };
+    assert_one_line_error(&update("a-wrong-key"), &format!("asset {id} was not updated"));
+    let updated = update(TOKEN);
+    assert!(updated.status.success(), "{}", stderr(&updated));
+    let updated = json_of(&updated);
+    assert_eq!(
+        (updated["metadataCid"].as_str(), updated["version"].as_u64()),
+        (Some(v2.as_str()), Some(2)),
+        "{updated}"
+    );
+
     let pins = run(stack
         .command(BUYER, &["--json", "--networks-file", &networks, "asset", "pins", &id])
         .env("AGORA_IPFS_API", publisher_kubo.api_url()));

@@ -244,7 +244,7 @@ impl IntoResponse for ApiError {
             ),
             Self::Pinning(message) => (
                 StatusCode::BAD_GATEWAY,
-                format!("{message}; so the asset is not published (nothing was sent to your wallet)"),
+                format!("{message}; so nothing was sent to your wallet (no new asset or version)"),
             ),
         };
         (status, Json(serde_json::json!({ "error": error }))).into_response()

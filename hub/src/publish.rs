@@ -370,18 +370,19 @@ pub(crate) async fn metadata(
         )));
     }
     let added = ipfs.add_bytes(bytes).await.map_err(|err| ApiError::Ipfs(err.to_string()))?;
-    // A new asset is kept by the network's pinning services before the wallet is asked to
-    // mint it, as `agora asset publish` does; a new version keeps the content already kept.
-    let replicas = match (hub.replication(), &request.content, &request.asset_id) {
-        (Some(replication), Some(content), None) => {
+    // The document and its content are kept by the network's pinning services before the
+    // wallet is asked to mint the asset or send the new version, as the CLI does.
+    let replicas = match hub.replication() {
+        Some(replication) => {
             let label =
                 |what: &str| format!("{} ({what})", document.name.chars().take(200).collect::<String>());
-            let cids = [(added.cid.clone(), label("metadata")), (content.cid.clone(), label("content"))];
+            let cids =
+                [(added.cid.clone(), label("metadata")), (document.content.cid.clone(), label("content"))];
             agora_client::pins::replicate(ipfs, replication, &cids, &|_| {})
                 .await
                 .map_err(|err| ApiError::Pinning(err.to_string()))?
         }
-        _ => Vec::new(),
+        None => Vec::new(),
     };
     Ok((StatusCode::CREATED, Json(Written { cid: added.cid, content_digest, replicas })))
 }

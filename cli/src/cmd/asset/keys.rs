@@ -105,8 +105,10 @@ async fn owned(agora: &Agora, storage: &Storage, signer: &Signer, id: U256, verb
     Ok(Owned { key, stored, metadata, encryption, content_key })
 }
 
-/// Publishes `metadata` as asset `id`'s next version with `digest`; the new metadata CID.
+/// Publishes `metadata` as asset `id`'s next version with `digest`, once the network's pinning
+/// services keep it; the new metadata CID.
 async fn publish_version(
+    global: &GlobalArgs,
     agora: &Agora,
     storage: &Storage,
     id: U256,
@@ -114,6 +116,7 @@ async fn publish_version(
     digest: B256,
 ) -> Result<(String, u32)> {
     let cid = storage.add_bytes(serde_json::to_vec_pretty(metadata)?).await?.cid;
+    super::keep_version(global, storage, id, &cid, Some(&metadata.content.cid)).await?;
     let call = agora.registry.updateMetadata(id, cid.clone(), digest);
     tx::send("registry.updateMetadata", call).await.map_err(|e| revert::explain(e, &Units::eth()))?;
     Ok((cid, asset(agora, id).await?.version))
@@ -142,7 +145,8 @@ pub(super) async fn share(global: &GlobalArgs, args: ShareArgs) -> Result<()> {
     }
     owned.metadata.content.encryption = Some(owned.encryption);
     let (cid, version) =
-        publish_version(&agora, &storage, args.id, &owned.metadata, owned.stored.contentDigest).await?;
+        publish_version(global, &agora, &storage, args.id, &owned.metadata, owned.stored.contentDigest)
+            .await?;
     if global.json {
         return output::json(&json!({
             "assetId": args.id.to_string(),
@@ -205,7 +209,7 @@ pub(super) async fn rekey(global: &GlobalArgs, args: RekeyArgs) -> Result<()> {
         metadata.extra.insert("files".into(), files);
     }
     let holders = metadata.content.encryption.as_ref().map(Encryption::holders).unwrap_or_default();
-    let (cid, version) = publish_version(&agora, &storage, args.id, &metadata, added.sha256).await?;
+    let (cid, version) = publish_version(global, &agora, &storage, args.id, &metadata, added.sha256).await?;
     if global.json {
         return output::json(&json!({
             "assetId": args.id.to_string(),

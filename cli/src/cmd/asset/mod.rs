@@ -221,6 +221,25 @@ pub struct UpdateArgs {
     pub signer: SignerArgs,
 }
 
+/// Before asset `id`'s new metadata version goes on chain: the network's pinning services (its
+/// `[pinning]` table) keep the document and its content, as publishing has them keep the first.
+pub(super) async fn keep_version(
+    global: &GlobalArgs,
+    storage: &Storage,
+    id: U256,
+    metadata_cid: &str,
+    content_cid: Option<&str>,
+) -> Result<()> {
+    let Some(replication) = global.replication()? else { return Ok(()) };
+    let label = |what: &str| format!("asset {id} ({what})");
+    let mut cids = vec![(metadata_cid.to_owned(), label("metadata"))];
+    cids.extend(content_cid.map(|cid| (cid.to_owned(), label("content"))));
+    agora_client::pins::replicate(storage, &replication, &cids, &|_| {})
+        .await
+        .map_err(|err| eyre!("{err}; asset {id} was not updated (its version on chain is unchanged)"))?;
+    Ok(())
+}
+
 /// One line per known node, one column per CID, and how many nodes pin each.
 fn print_placement(placement: &agora_client::pins::Placement) {
     use agora_client::pins::Held;
@@ -354,12 +373,15 @@ pub async fn run(global: &GlobalArgs, command: AssetCommand) -> Result<()> {
             Ok(())
         }
         AssetCommand::Update(args) => {
-            if !args.force {
-                let storage = Storage::new(&args.ipfs.api, METADATA_TIMEOUT)?;
-                metadata(&storage, &args.metadata_cid).await.map_err(|err| {
+            let storage = Storage::new(&args.ipfs.api, METADATA_TIMEOUT)?;
+            let document = match args.force {
+                true => metadata(&storage, &args.metadata_cid).await.ok(),
+                false => Some(metadata(&storage, &args.metadata_cid).await.map_err(|err| {
                     eyre!("{err:#}; nothing was sent (pass --force to publish this version anyway)")
-                })?;
-            }
+                })?),
+            };
+            let content = document.as_ref().map(|document| document.content.cid.as_str());
+            keep_version(global, &storage, args.id, &args.metadata_cid, content).await?;
             let (agora, _) = chain::writer(global, &args.signer).await?;
             let digest = match args.content_digest {
                 Some(digest) => digest,
