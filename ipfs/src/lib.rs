@@ -377,9 +377,30 @@ impl Storage {
         Ok(response.keys.into_iter().map(|(cid, pin)| (cid, pin.typ)).collect())
     }
 
-    /// This node's swarm addresses, each ending in `/p2p/<its peer id>`.
+    /// `ipfs id`: the node's peer ID and its swarm addresses, each ending in `/p2p/<peer id>`
+    /// (none for an offline node, whose `Addresses` Kubo sends as null, which the client's own
+    /// `id` cannot read).
+    async fn identity(&self) -> Result<(String, Vec<String>), StorageError> {
+        let action = "ipfs id";
+        let body = self.command(action, Id(Vec::new())).await?;
+        let protocol = |reason: String| StorageError::Protocol { action: action.into(), reason };
+        let id: serde_json::Value = serde_json::from_slice(&body).map_err(|err| protocol(err.to_string()))?;
+        let peer = id["ID"].as_str().ok_or_else(|| protocol("no ID".into()))?.to_owned();
+        let addresses = id["Addresses"]
+            .as_array()
+            .map(|all| all.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        Ok((peer, addresses))
+    }
+
+    /// This node's peer ID.
+    pub async fn peer_id(&self) -> Result<String, StorageError> {
+        Ok(self.identity().await?.0)
+    }
+
+    /// This node's swarm addresses, each ending in `/p2p/<its peer id>` (none when offline).
     pub async fn addresses(&self) -> Result<Vec<String>, StorageError> {
-        Ok(self.deadline("ipfs id", self.client.id(None)).await?.addresses)
+        Ok(self.identity().await?.1)
     }
 
     /// Dials the peer at multiaddr `address` (`…/p2p/<peer id>`).
@@ -435,6 +456,7 @@ macro_rules! kubo_command {
     };
 }
 
+kubo_command!(Id, "/id");
 kubo_command!(RemoteServiceLs, "/pin/remote/service/ls");
 kubo_command!(RemoteServiceAdd, "/pin/remote/service/add");
 kubo_command!(RemoteServiceRm, "/pin/remote/service/rm");

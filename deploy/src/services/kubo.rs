@@ -138,13 +138,26 @@ impl KuboDaemon {
         let mut init = Command::new(&binary);
         init.args(["init", "--profile", "test", "--empty-repo"]).env("IPFS_PATH", repo.path());
         run(&mut init, "ipfs init --profile test")?;
-        let api_port = free_port()?;
-        let gateway_port = free_port()?;
-        let swarm_port = if networked { Some(free_port()?) } else { None };
-        configure(&repo.path().join("config"), api_port, gateway_port, swarm_port)?;
-        let mut daemon = Self { binary, child: None, repo, api_port, gateway_port, swarm_port };
-        daemon.spawn()?;
-        Ok(daemon)
+        let mut daemon = Self { binary, child: None, repo, api_port: 0, gateway_port: 0, swarm_port: None };
+        // A port found free can be taken by another daemon (a parallel test's) before this one
+        // binds it: that daemon then exits, and it is started again on fresh ports.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            daemon.api_port = free_port()?;
+            daemon.gateway_port = free_port()?;
+            daemon.swarm_port = if networked { Some(free_port()?) } else { None };
+            let config = daemon.repo.path().join("config");
+            configure(&config, daemon.api_port, daemon.gateway_port, daemon.swarm_port)?;
+            match daemon.spawn() {
+                Err(Error::StartTimeout { reason, .. })
+                    if attempts < 3 && reason.starts_with("the daemon exited") =>
+                {
+                    continue;
+                }
+                result => return result.map(|()| daemon),
+            }
+        }
     }
 
     /// The RPC API's base URL, e.g. `http://127.0.0.1:5001` (requests go to `/api/v0/…`).
@@ -300,7 +313,8 @@ impl KuboDaemon {
                 self.child = None;
                 return Err(self.start_failed(format!("the daemon exited ({status})")));
             }
-            if api_answers(self.api_url()) {
+            // Its own API: another daemon on the port (a clash) answers with another peer ID.
+            if api_answers(self.api_url(), &self.peer_id()?) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -350,14 +364,15 @@ fn configure(path: &Path, api_port: u16, gateway_port: u16, swarm_port: Option<u
 /// Whether Kubo's RPC API at `url` answers `version`, asked through agora-ipfs (the one IPFS
 /// client). On a thread of its own with its own runtime: the daemon is started from synchronous
 /// code that may itself run inside a tokio runtime.
-fn api_answers(url: String) -> bool {
+fn api_answers(url: String, peer_id: &str) -> bool {
+    let peer_id = peer_id.to_owned();
     thread::spawn(move || {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
             return false;
         };
         runtime.block_on(async {
             match agora_ipfs::Storage::new(&url, PROBE_TIMEOUT) {
-                Ok(storage) => storage.version().await.is_ok(),
+                Ok(storage) => storage.peer_id().await.is_ok_and(|id| id == peer_id),
                 Err(_) => false,
             }
         })
