@@ -143,7 +143,7 @@ impl PinningService {
         Ok(Some(crate::pinning::Settings {
             tokens,
             max_pins_per_token: self.max_pins_per_token,
-            workers: self.workers.max(1),
+            workers: self.workers,
             pin_timeout: Duration::from_secs(replication.pin_timeout_secs.max(1)),
             max_asset_bytes: replication.max_asset_bytes,
         }))

@@ -442,7 +442,7 @@ fn parse_list_query(query: Option<&str>) -> Result<(PinFilter, BTreeMap<String, 
             }
             "status" => {
                 for status in list(&value) {
-                    let known = ["queued", "pinning", "pinned", "failed"]
+                    let known = crate::storage::REMOTE_PIN_STATUSES
                         .into_iter()
                         .find(|known| *known == status)
                         .ok_or_else(|| {
@@ -530,14 +530,16 @@ pub async fn spawn_workers(
         Err(err) => tracing::warn!(error = %err, "requeueing interrupted pin requests"),
     }
     let storage = Storage::new(state.storage().api_url(), pinning.settings.pin_timeout)?;
+    let dialer = Storage::new(state.storage().api_url(), DIAL_TIMEOUT)?;
     Ok((0..pinning.settings.workers.max(1))
         .map(|_| {
-            let (state, pinning, storage) = (state.clone(), pinning.clone(), storage.clone());
+            let (state, pinning) = (state.clone(), pinning.clone());
+            let (storage, dialer) = (storage.clone(), dialer.clone());
             tokio::spawn(async move {
                 loop {
                     let woken = pinning.queued.notified();
                     match state.store().claim_pin().await {
-                        Ok(Some(row)) => pin_one(&state, &pinning, &storage, &row).await,
+                        Ok(Some(row)) => pin_one(&state, &pinning, &storage, &dialer, &row).await,
                         Ok(None) => {
                             // New requests wake the workers; the timer covers a missed wake-up.
                             let _ = tokio::time::timeout(Duration::from_secs(5), woken).await;
@@ -553,18 +555,18 @@ pub async fn spawn_workers(
         .collect())
 }
 
-/// Pins one claimed request and records how it ended.
-async fn pin_one(state: &ProviderState, pinning: &Pinning, storage: &Storage, row: &PinRow) {
+/// Pins one claimed request (through `storage`, after dialing its origins through `dialer`)
+/// and records how it ended.
+async fn pin_one(
+    state: &ProviderState,
+    pinning: &Pinning,
+    storage: &Storage,
+    dialer: &Storage,
+    row: &PinRow,
+) {
     let origins: Vec<String> = serde_json::from_str(&row.origins).unwrap_or_default();
     for origin in origins.iter().filter(|origin| origin.contains("/p2p/")) {
-        if let Err(err) =
-            tokio::time::timeout(DIAL_TIMEOUT, state.storage().connect(origin)).await.unwrap_or_else(|_| {
-                Err(crate::storage::StorageError::Timeout {
-                    action: format!("swarm connect {origin}"),
-                    after: DIAL_TIMEOUT,
-                })
-            })
-        {
+        if let Err(err) = dialer.connect(origin).await {
             tracing::debug!(%origin, error = %err, "dialing a pin request's origin");
         }
     }
